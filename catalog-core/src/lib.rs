@@ -1,0 +1,59 @@
+//! codelake's catalog model, shared by every other crate.
+//!
+//! A table is a Rust struct with `#[derive(Table)]` (from `catalog-derive`):
+//! its fields are the schema, its doc comments the documentation, its
+//! attributes the source. The derive turns that into a [`TableSpec`] — a
+//! `static`, built at compile time — and typed row conversion to and from
+//! Arrow [`RecordBatch`](arrow_array::RecordBatch)es.
+//!
+//! This crate knows nothing of query execution: it depends on Arrow's array
+//! and schema crates only, never on DataFusion.
+//!
+//! ```
+//! use catalog_core::{Decimal, Table};
+//! use catalog_derive::Table;
+//!
+//! /// Parts sold by suppliers.
+//! #[derive(Table, Debug, PartialEq)]
+//! #[table(database = "shop", source = "csv", location = "parts.csv", owner = "data@shop.example")]
+//! struct Part {
+//!     /// Part key.
+//!     #[column(unique)]
+//!     id: i64,
+//!     /// Price in dollars.
+//!     price: Decimal<15, 2>,
+//!     /// Shelf, when known.
+//!     shelf: Option<String>,
+//! }
+//!
+//! assert_eq!(Part::SPEC.qualified_name(), "shop.part");
+//! assert_eq!(Part::PRICE, "price");
+//!
+//! let rows = vec![Part { id: 1, price: "9.99".parse().unwrap(), shelf: None }];
+//! let batch = Part::to_record_batch(&rows).unwrap();
+//! assert_eq!(Part::from_record_batch(&batch).unwrap(), rows);
+//! ```
+
+mod decimal;
+mod error;
+mod registry;
+pub mod rows;
+pub mod source;
+mod spec;
+mod table;
+
+pub use decimal::{Decimal, ParseDecimalError};
+pub use error::{Error, Result};
+pub use registry::Registry;
+pub use spec::{
+    ColumnSpec, ColumnType, DOC_METADATA_KEY, Expectations, Freshness, SourceOption, Str,
+    TableSpec, UTC, parse_duration,
+};
+pub use table::{Table, TableRef};
+
+/// Re-exported so generated code and users name the same Arrow version.
+pub use arrow_array;
+/// Re-exported so generated code and users name the same Arrow version.
+pub use arrow_schema;
+/// Re-exported so `chrono::NaiveDate` fields name the version this crate converts.
+pub use chrono;

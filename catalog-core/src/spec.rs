@@ -1,0 +1,311 @@
+//! The catalog's data model: what a table is, independent of how it is read.
+//!
+//! Specs are built two ways from the same declaration: as `static`s by
+//! `#[derive(Table)]` (borrowed [`Cow`]s, no allocation, no start-up cost) and
+//! as owned values by `cargo xtask gen-catalog`, which serialises them to
+//! `catalog.json`. Later processes deserialise that file back into the same
+//! types, so every consumer shares one vocabulary.
+
+use std::borrow::Cow;
+use std::fmt;
+use std::sync::Arc;
+use std::time::Duration;
+
+use arrow_schema::{DataType, Field, Schema, TimeUnit};
+use serde::{Deserialize, Serialize};
+
+/// A string that is `&'static str` in generated code and owned when decoded.
+pub type Str = Cow<'static, str>;
+
+/// Schema metadata key under which table and column docs are carried in Arrow.
+pub const DOC_METADATA_KEY: &str = "doc";
+
+/// One table of the catalog: its identity, documentation, source and schema.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct TableSpec {
+    /// Database (DataFusion schema) the table lives in, e.g. `tpch`.
+    pub database: Str,
+    /// Table name within its database, e.g. `part`.
+    pub name: Str,
+    /// The struct's `///` doc comment.
+    pub doc: Str,
+    /// Rust path of the declaring struct, relative to its crate (`tpch::Part`).
+    pub rust_type: Str,
+    /// Source kind, one of [`crate::source::SOURCES`] (`s3-parquet`, `csv`, ...).
+    pub source: Str,
+    /// Source options, sorted by key; validated by [`crate::source::validate`].
+    pub options: Cow<'static, [SourceOption]>,
+    /// Team or person answerable for the data.
+    pub owner: Option<Str>,
+    /// What the data must satisfy beyond its schema.
+    pub expectations: Expectations,
+    /// Columns in declaration order.
+    pub columns: Cow<'static, [ColumnSpec]>,
+}
+
+impl TableSpec {
+    /// `database.name`, the name SQL uses.
+    pub fn qualified_name(&self) -> String {
+        format!("{}.{}", self.database, self.name)
+    }
+
+    /// The value of a source option, if it was given.
+    pub fn option(&self, key: &str) -> Option<&str> {
+        self.options
+            .iter()
+            .find(|option| option.key == key)
+            .map(|option| &*option.value)
+    }
+
+    /// A column by name.
+    pub fn column(&self, name: &str) -> Option<&ColumnSpec> {
+        self.columns.iter().find(|column| column.name == name)
+    }
+
+    /// The Arrow schema, with table and column docs as metadata under
+    /// [`DOC_METADATA_KEY`].
+    pub fn arrow_schema(&self) -> Schema {
+        let fields: Vec<Field> = self.columns.iter().map(ColumnSpec::arrow_field).collect();
+        Schema::new(fields).with_metadata(
+            [(DOC_METADATA_KEY.to_owned(), self.doc.to_string())]
+                .into_iter()
+                .collect(),
+        )
+    }
+}
+
+/// One `key = value` source option. Values are kept as text, exactly as
+/// declared; [`crate::source::validate`] checks them against their kind.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct SourceOption {
+    /// Option name, e.g. `delimiter`.
+    pub key: Str,
+    /// Option value as text, e.g. `|`.
+    pub value: Str,
+}
+
+/// One column: name, type, nullability, documentation and checks.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ColumnSpec {
+    /// Column name as stored and queried.
+    pub name: Str,
+    /// Arrow type, from the field's Rust type.
+    #[serde(rename = "type")]
+    pub ty: ColumnType,
+    /// True when the field is an `Option<..>`.
+    pub nullable: bool,
+    /// The field's `///` doc comment.
+    pub doc: Str,
+    /// Declared unique (a key): checked on a sample by `verify`.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub unique: bool,
+    /// Smallest accepted value, for numeric columns.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub min: Option<f64>,
+    /// Largest accepted value, for numeric columns.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub max: Option<f64>,
+}
+
+impl ColumnSpec {
+    /// The Arrow field, with the doc as metadata.
+    pub fn arrow_field(&self) -> Field {
+        Field::new(self.name.to_string(), self.ty.to_arrow(), self.nullable).with_metadata(
+            [(DOC_METADATA_KEY.to_owned(), self.doc.to_string())]
+                .into_iter()
+                .collect(),
+        )
+    }
+}
+
+/// The Arrow types a column can have: exactly those a supported Rust field
+/// type maps to. A closed set keeps specs `const`-constructible and their JSON
+/// stable; [`ColumnType::to_arrow`] gives the Arrow type itself.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[non_exhaustive]
+pub enum ColumnType {
+    /// `bool`
+    Boolean,
+    /// `i8`
+    Int8,
+    /// `i16`
+    Int16,
+    /// `i32`
+    Int32,
+    /// `i64`
+    Int64,
+    /// `u8`
+    UInt8,
+    /// `u16`
+    UInt16,
+    /// `u32`
+    UInt32,
+    /// `u64`
+    UInt64,
+    /// `f32`
+    Float32,
+    /// `f64`
+    Float64,
+    /// `String`
+    Utf8,
+    /// `Vec<u8>`
+    Binary,
+    /// `chrono::NaiveDate`: days since the Unix epoch.
+    Date32,
+    /// `chrono::NaiveDateTime` (`utc: false`) or `chrono::DateTime<Utc>`
+    /// (`utc: true`), in microseconds.
+    Timestamp {
+        /// Whether the timestamp carries the `UTC` time zone.
+        utc: bool,
+    },
+    /// `catalog_core::Decimal<P, S>`: exact decimal of `precision` digits,
+    /// `scale` of them after the point.
+    Decimal128 {
+        /// Total number of digits, 1 to 38.
+        precision: u8,
+        /// Digits after the decimal point, 0 to `precision`.
+        scale: i8,
+    },
+}
+
+/// The time zone name used for [`ColumnType::Timestamp`] with `utc: true`.
+pub const UTC: &str = "UTC";
+
+impl ColumnType {
+    /// The Arrow type this column has in record batches and files.
+    pub fn to_arrow(self) -> DataType {
+        match self {
+            Self::Boolean => DataType::Boolean,
+            Self::Int8 => DataType::Int8,
+            Self::Int16 => DataType::Int16,
+            Self::Int32 => DataType::Int32,
+            Self::Int64 => DataType::Int64,
+            Self::UInt8 => DataType::UInt8,
+            Self::UInt16 => DataType::UInt16,
+            Self::UInt32 => DataType::UInt32,
+            Self::UInt64 => DataType::UInt64,
+            Self::Float32 => DataType::Float32,
+            Self::Float64 => DataType::Float64,
+            Self::Utf8 => DataType::Utf8,
+            Self::Binary => DataType::Binary,
+            Self::Date32 => DataType::Date32,
+            Self::Timestamp { utc } => {
+                DataType::Timestamp(TimeUnit::Microsecond, utc.then(|| Arc::from(UTC)))
+            }
+            Self::Decimal128 { precision, scale } => DataType::Decimal128(precision, scale),
+        }
+    }
+
+    /// The Rust field type that declares this column type.
+    pub fn rust_type(self) -> String {
+        match self {
+            Self::Boolean => "bool".into(),
+            Self::Int8 => "i8".into(),
+            Self::Int16 => "i16".into(),
+            Self::Int32 => "i32".into(),
+            Self::Int64 => "i64".into(),
+            Self::UInt8 => "u8".into(),
+            Self::UInt16 => "u16".into(),
+            Self::UInt32 => "u32".into(),
+            Self::UInt64 => "u64".into(),
+            Self::Float32 => "f32".into(),
+            Self::Float64 => "f64".into(),
+            Self::Utf8 => "String".into(),
+            Self::Binary => "Vec<u8>".into(),
+            Self::Date32 => "chrono::NaiveDate".into(),
+            Self::Timestamp { utc: false } => "chrono::NaiveDateTime".into(),
+            Self::Timestamp { utc: true } => "chrono::DateTime<chrono::Utc>".into(),
+            Self::Decimal128 { precision, scale } => format!("Decimal<{precision}, {scale}>"),
+        }
+    }
+
+    /// Whether `min`/`max` bounds make sense for this type.
+    pub fn is_numeric(self) -> bool {
+        matches!(
+            self,
+            Self::Int8
+                | Self::Int16
+                | Self::Int32
+                | Self::Int64
+                | Self::UInt8
+                | Self::UInt16
+                | Self::UInt32
+                | Self::UInt64
+                | Self::Float32
+                | Self::Float64
+                | Self::Decimal128 { .. }
+        )
+    }
+}
+
+impl fmt::Display for ColumnType {
+    /// Arrow's own rendering of the type, e.g. `Decimal128(15, 2)`.
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        fmt::Display::fmt(&self.to_arrow(), f)
+    }
+}
+
+/// What a table's data must satisfy beyond its schema; `verify` checks these.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Expectations {
+    /// The newest data must be at most this old.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub freshness: Option<Freshness>,
+    /// Fewest rows the table may have.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub min_rows: Option<u64>,
+    /// Most rows the table may have.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub max_rows: Option<u64>,
+}
+
+/// A freshness bound as declared (`"24h"`) and in seconds.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Freshness {
+    /// The text as declared, kept for docs and messages.
+    pub text: Str,
+    /// The same bound in whole seconds.
+    pub seconds: u64,
+}
+
+impl Freshness {
+    /// Parses a duration such as `30m`, `24h`, `7d` or `1h 30m`.
+    ///
+    /// ```
+    /// let fresh = catalog_core::Freshness::parse("1h 30m").unwrap();
+    /// assert_eq!(fresh.seconds, 5400);
+    /// assert!(catalog_core::Freshness::parse("daily").is_err());
+    /// ```
+    pub fn parse(text: &str) -> Result<Self, String> {
+        let seconds = parse_duration(text)?.as_secs();
+        if seconds == 0 {
+            return Err(format!(
+                "freshness `{text}` is zero; use a positive duration such as \"24h\""
+            ));
+        }
+        Ok(Self {
+            text: Cow::Owned(text.to_owned()),
+            seconds,
+        })
+    }
+
+    /// The bound as a [`Duration`].
+    pub fn duration(&self) -> Duration {
+        Duration::from_secs(self.seconds)
+    }
+}
+
+/// Parses a human duration (`10s`, `15m`, `24h`, `7d`, `1h 30m`), with an
+/// error that shows valid examples.
+pub fn parse_duration(text: &str) -> Result<Duration, String> {
+    humantime::parse_duration(text).map_err(|error| {
+        format!(
+            "`{text}` is not a duration ({error}); write e.g. \"30s\", \"15m\", \"24h\", \"7d\""
+        )
+    })
+}

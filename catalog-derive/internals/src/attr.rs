@@ -1,0 +1,255 @@
+//! The `#[table(..)]` and `#[column(..)]` keys, read from syn attributes.
+//!
+//! This module only reads: it records every key with its span and leaves the
+//! rules (what is required, what a value must look like) to `check.rs`.
+
+use proc_macro2::Span;
+use syn::spanned::Spanned as _;
+
+use crate::Errors;
+
+/// `#[table(..)]`: the struct-level attribute.
+pub const TABLE: &str = "table";
+/// `#[column(..)]`: the field-level attribute.
+pub const COLUMN: &str = "column";
+
+/// Database the table belongs to (required).
+pub const DATABASE: &str = "database";
+/// Table name; defaults to the struct's name in snake case.
+pub const NAME: &str = "name";
+/// Source kind (required).
+pub const SOURCE: &str = "source";
+/// Who answers for the data.
+pub const OWNER: &str = "owner";
+/// Maximum age of the newest data.
+pub const FRESHNESS: &str = "freshness";
+/// Fewest rows expected.
+pub const MIN_ROWS: &str = "min_rows";
+/// Most rows expected.
+pub const MAX_ROWS: &str = "max_rows";
+/// Every table-level key that is not a source option.
+pub const TABLE_KEYS: &[&str] = &[DATABASE, NAME, SOURCE, OWNER, FRESHNESS, MIN_ROWS, MAX_ROWS];
+
+/// Column-level: the column's name when it differs from the field's.
+pub const COLUMN_NAME: &str = "name";
+/// Column-level flag: values are unique (a key).
+pub const UNIQUE: &str = "unique";
+/// Column-level: smallest accepted value.
+pub const MIN: &str = "min";
+/// Column-level: largest accepted value.
+pub const MAX: &str = "max";
+/// Every column-level key.
+pub const COLUMN_KEYS: &[&str] = &[COLUMN_NAME, UNIQUE, MIN, MAX];
+
+/// A value as written, with the span to point errors at.
+#[derive(Debug, Clone)]
+pub struct Spanned<T> {
+    /// The value.
+    pub value: T,
+    /// Where it was written.
+    pub span: Span,
+}
+
+/// Every key of a struct's `#[table(..)]` attributes.
+#[derive(Debug, Default)]
+pub struct TableAttrs {
+    /// `database = ".."`.
+    pub database: Option<Spanned<String>>,
+    /// `name = ".."`.
+    pub name: Option<Spanned<String>>,
+    /// `source = ".."`.
+    pub source: Option<Spanned<String>>,
+    /// `owner = ".."`.
+    pub owner: Option<Spanned<String>>,
+    /// `freshness = ".."`.
+    pub freshness: Option<Spanned<String>>,
+    /// `min_rows = N`.
+    pub min_rows: Option<Spanned<u64>>,
+    /// `max_rows = N`.
+    pub max_rows: Option<Spanned<u64>>,
+    /// Every other `key = value`: source options, checked against the source kind.
+    pub options: Vec<(Spanned<String>, Spanned<String>)>,
+    /// Span of the first `#[table]` attribute, for "missing key" errors.
+    pub span: Option<Span>,
+}
+
+/// Every key of a field's `#[column(..)]` attributes.
+#[derive(Debug, Default)]
+pub struct ColumnAttrs {
+    /// `name = ".."`.
+    pub name: Option<Spanned<String>>,
+    /// `unique`.
+    pub unique: Option<Span>,
+    /// `min = N`.
+    pub min: Option<Spanned<f64>>,
+    /// `max = N`.
+    pub max: Option<Spanned<f64>>,
+}
+
+/// Reads the `#[table(..)]` attributes of a struct.
+pub fn table_attrs(attrs: &[syn::Attribute], errors: &mut Errors) -> TableAttrs {
+    let mut out = TableAttrs::default();
+    for attr in attrs.iter().filter(|attr| attr.path().is_ident(TABLE)) {
+        out.span.get_or_insert(attr.span());
+        let result = attr.parse_nested_meta(|meta| {
+            let key = key_of(&meta)?;
+            let value = meta.value()?;
+            let lit: syn::Lit = value.parse()?;
+            let slot = match key.value.as_str() {
+                DATABASE => &mut out.database,
+                NAME => &mut out.name,
+                SOURCE => &mut out.source,
+                OWNER => &mut out.owner,
+                FRESHNESS => &mut out.freshness,
+                MIN_ROWS => return set(&mut out.min_rows, &key, lit_u64(&lit)?, errors),
+                MAX_ROWS => return set(&mut out.max_rows, &key, lit_u64(&lit)?, errors),
+                _ => {
+                    if out.options.iter().any(|(seen, _)| seen.value == key.value) {
+                        errors.push(key.span, format!("duplicate key `{}`", key.value));
+                    } else {
+                        out.options.push((key, lit_text(&lit)?));
+                    }
+                    return Ok(());
+                }
+            };
+            set(slot, &key, lit_string(&lit)?, errors)
+        });
+        if let Err(error) = result {
+            errors.push_error(error);
+        }
+    }
+    out
+}
+
+/// Reads the `#[column(..)]` attributes of a field.
+pub fn column_attrs(attrs: &[syn::Attribute], errors: &mut Errors) -> ColumnAttrs {
+    let mut out = ColumnAttrs::default();
+    for attr in attrs.iter().filter(|attr| attr.path().is_ident(COLUMN)) {
+        let result = attr.parse_nested_meta(|meta| {
+            let key = key_of(&meta)?;
+            match key.value.as_str() {
+                COLUMN_NAME => {
+                    let lit: syn::Lit = meta.value()?.parse()?;
+                    set(&mut out.name, &key, lit_string(&lit)?, errors)
+                }
+                UNIQUE => {
+                    if meta.input.peek(syn::Token![=]) {
+                        return Err(meta.error("`unique` is a flag: write `#[column(unique)]`"));
+                    }
+                    if out.unique.replace(key.span).is_some() {
+                        errors.push(key.span, "duplicate key `unique`".into());
+                    }
+                    Ok(())
+                }
+                MIN => set(
+                    &mut out.min,
+                    &key,
+                    lit_f64(&meta.value()?.parse()?)?,
+                    errors,
+                ),
+                MAX => set(
+                    &mut out.max,
+                    &key,
+                    lit_f64(&meta.value()?.parse()?)?,
+                    errors,
+                ),
+                other => Err(meta.error(format!(
+                    "unknown key `{other}` in `#[column(..)]`; expected one of: {}",
+                    COLUMN_KEYS.join(", ")
+                ))),
+            }
+        });
+        if let Err(error) = result {
+            errors.push_error(error);
+        }
+    }
+    out
+}
+
+fn key_of(meta: &syn::meta::ParseNestedMeta<'_>) -> syn::Result<Spanned<String>> {
+    let ident = meta
+        .path
+        .get_ident()
+        .ok_or_else(|| meta.error("expected a key such as `database = \"tpch\"`"))?;
+    Ok(Spanned {
+        value: ident.to_string(),
+        span: ident.span(),
+    })
+}
+
+fn set<T>(
+    slot: &mut Option<Spanned<T>>,
+    key: &Spanned<String>,
+    value: Spanned<T>,
+    errors: &mut Errors,
+) -> syn::Result<()> {
+    if slot.is_some() {
+        errors.push(key.span, format!("duplicate key `{}`", key.value));
+    } else {
+        *slot = Some(value);
+    }
+    Ok(())
+}
+
+fn lit_string(lit: &syn::Lit) -> syn::Result<Spanned<String>> {
+    match lit {
+        syn::Lit::Str(s) => Ok(Spanned {
+            value: s.value(),
+            span: s.span(),
+        }),
+        other => Err(syn::Error::new(
+            other.span(),
+            "expected a string literal, e.g. \"tpch\"",
+        )),
+    }
+}
+
+/// Source options accept strings, booleans, integers and characters; all are kept as text.
+fn lit_text(lit: &syn::Lit) -> syn::Result<Spanned<String>> {
+    let value = match lit {
+        syn::Lit::Str(s) => s.value(),
+        syn::Lit::Bool(b) => b.value.to_string(),
+        syn::Lit::Int(i) => i.base10_digits().to_owned(),
+        syn::Lit::Char(c) => c.value().to_string(),
+        other => {
+            return Err(syn::Error::new(
+                other.span(),
+                "expected a string, boolean, integer or character literal",
+            ));
+        }
+    };
+    Ok(Spanned {
+        value,
+        span: lit.span(),
+    })
+}
+
+fn lit_u64(lit: &syn::Lit) -> syn::Result<Spanned<u64>> {
+    match lit {
+        syn::Lit::Int(i) => Ok(Spanned {
+            value: i.base10_parse()?,
+            span: i.span(),
+        }),
+        other => Err(syn::Error::new(
+            other.span(),
+            "expected a non-negative integer, e.g. 25",
+        )),
+    }
+}
+
+fn lit_f64(lit: &syn::Lit) -> syn::Result<Spanned<f64>> {
+    let value = match lit {
+        syn::Lit::Int(i) => i.base10_parse()?,
+        syn::Lit::Float(f) => f.base10_parse()?,
+        other => {
+            return Err(syn::Error::new(
+                other.span(),
+                "expected a number, e.g. 0 or 99.5",
+            ));
+        }
+    };
+    Ok(Spanned {
+        value,
+        span: lit.span(),
+    })
+}

@@ -1,0 +1,359 @@
+//! The rules a table declaration must follow. Each says why it exists.
+
+use std::borrow::Cow;
+use std::collections::BTreeMap;
+
+use catalog_core::{ColumnSpec, Expectations, Freshness, SourceOption, TableSpec};
+use proc_macro2::Span;
+use syn::spanned::Spanned;
+
+use crate::ast::{Field, FieldDef, Input, TableDef};
+use crate::attr::{self, Spanned as At};
+use crate::{Errors, types};
+
+/// Checks every rule, reporting all failures; `None` if any failed.
+pub fn check(input: Input<'_>, errors: &mut Errors) -> Option<TableDef> {
+    let before = errors.0.len();
+
+    // A table is one concrete schema; a type parameter would make its columns unknowable.
+    if !input.generics.params.is_empty() {
+        errors.push(
+            input.generics.span(),
+            format!(
+                "`{}` is generic, but a table has one fixed schema: remove the type parameters",
+                input.ident
+            ),
+        );
+    }
+    // The doc comment is the catalog's documentation; an undocumented table is a gap in it.
+    if input.doc.is_empty() {
+        errors.push(input.ident.span(), format!("table `{}` has no doc comment: add `/// What one row is.` above the struct; it becomes the catalog's documentation", input.ident));
+    }
+
+    let database = identifier(&input.attrs.database, attr::DATABASE, &input, errors);
+    let name = match &input.attrs.name {
+        Some(name) => valid_identifier(name, attr::NAME, errors),
+        None => Some(snake_case(&input.ident.to_string())),
+    };
+    let source = source_and_options(&input, errors);
+    let owner = input.attrs.owner.as_ref().and_then(|owner| {
+        // An owner is who to ask when data looks wrong; blank would answer nobody.
+        if owner.value.trim().is_empty() {
+            errors.push(owner.span, "`owner` is empty: name a team or person, e.g. owner = \"data-platform@example.com\"".into());
+            return None;
+        }
+        Some(Cow::Owned(owner.value.clone()))
+    });
+    let expectations = expectations(&input, errors);
+    let fields = fields(&input, errors);
+
+    if errors.0.len() > before {
+        return None;
+    }
+    let (source, options) = source?;
+    let spec = TableSpec {
+        database: Cow::Owned(database?),
+        name: Cow::Owned(name?),
+        doc: Cow::Owned(input.doc.clone()),
+        rust_type: Cow::Owned(input.ident.to_string()),
+        source: Cow::Owned(source),
+        options: Cow::Owned(options),
+        owner,
+        expectations,
+        columns: Cow::Owned(fields.iter().map(|field| field.column.clone()).collect()),
+    };
+    Some(TableDef {
+        ident: input.ident.clone(),
+        spec,
+        fields,
+    })
+}
+
+fn identifier(
+    value: &Option<At<String>>,
+    key: &str,
+    input: &Input<'_>,
+    errors: &mut Errors,
+) -> Option<String> {
+    match value {
+        Some(value) => valid_identifier(value, key, errors),
+        None => {
+            errors.push(input.table_span(), format!("missing `{key} = \"…\"` in `#[table(..)]`: every table belongs to a database, e.g. `#[table({key} = \"tpch\", ..)]`"));
+            None
+        }
+    }
+}
+
+/// Database and table names become SQL identifiers (`tpch.part`): lower-case
+/// ASCII keeps them unquoted in every engine and file system.
+fn valid_identifier(value: &At<String>, key: &str, errors: &mut Errors) -> Option<String> {
+    let text = &value.value;
+    let mut chars = text.chars();
+    let valid = chars.next().is_some_and(|c| c.is_ascii_lowercase())
+        && chars.all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '_');
+    if valid {
+        Some(text.clone())
+    } else {
+        errors.push(value.span, format!("`{key} = \"{text}\"` is not a valid name: use lower-case letters, digits and `_`, starting with a letter (e.g. \"{}\")", snake_case(text)));
+        None
+    }
+}
+
+fn source_and_options(
+    input: &Input<'_>,
+    errors: &mut Errors,
+) -> Option<(String, Vec<SourceOption>)> {
+    let attrs = &input.attrs;
+    // Keys that belong to no source at all are typos; say so before anything else.
+    let mut unknown = false;
+    for (key, _) in &attrs.options {
+        let known = catalog_core::source::SOURCES
+            .iter()
+            .any(|source| source.options.iter().any(|option| option.key == key.value));
+        if !known {
+            unknown = true;
+            let options = attrs
+                .source
+                .as_ref()
+                .and_then(|source| catalog_core::source::source(&source.value))
+                .map(|source| {
+                    let keys: Vec<&str> = source.options.iter().map(|option| option.key).collect();
+                    format!(
+                        ", or an option of source `{}`: {}",
+                        source.kind,
+                        keys.join(", ")
+                    )
+                });
+            errors.push(
+                key.span,
+                format!(
+                    "unknown key `{}` in `#[table(..)]`; expected one of: {}{}",
+                    key.value,
+                    attr::TABLE_KEYS.join(", "),
+                    options.unwrap_or_default()
+                ),
+            );
+        }
+    }
+    let Some(source) = &attrs.source else {
+        errors.push(
+            input.table_span(),
+            format!(
+                "missing `source = \"…\"` in `#[table(..)]`: say how the table is read, one of {}",
+                catalog_core::source::kinds()
+            ),
+        );
+        return None;
+    };
+    let pairs: Vec<(&str, &str)> = attrs
+        .options
+        .iter()
+        .map(|(key, value)| (key.value.as_str(), value.value.as_str()))
+        .collect();
+    // Options are checked now, against the table the plugins use, so a bad
+    // option is a compile error rather than a failed query in production.
+    if let Err(problems) = catalog_core::source::validate(&source.value, &pairs) {
+        for problem in problems {
+            let span = match &problem.key {
+                Some(key) => attrs
+                    .options
+                    .iter()
+                    .find(|(k, _)| &k.value == key)
+                    .map_or(source.span, |(k, _)| k.span),
+                None if catalog_core::source::source(&source.value).is_none() => source.span,
+                None => input.table_span(),
+            };
+            if unknown && problem.message.starts_with("unknown option") {
+                continue; // already reported above, with the table keys listed
+            }
+            errors.push(span, problem.message);
+        }
+        return None;
+    }
+    let sorted: BTreeMap<&str, &str> = pairs.into_iter().collect();
+    let options = sorted
+        .into_iter()
+        .map(|(key, value)| SourceOption {
+            key: Cow::Owned(key.to_owned()),
+            value: Cow::Owned(value.to_owned()),
+        })
+        .collect();
+    Some((source.value.clone(), options))
+}
+
+fn expectations(input: &Input<'_>, errors: &mut Errors) -> Expectations {
+    let attrs = &input.attrs;
+    let freshness =
+        attrs
+            .freshness
+            .as_ref()
+            .and_then(|freshness| match Freshness::parse(&freshness.value) {
+                Ok(parsed) => Some(parsed),
+                Err(message) => {
+                    errors.push(freshness.span, format!("invalid `freshness`: {message}"));
+                    None
+                }
+            });
+    // Bounds that no row count satisfies would make verify fail forever.
+    if let (Some(min), Some(max)) = (&attrs.min_rows, &attrs.max_rows) {
+        if min.value > max.value {
+            errors.push(
+                max.span,
+                format!(
+                    "`max_rows = {}` is below `min_rows = {}`",
+                    max.value, min.value
+                ),
+            );
+        }
+    }
+    Expectations {
+        freshness,
+        min_rows: attrs.min_rows.as_ref().map(|min| min.value),
+        max_rows: attrs.max_rows.as_ref().map(|max| max.value),
+    }
+}
+
+fn fields(input: &Input<'_>, errors: &mut Errors) -> Vec<FieldDef> {
+    if input.fields.is_empty() {
+        errors.push(
+            input.ident.span(),
+            format!(
+                "table `{}` has no fields: add one field per column",
+                input.ident
+            ),
+        );
+    }
+    let mut names: BTreeMap<String, Span> = BTreeMap::new();
+    let mut constants: BTreeMap<String, Span> = BTreeMap::new();
+    let mut out = Vec::new();
+    for field in &input.fields {
+        let name = field
+            .attrs
+            .name
+            .as_ref()
+            .map_or_else(|| field.ident.to_string(), |name| name.value.clone());
+        let name_span = field
+            .attrs
+            .name
+            .as_ref()
+            .map_or(field.ident.span(), |name| name.span);
+        // Columns are matched by name everywhere (files, batches, SQL); two of one name would be ambiguous.
+        if name.is_empty() {
+            errors.push(
+                name_span,
+                "empty column name: give `#[column(name = \"…\")]` a name, or remove it".into(),
+            );
+        } else if let Some(first) = names.insert(name.clone(), name_span) {
+            let mut error = syn::Error::new(
+                name_span,
+                format!(
+                    "duplicate column name `{name}`: rename the field or set `#[column(name = \"…\")]`"
+                ),
+            );
+            error.combine(syn::Error::new(
+                first,
+                format!("`{name}` is first declared here"),
+            ));
+            errors.push_error(error);
+        }
+        let constant = field
+            .ident
+            .to_string()
+            .trim_start_matches("r#")
+            .to_uppercase();
+        // `SPEC` is the `Table` trait's constant; a column constant of that name would shadow it.
+        if constant == "SPEC" {
+            errors.push(field.ident.span(), "a field named `spec` would shadow `Table::SPEC`: rename the field and keep the column name with `#[column(name = \"spec\")]`".into());
+        } else if constants
+            .insert(constant.clone(), field.ident.span())
+            .is_some()
+        {
+            errors.push(field.ident.span(), format!("fields `{}` and another both give the column constant `{constant}`: rename one", field.ident));
+        }
+        // Every column is documented: the docs are generated from these comments.
+        if field.doc.is_empty() {
+            errors.push(
+                field.ident.span(),
+                format!(
+                    "column `{name}` has no doc comment: add `/// What it holds.` above the field"
+                ),
+            );
+        }
+        let column_type = match types::column_type(field.ty) {
+            Ok(column_type) => Some(column_type),
+            Err(error) => {
+                errors.push_error(error);
+                None
+            }
+        };
+        let (min, max) = bounds(field, column_type.map(|(ty, _)| ty), errors);
+        if let Some((ty, nullable)) = column_type {
+            out.push(FieldDef {
+                ident: field.ident.clone(),
+                ty: field.ty.clone(),
+                constant: syn::Ident::new(&constant, field.ident.span()),
+                column: ColumnSpec {
+                    name: Cow::Owned(name),
+                    ty,
+                    nullable,
+                    doc: Cow::Owned(field.doc.clone()),
+                    unique: field.attrs.unique.is_some(),
+                    min,
+                    max,
+                },
+            });
+        }
+    }
+    out
+}
+
+/// `min`/`max` bound numbers; on other types they would have no meaning.
+fn bounds(
+    field: &Field<'_>,
+    ty: Option<catalog_core::ColumnType>,
+    errors: &mut Errors,
+) -> (Option<f64>, Option<f64>) {
+    let (min, max) = (&field.attrs.min, &field.attrs.max);
+    if let Some(ty) = ty.filter(|ty| !ty.is_numeric()) {
+        for bound in [min, max].into_iter().flatten() {
+            errors.push(
+                bound.span,
+                format!(
+                    "`min`/`max` apply to numeric columns, but `{}` is {ty}",
+                    field.ident
+                ),
+            );
+        }
+        return (None, None);
+    }
+    if let (Some(min), Some(max)) = (min, max) {
+        if min.value > max.value {
+            errors.push(
+                max.span,
+                format!("`max = {}` is below `min = {}`", max.value, min.value),
+            );
+        }
+    }
+    (
+        min.as_ref().map(|min| min.value),
+        max.as_ref().map(|max| max.value),
+    )
+}
+
+/// `LineItem` → `line_item`: the default table name.
+pub fn snake_case(name: &str) -> String {
+    let mut out = String::new();
+    for (i, c) in name.chars().enumerate() {
+        if c.is_ascii_uppercase() {
+            if i > 0 && !out.ends_with('_') {
+                out.push('_');
+            }
+            out.push(c.to_ascii_lowercase());
+        } else if c.is_ascii_alphanumeric() || c == '_' {
+            out.push(c);
+        } else {
+            out.push('_');
+        }
+    }
+    out
+}

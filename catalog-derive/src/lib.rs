@@ -1,0 +1,18 @@
+//! `#[derive(Table)]` for codelake catalogs.
+//!
+//! This crate is a shim: parsing, checking and code generation live in
+//! `catalog-derive-internals` as plain functions, which `cargo xtask
+//! gen-catalog` calls too, so the compiler and the catalog generator read a
+//! declaration the same way. The attributes are listed in
+//! `docs/reference/table-attributes.md`; `catalog_core`'s crate docs have an
+//! example.
+
+use proc_macro::TokenStream;
+
+/// Derives `catalog_core::Table`: the table's spec as a `static`, its Arrow
+/// schema, a `&str` constant per column, and typed row conversion to and from
+/// Arrow record batches.
+#[proc_macro_derive(Table, attributes(table, column))]
+pub fn derive_table(input: TokenStream) -> TokenStream {
+    catalog_derive_internals::expand(input.into()).into()
+}
