@@ -36,6 +36,7 @@
 
 mod decimal;
 mod error;
+mod manifest;
 mod registry;
 pub mod rows;
 pub mod source;
@@ -44,6 +45,7 @@ mod table;
 
 pub use decimal::{Decimal, ParseDecimalError};
 pub use error::{Error, Result};
+pub use manifest::Manifest;
 pub use registry::Registry;
 pub use spec::{
     ColumnSpec, ColumnType, DOC_METADATA_KEY, Expectations, Freshness, SourceOption, Str,

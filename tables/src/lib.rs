@@ -1,1 +1,13 @@
-pub fn x() {}
+//! The codelake catalog as code: one module per database.
+//!
+//! Each module declares its database's tables as Rust structs with
+//! `#[derive(Table)]`: the fields are the schema, the doc comments the
+//! documentation, the `#[table(..)]` attributes the source and expectations.
+//! `cargo xtask gen-catalog` reads these modules and generates the registry of
+//! every table, `catalog.json` and the reference docs from them.
+
+pub mod tpch;
+
+mod catalog;
+
+pub use catalog::{Catalog, REGISTRY, catalog, databases};

@@ -1,1 +1,52 @@
-fn main() {}
+//! `cargo xtask`: the project's automation, in Rust (the rust-analyzer way).
+//!
+//! One module per subcommand. Paths come from [`project_root`], so every
+//! command works from any directory of the checkout.
+
+mod bench;
+mod gen_catalog;
+mod test;
+
+use std::path::{Path, PathBuf};
+use std::process::ExitCode;
+
+use clap::{Parser, Subcommand};
+
+/// codelake's project automation.
+#[derive(Debug, Parser)]
+#[command(name = "cargo xtask", bin_name = "cargo xtask", version, about)]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Debug, Subcommand)]
+enum Command {
+    /// Regenerate the catalog registry, catalog.json and the catalog's reference docs from `tables/src`.
+    GenCatalog(gen_catalog::Args),
+    /// Run every check CI runs: fmt, clippy, tests, rustdoc, and generated files' freshness.
+    Test(test::Args),
+    /// Measure codelake; figures go to the changelog and, later, docs/reference/benchmarks.md.
+    Bench(bench::Args),
+}
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    let result = match cli.command {
+        Command::GenCatalog(args) => gen_catalog::run(&project_root(), &args),
+        Command::Test(args) => test::run(&args),
+        Command::Bench(args) => bench::run(&args),
+    };
+    match result {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(error) => {
+            eprintln!("error: {error:#}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+/// The workspace root: the parent of this crate's directory.
+pub fn project_root() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).parent().expect("xtask lives one level below the root").to_path_buf()
+}

@@ -1,0 +1,51 @@
+//! `catalog.json`: the machine-readable catalog, written by `cargo xtask gen-catalog`.
+
+use serde::{Deserialize, Serialize};
+
+use crate::spec::TableSpec;
+
+/// The contents of `catalog.json`: every table's spec, for tools that read
+/// the catalog without compiling it (verify, the server, the catalog site).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Manifest {
+    /// The format version; readers refuse versions they do not know.
+    pub version: u32,
+    /// Which command wrote the file.
+    pub generated_by: String,
+    /// Every table, sorted by database, then name.
+    pub tables: Vec<TableSpec>,
+}
+
+impl Manifest {
+    /// The format version this crate writes and reads.
+    pub const VERSION: u32 = 1;
+
+    /// A manifest of `tables` at the current version.
+    pub fn new(tables: Vec<TableSpec>, generated_by: impl Into<String>) -> Self {
+        Self { version: Self::VERSION, generated_by: generated_by.into(), tables }
+    }
+
+    /// Parses `catalog.json`, refusing a version this crate does not know.
+    pub fn from_json(text: &str) -> Result<Self, String> {
+        #[derive(Deserialize)]
+        struct Version {
+            version: u32,
+        }
+        let Version { version } = serde_json::from_str(text).map_err(|error| format!("catalog.json is not valid: {error}"))?;
+        if version != Self::VERSION {
+            return Err(format!(
+                "catalog.json has format version {version}, this build reads version {}; regenerate it with `cargo xtask gen-catalog`",
+                Self::VERSION
+            ));
+        }
+        serde_json::from_str(text).map_err(|error| format!("catalog.json is not valid: {error}"))
+    }
+
+    /// Pretty JSON with a trailing newline, as committed.
+    pub fn to_json(&self) -> String {
+        let mut text = serde_json::to_string_pretty(self).expect("specs serialise: all keys are strings");
+        text.push('\n');
+        text
+    }
+}
