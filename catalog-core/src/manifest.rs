@@ -23,7 +23,11 @@ impl Manifest {
 
     /// A manifest of `tables` at the current version.
     pub fn new(tables: Vec<TableSpec>, generated_by: impl Into<String>) -> Self {
-        Self { version: Self::VERSION, generated_by: generated_by.into(), tables }
+        Self {
+            version: Self::VERSION,
+            generated_by: generated_by.into(),
+            tables,
+        }
     }
 
     /// Parses `catalog.json`, refusing a version this crate does not know.
@@ -32,7 +36,8 @@ impl Manifest {
         struct Version {
             version: u32,
         }
-        let Version { version } = serde_json::from_str(text).map_err(|error| format!("catalog.json is not valid: {error}"))?;
+        let Version { version } = serde_json::from_str(text)
+            .map_err(|error| format!("catalog.json is not valid: {error}"))?;
         if version != Self::VERSION {
             return Err(format!(
                 "catalog.json has format version {version}, this build reads version {}; regenerate it with `cargo xtask gen-catalog`",
@@ -44,7 +49,8 @@ impl Manifest {
 
     /// Pretty JSON with a trailing newline, as committed.
     pub fn to_json(&self) -> String {
-        let mut text = serde_json::to_string_pretty(self).expect("specs serialise: all keys are strings");
+        let mut text =
+            serde_json::to_string_pretty(self).expect("specs serialise: all keys are strings");
         text.push('\n');
         text
     }

@@ -322,10 +322,10 @@ pub fn validate(kind: &str, options: &[(&str, &str)]) -> Result<(), Vec<OptionPr
             problems.push(OptionProblem {
                 key: None,
                 message: format!(
-                    "source `{kind}` needs `{} = \"…\"`: {} ({})",
+                    "source `{kind}` needs `{} = \"…\"`, {}: {}",
                     option.key,
-                    option.doc,
-                    option.value.describe()
+                    option.value.describe(),
+                    lower_first(option.doc)
                 ),
             });
         }
@@ -338,6 +338,15 @@ pub fn validate(kind: &str, options: &[(&str, &str)]) -> Result<(), Vec<OptionPr
     } else {
         Err(problems)
     }
+}
+
+/// `"The file."` → `"the file."`, to continue a sentence.
+fn lower_first(text: &str) -> String {
+    let mut chars = text.chars();
+    chars
+        .next()
+        .map(|first| first.to_lowercase().chain(chars).collect())
+        .unwrap_or_default()
 }
 
 fn unknown_option(def: &SourceDef, key: &str) -> String {
@@ -365,15 +374,22 @@ fn check_http(options: &[(&str, &str)], problems: &mut Vec<OptionProblem>) {
     let get = |key: &str| options.iter().find(|&&(k, _)| k == key).map(|&(_, v)| v);
     let pagination = get("pagination").unwrap_or("none");
     // A pagination mode without its companion option could never find page 2.
-    for (mode, companion) in [("next_link", "next_link_path"), ("page", "page_param")] {
+    for (mode, companion, example) in [
+        ("next_link", "next_link_path", "/links/next"),
+        ("page", "page_param", "page"),
+    ] {
         match (pagination == mode, get(companion).is_some()) {
             (true, false) => problems.push(OptionProblem::at(
                 "pagination",
-                format!("`pagination = \"{mode}\"` needs `{companion}` as well"),
+                format!(
+                    "`pagination = \"{mode}\"` needs `{companion}` as well, e.g. `{companion} = \"{example}\"`"
+                ),
             )),
             (false, true) => problems.push(OptionProblem::at(
                 companion,
-                format!("`{companion}` only applies with `pagination = \"{mode}\"`"),
+                format!(
+                    "`{companion}` only applies with `pagination = \"{mode}\"`: add that, or remove `{companion}`"
+                ),
             )),
             _ => {}
         }
@@ -382,11 +398,11 @@ fn check_http(options: &[(&str, &str)], problems: &mut Vec<OptionProblem>) {
     match (get("auth_header").is_some(), get("auth_env").is_some()) {
         (true, false) => problems.push(OptionProblem::at(
             "auth_header",
-            "`auth_header` needs `auth_env`, the environment variable that holds the secret".into(),
+            "`auth_header` needs `auth_env` as well: the environment variable that holds the secret, e.g. `auth_env = \"API_TOKEN\"`".into(),
         )),
         (false, true) => problems.push(OptionProblem::at(
             "auth_env",
-            "`auth_env` needs `auth_header`, the header that carries the secret".into(),
+            "`auth_env` needs `auth_header` as well: the header that carries the secret, e.g. `auth_header = \"Authorization\"`".into(),
         )),
         _ => {}
     }

@@ -303,9 +303,8 @@ impl Freshness {
 /// Parses a human duration (`10s`, `15m`, `24h`, `7d`, `1h 30m`), with an
 /// error that shows valid examples.
 pub fn parse_duration(text: &str) -> Result<Duration, String> {
-    humantime::parse_duration(text).map_err(|error| {
-        format!(
-            "`{text}` is not a duration ({error}); write e.g. \"30s\", \"15m\", \"24h\", \"7d\""
-        )
+    // humantime's own wording ("expected number at 0") says where, not what to write.
+    humantime::parse_duration(text).map_err(|_| {
+        format!("`{text}` is not a duration: write a number and a unit, e.g. \"30s\", \"15m\", \"24h\", \"7d\" or \"1h 30m\"")
     })
 }

@@ -9,7 +9,10 @@ use catalog_core::{Manifest, Table};
 use tables::tpch;
 
 fn root() -> PathBuf {
-    PathBuf::from(env!("CARGO_MANIFEST_DIR")).parent().unwrap().to_path_buf()
+    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+        .parent()
+        .unwrap()
+        .to_path_buf()
 }
 
 fn manifest() -> Manifest {
@@ -30,8 +33,13 @@ fn catalog_json_equals_the_compiled_registry() {
 #[test]
 fn the_catalog_has_every_tpch_table_and_all_four_source_kinds() {
     let registry = tables::catalog().registry();
-    for name in ["part", "supplier", "partsupp", "lineitem", "orders", "customer", "nation", "region"] {
-        assert!(registry.get(&format!("tpch.{name}")).is_some(), "tpch.{name} is missing");
+    for name in [
+        "part", "supplier", "partsupp", "lineitem", "orders", "customer", "nation", "region",
+    ] {
+        assert!(
+            registry.get(&format!("tpch.{name}")).is_some(),
+            "tpch.{name} is missing"
+        );
     }
     let mut kinds: Vec<&str> = registry.tables().map(|spec| &*spec.source).collect();
     kinds.sort();
@@ -43,7 +51,8 @@ fn the_catalog_has_every_tpch_table_and_all_four_source_kinds() {
 fn every_table_passes_the_runtime_option_check() {
     // The derive checked these at compile time; plugins re-check at run time with the same table.
     for spec in tables::REGISTRY.tables() {
-        let options: Vec<(&str, &str)> = spec.options.iter().map(|o| (&*o.key, &*o.value)).collect();
+        let options: Vec<(&str, &str)> =
+            spec.options.iter().map(|o| (&*o.key, &*o.value)).collect();
         if let Err(problems) = catalog_core::source::validate(&spec.source, &options) {
             panic!("{}: {problems:?}", spec.qualified_name());
         }
@@ -56,16 +65,32 @@ fn typed_handles_reach_the_struct_and_its_spec() {
     assert_eq!(part.qualified_name(), "tpch.part");
     assert!(std::ptr::eq(part.spec(), tpch::Part::SPEC));
     assert_eq!(part.schema().field(0).name(), tpch::Part::P_PARTKEY);
-    assert_eq!(tpch::Part::SPEC.column(tpch::Part::P_RETAILPRICE).unwrap().ty.to_string(), "Decimal128(15, 2)");
+    assert_eq!(
+        tpch::Part::SPEC
+            .column(tpch::Part::P_RETAILPRICE)
+            .unwrap()
+            .ty
+            .to_string(),
+        "Decimal128(15, 2)"
+    );
 }
 
 #[test]
 fn the_reference_page_documents_every_table_and_column() {
     let page = std::fs::read_to_string(root().join("docs/reference/catalog/tpch.md")).unwrap();
     for spec in tables::REGISTRY.database("tpch") {
-        assert!(page.contains(&format!("## `{}`", spec.name)), "no section for {}", spec.name);
+        assert!(
+            page.contains(&format!("## `{}`", spec.name)),
+            "no section for {}",
+            spec.name
+        );
         for column in spec.columns.iter() {
-            assert!(page.contains(&format!("| `{}` | `{}` |", column.name, column.ty)), "{}.{}", spec.name, column.name);
+            assert!(
+                page.contains(&format!("| `{}` | `{}` |", column.name, column.ty)),
+                "{}.{}",
+                spec.name,
+                column.name
+            );
         }
     }
 }

@@ -40,7 +40,10 @@ fn gen_catalog_bench(dir: &Path, args: &Args) -> anyhow::Result<()> {
         let start = Instant::now();
         let outputs = gen_catalog::generate(dir, &layout)?;
         times.push(start.elapsed());
-        anyhow::ensure!(outputs.iter().any(|output| output.path == layout.registry), "no registry generated");
+        anyhow::ensure!(
+            outputs.iter().any(|output| output.path == layout.registry),
+            "no registry generated"
+        );
     }
     times.sort();
     let median = times[times.len() / 2];
@@ -75,7 +78,12 @@ pub fn write_synthetic_catalog(dir: &Path, tables: usize, columns: usize) -> any
                  location = \"s3://bench/t{table}.parquet\", owner = \"bench\", freshness = \"1h\")]\npub struct T{table} {{"
             );
             for column in 0..columns {
-                let ty = ["i64", "String", "Option<f64>", "catalog_core::Decimal<15, 2>"][column % 4];
+                let ty = [
+                    "i64",
+                    "String",
+                    "Option<f64>",
+                    "catalog_core::Decimal<15, 2>",
+                ][column % 4];
                 let _ = writeln!(module, "    /// Column {column}.\n    pub c{column}: {ty},");
             }
             module.push_str("}\n");

@@ -3,7 +3,9 @@
 //! Each step runs even when an earlier one failed, so one run shows every
 //! problem; the summary lists the failed steps and the exit code is non-zero.
 
-use std::process::Command;
+use std::io::{BufRead, BufReader, Write};
+use std::process::{Command, Stdio};
+use std::sync::{Arc, Mutex};
 use std::time::Instant;
 
 use anyhow::bail;
@@ -23,9 +25,90 @@ struct Step {
     run: Box<dyn Fn() -> anyhow::Result<()>>,
 }
 
-fn cargo(args: &'static [&'static str], env: &'static [(&'static str, &'static str)]) -> Box<dyn Fn() -> anyhow::Result<()>> {
+fn cargo(
+    args: &'static [&'static str],
+    env: &'static [(&'static str, &'static str)],
+) -> Box<dyn Fn() -> anyhow::Result<()>> {
     Box::new(move || {
-        let status = Command::new(env!("CARGO")).args(args).envs(env.iter().copied()).current_dir(project_root()).status()?;
+        let status = Command::new(env!("CARGO"))
+            .args(args)
+            .envs(env.iter().copied())
+            .current_dir(project_root())
+            .status()?;
+        if !status.success() {
+            bail!("`cargo {}` failed ({status})", args.join(" "));
+        }
+        Ok(())
+    })
+}
+
+/// Passed and failed tests, summed over every runner's summary lines.
+#[derive(Debug, Default, Clone, Copy, PartialEq, Eq)]
+struct Tally {
+    passed: u64,
+    failed: u64,
+}
+
+impl Tally {
+    /// Adds the counts of one summary line: libtest's `test result: ok. 9 passed; 0 failed; …`
+    /// or nextest's `Summary [ 1.2s] 95 tests run: 95 passed, 0 skipped`.
+    fn add_line(&mut self, line: &str) {
+        let is_summary = line.trim_start().starts_with("test result:")
+            || line.trim_start().starts_with("Summary [");
+        if !is_summary {
+            return;
+        }
+        let words: Vec<&str> = line
+            .split(|c: char| c.is_whitespace() || c == ';' || c == ',')
+            .filter(|w| !w.is_empty())
+            .collect();
+        for pair in words.windows(2) {
+            let count = pair[0].parse::<u64>().ok();
+            match (count, pair[1]) {
+                (Some(count), "passed") => self.passed += count,
+                (Some(count), "failed") => self.failed += count,
+                _ => {}
+            }
+        }
+    }
+}
+
+/// Runs a test command, echoing its output as it comes and tallying its summary lines.
+fn cargo_tests(
+    args: &'static [&'static str],
+    tally: Arc<Mutex<Tally>>,
+) -> Box<dyn Fn() -> anyhow::Result<()>> {
+    Box::new(move || {
+        let mut child = Command::new(env!("CARGO"))
+            .args(args)
+            .current_dir(project_root())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()?;
+        let pipes: Vec<(Box<dyn std::io::Read + Send>, bool)> = vec![
+            (Box::new(child.stdout.take().expect("piped")), false),
+            (Box::new(child.stderr.take().expect("piped")), true),
+        ];
+        let readers: Vec<_> = pipes
+            .into_iter()
+            .map(|(pipe, is_stderr)| {
+                let tally = Arc::clone(&tally);
+                std::thread::spawn(move || {
+                    for line in BufReader::new(pipe).lines().map_while(Result::ok) {
+                        tally.lock().expect("tally lock").add_line(&line);
+                        if is_stderr {
+                            let _ = writeln!(std::io::stderr(), "{line}");
+                        } else {
+                            let _ = writeln!(std::io::stdout(), "{line}");
+                        }
+                    }
+                })
+            })
+            .collect();
+        for reader in readers {
+            let _ = reader.join();
+        }
+        let status = child.wait()?;
         if !status.success() {
             bail!("`cargo {}` failed ({status})", args.join(" "));
         }
@@ -42,33 +125,72 @@ fn has_nextest() -> bool {
 
 /// Runs every step, then fails if any did.
 pub fn run(args: &Args) -> anyhow::Result<()> {
+    let tally = Arc::new(Mutex::new(Tally::default()));
     let mut steps = Vec::new();
     if !args.quick {
-        steps.push(Step { name: "format (cargo fmt --check)", run: cargo(&["fmt", "--all", "--check"], &[]) });
+        steps.push(Step {
+            name: "format (cargo fmt --check)",
+            run: cargo(&["fmt", "--all", "--check"], &[]),
+        });
         steps.push(Step {
             name: "generated files (gen-catalog --check)",
             run: Box::new(|| gen_catalog::run(&project_root(), &gen_catalog::Args { check: true })),
         });
         steps.push(Step {
             name: "lints (cargo clippy -D warnings)",
-            run: cargo(&["clippy", "--workspace", "--all-targets", "--locked", "--", "-D", "warnings"], &[]),
+            run: cargo(
+                &[
+                    "clippy",
+                    "--workspace",
+                    "--all-targets",
+                    "--locked",
+                    "--",
+                    "-D",
+                    "warnings",
+                ],
+                &[],
+            ),
         });
     }
     if has_nextest() {
         steps.push(Step {
             name: "tests (cargo nextest)",
-            run: cargo(&["nextest", "run", "--workspace", "--locked", "--no-fail-fast"], &[]),
+            run: cargo_tests(
+                &[
+                    "nextest",
+                    "run",
+                    "--workspace",
+                    "--locked",
+                    "--no-fail-fast",
+                ],
+                Arc::clone(&tally),
+            ),
         });
     } else {
         println!("note: cargo-nextest not found; running the tests with cargo test");
-        steps.push(Step { name: "tests (cargo test)", run: cargo(&["test", "--workspace", "--locked", "--no-fail-fast"], &[]) });
+        steps.push(Step {
+            name: "tests (cargo test)",
+            run: cargo_tests(
+                &["test", "--workspace", "--locked", "--no-fail-fast"],
+                Arc::clone(&tally),
+            ),
+        });
     }
     // nextest does not run doctests; the crate docs' examples are tests too.
-    steps.push(Step { name: "doctests (cargo test --doc)", run: cargo(&["test", "--workspace", "--locked", "--doc"], &[]) });
+    steps.push(Step {
+        name: "doctests (cargo test --doc)",
+        run: cargo_tests(
+            &["test", "--workspace", "--locked", "--doc"],
+            Arc::clone(&tally),
+        ),
+    });
     if !args.quick {
         steps.push(Step {
             name: "rustdoc (warnings denied)",
-            run: cargo(&["doc", "--workspace", "--no-deps", "--locked"], &[("RUSTDOCFLAGS", "-D warnings")]),
+            run: cargo(
+                &["doc", "--workspace", "--no-deps", "--locked"],
+                &[("RUSTDOCFLAGS", "-D warnings")],
+            ),
         });
     }
 
@@ -86,10 +208,54 @@ pub fn run(args: &Args) -> anyhow::Result<()> {
             }
         }
     }
+    let Tally {
+        passed,
+        failed: failed_tests,
+    } = *tally.lock().expect("tally lock");
     println!();
-    if !failed.is_empty() {
-        bail!("{} of {} steps failed: {}", failed.len(), steps.len(), failed.join("; "));
+    if failed.is_empty() {
+        println!("all {} steps passed", steps.len());
+    } else {
+        eprintln!(
+            "{} of {} steps failed: {}",
+            failed.len(),
+            steps.len(),
+            failed.join("; ")
+        );
     }
-    println!("all {} steps passed", steps.len());
+    // The plain closing line CI reads, summed over every runner; it comes last.
+    println!("{passed} passed, {failed_tests} failed");
+    if !failed.is_empty() {
+        bail!("`cargo xtask test` failed");
+    }
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::Tally;
+
+    fn tally(lines: &[&str]) -> Tally {
+        let mut tally = Tally::default();
+        lines.iter().for_each(|line| tally.add_line(line));
+        tally
+    }
+
+    #[test]
+    fn sums_libtest_and_nextest_summaries_only() {
+        let lines = [
+            "test result: ok. 9 passed; 0 failed; 0 ignored; 0 measured; 1 filtered out; finished in 0.00s",
+            "test result: FAILED. 8 passed; 2 failed; 0 ignored; 0 measured; 0 filtered out; finished in 0.40s",
+            "     Summary [   1.234s] 95 tests run: 93 passed, 2 failed, 0 skipped",
+            "test rows::ok ... ok",
+            "thread panicked: 3 passed 4 failed",
+        ];
+        assert_eq!(
+            tally(&lines),
+            Tally {
+                passed: 110,
+                failed: 4
+            }
+        );
+    }
 }

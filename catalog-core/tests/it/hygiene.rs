@@ -1,6 +1,11 @@
 //! The expansion uses absolute paths only: shadowing the prelude changes nothing.
 
-#![allow(dead_code, unused_macros, non_camel_case_types, clippy::disallowed_names)]
+#![allow(
+    dead_code,
+    unused_macros,
+    non_camel_case_types,
+    clippy::disallowed_names
+)]
 
 struct Result;
 struct Ok;
@@ -23,13 +28,25 @@ mod arrow_schema {}
 mod rows {}
 trait Table {}
 trait ColumnValue {}
-macro_rules! vec { () => {}; }
-macro_rules! concat { () => {}; }
-macro_rules! module_path { () => {}; }
+macro_rules! vec {
+    () => {};
+}
+macro_rules! concat {
+    () => {};
+}
+macro_rules! module_path {
+    () => {};
+}
 
 /// A table declared where the prelude names mean something else.
 #[derive(catalog_derive::Table)]
-#[table(database = "hygiene", source = "csv", location = "t.csv", freshness = "1h", owner = "me")]
+#[table(
+    database = "hygiene",
+    source = "csv",
+    location = "t.csv",
+    freshness = "1h",
+    owner = "me"
+)]
 struct Shadowed {
     /// A number.
     #[column(unique, min = 0)]
@@ -40,11 +57,17 @@ struct Shadowed {
 
 #[test]
 fn expansion_compiles_with_the_prelude_shadowed() {
-    let rows = [Shadowed { id: 1, text: ::std::option::Option::None }];
+    let rows = [Shadowed {
+        id: 1,
+        text: ::std::option::Option::None,
+    }];
     let batch = <Shadowed as catalog_core::Table>::to_record_batch(&rows).unwrap();
     let back = <Shadowed as catalog_core::Table>::from_record_batch(&batch).unwrap();
     assert_eq!(back.len(), 1);
     assert_eq!(back[0].id, 1);
     assert_eq!(Shadowed::TEXT, "text");
-    assert_eq!(<Shadowed as catalog_core::Table>::SPEC.qualified_name(), "hygiene.shadowed");
+    assert_eq!(
+        <Shadowed as catalog_core::Table>::SPEC.qualified_name(),
+        "hygiene.shadowed"
+    );
 }

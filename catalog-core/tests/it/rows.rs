@@ -2,7 +2,9 @@
 
 use std::sync::Arc;
 
-use catalog_core::arrow_array::{ArrayRef, Int32Array, Int64Array, RecordBatch, StringArray, StringViewArray};
+use catalog_core::arrow_array::{
+    ArrayRef, Int32Array, Int64Array, RecordBatch, StringArray, StringViewArray,
+};
 use catalog_core::arrow_schema::{DataType, Field, Schema};
 use catalog_core::chrono::{DateTime, NaiveDate, NaiveDateTime, Utc};
 use catalog_core::{ColumnType, Decimal, Error, Table};
@@ -67,7 +69,8 @@ struct EveryType {
 }
 
 fn sample(i: i64) -> EveryType {
-    let day = NaiveDate::from_ymd_opt(1992, 1, 1).unwrap() + catalog_core::chrono::TimeDelta::days(i);
+    let day =
+        NaiveDate::from_ymd_opt(1992, 1, 1).unwrap() + catalog_core::chrono::TimeDelta::days(i);
     let local = day.and_hms_micro_opt(12, 34, 56, 789_012).unwrap();
     let some = i % 2 == 0;
     EveryType {
@@ -126,8 +129,17 @@ fn spec_follows_the_declaration() {
     assert_eq!(spec.doc, "Every supported field type, plain and optional.");
     assert_eq!(spec.option("function"), Some("every_type"));
     let price = spec.column("price_usd").unwrap();
-    assert_eq!(price.ty, ColumnType::Decimal128 { precision: 15, scale: 2 });
-    assert_eq!((price.min, price.max, price.nullable), (Some(0.0), Some(1_000_000.0), false));
+    assert_eq!(
+        price.ty,
+        ColumnType::Decimal128 {
+            precision: 15,
+            scale: 2
+        }
+    );
+    assert_eq!(
+        (price.min, price.max, price.nullable),
+        (Some(0.0), Some(1_000_000.0), false)
+    );
     assert!(spec.column("big").unwrap().unique);
     assert!(spec.column("maybe_day").unwrap().nullable);
     assert_eq!(EveryType::PRICE, "price_usd");
@@ -139,7 +151,10 @@ fn spec_follows_the_declaration() {
         assert_eq!(field.data_type(), &column.ty.to_arrow(), "{}", column.name);
         assert_eq!(field.metadata()["doc"], column.doc);
     }
-    assert!(Arc::ptr_eq(&schema, &EveryType::schema()), "the schema is built once");
+    assert!(
+        Arc::ptr_eq(&schema, &EveryType::schema()),
+        "the schema is built once"
+    );
 }
 
 /// Columns keyed by id.
@@ -154,28 +169,53 @@ struct Pair {
 
 fn batch(fields: Vec<(&str, ArrayRef)>) -> RecordBatch {
     let schema = Schema::new(
-        fields.iter().map(|(name, array)| Field::new(*name, array.data_type().clone(), true)).collect::<Vec<_>>(),
+        fields
+            .iter()
+            .map(|(name, array)| Field::new(*name, array.data_type().clone(), true))
+            .collect::<Vec<_>>(),
     );
-    RecordBatch::try_new(Arc::new(schema), fields.into_iter().map(|(_, array)| array).collect()).unwrap()
+    RecordBatch::try_new(
+        Arc::new(schema),
+        fields.into_iter().map(|(_, array)| array).collect(),
+    )
+    .unwrap()
 }
 
 #[test]
 fn columns_are_matched_by_name_not_position() {
     let batch = batch(vec![
         ("extra", Arc::new(Int32Array::from(vec![7, 8]))),
-        ("label", Arc::new(StringViewArray::from(vec![Some("a"), None]))),
+        (
+            "label",
+            Arc::new(StringViewArray::from(vec![Some("a"), None])),
+        ),
         ("id", Arc::new(Int64Array::from(vec![1, 2]))),
     ]);
     let rows = Pair::from_record_batch(&batch).unwrap();
-    assert_eq!(rows, vec![Pair { id: 1, label: Some("a".into()) }, Pair { id: 2, label: None }]);
+    assert_eq!(
+        rows,
+        vec![
+            Pair {
+                id: 1,
+                label: Some("a".into())
+            },
+            Pair { id: 2, label: None }
+        ]
+    );
 }
 
 #[test]
 fn a_missing_column_is_named() {
     let batch = batch(vec![("label", Arc::new(StringArray::from(vec!["a"])))]);
     let error = Pair::from_record_batch(&batch).unwrap_err();
-    assert!(matches!(&error, Error::MissingColumn { column, .. } if column == "id"), "{error:?}");
-    assert_eq!(error.to_string(), "table `test.pair`: the batch has no column `id` (it has: label)");
+    assert!(
+        matches!(&error, Error::MissingColumn { column, .. } if column == "id"),
+        "{error:?}"
+    );
+    assert_eq!(
+        error.to_string(),
+        "table `test.pair`: the batch has no column `id` (it has: label)"
+    );
 }
 
 #[test]
@@ -185,9 +225,15 @@ fn a_mistyped_column_is_named_with_both_types() {
         ("label", Arc::new(StringArray::from(vec!["a"]))),
     ]);
     let error = Pair::from_record_batch(&batch).unwrap_err();
-    assert!(matches!(&error, Error::ColumnType { column, .. } if column == "id"), "{error:?}");
+    assert!(
+        matches!(&error, Error::ColumnType { column, .. } if column == "id"),
+        "{error:?}"
+    );
     let message = error.to_string();
-    assert!(message.contains("column `id`: expected Arrow type Int64, found Int32"), "{message}");
+    assert!(
+        message.contains("column `id`: expected Arrow type Int64, found Int32"),
+        "{message}"
+    );
 }
 
 #[test]
@@ -197,7 +243,10 @@ fn a_null_in_a_required_column_is_named_with_its_row() {
         ("label", Arc::new(StringArray::from(vec!["a", "b"]))),
     ]);
     let error = Pair::from_record_batch(&batch).unwrap_err();
-    assert!(matches!(&error, Error::UnexpectedNull { column, row: 1, .. } if column == "id"), "{error:?}");
+    assert!(
+        matches!(&error, Error::UnexpectedNull { column, row: 1, .. } if column == "id"),
+        "{error:?}"
+    );
 }
 
 #[test]
@@ -209,9 +258,21 @@ fn a_decimal_of_another_scale_is_refused_not_misread() {
         /// Price.
         amount: Decimal<15, 2>,
     }
-    let array = catalog_core::arrow_array::Decimal128Array::from(vec![12345]).with_precision_and_scale(15, 3).unwrap();
+    let array = catalog_core::arrow_array::Decimal128Array::from(vec![12345])
+        .with_precision_and_scale(15, 3)
+        .unwrap();
     let batch = batch(vec![("amount", Arc::new(array))]);
     let error = Price::from_record_batch(&batch).unwrap_err().to_string();
-    assert!(error.contains("expected Arrow type Decimal128(15, 2), found Decimal128(15, 3)"), "{error}");
-    assert_eq!(DataType::Decimal128(15, 2), ColumnType::Decimal128 { precision: 15, scale: 2 }.to_arrow());
+    assert!(
+        error.contains("expected Arrow type Decimal128(15, 2), found Decimal128(15, 3)"),
+        "{error}"
+    );
+    assert_eq!(
+        DataType::Decimal128(15, 2),
+        ColumnType::Decimal128 {
+            precision: 15,
+            scale: 2
+        }
+        .to_arrow()
+    );
 }

@@ -90,7 +90,8 @@ pub struct ColumnAttrs {
 pub fn table_attrs(attrs: &[syn::Attribute], errors: &mut Errors) -> TableAttrs {
     let mut out = TableAttrs::default();
     for attr in attrs.iter().filter(|attr| attr.path().is_ident(TABLE)) {
-        out.span.get_or_insert(attr.span());
+        // The `table` of `#[table(..)]`: a clearer target than the `#` that starts it.
+        out.span.get_or_insert(attr.path().span());
         let result = attr.parse_nested_meta(|meta| {
             let key = key_of(&meta)?;
             let value = meta.value()?;
@@ -101,18 +102,18 @@ pub fn table_attrs(attrs: &[syn::Attribute], errors: &mut Errors) -> TableAttrs 
                 SOURCE => &mut out.source,
                 OWNER => &mut out.owner,
                 FRESHNESS => &mut out.freshness,
-                MIN_ROWS => return set(&mut out.min_rows, &key, lit_u64(&lit)?, errors),
-                MAX_ROWS => return set(&mut out.max_rows, &key, lit_u64(&lit)?, errors),
+                MIN_ROWS => return set(&mut out.min_rows, &key, lit_u64(&key, &lit)?, errors),
+                MAX_ROWS => return set(&mut out.max_rows, &key, lit_u64(&key, &lit)?, errors),
                 _ => {
                     if out.options.iter().any(|(seen, _)| seen.value == key.value) {
-                        errors.push(key.span, format!("duplicate key `{}`", key.value));
+                        errors.push(key.span, duplicate(&key.value));
                     } else {
                         out.options.push((key, lit_text(&lit)?));
                     }
                     return Ok(());
                 }
             };
-            set(slot, &key, lit_string(&lit)?, errors)
+            set(slot, &key, lit_string(&key, &lit)?, errors)
         });
         if let Err(error) = result {
             errors.push_error(error);
@@ -130,31 +131,32 @@ pub fn column_attrs(attrs: &[syn::Attribute], errors: &mut Errors) -> ColumnAttr
             match key.value.as_str() {
                 COLUMN_NAME => {
                     let lit: syn::Lit = meta.value()?.parse()?;
-                    set(&mut out.name, &key, lit_string(&lit)?, errors)
+                    set(&mut out.name, &key, lit_string(&key, &lit)?, errors)
                 }
                 UNIQUE => {
                     if meta.input.peek(syn::Token![=]) {
                         return Err(meta.error("`unique` is a flag: write `#[column(unique)]`"));
                     }
                     if out.unique.replace(key.span).is_some() {
-                        errors.push(key.span, "duplicate key `unique`".into());
+                        errors.push(key.span, duplicate(UNIQUE));
                     }
                     Ok(())
                 }
                 MIN => set(
                     &mut out.min,
                     &key,
-                    lit_f64(&meta.value()?.parse()?)?,
+                    lit_f64(&key, &meta.value()?.parse()?)?,
                     errors,
                 ),
                 MAX => set(
                     &mut out.max,
                     &key,
-                    lit_f64(&meta.value()?.parse()?)?,
+                    lit_f64(&key, &meta.value()?.parse()?)?,
                     errors,
                 ),
                 other => Err(meta.error(format!(
-                    "unknown key `{other}` in `#[column(..)]`; expected one of: {}",
+                    "unknown key `{other}` in `#[column(..)]`; {}expected one of: {}",
+                    did_you_mean(other, COLUMN_KEYS.iter().copied()),
                     COLUMN_KEYS.join(", ")
                 ))),
             }
@@ -164,6 +166,32 @@ pub fn column_attrs(attrs: &[syn::Attribute], errors: &mut Errors) -> ColumnAttr
         }
     }
     out
+}
+
+/// `"did you mean `unique`? "` when `written` is a likely typo of one of `keys`.
+pub(crate) fn did_you_mean<'a>(written: &str, keys: impl IntoIterator<Item = &'a str>) -> String {
+    keys.into_iter()
+        .map(|key| (edit_distance(written, key), key))
+        .filter(|&(distance, key)| distance <= 2 && distance < key.len())
+        .min()
+        .map(|(_, key)| format!("did you mean `{key}`? "))
+        .unwrap_or_default()
+}
+
+/// Levenshtein distance, for typo suggestions.
+fn edit_distance(a: &str, b: &str) -> usize {
+    let b: Vec<char> = b.chars().collect();
+    let mut row: Vec<usize> = (0..=b.len()).collect();
+    for (i, ca) in a.chars().enumerate() {
+        let mut diagonal = row[0];
+        row[0] = i + 1;
+        for (j, &cb) in b.iter().enumerate() {
+            let substitute = diagonal + usize::from(ca != cb);
+            diagonal = row[j + 1];
+            row[j + 1] = substitute.min(row[j] + 1).min(row[j + 1] + 1);
+        }
+    }
+    row[b.len()]
 }
 
 fn key_of(meta: &syn::meta::ParseNestedMeta<'_>) -> syn::Result<Spanned<String>> {
@@ -184,14 +212,18 @@ fn set<T>(
     errors: &mut Errors,
 ) -> syn::Result<()> {
     if slot.is_some() {
-        errors.push(key.span, format!("duplicate key `{}`", key.value));
+        errors.push(key.span, duplicate(&key.value));
     } else {
         *slot = Some(value);
     }
     Ok(())
 }
 
-fn lit_string(lit: &syn::Lit) -> syn::Result<Spanned<String>> {
+fn duplicate(key: &str) -> String {
+    format!("duplicate key `{key}`: it is given twice; keep one")
+}
+
+fn lit_string(key: &Spanned<String>, lit: &syn::Lit) -> syn::Result<Spanned<String>> {
     match lit {
         syn::Lit::Str(s) => Ok(Spanned {
             value: s.value(),
@@ -199,9 +231,28 @@ fn lit_string(lit: &syn::Lit) -> syn::Result<Spanned<String>> {
         }),
         other => Err(syn::Error::new(
             other.span(),
-            "expected a string literal, e.g. \"tpch\"",
+            format!(
+                "`{key}` takes a string: write `{key} = \"…\"`",
+                key = key.value
+            ),
         )),
     }
+}
+
+/// The error for a number written in quotes (`min_rows = "10"`), else `None`.
+fn quoted_number(key: &Spanned<String>, lit: &syn::Lit) -> Option<syn::Error> {
+    let syn::Lit::Str(s) = lit else { return None };
+    let text = s.value();
+    text.trim().parse::<f64>().ok().map(|_| {
+        syn::Error::new(
+            s.span(),
+            format!(
+                "`{key}` takes a number, not a string: write `{key} = {}` without quotes",
+                text.trim(),
+                key = key.value
+            ),
+        )
+    })
 }
 
 /// Source options accept strings, booleans, integers and characters; all are kept as text.
@@ -224,28 +275,39 @@ fn lit_text(lit: &syn::Lit) -> syn::Result<Spanned<String>> {
     })
 }
 
-fn lit_u64(lit: &syn::Lit) -> syn::Result<Spanned<u64>> {
+fn lit_u64(key: &Spanned<String>, lit: &syn::Lit) -> syn::Result<Spanned<u64>> {
+    let expected = || {
+        syn::Error::new(
+            lit.span(),
+            format!(
+                "`{key}` takes a non-negative integer, e.g. `{key} = 1000`",
+                key = key.value
+            ),
+        )
+    };
     match lit {
         syn::Lit::Int(i) => Ok(Spanned {
-            value: i.base10_parse()?,
+            value: i.base10_parse().map_err(|_| expected())?,
             span: i.span(),
         }),
-        other => Err(syn::Error::new(
-            other.span(),
-            "expected a non-negative integer, e.g. 25",
-        )),
+        other => Err(quoted_number(key, other).unwrap_or_else(expected)),
     }
 }
 
-fn lit_f64(lit: &syn::Lit) -> syn::Result<Spanned<f64>> {
+fn lit_f64(key: &Spanned<String>, lit: &syn::Lit) -> syn::Result<Spanned<f64>> {
     let value = match lit {
         syn::Lit::Int(i) => i.base10_parse()?,
         syn::Lit::Float(f) => f.base10_parse()?,
         other => {
-            return Err(syn::Error::new(
-                other.span(),
-                "expected a number, e.g. 0 or 99.5",
-            ));
+            return Err(quoted_number(key, other).unwrap_or_else(|| {
+                syn::Error::new(
+                    other.span(),
+                    format!(
+                        "`{key}` takes a number, e.g. `{key} = 0` or `{key} = 99.5`",
+                        key = key.value
+                    ),
+                )
+            }));
         }
     };
     Ok(Spanned {

@@ -5,7 +5,6 @@ use std::collections::BTreeMap;
 
 use catalog_core::{ColumnSpec, Expectations, Freshness, SourceOption, TableSpec};
 use proc_macro2::Span;
-use syn::spanned::Spanned;
 
 use crate::ast::{Field, FieldDef, Input, TableDef};
 use crate::attr::{self, Spanned as At};
@@ -17,23 +16,40 @@ pub fn check(input: Input<'_>, errors: &mut Errors) -> Option<TableDef> {
 
     // A table is one concrete schema; a type parameter would make its columns unknowable.
     if !input.generics.params.is_empty() {
-        errors.push(
-            input.generics.span(),
+        errors.push_error(syn::Error::new_spanned(
+            input.generics,
             format!(
                 "`{}` is generic, but a table has one fixed schema: remove the type parameters",
                 input.ident
             ),
-        );
+        ));
     }
     // The doc comment is the catalog's documentation; an undocumented table is a gap in it.
     if input.doc.is_empty() {
         errors.push(input.ident.span(), format!("table `{}` has no doc comment: add `/// What one row is.` above the struct; it becomes the catalog's documentation", input.ident));
     }
 
+    // Without any `#[table(..)]`, one error naming the whole attribute beats one per missing key.
+    if input.attrs.span.is_none() {
+        errors.push(
+            input.ident.span(),
+            format!(
+                "`#[derive(Table)]` needs a `#[table(..)]` attribute on `{}`, e.g. `#[table(database = \"tpch\", source = \"csv\", location = \"orders.csv\")]`",
+                input.ident
+            ),
+        );
+    }
     let database = identifier(&input.attrs.database, attr::DATABASE, &input, errors);
     let name = match &input.attrs.name {
         Some(name) => valid_identifier(name, attr::NAME, errors),
-        None => Some(snake_case(&input.ident.to_string())),
+        // The default is the struct's name in snake case: `LineItem` → `line_item`.
+        None => {
+            let derived = suggested_name(&input.ident.to_string());
+            if derived.is_none() {
+                errors.push(input.ident.span(), format!("no table name can be derived from `{}`: set `name = \"…\"` in `#[table(..)]`", input.ident));
+            }
+            derived
+        }
     };
     let source = source_and_options(&input, errors);
     let owner = input.attrs.owner.as_ref().and_then(|owner| {
@@ -45,7 +61,12 @@ pub fn check(input: Input<'_>, errors: &mut Errors) -> Option<TableDef> {
         Some(Cow::Owned(owner.value.clone()))
     });
     let expectations = expectations(&input, errors);
-    let fields = fields(&input, errors);
+    // A generic struct's field types are unknowable; checking them would only repeat that error.
+    let fields = if input.generics.params.is_empty() {
+        fields(&input, errors)
+    } else {
+        Vec::new()
+    };
 
     if errors.0.len() > before {
         return None;
@@ -77,6 +98,8 @@ fn identifier(
 ) -> Option<String> {
     match value {
         Some(value) => valid_identifier(value, key, errors),
+        // With no `#[table(..)]` at all, `check` already reported the whole attribute.
+        None if input.attrs.span.is_none() => None,
         None => {
             errors.push(input.table_span(), format!("missing `{key} = \"…\"` in `#[table(..)]`: every table belongs to a database, e.g. `#[table({key} = \"tpch\", ..)]`"));
             None
@@ -94,9 +117,42 @@ fn valid_identifier(value: &At<String>, key: &str, errors: &mut Errors) -> Optio
     if valid {
         Some(text.clone())
     } else {
-        errors.push(value.span, format!("`{key} = \"{text}\"` is not a valid name: use lower-case letters, digits and `_`, starting with a letter (e.g. \"{}\")", snake_case(text)));
+        let example = suggested_name(text)
+            .map(|name| format!(", e.g. `{key} = \"{name}\"`"))
+            .unwrap_or_default();
+        errors.push(value.span, format!("`{key} = \"{text}\"` is not a valid name: use lower-case letters, digits and `_`, starting with a letter{example}"));
         None
     }
+}
+
+/// A valid name close to `text`, for the default table name and error messages: `TPCH` → `tpch`,
+/// `HTTPLogs` → `http_logs`, `Sales-DB` → `sales_db`; `None` if nothing fits.
+fn suggested_name(text: &str) -> Option<String> {
+    let chars: Vec<char> = text.chars().collect();
+    let mut out = String::new();
+    for (i, &c) in chars.iter().enumerate() {
+        if c.is_ascii_uppercase() {
+            let prev = i.checked_sub(1).map(|i| chars[i]);
+            let next = chars.get(i + 1);
+            // A word starts at `aB`, `1B`, or the last capital of `ABc`.
+            let boundary = prev.is_some_and(|p| {
+                p.is_ascii_lowercase()
+                    || p.is_ascii_digit()
+                    || p.is_ascii_uppercase() && next.is_some_and(char::is_ascii_lowercase)
+            });
+            if boundary && !out.ends_with('_') {
+                out.push('_');
+            }
+            out.push(c.to_ascii_lowercase());
+        } else if c.is_ascii_alphanumeric() || c == '_' {
+            out.push(c);
+        } else if !out.ends_with('_') {
+            out.push('_');
+        }
+    }
+    let out = out.trim_matches('_');
+    let valid = out.starts_with(|c: char| c.is_ascii_lowercase());
+    valid.then(|| out.to_owned())
 }
 
 fn source_and_options(
@@ -124,11 +180,17 @@ fn source_and_options(
                         keys.join(", ")
                     )
                 });
+            let every_key = attr::TABLE_KEYS.iter().copied().chain(
+                catalog_core::source::SOURCES
+                    .iter()
+                    .flat_map(|source| source.options.iter().map(|option| option.key)),
+            );
             errors.push(
                 key.span,
                 format!(
-                    "unknown key `{}` in `#[table(..)]`; expected one of: {}{}",
+                    "unknown key `{}` in `#[table(..)]`; {}expected one of: {}{}",
                     key.value,
+                    attr::did_you_mean(&key.value, every_key),
                     attr::TABLE_KEYS.join(", "),
                     options.unwrap_or_default()
                 ),
@@ -136,6 +198,9 @@ fn source_and_options(
         }
     }
     let Some(source) = &attrs.source else {
+        if attrs.span.is_none() {
+            return None; // the missing attribute is already reported
+        }
         errors.push(
             input.table_span(),
             format!(
@@ -195,16 +260,16 @@ fn expectations(input: &Input<'_>, errors: &mut Errors) -> Expectations {
                 }
             });
     // Bounds that no row count satisfies would make verify fail forever.
-    if let (Some(min), Some(max)) = (&attrs.min_rows, &attrs.max_rows) {
-        if min.value > max.value {
-            errors.push(
-                max.span,
-                format!(
-                    "`max_rows = {}` is below `min_rows = {}`",
-                    max.value, min.value
-                ),
-            );
-        }
+    if let (Some(min), Some(max)) = (&attrs.min_rows, &attrs.max_rows)
+        && min.value > max.value
+    {
+        errors.push(
+            max.span,
+            format!(
+                "`max_rows = {}` is below `min_rows = {}`: no row count satisfies both; raise `max_rows` or lower `min_rows`",
+                max.value, min.value
+            ),
+        );
     }
     Expectations {
         freshness,
@@ -227,11 +292,10 @@ fn fields(input: &Input<'_>, errors: &mut Errors) -> Vec<FieldDef> {
     let mut constants: BTreeMap<String, Span> = BTreeMap::new();
     let mut out = Vec::new();
     for field in &input.fields {
-        let name = field
-            .attrs
-            .name
-            .as_ref()
-            .map_or_else(|| field.ident.to_string(), |name| name.value.clone());
+        let name = field.attrs.name.as_ref().map_or_else(
+            || syn::ext::IdentExt::unraw(field.ident).to_string(),
+            |name| name.value.clone(),
+        );
         let name_span = field
             .attrs
             .name
@@ -315,45 +379,34 @@ fn bounds(
 ) -> (Option<f64>, Option<f64>) {
     let (min, max) = (&field.attrs.min, &field.attrs.max);
     if let Some(ty) = ty.filter(|ty| !ty.is_numeric()) {
-        for bound in [min, max].into_iter().flatten() {
-            errors.push(
-                bound.span,
-                format!(
-                    "`min`/`max` apply to numeric columns, but `{}` is {ty}",
-                    field.ident
-                ),
-            );
+        for (key, bound) in [(attr::MIN, min), (attr::MAX, max)] {
+            if let Some(bound) = bound {
+                errors.push(
+                    bound.span,
+                    format!(
+                        "`{key} = {}` applies only to numeric columns, but `{}` is `{}`: remove it",
+                        bound.value,
+                        field.ident,
+                        ty.rust_type()
+                    ),
+                );
+            }
         }
         return (None, None);
     }
-    if let (Some(min), Some(max)) = (min, max) {
-        if min.value > max.value {
-            errors.push(
-                max.span,
-                format!("`max = {}` is below `min = {}`", max.value, min.value),
-            );
-        }
+    if let (Some(min), Some(max)) = (min, max)
+        && min.value > max.value
+    {
+        errors.push(
+            max.span,
+            format!(
+                "`max = {}` is below `min = {}`: no value satisfies both; raise `max` or lower `min`",
+                max.value, min.value
+            ),
+        );
     }
     (
         min.as_ref().map(|min| min.value),
         max.as_ref().map(|max| max.value),
     )
-}
-
-/// `LineItem` → `line_item`: the default table name.
-pub fn snake_case(name: &str) -> String {
-    let mut out = String::new();
-    for (i, c) in name.chars().enumerate() {
-        if c.is_ascii_uppercase() {
-            if i > 0 && !out.ends_with('_') {
-                out.push('_');
-            }
-            out.push(c.to_ascii_lowercase());
-        } else if c.is_ascii_alphanumeric() || c == '_' {
-            out.push(c);
-        } else {
-            out.push('_');
-        }
-    }
-    out
 }

@@ -44,13 +44,13 @@ pub fn table_impl(def: &TableDef) -> TokenStream {
                 fn to_record_batch(
                     rows: &[Self],
                 ) -> ::catalog_core::Result<::catalog_core::arrow_array::RecordBatch> {
-                    let columns: ::std::vec::Vec<::catalog_core::arrow_array::ArrayRef> = ::std::vec![
+                    let columns: ::std::vec::Vec<::catalog_core::arrow_array::ArrayRef> = ::std::vec::Vec::from([
                         #(
                             <#field_types as ::catalog_core::rows::ColumnValue>::to_array(
                                 rows.iter().map(|row| &row.#field_idents),
                             ),
                         )*
-                    ];
+                    ]);
                     ::catalog_core::rows::__private::build_batch(
                         &SPEC,
                         <Self as ::catalog_core::Table>::schema(),
@@ -105,7 +105,7 @@ pub fn stub_impl(input: &syn::DeriveInput) -> TokenStream {
                 let constant = field.to_string().trim_start_matches("r#").to_uppercase();
                 (constant != "SPEC" && seen.insert(constant.clone())).then(|| {
                     let constant = syn::Ident::new(&constant, field.span());
-                    let name = field.to_string();
+                    let name = syn::ext::IdentExt::unraw(field).to_string();
                     quote! { pub const #constant: &'static str = #name; }
                 })
             })

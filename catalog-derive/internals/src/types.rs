@@ -6,7 +6,6 @@
 //! work); a type alias is not followed, because syntax is all a derive sees.
 
 use catalog_core::ColumnType;
-use syn::spanned::Spanned;
 
 /// The field types `#[derive(Table)]` accepts, for error messages and docs.
 pub const SUPPORTED: &str = "i8, i16, i32, i64, u8, u16, u32, u64, f32, f64, bool, String, \
@@ -17,8 +16,8 @@ pub const SUPPORTED: &str = "i8, i16, i32, i64, u8, u16, u32, u64, f32, f64, boo
 pub fn column_type(ty: &syn::Type) -> syn::Result<(ColumnType, bool)> {
     if let Some(inner) = generic_arg(ty, "Option") {
         if generic_arg(inner, "Option").is_some() {
-            return Err(syn::Error::new(
-                ty.span(),
+            return Err(syn::Error::new_spanned(
+                ty,
                 "`Option<Option<T>>` has no column type: a column is either nullable or not; use `Option<T>`",
             ));
         }
@@ -33,9 +32,10 @@ fn scalar(ty: &syn::Type) -> syn::Result<ColumnType> {
             .to_string()
             .replace(" < ", "<")
             .replace(" >", ">")
-            .replace(" :: ", "::");
-        syn::Error::new(
-            ty.span(),
+            .replace(" :: ", "::")
+            .replace(" ,", ",");
+        syn::Error::new_spanned(
+            ty,
             format!("unsupported field type `{shown}`: use one of {SUPPORTED}"),
         )
     };
@@ -65,8 +65,8 @@ fn scalar(ty: &syn::Type) -> syn::Result<ColumnType> {
         "DateTime" => match generic_arg(ty, "DateTime").and_then(last_segment) {
             Some(inner) if inner.ident == "Utc" => ColumnType::Timestamp { utc: true },
             _ => {
-                return Err(syn::Error::new(
-                    ty.span(),
+                return Err(syn::Error::new_spanned(
+                    ty,
                     "only `DateTime<Utc>` is supported: store instants in UTC, or use `NaiveDateTime` for wall-clock time",
                 ));
             }
@@ -81,20 +81,25 @@ fn scalar(ty: &syn::Type) -> syn::Result<ColumnType> {
 fn decimal(ty: &syn::Type, segment: &syn::PathSegment) -> syn::Result<ColumnType> {
     let usage = "write `Decimal<P, S>` with a precision P from 1 to 38 and a scale S from 0 to P, e.g. `Decimal<15, 2>`";
     let syn::PathArguments::AngleBracketed(args) = &segment.arguments else {
-        return Err(syn::Error::new(ty.span(), usage));
+        return Err(syn::Error::new_spanned(ty, usage));
     };
     let numbers: Vec<Option<i64>> = args.args.iter().map(const_int).collect();
-    match numbers.as_slice() {
-        [Some(precision), Some(scale)]
-            if (1..=38).contains(precision) && (0..=*precision).contains(scale) =>
-        {
-            Ok(ColumnType::Decimal128 {
-                precision: *precision as u8,
-                scale: *scale as i8,
-            })
+    let problem = match numbers.as_slice() {
+        [Some(precision), Some(scale)] => {
+            if !(1..=38).contains(precision) {
+                format!("precision {precision} is out of range: ")
+            } else if !(0..=*precision).contains(scale) {
+                format!("scale {scale} is out of range for precision {precision}: ")
+            } else {
+                return Ok(ColumnType::Decimal128 {
+                    precision: *precision as u8,
+                    scale: *scale as i8,
+                });
+            }
         }
-        _ => Err(syn::Error::new(args.span(), usage)),
-    }
+        _ => String::new(),
+    };
+    Err(syn::Error::new_spanned(args, format!("{problem}{usage}")))
 }
 
 fn const_int(arg: &syn::GenericArgument) -> Option<i64> {

@@ -95,13 +95,18 @@ fn write(root: &Path, layout: &Layout, outputs: &[Output]) -> anyhow::Result<()>
         if let Some(parent) = path.parent() {
             fs::create_dir_all(parent).with_context(|| format!("creating {}", parent.display()))?;
         }
-        fs::write(&path, &output.contents).with_context(|| format!("writing {}", path.display()))?;
+        fs::write(&path, &output.contents)
+            .with_context(|| format!("writing {}", path.display()))?;
         println!("wrote {}", output.path.display());
         changed += 1;
     }
     for orphan in orphans(root, layout, outputs)? {
-        fs::remove_file(root.join(&orphan)).with_context(|| format!("removing {}", orphan.display()))?;
-        println!("removed {} (its database no longer exists)", orphan.display());
+        fs::remove_file(root.join(&orphan))
+            .with_context(|| format!("removing {}", orphan.display()))?;
+        println!(
+            "removed {} (its database no longer exists)",
+            orphan.display()
+        );
         changed += 1;
     }
     if changed == 0 {
@@ -118,13 +123,22 @@ pub fn check(root: &Path, layout: &Layout, outputs: &[Output]) -> anyhow::Result
         match current {
             None => writeln!(report, "  {}: missing", output.path.display())?,
             Some(current) if current != output.contents => {
-                writeln!(report, "  {}: {}", output.path.display(), diff_summary(&current, &output.contents))?;
+                writeln!(
+                    report,
+                    "  {}: {}",
+                    output.path.display(),
+                    diff_summary(&current, &output.contents)
+                )?;
             }
             Some(_) => {}
         }
     }
     for orphan in orphans(root, layout, outputs)? {
-        writeln!(report, "  {}: its database no longer exists", orphan.display())?;
+        writeln!(
+            report,
+            "  {}: its database no longer exists",
+            orphan.display()
+        )?;
     }
     if !report.is_empty() {
         bail!("generated catalog files are stale:\n{report}run `{COMMAND}` and commit the result");
@@ -135,7 +149,9 @@ pub fn check(root: &Path, layout: &Layout, outputs: &[Output]) -> anyhow::Result
 /// Generated pages whose database is gone.
 fn orphans(root: &Path, layout: &Layout, outputs: &[Output]) -> anyhow::Result<Vec<PathBuf>> {
     let dir = root.join(&layout.catalog_docs);
-    let Ok(entries) = fs::read_dir(&dir) else { return Ok(Vec::new()) };
+    let Ok(entries) = fs::read_dir(&dir) else {
+        return Ok(Vec::new());
+    };
     let mut orphans = Vec::new();
     for entry in entries {
         let path = layout.catalog_docs.join(entry?.file_name());
@@ -153,10 +169,20 @@ fn diff_summary(current: &str, wanted: &str) -> String {
     let (old, new): (Vec<&str>, Vec<&str>) = (current.lines().collect(), wanted.lines().collect());
     let removed = old.iter().filter(|line| !new.contains(line)).count();
     let added = new.iter().filter(|line| !old.contains(line)).count();
-    let first = old.iter().zip(&new).position(|(a, b)| a != b).unwrap_or(old.len().min(new.len()));
-    let shown = new.get(first).or(old.get(first)).map_or("", |line| line.trim());
+    let first = old
+        .iter()
+        .zip(&new)
+        .position(|(a, b)| a != b)
+        .unwrap_or(old.len().min(new.len()));
+    let shown = new
+        .get(first)
+        .or(old.get(first))
+        .map_or("", |line| line.trim());
     let shown: String = shown.chars().take(80).collect();
-    format!("+{added} -{removed} lines, first difference at line {}: `{shown}`", first + 1)
+    format!(
+        "+{added} -{removed} lines, first difference at line {}: `{shown}`",
+        first + 1
+    )
 }
 
 #[cfg(test)]

@@ -42,19 +42,38 @@ pub fn scan(root: &Path, layout: &Layout) -> anyhow::Result<Scan> {
         .tables_src
         .parent()
         .and_then(Path::file_name)
-        .map_or_else(|| "tables".to_owned(), |name| name.to_string_lossy().replace('-', "_"));
-    let mut walker = Walker { root, layout, crate_name, scan: Scan::default(), problems: Vec::new() };
+        .map_or_else(
+            || "tables".to_owned(),
+            |name| name.to_string_lossy().replace('-', "_"),
+        );
+    let mut walker = Walker {
+        root,
+        layout,
+        crate_name,
+        scan: Scan::default(),
+        problems: Vec::new(),
+    };
     walker.file(&layout.tables_src.join("lib.rs"), &[], None);
-    let Walker { mut scan, mut problems, .. } = walker;
+    let Walker {
+        mut scan,
+        mut problems,
+        ..
+    } = walker;
 
-    scan.tables.sort_by(|a, b| (&a.spec.database, &a.spec.name).cmp(&(&b.spec.database, &b.spec.name)));
+    scan.tables
+        .sort_by(|a, b| (&a.spec.database, &a.spec.name).cmp(&(&b.spec.database, &b.spec.name)));
     for pair in scan.tables.windows(2) {
         let [first, second] = pair else { continue };
         if first.spec.database == second.spec.database && first.spec.name == second.spec.name {
             problems.push(format!(
                 "{}: struct `{}` declares table `{}.{}`, which struct `{}` at {} declares too; \
                  give one of them another `name = \"…\"` or `database = \"…\"` in `#[table(..)]`",
-                second.location, second.ident, second.spec.database, second.spec.name, first.ident, first.location
+                second.location,
+                second.ident,
+                second.spec.database,
+                second.spec.name,
+                first.ident,
+                first.location
             ));
         }
     }
@@ -95,7 +114,8 @@ impl Walker<'_> {
             Ok(text) => text,
             Err(error) => {
                 let at = declared_at.unwrap_or_else(|| path.display().to_string());
-                self.problems.push(format!("{at}: cannot read {}: {error}", path.display()));
+                self.problems
+                    .push(format!("{at}: cannot read {}: {error}", path.display()));
                 return;
             }
         };
@@ -112,11 +132,21 @@ impl Walker<'_> {
                 return;
             }
         };
-        self.scan.module_docs.insert(module.join("::"), catalog_derive_internals::ast::doc_comment(&file.attrs));
+        self.scan.module_docs.insert(
+            module.join("::"),
+            catalog_derive_internals::ast::doc_comment(&file.attrs),
+        );
         // Children of `lib.rs` and `mod.rs` live beside them; children of `foo.rs` in `foo/`.
-        let stem = path.file_stem().map(|stem| stem.to_string_lossy().into_owned()).unwrap_or_default();
+        let stem = path
+            .file_stem()
+            .map(|stem| stem.to_string_lossy().into_owned())
+            .unwrap_or_default();
         let parent = path.parent().unwrap_or(Path::new("")).to_path_buf();
-        let dir = if module.is_empty() || stem == "mod" { parent } else { parent.join(&stem) };
+        let dir = if module.is_empty() || stem == "mod" {
+            parent
+        } else {
+            parent.join(&stem)
+        };
         self.items(path, &file.items, module, &dir);
     }
 
@@ -158,8 +188,10 @@ impl Walker<'_> {
         match catalog_derive_internals::table_def(&input) {
             Ok(def) => {
                 let mut spec = def.spec;
-                let rust_path: Vec<&str> =
-                    [self.crate_name.as_str()].into_iter().chain(module.iter().map(String::as_str)).collect();
+                let rust_path: Vec<&str> = [self.crate_name.as_str()]
+                    .into_iter()
+                    .chain(module.iter().map(String::as_str))
+                    .collect();
                 spec.rust_type = Cow::Owned(format!("{}::{}", rust_path.join("::"), item.ident));
                 self.scan.tables.push(Found {
                     spec,
@@ -172,8 +204,13 @@ impl Walker<'_> {
                 for error in errors {
                     let start = error.span().start();
                     // Errors spanned at the call site have no line: point at the struct instead.
-                    let here = if start.line == 0 { at.clone() } else { location(path, error.span()) };
-                    self.problems.push(format!("{here}: struct `{}`: {error}", item.ident));
+                    let here = if start.line == 0 {
+                        at.clone()
+                    } else {
+                        location(path, error.span())
+                    };
+                    self.problems
+                        .push(format!("{here}: struct `{}`: {error}", item.ident));
                 }
             }
         }
@@ -187,11 +224,18 @@ fn location(path: &Path, span: proc_macro2::Span) -> String {
 
 /// `#[path = "…"]` on a `mod` item.
 fn path_attr(attrs: &[syn::Attribute]) -> Option<PathBuf> {
-    attrs.iter().filter(|attr| attr.path().is_ident("path")).find_map(|attr| match &attr.meta {
-        syn::Meta::NameValue(syn::MetaNameValue {
-            value: syn::Expr::Lit(syn::ExprLit { lit: syn::Lit::Str(path), .. }),
-            ..
-        }) => Some(PathBuf::from(path.value())),
-        _ => None,
-    })
+    attrs
+        .iter()
+        .filter(|attr| attr.path().is_ident("path"))
+        .find_map(|attr| match &attr.meta {
+            syn::Meta::NameValue(syn::MetaNameValue {
+                value:
+                    syn::Expr::Lit(syn::ExprLit {
+                        lit: syn::Lit::Str(path),
+                        ..
+                    }),
+                ..
+            }) => Some(PathBuf::from(path.value())),
+            _ => None,
+        })
 }

@@ -48,16 +48,26 @@ fn editing_a_doc_comment_makes_check_fail_and_names_the_command() {
     run_gen(dir.path(), true).unwrap();
 
     let shop = dir.path().join("tables/src/shop.rs");
-    fs::write(&shop, SHOP.replace("/// Order key.", "/// Order key, unique per shop.")).unwrap();
+    fs::write(
+        &shop,
+        SHOP.replace("/// Order key.", "/// Order key, unique per shop."),
+    )
+    .unwrap();
     let error = run_gen(dir.path(), true).unwrap_err();
     assert!(error.contains("run `cargo xtask gen-catalog`"), "{error}");
-    assert!(error.contains("tables/catalog.json: +1 -1 lines"), "{error}");
+    assert!(
+        error.contains("tables/catalog.json: +1 -1 lines"),
+        "{error}"
+    );
     assert!(error.contains("docs/reference/catalog/shop.md"), "{error}");
 
     run_gen(dir.path(), false).unwrap();
     run_gen(dir.path(), true).unwrap();
     let page = fs::read_to_string(dir.path().join("docs/reference/catalog/shop.md")).unwrap();
-    assert!(page.contains("| `id` | `Int64` | no | — | Order key, unique per shop. |"), "{page}");
+    assert!(
+        page.contains("| `id` | `Int64` | no | — | Order key, unique per shop. |"),
+        "{page}"
+    );
 }
 
 #[test]
@@ -76,20 +86,38 @@ fn a_page_for_a_removed_database_is_stale_and_then_removed() {
     let old = dir.path().join("docs/reference/catalog/gone.md");
     fs::write(&old, "old").unwrap();
     let error = run_gen(dir.path(), true).unwrap_err();
-    assert!(error.contains("gone.md: its database no longer exists"), "{error}");
+    assert!(
+        error.contains("gone.md: its database no longer exists"),
+        "{error}"
+    );
     run_gen(dir.path(), false).unwrap();
     assert!(!old.exists());
 }
 
 #[test]
 fn two_tables_of_one_name_are_reported_with_both_places() {
-    let other = SHOP.replace("pub struct Order", "pub struct OrderCopy").replace("source", "name = \"order\", source");
-    let dir = catalog(&[("lib.rs", "pub mod shop;\npub mod copy;\n"), ("shop.rs", SHOP), ("copy.rs", &other)]);
+    let other = SHOP
+        .replace("pub struct Order", "pub struct OrderCopy")
+        .replace("source", "name = \"order\", source");
+    let dir = catalog(&[
+        ("lib.rs", "pub mod shop;\npub mod copy;\n"),
+        ("shop.rs", SHOP),
+        ("copy.rs", &other),
+    ]);
     let error = run_gen(dir.path(), false).unwrap_err();
-    assert!(error.contains("tables/src/copy.rs:7:12: struct `OrderCopy` declares table `shop.order`"), "{error}");
-    assert!(error.contains("which struct `Order` at tables/src/shop.rs:7:12 declares too"), "{error}");
+    assert!(
+        error.contains("tables/src/copy.rs:7:12: struct `OrderCopy` declares table `shop.order`"),
+        "{error}"
+    );
+    assert!(
+        error.contains("which struct `Order` at tables/src/shop.rs:7:12 declares too"),
+        "{error}"
+    );
     assert!(error.contains("give one of them another `name"), "{error}");
-    assert!(!dir.path().join("tables/catalog.json").exists(), "nothing is written on error");
+    assert!(
+        !dir.path().join("tables/catalog.json").exists(),
+        "nothing is written on error"
+    );
 }
 
 #[test]
@@ -103,26 +131,51 @@ fn a_file_that_does_not_parse_is_named_with_its_line() {
 
 #[test]
 fn derive_errors_name_file_line_and_struct_all_at_once() {
-    let bad = SHOP.replace("source = \"csv\"", "source = \"kafka\"").replace("pub id: i64", "pub id: u128");
+    let bad = SHOP
+        .replace("source = \"csv\"", "source = \"kafka\"")
+        .replace("pub id: i64", "pub id: u128");
     let dir = catalog(&[("lib.rs", "pub mod shop;\n"), ("shop.rs", &bad)]);
     let error = run_gen(dir.path(), false).unwrap_err();
-    assert!(error.starts_with("2 problems in the catalog; fix them and run `cargo xtask gen-catalog` again"), "{error}");
+    assert!(
+        error.starts_with(
+            "2 problems in the catalog; fix them and run `cargo xtask gen-catalog` again"
+        ),
+        "{error}"
+    );
     assert!(error.contains("tables/src/shop.rs:6:"), "{error}");
-    assert!(error.contains("struct `Order`: unknown source `kafka`"), "{error}");
-    assert!(error.contains("tables/src/shop.rs:9:13: struct `Order`: unsupported field type `u128`"), "{error}");
+    assert!(
+        error.contains("struct `Order`: unknown source `kafka`"),
+        "{error}"
+    );
+    assert!(
+        error.contains("tables/src/shop.rs:9:13: struct `Order`: unsupported field type `u128`"),
+        "{error}"
+    );
 }
 
 #[test]
 fn a_declared_module_without_a_file_is_reported() {
-    let dir = catalog(&[("lib.rs", "pub mod shop;\npub mod missing;\n"), ("shop.rs", SHOP)]);
+    let dir = catalog(&[
+        ("lib.rs", "pub mod shop;\npub mod missing;\n"),
+        ("shop.rs", SHOP),
+    ]);
     let error = run_gen(dir.path(), false).unwrap_err();
-    assert!(error.contains("tables/src/lib.rs:2:9: cannot read tables/src/missing/mod.rs"), "{error}");
+    assert!(
+        error.contains("tables/src/lib.rs:2:9: cannot read tables/src/missing/mod.rs"),
+        "{error}"
+    );
 }
 
 #[test]
 fn modules_are_followed_like_rustc_does() {
-    let nested = SHOP.replace("database = \"shop\"", "database = \"deep\"").replace("//! The shop.", "//! Deep.");
-    let inline = "pub mod inner {\n".to_owned() + &SHOP.replace("//! The shop.\n", "").replace("\"shop\"", "\"inline\"") + "}\n";
+    let nested = SHOP
+        .replace("database = \"shop\"", "database = \"deep\"")
+        .replace("//! The shop.", "//! Deep.");
+    let inline = "pub mod inner {\n".to_owned()
+        + &SHOP
+            .replace("//! The shop.\n", "")
+            .replace("\"shop\"", "\"inline\"")
+        + "}\n";
     let dir = catalog(&[
         ("lib.rs", "pub mod shop;\npub mod a;\npub mod b;\n"),
         ("shop.rs", SHOP),
@@ -133,8 +186,11 @@ fn modules_are_followed_like_rustc_does() {
     ]);
     let layout = Layout::new();
     let found = scan(dir.path(), &layout).unwrap();
-    let names: Vec<(String, &str)> =
-        found.tables.iter().map(|found| (found.spec.qualified_name(), &*found.spec.rust_type)).collect();
+    let names: Vec<(String, &str)> = found
+        .tables
+        .iter()
+        .map(|found| (found.spec.qualified_name(), &*found.spec.rust_type))
+        .collect();
     assert_eq!(
         names,
         [
@@ -151,11 +207,23 @@ fn a_thousand_tables_generate() {
     let dir = tempfile::tempdir().unwrap();
     write_synthetic_catalog(dir.path(), 1000, 8).unwrap();
     let outputs = generate(dir.path(), &Layout::new()).unwrap();
-    let manifest = outputs.iter().find(|output| output.path.ends_with("catalog.json")).unwrap();
+    let manifest = outputs
+        .iter()
+        .find(|output| output.path.ends_with("catalog.json"))
+        .unwrap();
     let manifest = catalog_core::Manifest::from_json(&manifest.contents).unwrap();
     assert_eq!(manifest.tables.len(), 1000);
     assert!(manifest.tables.iter().all(|table| table.columns.len() == 8));
-    let registry = outputs.iter().find(|output| output.path.ends_with("catalog.rs")).unwrap();
+    let registry = outputs
+        .iter()
+        .find(|output| output.path.ends_with("catalog.rs"))
+        .unwrap();
     assert_eq!(registry.contents.matches("as Table>::SPEC").count(), 1000);
-    assert_eq!(outputs.iter().filter(|output| output.path.starts_with("docs/reference/catalog")).count(), 11);
+    assert_eq!(
+        outputs
+            .iter()
+            .filter(|output| output.path.starts_with("docs/reference/catalog"))
+            .count(),
+        11
+    );
 }

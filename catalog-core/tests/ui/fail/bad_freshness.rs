@@ -1,0 +1,16 @@
+use catalog_derive::Table;
+
+/// Orders.
+#[derive(Table)]
+#[table(
+    database = "shop",
+    source = "csv",
+    location = "orders.csv",
+    freshness = "daily"
+)]
+struct Order {
+    /// Order key.
+    id: i64,
+}
+
+fn main() {}

@@ -1,0 +1,14 @@
+use catalog_derive::Table;
+
+/// Orders.
+#[derive(Table)]
+#[table(database = "shop", source = "csv", location = "orders.csv")]
+struct Order {
+    /// Order key.
+    id: i64,
+    /// Order status.
+    #[column(min = 1)]
+    status: String,
+}
+
+fn main() {}

@@ -1,0 +1,10 @@
+use catalog_derive::Table;
+
+#[derive(Table)]
+#[table(database = "shop", source = "csv", location = "orders.csv")]
+struct Order {
+    /// Order key.
+    id: i64,
+}
+
+fn main() {}

@@ -1,0 +1,13 @@
+use catalog_derive::Table;
+
+/// Orders.
+#[derive(Table)]
+#[table(database = "shop", source = "csv", location = "orders.csv")]
+struct Order {
+    /// Order key.
+    id: i64,
+    /// Discount, if any.
+    discount: Option<Option<f64>>,
+}
+
+fn main() {}

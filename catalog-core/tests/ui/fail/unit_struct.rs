@@ -1,0 +1,8 @@
+use catalog_derive::Table;
+
+/// Orders.
+#[derive(Table)]
+#[table(database = "shop", source = "csv", location = "orders.csv")]
+struct Order;
+
+fn main() {}

@@ -1,0 +1,312 @@
+//! The derive's expansion, as snapshots, and its error reporting.
+//!
+//! Each snapshot is the pretty-printed output of [`catalog_derive_internals::expand`]
+//! for one combination of attributes. Regenerate with
+//! `INSTA_UPDATE=always cargo test -p catalog-derive-internals --test it`, then
+//! review the diff: the expansion must stay readable and use absolute paths only.
+
+use proc_macro2::TokenStream;
+use quote::quote;
+
+/// Snapshots a `#[derive(Table)]` input and its expansion, one after the other.
+macro_rules! assert_expansion {
+    ($($input:tt)*) => {{
+        let input: TokenStream = quote! { $($input)* };
+        let snapshot = format!(
+            "// Input\n\n{}\n// Expansion\n\n{}",
+            pretty(input.clone()),
+            expand(input)
+        );
+        insta::with_settings!({ omit_expression => true }, {
+            insta::assert_snapshot!(snapshot);
+        });
+    }};
+}
+
+/// Pretty-prints a token stream that is a sequence of items.
+fn pretty(tokens: TokenStream) -> String {
+    let file = syn::parse2::<syn::File>(tokens).expect("valid Rust items");
+    prettyplease::unparse(&file)
+}
+
+/// Expands a `#[derive(Table)]` input and pretty-prints the result.
+fn expand(input: TokenStream) -> String {
+    let output = catalog_derive_internals::expand(input.clone());
+    assert_absolute_paths(&input, &output);
+    pretty(output)
+}
+
+/// Generated code must mean the same in any module, whatever it imports or
+/// shadows: every path into `catalog_core`, `std` or `core` starts with `::`.
+/// Field types are the user's own tokens, copied as written, so they are
+/// left out of the check.
+fn assert_absolute_paths(input: &TokenStream, output: &TokenStream) {
+    let mut text = output.to_string();
+    if let Ok(syn::DeriveInput {
+        data: syn::Data::Struct(data),
+        ..
+    }) = syn::parse2(input.clone())
+    {
+        let mut types: Vec<String> = data
+            .fields
+            .iter()
+            .map(|field| quote::ToTokens::to_token_stream(&field.ty).to_string())
+            .collect();
+        // Longest first, so `Vec<u8>` does not break up `Option<Vec<u8>>`.
+        types.sort_by_key(|ty| std::cmp::Reverse(ty.len()));
+        for ty in types {
+            text = text.replace(&ty, "FieldType");
+        }
+    }
+    for root in ["catalog_core", "std", "core"] {
+        let needle = format!("{root} ::");
+        for (at, _) in text.match_indices(&needle) {
+            let before = text[..at].trim_end();
+            // `root` must be a whole word, not the tail of `arrow_core` etc.
+            let whole_word = !before.ends_with(|c: char| c.is_alphanumeric() || c == '_');
+            assert!(
+                !whole_word || before.ends_with("::"),
+                "relative path `{root}::` in the expansion:\n{text}"
+            );
+        }
+    }
+}
+
+#[test]
+fn s3_parquet_minimal() {
+    assert_expansion! {
+        /// Orders, one row per order.
+        #[derive(Table)]
+        #[table(database = "shop", source = "s3-parquet", location = "s3://lake/shop/orders.parquet")]
+        struct Order {
+            /// Order key.
+            id: i64,
+        }
+    }
+}
+
+#[test]
+fn csv_with_delimiter_and_header() {
+    assert_expansion! {
+        /// Nations, from a pipe-separated file without a header line.
+        #[derive(Table)]
+        #[table(
+            database = "tpch",
+            source = "csv",
+            location = "nation.tbl",
+            delimiter = "|",
+            header = false
+        )]
+        struct Nation {
+            /// Nation key.
+            n_nationkey: i32,
+            /// Nation name.
+            n_name: String,
+        }
+    }
+}
+
+#[test]
+fn http_api_with_every_option() {
+    assert_expansion! {
+        /// Exchange rates, one page at a time.
+        #[derive(Table)]
+        #[table(
+            database = "fx",
+            source = "http-api",
+            url = "https://fx.example/v1/rates",
+            rows_path = "/data/rates",
+            pagination = "page",
+            page_param = "page",
+            auth_header = "Authorization",
+            auth_env = "FX_API_TOKEN",
+            timeout = "10s",
+            max_retries = 5
+        )]
+        struct Rate {
+            /// ISO currency code.
+            currency: String,
+            /// Units per US dollar.
+            rate: f64,
+        }
+    }
+}
+
+#[test]
+fn function_source() {
+    assert_expansion! {
+        /// Every day of a calendar year, computed.
+        #[derive(Table)]
+        #[table(database = "util", source = "function", function = "calendar_days")]
+        struct CalendarDay {
+            /// The day.
+            day: chrono::NaiveDate,
+        }
+    }
+}
+
+#[test]
+fn every_column_key_and_expectation() {
+    assert_expansion! {
+        /// Line items of orders.
+        ///
+        /// One row per item; the second paragraph stays in the table's doc.
+        #[derive(Table)]
+        #[table(
+            database = "shop",
+            name = "order_lines",
+            source = "csv",
+            location = "s3://lake/shop/lines.csv",
+            owner = "data@shop.example",
+            freshness = "1h 30m",
+            min_rows = 1,
+            max_rows = 5000000
+        )]
+        struct LineItem {
+            /// Line key.
+            /// Only the first line of a column doc goes on its constant.
+            #[column(unique)]
+            id: i64,
+            /// Quantity ordered.
+            #[column(name = "qty", min = 1, max = 10000)]
+            quantity: u32,
+            /// Discount as a fraction.
+            #[column(min = 0.0)]
+            #[column(max = 0.5)]
+            discount: Option<f64>,
+            /// Balance after the order; may be negative.
+            #[column(min = -1000000.5)]
+            balance: f64,
+        }
+    }
+}
+
+#[test]
+fn every_field_type() {
+    assert_expansion! {
+        /// One column of every supported type.
+        #[derive(Table)]
+        #[table(database = "test", source = "function", function = "every_type")]
+        struct EveryType {
+            /// A flag.
+            flag: bool,
+            /// i8.
+            tiny: i8,
+            /// i16.
+            small: i16,
+            /// i32.
+            int: i32,
+            /// i64.
+            big: i64,
+            /// u8.
+            utiny: u8,
+            /// u16.
+            usmall: u16,
+            /// u32.
+            uint: u32,
+            /// u64.
+            ubig: u64,
+            /// f32.
+            single: f32,
+            /// f64.
+            double: f64,
+            /// Text.
+            text: String,
+            /// Bytes.
+            bytes: Vec<u8>,
+            /// A date.
+            day: chrono::NaiveDate,
+            /// Wall-clock time.
+            local: NaiveDateTime,
+            /// An instant.
+            instant: chrono::DateTime<chrono::Utc>,
+            /// Money.
+            price: catalog_core::Decimal<15, 2>,
+            /// Widest decimal, braced const arguments.
+            wide: Decimal<{ 38 }, { 10 }>,
+            /// Optional text.
+            maybe_text: Option<String>,
+            /// Optional bytes.
+            maybe_bytes: std::option::Option<Vec<u8>>,
+            /// Optional date.
+            maybe_day: Option<NaiveDate>,
+            /// Optional instant.
+            maybe_instant: Option<DateTime<Utc>>,
+            /// Optional money.
+            maybe_price: Option<Decimal<38, 0>>,
+        }
+    }
+}
+
+#[test]
+fn invalid_struct_expands_to_errors_and_a_stub() {
+    assert_expansion! {
+        /// Orders.
+        #[derive(Table)]
+        #[table(database = "shop", source = "csv", location = "orders.csv", freshness = "daily")]
+        struct Order {
+            /// Order key.
+            id: i64,
+            /// Free-form tags.
+            tags: HashMap<String, i64>,
+        }
+    }
+}
+
+#[test]
+fn an_enum_expands_to_an_error_without_a_stub() {
+    assert_expansion! {
+        /// Orders.
+        #[derive(Table)]
+        #[table(database = "shop", source = "csv", location = "orders.csv")]
+        enum Order {
+            Open { id: i64 },
+        }
+    }
+}
+
+#[test]
+fn independent_mistakes_are_all_reported() {
+    let input: syn::DeriveInput = syn::parse2(quote! {
+        #[derive(Table)]
+        #[table(database = "shop", source = "csv", location = "orders.csv", freshness = "daily")]
+        struct Order {
+            /// Order key.
+            #[column(uniq)]
+            id: i64,
+        }
+    })
+    .unwrap();
+    let Err(error) = catalog_derive_internals::table_def(&input) else {
+        panic!("three mistakes, yet the table was accepted");
+    };
+    let messages: Vec<String> = error.into_iter().map(|error| error.to_string()).collect();
+    assert_eq!(messages.len(), 3, "{messages:#?}");
+    let expected = [
+        "unknown key `uniq`",
+        "has no doc comment",
+        "invalid `freshness`",
+    ];
+    for fragment in expected {
+        assert!(
+            messages.iter().any(|message| message.contains(fragment)),
+            "no error mentions {fragment:?}: {messages:#?}"
+        );
+    }
+}
+
+#[test]
+fn a_valid_table_has_no_errors() {
+    let input: syn::DeriveInput = syn::parse2(quote! {
+        /// Orders.
+        #[table(database = "shop", source = "csv", location = "orders.csv")]
+        struct Order {
+            /// Order key.
+            id: i64,
+        }
+    })
+    .unwrap();
+    let def = catalog_derive_internals::table_def(&input).unwrap();
+    assert_eq!(def.spec.qualified_name(), "shop.order");
+    assert_eq!(def.fields[0].constant, "ID");
+}
