@@ -198,9 +198,8 @@ fn source_and_options(
         }
     }
     let Some(source) = &attrs.source else {
-        if attrs.span.is_none() {
-            return None; // the missing attribute is already reported
-        }
+        // With no `#[table(..)]` at all, the missing attribute is already reported.
+        attrs.span?;
         errors.push(
             input.table_span(),
             format!(
