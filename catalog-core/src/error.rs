@@ -69,6 +69,12 @@ pub enum Error {
         /// Qualified table name.
         table: Cow<'static, str>,
     },
+    /// `catalog.json` could not be read.
+    #[error("catalog.json: {message}")]
+    Manifest {
+        /// What is wrong and how to fix it.
+        message: String,
+    },
     /// Arrow refused to build a batch.
     #[error("table `{table}`: {source}")]
     Arrow {

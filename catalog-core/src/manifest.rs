@@ -3,6 +3,7 @@
 use serde::{Deserialize, Serialize};
 
 use crate::spec::TableSpec;
+use crate::{Error, Result};
 
 /// The contents of `catalog.json`: every table's spec, for tools that read
 /// the catalog without compiling it (verify, the server, the catalog site).
@@ -31,20 +32,26 @@ impl Manifest {
     }
 
     /// Parses `catalog.json`, refusing a version this crate does not know.
-    pub fn from_json(text: &str) -> Result<Self, String> {
+    pub fn from_json(text: &str) -> Result<Self> {
         #[derive(Deserialize)]
         struct Version {
             version: u32,
         }
-        let Version { version } = serde_json::from_str(text)
-            .map_err(|error| format!("catalog.json is not valid: {error}"))?;
+        let invalid = |error: serde_json::Error| Error::Manifest {
+            message: format!(
+                "not a valid catalog manifest ({error}); regenerate it with `cargo xtask gen-catalog`"
+            ),
+        };
+        let Version { version } = serde_json::from_str(text).map_err(invalid)?;
         if version != Self::VERSION {
-            return Err(format!(
-                "catalog.json has format version {version}, this build reads version {}; regenerate it with `cargo xtask gen-catalog`",
-                Self::VERSION
-            ));
+            return Err(Error::Manifest {
+                message: format!(
+                    "format version {version}, but this build reads version {}; regenerate it with `cargo xtask gen-catalog`",
+                    Self::VERSION
+                ),
+            });
         }
-        serde_json::from_str(text).map_err(|error| format!("catalog.json is not valid: {error}"))
+        serde_json::from_str(text).map_err(invalid)
     }
 
     /// Pretty JSON with a trailing newline, as committed.
@@ -53,5 +60,28 @@ impl Manifest {
             serde_json::to_string_pretty(self).expect("specs serialise: all keys are strings");
         text.push('\n');
         text
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn refuses_another_version_and_names_the_fix() {
+        let error =
+            Manifest::from_json(r#"{"version": 2, "generated_by": "", "tables": []}"#).unwrap_err();
+        assert_eq!(
+            error.to_string(),
+            "catalog.json: format version 2, but this build reads version 1; regenerate it with `cargo xtask gen-catalog`"
+        );
+        assert!(
+            Manifest::from_json("{")
+                .unwrap_err()
+                .to_string()
+                .contains("regenerate it")
+        );
+        let empty = Manifest::new(Vec::new(), "test");
+        assert_eq!(Manifest::from_json(&empty.to_json()).unwrap(), empty);
     }
 }

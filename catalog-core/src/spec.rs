@@ -30,7 +30,7 @@ pub struct TableSpec {
     pub name: Str,
     /// The struct's `///` doc comment.
     pub doc: Str,
-    /// Rust path of the declaring struct, relative to its crate (`tpch::Part`).
+    /// Rust path of the declaring struct, crate name first (`tables::tpch::Part`).
     pub rust_type: Str,
     /// Source kind, one of [`crate::source::SOURCES`] (`s3-parquet`, `csv`, ...).
     pub source: Str,

@@ -34,7 +34,15 @@ pub fn all(root: &Path, layout: &Layout, scan: &Scan) -> anyhow::Result<Vec<Outp
         },
     ];
     for (database, tables) in &databases {
-        let doc = scan.module_docs.get(*database).map_or("", String::as_str);
+        // The page's intro is the `//!` doc of the module that declares the database,
+        // when exactly one module does.
+        let mut modules: Vec<&str> = tables.iter().map(|found| found.module.as_str()).collect();
+        modules.sort_unstable();
+        modules.dedup();
+        let doc = match modules.as_slice() {
+            [module] => scan.module_docs.get(*module).map_or("", String::as_str),
+            _ => "",
+        };
         outputs.push(Output {
             path: layout.catalog_docs.join(format!("{database}.md")),
             contents: database_page(database, doc, tables),
@@ -78,6 +86,15 @@ fn method_name(name: &str) -> String {
     }
 }
 
+/// `crate::tpch::Part`, or `crate::Part` for a table declared in `lib.rs`.
+fn crate_path(found: &Found) -> String {
+    if found.module.is_empty() {
+        format!("crate::{}", found.ident)
+    } else {
+        format!("crate::{}::{}", found.module, found.ident)
+    }
+}
+
 fn first_line(doc: &str) -> &str {
     doc.lines().next().unwrap_or_default()
 }
@@ -100,11 +117,7 @@ fn registry(databases: &BTreeMap<&str, Vec<&Found>>) -> String {
     );
     let _ = writeln!(w, "pub static REGISTRY: Registry = Registry::new(&[");
     for found in databases.values().flatten() {
-        let _ = writeln!(
-            w,
-            "<crate::{}::{} as Table>::SPEC,",
-            found.module, found.ident
-        );
+        let _ = writeln!(w, "<{} as Table>::SPEC,", crate_path(found));
     }
     let _ = writeln!(w, "]);\n");
     let _ = writeln!(
@@ -147,12 +160,11 @@ fn registry(databases: &BTreeMap<&str, Vec<&Found>>) -> String {
             let spec = &found.spec;
             let _ = writeln!(
                 w,
-                "/// `{database}.{}`: {}\npub const fn {}(self) -> TableRef<crate::{}::{}> {{ TableRef::new() }}",
+                "/// `{database}.{}`: {}\npub const fn {}(self) -> TableRef<{}> {{ TableRef::new() }}",
                 spec.name,
                 first_line(&spec.doc),
                 method_name(&spec.name),
-                found.module,
-                found.ident
+                crate_path(found)
             );
         }
         let _ = writeln!(w, "}}\n");

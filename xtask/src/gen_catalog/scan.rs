@@ -52,6 +52,7 @@ pub fn scan(root: &Path, layout: &Layout) -> anyhow::Result<Scan> {
         crate_name,
         scan: Scan::default(),
         problems: Vec::new(),
+        conditional: None,
     };
     walker.file(&layout.tables_src.join("lib.rs"), &[], None);
     let Walker {
@@ -105,6 +106,8 @@ struct Walker<'a> {
     crate_name: String,
     scan: Scan,
     problems: Vec<String>,
+    /// The `#[cfg(..)]` of an enclosing module, if any.
+    conditional: Option<String>,
 }
 
 impl Walker<'_> {
@@ -154,12 +157,40 @@ impl Walker<'_> {
         for item in items {
             match item {
                 syn::Item::Struct(item) if catalog_derive_internals::derives_table(&item.attrs) => {
-                    self.table(path, item, module);
+                    match cfg(&item.attrs) {
+                        Some(Cfg::Test) => {}
+                        Some(Cfg::Other(condition)) => {
+                            self.conditional_table(path, item, &condition)
+                        }
+                        None => match self.conditional.clone() {
+                            Some(condition) => self.conditional_table(path, item, &condition),
+                            None => self.table(path, item, module),
+                        },
+                    }
                 }
-                syn::Item::Mod(item) => self.module(path, item, module, dir),
+                syn::Item::Mod(item) => match cfg(&item.attrs) {
+                    // Test-only modules are not in the crate a non-test build compiles.
+                    Some(Cfg::Test) => {}
+                    Some(Cfg::Other(condition)) => {
+                        let outer = self.conditional.replace(condition);
+                        self.module(path, item, module, dir);
+                        self.conditional = outer;
+                    }
+                    None => self.module(path, item, module, dir),
+                },
                 _ => {}
             }
         }
+    }
+
+    /// The registry names every table unconditionally, so a table that may not be compiled cannot be in it.
+    fn conditional_table(&mut self, path: &Path, item: &syn::ItemStruct, condition: &str) {
+        self.problems.push(format!(
+            "{}: struct `{}` is only compiled under `#[cfg({condition})]`, but the generated registry names every table; \
+             remove the `cfg`, or move the table out of the conditional module",
+            location(path, item.ident.span()),
+            item.ident
+        ));
     }
 
     fn module(&mut self, path: &Path, item: &syn::ItemMod, module: &[String], dir: &Path) {
@@ -220,6 +251,27 @@ impl Walker<'_> {
 fn location(path: &Path, span: proc_macro2::Span) -> String {
     let start = span.start();
     format!("{}:{}:{}", path.display(), start.line, start.column + 1)
+}
+
+enum Cfg {
+    /// `#[cfg(test)]`.
+    Test,
+    /// Any other condition, as written.
+    Other(String),
+}
+
+/// The item's `#[cfg(..)]` condition, if it has one.
+fn cfg(attrs: &[syn::Attribute]) -> Option<Cfg> {
+    let attr = attrs.iter().find(|attr| attr.path().is_ident("cfg"))?;
+    let condition = match &attr.meta {
+        syn::Meta::List(list) => list.tokens.to_string(),
+        _ => String::new(),
+    };
+    Some(if condition == "test" {
+        Cfg::Test
+    } else {
+        Cfg::Other(condition)
+    })
 }
 
 /// `#[path = "…"]` on a `mod` item.

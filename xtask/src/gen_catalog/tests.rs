@@ -227,3 +227,54 @@ fn a_thousand_tables_generate() {
         11
     );
 }
+
+#[test]
+fn test_only_tables_are_skipped_and_other_cfgs_refused() {
+    let test_only = format!(
+        "#[cfg(test)]\nmod tests {{\n{}}}\n",
+        SHOP.replace("//! The shop.\n", "")
+    );
+    let gated = SHOP
+        .replace(
+            "#[derive(Table)]",
+            "#[cfg(feature = \"extra\")]\n#[derive(Table)]",
+        )
+        .replace("\"shop\"", "\"gated\"");
+    let dir = catalog(&[
+        (
+            "lib.rs",
+            "pub mod shop;\npub mod tested;\n#[cfg(unix)]\npub mod unix;\npub mod gated;\n",
+        ),
+        ("shop.rs", SHOP),
+        ("tested.rs", &test_only),
+        ("unix.rs", &SHOP.replace("\"shop\"", "\"unix\"")),
+        ("gated.rs", &gated),
+    ]);
+    let error = run_gen(dir.path(), false).unwrap_err();
+    assert!(error.starts_with("2 problems"), "{error}");
+    assert!(
+        error.contains(
+            "tables/src/unix.rs:7:12: struct `Order` is only compiled under `#[cfg(unix)]`"
+        ),
+        "{error}"
+    );
+    assert!(error.contains("tables/src/gated.rs:8:12: struct `Order` is only compiled under `#[cfg(feature = \"extra\")]`"), "{error}");
+    assert!(!error.contains("tested.rs"), "{error}");
+}
+
+#[test]
+fn a_table_in_lib_rs_is_registered_by_its_crate_path() {
+    let dir = catalog(&[("lib.rs", SHOP)]);
+    run_gen(dir.path(), false).unwrap();
+    let registry = fs::read_to_string(dir.path().join("tables/src/catalog.rs")).unwrap();
+    assert!(
+        registry.contains("<crate::Order as Table>::SPEC"),
+        "{registry}"
+    );
+    assert!(registry.contains("-> TableRef<crate::Order>"), "{registry}");
+    let page = fs::read_to_string(dir.path().join("docs/reference/catalog/shop.md")).unwrap();
+    assert!(
+        page.contains("# Database `shop`\n\nThe shop.\n"),
+        "the module doc is the page's intro:\n{page}"
+    );
+}
