@@ -24,9 +24,18 @@ fn manifest() -> Manifest {
 fn catalog_json_equals_the_compiled_registry() {
     let compiled: Vec<_> = tables::REGISTRY.tables().cloned().collect();
     let generated = manifest().tables;
-    assert_eq!(generated.len(), compiled.len());
+    assert_eq!(
+        generated.len(),
+        compiled.len(),
+        "tables/catalog.json is stale: run `cargo xtask gen-catalog`"
+    );
     for (generated, compiled) in generated.iter().zip(&compiled) {
-        assert_eq!(generated, compiled, "{} differs", compiled.qualified_name());
+        assert_eq!(
+            generated,
+            compiled,
+            "tables/catalog.json is stale for {}: run `cargo xtask gen-catalog`",
+            compiled.qualified_name()
+        );
     }
 }
 

@@ -53,8 +53,10 @@ impl Tally {
     /// Adds the counts of one summary line: libtest's `test result: ok. 9 passed; 0 failed; …`
     /// or nextest's `Summary [ 1.2s] 95 tests run: 95 passed, 0 skipped`.
     fn add_line(&mut self, line: &str) {
-        let is_summary = line.trim_start().starts_with("test result:")
-            || line.trim_start().starts_with("Summary [");
+        // libtest prints its summary at the start of a line; nextest indents the captured
+        // output of failing tests, whose inner summaries its own `Summary` already counts.
+        let is_summary =
+            line.starts_with("test result:") || line.trim_start().starts_with("Summary [");
         if !is_summary {
             return;
         }
@@ -249,6 +251,7 @@ mod tests {
             "     Summary [   1.234s] 95 tests run: 93 passed, 2 failed, 0 skipped",
             "test rows::ok ... ok",
             "thread panicked: 3 passed 4 failed",
+            "    test result: FAILED. 0 passed; 1 failed; 0 ignored; 0 measured; 4 filtered out",
         ];
         assert_eq!(
             tally(&lines),
