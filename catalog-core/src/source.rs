@@ -273,15 +273,34 @@ pub fn kinds() -> String {
 /// One problem with a table's source options.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct OptionProblem {
+    /// What kind of problem it is.
+    pub kind: ProblemKind,
     /// The option at fault, or `None` when one is missing or the kind is unknown.
     pub key: Option<String>,
     /// What is wrong and what to write instead.
     pub message: String,
 }
 
+/// The kinds of [`OptionProblem`], so callers can point at the right place.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum ProblemKind {
+    /// The source kind itself is unknown.
+    UnknownSource,
+    /// A key this source kind does not take.
+    UnknownOption,
+    /// A known key with a value of the wrong shape: the value is at fault.
+    InvalidValue,
+    /// A required option is absent.
+    Missing,
+    /// Options that only make sense together, given alone.
+    Conflict,
+}
+
 impl OptionProblem {
-    fn at(key: &str, message: String) -> Self {
+    fn at(kind: ProblemKind, key: &str, message: String) -> Self {
         Self {
+            kind,
             key: Some(key.to_owned()),
             message,
         }
@@ -299,6 +318,7 @@ impl OptionProblem {
 pub fn validate(kind: &str, options: &[(&str, &str)]) -> Result<(), Vec<OptionProblem>> {
     let Some(def) = source(kind) else {
         return Err(vec![OptionProblem {
+            kind: ProblemKind::UnknownSource,
             key: None,
             message: format!("unknown source `{kind}`; use one of {}", kinds()),
         }]);
@@ -306,8 +326,13 @@ pub fn validate(kind: &str, options: &[(&str, &str)]) -> Result<(), Vec<OptionPr
     let mut problems = Vec::new();
     for &(key, value) in options {
         match def.options.iter().find(|option| option.key == key) {
-            None => problems.push(OptionProblem::at(key, unknown_option(def, key))),
+            None => problems.push(OptionProblem::at(
+                ProblemKind::UnknownOption,
+                key,
+                unknown_option(def, key),
+            )),
             Some(option) if !option.value.accepts(value) => problems.push(OptionProblem::at(
+                ProblemKind::InvalidValue,
                 key,
                 format!(
                     "`{key} = \"{value}\"` is not valid: expected {}",
@@ -320,6 +345,7 @@ pub fn validate(kind: &str, options: &[(&str, &str)]) -> Result<(), Vec<OptionPr
     for option in def.options.iter().filter(|option| option.required) {
         if !options.iter().any(|&(key, _)| key == option.key) {
             problems.push(OptionProblem {
+                kind: ProblemKind::Missing,
                 key: None,
                 message: format!(
                     "source `{kind}` needs `{} = \"…\"`, {}: {}",
@@ -380,12 +406,14 @@ fn check_http(options: &[(&str, &str)], problems: &mut Vec<OptionProblem>) {
     ] {
         match (pagination == mode, get(companion).is_some()) {
             (true, false) => problems.push(OptionProblem::at(
+                ProblemKind::Conflict,
                 "pagination",
                 format!(
                     "`pagination = \"{mode}\"` needs `{companion}` as well, e.g. `{companion} = \"{example}\"`"
                 ),
             )),
             (false, true) => problems.push(OptionProblem::at(
+                ProblemKind::Conflict,
                 companion,
                 format!(
                     "`{companion}` only applies with `pagination = \"{mode}\"`: add that, or remove `{companion}`"
@@ -397,10 +425,12 @@ fn check_http(options: &[(&str, &str)], problems: &mut Vec<OptionProblem>) {
     // A header with no secret, or a secret with no header, is a half-configured credential.
     match (get("auth_header").is_some(), get("auth_env").is_some()) {
         (true, false) => problems.push(OptionProblem::at(
+            ProblemKind::Conflict,
             "auth_header",
             "`auth_header` needs `auth_env` as well: the environment variable that holds the secret, e.g. `auth_env = \"API_TOKEN\"`".into(),
         )),
         (false, true) => problems.push(OptionProblem::at(
+            ProblemKind::Conflict,
             "auth_env",
             "`auth_env` needs `auth_header` as well: the header that carries the secret, e.g. `auth_header = \"Authorization\"`".into(),
         )),

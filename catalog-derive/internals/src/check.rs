@@ -3,6 +3,7 @@
 use std::borrow::Cow;
 use std::collections::BTreeMap;
 
+use catalog_core::source::ProblemKind;
 use catalog_core::{ColumnSpec, Expectations, Freshness, SourceOption, TableSpec};
 use proc_macro2::Span;
 
@@ -218,18 +219,20 @@ fn source_and_options(
     // option is a compile error rather than a failed query in production.
     if let Err(problems) = catalog_core::source::validate(&source.value, &pairs) {
         for problem in problems {
-            let span = match &problem.key {
-                Some(key) => attrs
-                    .options
-                    .iter()
-                    .find(|(k, _)| &k.value == key)
-                    .map_or(source.span, |(k, _)| k.span),
-                None if catalog_core::source::source(&source.value).is_none() => source.span,
-                None => input.table_span(),
-            };
-            if unknown && problem.message.starts_with("unknown option") {
+            if unknown && problem.kind == ProblemKind::UnknownOption {
                 continue; // already reported above, with the table keys listed
             }
+            let option = problem
+                .key
+                .as_ref()
+                .and_then(|key| attrs.options.iter().find(|(k, _)| &k.value == key));
+            // Point at the value when it is the value that is wrong, else at the key.
+            let span = match (problem.kind, option) {
+                (ProblemKind::InvalidValue, Some((_, value))) => value.span,
+                (_, Some((key, _))) => key.span,
+                (ProblemKind::UnknownSource, None) => source.span,
+                (_, None) => input.table_span(),
+            };
             errors.push(span, problem.message);
         }
         return None;

@@ -267,7 +267,13 @@ fn table_section(out: &mut String, found: &Found) {
     let options: Vec<String> = spec
         .options
         .iter()
-        .map(|option| format!("`{} = \"{}\"`", option.key, option.value))
+        .map(|option| {
+            format!(
+                "`{} = {}`",
+                option.key,
+                option_literal(&spec.source, &option.key, &option.value)
+            )
+        })
         .collect();
     let _ = writeln!(
         out,
@@ -326,6 +332,18 @@ fn table_section(out: &mut String, found: &Found) {
             },
             cell(&column.doc),
         );
+    }
+}
+
+/// An option value as it is written in `#[table(..)]`: booleans and counts bare, the rest quoted.
+fn option_literal(source: &str, key: &str, value: &str) -> String {
+    use catalog_core::source::OptionValue;
+    let shape = catalog_core::source::source(source)
+        .and_then(|source| source.options.iter().find(|option| option.key == key))
+        .map(|option| option.value);
+    match shape {
+        Some(OptionValue::Bool | OptionValue::Count) => value.to_owned(),
+        _ => format!("{value:?}"),
     }
 }
 
