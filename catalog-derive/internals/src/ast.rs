@@ -115,22 +115,27 @@ pub struct FieldDef {
     pub column: ColumnSpec,
 }
 
+/// The string of a `#[name = "…"]` attribute, such as `#[doc = "…"]` or `#[path = "…"]`.
+pub fn string_value(attr: &syn::Attribute) -> Option<String> {
+    match &attr.meta {
+        syn::Meta::NameValue(syn::MetaNameValue {
+            value:
+                syn::Expr::Lit(syn::ExprLit {
+                    lit: syn::Lit::Str(text),
+                    ..
+                }),
+            ..
+        }) => Some(text.value()),
+        _ => None,
+    }
+}
+
 /// The `///` comment of an item: lines joined, one leading space stripped, trimmed.
 pub fn doc_comment(attrs: &[syn::Attribute]) -> String {
     let lines: Vec<String> = attrs
         .iter()
         .filter(|attr| attr.path().is_ident("doc"))
-        .filter_map(|attr| match &attr.meta {
-            syn::Meta::NameValue(syn::MetaNameValue {
-                value:
-                    syn::Expr::Lit(syn::ExprLit {
-                        lit: syn::Lit::Str(text),
-                        ..
-                    }),
-                ..
-            }) => Some(text.value()),
-            _ => None,
-        })
+        .filter_map(string_value)
         .map(|line| {
             line.strip_prefix(' ')
                 .map(str::to_owned)

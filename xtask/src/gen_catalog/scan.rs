@@ -276,18 +276,6 @@ fn cfg(attrs: &[syn::Attribute]) -> Option<Cfg> {
 
 /// `#[path = "…"]` on a `mod` item.
 fn path_attr(attrs: &[syn::Attribute]) -> Option<PathBuf> {
-    attrs
-        .iter()
-        .filter(|attr| attr.path().is_ident("path"))
-        .find_map(|attr| match &attr.meta {
-            syn::Meta::NameValue(syn::MetaNameValue {
-                value:
-                    syn::Expr::Lit(syn::ExprLit {
-                        lit: syn::Lit::Str(path),
-                        ..
-                    }),
-                ..
-            }) => Some(PathBuf::from(path.value())),
-            _ => None,
-        })
+    let attr = attrs.iter().find(|attr| attr.path().is_ident("path"))?;
+    catalog_derive_internals::ast::string_value(attr).map(PathBuf::from)
 }
