@@ -275,7 +275,7 @@ pub fn kinds() -> String {
 pub struct OptionProblem {
     /// What kind of problem it is.
     pub kind: ProblemKind,
-    /// The option at fault, or `None` when one is missing or the kind is unknown.
+    /// The option at fault (or missing); `None` when the source kind is unknown.
     pub key: Option<String>,
     /// What is wrong and what to write instead.
     pub message: String,
@@ -346,7 +346,7 @@ pub fn validate(kind: &str, options: &[(&str, &str)]) -> Result<(), Vec<OptionPr
         if !options.iter().any(|&(key, _)| key == option.key) {
             problems.push(OptionProblem {
                 kind: ProblemKind::Missing,
-                key: None,
+                key: Some(option.key.to_owned()),
                 message: format!(
                     "source `{kind}` needs `{} = \"…\"`, {}: {}",
                     option.key,

@@ -115,6 +115,11 @@ pub struct FieldDef {
     pub column: ColumnSpec,
 }
 
+/// The constant that names a field's column: `p_partkey` → `P_PARTKEY`, `r#type` → `TYPE`.
+pub fn column_constant(field: &syn::Ident) -> String {
+    syn::ext::IdentExt::unraw(field).to_string().to_uppercase()
+}
+
 /// The string of a `#[name = "…"]` attribute, such as `#[doc = "…"]` or `#[path = "…"]`.
 pub fn string_value(attr: &syn::Attribute) -> Option<String> {
     match &attr.meta {

@@ -71,6 +71,10 @@ pub struct TableAttrs {
     pub options: Vec<(Spanned<String>, Spanned<String>)>,
     /// Span of the first `#[table]` attribute, for "missing key" errors.
     pub span: Option<Span>,
+    /// A `#[table(..)]` had a syntax error, so some keys may not have been read.
+    pub malformed: bool,
+    /// Keys given with a value that was rejected; they are not "missing".
+    pub rejected: Vec<String>,
 }
 
 /// Every key of a field's `#[column(..)]` attributes.
@@ -94,32 +98,51 @@ pub fn table_attrs(attrs: &[syn::Attribute], errors: &mut Errors) -> TableAttrs 
         out.span.get_or_insert(attr.path().span());
         let result = attr.parse_nested_meta(|meta| {
             let key = key_of(&meta)?;
-            let value = meta.value()?;
-            let lit: syn::Lit = value.parse()?;
-            let slot = match key.value.as_str() {
-                DATABASE => &mut out.database,
-                NAME => &mut out.name,
-                SOURCE => &mut out.source,
-                OWNER => &mut out.owner,
-                FRESHNESS => &mut out.freshness,
-                MIN_ROWS => return set(&mut out.min_rows, &key, lit_u64(&key, &lit)?, errors),
-                MAX_ROWS => return set(&mut out.max_rows, &key, lit_u64(&key, &lit)?, errors),
-                _ => {
-                    if out.options.iter().any(|(seen, _)| seen.value == key.value) {
-                        errors.push(key.span, duplicate(&key.value));
-                    } else {
-                        out.options.push((key, lit_text(&lit)?));
-                    }
-                    return Ok(());
-                }
+            let Some(lit) = value_lit(&meta, &key, errors)? else {
+                out.rejected.push(key.value);
+                return Ok(());
             };
-            set(slot, &key, lit_string(&key, &lit)?, errors)
+            let before = errors.len();
+            let result = table_key(&mut out, key.clone(), &lit, errors);
+            if errors.len() > before {
+                out.rejected.push(key.value);
+            }
+            result
         });
         if let Err(error) = result {
+            // The rest of this attribute was not read: "missing key" errors would be noise.
+            out.malformed = true;
             errors.push_error(error);
         }
     }
     out
+}
+
+/// Records one `key = literal` of `#[table(..)]`.
+fn table_key(
+    out: &mut TableAttrs,
+    key: Spanned<String>,
+    lit: &syn::Lit,
+    errors: &mut Errors,
+) -> syn::Result<()> {
+    let slot = match key.value.as_str() {
+        DATABASE => &mut out.database,
+        NAME => &mut out.name,
+        SOURCE => &mut out.source,
+        OWNER => &mut out.owner,
+        FRESHNESS => &mut out.freshness,
+        MIN_ROWS => return keep_set(&mut out.min_rows, &key, lit_u64(&key, lit), errors),
+        MAX_ROWS => return keep_set(&mut out.max_rows, &key, lit_u64(&key, lit), errors),
+        _ => {
+            if out.options.iter().any(|(seen, _)| seen.value == key.value) {
+                errors.push(key.span, duplicate(&key.value));
+            } else if let Some(text) = keep(errors, lit_text(&key, lit)) {
+                out.options.push((key, text));
+            }
+            return Ok(());
+        }
+    };
+    keep_set(slot, &key, lit_string(&key, lit), errors)
 }
 
 /// Reads the `#[column(..)]` attributes of a field.
@@ -129,10 +152,10 @@ pub fn column_attrs(attrs: &[syn::Attribute], errors: &mut Errors) -> ColumnAttr
         let result = attr.parse_nested_meta(|meta| {
             let key = key_of(&meta)?;
             match key.value.as_str() {
-                COLUMN_NAME => {
-                    let lit: syn::Lit = meta.value()?.parse()?;
-                    set(&mut out.name, &key, lit_string(&key, &lit)?, errors)
-                }
+                COLUMN_NAME => match value_lit(&meta, &key, errors)? {
+                    Some(lit) => keep_set(&mut out.name, &key, lit_string(&key, &lit), errors),
+                    None => Ok(()),
+                },
                 UNIQUE => {
                     if meta.input.peek(syn::Token![=]) {
                         return Err(meta.error("`unique` is a flag: write `#[column(unique)]`"));
@@ -142,18 +165,17 @@ pub fn column_attrs(attrs: &[syn::Attribute], errors: &mut Errors) -> ColumnAttr
                     }
                     Ok(())
                 }
-                MIN => set(
-                    &mut out.min,
-                    &key,
-                    lit_f64(&key, &meta.value()?.parse()?)?,
-                    errors,
-                ),
-                MAX => set(
-                    &mut out.max,
-                    &key,
-                    lit_f64(&key, &meta.value()?.parse()?)?,
-                    errors,
-                ),
+                MIN | MAX => {
+                    let Some(lit) = value_lit(&meta, &key, errors)? else {
+                        return Ok(());
+                    };
+                    let slot = if key.value == MIN {
+                        &mut out.min
+                    } else {
+                        &mut out.max
+                    };
+                    keep_set(slot, &key, lit_f64(&key, &lit), errors)
+                }
                 other => Err(meta.error(format!(
                     "unknown key `{other}` in `#[column(..)]`; {}expected one of: {}",
                     did_you_mean(other, COLUMN_KEYS.iter().copied()),
@@ -219,6 +241,71 @@ fn set<T>(
     Ok(())
 }
 
+/// Records a failed conversion and carries on, so later keys are still read.
+fn keep<T>(errors: &mut Errors, result: syn::Result<T>) -> Option<T> {
+    result.map_err(|error| errors.push_error(error)).ok()
+}
+
+fn keep_set<T>(
+    slot: &mut Option<Spanned<T>>,
+    key: &Spanned<String>,
+    value: syn::Result<Spanned<T>>,
+    errors: &mut Errors,
+) -> syn::Result<()> {
+    match keep(errors, value) {
+        Some(value) => set(slot, key, value, errors),
+        None => Ok(()),
+    }
+}
+
+/// The literal after `key =`. A value that is not a literal (`database = tpch`)
+/// is recorded as an error and skipped, so the keys after it are still read.
+/// A negated number (`min = -1.5`) is one literal.
+fn value_lit(
+    meta: &syn::meta::ParseNestedMeta<'_>,
+    key: &Spanned<String>,
+    errors: &mut Errors,
+) -> syn::Result<Option<syn::Lit>> {
+    let expr: syn::Expr = meta.value()?.parse()?;
+    let lit = match &expr {
+        syn::Expr::Lit(lit) => Some(lit.lit.clone()),
+        syn::Expr::Unary(syn::ExprUnary {
+            op: syn::UnOp::Neg(_),
+            expr: inner,
+            ..
+        }) => match &**inner {
+            syn::Expr::Lit(syn::ExprLit {
+                lit: syn::Lit::Int(int),
+                ..
+            }) => Some(syn::Lit::Int(syn::LitInt::new(
+                &format!("-{}", int.base10_digits()),
+                expr.span(),
+            ))),
+            syn::Expr::Lit(syn::ExprLit {
+                lit: syn::Lit::Float(float),
+                ..
+            }) => Some(syn::Lit::Float(syn::LitFloat::new(
+                &format!("-{}", float.base10_digits()),
+                expr.span(),
+            ))),
+            _ => None,
+        },
+        _ => None,
+    };
+    if lit.is_none() {
+        let numeric = [MIN_ROWS, MAX_ROWS, MIN, MAX].contains(&key.value.as_str());
+        let example = if numeric { "1" } else { "\"…\"" };
+        errors.push(
+            expr.span(),
+            format!(
+                "`{key}` takes a literal value: write e.g. `{key} = {example}`",
+                key = key.value
+            ),
+        );
+    }
+    Ok(lit)
+}
+
 fn duplicate(key: &str) -> String {
     format!("duplicate key `{key}`: it is given twice; keep one")
 }
@@ -256,7 +343,7 @@ fn quoted_number(key: &Spanned<String>, lit: &syn::Lit) -> Option<syn::Error> {
 }
 
 /// Source options accept strings, booleans, integers and characters; all are kept as text.
-fn lit_text(lit: &syn::Lit) -> syn::Result<Spanned<String>> {
+fn lit_text(key: &Spanned<String>, lit: &syn::Lit) -> syn::Result<Spanned<String>> {
     let value = match lit {
         syn::Lit::Str(s) => s.value(),
         syn::Lit::Bool(b) => b.value.to_string(),
@@ -265,7 +352,10 @@ fn lit_text(lit: &syn::Lit) -> syn::Result<Spanned<String>> {
         other => {
             return Err(syn::Error::new(
                 other.span(),
-                "expected a string, boolean, integer or character literal",
+                format!(
+                    "`{}` takes a string, boolean, integer or character, e.g. `{} = \"…\"`",
+                    key.value, key.value
+                ),
             ));
         }
     };
@@ -295,7 +385,7 @@ fn lit_u64(key: &Spanned<String>, lit: &syn::Lit) -> syn::Result<Spanned<u64>> {
 }
 
 fn lit_f64(key: &Spanned<String>, lit: &syn::Lit) -> syn::Result<Spanned<f64>> {
-    let value = match lit {
+    let value: f64 = match lit {
         syn::Lit::Int(i) => i.base10_parse()?,
         syn::Lit::Float(f) => f.base10_parse()?,
         other => {
@@ -310,6 +400,16 @@ fn lit_f64(key: &Spanned<String>, lit: &syn::Lit) -> syn::Result<Spanned<f64>> {
             }));
         }
     };
+    // A bound must be a real number: `1e400` parses to infinity, which no value can be compared to.
+    if !value.is_finite() {
+        return Err(syn::Error::new(
+            lit.span(),
+            format!(
+                "`{key}` must be a finite number, e.g. `{key} = 1e9`",
+                key = key.value
+            ),
+        ));
+    }
     Ok(Spanned {
         value,
         span: lit.span(),

@@ -13,7 +13,7 @@ use crate::{Errors, types};
 
 /// Checks every rule, reporting all failures; `None` if any failed.
 pub fn check(input: Input<'_>, errors: &mut Errors) -> Option<TableDef> {
-    let before = errors.0.len();
+    let before = errors.len();
 
     // A table is one concrete schema; a type parameter would make its columns unknowable.
     if !input.generics.params.is_empty() {
@@ -45,7 +45,7 @@ pub fn check(input: Input<'_>, errors: &mut Errors) -> Option<TableDef> {
         Some(name) => valid_identifier(name, attr::NAME, errors),
         // The default is the struct's name in snake case: `LineItem` → `line_item`.
         None => {
-            let derived = suggested_name(&input.ident.to_string());
+            let derived = suggested_name(&syn::ext::IdentExt::unraw(input.ident).to_string());
             if derived.is_none() {
                 errors.push(input.ident.span(), format!("no table name can be derived from `{}`: set `name = \"…\"` in `#[table(..)]`", input.ident));
             }
@@ -69,7 +69,7 @@ pub fn check(input: Input<'_>, errors: &mut Errors) -> Option<TableDef> {
         Vec::new()
     };
 
-    if errors.0.len() > before {
+    if errors.len() > before {
         return None;
     }
     let (source, options) = source?;
@@ -77,7 +77,7 @@ pub fn check(input: Input<'_>, errors: &mut Errors) -> Option<TableDef> {
         database: Cow::Owned(database?),
         name: Cow::Owned(name?),
         doc: Cow::Owned(input.doc.clone()),
-        rust_type: Cow::Owned(input.ident.to_string()),
+        rust_type: Cow::Owned(syn::ext::IdentExt::unraw(input.ident).to_string()),
         source: Cow::Owned(source),
         options: Cow::Owned(options),
         owner,
@@ -100,7 +100,14 @@ fn identifier(
     match value {
         Some(value) => valid_identifier(value, key, errors),
         // With no `#[table(..)]` at all, `check` already reported the whole attribute.
-        None if input.attrs.span.is_none() => None,
+        // After a syntax error in it, the key may be there but unread.
+        // A key whose value was rejected is reported already; it is not missing.
+        None if input.attrs.span.is_none()
+            || input.attrs.malformed
+            || input.attrs.rejected.iter().any(|rejected| rejected == key) =>
+        {
+            None
+        }
         None => {
             errors.push(input.table_span(), format!("missing `{key} = \"…\"` in `#[table(..)]`: every table belongs to a database, e.g. `#[table({key} = \"tpch\", ..)]`"));
             None
@@ -200,7 +207,16 @@ fn source_and_options(
     }
     let Some(source) = &attrs.source else {
         // With no `#[table(..)]` at all, the missing attribute is already reported.
+        // After a syntax error in it, `source` may be there but unread.
         attrs.span?;
+        if attrs.malformed
+            || attrs
+                .rejected
+                .iter()
+                .any(|rejected| rejected == attr::SOURCE)
+        {
+            return None;
+        }
         errors.push(
             input.table_span(),
             format!(
@@ -221,6 +237,13 @@ fn source_and_options(
         for problem in problems {
             if unknown && problem.kind == ProblemKind::UnknownOption {
                 continue; // already reported above, with the table keys listed
+            }
+            let rejected = problem
+                .key
+                .as_ref()
+                .is_some_and(|key| attrs.rejected.contains(key));
+            if problem.kind == ProblemKind::Missing && rejected {
+                continue; // given, with a value already reported as wrong
             }
             let option = problem
                 .key
@@ -291,7 +314,7 @@ fn fields(input: &Input<'_>, errors: &mut Errors) -> Vec<FieldDef> {
         );
     }
     let mut names: BTreeMap<String, Span> = BTreeMap::new();
-    let mut constants: BTreeMap<String, Span> = BTreeMap::new();
+    let mut constants: BTreeMap<String, String> = BTreeMap::new();
     let mut out = Vec::new();
     for field in &input.fields {
         let name = field.attrs.name.as_ref().map_or_else(
@@ -322,19 +345,12 @@ fn fields(input: &Input<'_>, errors: &mut Errors) -> Vec<FieldDef> {
             ));
             errors.push_error(error);
         }
-        let constant = field
-            .ident
-            .to_string()
-            .trim_start_matches("r#")
-            .to_uppercase();
+        let constant = crate::ast::column_constant(field.ident);
         // `SPEC` is the `Table` trait's constant; a column constant of that name would shadow it.
         if constant == "SPEC" {
             errors.push(field.ident.span(), "a field named `spec` would shadow `Table::SPEC`: rename the field and keep the column name with `#[column(name = \"spec\")]`".into());
-        } else if constants
-            .insert(constant.clone(), field.ident.span())
-            .is_some()
-        {
-            errors.push(field.ident.span(), format!("fields `{}` and another both give the column constant `{constant}`: rename one", field.ident));
+        } else if let Some(other) = constants.insert(constant.clone(), field.ident.to_string()) {
+            errors.push(field.ident.span(), format!("fields `{other}` and `{}` both give the column constant `{constant}`: rename one", field.ident));
         }
         // Every column is documented: the docs are generated from these comments.
         if field.doc.is_empty() {

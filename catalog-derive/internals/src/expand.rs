@@ -42,36 +42,36 @@ pub fn table_impl(def: &TableDef) -> TokenStream {
                 }
 
                 fn to_record_batch(
-                    rows: &[Self],
+                    __rows: &[Self],
                 ) -> ::catalog_core::Result<::catalog_core::arrow_array::RecordBatch> {
-                    let columns: ::std::vec::Vec<::catalog_core::arrow_array::ArrayRef> = ::std::vec::Vec::from([
+                    let __columns: ::std::vec::Vec<::catalog_core::arrow_array::ArrayRef> = ::std::vec::Vec::from([
                         #(
                             <#field_types as ::catalog_core::rows::ColumnValue>::to_array(
-                                rows.iter().map(|row| &row.#field_idents),
+                                __rows.iter().map(|__row| &__row.#field_idents),
                             ),
                         )*
                     ]);
                     ::catalog_core::rows::__private::build_batch(
                         &SPEC,
                         <Self as ::catalog_core::Table>::schema(),
-                        columns,
+                        __columns,
                     )
                 }
 
                 fn from_record_batch(
-                    batch: &::catalog_core::arrow_array::RecordBatch,
+                    __batch: &::catalog_core::arrow_array::RecordBatch,
                 ) -> ::catalog_core::Result<::std::vec::Vec<Self>> {
                     #(
                         let mut #iters = ::std::iter::IntoIterator::into_iter(
-                            ::catalog_core::rows::__private::read_column::<#field_types>(batch, &SPEC, #indices)?,
+                            ::catalog_core::rows::__private::read_column::<#field_types>(__batch, &SPEC, #indices)?,
                         );
                     )*
-                    let mut rows = ::std::vec::Vec::with_capacity(batch.num_rows());
+                    let mut __rows = ::std::vec::Vec::with_capacity(__batch.num_rows());
                     // Every column has `num_rows` values, so all iterators end together.
                     while let (#(::std::option::Option::Some(#field_idents),)*) = (#(#iters.next(),)*) {
-                        rows.push(Self { #(#field_idents,)* });
+                        __rows.push(Self { #(#field_idents,)* });
                     }
-                    ::std::result::Result::Ok(rows)
+                    ::std::result::Result::Ok(__rows)
                 }
             }
 
@@ -102,7 +102,7 @@ pub fn stub_impl(input: &syn::DeriveInput) -> TokenStream {
             .iter()
             .filter_map(|field| field.ident.as_ref())
             .filter_map(|field| {
-                let constant = field.to_string().trim_start_matches("r#").to_uppercase();
+                let constant = crate::ast::column_constant(field);
                 (constant != "SPEC" && seen.insert(constant.clone())).then(|| {
                     let constant = syn::Ident::new(&constant, field.span());
                     let name = syn::ext::IdentExt::unraw(field).to_string();

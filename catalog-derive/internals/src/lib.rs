@@ -85,6 +85,16 @@ impl Errors {
         self.0.push(error);
     }
 
+    /// How many problems were recorded so far.
+    pub fn len(&self) -> usize {
+        self.0.len()
+    }
+
+    /// Whether no problem was recorded.
+    pub fn is_empty(&self) -> bool {
+        self.0.is_empty()
+    }
+
     fn finish(self) -> syn::Result<()> {
         let mut errors = self.0.into_iter();
         let Some(mut first) = errors.next() else {
