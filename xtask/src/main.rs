@@ -7,7 +7,7 @@ mod bench;
 mod gen_catalog;
 mod test;
 
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 use std::process::ExitCode;
 
 use clap::{Parser, Subcommand};
@@ -47,9 +47,20 @@ fn main() -> ExitCode {
 }
 
 /// The workspace root: the parent of this crate's directory.
+///
+/// Read at run time first: `cargo run` sets `CARGO_MANIFEST_DIR` for the checkout
+/// it runs in, while the compile-time value can name another checkout when two
+/// share a target directory (cargo then reuses the binary as it is).
 pub fn project_root() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR"))
+    let manifest_dir = std::env::var_os("CARGO_MANIFEST_DIR")
+        .map_or_else(|| PathBuf::from(env!("CARGO_MANIFEST_DIR")), PathBuf::from);
+    manifest_dir
         .parent()
         .expect("xtask lives one level below the root")
         .to_path_buf()
+}
+
+/// The cargo that runs xtask, for the same reason read at run time first.
+pub fn cargo() -> std::ffi::OsString {
+    std::env::var_os("CARGO").unwrap_or_else(|| env!("CARGO").into())
 }

@@ -30,7 +30,7 @@ fn cargo(
     env: &'static [(&'static str, &'static str)],
 ) -> Box<dyn Fn() -> anyhow::Result<()>> {
     Box::new(move || {
-        let status = Command::new(env!("CARGO"))
+        let status = Command::new(crate::cargo())
             .args(args)
             .envs(env.iter().copied())
             .current_dir(project_root())
@@ -81,7 +81,7 @@ fn cargo_tests(
     tally: Arc<Mutex<Tally>>,
 ) -> Box<dyn Fn() -> anyhow::Result<()>> {
     Box::new(move || {
-        let mut child = Command::new(env!("CARGO"))
+        let mut child = Command::new(crate::cargo())
             .args(args)
             .current_dir(project_root())
             .stdout(Stdio::piped())
@@ -119,7 +119,7 @@ fn cargo_tests(
 }
 
 fn has_nextest() -> bool {
-    Command::new(env!("CARGO"))
+    Command::new(crate::cargo())
         .args(["nextest", "--version"])
         .output()
         .is_ok_and(|output| output.status.success())
@@ -172,8 +172,15 @@ pub fn run(args: &Args) -> anyhow::Result<()> {
         println!("note: cargo-nextest not found; running the tests with cargo test");
         steps.push(Step {
             name: "tests (cargo test)",
+            // `--all-targets` leaves doctests to their own step, so none runs twice.
             run: cargo_tests(
-                &["test", "--workspace", "--locked", "--no-fail-fast"],
+                &[
+                    "test",
+                    "--workspace",
+                    "--all-targets",
+                    "--locked",
+                    "--no-fail-fast",
+                ],
                 Arc::clone(&tally),
             ),
         });

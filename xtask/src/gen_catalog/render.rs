@@ -63,7 +63,7 @@ fn by_database(tables: &[Found]) -> BTreeMap<&str, Vec<&Found>> {
 }
 
 /// `tpch` → `Tpch`, `web_events` → `WebEvents`.
-fn camel_case(name: &str) -> String {
+pub(super) fn camel_case(name: &str) -> String {
     name.split('_')
         .filter(|part| !part.is_empty())
         .map(|part| {
@@ -110,7 +110,9 @@ fn registry(databases: &BTreeMap<&str, Vec<&Found>>) -> String {
         w,
         "//! The generated registry: every table of the catalog, grouped by database.\n"
     );
-    let _ = writeln!(w, "use catalog_core::{{Registry, Table}};\n");
+    // Table docs are copied here; a link that resolves beside the table may not resolve here.
+    let _ = writeln!(w, "#![allow(rustdoc::broken_intra_doc_links)]\n");
+    let _ = writeln!(w, "use ::catalog_core::{{Registry, Table}};\n");
     let _ = writeln!(
         w,
         "/// Every table, sorted by database and name; the runtime registers each of them."
@@ -148,7 +150,6 @@ fn registry(databases: &BTreeMap<&str, Vec<&Found>>) -> String {
         w,
         "/// One type per database, each with a method per table.\npub mod databases {{"
     );
-    let _ = writeln!(w, "use catalog_core::TableRef;\n");
     for (database, tables) in databases {
         let ty = camel_case(database);
         let _ = writeln!(
@@ -160,7 +161,7 @@ fn registry(databases: &BTreeMap<&str, Vec<&Found>>) -> String {
             let spec = &found.spec;
             let _ = writeln!(
                 w,
-                "/// `{database}.{}`: {}\npub const fn {}(self) -> TableRef<{}> {{ TableRef::new() }}",
+                "/// `{database}.{}`: {}\npub const fn {}(self) -> ::catalog_core::TableRef<{}> {{ ::catalog_core::TableRef::new() }}",
                 spec.name,
                 first_line(&spec.doc),
                 method_name(&spec.name),

@@ -54,7 +54,7 @@ pub fn scan(root: &Path, layout: &Layout) -> anyhow::Result<Scan> {
         problems: Vec::new(),
         conditional: None,
     };
-    walker.file(&layout.tables_src.join("lib.rs"), &[], None);
+    walker.file(&layout.tables_src.join("lib.rs"), &[], true, None);
     let Walker {
         mut scan,
         mut problems,
@@ -78,6 +78,7 @@ pub fn scan(root: &Path, layout: &Layout) -> anyhow::Result<Scan> {
             ));
         }
     }
+    problems.extend(name_clashes(&scan.tables));
     if scan.tables.is_empty() && problems.is_empty() {
         problems.push(format!(
             "{}: no `#[derive(Table)]` struct found; declare a table (see docs/tutorials/declare-your-first-table.md)",
@@ -100,6 +101,37 @@ pub fn scan(root: &Path, layout: &Layout) -> anyhow::Result<Scan> {
     Ok(scan)
 }
 
+/// Databases whose generated Rust names would collide in `catalog.rs`.
+fn name_clashes(tables: &[Found]) -> Vec<String> {
+    let mut problems = Vec::new();
+    let mut types: BTreeMap<String, &Found> = BTreeMap::new();
+    for found in tables {
+        let database = &*found.spec.database;
+        // `Catalog::registry()` is taken.
+        if database == "registry" {
+            problems.push(format!(
+                "{}: struct `{}`: database `registry` would clash with `Catalog::registry()` in the generated registry; \
+                 choose another `database = \"…\"`",
+                found.location, found.ident
+            ));
+        }
+        let ty = super::render::camel_case(database);
+        match types.get(&ty) {
+            Some(other) if other.spec.database != found.spec.database => problems.push(format!(
+                "{}: struct `{}`: databases `{}` and `{database}` (struct `{}` at {}) both become the type `databases::{ty}` \
+                 in the generated registry; rename one of them",
+                found.location, found.ident, other.spec.database, other.ident, other.location
+            )),
+            Some(_) => {}
+            None => {
+                types.insert(ty, found);
+            }
+        }
+    }
+    problems.dedup();
+    problems
+}
+
 struct Walker<'a> {
     root: &'a Path,
     layout: &'a Layout,
@@ -111,8 +143,16 @@ struct Walker<'a> {
 }
 
 impl Walker<'_> {
-    /// Reads one module file. `declared_at` says where its `mod` item is, for "missing file" errors.
-    fn file(&mut self, path: &Path, module: &[String], declared_at: Option<String>) {
+    /// Reads one module file. `owns_dir` is rustc's "mod-rs" notion: `lib.rs`,
+    /// `mod.rs` and `#[path]` files keep their children beside them, `foo.rs` in
+    /// `foo/`. `declared_at` says where its `mod` item is, for "missing file" errors.
+    fn file(
+        &mut self,
+        path: &Path,
+        module: &[String],
+        owns_dir: bool,
+        declared_at: Option<String>,
+    ) {
         let text = match fs::read_to_string(self.root.join(path)) {
             Ok(text) => text,
             Err(error) => {
@@ -139,45 +179,90 @@ impl Walker<'_> {
             module.join("::"),
             catalog_derive_internals::ast::doc_comment(&file.attrs),
         );
-        // Children of `lib.rs` and `mod.rs` live beside them; children of `foo.rs` in `foo/`.
-        let stem = path
-            .file_stem()
-            .map(|stem| stem.to_string_lossy().into_owned())
-            .unwrap_or_default();
         let parent = path.parent().unwrap_or(Path::new("")).to_path_buf();
-        let dir = if module.is_empty() || stem == "mod" {
-            parent
-        } else {
-            parent.join(&stem)
+        let dir = match path.file_stem() {
+            Some(stem) if !owns_dir => parent.join(stem),
+            _ => parent,
         };
-        self.items(path, &file.items, module, &dir);
+        self.items(path, &file.items, module, &dir, false);
     }
 
-    fn items(&mut self, path: &Path, items: &[syn::Item], module: &[String], dir: &Path) {
+    /// Walks a module's items. `dir` is where its `mod foo;` children live;
+    /// `inline` says whether these items are inside an inline `mod foo { .. }`.
+    fn items(
+        &mut self,
+        path: &Path,
+        items: &[syn::Item],
+        module: &[String],
+        dir: &Path,
+        inline: bool,
+    ) {
         for item in items {
             match item {
-                syn::Item::Struct(item) if catalog_derive_internals::derives_table(&item.attrs) => {
-                    match cfg(&item.attrs) {
-                        Some(Cfg::Test) => {}
-                        Some(Cfg::Other(condition)) => {
-                            self.conditional_table(path, item, &condition)
-                        }
-                        None => match self.conditional.clone() {
-                            Some(condition) => self.conditional_table(path, item, &condition),
-                            None => self.table(path, item, module),
-                        },
-                    }
-                }
+                syn::Item::Struct(item) => self.structure(path, item, module),
+                syn::Item::Fn(item) => self.function_body(path, &item.sig.ident, &item.block.stmts),
                 syn::Item::Mod(item) => match cfg(&item.attrs) {
                     // Test-only modules are not in the crate a non-test build compiles.
                     Some(Cfg::Test) => {}
                     Some(Cfg::Other(condition)) => {
                         let outer = self.conditional.replace(condition);
-                        self.module(path, item, module, dir);
+                        self.module(path, item, module, dir, inline);
                         self.conditional = outer;
                     }
-                    None => self.module(path, item, module, dir),
+                    None => self.module(path, item, module, dir, inline),
                 },
+                _ => {}
+            }
+        }
+    }
+
+    fn structure(&mut self, path: &Path, item: &syn::ItemStruct, module: &[String]) {
+        // The compiled table would depend on build flags that gen-catalog cannot see.
+        let fields = item.fields.iter().flat_map(|field| &field.attrs);
+        if item
+            .attrs
+            .iter()
+            .chain(fields)
+            .any(conditional_catalog_attr)
+        {
+            self.problems.push(format!(
+                "{}: struct `{}`: `#[cfg_attr(..)]` around `derive(Table)`, `table(..)` or `column(..)` makes the table \
+                 depend on build flags that gen-catalog cannot see; write the attribute unconditionally",
+                location(path, item.ident.span()),
+                item.ident
+            ));
+            return;
+        }
+        if !catalog_derive_internals::derives_table(&item.attrs) {
+            return;
+        }
+        match cfg(&item.attrs) {
+            Some(Cfg::Test) => {}
+            Some(Cfg::Other(condition)) => self.conditional_table(path, item, &condition),
+            None => match self.conditional.clone() {
+                Some(condition) => self.conditional_table(path, item, &condition),
+                None => self.table(path, item, module),
+            },
+        }
+    }
+
+    /// A table declared inside a function compiles, but no path can name it.
+    fn function_body(&mut self, path: &Path, function: &syn::Ident, stmts: &[syn::Stmt]) {
+        for stmt in stmts {
+            match stmt {
+                syn::Stmt::Item(syn::Item::Struct(item))
+                    if catalog_derive_internals::derives_table(&item.attrs) =>
+                {
+                    self.problems.push(format!(
+                        "{}: struct `{}` is declared inside function `{function}`, where the generated registry cannot \
+                         name it; move it to module level",
+                        location(path, item.ident.span()),
+                        item.ident
+                    ));
+                }
+                syn::Stmt::Item(syn::Item::Fn(inner)) => {
+                    self.function_body(path, &inner.sig.ident, &inner.block.stmts)
+                }
                 _ => {}
             }
         }
@@ -193,29 +278,63 @@ impl Walker<'_> {
         ));
     }
 
-    fn module(&mut self, path: &Path, item: &syn::ItemMod, module: &[String], dir: &Path) {
-        let name = item.ident.to_string();
-        let child: Vec<String> = module.iter().cloned().chain([name.clone()]).collect();
+    fn module(
+        &mut self,
+        path: &Path,
+        item: &syn::ItemMod,
+        module: &[String],
+        dir: &Path,
+        inline: bool,
+    ) {
+        let name = syn::ext::IdentExt::unraw(&item.ident).to_string();
+        let child: Vec<String> = module
+            .iter()
+            .cloned()
+            .chain([item.ident.to_string()])
+            .collect();
+        let explicit = path_attr(&item.attrs);
         if let Some((_, items)) = &item.content {
-            self.items(path, items, &child, &dir.join(&name));
+            let dir = match &explicit {
+                Some(explicit) => dir.join(explicit),
+                None => dir.join(&name),
+            };
+            self.items(path, items, &child, &dir, true);
             return;
         }
-        let file = if let Some(explicit) = path_attr(&item.attrs) {
-            path.parent().unwrap_or(Path::new("")).join(explicit)
-        } else if dir.join(format!("{name}.rs")) == self.layout.registry {
-            return; // the generated registry: no tables in it
-        } else if self.root.join(dir.join(format!("{name}.rs"))).exists() {
-            dir.join(format!("{name}.rs"))
-        } else {
-            dir.join(&name).join("mod.rs")
-        };
         let at = location(path, item.ident.span());
-        self.file(&file, &child, Some(at));
+        // rustc: `#[path]` is relative to the file's directory, or, inside an inline
+        // module, to the directory its children would live in; the file owns its directory.
+        if let Some(explicit) = explicit {
+            let base = if inline {
+                dir.to_path_buf()
+            } else {
+                path.parent().unwrap_or(Path::new("")).to_path_buf()
+            };
+            self.file(&base.join(explicit), &child, true, Some(at));
+            return;
+        }
+        let flat = dir.join(format!("{name}.rs"));
+        if flat == self.layout.registry {
+            return; // the generated registry: no tables in it
+        }
+        if self.root.join(&flat).exists() {
+            self.file(&flat, &child, false, Some(at));
+        } else {
+            self.file(&dir.join(&name).join("mod.rs"), &child, true, Some(at));
+        }
     }
 
     fn table(&mut self, path: &Path, item: &syn::ItemStruct, module: &[String]) {
         let input = syn::DeriveInput::from(item.clone());
         let at = location(path, item.ident.span());
+        if matches!(item.vis, syn::Visibility::Inherited) {
+            self.problems.push(format!(
+                "{at}: struct `{}` is private, so the generated registry ({}) cannot name it; declare it `pub struct {}`",
+                item.ident,
+                self.layout.registry.display(),
+                item.ident
+            ));
+        }
         match catalog_derive_internals::table_def(&input) {
             Ok(def) => {
                 let mut spec = def.spec;
@@ -251,6 +370,20 @@ impl Walker<'_> {
 fn location(path: &Path, span: proc_macro2::Span) -> String {
     let start = span.start();
     format!("{}:{}:{}", path.display(), start.line, start.column + 1)
+}
+
+/// `#[cfg_attr(.., derive(Table))]`, `#[cfg_attr(.., table(..))]` or `#[cfg_attr(.., column(..))]`.
+fn conditional_catalog_attr(attr: &syn::Attribute) -> bool {
+    let syn::Meta::List(list) = &attr.meta else {
+        return false;
+    };
+    if !attr.path().is_ident("cfg_attr") {
+        return false;
+    }
+    list.tokens.clone().into_iter().any(|token| {
+        matches!(&token, proc_macro2::TokenTree::Ident(ident) if ident == "table" || ident == "column")
+            || matches!(&token, proc_macro2::TokenTree::Group(group) if group.stream().to_string().split(|c: char| !c.is_alphanumeric() && c != '_').any(|word| word == "Table"))
+    })
 }
 
 enum Cfg {

@@ -271,10 +271,100 @@ fn a_table_in_lib_rs_is_registered_by_its_crate_path() {
         registry.contains("<crate::Order as Table>::SPEC"),
         "{registry}"
     );
-    assert!(registry.contains("-> TableRef<crate::Order>"), "{registry}");
+    assert!(registry.contains("-> ::catalog_core::TableRef<crate::Order>"), "{registry}");
     let page = fs::read_to_string(dir.path().join("docs/reference/catalog/shop.md")).unwrap();
     assert!(
         page.contains("# Database `shop`\n\nThe shop.\n"),
         "the module doc is the page's intro:\n{page}"
+    );
+}
+
+#[test]
+fn modules_resolve_like_rustc_with_path_attributes_and_raw_names() {
+    let table = |database: &str| {
+        SHOP.replace("//! The shop.\n", "")
+            .replace("\"shop\"", &format!("\"{database}\""))
+    };
+    let dir = catalog(&[
+        // A `#[path]` file owns its directory: its `mod inner;` is `dbs/inner.rs`.
+        (
+            "lib.rs",
+            "#[path = \"dbs/sales_mod.rs\"]\npub mod sales;\npub mod r#type;\npub mod outer {\n    #[path = \"deep.rs\"]\n    pub mod deep;\n}\n",
+        ),
+        (
+            "dbs/sales_mod.rs",
+            &format!("pub mod inner;\n{}", table("sales")),
+        ),
+        ("dbs/inner.rs", &table("inner")),
+        ("type.rs", &table("kinds")),
+        // `#[path]` inside an inline module is relative to that module's directory.
+        ("outer/deep.rs", &table("deep")),
+    ]);
+    let found = scan(dir.path(), &Layout::new()).unwrap();
+    let names: Vec<String> = found
+        .tables
+        .iter()
+        .map(|found| found.spec.qualified_name())
+        .collect();
+    assert_eq!(
+        names,
+        ["deep.order", "inner.order", "kinds.order", "sales.order"]
+    );
+}
+
+#[test]
+fn registries_that_would_not_compile_are_refused_with_the_fix() {
+    let private = SHOP.replace("pub struct Order", "struct Order");
+    let db = |name: &str| SHOP.replace("\"shop\"", &format!("\"{name}\""));
+    let in_fn = format!(
+        "{}\nfn helper() {{\n{}}}\n",
+        db("ok"),
+        SHOP.replace("//! The shop.\n", "")
+            .replace("use catalog_derive::Table;\n", "")
+            .replace("Order", "Local")
+    );
+    let cfg_attr = db("flagged").replace(
+        "#[derive(Table)]",
+        "#[cfg_attr(feature = \"x\", derive(Table))]",
+    );
+    let dir = catalog(&[
+        (
+            "lib.rs",
+            "pub mod a;\npub mod b;\npub mod c;\npub mod d;\npub mod e;\npub mod f;\n",
+        ),
+        ("a.rs", &private),
+        ("b.rs", &db("sales_2")),
+        ("c.rs", &db("sales2")),
+        ("d.rs", &db("registry")),
+        ("e.rs", &in_fn),
+        ("f.rs", &cfg_attr),
+    ]);
+    let error = run_gen(dir.path(), false).unwrap_err();
+    assert!(error.starts_with("5 problems"), "{error}");
+    assert!(
+        error.contains("tables/src/a.rs:7:8: struct `Order` is private"),
+        "{error}"
+    );
+    assert!(error.contains("declare it `pub struct Order`"), "{error}");
+    assert!(
+        error.contains("databases `sales2` and `sales_2`")
+            || error.contains("databases `sales_2` and `sales2`"),
+        "{error}"
+    );
+    assert!(
+        error.contains("both become the type `databases::Sales2`"),
+        "{error}"
+    );
+    assert!(
+        error.contains("database `registry` would clash with `Catalog::registry()`"),
+        "{error}"
+    );
+    assert!(
+        error.contains("struct `Local` is declared inside function `helper`"),
+        "{error}"
+    );
+    assert!(
+        error.contains("tables/src/f.rs:7:12: struct `Order`: `#[cfg_attr(..)]`"),
+        "{error}"
     );
 }
