@@ -17,15 +17,25 @@ use std::str::FromStr;
 /// assert_eq!(price.to_string(), "901.50");
 /// assert!("1.234".parse::<Decimal<15, 2>>().is_err()); // three places do not fit scale 2
 /// ```
+/// `P` and `S` must satisfy `1 <= P <= 38` and `0 <= S <= P`, as Arrow's
+/// `Decimal128` requires; other values fail to compile where they are used.
 #[derive(Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Default)]
 pub struct Decimal<const P: u8, const S: i8>(i128);
 
 impl<const P: u8, const S: i8> Decimal<P, S> {
+    /// Evaluated by every constructor: an impossible `P` or `S` fails the build,
+    /// where the derive would have refused it too.
+    const VALID: () = assert!(
+        P >= 1 && P <= 38 && S >= 0 && S as u8 <= P,
+        "Decimal<P, S> needs 1 <= P <= 38 and 0 <= S <= P"
+    );
+
     /// The largest mantissa `P` digits can hold.
     pub const MAX_MANTISSA: i128 = 10i128.pow(P as u32) - 1;
 
     /// A decimal from its unscaled mantissa, or `None` if it has more than `P` digits.
     pub const fn from_mantissa(mantissa: i128) -> Option<Self> {
+        let () = Self::VALID;
         if mantissa > Self::MAX_MANTISSA || mantissa < -Self::MAX_MANTISSA {
             None
         } else {
@@ -52,10 +62,11 @@ impl<const P: u8, const S: i8> fmt::Debug for Decimal<P, S> {
 
 impl<const P: u8, const S: i8> fmt::Display for Decimal<P, S> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let () = Self::VALID;
         let sign = if self.0 < 0 { "-" } else { "" };
         let digits = self.0.unsigned_abs();
-        if S <= 0 {
-            return write!(f, "{sign}{digits}{}", "0".repeat(S.unsigned_abs().into()));
+        if S == 0 {
+            return write!(f, "{sign}{digits}");
         }
         let scale = 10u128.pow(S as u32);
         let (int, frac) = (digits / scale, digits % scale);
@@ -77,6 +88,7 @@ impl<const P: u8, const S: i8> FromStr for Decimal<P, S> {
     type Err = ParseDecimalError;
 
     fn from_str(text: &str) -> Result<Self, Self::Err> {
+        let () = Self::VALID;
         let fail = |reason| ParseDecimalError {
             text: text.to_owned(),
             precision: P,
@@ -92,7 +104,7 @@ impl<const P: u8, const S: i8> FromStr for Decimal<P, S> {
         if int.is_empty() && frac.is_empty() || !all_digits(int) || !all_digits(frac) {
             return Err(fail("expected digits with an optional `.`"));
         }
-        let scale = usize::try_from(S.max(0)).unwrap_or(0);
+        let scale = S as usize; // `VALID`: 0 <= S <= 38
         if frac.len() > scale {
             return Err(fail("more digits after the point than the scale allows"));
         }
@@ -100,5 +112,54 @@ impl<const P: u8, const S: i8> FromStr for Decimal<P, S> {
         let mantissa: i128 = padded.parse().map_err(|_| fail("too many digits"))?;
         let mantissa = if negative { -mantissa } else { mantissa };
         Self::from_mantissa(mantissa).ok_or_else(|| fail("more digits than the precision allows"))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::Decimal;
+
+    fn check<const P: u8, const S: i8>(text: &str, mantissa: Option<i128>, shown: &str) {
+        let parsed = text.parse::<Decimal<P, S>>().ok();
+        assert_eq!(parsed.map(Decimal::mantissa), mantissa, "{text}");
+        if let Some(parsed) = parsed {
+            assert_eq!(parsed.to_string(), shown, "{text}");
+            assert_eq!(
+                parsed.to_string().parse::<Decimal<P, S>>(),
+                Ok(parsed),
+                "{text} round-trips"
+            );
+        }
+    }
+
+    #[test]
+    fn parses_and_displays_edge_cases() {
+        check::<15, 2>("0", Some(0), "0.00");
+        check::<15, 2>("-0.5", Some(-50), "-0.50");
+        check::<15, 2>("-.5", Some(-50), "-0.50");
+        check::<15, 2>("1.", Some(100), "1.00");
+        check::<15, 2>("+7", Some(700), "7.00");
+        check::<15, 2>(
+            "9999999999999.99",
+            Some(999_999_999_999_999),
+            "9999999999999.99",
+        );
+        check::<15, 2>("10000000000000", None, "");
+        check::<15, 2>("+", None, "");
+        check::<15, 2>(".", None, "");
+        check::<15, 2>("1.234", None, "");
+        check::<15, 2>("1e3", None, "");
+        check::<5, 0>("12300", Some(12300), "12300");
+        check::<38, 38>(
+            "0.99999999999999999999999999999999999999",
+            Some(10i128.pow(38) - 1),
+            "0.99999999999999999999999999999999999999",
+        );
+        check::<38, 0>(
+            "99999999999999999999999999999999999999",
+            Some(10i128.pow(38) - 1),
+            "99999999999999999999999999999999999999",
+        );
+        check::<38, 0>("999999999999999999999999999999999999999999", None, "");
     }
 }

@@ -1,7 +1,5 @@
 //! The one error type of this crate.
 
-use std::borrow::Cow;
-
 /// Why a catalog operation failed. Every variant names the table and, where
 /// there is one, the column or option, so the message alone says what to fix.
 #[derive(Debug, thiserror::Error)]
@@ -54,20 +52,6 @@ pub enum Error {
         column: String,
         /// What is wrong with the value.
         message: String,
-    },
-    /// A table's source options are not valid for its source kind.
-    #[error("table `{table}`: {message}")]
-    InvalidOptions {
-        /// Qualified table name.
-        table: String,
-        /// Every problem found, one per line.
-        message: String,
-    },
-    /// Two specs share a database and a name.
-    #[error("table `{table}` is declared twice; rename one of them")]
-    DuplicateTable {
-        /// Qualified table name.
-        table: Cow<'static, str>,
     },
     /// `catalog.json` could not be read.
     #[error("catalog.json: {message}")]

@@ -3,7 +3,6 @@
 use std::collections::BTreeSet;
 
 use crate::spec::TableSpec;
-use crate::{Error, Result};
 
 /// Every table of a catalog. The generated catalog (`tables::REGISTRY`) is one;
 /// the runtime registers each of its specs in the query engine.
@@ -13,23 +12,10 @@ pub struct Registry {
 }
 
 impl Registry {
-    /// A registry over `tables`. The generator guarantees unique names; use
-    /// [`Registry::checked`] for lists built any other way.
+    /// A registry over `tables`, whose names `cargo xtask gen-catalog` has
+    /// checked to be unique.
     pub const fn new(tables: &'static [&'static TableSpec]) -> Self {
         Self { tables }
-    }
-
-    /// A registry over `tables`, or an error naming a table declared twice.
-    pub fn checked(tables: &'static [&'static TableSpec]) -> Result<Self> {
-        let mut seen = BTreeSet::new();
-        for spec in tables {
-            if !seen.insert((&*spec.database, &*spec.name)) {
-                return Err(Error::DuplicateTable {
-                    table: spec.qualified_name().into(),
-                });
-            }
-        }
-        Ok(Self { tables })
     }
 
     /// Every table, grouped by database in the order the generator wrote them.

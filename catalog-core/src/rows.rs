@@ -14,7 +14,7 @@ use arrow_array::{
     Array, ArrayRef, BinaryArray, BinaryViewArray, BooleanArray, Decimal128Array, LargeBinaryArray,
     LargeStringArray, PrimitiveArray, RecordBatch, StringArray, StringViewArray,
 };
-use arrow_schema::SchemaRef;
+use arrow_schema::{DataType, SchemaRef, TimeUnit};
 use chrono::{DateTime, NaiveDate, NaiveDateTime, Utc};
 
 use crate::spec::{ColumnType, TableSpec};
@@ -130,13 +130,27 @@ fn downcast<'a, A: Array + 'static>(
     expected: ColumnType,
     context: ColumnContext<'_>,
 ) -> Result<&'a A> {
-    if array.data_type() != &expected.to_arrow() {
+    if !same_type(array.data_type(), expected) {
         return Err(context.type_error(expected, array.data_type()));
     }
     array
         .as_any()
         .downcast_ref::<A>()
         .ok_or_else(|| context.type_error(expected, array.data_type()))
+}
+
+/// Zone names that mean UTC; writers differ in which one they put in a schema.
+const UTC_NAMES: &[&str] = &["UTC", "+00:00", "+0000", "Z", "Etc/UTC", "GMT"];
+
+/// Whether an array of `found` type holds `expected` values exactly.
+fn same_type(found: &DataType, expected: ColumnType) -> bool {
+    match (found, expected) {
+        (
+            DataType::Timestamp(TimeUnit::Microsecond, Some(zone)),
+            ColumnType::Timestamp { utc: true },
+        ) => UTC_NAMES.contains(&zone.as_ref()),
+        _ => found == &expected.to_arrow(),
+    }
 }
 
 macro_rules! primitive_scalar {

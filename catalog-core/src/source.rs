@@ -72,7 +72,9 @@ impl OptionValue {
             Self::Url => {
                 "an `http(s)://` URL, or a `/path` on the environment's HTTP base URL".into()
             }
-            Self::Char => "a single ASCII character, e.g. \",\" or \"|\"".into(),
+            Self::Char => {
+                "a single ASCII character other than a quote or line break, e.g. \",\", \"|\" or \"\\t\"".into()
+            }
             Self::Bool => "`true` or `false`".into(),
             Self::Count => "a non-negative integer".into(),
             Self::Duration => "a duration, e.g. \"10s\" or \"2m\"".into(),
@@ -92,19 +94,28 @@ impl OptionValue {
     fn accepts(self, value: &str) -> bool {
         let is_token_char = |c: char| c.is_ascii_alphanumeric() || c == '-' || c == '_';
         match self {
-            Self::S3Uri => value.strip_prefix("s3://").is_some_and(|rest| {
-                rest.split_once('/')
-                    .is_some_and(|(b, k)| !b.is_empty() && !k.is_empty())
-            }),
+            // `s3://bucket/` is the whole bucket as a prefix; `s3://bucket` names no object.
+            Self::S3Uri => value
+                .strip_prefix("s3://")
+                .and_then(|rest| rest.split_once('/'))
+                .is_some_and(|(bucket, _)| !bucket.is_empty()),
             Self::Location => {
                 !value.is_empty() && (!value.starts_with("s3://") || Self::S3Uri.accepts(value))
             }
             Self::Url => {
                 value.starts_with("http://") && value.len() > "http://".len()
                     || value.starts_with("https://") && value.len() > "https://".len()
-                    || value.starts_with('/')
+                    // `//host/path` would leave the environment's host, credentials and all.
+                    || value.starts_with('/') && !value.starts_with("//")
             }
-            Self::Char => value.len() == 1 && value.is_ascii() && value != "\n" && value != "\"",
+            // A quote or line break cannot separate fields; a tab can.
+            Self::Char => {
+                let mut chars = value.chars();
+                match (chars.next(), chars.next()) {
+                    (Some(c), None) => c == '\t' || (c.is_ascii_graphic() || c == ' ') && c != '"',
+                    _ => false,
+                }
+            }
             Self::Bool => value == "true" || value == "false",
             Self::Count => value.parse::<u64>().is_ok(),
             Self::Duration => crate::spec::parse_duration(value).is_ok(),
@@ -435,5 +446,46 @@ fn check_http(options: &[(&str, &str)], problems: &mut Vec<OptionProblem>) {
             "`auth_env` needs `auth_header` as well: the header that carries the secret, e.g. `auth_header = \"Authorization\"`".into(),
         )),
         _ => {}
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::OptionValue::{self, *};
+
+    fn check(shape: OptionValue, accepted: &[&str], refused: &[&str]) {
+        for value in accepted {
+            assert!(shape.accepts(value), "{shape:?} should accept {value:?}");
+        }
+        for value in refused {
+            assert!(!shape.accepts(value), "{shape:?} should refuse {value:?}");
+        }
+    }
+
+    #[test]
+    fn option_shapes() {
+        check(
+            S3Uri,
+            &["s3://b/k.parquet", "s3://b/prefix/", "s3://b/"],
+            &["s3://b", "s3:///k", "b/k", ""],
+        );
+        check(
+            Location,
+            &["tpch/nation.csv", "/data/x.csv", "s3://b/x.csv"],
+            &["", "s3://b"],
+        );
+        check(
+            Url,
+            &["https://api.example/x", "http://h", "/fx/rates"],
+            &["//evil.example/x", "https://", "ftp://h/x", "fx"],
+        );
+        check(
+            Char,
+            &[",", "|", "\t", " ", ";"],
+            &["\"", "\n", "\r", "||", "é", ""],
+        );
+        check(Count, &["0", "3"], &["-1", "3.5", ""]);
+        check(EnvVar, &["FX_TOKEN", "_X1"], &["fx", "1X", "X-Y", ""]);
+        check(JsonPointer, &["", "/data/rows"], &["data"]);
     }
 }

@@ -282,7 +282,14 @@ impl Freshness {
     /// assert!(catalog_core::Freshness::parse("daily").is_err());
     /// ```
     pub fn parse(text: &str) -> Result<Self, String> {
-        let seconds = parse_duration(text)?.as_secs();
+        let duration = parse_duration(text)?;
+        // Freshness is compared with object timestamps in whole seconds; `1500ms` would be silently rounded.
+        if duration.subsec_nanos() != 0 {
+            return Err(format!(
+                "freshness `{text}` has a fraction of a second; use whole seconds, e.g. \"2s\""
+            ));
+        }
+        let seconds = duration.as_secs();
         if seconds == 0 {
             return Err(format!(
                 "freshness `{text}` is zero; use a positive duration such as \"24h\""

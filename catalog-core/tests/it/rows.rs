@@ -276,3 +276,25 @@ fn a_decimal_of_another_scale_is_refused_not_misread() {
         .to_arrow()
     );
 }
+
+#[test]
+fn utc_timestamps_are_read_whatever_the_zone_is_called() {
+    /// Events.
+    #[derive(Table, Debug, PartialEq)]
+    #[table(database = "test", source = "function", function = "events")]
+    struct Event {
+        /// When.
+        at: DateTime<Utc>,
+    }
+    let micros =
+        catalog_core::arrow_array::TimestampMicrosecondArray::from(vec![1_700_000_000_000_000]);
+    for zone in ["UTC", "+00:00", "Etc/UTC"] {
+        let batch = batch(vec![("at", Arc::new(micros.clone().with_timezone(zone)))]);
+        let rows = Event::from_record_batch(&batch).unwrap();
+        assert_eq!(rows[0].at.timestamp(), 1_700_000_000, "{zone}");
+    }
+    // Another zone is another type: its wall-clock reading would differ.
+    let batch = batch(vec![("at", Arc::new(micros.with_timezone("+01:00")))]);
+    let error = Event::from_record_batch(&batch).unwrap_err().to_string();
+    assert!(error.contains("found Timestamp(µs, \"+01:00\")"), "{error}");
+}

@@ -323,7 +323,7 @@ fn table_section(out: &mut String, found: &Found) {
         let _ = writeln!(
             out,
             "| `{}` | `{}` | {} | {} | {} |",
-            column.name,
+            cell(&column.name),
             column.ty,
             if column.nullable { "yes" } else { "no" },
             if checks.is_empty() {

@@ -271,7 +271,10 @@ fn a_table_in_lib_rs_is_registered_by_its_crate_path() {
         registry.contains("<crate::Order as Table>::SPEC"),
         "{registry}"
     );
-    assert!(registry.contains("-> ::catalog_core::TableRef<crate::Order>"), "{registry}");
+    assert!(
+        registry.contains("-> ::catalog_core::TableRef<crate::Order>"),
+        "{registry}"
+    );
     let page = fs::read_to_string(dir.path().join("docs/reference/catalog/shop.md")).unwrap();
     assert!(
         page.contains("# Database `shop`\n\nThe shop.\n"),
