@@ -35,6 +35,7 @@
 //! ```
 
 mod decimal;
+mod environment;
 mod error;
 mod manifest;
 mod registry;
@@ -44,6 +45,7 @@ mod spec;
 mod table;
 
 pub use decimal::{Decimal, ParseDecimalError};
+pub use environment::Environment;
 pub use error::{Error, Result};
 pub use manifest::Manifest;
 pub use registry::Registry;

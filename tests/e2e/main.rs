@@ -1,3 +1,5 @@
-//! End-to-end tests: the catalog as compiled, as generated, and as documented agree.
+//! End-to-end tests: the catalog as compiled, generated and documented agrees,
+//! and the real plugins, loaded by the real loader, answer SQL.
 
 mod catalog;
+mod plugins;

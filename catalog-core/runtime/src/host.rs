@@ -1,0 +1,186 @@
+//! Finding, checking and loading plugin libraries.
+
+use std::path::{Path, PathBuf};
+
+use codelake_plugin_abi::{
+    ABI_VERSION, CreateFn, HEADER_SYMBOL, HeaderFn, MODULE_SYMBOL, ModuleFn, PluginHeader,
+    ValidateFn,
+};
+
+use crate::{Error, Result};
+
+/// The environment variable that overrides where plugins are looked for.
+pub const PLUGIN_DIR_VAR: &str = "CODELAKE_PLUGIN_DIR";
+
+/// A loaded plugin. Its library stays loaded for the life of the process:
+/// providers it built may be used until the very end, and unloading code that
+/// may still run is undefined behaviour.
+#[derive(Debug, Clone)]
+pub struct Plugin {
+    /// The library file.
+    pub path: PathBuf,
+    /// The plugin's name, e.g. `csv`.
+    pub name: String,
+    /// The plugin's version.
+    pub version: String,
+    /// The source kinds it serves.
+    pub kinds: Vec<String>,
+    pub(crate) validate: ValidateFn,
+    pub(crate) create: CreateFn,
+}
+
+/// Every plugin loaded from a directory, and every library that failed to load.
+#[derive(Debug, Default)]
+pub struct PluginSet {
+    /// Plugins that loaded and passed their version checks.
+    pub plugins: Vec<Plugin>,
+    /// Libraries that did not; the others are usable all the same.
+    pub errors: Vec<Error>,
+}
+
+impl PluginSet {
+    /// Loads every `codelake_plugin_*` library in `dir`. A library that fails
+    /// is reported in [`PluginSet::errors`]; it never stops the others.
+    pub fn load_dir(dir: &Path) -> Result<Self> {
+        let prefix = format!("{}codelake_plugin_", std::env::consts::DLL_PREFIX);
+        let entries = std::fs::read_dir(dir).map_err(|source| Error::PluginDir {
+            dir: dir.to_owned(),
+            source,
+        })?;
+        let mut paths: Vec<PathBuf> = entries
+            .filter_map(|entry| entry.ok().map(|entry| entry.path()))
+            .filter(|path| {
+                let name = path
+                    .file_name()
+                    .map(|name| name.to_string_lossy().into_owned())
+                    .unwrap_or_default();
+                name.starts_with(&prefix) && name.ends_with(std::env::consts::DLL_SUFFIX)
+            })
+            .collect();
+        paths.sort();
+        Ok(Self::load(&paths))
+    }
+
+    /// Loads the given libraries, each on its own.
+    pub fn load(paths: &[PathBuf]) -> Self {
+        let mut set = Self::default();
+        for path in paths {
+            match load(path) {
+                Ok(plugin) => set.add(plugin),
+                Err(error) => set.errors.push(error),
+            }
+        }
+        set
+    }
+
+    fn add(&mut self, plugin: Plugin) {
+        for kind in &plugin.kinds {
+            if let Some(first) = self.plugin_for(kind) {
+                self.errors.push(Error::DuplicateKind {
+                    kind: kind.clone(),
+                    first: first.path.clone(),
+                    second: plugin.path.clone(),
+                });
+                return;
+            }
+        }
+        self.plugins.push(plugin);
+    }
+
+    /// The plugin serving source `kind`.
+    pub fn plugin_for(&self, kind: &str) -> Option<&Plugin> {
+        self.plugins
+            .iter()
+            .find(|plugin| plugin.kinds.iter().any(|served| served == kind))
+    }
+
+    /// The loaded plugins' names, for messages.
+    pub fn names(&self) -> String {
+        if self.plugins.is_empty() {
+            return "none".to_owned();
+        }
+        self.plugins
+            .iter()
+            .map(|plugin| plugin.name.as_str())
+            .collect::<Vec<_>>()
+            .join(", ")
+    }
+}
+
+/// Where plugins are looked for: `$CODELAKE_PLUGIN_DIR`, else the directory of
+/// the running program (the target directory of its profile, `target/debug`,
+/// when run by cargo; a test binary in `target/debug/deps` looks one level up).
+pub fn default_plugin_dir() -> PathBuf {
+    if let Some(dir) = std::env::var_os(PLUGIN_DIR_VAR) {
+        return PathBuf::from(dir);
+    }
+    let exe = std::env::current_exe().unwrap_or_default();
+    let dir = exe.parent().map(Path::to_path_buf).unwrap_or_default();
+    if dir.file_name().is_some_and(|name| name == "deps") {
+        dir.parent().map(Path::to_path_buf).unwrap_or(dir)
+    } else {
+        dir
+    }
+}
+
+/// Loads one library: header first, then, only if it matches, the module.
+#[allow(unsafe_code)] // loading foreign code is inherently unsafe; see the SAFETY notes
+fn load(path: &Path) -> Result<Plugin> {
+    let fail = |message: String| Error::Load {
+        path: path.to_owned(),
+        message,
+    };
+    // SAFETY: loading runs the library's initialisers. We only load files named
+    // like codelake plugins from the plugin directory the user chose.
+    let library =
+        unsafe { libloading::Library::new(path) }.map_err(|error| fail(error.to_string()))?;
+    // Never unloaded: providers and streams from it may live until the process ends.
+    let library: &'static libloading::Library = Box::leak(Box::new(library));
+
+    // SAFETY: every codelake plugin exports this symbol with this signature, and its
+    // layout (`PluginHeader`) is frozen across ABI versions, so reading it is sound
+    // even for a plugin of another ABI version.
+    let header: HeaderFn = unsafe { library.get::<HeaderFn>(HEADER_SYMBOL.as_bytes()) }
+        .map(|symbol| *symbol)
+        .map_err(|error| {
+            fail(format!(
+                "not a codelake plugin: no `{HEADER_SYMBOL}` export ({error})"
+            ))
+        })?;
+    let found = header();
+    let expected = PluginHeader::current();
+    if found.abi_version != ABI_VERSION {
+        return Err(Error::AbiVersion {
+            path: path.to_owned(),
+            found: found.abi_version,
+            expected: ABI_VERSION,
+        });
+    }
+    if found.datafusion_major != expected.datafusion_major {
+        return Err(Error::DataFusionVersion {
+            path: path.to_owned(),
+            found: found.datafusion_major,
+            expected: expected.datafusion_major,
+        });
+    }
+
+    // SAFETY: the header matched, so the module has this ABI version's layout.
+    let module: ModuleFn = unsafe { library.get::<ModuleFn>(MODULE_SYMBOL.as_bytes()) }
+        .map(|symbol| *symbol)
+        .map_err(|error| fail(format!("no `{MODULE_SYMBOL}` export ({error})")))?;
+    let module = module();
+    Ok(Plugin {
+        path: path.to_owned(),
+        name: module.name.as_str().to_owned(),
+        version: module.version.as_str().to_owned(),
+        kinds: module
+            .kinds
+            .as_str()
+            .split(',')
+            .filter(|kind| !kind.is_empty())
+            .map(str::to_owned)
+            .collect(),
+        validate: module.validate,
+        create: module.create,
+    })
+}

@@ -1,0 +1,107 @@
+//! Registering catalog tables in a DataFusion session through their plugins.
+
+use std::sync::Arc;
+
+use catalog_core::{Environment, TableSpec};
+use datafusion::catalog::{MemorySchemaProvider, TableProvider};
+use datafusion::common::TableReference;
+use datafusion::execution::TaskContextProvider;
+use datafusion::prelude::SessionContext;
+use datafusion_ffi::proto::logical_extension_codec::FFI_LogicalExtensionCodec;
+use datafusion_ffi::table_provider::FFI_TableProvider;
+use stabby::str::Str;
+
+use crate::host::{Plugin, PluginSet};
+use crate::{Error, Result};
+
+/// Registers each table as `database.name` in `ctx`'s default catalog, through
+/// the plugin serving its source. Tables are independent: the ones that fail
+/// are returned, the others are registered and answer queries.
+pub fn register_tables<'a>(
+    ctx: &Arc<SessionContext>,
+    plugins: &PluginSet,
+    tables: impl IntoIterator<Item = &'a TableSpec>,
+    env: &Environment,
+) -> Vec<Error> {
+    let environment_json = serde_json::to_string(env).expect("an environment serialises");
+    let task_ctx_provider = Arc::clone(ctx) as Arc<dyn TaskContextProvider>;
+    let mut failures = Vec::new();
+    for spec in tables {
+        let registered = provider(plugins, spec, &environment_json, &task_ctx_provider)
+            .and_then(|provider| register(ctx, spec, provider));
+        if let Err(error) = registered {
+            failures.push(error);
+        }
+    }
+    failures
+}
+
+fn provider(
+    plugins: &PluginSet,
+    spec: &TableSpec,
+    environment_json: &str,
+    task_ctx_provider: &Arc<dyn TaskContextProvider>,
+) -> Result<Arc<dyn TableProvider>> {
+    let table = spec.qualified_name();
+    let plugin: &Plugin = plugins
+        .plugin_for(&spec.source)
+        .ok_or_else(|| Error::NoPlugin {
+            table: table.clone(),
+            kind: spec.source.to_string(),
+            loaded: plugins.names(),
+        })?;
+    let spec_json = serde_json::to_string(spec).expect("a spec serialises");
+    // Options first: a bad option is refused before the plugin does any I/O.
+    if let Some(message) = (plugin.validate)(Str::from(spec_json.as_str())).into_option() {
+        return Err(Error::InvalidOptions {
+            table,
+            plugin: plugin.path.clone(),
+            message: message.as_str().to_owned(),
+        });
+    }
+    let codec = FFI_LogicalExtensionCodec::new_default(task_ctx_provider);
+    let created = (plugin.create)(
+        Str::from(spec_json.as_str()),
+        Str::from(environment_json),
+        codec,
+    );
+    let ffi: FFI_TableProvider = created.into_result().map_err(|message| Error::Create {
+        table,
+        plugin: plugin.path.clone(),
+        message: message.as_str().to_owned(),
+    })?;
+    Ok((&ffi).into())
+}
+
+fn register(
+    ctx: &SessionContext,
+    spec: &TableSpec,
+    provider: Arc<dyn TableProvider>,
+) -> Result<()> {
+    let table = spec.qualified_name();
+    let register_error = |source| Error::Register {
+        table: table.clone(),
+        source,
+    };
+    let catalog_name = ctx
+        .state()
+        .config()
+        .options()
+        .catalog
+        .default_catalog
+        .clone();
+    let catalog = ctx
+        .catalog(&catalog_name)
+        .expect("the default catalog exists");
+    if catalog.schema(&spec.database).is_none() {
+        catalog
+            .register_schema(&spec.database, Arc::new(MemorySchemaProvider::new()))
+            .map_err(register_error)?;
+    }
+    ctx.register_table(
+        TableReference::partial(spec.database.to_string(), spec.name.to_string()),
+        provider,
+    )
+    .map_err(register_error)?;
+    Ok(())
+}

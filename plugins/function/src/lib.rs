@@ -1,0 +1,149 @@
+//! The `function` source plugin: tables computed by Rust functions.
+//!
+//! A function table is an ordinary Rust function that returns the rows of its
+//! table's struct, listed once in [`table_functions!`] in `functions.rs`:
+//!
+//! ```ignore
+//! pub fn price_tiers() -> Vec<PriceTier> { vec![/* … */] }
+//!
+//! table_functions![price_tiers];
+//! ```
+//!
+//! The function runs at every scan, so its rows are always current; the
+//! plugin turns them into a record batch with the struct's derived conversion.
+
+mod functions;
+
+use std::sync::Arc;
+
+use async_trait::async_trait;
+use codelake_plugin_sdk::catalog_core::{Environment, TableSpec};
+use codelake_plugin_sdk::datafusion::arrow::array::RecordBatch;
+use codelake_plugin_sdk::datafusion::arrow::datatypes::SchemaRef;
+use codelake_plugin_sdk::datafusion::catalog::{MemTable, Session, TableProvider};
+use codelake_plugin_sdk::datafusion::common::{DataFusionError, Result};
+use codelake_plugin_sdk::datafusion::logical_expr::{Expr, TableType};
+use codelake_plugin_sdk::datafusion::physical_plan::ExecutionPlan;
+use codelake_plugin_sdk::{Source, export_source};
+
+/// One table function: its name and how to call it.
+pub struct TableFunction {
+    /// The name a table gives in `function = "…"`.
+    pub name: &'static str,
+    /// The rows of its table's struct, as one record batch.
+    pub call: fn() -> Result<RecordBatch, String>,
+    /// The schema the batch has.
+    pub schema: fn() -> SchemaRef,
+}
+
+/// Lists the functions this plugin serves; each is a `fn() -> Vec<T>` where `T: Table`.
+#[macro_export]
+macro_rules! table_functions {
+    ($($function:ident),* $(,)?) => {
+        /// Every table function of this plugin.
+        pub const FUNCTIONS: &[$crate::TableFunction] = &[$(
+            $crate::TableFunction {
+                name: ::std::stringify!($function),
+                call: || $crate::rows_to_batch(&$function()),
+                schema: || $crate::schema_of($function as fn() -> _),
+            },
+        )*];
+    };
+}
+
+#[doc(hidden)]
+pub fn rows_to_batch<T: codelake_plugin_sdk::catalog_core::Table>(
+    rows: &[T],
+) -> Result<RecordBatch, String> {
+    T::to_record_batch(rows).map_err(|error| error.to_string())
+}
+
+#[doc(hidden)]
+pub fn schema_of<T: codelake_plugin_sdk::catalog_core::Table>(
+    _function: fn() -> Vec<T>,
+) -> SchemaRef {
+    T::schema()
+}
+
+/// Serves `function` tables.
+pub struct Functions;
+
+impl Source for Functions {
+    const NAME: &'static str = "function";
+    const KINDS: &'static [&'static str] = &["function"];
+
+    fn provider(spec: &TableSpec, _env: &Environment) -> Result<Arc<dyn TableProvider>, String> {
+        let name = spec.option("function").ok_or("no `function` option")?;
+        let function = functions::FUNCTIONS
+            .iter()
+            .find(|function| function.name == name)
+            .ok_or_else(|| {
+                let known: Vec<&str> = functions::FUNCTIONS
+                    .iter()
+                    .map(|function| function.name)
+                    .collect();
+                format!(
+                    "the function plugin has no function `{name}` (it has: {})",
+                    known.join(", ")
+                )
+            })?;
+        // The function's rows must be the table's rows: same columns, by name and type.
+        let returned = (function.schema)();
+        let declared = spec.arrow_schema();
+        for field in declared.fields() {
+            match returned.field_with_name(field.name()) {
+                Ok(found) if found.data_type() == field.data_type() => {}
+                Ok(found) => {
+                    return Err(format!(
+                        "function `{name}` returns column `{}` as {}, but the table declares {}",
+                        field.name(),
+                        found.data_type(),
+                        field.data_type()
+                    ));
+                }
+                Err(_) => {
+                    return Err(format!(
+                        "function `{name}` returns no column `{}`",
+                        field.name()
+                    ));
+                }
+            }
+        }
+        Ok(Arc::new(FunctionTable {
+            call: function.call,
+            schema: returned,
+        }))
+    }
+}
+
+export_source!(Functions);
+
+/// A table whose rows come from a function, called at each scan.
+#[derive(Debug)]
+struct FunctionTable {
+    call: fn() -> Result<RecordBatch, String>,
+    schema: SchemaRef,
+}
+
+#[async_trait]
+impl TableProvider for FunctionTable {
+    fn schema(&self) -> SchemaRef {
+        SchemaRef::clone(&self.schema)
+    }
+
+    fn table_type(&self) -> TableType {
+        TableType::Base
+    }
+
+    async fn scan(
+        &self,
+        state: &dyn Session,
+        projection: Option<&Vec<usize>>,
+        filters: &[Expr],
+        limit: Option<usize>,
+    ) -> Result<Arc<dyn ExecutionPlan>> {
+        let batch = (self.call)().map_err(DataFusionError::Execution)?;
+        let table = MemTable::try_new(self.schema(), vec![vec![batch]])?;
+        table.scan(state, projection, filters, limit).await
+    }
+}

@@ -1,0 +1,184 @@
+//! Panic fences around a plugin's provider, plan and stream.
+//!
+//! Each DataFusion call that runs plugin code from across the FFI boundary goes
+//! through one of these wrappers, which turns a panic into a `DataFusionError`
+//! naming the table and plugin. Without them, the panic would unwind into an
+//! `extern "C"` frame of `datafusion_ffi` and abort the host process.
+
+use std::fmt;
+use std::panic::{AssertUnwindSafe, catch_unwind};
+use std::sync::Arc;
+
+use async_trait::async_trait;
+use datafusion::arrow::datatypes::SchemaRef;
+use datafusion::catalog::{Session, TableProvider};
+use datafusion::common::tree_node::TreeNodeRecursion;
+use datafusion::common::{Result, Statistics};
+use datafusion::error::DataFusionError;
+use datafusion::execution::{SendableRecordBatchStream, TaskContext};
+use datafusion::logical_expr::{Expr, TableProviderFilterPushDown, TableType};
+use datafusion::physical_expr::PhysicalExpr;
+use datafusion::physical_plan::stream::RecordBatchStreamAdapter;
+use datafusion::physical_plan::{DisplayAs, DisplayFormatType, ExecutionPlan, PlanProperties};
+use futures::{FutureExt, StreamExt};
+
+use crate::panic_message;
+
+/// Where a panic happened, for its error message.
+#[derive(Debug, Clone)]
+struct Origin {
+    table: String,
+    plugin: &'static str,
+}
+
+impl Origin {
+    fn error(&self, during: &str, payload: &(dyn std::any::Any + Send)) -> DataFusionError {
+        DataFusionError::External(
+            format!(
+                "table `{}`: plugin `{}` panicked while {during}: {}",
+                self.table,
+                self.plugin,
+                panic_message(payload)
+            )
+            .into(),
+        )
+    }
+}
+
+/// A plugin's provider, with every call fenced against panics.
+#[derive(Debug)]
+pub struct GuardedProvider {
+    inner: Arc<dyn TableProvider>,
+    origin: Origin,
+}
+
+impl GuardedProvider {
+    /// Wraps `inner`, the provider of `table` built by `plugin`.
+    pub fn new(inner: Arc<dyn TableProvider>, table: String, plugin: &'static str) -> Self {
+        Self {
+            inner,
+            origin: Origin { table, plugin },
+        }
+    }
+}
+
+#[async_trait]
+impl TableProvider for GuardedProvider {
+    fn schema(&self) -> SchemaRef {
+        // The schema was read once while building the provider; a panic here would be
+        // a plugin bug the host cannot recover from, and `schema` cannot return an error.
+        self.inner.schema()
+    }
+
+    fn table_type(&self) -> TableType {
+        self.inner.table_type()
+    }
+
+    async fn scan(
+        &self,
+        state: &dyn Session,
+        projection: Option<&Vec<usize>>,
+        filters: &[Expr],
+        limit: Option<usize>,
+    ) -> Result<Arc<dyn ExecutionPlan>> {
+        let planned = AssertUnwindSafe(self.inner.scan(state, projection, filters, limit))
+            .catch_unwind()
+            .await;
+        match planned {
+            Ok(plan) => Ok(Arc::new(GuardedExec {
+                inner: plan?,
+                origin: self.origin.clone(),
+            })),
+            Err(payload) => Err(self.origin.error("planning a scan", &*payload)),
+        }
+    }
+
+    fn supports_filters_pushdown(
+        &self,
+        filters: &[&Expr],
+    ) -> Result<Vec<TableProviderFilterPushDown>> {
+        catch_unwind(AssertUnwindSafe(|| {
+            self.inner.supports_filters_pushdown(filters)
+        }))
+        .unwrap_or_else(|payload| Err(self.origin.error("checking filters", &*payload)))
+    }
+
+    fn statistics(&self) -> Option<Statistics> {
+        catch_unwind(AssertUnwindSafe(|| self.inner.statistics())).unwrap_or(None)
+    }
+}
+
+/// A plugin's plan: a leaf to the host, whose stream is fenced against panics.
+#[derive(Debug)]
+struct GuardedExec {
+    inner: Arc<dyn ExecutionPlan>,
+    origin: Origin,
+}
+
+impl DisplayAs for GuardedExec {
+    fn fmt_as(&self, format: DisplayFormatType, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(
+            f,
+            "CodelakePluginExec: table={}, plugin={}, input=",
+            self.origin.table, self.origin.plugin
+        )?;
+        self.inner.fmt_as(format, f)
+    }
+}
+
+impl ExecutionPlan for GuardedExec {
+    fn name(&self) -> &str {
+        "CodelakePluginExec"
+    }
+
+    fn properties(&self) -> &Arc<PlanProperties> {
+        self.inner.properties()
+    }
+
+    // The plugin's plan crosses the boundary whole: the host optimises around it, not inside it.
+    fn children(&self) -> Vec<&Arc<dyn ExecutionPlan>> {
+        Vec::new()
+    }
+
+    fn apply_expressions(
+        &self,
+        _f: &mut dyn FnMut(&Arc<dyn PhysicalExpr>) -> Result<TreeNodeRecursion>,
+    ) -> Result<TreeNodeRecursion> {
+        Ok(TreeNodeRecursion::Continue)
+    }
+
+    fn with_new_children(
+        self: Arc<Self>,
+        _children: Vec<Arc<dyn ExecutionPlan>>,
+    ) -> Result<Arc<dyn ExecutionPlan>> {
+        Ok(self)
+    }
+
+    fn execute(
+        &self,
+        partition: usize,
+        context: Arc<TaskContext>,
+    ) -> Result<SendableRecordBatchStream> {
+        let started = catch_unwind(AssertUnwindSafe(|| self.inner.execute(partition, context)));
+        let stream = match started {
+            Ok(stream) => stream?,
+            Err(payload) => return Err(self.origin.error("starting a scan", &*payload)),
+        };
+        let origin = self.origin.clone();
+        let schema = stream.schema();
+        // After a panic the inner stream is poisoned: report it once, then end.
+        let fenced = AssertUnwindSafe(stream)
+            .catch_unwind()
+            .map(move |item| match item {
+                Ok(batch) => batch,
+                Err(payload) => Err(origin.error("reading", &*payload)),
+            });
+        let mut failed = false;
+        let fenced = fenced.take_while(move |item| {
+            let keep = !failed;
+            failed |= item.is_err();
+            futures::future::ready(keep)
+        });
+        Ok(Box::pin(RecordBatchStreamAdapter::new(schema, fenced)))
+    }
+}
