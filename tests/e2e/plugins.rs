@@ -137,3 +137,156 @@ async fn a_missing_csv_file_names_the_table_and_the_path_and_the_rest_still_answ
         .unwrap();
     assert_eq!(tiers[0].column(0).len(), 1);
 }
+
+/// A test-only plugin's file, beside the real ones (named so that `load_dir` skips it).
+fn test_plugin(name: &str) -> std::path::PathBuf {
+    let file = format!(
+        "{}codelake_testplugin_{name}{}",
+        std::env::consts::DLL_PREFIX,
+        std::env::consts::DLL_SUFFIX
+    );
+    let path = default_plugin_dir().join(file);
+    assert!(
+        path.exists(),
+        "{} is not built: run `cargo build --workspace`",
+        path.display()
+    );
+    path
+}
+
+fn real_plugin(name: &str) -> std::path::PathBuf {
+    default_plugin_dir().join(codelake_plugin_abi_file(name))
+}
+
+fn codelake_plugin_abi_file(name: &str) -> String {
+    format!(
+        "{}codelake_plugin_{name}{}",
+        std::env::consts::DLL_PREFIX,
+        std::env::consts::DLL_SUFFIX
+    )
+}
+
+/// A one-column table `test.<name>` of source `source` with `options`.
+fn spec(name: &str, source: &str, options: &[(&str, &str)]) -> catalog_core::TableSpec {
+    use std::borrow::Cow::Owned;
+    catalog_core::TableSpec {
+        database: "test".into(),
+        name: Owned(name.to_owned()),
+        doc: "A test table.".into(),
+        rust_type: "tests::Test".into(),
+        source: Owned(source.to_owned()),
+        options: Owned(
+            options
+                .iter()
+                .map(|(key, value)| catalog_core::SourceOption {
+                    key: Owned((*key).to_owned()),
+                    value: Owned((*value).to_owned()),
+                })
+                .collect(),
+        ),
+        owner: None,
+        expectations: catalog_core::Expectations::default(),
+        columns: Owned(vec![catalog_core::ColumnSpec {
+            name: "x".into(),
+            ty: catalog_core::ColumnType::Int64,
+            nullable: true,
+            doc: "A number.".into(),
+            unique: false,
+            min: None,
+            max: None,
+        }]),
+    }
+}
+
+#[test]
+fn a_plugin_of_another_abi_version_is_refused_before_use_naming_file_and_versions() {
+    let path = test_plugin("old_abi");
+    let set = PluginSet::load(&[path.clone(), real_plugin("csv")]);
+    assert_eq!(set.names(), "csv", "the other plugin still loads");
+    let [error] = set.errors.as_slice() else {
+        panic!("{:?}", set.errors)
+    };
+    assert!(
+        matches!(
+            error,
+            Error::AbiVersion {
+                found: 2,
+                expected: 1,
+                ..
+            }
+        ),
+        "{error:?}"
+    );
+    let message = error.to_string();
+    assert!(message.contains(&path.display().to_string()), "{message}");
+    assert!(
+        message.contains("plugin ABI version 2, but this codelake uses version 1"),
+        "{message}"
+    );
+}
+
+#[test]
+fn a_missing_plugin_file_is_named_and_the_others_load() {
+    let missing = default_plugin_dir().join(codelake_plugin_abi_file("nowhere"));
+    let set = PluginSet::load(&[missing.clone(), real_plugin("csv")]);
+    assert_eq!(set.names(), "csv");
+    let [error] = set.errors.as_slice() else {
+        panic!("{:?}", set.errors)
+    };
+    assert!(
+        error
+            .to_string()
+            .starts_with(&format!("plugin {}: ", missing.display())),
+        "{error}"
+    );
+}
+
+#[tokio::test]
+async fn panics_and_bad_options_name_the_table_while_the_others_answer() {
+    let data = data_dir();
+    let env = Environment::new("test", data.path());
+    let ctx = Arc::new(SessionContext::new());
+    let set = PluginSet::load(&[real_plugin("csv"), test_plugin("faulty")]);
+    assert!(set.errors.is_empty(), "{:?}", set.errors);
+    let nation = tables::tpch::Nation::SPEC;
+    let specs = [
+        spec("built", "function", &[("function", "panic_on_build")]),
+        spec("scanned", "function", &[("function", "panic_on_scan")]),
+        spec("read", "function", &[("function", "panic_on_read")]),
+        spec(
+            "bad_options",
+            "csv",
+            &[("location", "x.csv"), ("delimiter", "||")],
+        ),
+    ];
+    let failures = register_tables(&ctx, &set, specs.iter().chain([nation]), &env);
+    let failures: Vec<String> = failures.iter().map(ToString::to_string).collect();
+    assert_eq!(failures.len(), 2, "{failures:#?}");
+    assert!(failures[0].starts_with("table `test.built`: plugin `faulty` panicked while building the table: deliberate panic while building"), "{}", failures[0]);
+    assert!(
+        failures[1].starts_with("table `test.bad_options`: invalid source options"),
+        "{}",
+        failures[1]
+    );
+    assert!(
+        failures[1].contains("`delimiter = \"||\"` is not valid"),
+        "{}",
+        failures[1]
+    );
+
+    // Panics at query time are errors naming the table, and the session goes on.
+    for (table, during) in [("scanned", "planning a scan"), ("read", "reading")] {
+        let result = match ctx.sql(&format!("SELECT * FROM test.{table}")).await {
+            Ok(frame) => frame.collect().await.map(drop),
+            Err(error) => Err(error),
+        };
+        let error = result.unwrap_err().to_string();
+        assert!(
+            error.contains(&format!(
+                "table `test.{table}`: plugin `faulty` panicked while {during}"
+            )),
+            "{error}"
+        );
+    }
+    assert_eq!(ints(&ctx, "SELECT count(*) FROM tpch.nation").await, [3]);
+}

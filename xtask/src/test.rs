@@ -155,7 +155,10 @@ pub fn run(args: &Args) -> anyhow::Result<()> {
         });
     }
     // The plugin cdylibs are what the end-to-end tests load: build every crate first.
-    steps.push(Step { name: "build (cargo build --workspace)", run: cargo(&["build", "--workspace", "--locked"], &[]) });
+    steps.push(Step {
+        name: "build (cargo build --workspace)",
+        run: cargo(&["build", "--workspace", "--locked"], &[]),
+    });
     if has_nextest() {
         steps.push(Step {
             name: "tests (cargo nextest)",

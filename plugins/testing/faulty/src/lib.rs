@@ -1,0 +1,137 @@
+//! Test-only: a `function` plugin whose tables panic, to prove the SDK fences
+//! panics on the plugin's side. `function = "…"` picks where it panics:
+//! `panic_on_build`, `panic_on_scan` or `panic_on_read`.
+
+use std::fmt;
+use std::sync::Arc;
+
+use async_trait::async_trait;
+use codelake_plugin_sdk::catalog_core::{Environment, TableSpec};
+use codelake_plugin_sdk::datafusion::arrow::datatypes::SchemaRef;
+use codelake_plugin_sdk::datafusion::catalog::{Session, TableProvider};
+use codelake_plugin_sdk::datafusion::common::Result;
+use codelake_plugin_sdk::datafusion::common::tree_node::TreeNodeRecursion;
+use codelake_plugin_sdk::datafusion::execution::{SendableRecordBatchStream, TaskContext};
+use codelake_plugin_sdk::datafusion::logical_expr::{Expr, TableType};
+use codelake_plugin_sdk::datafusion::physical_expr::{EquivalenceProperties, PhysicalExpr};
+use codelake_plugin_sdk::datafusion::physical_plan::execution_plan::{Boundedness, EmissionType};
+use codelake_plugin_sdk::datafusion::physical_plan::stream::RecordBatchStreamAdapter;
+use codelake_plugin_sdk::datafusion::physical_plan::{
+    DisplayAs, DisplayFormatType, ExecutionPlan, Partitioning, PlanProperties,
+};
+use codelake_plugin_sdk::{Source, export_source};
+
+/// Panics on request.
+pub struct Faulty;
+
+impl Source for Faulty {
+    const NAME: &'static str = "faulty";
+    const KINDS: &'static [&'static str] = &["function"];
+
+    fn provider(spec: &TableSpec, _env: &Environment) -> Result<Arc<dyn TableProvider>, String> {
+        let schema = Arc::new(spec.arrow_schema());
+        match spec.option("function") {
+            Some("panic_on_build") => panic!("deliberate panic while building"),
+            Some("panic_on_scan") => Ok(Arc::new(PanickingTable {
+                schema,
+                on_scan: true,
+            })),
+            Some("panic_on_read") => Ok(Arc::new(PanickingTable {
+                schema,
+                on_scan: false,
+            })),
+            other => Err(format!("no such test function: {other:?}")),
+        }
+    }
+}
+
+export_source!(Faulty);
+
+#[derive(Debug)]
+struct PanickingTable {
+    schema: SchemaRef,
+    on_scan: bool,
+}
+
+#[async_trait]
+impl TableProvider for PanickingTable {
+    fn schema(&self) -> SchemaRef {
+        SchemaRef::clone(&self.schema)
+    }
+
+    fn table_type(&self) -> TableType {
+        TableType::Base
+    }
+
+    async fn scan(
+        &self,
+        _state: &dyn Session,
+        _projection: Option<&Vec<usize>>,
+        _filters: &[Expr],
+        _limit: Option<usize>,
+    ) -> Result<Arc<dyn ExecutionPlan>> {
+        assert!(!self.on_scan, "deliberate panic while planning a scan");
+        let properties = PlanProperties::new(
+            EquivalenceProperties::new(self.schema()),
+            Partitioning::UnknownPartitioning(1),
+            EmissionType::Incremental,
+            Boundedness::Bounded,
+        );
+        Ok(Arc::new(PanickingExec {
+            schema: self.schema(),
+            properties: Arc::new(properties),
+        }))
+    }
+}
+
+#[derive(Debug)]
+struct PanickingExec {
+    schema: SchemaRef,
+    properties: Arc<PlanProperties>,
+}
+
+impl DisplayAs for PanickingExec {
+    fn fmt_as(&self, _format: DisplayFormatType, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "PanickingExec")
+    }
+}
+
+impl ExecutionPlan for PanickingExec {
+    fn name(&self) -> &str {
+        "PanickingExec"
+    }
+
+    fn properties(&self) -> &Arc<PlanProperties> {
+        &self.properties
+    }
+
+    fn children(&self) -> Vec<&Arc<dyn ExecutionPlan>> {
+        Vec::new()
+    }
+
+    fn apply_expressions(
+        &self,
+        _f: &mut dyn FnMut(&Arc<dyn PhysicalExpr>) -> Result<TreeNodeRecursion>,
+    ) -> Result<TreeNodeRecursion> {
+        Ok(TreeNodeRecursion::Continue)
+    }
+
+    fn with_new_children(
+        self: Arc<Self>,
+        _children: Vec<Arc<dyn ExecutionPlan>>,
+    ) -> Result<Arc<dyn ExecutionPlan>> {
+        Ok(self)
+    }
+
+    fn execute(
+        &self,
+        _partition: usize,
+        _context: Arc<TaskContext>,
+    ) -> Result<SendableRecordBatchStream> {
+        let stream = futures::stream::once(async { panic!("deliberate panic while reading") });
+        Ok(Box::pin(RecordBatchStreamAdapter::new(
+            SchemaRef::clone(&self.schema),
+            stream,
+        )))
+    }
+}
