@@ -1,5 +1,6 @@
 //! The environment a table is read in: what a plugin needs besides the spec.
 
+use std::fmt;
 use std::path::PathBuf;
 
 use serde::{Deserialize, Serialize};
@@ -17,6 +18,9 @@ pub struct Environment {
     /// Base URL of `http-api` tables whose `url` is a `/path`.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub http_base_url: Option<String>,
+    /// How to reach S3, for `s3://` locations.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub s3: Option<S3Settings>,
 }
 
 impl Environment {
@@ -26,6 +30,78 @@ impl Environment {
             name: name.into(),
             data_dir: data_dir.into(),
             http_base_url: None,
+            s3: None,
         }
+    }
+
+    /// The same environment, reaching S3 with `s3`.
+    pub fn with_s3(mut self, s3: S3Settings) -> Self {
+        self.s3 = Some(s3);
+        self
+    }
+}
+
+/// How to reach an S3-compatible store.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct S3Settings {
+    /// The endpoint, e.g. `http://127.0.0.1:9000`; `None` for AWS itself.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub endpoint: Option<String>,
+    /// The region, e.g. `us-east-1`.
+    pub region: String,
+    /// The access key id, if the store needs credentials.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub access_key_id: Option<String>,
+    /// The secret access key; never printed.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub secret_access_key: Option<Secret>,
+}
+
+/// A secret: serialised as itself (it must reach the plugin), but never shown
+/// by `Debug` or `Display`, so it cannot leak into logs or error messages.
+#[derive(Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(transparent)]
+pub struct Secret(String);
+
+impl Secret {
+    /// Wraps a secret value.
+    pub fn new(value: impl Into<String>) -> Self {
+        Self(value.into())
+    }
+
+    /// The secret itself, for the one place that must send it.
+    pub fn expose(&self) -> &str {
+        &self.0
+    }
+}
+
+impl fmt::Debug for Secret {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("Secret(***)")
+    }
+}
+
+impl fmt::Display for Secret {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("***")
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn secrets_never_show() {
+        let s3 = S3Settings {
+            secret_access_key: Some(Secret::new("hunter2")),
+            ..S3Settings::default()
+        };
+        let env = Environment::new("production", "/data").with_s3(s3);
+        assert!(!format!("{env:?}").contains("hunter2"));
+        assert!(format!("{env:?}").contains("Secret(***)"));
+        // It does travel to the plugin, which must use it.
+        assert!(serde_json::to_string(&env).unwrap().contains("hunter2"));
     }
 }

@@ -45,7 +45,7 @@ mod spec;
 mod table;
 
 pub use decimal::{Decimal, ParseDecimalError};
-pub use environment::Environment;
+pub use environment::{Environment, S3Settings, Secret};
 pub use error::{Error, Result};
 pub use manifest::Manifest;
 pub use registry::Registry;

@@ -3,3 +3,4 @@
 
 mod catalog;
 mod plugins;
+mod s3;

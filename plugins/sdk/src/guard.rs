@@ -15,12 +15,17 @@ use datafusion::catalog::{Session, TableProvider};
 use datafusion::common::tree_node::TreeNodeRecursion;
 use datafusion::common::{Result, Statistics};
 use datafusion::error::DataFusionError;
+use datafusion::execution::runtime_env::RuntimeEnv;
+use datafusion::execution::session_state::SessionStateBuilder;
 use datafusion::execution::{SendableRecordBatchStream, TaskContext};
 use datafusion::logical_expr::{Expr, TableProviderFilterPushDown, TableType};
 use datafusion::physical_expr::PhysicalExpr;
 use datafusion::physical_plan::stream::RecordBatchStreamAdapter;
 use datafusion::physical_plan::{DisplayAs, DisplayFormatType, ExecutionPlan, PlanProperties};
-use futures::{FutureExt, StreamExt};
+use futures::{FutureExt, Stream, StreamExt};
+use std::future::Future;
+use std::pin::Pin;
+use std::task::{Context, Poll};
 
 use crate::panic_message;
 
@@ -32,6 +37,11 @@ struct Origin {
 }
 
 impl Origin {
+    /// Names the table and plugin on an error from the plugin's own code.
+    fn context(&self, error: DataFusionError) -> DataFusionError {
+        error.context(format!("table `{}` (plugin `{}`)", self.table, self.plugin))
+    }
+
     fn error(&self, during: &str, payload: &(dyn std::any::Any + Send)) -> DataFusionError {
         DataFusionError::External(
             format!(
@@ -45,18 +55,26 @@ impl Origin {
     }
 }
 
-/// A plugin's provider, with every call fenced against panics.
+/// A plugin's provider, with every call fenced against panics, and run in the
+/// plugin's own runtime environment when it has one.
 #[derive(Debug)]
 pub struct GuardedProvider {
     inner: Arc<dyn TableProvider>,
+    runtime_env: Option<Arc<RuntimeEnv>>,
     origin: Origin,
 }
 
 impl GuardedProvider {
     /// Wraps `inner`, the provider of `table` built by `plugin`.
-    pub fn new(inner: Arc<dyn TableProvider>, table: String, plugin: &'static str) -> Self {
+    pub fn new(
+        inner: Arc<dyn TableProvider>,
+        runtime_env: Option<Arc<RuntimeEnv>>,
+        table: String,
+        plugin: &'static str,
+    ) -> Self {
         Self {
             inner,
+            runtime_env,
             origin: Origin { table, plugin },
         }
     }
@@ -81,12 +99,28 @@ impl TableProvider for GuardedProvider {
         filters: &[Expr],
         limit: Option<usize>,
     ) -> Result<Arc<dyn ExecutionPlan>> {
-        let planned = AssertUnwindSafe(self.inner.scan(state, projection, filters, limit))
-            .catch_unwind()
-            .await;
+        // The host's session reaches this side with a default runtime environment:
+        // plan in one that has the plugin's object stores.
+        let local;
+        let state: &dyn Session = match &self.runtime_env {
+            Some(runtime_env) => {
+                local = SessionStateBuilder::new()
+                    .with_config(state.config().clone())
+                    .with_runtime_env(Arc::clone(runtime_env))
+                    .build();
+                &local
+            }
+            None => state,
+        };
+        let planned = InRuntime(AssertUnwindSafe(
+            self.inner.scan(state, projection, filters, limit),
+        ))
+        .catch_unwind()
+        .await;
         match planned {
             Ok(plan) => Ok(Arc::new(GuardedExec {
-                inner: plan?,
+                inner: plan.map_err(|error| self.origin.context(error))?,
+                runtime_env: self.runtime_env.clone(),
                 origin: self.origin.clone(),
             })),
             Err(payload) => Err(self.origin.error("planning a scan", &*payload)),
@@ -112,6 +146,7 @@ impl TableProvider for GuardedProvider {
 #[derive(Debug)]
 struct GuardedExec {
     inner: Arc<dyn ExecutionPlan>,
+    runtime_env: Option<Arc<RuntimeEnv>>,
     origin: Origin,
 }
 
@@ -159,20 +194,25 @@ impl ExecutionPlan for GuardedExec {
         partition: usize,
         context: Arc<TaskContext>,
     ) -> Result<SendableRecordBatchStream> {
+        let context = match &self.runtime_env {
+            Some(runtime_env) => Arc::new(with_runtime(&context, Arc::clone(runtime_env))),
+            None => context,
+        };
         let started = catch_unwind(AssertUnwindSafe(|| self.inner.execute(partition, context)));
         let stream = match started {
-            Ok(stream) => stream?,
+            Ok(stream) => stream.map_err(|error| self.origin.context(error))?,
             Err(payload) => return Err(self.origin.error("starting a scan", &*payload)),
         };
         let origin = self.origin.clone();
         let schema = stream.schema();
         // After a panic the inner stream is poisoned: report it once, then end.
-        let fenced = AssertUnwindSafe(stream)
-            .catch_unwind()
-            .map(move |item| match item {
-                Ok(batch) => batch,
-                Err(payload) => Err(origin.error("reading", &*payload)),
-            });
+        let fenced =
+            AssertUnwindSafe(InRuntime(stream))
+                .catch_unwind()
+                .map(move |item| match item {
+                    Ok(batch) => batch.map_err(|error| origin.context(error)),
+                    Err(payload) => Err(origin.error("reading", &*payload)),
+                });
         let mut failed = false;
         let fenced = fenced.take_while(move |item| {
             let keep = !failed;
@@ -180,5 +220,43 @@ impl ExecutionPlan for GuardedExec {
             futures::future::ready(keep)
         });
         Ok(Box::pin(RecordBatchStreamAdapter::new(schema, fenced)))
+    }
+}
+
+/// `context` with another runtime environment (`TaskContext` is not `Clone`).
+fn with_runtime(context: &TaskContext, runtime_env: Arc<RuntimeEnv>) -> TaskContext {
+    TaskContext::new(
+        context.task_id(),
+        context.session_id(),
+        context.session_config().clone(),
+        context.scalar_functions().clone(),
+        context.higher_order_functions().clone(),
+        context.aggregate_functions().clone(),
+        context.window_functions().clone(),
+        runtime_env,
+    )
+}
+
+/// Polls a plugin future or stream inside the plugin's tokio runtime.
+///
+/// The host polls from its own threads, where the plugin's copy of tokio finds
+/// no runtime; I/O inside the plugin (object_store, reqwest) needs one.
+struct InRuntime<T>(T);
+
+impl<T: Future + Unpin> Future for InRuntime<T> {
+    type Output = T::Output;
+
+    fn poll(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
+        let _entered = crate::runtime().enter();
+        Pin::new(&mut self.0).poll(cx)
+    }
+}
+
+impl<T: Stream + Unpin> Stream for InRuntime<T> {
+    type Item = T::Item;
+
+    fn poll_next(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Option<Self::Item>> {
+        let _entered = crate::runtime().enter();
+        Pin::new(&mut self.0).poll_next(cx)
     }
 }

@@ -40,6 +40,7 @@ pub use datafusion;
 use catalog_core::{Environment, TableSpec};
 use codelake_plugin_abi::{PluginHeader, PluginModule};
 use datafusion::catalog::TableProvider;
+use datafusion::execution::runtime_env::RuntimeEnv;
 use datafusion_ffi::ffi_option::{FFI_Option, FFI_Result};
 use datafusion_ffi::proto::logical_extension_codec::FFI_LogicalExtensionCodec;
 use datafusion_ffi::table_provider::FFI_TableProvider;
@@ -62,6 +63,17 @@ pub trait Source: 'static {
     /// Builds the table's provider from its spec and the environment alone.
     /// An error says what is wrong and what to do; the host adds the table name.
     fn provider(spec: &TableSpec, env: &Environment) -> Result<Arc<dyn TableProvider>, String>;
+
+    /// The runtime environment the table's scans run in on the plugin's side,
+    /// for sources whose data is behind an object store the plugin registers
+    /// (S3). The host's own runtime environment cannot cross the FFI boundary,
+    /// so without this the plugin would see only the local file system.
+    fn runtime_env(
+        _spec: &TableSpec,
+        _env: &Environment,
+    ) -> Result<Option<Arc<RuntimeEnv>>, String> {
+        Ok(None)
+    }
 }
 
 /// Checks `spec`'s options against the source table in `catalog_core::source`.
@@ -148,8 +160,10 @@ extern "C" fn create<S: Source>(
             })?;
         S::validate(&spec)?;
         let provider = S::provider(&spec, &environment)?;
+        let runtime_env = S::runtime_env(&spec, &environment)?;
         let guarded = Arc::new(guard::GuardedProvider::new(
             provider,
+            runtime_env,
             spec.qualified_name(),
             S::NAME,
         ));
