@@ -155,9 +155,11 @@ pub fn run(args: &Args) -> anyhow::Result<()> {
         });
     }
     // The plugin cdylibs are what the end-to-end tests load: build every crate first.
+    // `--all-targets` resolves features as the test build does (dev-dependencies
+    // included), so both share one set of artifacts instead of compiling DataFusion twice.
     steps.push(Step {
-        name: "build (cargo build --workspace)",
-        run: cargo(&["build", "--workspace", "--locked"], &[]),
+        name: "build (cargo build --workspace --all-targets)",
+        run: cargo(&["build", "--workspace", "--all-targets", "--locked"], &[]),
     });
     if has_nextest() {
         steps.push(Step {
