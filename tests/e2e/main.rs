@@ -2,5 +2,6 @@
 //! and the real plugins, loaded by the real loader, answer SQL.
 
 mod catalog;
+mod http;
 mod plugins;
 mod s3;

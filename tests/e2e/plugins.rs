@@ -17,7 +17,7 @@ fn plugins() -> PluginSet {
     let dir = default_plugin_dir();
     let set = PluginSet::load_dir(&dir).unwrap();
     assert!(set.errors.is_empty(), "{:?}", set.errors);
-    for name in ["csv", "function"] {
+    for name in ["csv", "function", "s3-parquet", "http-api"] {
         assert!(
             set.plugins.iter().any(|plugin| plugin.name == name),
             "plugin `{name}` is not built in {}: run `cargo build --workspace` (cargo xtask test does)",
@@ -66,8 +66,8 @@ async fn csv_and_function_tables_answer_sql_and_unserved_tables_are_named() {
     let data = data_dir();
     let (ctx, failures) = session(&data).await;
 
-    // This environment has no S3 settings and the HTTP plugin is not built yet: each of those
-    // tables is named with its cause, and none stops the rest.
+    // This environment has no S3 settings and no HTTP base URL: each of those tables is
+    // named with its cause, and none stops the rest.
     let mut unserved: Vec<String> = failures.iter().map(ToString::to_string).collect();
     unserved.sort();
     assert_eq!(unserved.len(), 8, "{unserved:#?}");
@@ -84,7 +84,7 @@ async fn csv_and_function_tables_answer_sql_and_unserved_tables_are_named() {
     );
     assert!(
         unserved.iter().any(|failure| failure
-            .starts_with("table `tpch.exchange_rates`: no plugin serves source `http-api`")),
+            .starts_with("table `tpch.exchange_rates`: `url = \"/fx/rates\"` is a path, but environment `test` has no HTTP base URL")),
         "{unserved:#?}"
     );
 
@@ -439,4 +439,182 @@ async fn wrong_s3_credentials_name_the_table_and_never_print_the_secret() {
     assert!(!error.contains(wrong), "the secret leaked: {error}");
     // The CSV table still answers in the same session.
     assert_eq!(ints(&ctx, "SELECT count(*) FROM tpch.nation").await, [3]);
+}
+
+/// The credential the catalog's `exchange_rates` reads from `CODELAKE_FX_TOKEN`.
+const FX_TOKEN: &str = "Bearer fx-test-token-do-not-print";
+
+/// Sets `CODELAKE_FX_TOKEN`, once, to the same value for every test.
+#[allow(unsafe_code)] // std::env::set_var is unsafe in edition 2024
+fn set_fx_token() {
+    static ONCE: std::sync::Once = std::sync::Once::new();
+    // SAFETY: this is the only write to the environment in this test binary, it
+    // always writes the same value, and it happens before any reader of this variable.
+    ONCE.call_once(|| unsafe { std::env::set_var("CODELAKE_FX_TOKEN", FX_TOKEN) });
+}
+
+/// An FX API: two pages linked by `/next`, answering only with the right token.
+async fn fx_server(expected_token: &'static str) -> crate::http::HttpServer {
+    crate::http::HttpServer::start(move |asked| {
+        if asked.authorization.as_deref() != Some(expected_token) {
+            return (401, r#"{"error": "unauthorized"}"#.to_owned());
+        }
+        match asked.path_and_query.as_str() {
+            "/fx/rates" => (200, r#"{"rates": [
+                {"currency": "DZD", "rate_to_usd": 0.0075, "as_of": "2026-11-25T00:00:00Z", "n_nationkey": 0},
+                {"currency": "ARS", "rate_to_usd": 0.001, "as_of": "2026-11-25T00:00:00Z", "n_nationkey": 1}
+              ], "next": "/fx/rates/2"}"#.to_owned()),
+            "/fx/rates/2" => (200, r#"{"rates": [
+                {"currency": "BRL", "rate_to_usd": 0.2, "as_of": "2026-11-25T00:00:00Z", "n_nationkey": 2},
+                {"currency": "EUR", "rate_to_usd": 1.08, "as_of": "2026-11-25T00:00:00Z"}
+              ], "next": null}"#.to_owned()),
+            _ => (404, "{}".to_owned()),
+        }
+    })
+    .await
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn all_four_source_kinds_join_in_one_query() {
+    set_fx_token();
+    let s3 = crate::s3::S3Server::start().await;
+    let batch = tables::tpch::Part::to_record_batch(&parts(10)).unwrap();
+    write_parquet(&s3.object_path("codelake", "tpch/part.parquet"), &batch);
+    let http = fx_server(FX_TOKEN).await;
+    let data = data_dir();
+    let mut env = Environment::new("test", data.path()).with_s3(s3.settings(crate::s3::SECRET_KEY));
+    env.http_base_url = Some(http.base_url.clone());
+    let ctx = Arc::new(SessionContext::new());
+    let failures = register_tables(&ctx, &plugins(), tables::REGISTRY.tables(), &env);
+    for table in [
+        "tpch.part`",
+        "tpch.nation`",
+        "tpch.price_tiers`",
+        "tpch.exchange_rates`",
+    ] {
+        assert!(
+            !failures
+                .iter()
+                .any(|failure| failure.to_string().contains(table)),
+            "{failures:#?}"
+        );
+    }
+
+    // HTTP alone: both pages, decoded with the declared types, a missing field as null.
+    assert_eq!(
+        ints(
+            &ctx,
+            "SELECT count(*) FROM tpch.exchange_rates WHERE n_nationkey IS NULL"
+        )
+        .await,
+        [1]
+    );
+
+    // Parquet on S3 × Rust function × CSV × HTTP JSON API.
+    let sql = "SELECT p.p_partkey, t.tier, n.n_name, e.currency, \
+                      CAST(p.p_retailprice AS DOUBLE) * e.rate_to_usd AS price_usd \
+               FROM tpch.part p \
+               JOIN tpch.price_tiers t ON p.p_retailprice >= t.min_price \
+                 AND (t.max_price IS NULL OR p.p_retailprice < t.max_price) \
+               JOIN tpch.nation n ON n.n_nationkey = p.p_partkey % 3 \
+               JOIN tpch.exchange_rates e ON e.n_nationkey = n.n_nationkey \
+               ORDER BY p.p_partkey";
+    let batches = ctx.sql(sql).await.unwrap().collect().await.unwrap();
+    let mut got = Vec::new();
+    for batch in &batches {
+        let keys = batch.column(0).as_primitive::<Int64Type>();
+        let tiers = batch.column(1).as_string::<i32>();
+        let nations = batch.column(2).as_string::<i32>();
+        let currencies = batch.column(3).as_string::<i32>();
+        let prices = batch
+            .column(4)
+            .as_primitive::<datafusion::arrow::datatypes::Float64Type>();
+        for row in 0..batch.num_rows() {
+            got.push((
+                keys.value(row),
+                tiers.value(row).to_owned(),
+                nations.value(row).to_owned(),
+                currencies.value(row).to_owned(),
+                prices.value(row),
+            ));
+        }
+    }
+    // The same answer, computed here from the inputs alone.
+    let nations = ["ALGERIA", "ARGENTINA", "BRAZIL"];
+    let rates = [("DZD", 0.0075), ("ARS", 0.001), ("BRL", 0.2)];
+    let expected: Vec<(i64, String, String, String, f64)> = (1..=10)
+        .map(|key: i64| {
+            let price = 900 + 100 * key;
+            let tier = if price < 1200 {
+                "budget"
+            } else if price < 1600 {
+                "standard"
+            } else {
+                "premium"
+            };
+            let nation = (key % 3) as usize;
+            (
+                key,
+                tier.to_owned(),
+                nations[nation].to_owned(),
+                rates[nation].0.to_owned(),
+                price as f64 * rates[nation].1,
+            )
+        })
+        .collect();
+    assert_eq!(got.len(), expected.len());
+    for (got, expected) in got.iter().zip(&expected) {
+        assert_eq!(
+            (&got.0, &got.1, &got.2, &got.3),
+            (&expected.0, &expected.1, &expected.2, &expected.3)
+        );
+        assert!((got.4 - expected.4).abs() < 1e-9, "{got:?} vs {expected:?}");
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_rejected_credential_names_the_table_and_never_prints_it() {
+    set_fx_token();
+    let http = fx_server("Bearer another-token").await;
+    let data = data_dir();
+    let mut env = Environment::new("test", data.path());
+    env.http_base_url = Some(http.base_url.clone());
+    let ctx = Arc::new(SessionContext::new());
+    let _ = register_tables(&ctx, &plugins(), tables::REGISTRY.tables(), &env);
+    let result = match ctx.sql("SELECT * FROM tpch.exchange_rates").await {
+        Ok(frame) => frame.collect().await.map(drop),
+        Err(error) => Err(error),
+    };
+    let error = result.unwrap_err().to_string();
+    assert!(
+        error.contains("table `tpch.exchange_rates` (plugin `http-api`)"),
+        "{error}"
+    );
+    assert!(error.contains("401 Unauthorized"), "{error}");
+    assert!(
+        !error.contains("fx-test-token"),
+        "the credential leaked: {error}"
+    );
+    assert_eq!(http.requests(), 1, "a client error is not retried");
+    assert_eq!(ints(&ctx, "SELECT count(*) FROM tpch.nation").await, [3]);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn server_errors_are_retried_then_answer() {
+    set_fx_token();
+    let http = crate::http::HttpServer::start(|asked| match asked.earlier {
+        0 => (503, "{}".to_owned()),
+        _ => (200, r#"{"rates": [{"currency": "EUR", "rate_to_usd": 1.08, "as_of": "2026-11-25T00:00:00Z"}]}"#.to_owned()),
+    })
+    .await;
+    let data = data_dir();
+    let mut env = Environment::new("test", data.path());
+    env.http_base_url = Some(http.base_url.clone());
+    let ctx = Arc::new(SessionContext::new());
+    let _ = register_tables(&ctx, &plugins(), tables::REGISTRY.tables(), &env);
+    assert_eq!(
+        ints(&ctx, "SELECT count(*) FROM tpch.exchange_rates").await,
+        [1]
+    );
+    assert_eq!(http.requests(), 2, "one 503, then one success");
 }

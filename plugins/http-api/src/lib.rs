@@ -1,0 +1,254 @@
+//! The `http-api` source plugin: rows from a JSON API over HTTP(S).
+//!
+//! Each scan fetches every page (following a next link, or counting a page
+//! parameter), takes the array of rows at `rows_path` from each response, and
+//! decodes the rows with Arrow's JSON decoder against the declared schema:
+//! fields are matched by name, a missing nullable field is null, and a value of
+//! the wrong type is an error naming the table. The credential for
+//! `auth_header` is read from the environment variable `auth_env` at each scan
+//! and never appears in a message. Failed requests are retried with backoff.
+//! No filter is pushed to the API: DataFusion filters the fetched rows.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use async_trait::async_trait;
+use codelake_plugin_sdk::catalog_core::{Environment, TableSpec, parse_duration};
+use codelake_plugin_sdk::datafusion::arrow::array::RecordBatch;
+use codelake_plugin_sdk::datafusion::arrow::datatypes::SchemaRef;
+use codelake_plugin_sdk::datafusion::catalog::{MemTable, Session, TableProvider};
+use codelake_plugin_sdk::datafusion::common::{DataFusionError, Result};
+use codelake_plugin_sdk::datafusion::logical_expr::{Expr, TableType};
+use codelake_plugin_sdk::datafusion::physical_plan::ExecutionPlan;
+use codelake_plugin_sdk::{Source, export_source};
+use serde_json::Value;
+
+/// Pages fetched at most per scan, so a server that always links onward cannot loop forever.
+const MAX_PAGES: usize = 10_000;
+
+/// Reads `http-api` tables.
+pub struct HttpApi;
+
+impl Source for HttpApi {
+    const NAME: &'static str = "http-api";
+    const KINDS: &'static [&'static str] = &["http-api"];
+
+    fn provider(spec: &TableSpec, env: &Environment) -> Result<Arc<dyn TableProvider>, String> {
+        let url = spec.option("url").ok_or("no `url` option")?;
+        let url = if url.starts_with('/') {
+            let base = env.http_base_url.as_deref().ok_or_else(|| {
+                format!("`url = \"{url}\"` is a path, but environment `{}` has no HTTP base URL; set one, or give a full URL", env.name)
+            })?;
+            format!("{}{url}", base.trim_end_matches('/'))
+        } else {
+            url.to_owned()
+        };
+        let duration =
+            |key: &str, default: &str| parse_duration(spec.option(key).unwrap_or(default));
+        let pagination = match spec.option("pagination").unwrap_or("none") {
+            "next_link" => {
+                Pagination::NextLink(spec.option("next_link_path").unwrap_or_default().to_owned())
+            }
+            "page" => Pagination::Page(spec.option("page_param").unwrap_or("page").to_owned()),
+            _ => Pagination::None,
+        };
+        let auth = match (spec.option("auth_header"), spec.option("auth_env")) {
+            (Some(header), Some(var)) => Some((header.to_owned(), var.to_owned())),
+            _ => None,
+        };
+        let config = Config {
+            url,
+            rows_path: spec.option("rows_path").unwrap_or_default().to_owned(),
+            pagination,
+            auth,
+            max_retries: spec
+                .option("max_retries")
+                .and_then(|n| n.parse().ok())
+                .unwrap_or(3),
+        };
+        let client = reqwest::Client::builder()
+            .timeout(duration("timeout", "30s")?)
+            .build()
+            .map_err(|error| format!("cannot build the HTTP client: {error}"))?;
+        Ok(Arc::new(HttpTable {
+            config: Arc::new(config),
+            client,
+            schema: Arc::new(spec.arrow_schema()),
+        }))
+    }
+}
+
+export_source!(HttpApi);
+
+#[derive(Debug)]
+enum Pagination {
+    None,
+    /// JSON pointer to the next page's URL in each response.
+    NextLink(String),
+    /// Query parameter counting pages from 1.
+    Page(String),
+}
+
+#[derive(Debug)]
+struct Config {
+    url: String,
+    rows_path: String,
+    pagination: Pagination,
+    /// The header and the environment variable holding its value.
+    auth: Option<(String, String)>,
+    max_retries: u32,
+}
+
+#[derive(Debug)]
+struct HttpTable {
+    config: Arc<Config>,
+    client: reqwest::Client,
+    schema: SchemaRef,
+}
+
+#[async_trait]
+impl TableProvider for HttpTable {
+    fn schema(&self) -> SchemaRef {
+        SchemaRef::clone(&self.schema)
+    }
+
+    fn table_type(&self) -> TableType {
+        TableType::Base
+    }
+
+    async fn scan(
+        &self,
+        state: &dyn Session,
+        projection: Option<&Vec<usize>>,
+        filters: &[Expr],
+        limit: Option<usize>,
+    ) -> Result<Arc<dyn ExecutionPlan>> {
+        let rows = fetch_all(&self.client, &self.config)
+            .await
+            .map_err(DataFusionError::Execution)?;
+        let batch = decode(&rows, &self.schema).map_err(DataFusionError::Execution)?;
+        let table = MemTable::try_new(self.schema(), vec![vec![batch]])?;
+        table.scan(state, projection, filters, limit).await
+    }
+}
+
+/// Every row of every page.
+async fn fetch_all(client: &reqwest::Client, config: &Config) -> Result<Vec<Value>, String> {
+    let mut rows = Vec::new();
+    let mut url = config.url.clone();
+    for page in 1..=MAX_PAGES {
+        let request_url = match &config.pagination {
+            Pagination::Page(param) => with_query(&config.url, param, page),
+            _ => url.clone(),
+        };
+        let body = get_json(client, config, &request_url).await?;
+        let found = body.pointer(&config.rows_path).ok_or_else(|| {
+            format!(
+                "the response of {request_url} has nothing at `rows_path = \"{}\"`",
+                config.rows_path
+            )
+        })?;
+        let found = found.as_array().ok_or_else(|| {
+            format!(
+                "`rows_path = \"{}\"` in the response of {request_url} is not an array of rows",
+                config.rows_path
+            )
+        })?;
+        let empty = found.is_empty();
+        rows.extend(found.iter().cloned());
+        match &config.pagination {
+            Pagination::None => return Ok(rows),
+            Pagination::Page(_) if empty => return Ok(rows),
+            Pagination::Page(_) => {}
+            Pagination::NextLink(pointer) => match body.pointer(pointer).and_then(Value::as_str) {
+                Some(next) if !next.is_empty() => url = resolve(&request_url, next),
+                _ => return Ok(rows),
+            },
+        }
+    }
+    Err(format!(
+        "more than {MAX_PAGES} pages from {}; is the pagination configured right?",
+        config.url
+    ))
+}
+
+/// GETs a JSON document, retrying connection failures and server errors with backoff.
+async fn get_json(client: &reqwest::Client, config: &Config, url: &str) -> Result<Value, String> {
+    let mut attempt = 0;
+    loop {
+        let mut request = client.get(url);
+        if let Some((header, var)) = &config.auth {
+            let secret = std::env::var(var).map_err(|_| {
+                format!("environment variable {var} is not set; it holds the credential sent in the `{header}` header")
+            })?;
+            request = request.header(header, secret);
+        }
+        let failure = match request.send().await {
+            Ok(response) if response.status().is_server_error() => {
+                format!("{url} answered {}", response.status())
+            }
+            Ok(response) if !response.status().is_success() => {
+                // A client error will not improve with retries: say so at once.
+                return Err(format!(
+                    "{url} answered {}; check the URL and the credential",
+                    response.status()
+                ));
+            }
+            Ok(response) => {
+                let bytes = response
+                    .bytes()
+                    .await
+                    .map_err(|error| format!("reading {url}: {error}"))?;
+                return serde_json::from_slice(&bytes)
+                    .map_err(|error| format!("{url} did not return JSON: {error}"));
+            }
+            Err(error) => format!("requesting {url}: {}", without_url(&error)),
+        };
+        if attempt >= config.max_retries {
+            return Err(format!("{failure} (after {} attempts)", attempt + 1));
+        }
+        attempt += 1;
+        tokio::time::sleep(Duration::from_millis(100 << attempt.min(6))).await;
+    }
+}
+
+/// reqwest's error text, whose URL we already print.
+fn without_url(error: &reqwest::Error) -> String {
+    let mut text = error.to_string();
+    if let Some(url) = error.url() {
+        text = text.replace(&format!(" ({url})"), "");
+    }
+    text
+}
+
+fn with_query(url: &str, param: &str, page: usize) -> String {
+    let separator = if url.contains('?') { '&' } else { '?' };
+    format!("{url}{separator}{param}={page}")
+}
+
+/// A next link may be absolute, or a path on the same server.
+fn resolve(current: &str, next: &str) -> String {
+    if next.starts_with("http://") || next.starts_with("https://") {
+        return next.to_owned();
+    }
+    let origin_end = current
+        .find("://")
+        .map(|scheme| scheme + 3)
+        .and_then(|start| current[start..].find('/').map(|i| start + i));
+    let origin = origin_end.map_or(current, |end| &current[..end]);
+    format!("{origin}{next}")
+}
+
+/// Decodes JSON rows against the declared schema, by field name.
+fn decode(rows: &[Value], schema: &SchemaRef) -> Result<RecordBatch, String> {
+    let mut decoder = arrow_json::ReaderBuilder::new(SchemaRef::clone(schema))
+        .build_decoder()
+        .map_err(|error| error.to_string())?;
+    decoder
+        .serialize(rows)
+        .map_err(|error| format!("the API's rows do not fit the declaration: {error}"))?;
+    let batch = decoder
+        .flush()
+        .map_err(|error| format!("the API's rows do not fit the declaration: {error}"))?;
+    Ok(batch.unwrap_or_else(|| RecordBatch::new_empty(SchemaRef::clone(schema))))
+}
