@@ -12,16 +12,24 @@
 
 use std::sync::Arc;
 
+use async_trait::async_trait;
 use codelake_plugin_sdk::catalog_core::{Environment, S3Settings, TableSpec};
-use codelake_plugin_sdk::datafusion::catalog::TableProvider;
+use codelake_plugin_sdk::datafusion::arrow::datatypes::SchemaRef;
+use codelake_plugin_sdk::datafusion::catalog::{Session, TableProvider};
+use codelake_plugin_sdk::datafusion::common::{DataFusionError, Result};
 use codelake_plugin_sdk::datafusion::datasource::file_format::parquet::ParquetFormat;
 use codelake_plugin_sdk::datafusion::datasource::listing::{
     ListingOptions, ListingTable, ListingTableConfig, ListingTableUrl,
 };
 use codelake_plugin_sdk::datafusion::execution::object_store::ObjectStoreUrl;
 use codelake_plugin_sdk::datafusion::execution::runtime_env::{RuntimeEnv, RuntimeEnvBuilder};
+use codelake_plugin_sdk::datafusion::logical_expr::{Expr, TableProviderFilterPushDown, TableType};
+use codelake_plugin_sdk::datafusion::physical_plan::ExecutionPlan;
 use codelake_plugin_sdk::{Source, export_source};
+use futures::StreamExt;
 use object_store::aws::AmazonS3Builder;
+use object_store::path::Path as ObjectPath;
+use object_store::{ObjectStore, ObjectStoreExt};
 
 /// Reads `s3-parquet` tables.
 pub struct S3Parquet;
@@ -30,7 +38,10 @@ impl Source for S3Parquet {
     const NAME: &'static str = "s3-parquet";
     const KINDS: &'static [&'static str] = &["s3-parquet"];
 
-    fn provider(spec: &TableSpec, _env: &Environment) -> Result<Arc<dyn TableProvider>, String> {
+    fn provider(
+        spec: &TableSpec,
+        env: &Environment,
+    ) -> std::result::Result<Arc<dyn TableProvider>, String> {
         let location = spec.option("location").ok_or("no `location` option")?;
         let url = ListingTableUrl::parse(location)
             .map_err(|error| format!("`location = \"{location}\"`: {error}"))?;
@@ -40,24 +51,24 @@ impl Source for S3Parquet {
         let config = ListingTableConfig::new(url)
             .with_listing_options(options)
             .with_schema(Arc::new(spec.arrow_schema()));
-        let table = ListingTable::try_new(config).map_err(|error| error.to_string())?;
-        Ok(Arc::new(table))
+        let listing = ListingTable::try_new(config).map_err(|error| error.to_string())?;
+        let (bucket, key) = bucket_and_key(location)?;
+        let store = s3_store(bucket, settings(env, location)?)?;
+        Ok(Arc::new(S3Table {
+            listing,
+            store: Arc::new(store),
+            location: location.to_owned(),
+            key: key.to_owned(),
+        }))
     }
 
-    fn runtime_env(spec: &TableSpec, env: &Environment) -> Result<Option<Arc<RuntimeEnv>>, String> {
+    fn runtime_env(
+        spec: &TableSpec,
+        env: &Environment,
+    ) -> std::result::Result<Option<Arc<RuntimeEnv>>, String> {
         let location = spec.option("location").ok_or("no `location` option")?;
-        let bucket = location
-            .strip_prefix("s3://")
-            .and_then(|rest| rest.split('/').next())
-            .filter(|bucket| !bucket.is_empty())
-            .ok_or_else(|| format!("`location = \"{location}\"` names no bucket"))?;
-        let settings = env.s3.as_ref().ok_or_else(|| {
-            format!(
-                "environment `{}` has no S3 settings, so `{location}` cannot be reached; configure the environment's S3 endpoint and credentials",
-                env.name
-            )
-        })?;
-        let store = s3_store(bucket, settings)?;
+        let (bucket, _) = bucket_and_key(location)?;
+        let store = s3_store(bucket, settings(env, location)?)?;
         let runtime = RuntimeEnvBuilder::new()
             .build_arc()
             .map_err(|error| error.to_string())?;
@@ -70,7 +81,94 @@ impl Source for S3Parquet {
 
 export_source!(S3Parquet);
 
-fn s3_store(bucket: &str, settings: &S3Settings) -> Result<object_store::aws::AmazonS3, String> {
+/// `s3://bucket/key` → (`bucket`, `key`).
+fn bucket_and_key(location: &str) -> std::result::Result<(&str, &str), String> {
+    location
+        .strip_prefix("s3://")
+        .and_then(|rest| rest.split_once('/'))
+        .filter(|(bucket, _)| !bucket.is_empty())
+        .ok_or_else(|| format!("`location = \"{location}\"` names no bucket"))
+}
+
+fn settings<'a>(
+    env: &'a Environment,
+    location: &str,
+) -> std::result::Result<&'a S3Settings, String> {
+    env.s3.as_ref().ok_or_else(|| {
+        format!(
+            "environment `{}` has no S3 settings, so `{location}` cannot be reached; configure the environment's S3 endpoint and credentials",
+            env.name
+        )
+    })
+}
+
+/// The listing table, after a check that its data exists: a listing of a
+/// missing key is merely empty, which would read as an empty table.
+#[derive(Debug)]
+struct S3Table {
+    listing: ListingTable,
+    store: Arc<dyn ObjectStore>,
+    location: String,
+    key: String,
+}
+
+impl S3Table {
+    async fn check_exists(&self) -> Result<()> {
+        let missing = |what: &str| {
+            DataFusionError::Execution(format!("{what}; upload the data or fix `location`"))
+        };
+        if self.key.is_empty() || self.key.ends_with('/') {
+            let prefix = ObjectPath::from(self.key.trim_end_matches('/'));
+            let first = self.store.list(Some(&prefix)).next().await.transpose()?;
+            if first.is_none() {
+                return Err(missing(&format!("no object under {}", self.location)));
+            }
+        } else {
+            match self.store.head(&ObjectPath::from(self.key.as_str())).await {
+                Ok(_) => {}
+                Err(object_store::Error::NotFound { .. }) => {
+                    return Err(missing(&format!("object {} does not exist", self.location)));
+                }
+                Err(error) => return Err(error.into()),
+            }
+        }
+        Ok(())
+    }
+}
+
+#[async_trait]
+impl TableProvider for S3Table {
+    fn schema(&self) -> SchemaRef {
+        self.listing.schema()
+    }
+
+    fn table_type(&self) -> TableType {
+        self.listing.table_type()
+    }
+
+    async fn scan(
+        &self,
+        state: &dyn Session,
+        projection: Option<&Vec<usize>>,
+        filters: &[Expr],
+        limit: Option<usize>,
+    ) -> Result<Arc<dyn ExecutionPlan>> {
+        self.check_exists().await?;
+        self.listing.scan(state, projection, filters, limit).await
+    }
+
+    fn supports_filters_pushdown(
+        &self,
+        filters: &[&Expr],
+    ) -> Result<Vec<TableProviderFilterPushDown>> {
+        self.listing.supports_filters_pushdown(filters)
+    }
+}
+
+fn s3_store(
+    bucket: &str,
+    settings: &S3Settings,
+) -> std::result::Result<object_store::aws::AmazonS3, String> {
     let mut builder = AmazonS3Builder::new()
         .with_bucket_name(bucket)
         .with_region(&settings.region);

@@ -1,0 +1,406 @@
+//! The conformance suite every source plugin passes (model: object_store's `integration.rs`).
+//!
+//! One table, `conformance.things`, is served by each source kind from a real
+//! source — a CSV file, a Parquet object on an S3 server, a JSON API on an HTTP
+//! server — and every kind must give the same answers: the declared schema by
+//! name, type and nullability; typed rows; projection; filters; limits; an
+//! empty source; a missing source reported on the table; concurrent scans.
+//! The `function` kind serves only functions compiled into its plugin, so it
+//! runs the same checks on its own table, `tpch.price_tiers`.
+
+use std::any::Any;
+use std::borrow::Cow;
+use std::sync::Arc;
+
+use catalog_core::{Environment, SourceOption, Table, TableSpec};
+use catalog_derive::Table;
+use catalog_runtime::{PluginSet, default_plugin_dir, register_tables};
+use datafusion::arrow::array::{AsArray, RecordBatch};
+use datafusion::arrow::datatypes::Int64Type;
+use datafusion::prelude::SessionContext;
+
+/// The table every kind serves.
+#[derive(Table, Debug, Clone, PartialEq)]
+#[table(
+    database = "conformance",
+    name = "things",
+    source = "csv",
+    location = "things.csv"
+)]
+pub struct Thing {
+    /// Key.
+    pub id: i64,
+    /// Label; declared nullable.
+    pub label: Option<String>,
+    /// An amount.
+    pub amount: f64,
+}
+
+fn things(n: i64) -> Vec<Thing> {
+    (1..=n)
+        .map(|id| Thing {
+            id,
+            label: Some(format!("thing {id}")),
+            amount: id as f64 * 1.5,
+        })
+        .collect()
+}
+
+#[derive(Debug, Clone, Copy)]
+enum Kind {
+    Csv,
+    S3Parquet,
+    HttpApi,
+}
+
+/// A real source holding `rows` (or nothing at all, for `None`), and how to reach it.
+struct Served {
+    spec: TableSpec,
+    env: Environment,
+    /// Servers and temp dirs that must outlive the test.
+    _keep: Vec<Box<dyn Any + Send>>,
+}
+
+fn spec_with(source: &str, options: &[(&str, &str)]) -> TableSpec {
+    let mut spec = Thing::SPEC.clone();
+    spec.source = Cow::Owned(source.to_owned());
+    spec.options = Cow::Owned(
+        options
+            .iter()
+            .map(|(key, value)| SourceOption {
+                key: Cow::Owned((*key).to_owned()),
+                value: Cow::Owned((*value).to_owned()),
+            })
+            .collect(),
+    );
+    spec
+}
+
+async fn serve(kind: Kind, rows: Option<&[Thing]>) -> Served {
+    let data = tempfile::tempdir().unwrap();
+    let env = Environment::new("conformance", data.path());
+    match kind {
+        Kind::Csv => {
+            if let Some(rows) = rows {
+                let mut csv = "id,label,amount\n".to_owned();
+                for row in rows {
+                    csv.push_str(&format!(
+                        "{},{},{}\n",
+                        row.id,
+                        row.label.as_deref().unwrap_or_default(),
+                        row.amount
+                    ));
+                }
+                std::fs::write(data.path().join("things.csv"), csv).unwrap();
+            }
+            Served {
+                spec: spec_with("csv", &[("location", "things.csv")]),
+                env,
+                _keep: vec![Box::new(data)],
+            }
+        }
+        Kind::S3Parquet => {
+            let server = crate::s3::S3Server::start().await;
+            if let Some(rows) = rows {
+                let batch = Thing::to_record_batch(rows).unwrap();
+                let file = std::fs::File::create(server.object_path("codelake", "things.parquet"))
+                    .unwrap();
+                let mut writer =
+                    datafusion::parquet::arrow::ArrowWriter::try_new(file, batch.schema(), None)
+                        .unwrap();
+                writer.write(&batch).unwrap();
+                writer.close().unwrap();
+            } else {
+                server.object_path("codelake", "other/");
+            }
+            let env = env.with_s3(server.settings(crate::s3::SECRET_KEY));
+            let spec = spec_with(
+                "s3-parquet",
+                &[("location", "s3://codelake/things.parquet")],
+            );
+            Served {
+                spec,
+                env,
+                _keep: vec![Box::new(server), Box::new(data)],
+            }
+        }
+        Kind::HttpApi => {
+            let body = rows.map(|rows| {
+                let rows: Vec<String> = rows
+                    .iter()
+                    .map(|row| {
+                        format!(
+                            r#"{{"id": {}, "label": "{}", "amount": {}}}"#,
+                            row.id,
+                            row.label.as_deref().unwrap_or_default(),
+                            row.amount
+                        )
+                    })
+                    .collect();
+                format!(r#"{{"data": {{"rows": [{}]}}}}"#, rows.join(","))
+            });
+            let server = crate::http::HttpServer::start(move |asked| {
+                match (&body, asked.path_and_query.as_str()) {
+                    (Some(body), "/things") => (200, body.clone()),
+                    _ => (404, r#"{"error": "not found"}"#.to_owned()),
+                }
+            })
+            .await;
+            let mut env = env;
+            env.http_base_url = Some(server.base_url.clone());
+            let spec = spec_with(
+                "http-api",
+                &[
+                    ("url", "/things"),
+                    ("rows_path", "/data/rows"),
+                    ("max_retries", "0"),
+                ],
+            );
+            Served {
+                spec,
+                env,
+                _keep: vec![Box::new(server), Box::new(data)],
+            }
+        }
+    }
+}
+
+fn plugins() -> PluginSet {
+    let set = PluginSet::load_dir(&default_plugin_dir()).unwrap();
+    assert!(set.errors.is_empty(), "{:?}", set.errors);
+    set
+}
+
+/// A session with `spec` registered, or the error that named it.
+async fn session_for(spec: &TableSpec, env: &Environment) -> Result<Arc<SessionContext>, String> {
+    let ctx = Arc::new(SessionContext::new());
+    let failures = register_tables(&ctx, &plugins(), [spec], env);
+    match failures.first() {
+        Some(failure) => Err(failure.to_string()),
+        None => Ok(ctx),
+    }
+}
+
+async fn query(ctx: &SessionContext, sql: &str) -> Result<Vec<RecordBatch>, String> {
+    match ctx.sql(sql).await {
+        Ok(frame) => frame.collect().await.map_err(|error| error.to_string()),
+        Err(error) => Err(error.to_string()),
+    }
+}
+
+fn ints(batches: &[RecordBatch]) -> Vec<i64> {
+    batches
+        .iter()
+        .flat_map(|batch| {
+            batch
+                .column(0)
+                .as_primitive::<Int64Type>()
+                .values()
+                .to_vec()
+        })
+        .collect()
+}
+
+/// Every check, for one kind.
+async fn conforms(kind: Kind) {
+    let rows = things(5);
+    let served = serve(kind, Some(&rows)).await;
+    let ctx = session_for(&served.spec, &served.env)
+        .await
+        .unwrap_or_else(|error| panic!("{kind:?}: {error}"));
+    let table = "conformance.things";
+
+    // The schema is the declaration's: names, types and nullability.
+    let schema = ctx.table(table).await.unwrap().schema().as_arrow().clone();
+    let declared = Thing::schema();
+    assert_eq!(schema.fields().len(), declared.fields().len(), "{kind:?}");
+    for (found, declared) in schema.fields().iter().zip(declared.fields()) {
+        assert_eq!(
+            (found.name(), found.data_type(), found.is_nullable()),
+            (
+                declared.name(),
+                declared.data_type(),
+                declared.is_nullable()
+            ),
+            "{kind:?}"
+        );
+    }
+
+    // Every row, typed.
+    let all = query(&ctx, &format!("SELECT * FROM {table} ORDER BY id"))
+        .await
+        .unwrap();
+    let read: Vec<Thing> = all
+        .iter()
+        .flat_map(|batch| Thing::from_record_batch(batch).unwrap())
+        .collect();
+    assert_eq!(read, rows, "{kind:?}");
+
+    // Projection: one column comes back.
+    let labels = query(&ctx, &format!("SELECT label FROM {table} ORDER BY id"))
+        .await
+        .unwrap();
+    assert_eq!(labels[0].num_columns(), 1, "{kind:?}");
+    let labels: Vec<String> = labels
+        .iter()
+        .flat_map(|batch| {
+            let column = batch.column(0).as_string::<i32>();
+            (0..batch.num_rows())
+                .map(|row| column.value(row).to_owned())
+                .collect::<Vec<_>>()
+        })
+        .collect();
+    assert_eq!(
+        labels,
+        rows.iter()
+            .map(|row| row.label.clone().unwrap())
+            .collect::<Vec<_>>(),
+        "{kind:?}"
+    );
+
+    // Filters and limits.
+    let filtered = query(
+        &ctx,
+        &format!("SELECT id FROM {table} WHERE amount > 4 ORDER BY id"),
+    )
+    .await
+    .unwrap();
+    assert_eq!(ints(&filtered), [3, 4, 5], "{kind:?}");
+    let limited = query(&ctx, &format!("SELECT id FROM {table} LIMIT 2"))
+        .await
+        .unwrap();
+    assert_eq!(ints(&limited).len(), 2, "{kind:?}");
+
+    // Concurrent scans of one table agree.
+    let scans: Vec<_> = (0..8)
+        .map(|_| {
+            let ctx = Arc::clone(&ctx);
+            tokio::spawn(async move {
+                ints(
+                    &query(&ctx, "SELECT sum(id) FROM conformance.things")
+                        .await
+                        .unwrap(),
+                )
+            })
+        })
+        .collect();
+    for scan in scans {
+        assert_eq!(scan.await.unwrap(), [15], "{kind:?}");
+    }
+
+    // An empty source is an empty table.
+    let empty = serve(kind, Some(&[])).await;
+    let ctx = session_for(&empty.spec, &empty.env)
+        .await
+        .unwrap_or_else(|error| panic!("{kind:?}: {error}"));
+    let count = query(&ctx, &format!("SELECT count(*) FROM {table}"))
+        .await
+        .unwrap();
+    assert_eq!(ints(&count), [0], "{kind:?}");
+
+    // A missing source is an error on the table, at registration or at query time.
+    let missing = serve(kind, None).await;
+    let error = match session_for(&missing.spec, &missing.env).await {
+        Err(error) => error,
+        Ok(ctx) => query(&ctx, &format!("SELECT * FROM {table}"))
+            .await
+            .unwrap_err(),
+    };
+    assert!(error.contains("conformance.things"), "{kind:?}: {error}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn csv_conforms() {
+    conforms(Kind::Csv).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn s3_parquet_conforms() {
+    conforms(Kind::S3Parquet).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn http_api_conforms() {
+    conforms(Kind::HttpApi).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn function_conforms() {
+    let data = tempfile::tempdir().unwrap();
+    let env = Environment::new("conformance", data.path());
+    let spec = tables::tpch::PriceTier::SPEC;
+    let ctx = session_for(spec, &env).await.unwrap();
+    let schema = ctx
+        .table("tpch.price_tiers")
+        .await
+        .unwrap()
+        .schema()
+        .as_arrow()
+        .clone();
+    for (found, declared) in schema
+        .fields()
+        .iter()
+        .zip(tables::tpch::PriceTier::schema().fields())
+    {
+        assert_eq!(
+            (found.name(), found.data_type(), found.is_nullable()),
+            (
+                declared.name(),
+                declared.data_type(),
+                declared.is_nullable()
+            )
+        );
+    }
+    let all = query(&ctx, "SELECT * FROM tpch.price_tiers ORDER BY min_price")
+        .await
+        .unwrap();
+    let read: Vec<tables::tpch::PriceTier> = all
+        .iter()
+        .flat_map(|batch| tables::tpch::PriceTier::from_record_batch(batch).unwrap())
+        .collect();
+    assert_eq!(read.len(), 3);
+    let projected = query(
+        &ctx,
+        "SELECT tier FROM tpch.price_tiers WHERE max_price IS NULL",
+    )
+    .await
+    .unwrap();
+    assert_eq!(
+        (projected[0].num_columns(), projected[0].num_rows()),
+        (1, 1)
+    );
+    assert_eq!(
+        projected[0].column(0).as_string::<i32>().value(0),
+        "premium"
+    );
+    let limited = query(&ctx, "SELECT tier FROM tpch.price_tiers LIMIT 1")
+        .await
+        .unwrap();
+    assert_eq!(limited.iter().map(RecordBatch::num_rows).sum::<usize>(), 1);
+    let scans: Vec<_> = (0..8)
+        .map(|_| {
+            let ctx = Arc::clone(&ctx);
+            tokio::spawn(async move {
+                query(&ctx, "SELECT count(*) FROM tpch.price_tiers")
+                    .await
+                    .unwrap()
+            })
+        })
+        .collect();
+    for scan in scans {
+        assert_eq!(ints(&scan.await.unwrap()), [3]);
+    }
+    // A function the plugin does not have is an error on the table, listing what it has.
+    let mut missing = spec.clone();
+    missing.options = Cow::Owned(vec![SourceOption {
+        key: "function".into(),
+        value: "no_such_function".into(),
+    }]);
+    let Err(error) = session_for(&missing, &env).await else {
+        panic!("a missing function registered")
+    };
+    assert!(
+        error.contains("tpch.price_tiers") && error.contains("it has: price_tiers"),
+        "{error}"
+    );
+}
