@@ -250,6 +250,27 @@ fn a_missing_plugin_file_is_named_and_the_others_load() {
             .starts_with(&format!("plugin {}: ", missing.display())),
         "{error}"
     );
+    // A table that needed the missing plugin is named; a table of a loaded plugin still answers.
+    let ctx = Arc::new(SessionContext::new());
+    let data = data_dir();
+    let env = Environment::new("test", data.path());
+    let specs = [tables::tpch::PriceTier::SPEC, tables::tpch::Nation::SPEC];
+    let failures: Vec<String> = register_tables(&ctx, &set, specs, &env)
+        .iter()
+        .map(ToString::to_string)
+        .collect();
+    assert_eq!(failures.len(), 1, "{failures:#?}");
+    assert!(
+        failures[0].starts_with(
+            "table `tpch.price_tiers`: no plugin serves source `function` (loaded: csv)"
+        ),
+        "{}",
+        failures[0]
+    );
+    let count = tokio::runtime::Runtime::new()
+        .unwrap()
+        .block_on(ints(&ctx, "SELECT count(*) FROM tpch.nation"));
+    assert_eq!(count, [3]);
 }
 
 #[tokio::test]
@@ -432,7 +453,8 @@ async fn wrong_s3_credentials_name_the_table_and_never_print_the_secret() {
         result.as_ref().unwrap_err()
     );
     assert!(
-        error.contains("table `tpch.part` (plugin `s3-parquet`)"),
+        error
+            .contains("table `tpch.part` (plugin `s3-parquet`, `s3://codelake/tpch/part.parquet`)"),
         "{error}"
     );
     assert!(error.contains("403 Forbidden"), "{error}");
@@ -587,7 +609,7 @@ async fn a_rejected_credential_names_the_table_and_never_prints_it() {
     };
     let error = result.unwrap_err().to_string();
     assert!(
-        error.contains("table `tpch.exchange_rates` (plugin `http-api`)"),
+        error.contains("table `tpch.exchange_rates` (plugin `http-api`, `/fx/rates`)"),
         "{error}"
     );
     assert!(error.contains("401 Unauthorized"), "{error}");
@@ -617,4 +639,22 @@ async fn server_errors_are_retried_then_answer() {
         [1]
     );
     assert_eq!(http.requests(), 2, "one 503, then one success");
+}
+
+#[tokio::test]
+async fn a_bad_csv_row_names_the_table_the_file_and_the_line() {
+    let data = data_dir();
+    let bad = "n_name|n_nationkey|n_comment|n_regionkey\nALGERIA|0|fine|0\nARGENTINA|one|not a number|1\n";
+    fs::write(data.path().join("tpch/nation.csv"), bad).unwrap();
+    let (ctx, _) = session(&data).await;
+    let result = match ctx.sql("SELECT sum(n_nationkey) FROM tpch.nation").await {
+        Ok(frame) => frame.collect().await.map(drop),
+        Err(error) => Err(error),
+    };
+    let error = result.unwrap_err().to_string();
+    assert!(
+        error.contains("table `tpch.nation` (plugin `csv`, `tpch/nation.csv`)"),
+        "{error}"
+    );
+    assert!(error.contains("'one'") && error.contains("line"), "{error}");
 }

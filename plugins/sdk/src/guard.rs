@@ -34,12 +34,22 @@ use crate::panic_message;
 struct Origin {
     table: String,
     plugin: &'static str,
+    /// The table's `location` or `url`, so a read error names the file or endpoint.
+    location: Option<String>,
 }
 
 impl Origin {
-    /// Names the table and plugin on an error from the plugin's own code.
+    /// Names the table, plugin and location on an error from the plugin's own code.
     fn context(&self, error: DataFusionError) -> DataFusionError {
-        error.context(format!("table `{}` (plugin `{}`)", self.table, self.plugin))
+        let location = self
+            .location
+            .as_ref()
+            .map(|location| format!(", `{location}`"))
+            .unwrap_or_default();
+        error.context(format!(
+            "table `{}` (plugin `{}`{location})",
+            self.table, self.plugin
+        ))
     }
 
     fn error(&self, during: &str, payload: &(dyn std::any::Any + Send)) -> DataFusionError {
@@ -70,12 +80,17 @@ impl GuardedProvider {
         inner: Arc<dyn TableProvider>,
         runtime_env: Option<Arc<RuntimeEnv>>,
         table: String,
+        location: Option<String>,
         plugin: &'static str,
     ) -> Self {
         Self {
             inner,
             runtime_env,
-            origin: Origin { table, plugin },
+            origin: Origin {
+                table,
+                plugin,
+                location,
+            },
         }
     }
 }

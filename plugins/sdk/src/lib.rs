@@ -165,6 +165,9 @@ extern "C" fn create<S: Source>(
             provider,
             runtime_env,
             spec.qualified_name(),
+            spec.option("location")
+                .or(spec.option("url"))
+                .map(str::to_owned),
             S::NAME,
         ));
         let handle = runtime().handle().clone();
