@@ -59,6 +59,8 @@ pub enum OptionValue {
     Token,
     /// A Rust identifier.
     Ident,
+    /// Column names, comma-separated.
+    Columns,
     /// One of the listed words.
     OneOf(&'static [&'static str]),
 }
@@ -84,6 +86,7 @@ impl OptionValue {
             Self::EnvVar => "an environment variable name such as \"FX_API_TOKEN\"".into(),
             Self::Token => "a name of letters, digits, `-` and `_`".into(),
             Self::Ident => "a Rust function name".into(),
+            Self::Columns => "column names, comma-separated, e.g. \"year,month\"".into(),
             Self::OneOf(words) => {
                 let words: Vec<String> = words.iter().map(|word| format!("\"{word}\"")).collect();
                 format!("one of {}", words.join(", "))
@@ -130,6 +133,9 @@ impl OptionValue {
                         .all(|c| c.is_ascii_uppercase() || c.is_ascii_digit() || c == '_')
             }
             Self::Token => !value.is_empty() && value.chars().all(is_token_char),
+            Self::Columns => value
+                .split(',')
+                .all(|column| Self::Ident.accepts(column.trim())),
             Self::Ident => {
                 value
                     .chars()
@@ -172,11 +178,19 @@ pub const SOURCES: &[SourceDef] = &[
     SourceDef {
         kind: "s3-parquet",
         doc: "Parquet objects on any S3-compatible store: one key, or a prefix with Hive-style partitions.",
-        options: &[required(
-            "location",
-            OptionValue::S3Uri,
-            "The object, or a prefix ending in `/` for a partitioned dataset.",
-        )],
+        options: &[
+            required(
+                "location",
+                OptionValue::S3Uri,
+                "The object, or a prefix ending in `/` for a partitioned dataset.",
+            ),
+            optional(
+                "partitions",
+                OptionValue::Columns,
+                None,
+                "With a prefix: the declared columns read from Hive-style `column=value` directories, outermost first.",
+            ),
+        ],
     },
     SourceDef {
         kind: "csv",

@@ -658,3 +658,66 @@ async fn a_bad_csv_row_names_the_table_the_file_and_the_line() {
     );
     assert!(error.contains("'one'") && error.contains("line"), "{error}");
 }
+
+/// Events, partitioned by year in Hive-style directories.
+#[derive(catalog_derive::Table, Debug, PartialEq)]
+#[table(
+    database = "test",
+    name = "events",
+    source = "s3-parquet",
+    location = "s3://codelake/events/",
+    partitions = "year"
+)]
+pub struct Event {
+    /// Event id.
+    pub id: i64,
+    /// Year, from the `year=…` directory.
+    pub year: i32,
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn hive_partition_columns_come_from_the_path() {
+    use datafusion::arrow::array::Int64Array;
+    use datafusion::arrow::datatypes::{DataType, Field, Schema};
+    let server = crate::s3::S3Server::start().await;
+    let file_schema = Arc::new(Schema::new(vec![Field::new("id", DataType::Int64, false)]));
+    for (year, ids) in [(2025, vec![1, 2]), (2026, vec![3])] {
+        let batch = datafusion::arrow::array::RecordBatch::try_new(
+            Arc::clone(&file_schema),
+            vec![Arc::new(Int64Array::from(ids))],
+        )
+        .unwrap();
+        write_parquet(
+            &server.object_path("codelake", &format!("events/year={year}/part-0.parquet")),
+            &batch,
+        );
+    }
+    let data = tempfile::tempdir().unwrap();
+    let env = Environment::new("test", data.path()).with_s3(server.settings(crate::s3::SECRET_KEY));
+    let ctx = Arc::new(SessionContext::new());
+    let failures = register_tables(&ctx, &plugins(), [Event::SPEC], &env);
+    assert!(failures.is_empty(), "{failures:#?}");
+    assert_eq!(
+        ints(&ctx, "SELECT id FROM test.events WHERE year = 2026").await,
+        [3]
+    );
+    let batches = ctx
+        .sql("SELECT id, year FROM test.events ORDER BY id")
+        .await
+        .unwrap()
+        .collect()
+        .await
+        .unwrap();
+    let rows: Vec<Event> = batches
+        .iter()
+        .flat_map(|batch| Event::from_record_batch(batch).unwrap())
+        .collect();
+    assert_eq!(
+        rows,
+        [
+            Event { id: 1, year: 2025 },
+            Event { id: 2, year: 2025 },
+            Event { id: 3, year: 2026 }
+        ]
+    );
+}

@@ -69,6 +69,8 @@ pub fn check(input: Input<'_>, errors: &mut Errors) -> Option<TableDef> {
         Vec::new()
     };
 
+    partition_columns(&input, &fields, errors);
+
     if errors.len() > before {
         return None;
     }
@@ -387,6 +389,29 @@ fn fields(input: &Input<'_>, errors: &mut Errors) -> Vec<FieldDef> {
         }
     }
     out
+}
+
+/// Partition columns come from the declaration: a name that is not a column
+/// could never be read.
+fn partition_columns(input: &Input<'_>, fields: &[FieldDef], errors: &mut Errors) {
+    let Some((_, value)) = input
+        .attrs
+        .options
+        .iter()
+        .find(|(key, _)| key.value == "partitions")
+    else {
+        return;
+    };
+    for column in value
+        .value
+        .split(',')
+        .map(str::trim)
+        .filter(|column| !column.is_empty())
+    {
+        if !fields.iter().any(|field| field.column.name == column) {
+            errors.push(value.span, format!("`partitions` names `{column}`, which is not a column of this table; declare a field for it"));
+        }
+    }
 }
 
 /// `min`/`max` bound numbers; on other types they would have no meaning.

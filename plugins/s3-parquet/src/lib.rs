@@ -14,7 +14,7 @@ use std::sync::Arc;
 
 use async_trait::async_trait;
 use codelake_plugin_sdk::catalog_core::{Environment, S3Settings, TableSpec};
-use codelake_plugin_sdk::datafusion::arrow::datatypes::SchemaRef;
+use codelake_plugin_sdk::datafusion::arrow::datatypes::{Schema, SchemaRef};
 use codelake_plugin_sdk::datafusion::catalog::{Session, TableProvider};
 use codelake_plugin_sdk::datafusion::common::{DataFusionError, Result};
 use codelake_plugin_sdk::datafusion::datasource::file_format::parquet::ParquetFormat;
@@ -45,12 +45,44 @@ impl Source for S3Parquet {
         let location = spec.option("location").ok_or("no `location` option")?;
         let url = ListingTableUrl::parse(location)
             .map_err(|error| format!("`location = \"{location}\"`: {error}"))?;
-        let options =
-            ListingOptions::new(Arc::new(ParquetFormat::default())).with_file_extension(".parquet");
+        // Hive-style partition columns come from the path, the others from the files.
+        let partitions: Vec<&str> = spec
+            .option("partitions")
+            .map(|columns| {
+                columns
+                    .split(',')
+                    .map(str::trim)
+                    .filter(|c| !c.is_empty())
+                    .collect()
+            })
+            .unwrap_or_default();
+        if !partitions.is_empty() && !location.ends_with('/') {
+            return Err(format!(
+                "`partitions` needs `location` to be a prefix ending in `/`, not `{location}`"
+            ));
+        }
+        let declared = spec.arrow_schema();
+        let mut partition_cols = Vec::new();
+        for column in &partitions {
+            let field = declared.field_with_name(column).map_err(|_| {
+                format!("`partitions` names `{column}`, which is not a declared column")
+            })?;
+            partition_cols.push((field.name().clone(), field.data_type().clone()));
+        }
+        let file_fields: Vec<_> = declared
+            .fields()
+            .iter()
+            .filter(|field| !partitions.contains(&field.name().as_str()))
+            .cloned()
+            .collect();
+        let file_schema = Schema::new(file_fields).with_metadata(declared.metadata().clone());
+        let options = ListingOptions::new(Arc::new(ParquetFormat::default()))
+            .with_file_extension(".parquet")
+            .with_table_partition_cols(partition_cols);
         // The declared schema, not one inferred from a file: drift is for `verify` to report.
         let config = ListingTableConfig::new(url)
             .with_listing_options(options)
-            .with_schema(Arc::new(spec.arrow_schema()));
+            .with_schema(Arc::new(file_schema));
         let listing = ListingTable::try_new(config).map_err(|error| error.to_string())?;
         let (bucket, key) = bucket_and_key(location)?;
         let store = s3_store(bucket, settings(env, location)?)?;
