@@ -721,3 +721,33 @@ async fn hive_partition_columns_come_from_the_path() {
         ]
     );
 }
+
+#[tokio::test]
+async fn registered_tables_are_listed_by_show_tables_and_information_schema() {
+    let data = data_dir();
+    let config = datafusion::prelude::SessionConfig::new().with_information_schema(true);
+    let ctx = Arc::new(SessionContext::new_with_config(config));
+    let env = Environment::new("test", data.path());
+    let _ = register_tables(&ctx, &plugins(), tables::REGISTRY.tables(), &env);
+    let shown = ctx
+        .sql("SHOW TABLES")
+        .await
+        .unwrap()
+        .collect()
+        .await
+        .unwrap();
+    let text = datafusion::arrow::util::pretty::pretty_format_batches(&shown)
+        .unwrap()
+        .to_string();
+    assert!(text.contains("| tpch               | nation "), "{text}");
+    assert!(
+        text.contains("| tpch               | price_tiers "),
+        "{text}"
+    );
+    let columns = ints(
+        &ctx,
+        "SELECT count(*) FROM information_schema.columns WHERE table_schema = 'tpch' AND table_name = 'nation'",
+    )
+    .await;
+    assert_eq!(columns, [4]);
+}
