@@ -194,7 +194,7 @@ pub const SOURCES: &[SourceDef] = &[
     },
     SourceDef {
         kind: "csv",
-        doc: "CSV files, local or on S3, read with the declared schema (never inferred).",
+        doc: "CSV files under the environment's data directory, read with the declared schema (never inferred), columns matched by the header's names.",
         options: &[
             required(
                 "location",

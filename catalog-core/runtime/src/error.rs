@@ -72,6 +72,14 @@ pub enum Error {
         /// The plugins that are loaded.
         loaded: String,
     },
+    /// The environment cannot be sent to a plugin.
+    #[error("table `{table}`: {message}")]
+    Environment {
+        /// Qualified table name.
+        table: String,
+        /// What is wrong.
+        message: String,
+    },
     /// The plugin refused the table's options, before any I/O.
     #[error("table `{table}`: invalid source options ({}): {message}", plugin.display())]
     InvalidOptions {

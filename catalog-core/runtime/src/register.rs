@@ -23,7 +23,23 @@ pub fn register_tables<'a>(
     tables: impl IntoIterator<Item = &'a TableSpec>,
     env: &Environment,
 ) -> Vec<Error> {
-    let environment_json = serde_json::to_string(env).expect("an environment serialises");
+    // A data directory that is not UTF-8 cannot be sent to a plugin: every table fails alike.
+    let environment_json = match serde_json::to_string(env) {
+        Ok(json) => json,
+        Err(error) => {
+            let message = format!(
+                "environment `{}` cannot be sent to plugins: {error}; use a UTF-8 data directory",
+                env.name
+            );
+            return tables
+                .into_iter()
+                .map(|spec| Error::Environment {
+                    table: spec.qualified_name(),
+                    message: message.clone(),
+                })
+                .collect();
+        }
+    };
     let task_ctx_provider = Arc::clone(ctx) as Arc<dyn TaskContextProvider>;
     let mut failures = Vec::new();
     for spec in tables {

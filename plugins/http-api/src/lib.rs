@@ -184,7 +184,11 @@ async fn get_json(client: &reqwest::Client, config: &Config, url: &str) -> Resul
             request = request.header(header, secret);
         }
         let failure = match request.send().await {
-            Ok(response) if response.status().is_server_error() => {
+            // Server errors and rate limits may pass: retry them.
+            Ok(response)
+                if response.status().is_server_error()
+                    || response.status() == reqwest::StatusCode::TOO_MANY_REQUESTS =>
+            {
                 format!("{url} answered {}", response.status())
             }
             Ok(response) if !response.status().is_success() => {
@@ -231,12 +235,22 @@ fn resolve(current: &str, next: &str) -> String {
     if next.starts_with("http://") || next.starts_with("https://") {
         return next.to_owned();
     }
-    let origin_end = current
-        .find("://")
-        .map(|scheme| scheme + 3)
-        .and_then(|start| current[start..].find('/').map(|i| start + i));
-    let origin = origin_end.map_or(current, |end| &current[..end]);
-    format!("{origin}{next}")
+    let after_scheme = current.find("://").map_or(0, |scheme| scheme + 3);
+    let path_start = current[after_scheme..]
+        .find('/')
+        .map_or(current.len(), |i| after_scheme + i);
+    let (origin, path) = current.split_at(path_start);
+    let path = path.split(['?', '#']).next().unwrap_or_default();
+    if next.starts_with('/') {
+        format!("{origin}{next}")
+    } else if next.starts_with('?') {
+        // A new query on the same path.
+        format!("{origin}{path}{next}")
+    } else {
+        // Relative to the current path's directory.
+        let directory = path.rfind('/').map_or("/", |slash| &path[..=slash]);
+        format!("{origin}{directory}{next}")
+    }
 }
 
 /// Decodes JSON rows against the declared schema, by field name.
@@ -251,4 +265,29 @@ fn decode(rows: &[Value], schema: &SchemaRef) -> Result<RecordBatch, String> {
         .flush()
         .map_err(|error| format!("the API's rows do not fit the declaration: {error}"))?;
     Ok(batch.unwrap_or_else(|| RecordBatch::new_empty(SchemaRef::clone(schema))))
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn next_links_resolve_like_a_browser() {
+        let current = "http://127.0.0.1:8080/fx/rates?page=1";
+        assert_eq!(
+            super::resolve(current, "https://other.example/x"),
+            "https://other.example/x"
+        );
+        assert_eq!(
+            super::resolve(current, "/fx/rates/2"),
+            "http://127.0.0.1:8080/fx/rates/2"
+        );
+        assert_eq!(
+            super::resolve(current, "?page=2"),
+            "http://127.0.0.1:8080/fx/rates?page=2"
+        );
+        assert_eq!(
+            super::resolve(current, "more"),
+            "http://127.0.0.1:8080/fx/more"
+        );
+        assert_eq!(super::resolve("http://h", "?page=2"), "http://h?page=2");
+    }
 }

@@ -218,7 +218,18 @@ fn s3_store(
                 .with_secret_access_key(secret.expose());
         }
         // A public bucket: send unsigned requests rather than hunt for ambient credentials.
-        _ => builder = builder.with_skip_signature(true),
+        (None, None) => builder = builder.with_skip_signature(true),
+        // Half a credential is a configuration mistake, not a public bucket.
+        (Some(_), None) => {
+            return Err(format!(
+                "S3 for bucket `{bucket}`: an access key id is set but no secret access key"
+            ));
+        }
+        (None, Some(_)) => {
+            return Err(format!(
+                "S3 for bucket `{bucket}`: a secret access key is set but no access key id"
+            ));
+        }
     }
     builder
         .build()

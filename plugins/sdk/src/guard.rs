@@ -70,6 +70,10 @@ impl Origin {
 #[derive(Debug)]
 pub struct GuardedProvider {
     inner: Arc<dyn TableProvider>,
+    /// Read once, when the provider is built (inside the SDK's panic fence):
+    /// `schema` and `table_type` cannot return an error, so they must not call plugin code.
+    schema: SchemaRef,
+    table_type: TableType,
     runtime_env: Option<Arc<RuntimeEnv>>,
     origin: Origin,
 }
@@ -84,6 +88,8 @@ impl GuardedProvider {
         plugin: &'static str,
     ) -> Self {
         Self {
+            schema: inner.schema(),
+            table_type: inner.table_type(),
             inner,
             runtime_env,
             origin: Origin {
@@ -98,13 +104,11 @@ impl GuardedProvider {
 #[async_trait]
 impl TableProvider for GuardedProvider {
     fn schema(&self) -> SchemaRef {
-        // The schema was read once while building the provider; a panic here would be
-        // a plugin bug the host cannot recover from, and `schema` cannot return an error.
-        self.inner.schema()
+        SchemaRef::clone(&self.schema)
     }
 
     fn table_type(&self) -> TableType {
-        self.inner.table_type()
+        self.table_type
     }
 
     async fn scan(

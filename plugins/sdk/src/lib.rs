@@ -116,11 +116,12 @@ pub fn header() -> PluginHeader {
     PluginHeader::current()
 }
 
-/// The module this plugin exports; see `codelake_plugin_abi::MODULE_SYMBOL`.
-pub fn module<S: Source>() -> PluginModule {
+/// The module this plugin exports, with the plugin crate's `version`; see
+/// `codelake_plugin_abi::MODULE_SYMBOL`.
+pub fn module<S: Source>(version: &str) -> PluginModule {
     PluginModule {
         name: SString::from(S::NAME),
-        version: SString::from(env!("CARGO_PKG_VERSION")),
+        version: SString::from(version),
         kinds: SString::from(S::KINDS.join(",").as_str()),
         validate: validate::<S>,
         create: create::<S>,
@@ -203,7 +204,7 @@ macro_rules! export_source {
         #[allow(unsafe_code)] // exporting by name is what makes this a plugin
         #[unsafe(no_mangle)]
         pub extern "C" fn codelake_plugin_module() -> $crate::abi::PluginModule {
-            $crate::module::<$source>()
+            $crate::module::<$source>(::std::env!("CARGO_PKG_VERSION"))
         }
     };
 }
