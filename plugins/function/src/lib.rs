@@ -20,11 +20,8 @@ use async_trait::async_trait;
 use codelake_plugin_sdk::catalog_core::{Environment, TableSpec};
 use codelake_plugin_sdk::datafusion::arrow::array::RecordBatch;
 use codelake_plugin_sdk::datafusion::arrow::datatypes::SchemaRef;
-use codelake_plugin_sdk::datafusion::catalog::{MemTable, Session, TableProvider};
-use codelake_plugin_sdk::datafusion::common::{DataFusionError, Result};
-use codelake_plugin_sdk::datafusion::logical_expr::{Expr, TableType};
-use codelake_plugin_sdk::datafusion::physical_plan::ExecutionPlan;
-use codelake_plugin_sdk::{Source, export_source};
+use codelake_plugin_sdk::datafusion::catalog::TableProvider;
+use codelake_plugin_sdk::{ComputedTable, Rows, Source, export_source};
 
 /// One table function: its name and how to call it.
 pub struct TableFunction {
@@ -109,41 +106,19 @@ impl Source for Functions {
                 }
             }
         }
-        Ok(Arc::new(FunctionTable {
-            call: function.call,
-            schema: returned,
-        }))
+        Ok(Arc::new(ComputedTable::new(returned, Call(function.call))))
     }
 }
 
 export_source!(Functions);
 
-/// A table whose rows come from a function, called at each scan.
+/// A table function, called at each scan.
 #[derive(Debug)]
-struct FunctionTable {
-    call: fn() -> Result<RecordBatch, String>,
-    schema: SchemaRef,
-}
+struct Call(fn() -> Result<RecordBatch, String>);
 
 #[async_trait]
-impl TableProvider for FunctionTable {
-    fn schema(&self) -> SchemaRef {
-        SchemaRef::clone(&self.schema)
-    }
-
-    fn table_type(&self) -> TableType {
-        TableType::Base
-    }
-
-    async fn scan(
-        &self,
-        state: &dyn Session,
-        projection: Option<&Vec<usize>>,
-        filters: &[Expr],
-        limit: Option<usize>,
-    ) -> Result<Arc<dyn ExecutionPlan>> {
-        let batch = (self.call)().map_err(DataFusionError::Execution)?;
-        let table = MemTable::try_new(self.schema(), vec![vec![batch]])?;
-        table.scan(state, projection, filters, limit).await
+impl Rows for Call {
+    async fn rows(&self) -> Result<RecordBatch, String> {
+        (self.0)()
     }
 }

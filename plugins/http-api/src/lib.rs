@@ -16,11 +16,8 @@ use async_trait::async_trait;
 use codelake_plugin_sdk::catalog_core::{Environment, TableSpec, parse_duration};
 use codelake_plugin_sdk::datafusion::arrow::array::RecordBatch;
 use codelake_plugin_sdk::datafusion::arrow::datatypes::SchemaRef;
-use codelake_plugin_sdk::datafusion::catalog::{MemTable, Session, TableProvider};
-use codelake_plugin_sdk::datafusion::common::{DataFusionError, Result};
-use codelake_plugin_sdk::datafusion::logical_expr::{Expr, TableType};
-use codelake_plugin_sdk::datafusion::physical_plan::ExecutionPlan;
-use codelake_plugin_sdk::{Source, export_source};
+use codelake_plugin_sdk::datafusion::catalog::TableProvider;
+use codelake_plugin_sdk::{ComputedTable, Rows, Source, export_source};
 use serde_json::Value;
 
 /// Pages fetched at most per scan, so a server that always links onward cannot loop forever.
@@ -70,11 +67,13 @@ impl Source for HttpApi {
             .timeout(duration("timeout", "30s")?)
             .build()
             .map_err(|error| format!("cannot build the HTTP client: {error}"))?;
-        Ok(Arc::new(HttpTable {
-            config: Arc::new(config),
+        let schema: SchemaRef = Arc::new(spec.arrow_schema());
+        let fetch = Fetch {
+            config,
             client,
-            schema: Arc::new(spec.arrow_schema()),
-        }))
+            schema: SchemaRef::clone(&schema),
+        };
+        Ok(Arc::new(ComputedTable::new(schema, fetch)))
     }
 }
 
@@ -99,36 +98,19 @@ struct Config {
     max_retries: u32,
 }
 
+/// Fetches and decodes every page, at each scan.
 #[derive(Debug)]
-struct HttpTable {
-    config: Arc<Config>,
+struct Fetch {
+    config: Config,
     client: reqwest::Client,
     schema: SchemaRef,
 }
 
 #[async_trait]
-impl TableProvider for HttpTable {
-    fn schema(&self) -> SchemaRef {
-        SchemaRef::clone(&self.schema)
-    }
-
-    fn table_type(&self) -> TableType {
-        TableType::Base
-    }
-
-    async fn scan(
-        &self,
-        state: &dyn Session,
-        projection: Option<&Vec<usize>>,
-        filters: &[Expr],
-        limit: Option<usize>,
-    ) -> Result<Arc<dyn ExecutionPlan>> {
-        let rows = fetch_all(&self.client, &self.config)
-            .await
-            .map_err(DataFusionError::Execution)?;
-        let batch = decode(&rows, &self.schema).map_err(DataFusionError::Execution)?;
-        let table = MemTable::try_new(self.schema(), vec![vec![batch]])?;
-        table.scan(state, projection, filters, limit).await
+impl Rows for Fetch {
+    async fn rows(&self) -> Result<RecordBatch, String> {
+        let rows = fetch_all(&self.client, &self.config).await?;
+        decode(&rows, &self.schema)
     }
 }
 

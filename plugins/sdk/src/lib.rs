@@ -28,6 +28,7 @@
 //! codelake_plugin_sdk::export_source!(Csv);
 //! ```
 
+mod computed;
 mod guard;
 
 use std::panic::{AssertUnwindSafe, catch_unwind};
@@ -35,6 +36,7 @@ use std::sync::{Arc, OnceLock};
 
 pub use catalog_core;
 pub use codelake_plugin_abi as abi;
+pub use computed::{ComputedTable, Rows};
 pub use datafusion;
 
 use catalog_core::{Environment, TableSpec};
