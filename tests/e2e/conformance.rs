@@ -14,9 +14,10 @@ use std::sync::Arc;
 
 use catalog_core::{Environment, SourceOption, Table, TableSpec};
 use catalog_derive::Table;
-use catalog_runtime::{PluginSet, default_plugin_dir, register_tables};
+use catalog_runtime::register_tables;
+
+use crate::support::{column_ints, plugins, query, write_parquet};
 use datafusion::arrow::array::{AsArray, RecordBatch};
-use datafusion::arrow::datatypes::Int64Type;
 use datafusion::prelude::SessionContext;
 
 /// The table every kind serves.
@@ -103,13 +104,7 @@ async fn serve(kind: Kind, rows: Option<&[Thing]>) -> Served {
             let server = crate::s3::S3Server::start().await;
             if let Some(rows) = rows {
                 let batch = Thing::to_record_batch(rows).unwrap();
-                let file = std::fs::File::create(server.object_path("codelake", "things.parquet"))
-                    .unwrap();
-                let mut writer =
-                    datafusion::parquet::arrow::ArrowWriter::try_new(file, batch.schema(), None)
-                        .unwrap();
-                writer.write(&batch).unwrap();
-                writer.close().unwrap();
+                write_parquet(&server.object_path("codelake", "things.parquet"), &batch);
             } else {
                 server.object_path("codelake", "other/");
             }
@@ -165,12 +160,6 @@ async fn serve(kind: Kind, rows: Option<&[Thing]>) -> Served {
     }
 }
 
-fn plugins() -> PluginSet {
-    let set = PluginSet::load_dir(&default_plugin_dir()).unwrap();
-    assert!(set.errors.is_empty(), "{:?}", set.errors);
-    set
-}
-
 /// A session with `spec` registered, or the error that named it.
 async fn session_for(spec: &TableSpec, env: &Environment) -> Result<Arc<SessionContext>, String> {
     let ctx = Arc::new(SessionContext::new());
@@ -179,26 +168,6 @@ async fn session_for(spec: &TableSpec, env: &Environment) -> Result<Arc<SessionC
         Some(failure) => Err(failure.to_string()),
         None => Ok(ctx),
     }
-}
-
-async fn query(ctx: &SessionContext, sql: &str) -> Result<Vec<RecordBatch>, String> {
-    match ctx.sql(sql).await {
-        Ok(frame) => frame.collect().await.map_err(|error| error.to_string()),
-        Err(error) => Err(error.to_string()),
-    }
-}
-
-fn ints(batches: &[RecordBatch]) -> Vec<i64> {
-    batches
-        .iter()
-        .flat_map(|batch| {
-            batch
-                .column(0)
-                .as_primitive::<Int64Type>()
-                .values()
-                .to_vec()
-        })
-        .collect()
 }
 
 /// Every check, for one kind.
@@ -265,18 +234,18 @@ async fn conforms(kind: Kind) {
     )
     .await
     .unwrap();
-    assert_eq!(ints(&filtered), [3, 4, 5], "{kind:?}");
+    assert_eq!(column_ints(&filtered), [3, 4, 5], "{kind:?}");
     let limited = query(&ctx, &format!("SELECT id FROM {table} LIMIT 2"))
         .await
         .unwrap();
-    assert_eq!(ints(&limited).len(), 2, "{kind:?}");
+    assert_eq!(column_ints(&limited).len(), 2, "{kind:?}");
 
     // Concurrent scans of one table agree.
     let scans: Vec<_> = (0..8)
         .map(|_| {
             let ctx = Arc::clone(&ctx);
             tokio::spawn(async move {
-                ints(
+                column_ints(
                     &query(&ctx, "SELECT sum(id) FROM conformance.things")
                         .await
                         .unwrap(),
@@ -296,7 +265,7 @@ async fn conforms(kind: Kind) {
     let count = query(&ctx, &format!("SELECT count(*) FROM {table}"))
         .await
         .unwrap();
-    assert_eq!(ints(&count), [0], "{kind:?}");
+    assert_eq!(column_ints(&count), [0], "{kind:?}");
 
     // A missing source is an error on the table, at registration or at query time.
     let missing = serve(kind, None).await;
@@ -388,7 +357,7 @@ async fn function_conforms() {
         })
         .collect();
     for scan in scans {
-        assert_eq!(ints(&scan.await.unwrap()), [3]);
+        assert_eq!(column_ints(&scan.await.unwrap()), [3]);
     }
     // A function the plugin does not have is an error on the table, listing what it has.
     let mut missing = spec.clone();

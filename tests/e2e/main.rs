@@ -6,3 +6,4 @@ mod conformance;
 mod http;
 mod plugins;
 mod s3;
+mod support;

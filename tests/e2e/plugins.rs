@@ -8,24 +8,11 @@ use std::sync::Arc;
 
 use catalog_core::{Environment, Table};
 use catalog_runtime::{Error, PluginSet, default_plugin_dir, register_tables};
+
+use crate::support::{ints, plugins, query, write_parquet};
 use datafusion::arrow::array::{Array, AsArray};
 use datafusion::arrow::datatypes::Int64Type;
 use datafusion::prelude::SessionContext;
-
-/// The plugins in the target directory; fails with the fix if they are not built.
-fn plugins() -> PluginSet {
-    let dir = default_plugin_dir();
-    let set = PluginSet::load_dir(&dir).unwrap();
-    assert!(set.errors.is_empty(), "{:?}", set.errors);
-    for name in ["csv", "function", "s3-parquet", "http-api"] {
-        assert!(
-            set.plugins.iter().any(|plugin| plugin.name == name),
-            "plugin `{name}` is not built in {}: run `cargo build --workspace` (cargo xtask test does)",
-            dir.display()
-        );
-    }
-    set
-}
 
 /// A data directory holding `tpch/nation.csv` as the catalog declares it: pipe-delimited, with a header.
 fn data_dir() -> tempfile::TempDir {
@@ -45,20 +32,6 @@ async fn session(data: &tempfile::TempDir) -> (Arc<SessionContext>, Vec<Error>) 
     let env = Environment::new("test", data.path());
     let failures = register_tables(&ctx, &plugins(), tables::REGISTRY.tables(), &env);
     (ctx, failures)
-}
-
-async fn ints(ctx: &SessionContext, sql: &str) -> Vec<i64> {
-    let batches = ctx.sql(sql).await.unwrap().collect().await.unwrap();
-    batches
-        .iter()
-        .flat_map(|batch| {
-            batch
-                .column(0)
-                .as_primitive::<Int64Type>()
-                .values()
-                .to_vec()
-        })
-        .collect()
 }
 
 #[tokio::test]
@@ -306,10 +279,7 @@ async fn panics_and_bad_options_name_the_table_while_the_others_answer() {
 
     // Panics at query time are errors naming the table, and the session goes on.
     for (table, during) in [("scanned", "planning a scan"), ("read", "reading")] {
-        let result = match ctx.sql(&format!("SELECT * FROM test.{table}")).await {
-            Ok(frame) => frame.collect().await.map(drop),
-            Err(error) => Err(error),
-        };
+        let result = query(&ctx, &format!("SELECT * FROM test.{table}")).await;
         let error = result.unwrap_err().to_string();
         assert!(
             error.contains(&format!(
@@ -337,14 +307,6 @@ fn parts(n: i64) -> Vec<tables::tpch::Part> {
             p_comment: "test".into(),
         })
         .collect()
-}
-
-fn write_parquet(path: &std::path::Path, batch: &datafusion::arrow::array::RecordBatch) {
-    let file = fs::File::create(path).unwrap();
-    let mut writer =
-        datafusion::parquet::arrow::ArrowWriter::try_new(file, batch.schema(), None).unwrap();
-    writer.write(batch).unwrap();
-    writer.close().unwrap();
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -441,10 +403,7 @@ async fn wrong_s3_credentials_name_the_table_and_never_print_the_secret() {
     let ctx = Arc::new(SessionContext::new());
     let _ = register_tables(&ctx, &plugins(), tables::REGISTRY.tables(), &env);
 
-    let result = match ctx.sql("SELECT count(*) FROM tpch.part").await {
-        Ok(frame) => frame.collect().await.map(drop),
-        Err(error) => Err(error),
-    };
+    let result = query(&ctx, "SELECT count(*) FROM tpch.part").await;
     let error = format!(
         "{:?} / {}",
         result.as_ref().unwrap_err(),
@@ -601,10 +560,7 @@ async fn a_rejected_credential_names_the_table_and_never_prints_it() {
     env.http_base_url = Some(http.base_url.clone());
     let ctx = Arc::new(SessionContext::new());
     let _ = register_tables(&ctx, &plugins(), tables::REGISTRY.tables(), &env);
-    let result = match ctx.sql("SELECT * FROM tpch.exchange_rates").await {
-        Ok(frame) => frame.collect().await.map(drop),
-        Err(error) => Err(error),
-    };
+    let result = query(&ctx, "SELECT * FROM tpch.exchange_rates").await;
     let error = result.unwrap_err().to_string();
     assert!(
         error.contains("table `tpch.exchange_rates` (plugin `http-api`, `/fx/rates`)"),
@@ -645,10 +601,7 @@ async fn a_bad_csv_row_names_the_table_the_file_and_the_line() {
     let bad = "n_name|n_nationkey|n_comment|n_regionkey\nALGERIA|0|fine|0\nARGENTINA|one|not a number|1\n";
     fs::write(data.path().join("tpch/nation.csv"), bad).unwrap();
     let (ctx, _) = session(&data).await;
-    let result = match ctx.sql("SELECT sum(n_nationkey) FROM tpch.nation").await {
-        Ok(frame) => frame.collect().await.map(drop),
-        Err(error) => Err(error),
-    };
+    let result = query(&ctx, "SELECT sum(n_nationkey) FROM tpch.nation").await;
     let error = result.unwrap_err().to_string();
     assert!(
         error.contains("table `tpch.nation` (plugin `csv`, `tpch/nation.csv`)"),
