@@ -1,5 +1,6 @@
 //! The environment a table is read in: what a plugin needs besides the spec.
 
+use std::collections::BTreeMap;
 use std::fmt;
 use std::path::PathBuf;
 
@@ -21,6 +22,12 @@ pub struct Environment {
     /// How to reach S3, for `s3://` locations.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub s3: Option<S3Settings>,
+    /// Credentials by the variable name a table reads them from (its
+    /// `auth_env`), for environments that hand them out themselves, as `local`
+    /// does for its embedded HTTP API. A name absent here is read from the
+    /// process environment.
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub secrets: BTreeMap<String, Secret>,
 }
 
 impl Environment {
@@ -31,7 +38,29 @@ impl Environment {
             data_dir: data_dir.into(),
             http_base_url: None,
             s3: None,
+            secrets: BTreeMap::new(),
         }
+    }
+
+    /// Where an `s3://bucket/key` location is read in this environment: the
+    /// same, or with the bucket replaced by [`S3Settings::bucket`].
+    pub fn s3_location(&self, location: &str) -> String {
+        let bucket = self.s3.as_ref().and_then(|s3| s3.bucket.as_deref());
+        match (bucket, location.strip_prefix("s3://")) {
+            (Some(bucket), Some(rest)) => match rest.split_once('/') {
+                Some((_, key)) => format!("s3://{bucket}/{key}"),
+                None => format!("s3://{bucket}"),
+            },
+            _ => location.to_owned(),
+        }
+    }
+
+    /// The credential held in variable `name`: the environment's own, else the process's.
+    pub fn secret(&self, name: &str) -> Option<Secret> {
+        self.secrets
+            .get(name)
+            .cloned()
+            .or_else(|| std::env::var(name).ok().map(Secret::new))
     }
 
     /// The same environment, reaching S3 with `s3`.
@@ -50,6 +79,10 @@ pub struct S3Settings {
     pub endpoint: Option<String>,
     /// The region, e.g. `us-east-1`.
     pub region: String,
+    /// The bucket every `s3://` location is read from in this environment,
+    /// replacing the one the table declares; `None` keeps the declared one.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub bucket: Option<String>,
     /// The access key id, if the store needs credentials.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub access_key_id: Option<String>,
@@ -103,5 +136,24 @@ mod tests {
         assert!(format!("{env:?}").contains("Secret(***)"));
         // It does travel to the plugin, which must use it.
         assert!(serde_json::to_string(&env).unwrap().contains("hunter2"));
+    }
+
+    #[test]
+    fn a_configured_bucket_replaces_the_declared_one() {
+        let mut env = Environment::new("production", "/data");
+        assert_eq!(
+            env.s3_location("s3://codelake/tpch/part.parquet"),
+            "s3://codelake/tpch/part.parquet"
+        );
+        env.s3 = Some(S3Settings {
+            bucket: Some("lake-prod".into()),
+            ..S3Settings::default()
+        });
+        assert_eq!(
+            env.s3_location("s3://codelake/tpch/part.parquet"),
+            "s3://lake-prod/tpch/part.parquet"
+        );
+        assert_eq!(env.s3_location("s3://codelake"), "s3://lake-prod");
+        assert_eq!(env.s3_location("tpch/nation.csv"), "tpch/nation.csv");
     }
 }

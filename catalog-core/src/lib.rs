@@ -34,6 +34,7 @@
 //! assert_eq!(Part::from_record_batch(&batch).unwrap(), rows);
 //! ```
 
+pub mod config;
 mod decimal;
 mod environment;
 mod error;

@@ -60,6 +60,7 @@ impl S3Server {
         S3Settings {
             endpoint: Some(self.endpoint.clone()),
             region: "us-east-1".into(),
+            bucket: None,
             access_key_id: Some(ACCESS_KEY.into()),
             secret_access_key: Some(Secret::new(secret)),
         }

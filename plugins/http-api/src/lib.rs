@@ -13,7 +13,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use async_trait::async_trait;
-use codelake_plugin_sdk::catalog_core::{Environment, TableSpec, parse_duration};
+use codelake_plugin_sdk::catalog_core::{Environment, Secret, TableSpec, parse_duration};
 use codelake_plugin_sdk::datafusion::arrow::array::RecordBatch;
 use codelake_plugin_sdk::datafusion::arrow::datatypes::SchemaRef;
 use codelake_plugin_sdk::datafusion::catalog::TableProvider;
@@ -50,7 +50,11 @@ impl Source for HttpApi {
             _ => Pagination::None,
         };
         let auth = match (spec.option("auth_header"), spec.option("auth_env")) {
-            (Some(header), Some(var)) => Some((header.to_owned(), var.to_owned())),
+            (Some(header), Some(var)) => Some(Auth {
+                header: header.to_owned(),
+                var: var.to_owned(),
+                given: env.secrets.get(var).cloned(),
+            }),
             _ => None,
         };
         let config = Config {
@@ -93,9 +97,19 @@ struct Config {
     url: String,
     rows_path: String,
     pagination: Pagination,
-    /// The header and the environment variable holding its value.
-    auth: Option<(String, String)>,
+    auth: Option<Auth>,
     max_retries: u32,
+}
+
+/// A credential sent in a header.
+#[derive(Debug)]
+struct Auth {
+    header: String,
+    /// The variable holding it (the table's `auth_env`).
+    var: String,
+    /// The environment's own value of `var`, if it gives one (`local` does);
+    /// otherwise the process variable is read at each scan, so a rotated token is picked up.
+    given: Option<Secret>,
 }
 
 /// Fetches and decodes every page, at each scan.
@@ -159,10 +173,13 @@ async fn get_json(client: &reqwest::Client, config: &Config, url: &str) -> Resul
     let mut attempt = 0;
     loop {
         let mut request = client.get(url);
-        if let Some((header, var)) = &config.auth {
-            let secret = std::env::var(var).map_err(|_| {
-                format!("environment variable {var} is not set; it holds the credential sent in the `{header}` header")
-            })?;
+        if let Some(Auth { header, var, given }) = &config.auth {
+            let secret = match given {
+                Some(secret) => secret.expose().to_owned(),
+                None => std::env::var(var).map_err(|_| {
+                    format!("environment variable {var} is not set; it holds the credential sent in the `{header}` header")
+                })?,
+            };
             request = request.header(header, secret);
         }
         let failure = match request.send().await {

@@ -42,7 +42,7 @@ impl Source for S3Parquet {
         spec: &TableSpec,
         env: &Environment,
     ) -> std::result::Result<Arc<dyn TableProvider>, String> {
-        let location = spec.option("location").ok_or("no `location` option")?;
+        let location = &env.s3_location(spec.option("location").ok_or("no `location` option")?);
         let url = ListingTableUrl::parse(location)
             .map_err(|error| format!("`location = \"{location}\"`: {error}"))?;
         // Hive-style partition columns come from the path, the others from the files.
@@ -98,7 +98,7 @@ impl Source for S3Parquet {
         spec: &TableSpec,
         env: &Environment,
     ) -> std::result::Result<Option<Arc<RuntimeEnv>>, String> {
-        let location = spec.option("location").ok_or("no `location` option")?;
+        let location = &env.s3_location(spec.option("location").ok_or("no `location` option")?);
         let (bucket, _) = bucket_and_key(location)?;
         let store = s3_store(bucket, settings(env, location)?)?;
         let runtime = RuntimeEnvBuilder::new()

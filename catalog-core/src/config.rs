@@ -1,0 +1,598 @@
+//! Which environment codelake runs in, resolved in one place.
+//!
+//! Settings come from four layers, each overriding the one before:
+//!
+//! 1. built-in defaults: profile `local` (embedded servers, data under
+//!    `.codelake/local`) and profile `production` (servers from the settings);
+//! 2. the profile of that name in `codelake.toml`, if there is one;
+//! 3. environment variables ([`VARIABLES`] lists every one read here);
+//! 4. explicit settings, e.g. command-line flags ([`ConfigBuilder::profile`],
+//!    [`ConfigBuilder::data_dir`]).
+//!
+//! ```
+//! use catalog_core::config::ConfigBuilder;
+//!
+//! let config = ConfigBuilder::new()
+//!     .vars([("CODELAKE_ENV", "production"), ("CODELAKE_S3_REGION", "eu-west-1")])
+//!     .project_dir("/srv/lake")
+//!     .build()
+//!     .unwrap();
+//! assert_eq!(config.profile, "production");
+//! assert!(!config.embedded);
+//! assert_eq!(config.s3.region.as_deref(), Some("eu-west-1"));
+//! ```
+
+use std::collections::BTreeMap;
+use std::fmt;
+use std::path::{Path, PathBuf};
+
+use serde::Deserialize;
+
+use crate::environment::{Environment, S3Settings, Secret};
+
+/// The file of named profiles, looked for in the current directory and its parents.
+pub const CONFIG_FILE: &str = "codelake.toml";
+
+/// The data directory of the built-in `local` profile, relative to the project.
+pub const LOCAL_DATA_DIR: &str = ".codelake/local";
+
+/// One environment variable the configuration reads.
+#[derive(Debug, Clone, Copy)]
+pub struct Variable {
+    /// Its name, e.g. `CODELAKE_ENV`.
+    pub name: &'static str,
+    /// What it sets.
+    pub doc: &'static str,
+}
+
+/// Every environment variable [`ConfigBuilder::from_env`] reads, in the
+/// order of the reference docs. A `CODELAKE_` variable wins over its `AWS_` twin.
+pub const VARIABLES: &[Variable] = &[
+    Variable {
+        name: "CODELAKE_ENV",
+        doc: "The profile to run: `local` (the default) or `production`, or any profile of `codelake.toml`.",
+    },
+    Variable {
+        name: "CODELAKE_CONFIG",
+        doc: "Path of the profiles file; by default `codelake.toml` in the current directory or the nearest parent that has one.",
+    },
+    Variable {
+        name: "CODELAKE_DATA_DIR",
+        doc: "Directory of the environment's files: relative CSV locations, and for `local` the embedded S3 server's buckets.",
+    },
+    Variable {
+        name: "CODELAKE_HTTP_BASE_URL",
+        doc: "Base URL of `http-api` tables whose `url` is a path, e.g. `https://fx.example.com`. Ignored by `local`, which serves its own.",
+    },
+    Variable {
+        name: "CODELAKE_S3_ENDPOINT",
+        doc: "S3 endpoint URL, e.g. `https://s3.eu-west-1.amazonaws.com` or a MinIO URL; unset means AWS. Falls back to `AWS_ENDPOINT_URL`.",
+    },
+    Variable {
+        name: "CODELAKE_S3_REGION",
+        doc: "S3 region; default `us-east-1`. Falls back to `AWS_REGION`.",
+    },
+    Variable {
+        name: "CODELAKE_S3_BUCKET",
+        doc: "The bucket every `s3://` location of the catalog is read from, replacing the bucket written in the table (`codelake`).",
+    },
+    Variable {
+        name: "CODELAKE_S3_ACCESS_KEY_ID",
+        doc: "S3 access key id. Falls back to `AWS_ACCESS_KEY_ID`.",
+    },
+    Variable {
+        name: "CODELAKE_S3_SECRET_ACCESS_KEY",
+        doc: "S3 secret access key; never printed. Falls back to `AWS_SECRET_ACCESS_KEY`.",
+    },
+];
+
+/// Why the configuration cannot be resolved. Each message names the file,
+/// profile or variable at fault and what to do.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum ConfigError {
+    /// The profiles file cannot be read.
+    #[error("cannot read {path}: {source}")]
+    Read {
+        /// The file.
+        path: PathBuf,
+        /// Why.
+        source: std::io::Error,
+    },
+    /// The profiles file is not valid, e.g. an unknown key.
+    #[error("{path}: {message}")]
+    Parse {
+        /// The file.
+        path: PathBuf,
+        /// The parser's message, with line and column.
+        message: String,
+    },
+    /// No profile of that name.
+    #[error(
+        "no profile `{profile}` (chosen by {chosen_by}); the profiles are: {known}. \
+         Add `[profiles.{profile}]` to {file} or pick one of those"
+    )]
+    UnknownProfile {
+        /// The profile asked for.
+        profile: String,
+        /// `CODELAKE_ENV`, `--env` or the file's `default_profile`.
+        chosen_by: String,
+        /// The profiles that exist, comma-separated.
+        known: String,
+        /// The profiles file, or `codelake.toml` when there is none.
+        file: String,
+    },
+    /// A setting has a value that cannot work.
+    #[error("{setting}: {message}")]
+    Invalid {
+        /// The variable or key at fault.
+        setting: String,
+        /// What is wrong and what to do.
+        message: String,
+    },
+}
+
+/// The resolved configuration: which environment to run in and how to reach it.
+#[derive(Clone, PartialEq, Eq)]
+pub struct Config {
+    /// The profile's name, e.g. `local`; also the environment's name.
+    pub profile: String,
+    /// Whether codelake starts the environment's servers itself (embedded S3
+    /// and HTTP API on loopback), as the `local` profile does.
+    pub embedded: bool,
+    /// Directory of the environment's files (absolute).
+    pub data_dir: PathBuf,
+    /// Base URL of `http-api` tables whose `url` is a path.
+    pub http_base_url: Option<String>,
+    /// How to reach S3 (ignored when `embedded`).
+    pub s3: S3Config,
+    /// The profiles file that was read, if any.
+    pub file: Option<PathBuf>,
+}
+
+/// S3 settings as configured, each optional until the environment is built.
+#[derive(Clone, Default, PartialEq, Eq, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct S3Config {
+    /// Endpoint URL; `None` for AWS.
+    pub endpoint: Option<String>,
+    /// Region; `us-east-1` when unset.
+    pub region: Option<String>,
+    /// Bucket replacing the one written in `s3://` locations.
+    pub bucket: Option<String>,
+    /// Access key id.
+    pub access_key_id: Option<String>,
+    /// Secret access key; never printed.
+    pub secret_access_key: Option<Secret>,
+}
+
+impl Config {
+    /// The environment plugins read tables in, for a profile whose servers run
+    /// elsewhere. (An embedded profile's environment comes from its servers.)
+    pub fn environment(&self) -> Environment {
+        let mut env = Environment::new(&self.profile, &self.data_dir);
+        env.http_base_url = self.http_base_url.clone();
+        env.s3 = Some(S3Settings {
+            endpoint: self.s3.endpoint.clone(),
+            region: self.s3.region.clone().unwrap_or_else(|| "us-east-1".into()),
+            bucket: self.s3.bucket.clone(),
+            access_key_id: self.s3.access_key_id.clone(),
+            secret_access_key: self.s3.secret_access_key.clone(),
+        });
+        env
+    }
+}
+
+impl fmt::Debug for Config {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Config")
+            .field("profile", &self.profile)
+            .field("embedded", &self.embedded)
+            .field("data_dir", &self.data_dir)
+            .field("http_base_url", &self.http_base_url)
+            .field("s3", &self.s3)
+            .field("file", &self.file)
+            .finish()
+    }
+}
+
+impl fmt::Debug for S3Config {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        // `Secret` redacts itself; listed field by field so a new field is a compile error here.
+        let Self {
+            endpoint,
+            region,
+            bucket,
+            access_key_id,
+            secret_access_key,
+        } = self;
+        f.debug_struct("S3Config")
+            .field("endpoint", endpoint)
+            .field("region", region)
+            .field("bucket", bucket)
+            .field("access_key_id", access_key_id)
+            .field("secret_access_key", secret_access_key)
+            .finish()
+    }
+}
+
+/// `codelake.toml`.
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct File {
+    /// The profile used when neither `CODELAKE_ENV` nor a flag picks one.
+    default_profile: Option<String>,
+    #[serde(default)]
+    profiles: BTreeMap<String, Profile>,
+}
+
+/// `[profiles.NAME]`.
+#[derive(Debug, Default, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct Profile {
+    embedded: Option<bool>,
+    data_dir: Option<PathBuf>,
+    http_base_url: Option<String>,
+    #[serde(default)]
+    s3: S3Config,
+}
+
+/// Builds a [`Config`] from defaults, `codelake.toml`, variables and flags.
+#[derive(Debug, Default)]
+#[must_use]
+pub struct ConfigBuilder {
+    vars: BTreeMap<String, String>,
+    profile: Option<String>,
+    file: Option<PathBuf>,
+    data_dir: Option<PathBuf>,
+    project_dir: Option<PathBuf>,
+}
+
+impl ConfigBuilder {
+    /// A builder that reads no variables: only defaults, the file and explicit settings.
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    /// Reads the process's variables listed in [`VARIABLES`] and their `AWS_` fallbacks.
+    pub fn from_env() -> Self {
+        let names = VARIABLES
+            .iter()
+            .map(|v| v.name)
+            .chain(AWS_FALLBACKS.iter().map(|(_, aws)| *aws));
+        Self::new().vars(names.filter_map(|name| Some((name, std::env::var(name).ok()?))))
+    }
+
+    /// Uses these variables as if they were the process's (for tests and embedding).
+    pub fn vars<K: Into<String>, V: Into<String>>(
+        mut self,
+        vars: impl IntoIterator<Item = (K, V)>,
+    ) -> Self {
+        self.vars
+            .extend(vars.into_iter().map(|(k, v)| (k.into(), v.into())));
+        self
+    }
+
+    /// Runs this profile, over `CODELAKE_ENV` (the `--env` flag).
+    pub fn profile(mut self, profile: impl Into<String>) -> Self {
+        self.profile = Some(profile.into());
+        self
+    }
+
+    /// Reads this profiles file, over `CODELAKE_CONFIG` and the search (the `--config` flag).
+    pub fn config_file(mut self, file: impl Into<PathBuf>) -> Self {
+        self.file = Some(file.into());
+        self
+    }
+
+    /// Uses this data directory, over the profile and `CODELAKE_DATA_DIR`.
+    pub fn data_dir(mut self, dir: impl Into<PathBuf>) -> Self {
+        self.data_dir = Some(dir.into());
+        self
+    }
+
+    /// Where to start looking for `codelake.toml`, and what relative paths
+    /// are relative to when there is none; the current directory by default.
+    pub fn project_dir(mut self, dir: impl Into<PathBuf>) -> Self {
+        self.project_dir = Some(dir.into());
+        self
+    }
+
+    /// Resolves the layers into one [`Config`].
+    pub fn build(self) -> Result<Config, ConfigError> {
+        let start = match &self.project_dir {
+            Some(dir) => dir.clone(),
+            None => std::env::current_dir().map_err(|source| ConfigError::Read {
+                path: PathBuf::from("."),
+                source,
+            })?,
+        };
+        let var = |name: &str| self.vars.get(name).filter(|v| !v.is_empty()).cloned();
+        let file_path = self
+            .file
+            .clone()
+            .or_else(|| var("CODELAKE_CONFIG").map(PathBuf::from))
+            .map(|path| start.join(path))
+            .or_else(|| find_upwards(&start, CONFIG_FILE));
+        let file = match &file_path {
+            Some(path) => read_file(path)?,
+            None => File::default(),
+        };
+        // Relative paths are relative to the file that holds them, or to the project.
+        let base = file_path
+            .as_deref()
+            .and_then(Path::parent)
+            .map_or_else(|| start.clone(), Path::to_path_buf);
+
+        let (profile_name, chosen_by) = if let Some(name) = &self.profile {
+            (name.clone(), "--env".to_owned())
+        } else if let Some(name) = var("CODELAKE_ENV") {
+            (name, "CODELAKE_ENV".to_owned())
+        } else if let Some(name) = &file.default_profile {
+            (
+                name.clone(),
+                format!("`default_profile` in {}", display(&file_path)),
+            )
+        } else {
+            ("local".to_owned(), "default".to_owned())
+        };
+        let builtin = match profile_name.as_str() {
+            "local" => Some(Profile {
+                embedded: Some(true),
+                data_dir: Some(PathBuf::from(LOCAL_DATA_DIR)),
+                ..Profile::default()
+            }),
+            "production" => Some(Profile {
+                embedded: Some(false),
+                data_dir: Some(PathBuf::from("data")),
+                ..Profile::default()
+            }),
+            _ => None,
+        };
+        let profile = match (builtin, file.profiles.get(&profile_name)) {
+            (Some(builtin), Some(own)) => merge(builtin, own.clone()),
+            (Some(builtin), None) => builtin,
+            (None, Some(own)) => own.clone(),
+            (None, None) => {
+                let mut known: Vec<&str> = vec!["local", "production"];
+                known.extend(file.profiles.keys().map(String::as_str));
+                known.sort_unstable();
+                known.dedup();
+                return Err(ConfigError::UnknownProfile {
+                    profile: profile_name,
+                    chosen_by,
+                    known: known.join(", "),
+                    file: display(&file_path),
+                });
+            }
+        };
+
+        let embedded = profile.embedded.unwrap_or(false);
+        let data_dir = self
+            .data_dir
+            .clone()
+            .or_else(|| var("CODELAKE_DATA_DIR").map(PathBuf::from))
+            .or(profile.data_dir)
+            .unwrap_or_else(|| PathBuf::from("data"));
+        let data_dir = base.join(data_dir);
+        let http_base_url = var("CODELAKE_HTTP_BASE_URL").or(profile.http_base_url);
+        if let Some(url) = &http_base_url
+            && !(url.starts_with("http://") || url.starts_with("https://"))
+        {
+            return Err(ConfigError::Invalid {
+                setting: "CODELAKE_HTTP_BASE_URL / http_base_url".into(),
+                message: format!("`{url}` is not an http:// or https:// URL"),
+            });
+        }
+        let from_env = |name: &str| {
+            var(name).or_else(|| {
+                AWS_FALLBACKS
+                    .iter()
+                    .find(|(ours, _)| *ours == name)
+                    .and_then(|(_, aws)| var(aws))
+            })
+        };
+        let s3 = S3Config {
+            endpoint: from_env("CODELAKE_S3_ENDPOINT").or(profile.s3.endpoint),
+            region: from_env("CODELAKE_S3_REGION").or(profile.s3.region),
+            bucket: from_env("CODELAKE_S3_BUCKET").or(profile.s3.bucket),
+            access_key_id: from_env("CODELAKE_S3_ACCESS_KEY_ID").or(profile.s3.access_key_id),
+            secret_access_key: from_env("CODELAKE_S3_SECRET_ACCESS_KEY")
+                .map(Secret::new)
+                .or(profile.s3.secret_access_key),
+        };
+        if let Some(endpoint) = &s3.endpoint
+            && !(endpoint.starts_with("http://") || endpoint.starts_with("https://"))
+        {
+            return Err(ConfigError::Invalid {
+                setting: "CODELAKE_S3_ENDPOINT / s3.endpoint".into(),
+                message: format!("`{endpoint}` is not an http:// or https:// URL"),
+            });
+        }
+        Ok(Config {
+            profile: profile_name,
+            embedded,
+            data_dir,
+            http_base_url,
+            s3,
+            file: file_path,
+        })
+    }
+}
+
+/// Our variable and the AWS variable it falls back to.
+const AWS_FALLBACKS: &[(&str, &str)] = &[
+    ("CODELAKE_S3_ENDPOINT", "AWS_ENDPOINT_URL"),
+    ("CODELAKE_S3_REGION", "AWS_REGION"),
+    ("CODELAKE_S3_ACCESS_KEY_ID", "AWS_ACCESS_KEY_ID"),
+    ("CODELAKE_S3_SECRET_ACCESS_KEY", "AWS_SECRET_ACCESS_KEY"),
+];
+
+/// `over`'s settings where it has them, `under`'s elsewhere.
+fn merge(under: Profile, over: Profile) -> Profile {
+    Profile {
+        embedded: over.embedded.or(under.embedded),
+        data_dir: over.data_dir.or(under.data_dir),
+        http_base_url: over.http_base_url.or(under.http_base_url),
+        s3: S3Config {
+            endpoint: over.s3.endpoint.or(under.s3.endpoint),
+            region: over.s3.region.or(under.s3.region),
+            bucket: over.s3.bucket.or(under.s3.bucket),
+            access_key_id: over.s3.access_key_id.or(under.s3.access_key_id),
+            secret_access_key: over.s3.secret_access_key.or(under.s3.secret_access_key),
+        },
+    }
+}
+
+fn read_file(path: &Path) -> Result<File, ConfigError> {
+    let text = std::fs::read_to_string(path).map_err(|source| ConfigError::Read {
+        path: path.to_owned(),
+        source,
+    })?;
+    toml::from_str(&text).map_err(|error| ConfigError::Parse {
+        path: path.to_owned(),
+        message: error.to_string(),
+    })
+}
+
+fn find_upwards(start: &Path, name: &str) -> Option<PathBuf> {
+    start
+        .ancestors()
+        .map(|dir| dir.join(name))
+        .find(|path| path.is_file())
+}
+
+fn display(path: &Option<PathBuf>) -> String {
+    path.as_ref()
+        .map_or_else(|| CONFIG_FILE.to_owned(), |p| p.display().to_string())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn in_dir(dir: &Path) -> ConfigBuilder {
+        ConfigBuilder::new().project_dir(dir)
+    }
+
+    #[test]
+    fn defaults_to_the_embedded_local_profile() {
+        let dir = tempfile::tempdir().unwrap();
+        let config = in_dir(dir.path()).build().unwrap();
+        assert_eq!(config.profile, "local");
+        assert!(config.embedded);
+        assert_eq!(config.data_dir, dir.path().join(LOCAL_DATA_DIR));
+        assert_eq!(config.file, None);
+    }
+
+    #[test]
+    fn layers_override_in_order_file_then_variables_then_flags() {
+        let dir = tempfile::tempdir().unwrap();
+        std::fs::write(
+            dir.path().join(CONFIG_FILE),
+            r#"
+default_profile = "staging"
+[profiles.staging]
+data_dir = "staged"
+http_base_url = "https://fx.staging.example"
+[profiles.staging.s3]
+endpoint = "https://s3.staging.example"
+region = "eu-west-1"
+bucket = "lake-staging"
+"#,
+        )
+        .unwrap();
+        let nested = dir.path().join("a/b");
+        std::fs::create_dir_all(&nested).unwrap();
+
+        // The file is found from a subdirectory; its paths are relative to it.
+        let config = in_dir(&nested).build().unwrap();
+        assert_eq!(config.profile, "staging");
+        assert!(!config.embedded);
+        assert_eq!(config.data_dir, dir.path().join("staged"));
+        assert_eq!(config.s3.bucket.as_deref(), Some("lake-staging"));
+        assert_eq!(config.file, Some(dir.path().join(CONFIG_FILE)));
+
+        // Variables beat the file; AWS_ names are fallbacks only.
+        let config = in_dir(&nested)
+            .vars([
+                ("CODELAKE_S3_REGION", "us-west-2"),
+                ("AWS_REGION", "ap-south-1"),
+                ("AWS_ACCESS_KEY_ID", "AKIA-from-aws"),
+            ])
+            .build()
+            .unwrap();
+        assert_eq!(config.s3.region.as_deref(), Some("us-west-2"));
+        assert_eq!(config.s3.access_key_id.as_deref(), Some("AKIA-from-aws"));
+        assert_eq!(
+            config.s3.endpoint.as_deref(),
+            Some("https://s3.staging.example")
+        );
+
+        // Flags beat variables.
+        let config = in_dir(&nested)
+            .vars([
+                ("CODELAKE_ENV", "production"),
+                ("CODELAKE_DATA_DIR", "from-var"),
+            ])
+            .profile("local")
+            .data_dir("/flagged")
+            .build()
+            .unwrap();
+        assert_eq!(config.profile, "local");
+        assert!(config.embedded);
+        assert_eq!(config.data_dir, PathBuf::from("/flagged"));
+    }
+
+    #[test]
+    fn unknown_keys_and_profiles_are_errors_that_say_where() {
+        let dir = tempfile::tempdir().unwrap();
+        let file = dir.path().join(CONFIG_FILE);
+        std::fs::write(&file, "[profiles.production.s3]\nendpont = \"http://x\"\n").unwrap();
+        let error = in_dir(dir.path()).build().unwrap_err().to_string();
+        assert!(error.contains("codelake.toml"), "{error}");
+        assert!(error.contains("unknown field `endpont`"), "{error}");
+        assert!(error.contains("endpoint"), "{error}");
+
+        std::fs::write(&file, "[profiles.staging]\n").unwrap();
+        let error = in_dir(dir.path())
+            .vars([("CODELAKE_ENV", "prod")])
+            .build()
+            .unwrap_err()
+            .to_string();
+        assert!(
+            error.contains("no profile `prod` (chosen by CODELAKE_ENV)"),
+            "{error}"
+        );
+        assert!(error.contains("local, production, staging"), "{error}");
+    }
+
+    #[test]
+    fn bad_urls_name_the_setting() {
+        let dir = tempfile::tempdir().unwrap();
+        let error = in_dir(dir.path())
+            .vars([("CODELAKE_S3_ENDPOINT", "localhost:9000")])
+            .build()
+            .unwrap_err()
+            .to_string();
+        assert!(error.starts_with("CODELAKE_S3_ENDPOINT"), "{error}");
+    }
+
+    #[test]
+    fn secrets_are_redacted_in_debug() {
+        let dir = tempfile::tempdir().unwrap();
+        let config = in_dir(dir.path())
+            .vars([
+                ("CODELAKE_ENV", "production"),
+                ("CODELAKE_S3_SECRET_ACCESS_KEY", "hunter2"),
+            ])
+            .build()
+            .unwrap();
+        assert_eq!(
+            config.s3.secret_access_key.as_ref().map(Secret::expose),
+            Some("hunter2")
+        );
+        assert!(!format!("{config:?}").contains("hunter2"));
+        assert!(!format!("{:?}", config.environment()).contains("hunter2"));
+    }
+}
