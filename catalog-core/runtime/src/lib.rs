@@ -20,6 +20,7 @@
 
 mod error;
 mod host;
+pub mod local;
 mod register;
 
 pub use error::{Error, Result};

@@ -1,0 +1,184 @@
+//! `codelake local up|down|status`: the embedded environment, kept running for other tools.
+
+use std::path::Path;
+use std::process::{Command, Stdio};
+use std::time::{Duration, Instant};
+
+use catalog_core::config::Config;
+use catalog_runtime::local::{
+    LOCAL_ACCESS_KEY_ID, LOCAL_BUCKET, LOCAL_REGION, LOCAL_SECRET_ACCESS_KEY, LocalEnvironment,
+    LocalState, process_alive, read_state, state_path,
+};
+
+use crate::Global;
+use crate::error::{CliError, EXIT_CONFIG, EXIT_ENVIRONMENT, EXIT_FAILED};
+use crate::session;
+
+fn embedded_config(global: &Global) -> Result<Config, CliError> {
+    let config = session::config(global)?;
+    if !config.embedded {
+        return Err(CliError::msg(
+            EXIT_CONFIG,
+            format!(
+                "profile `{}` is not embedded: its servers run elsewhere, so there is nothing to start or stop",
+                config.profile
+            ),
+        )
+        .hint("use `--env local` (or unset CODELAKE_ENV)"));
+    }
+    Ok(config)
+}
+
+/// Starts the local environment, in the background unless `foreground`.
+pub async fn up(global: &Global, foreground: bool) -> Result<(), CliError> {
+    let config = embedded_config(global)?;
+    if let Some(running) = LocalEnvironment::attach(&config.data_dir) {
+        eprintln!("Already running.");
+        print_state(&config.data_dir, running.state());
+        return Ok(());
+    }
+    if foreground {
+        return serve(&config).await;
+    }
+    std::fs::create_dir_all(&config.data_dir).map_err(|error| {
+        CliError::environment(error).hint(format!("cannot create {}", config.data_dir.display()))
+    })?;
+    let log_path = config.data_dir.join("local.log");
+    let log = std::fs::File::create(&log_path).map_err(CliError::environment)?;
+    let mut command = Command::new(std::env::current_exe().map_err(CliError::environment)?);
+    command
+        .arg("--data-dir")
+        .arg(&config.data_dir)
+        .arg("--env")
+        .arg(&config.profile);
+    if let Some(file) = &config.file {
+        command.arg("--config").arg(file);
+    }
+    if let Some(dir) = &global.plugin_dir {
+        command.arg("--plugin-dir").arg(dir);
+    }
+    let child = command
+        .args(["local", "up", "--foreground"])
+        .stdin(Stdio::null())
+        .stdout(log.try_clone().map_err(CliError::environment)?)
+        .stderr(log)
+        .spawn()
+        .map_err(CliError::environment)?;
+    let started = Instant::now();
+    while started.elapsed() < Duration::from_secs(15) {
+        if let Some(state) = read_state(&config.data_dir)
+            && state.pid == child.id()
+        {
+            print_state(&config.data_dir, &state);
+            return Ok(());
+        }
+        if !process_alive(child.id()) {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    Err(CliError::msg(
+        EXIT_ENVIRONMENT,
+        "the local environment did not come up".to_owned(),
+    )
+    .hint(format!("its log is {}", log_path.display())))
+}
+
+/// Runs the servers in this process until Ctrl-C or SIGTERM.
+async fn serve(config: &Config) -> Result<(), CliError> {
+    let local = LocalEnvironment::start(&config.data_dir)
+        .await
+        .map_err(CliError::environment)?;
+    local.publish().map_err(CliError::environment)?;
+    print_state(&config.data_dir, local.state());
+    eprintln!("Serving until Ctrl-C or `codelake local down`.");
+    wait_for_stop().await;
+    local.unpublish();
+    eprintln!("Stopped.");
+    Ok(())
+}
+
+#[cfg(unix)]
+async fn wait_for_stop() {
+    use tokio::signal::unix::{SignalKind, signal};
+    match signal(SignalKind::terminate()) {
+        Ok(mut terminate) => {
+            tokio::select! {
+                _ = tokio::signal::ctrl_c() => {}
+                _ = terminate.recv() => {}
+            }
+        }
+        Err(_) => {
+            let _ = tokio::signal::ctrl_c().await;
+        }
+    }
+}
+
+#[cfg(not(unix))]
+async fn wait_for_stop() {
+    let _ = tokio::signal::ctrl_c().await;
+}
+
+/// Stops the environment `local up` started.
+pub fn down(global: &Global) -> Result<(), CliError> {
+    let config = embedded_config(global)?;
+    let Some(state) = read_state(&config.data_dir) else {
+        println!("The local environment is not running.");
+        return Ok(());
+    };
+    if process_alive(state.pid) {
+        let status = Command::new("kill")
+            .arg(state.pid.to_string())
+            .status()
+            .map_err(CliError::environment)?;
+        if !status.success() {
+            return Err(CliError::msg(
+                EXIT_FAILED,
+                format!("could not stop process {}", state.pid),
+            ));
+        }
+        let asked = Instant::now();
+        while process_alive(state.pid) && asked.elapsed() < Duration::from_secs(10) {
+            std::thread::sleep(Duration::from_millis(20));
+        }
+    }
+    let _ = std::fs::remove_file(state_path(&config.data_dir));
+    println!("Stopped the local environment (pid {}).", state.pid);
+    Ok(())
+}
+
+/// Says whether the environment runs, and where. Exit code 1 when it does not.
+pub fn status(global: &Global) -> Result<(), CliError> {
+    let config = embedded_config(global)?;
+    match LocalEnvironment::attach(&config.data_dir) {
+        Some(running) => {
+            print_state(&config.data_dir, running.state());
+            Ok(())
+        }
+        None => Err(CliError::msg(
+            EXIT_FAILED,
+            format!(
+                "the local environment of {} is not running",
+                config.data_dir.display()
+            ),
+        )
+        .hint("start it with `codelake local up`; `codelake sql` starts its own servers when it is down")),
+    }
+}
+
+fn print_state(data_dir: &Path, state: &LocalState) {
+    let s3 = &state.s3_endpoint;
+    println!(
+        "Local environment running (pid {}), data in {}\n\
+         \x20 S3:       {s3}  (bucket `{LOCAL_BUCKET}`, region {LOCAL_REGION})\n\
+         \x20 HTTP API: {}/fx/rates  (bearer token held by codelake)\n\
+         Point an S3 client at it (development credentials, not secrets):\n\
+         \x20 export AWS_ENDPOINT_URL={s3} AWS_REGION={LOCAL_REGION} \
+         AWS_ACCESS_KEY_ID={LOCAL_ACCESS_KEY_ID} AWS_SECRET_ACCESS_KEY={LOCAL_SECRET_ACCESS_KEY}\n\
+         \x20 aws s3 ls s3://{LOCAL_BUCKET}/tpch/\n\
+         codelake commands use it while it is up; stop it with `codelake local down`.",
+        state.pid,
+        data_dir.display(),
+        state.http_base_url,
+    );
+}

@@ -1,0 +1,194 @@
+//! `codelake`: SQL over the catalog, the local environment, sample data and the demo.
+//!
+//! Exit codes (also in `docs/reference/cli.md`):
+//! 0 success; 1 a query or command failed; 2 bad usage (flags, arguments);
+//! 3 the configuration is invalid (`codelake.toml`, variables, flags);
+//! 4 the environment cannot be reached or started (servers, plugins).
+
+mod demo;
+mod describe;
+mod error;
+mod local;
+mod output;
+mod seed;
+mod session;
+mod shell;
+
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+use clap::{Args, Parser, Subcommand};
+
+use crate::error::CliError;
+use crate::output::Format;
+
+/// codelake: a data catalog that is code. Query every table of the catalog
+/// with SQL, whatever its source (Parquet on S3, CSV, HTTP JSON API, Rust function).
+#[derive(Debug, Parser)]
+#[command(name = "codelake", version, propagate_version = true)]
+#[command(
+    after_help = "Environment: CODELAKE_ENV=local|production picks the profile \
+    (default local: embedded S3 and HTTP servers, nothing to install).\n\
+    Every variable and codelake.toml key: docs/reference/configuration.md.\n\
+    Exit codes: 0 ok, 1 failed, 2 bad usage, 3 bad configuration, 4 environment unreachable."
+)]
+struct Cli {
+    #[command(flatten)]
+    global: Global,
+    #[command(subcommand)]
+    command: Command,
+}
+
+/// Settings every command takes; they override `codelake.toml` and the variables.
+#[derive(Debug, Args)]
+struct Global {
+    /// Profile to run in: `local`, `production` or one of codelake.toml [env: CODELAKE_ENV]
+    #[arg(long = "env", global = true, value_name = "PROFILE")]
+    profile: Option<String>,
+    /// Profiles file to read [env: CODELAKE_CONFIG] [default: nearest codelake.toml]
+    #[arg(long, global = true, value_name = "FILE")]
+    config: Option<PathBuf>,
+    /// Directory of the environment's files [env: CODELAKE_DATA_DIR]
+    #[arg(long, global = true, value_name = "DIR")]
+    data_dir: Option<PathBuf>,
+    /// Directory of the source plugins [env: CODELAKE_PLUGIN_DIR] [default: beside this program]
+    #[arg(long, global = true, value_name = "DIR")]
+    plugin_dir: Option<PathBuf>,
+}
+
+#[derive(Debug, Subcommand)]
+enum Command {
+    /// Run SQL: one query, or an interactive shell when none is given.
+    Sql(SqlArgs),
+    /// List the catalog's tables.
+    Tables {
+        /// Output as a table or as JSON lines.
+        #[arg(long, value_enum, default_value_t = ListFormat::Table)]
+        format: ListFormat,
+    },
+    /// Describe a table: columns, types, docs, source, owner, freshness.
+    Describe {
+        /// The table, `database.name` (e.g. `tpch.part`).
+        table: String,
+    },
+    /// Run the embedded local environment for other tools (S3 and HTTP on loopback).
+    Local {
+        #[command(subcommand)]
+        command: LocalCommand,
+    },
+    /// Manage sample data.
+    Data {
+        #[command(subcommand)]
+        command: DataCommand,
+    },
+    /// Start the local environment, seed it if empty, and run the seed query and a federated join.
+    Demo {
+        /// TPC-H scale factor of the sample data, if it must be generated.
+        #[arg(long, default_value_t = seed::DEFAULT_SCALE)]
+        scale: f64,
+    },
+}
+
+#[derive(Debug, Args)]
+struct SqlArgs {
+    /// The query; omit it for an interactive shell.
+    query: Option<String>,
+    /// Output format.
+    #[arg(long, short, value_enum, default_value_t = Format::Table)]
+    format: Format,
+    /// Write the result to this file instead of standard output.
+    #[arg(long, short, value_name = "FILE")]
+    output: Option<PathBuf>,
+    /// Print the time the query took (on standard error).
+    #[arg(long)]
+    timing: bool,
+}
+
+#[derive(Debug, Clone, Copy, clap::ValueEnum)]
+enum ListFormat {
+    Table,
+    Json,
+}
+
+#[derive(Debug, Subcommand)]
+enum LocalCommand {
+    /// Start the local environment in the background and print how to reach it.
+    Up {
+        /// Stay in the foreground until Ctrl-C instead.
+        #[arg(long)]
+        foreground: bool,
+    },
+    /// Stop the local environment started by `codelake local up`.
+    Down,
+    /// Say whether the local environment runs, and where.
+    Status,
+}
+
+#[derive(Debug, Subcommand)]
+enum DataCommand {
+    /// Generate the catalog's TPC-H tables into the local environment
+    /// (Parquet in its S3 bucket, CSV where the catalog declares CSV).
+    /// Idempotent: data already seeded at this scale is left alone.
+    Seed {
+        /// TPC-H scale factor: 0.01 is instant, 1 is the benchmark size (~1 GB of rows).
+        #[arg(long, default_value_t = seed::DEFAULT_SCALE)]
+        scale: f64,
+    },
+}
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    let runtime = match tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+    {
+        Ok(runtime) => runtime,
+        Err(error) => {
+            eprintln!("error: cannot start the async runtime: {error}");
+            return ExitCode::from(error::EXIT_ENVIRONMENT);
+        }
+    };
+    let result = runtime.block_on(run(cli));
+    // Servers and plugin work stop with the runtime; do not wait for idle connections.
+    runtime.shutdown_background();
+    match result {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(error) => error.report(),
+    }
+}
+
+async fn run(cli: Cli) -> Result<(), CliError> {
+    let global = cli.global;
+    match cli.command {
+        Command::Sql(args) => {
+            let session = session::Session::open(&global, session::Seed::IfEmpty).await?;
+            match args.query {
+                Some(query) => {
+                    output::run_query(
+                        &session,
+                        &query,
+                        args.format,
+                        args.output.as_deref(),
+                        args.timing,
+                    )
+                    .await
+                }
+                None => shell::run(&session, args.format).await,
+            }
+        }
+        Command::Tables { format } => describe::tables(format),
+        Command::Describe { table } => describe::describe(&table),
+        Command::Local { command } => match command {
+            LocalCommand::Up { foreground } => local::up(&global, foreground).await,
+            LocalCommand::Down => local::down(&global),
+            LocalCommand::Status => local::status(&global),
+        },
+        Command::Data {
+            command: DataCommand::Seed { scale },
+        } => {
+            let session = session::Session::open(&global, session::Seed::Skip).await?;
+            seed::seed_session(&session, scale).await.map(|_| ())
+        }
+        Command::Demo { scale } => demo::run(&global, scale).await,
+    }
+}

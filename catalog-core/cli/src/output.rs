@@ -1,0 +1,276 @@
+//! Running a query and writing its result: a typed table for people; CSV,
+//! JSON lines or Parquet for programs, streamed batch by batch.
+
+use std::io::{self, IsTerminal, Write};
+use std::path::Path;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use comfy_table::{ContentArrangement, Table, presets};
+use datafusion::arrow::array::RecordBatch;
+use datafusion::arrow::datatypes::{DataType, Schema, SchemaRef, TimeUnit};
+use datafusion::arrow::util::display::{ArrayFormatter, FormatOptions};
+use datafusion::error::DataFusionError;
+use futures::StreamExt;
+
+use crate::error::{CliError, EXIT_CONFIG};
+use crate::session::Session;
+
+/// How results are written.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum Format {
+    /// A boxed table with each column's type, for reading.
+    Table,
+    /// CSV with a header line.
+    Csv,
+    /// One JSON object per row.
+    Json,
+    /// A Parquet file (needs --output, or a pipe).
+    Parquet,
+}
+
+/// Runs `sql` and writes its result to `output` (standard output if `None`).
+pub async fn run_query(
+    session: &Session,
+    sql: &str,
+    format: Format,
+    output: Option<&Path>,
+    timing: bool,
+) -> Result<(), CliError> {
+    if format == Format::Parquet && output.is_none() && io::stdout().is_terminal() {
+        return Err(CliError::msg(
+            EXIT_CONFIG,
+            "--format parquet writes binary data: give --output FILE or pipe it",
+        ));
+    }
+    let started = Instant::now();
+    let result = execute(session, sql, format, output).await;
+    match result {
+        Ok(rows) => {
+            if timing {
+                eprintln!("{rows} rows in {}", millis(started.elapsed()));
+            }
+            Ok(())
+        }
+        // A reader that stopped early (`| head`) is not an error.
+        Err(error) if is_broken_pipe(&error) => Ok(()),
+        Err(error) => Err(explain(session, error)),
+    }
+}
+
+async fn execute(
+    session: &Session,
+    sql: &str,
+    format: Format,
+    output: Option<&Path>,
+) -> anyhow::Result<usize> {
+    let frame = session.ctx.sql(sql).await?;
+    let mut sink: Box<dyn Write + Send> = match output {
+        Some(path) => Box::new(io::BufWriter::new(std::fs::File::create(path).map_err(
+            |error| anyhow::anyhow!("cannot create {}: {error}", path.display()),
+        )?)),
+        None => Box::new(io::BufWriter::new(io::stdout())),
+    };
+    if format == Format::Table {
+        let schema: SchemaRef = Arc::new(frame.schema().as_arrow().clone());
+        let batches = frame.collect().await?;
+        let rows = batches.iter().map(RecordBatch::num_rows).sum();
+        write_table(&mut sink, &schema, &batches)?;
+        sink.flush()?;
+        return Ok(rows);
+    }
+    let schema: SchemaRef = Arc::new(frame.schema().as_arrow().clone());
+    let mut stream = frame.execute_stream().await?;
+    let mut rows = 0;
+    let mut writer = BatchWriter::new(format, sink, &schema)?;
+    while let Some(batch) = stream.next().await {
+        let batch = batch?;
+        rows += batch.num_rows();
+        writer.write(&batch)?;
+    }
+    writer.finish()?;
+    Ok(rows)
+}
+
+/// The streaming writers.
+enum BatchWriter {
+    Csv(datafusion::arrow::csv::Writer<Box<dyn Write + Send>>),
+    Json(datafusion::arrow::json::LineDelimitedWriter<Box<dyn Write + Send>>),
+    Parquet(parquet::arrow::ArrowWriter<Box<dyn Write + Send>>),
+}
+
+impl BatchWriter {
+    fn new(
+        format: Format,
+        sink: Box<dyn Write + Send>,
+        schema: &SchemaRef,
+    ) -> anyhow::Result<Self> {
+        Ok(match format {
+            Format::Csv => Self::Csv(datafusion::arrow::csv::WriterBuilder::new().build(sink)),
+            Format::Json => Self::Json(datafusion::arrow::json::LineDelimitedWriter::new(sink)),
+            Format::Parquet => Self::Parquet(parquet::arrow::ArrowWriter::try_new(
+                sink,
+                SchemaRef::clone(schema),
+                None,
+            )?),
+            Format::Table => unreachable!("tables are written whole"),
+        })
+    }
+
+    fn write(&mut self, batch: &RecordBatch) -> anyhow::Result<()> {
+        match self {
+            Self::Csv(writer) => writer.write(batch)?,
+            Self::Json(writer) => writer.write(batch)?,
+            Self::Parquet(writer) => writer.write(batch)?,
+        }
+        Ok(())
+    }
+
+    fn finish(self) -> anyhow::Result<()> {
+        match self {
+            Self::Csv(writer) => writer.into_inner().flush()?,
+            Self::Json(mut writer) => {
+                writer.finish()?;
+                writer.into_inner().flush()?;
+            }
+            Self::Parquet(writer) => {
+                writer.into_inner()?.flush()?;
+            }
+        }
+        Ok(())
+    }
+}
+
+/// Writes batches as a boxed table whose header gives each column's name and type.
+pub fn write_table(
+    out: &mut dyn Write,
+    schema: &Schema,
+    batches: &[RecordBatch],
+) -> anyhow::Result<()> {
+    let rows: usize = batches.iter().map(RecordBatch::num_rows).sum();
+    writeln!(out, "shape: ({rows}, {})", schema.fields().len())?;
+    let mut table = Table::new();
+    table
+        .load_preset(presets::UTF8_FULL_CONDENSED)
+        .set_content_arrangement(ContentArrangement::Disabled)
+        .set_header(
+            schema
+                .fields()
+                .iter()
+                .map(|field| format!("{}\n---\n{}", field.name(), type_name(field.data_type()))),
+        );
+    let options = FormatOptions::default().with_null("null");
+    for batch in batches {
+        let formatters = batch
+            .columns()
+            .iter()
+            .map(|column| ArrayFormatter::try_new(column.as_ref(), &options))
+            .collect::<Result<Vec<_>, _>>()?;
+        for row in 0..batch.num_rows() {
+            table.add_row(formatters.iter().map(|f| f.value(row).to_string()));
+        }
+    }
+    writeln!(out, "{table}")?;
+    Ok(())
+}
+
+/// A column type the way data people read it: `i64`, `str`, `decimal(15,2)`.
+pub fn type_name(data_type: &DataType) -> String {
+    match data_type {
+        DataType::Boolean => "bool".into(),
+        DataType::Int8 => "i8".into(),
+        DataType::Int16 => "i16".into(),
+        DataType::Int32 => "i32".into(),
+        DataType::Int64 => "i64".into(),
+        DataType::UInt8 => "u8".into(),
+        DataType::UInt16 => "u16".into(),
+        DataType::UInt32 => "u32".into(),
+        DataType::UInt64 => "u64".into(),
+        DataType::Float32 => "f32".into(),
+        DataType::Float64 => "f64".into(),
+        DataType::Utf8 | DataType::LargeUtf8 | DataType::Utf8View => "str".into(),
+        DataType::Decimal128(p, s) => format!("decimal({p},{s})"),
+        DataType::Date32 | DataType::Date64 => "date".into(),
+        DataType::Timestamp(unit, tz) => {
+            let unit = match unit {
+                TimeUnit::Second => "s",
+                TimeUnit::Millisecond => "ms",
+                TimeUnit::Microsecond => "μs",
+                TimeUnit::Nanosecond => "ns",
+            };
+            match tz {
+                Some(tz) => format!("datetime[{unit}, {tz}]"),
+                None => format!("datetime[{unit}]"),
+            }
+        }
+        other => other.to_string().to_lowercase(),
+    }
+}
+
+/// `12.3 ms`.
+pub fn millis(elapsed: Duration) -> String {
+    format!("{:.1} ms", elapsed.as_secs_f64() * 1000.0)
+}
+
+fn is_broken_pipe(error: &anyhow::Error) -> bool {
+    error.chain().any(|cause| {
+        cause
+            .downcast_ref::<io::Error>()
+            .is_some_and(|e| e.kind() == io::ErrorKind::BrokenPipe)
+            || cause.to_string().contains("Broken pipe")
+    })
+}
+
+/// A query error with the fix: a table that is not found lists close names,
+/// and one that failed to register says why.
+pub fn explain(session: &Session, error: anyhow::Error) -> CliError {
+    let message = error
+        .downcast_ref::<DataFusionError>()
+        .map(|e| e.to_string())
+        .unwrap_or_else(|| error.to_string());
+    let missing = message
+        .split("table '")
+        .nth(1)
+        .and_then(|rest| rest.split('\'').next())
+        .filter(|_| message.contains("not found"))
+        .map(|name| name.trim_start_matches("datafusion.").to_owned());
+    let Some(missing) = missing else {
+        return CliError::failed(error);
+    };
+    if let Some(failure) = session
+        .failures
+        .iter()
+        .find(|failure| failure.to_string().contains(&format!("`{missing}`")))
+    {
+        return CliError::failed(error).hint(format!(
+            "the table is declared but could not be opened: {failure}"
+        ));
+    }
+    let mut names: Vec<(f64, String)> = tables::REGISTRY
+        .tables()
+        .map(|spec| spec.qualified_name())
+        .map(|name| {
+            let short = name.split('.').nth(1).unwrap_or(&name).to_owned();
+            let score =
+                strsim::jaro_winkler(&missing, &name).max(strsim::jaro_winkler(&missing, &short));
+            (score, name)
+        })
+        .filter(|(score, _)| *score > 0.8)
+        .collect();
+    names.sort_by(|a, b| b.0.total_cmp(&a.0));
+    let hint = if names.is_empty() {
+        "`codelake tables` lists every table; names are `database.table`, e.g. `tpch.part`"
+            .to_owned()
+    } else {
+        let close: Vec<String> = names
+            .into_iter()
+            .take(3)
+            .map(|(_, n)| format!("`{n}`"))
+            .collect();
+        format!(
+            "did you mean {}? (`codelake tables` lists every table)",
+            close.join(" or ")
+        )
+    };
+    CliError::failed(error).hint(hint)
+}

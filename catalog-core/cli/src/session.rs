@@ -1,0 +1,136 @@
+//! One query session: the configured environment (started, if it is the
+//! embedded one), the plugins, and every catalog table registered in DataFusion.
+
+use std::sync::Arc;
+
+use catalog_core::Environment;
+use catalog_core::config::{Config, ConfigBuilder};
+use catalog_runtime::local::LocalEnvironment;
+use catalog_runtime::{PluginSet, default_plugin_dir, register_tables};
+use datafusion::prelude::{SessionConfig, SessionContext};
+
+use crate::Global;
+use crate::error::CliError;
+use crate::seed;
+
+/// A ready session.
+pub struct Session {
+    /// The DataFusion session every table is registered in.
+    pub ctx: Arc<SessionContext>,
+    /// The resolved configuration.
+    pub config: Config,
+    /// The environment the plugins read in.
+    pub env: Environment,
+    /// The embedded servers, for an embedded profile.
+    pub local: Option<LocalEnvironment>,
+    /// Tables that could not be registered, each with why.
+    pub failures: Vec<catalog_runtime::Error>,
+}
+
+/// Resolves the configuration from defaults, `codelake.toml`, variables and flags.
+pub fn config(global: &Global) -> Result<Config, CliError> {
+    let mut builder = ConfigBuilder::from_env();
+    if let Some(profile) = &global.profile {
+        builder = builder.profile(profile);
+    }
+    if let Some(file) = &global.config {
+        builder = builder.config_file(file);
+    }
+    if let Some(dir) = &global.data_dir {
+        builder = builder.data_dir(dir);
+    }
+    builder.build().map_err(|error| {
+        CliError::config(error)
+            .hint("see docs/reference/configuration.md for every variable and codelake.toml key")
+    })
+}
+
+/// When a session seeds the embedded environment before registering the tables.
+#[derive(Debug, Clone, Copy)]
+pub enum Seed {
+    /// Only when it holds no sample data at all (`codelake sql`).
+    IfEmpty,
+    /// At this scale, unless already seeded so (`codelake demo`).
+    Scale(f64),
+    /// Never; and register no tables (`codelake data seed` seeds itself).
+    Skip,
+}
+
+impl Session {
+    /// Opens a session: environment, sample data as `seed` says, plugins and tables.
+    pub async fn open(global: &Global, seed: Seed) -> Result<Self, CliError> {
+        let mut session = Self::prepare(global).await?;
+        if session.local.is_some() {
+            match seed {
+                Seed::IfEmpty if !seed::is_seeded(&session.config.data_dir) => {
+                    eprintln!(
+                        "The local environment has no sample data yet: generating TPC-H at scale {} \
+                         (`codelake data seed --scale F` for more).",
+                        seed::DEFAULT_SCALE
+                    );
+                    seed::seed_session(&session, seed::DEFAULT_SCALE).await?;
+                }
+                Seed::Scale(scale) => seed::seed_session(&session, scale).await?,
+                Seed::IfEmpty | Seed::Skip => {}
+            }
+        }
+        if !matches!(seed, Seed::Skip) {
+            session.register(global)?;
+        }
+        Ok(session)
+    }
+
+    /// The configuration and the environment, started if embedded; no tables yet.
+    async fn prepare(global: &Global) -> Result<Self, CliError> {
+        let config = config(global)?;
+        let local = if config.embedded {
+            Some(
+                LocalEnvironment::attach_or_start(&config.data_dir)
+                    .await
+                    .map_err(CliError::environment)?,
+            )
+        } else {
+            None
+        };
+        let env = match &local {
+            Some(local) => local.environment(),
+            None => config.environment(),
+        };
+        let ctx = Arc::new(SessionContext::new_with_config(
+            SessionConfig::new().with_information_schema(true),
+        ));
+        Ok(Self {
+            ctx,
+            config,
+            env,
+            local,
+            failures: Vec::new(),
+        })
+    }
+
+    /// Loads the plugins and registers every catalog table.
+    fn register(&mut self, global: &Global) -> Result<(), CliError> {
+        let plugin_dir = global.plugin_dir.clone().unwrap_or_else(default_plugin_dir);
+        let plugins = PluginSet::load_dir(&plugin_dir).map_err(CliError::environment)?;
+        for error in &plugins.errors {
+            eprintln!("warning: {error}");
+        }
+        if plugins.plugins.is_empty() {
+            return Err(CliError::msg(
+                crate::error::EXIT_ENVIRONMENT,
+                format!("no source plugins in {}", plugin_dir.display()),
+            )
+            .hint(
+                "build them with `cargo build --workspace` (or run `cargo codelake ...`, which does), \
+                 or point CODELAKE_PLUGIN_DIR or --plugin-dir at them",
+            ));
+        }
+        self.failures = register_tables(&self.ctx, &plugins, tables::REGISTRY.tables(), &self.env);
+        for failure in &self.failures {
+            eprintln!("warning: {failure}");
+        }
+        // The plugins stay loaded for the life of the process (the host never unloads them).
+        drop(plugins);
+        Ok(())
+    }
+}
