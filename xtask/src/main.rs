@@ -5,6 +5,7 @@
 
 mod bench;
 mod gen_catalog;
+mod run;
 mod test;
 
 use std::path::PathBuf;
@@ -28,6 +29,19 @@ enum Command {
     Test(test::Args),
     /// Measure codelake; figures go to the changelog and, later, docs/reference/benchmarks.md.
     Bench(bench::Args),
+    /// Build codelake and its plugins, start the local environment, seed it if empty, and run the seed's query and a federated join.
+    Demo {
+        /// Passed to `codelake demo` (e.g. `--scale 0.1`).
+        #[arg(trailing_var_arg = true, allow_hyphen_values = true)]
+        args: Vec<String>,
+    },
+    /// Build codelake and its plugins, then run `codelake ARGS` (also `cargo codelake ARGS`).
+    #[command(disable_help_flag = true)]
+    Codelake {
+        /// Arguments of `codelake`, e.g. `sql "SELECT 1"`.
+        #[arg(trailing_var_arg = true, allow_hyphen_values = true)]
+        args: Vec<String>,
+    },
 }
 
 fn main() -> ExitCode {
@@ -36,6 +50,8 @@ fn main() -> ExitCode {
         Command::GenCatalog(args) => gen_catalog::run(&project_root(), &args),
         Command::Test(args) => test::run(&args),
         Command::Bench(args) => bench::run(&args),
+        Command::Demo { args } => run::demo(&args),
+        Command::Codelake { args } => run::codelake(&args),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,

@@ -1,0 +1,81 @@
+//! `cargo xtask demo` and `cargo xtask codelake`: build the `codelake` binary
+//! and the source plugins it loads, then run it.
+
+use std::path::PathBuf;
+use std::process::Command;
+
+use anyhow::{Context, Result, bail};
+
+use crate::{cargo, project_root};
+
+/// The packages `codelake` needs at run time: itself and every source plugin.
+const PACKAGES: &[&str] = &[
+    "codelake",
+    "codelake-plugin-csv",
+    "codelake-plugin-function",
+    "codelake-plugin-http-api",
+    "codelake-plugin-s3-parquet",
+];
+
+/// Builds `codelake` and the plugins (quietly if `quiet`); the binary's path.
+pub fn build(quiet: bool) -> Result<PathBuf> {
+    let root = project_root();
+    let mut command = Command::new(cargo());
+    command.current_dir(&root).arg("build");
+    if quiet {
+        command.arg("--quiet");
+    }
+    for package in PACKAGES {
+        command.args(["--package", package]);
+    }
+    let status = command.status().context("cannot run cargo")?;
+    if !status.success() {
+        bail!("building codelake and its plugins failed (see above)");
+    }
+    let target = std::env::var_os("CARGO_TARGET_DIR")
+        .map(|dir| root.join(dir))
+        .unwrap_or_else(|| root.join("target"));
+    Ok(target
+        .join("debug")
+        .join(format!("codelake{}", std::env::consts::EXE_SUFFIX)))
+}
+
+/// Runs the built `codelake` with `args` in `dir`, as this process where the OS allows.
+pub fn exec(binary: &PathBuf, args: &[String], dir: Option<PathBuf>) -> Result<()> {
+    let mut command = Command::new(binary);
+    command.args(args);
+    if let Some(dir) = dir {
+        command.current_dir(dir);
+    }
+    #[cfg(unix)]
+    {
+        use std::os::unix::process::CommandExt;
+        // Replace xtask: signals, the terminal and the exit code are codelake's own.
+        let error = command.exec();
+        Err(error).with_context(|| format!("cannot run {}", binary.display()))
+    }
+    #[cfg(not(unix))]
+    {
+        let status = command
+            .status()
+            .with_context(|| format!("cannot run {}", binary.display()))?;
+        std::process::exit(status.code().unwrap_or(1));
+    }
+}
+
+/// `cargo xtask demo`.
+pub fn demo(args: &[String]) -> Result<()> {
+    eprintln!(
+        "Building codelake and its four source plugins (on a fresh clone: several minutes)..."
+    );
+    let binary = build(false)?;
+    let mut all = vec!["demo".to_owned()];
+    all.extend_from_slice(args);
+    exec(&binary, &all, Some(project_root()))
+}
+
+/// `cargo xtask codelake ARGS` (`cargo codelake ARGS`).
+pub fn codelake(args: &[String]) -> Result<()> {
+    let binary = build(true)?;
+    exec(&binary, args, None)
+}
