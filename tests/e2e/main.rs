@@ -2,6 +2,7 @@
 //! and the real plugins, loaded by the real loader, answer SQL.
 
 mod catalog;
+mod cli;
 mod conformance;
 mod http;
 mod plugins;

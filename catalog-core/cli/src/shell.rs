@@ -59,15 +59,15 @@ pub async fn run(session: &Session, mut format: Format) -> Result<(), CliError> 
                     crate::describe::tables(crate::ListFormat::Table)
                 }
                 "\\d" => crate::describe::describe(argument.trim()),
-                "\\format" => match argument.trim() {
-                    "table" => Ok(format = Format::Table),
-                    "csv" => Ok(format = Format::Csv),
-                    "json" => Ok(format = Format::Json),
-                    other => {
-                        eprintln!("unknown format `{other}`: use table, csv or json");
-                        Ok(())
+                "\\format" => {
+                    match argument.trim() {
+                        "table" => format = Format::Table,
+                        "csv" => format = Format::Csv,
+                        "json" => format = Format::Json,
+                        other => eprintln!("unknown format `{other}`: use table, csv or json"),
                     }
-                },
+                    Ok(())
+                }
                 other => {
                     eprintln!("unknown command `{other}`; \\? lists them");
                     Ok(())

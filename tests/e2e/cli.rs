@@ -1,0 +1,478 @@
+//! The real `codelake` binary, driven as a user would, against the embedded
+//! local environment and against a credential-protected S3 server standing in
+//! for production.
+
+use std::collections::BTreeMap;
+use std::io::{BufRead, BufReader, Write};
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output, Stdio};
+
+use catalog_runtime::default_plugin_dir;
+use catalog_runtime::local::{FEDERATED_QUERY, FX_RATES, PART_QUERY};
+
+use crate::s3::{S3Server, SECRET_KEY};
+
+/// The `codelake` binary beside the plugins; fails with the fix if it is not built.
+fn binary() -> PathBuf {
+    let path = default_plugin_dir().join(format!("codelake{}", std::env::consts::EXE_SUFFIX));
+    assert!(
+        path.exists(),
+        "{} is not built: run `cargo build --workspace` (cargo xtask test does)",
+        path.display()
+    );
+    path
+}
+
+/// `codelake ARGS` in `dir`, with none of the caller's codelake or AWS variables.
+fn codelake(dir: &Path) -> Command {
+    let mut command = Command::new(binary());
+    command.current_dir(dir);
+    for (name, _) in std::env::vars() {
+        if name.starts_with("CODELAKE_") || name.starts_with("AWS_") {
+            command.env_remove(name);
+        }
+    }
+    command.env("CODELAKE_PLUGIN_DIR", default_plugin_dir());
+    command
+}
+
+fn run(dir: &Path, args: &[&str]) -> Output {
+    codelake(dir).args(args).output().unwrap()
+}
+
+fn stdout(output: &Output) -> String {
+    String::from_utf8(output.stdout.clone()).unwrap()
+}
+
+fn stderr(output: &Output) -> String {
+    String::from_utf8(output.stderr.clone()).unwrap()
+}
+
+fn assert_ok(output: &Output) {
+    assert!(
+        output.status.success(),
+        "exit {:?}\nstdout:\n{}\nstderr:\n{}",
+        output.status.code(),
+        stdout(output),
+        stderr(output)
+    );
+}
+
+/// A fresh project directory, seeded once at the default scale.
+fn seeded_project() -> tempfile::TempDir {
+    let dir = tempfile::tempdir().unwrap();
+    assert_ok(&run(dir.path(), &["data", "seed"]));
+    dir
+}
+
+#[test]
+fn the_seed_query_prints_the_part_table_with_column_types() {
+    let dir = tempfile::tempdir().unwrap();
+    // No seed first: `sql` seeds an empty local environment by itself.
+    let output = run(dir.path(), &["sql", PART_QUERY]);
+    assert_ok(&output);
+    assert!(
+        stderr(&output).contains("no sample data yet"),
+        "{}",
+        stderr(&output)
+    );
+    insta::assert_snapshot!("seed_query", stdout(&output));
+}
+
+#[test]
+fn the_federated_query_agrees_with_values_computed_from_the_generators() {
+    let dir = seeded_project();
+    let output = run(dir.path(), &["sql", "--format", "json", FEDERATED_QUERY]);
+    assert_ok(&output);
+    let got: Vec<(String, String, String, i64, f64)> = stdout(&output)
+        .lines()
+        .map(|line| {
+            let row: serde_json::Value = serde_json::from_str(line).unwrap();
+            (
+                row["nation"].as_str().unwrap().to_owned(),
+                row["currency"].as_str().unwrap().to_owned(),
+                row["tier"].as_str().unwrap().to_owned(),
+                row["parts"].as_i64().unwrap(),
+                row["avg_price_local"].as_f64().unwrap(),
+            )
+        })
+        .collect();
+
+    // The same answer from tpchgen's rows, the local API's rates and the
+    // tier bounds, without DataFusion, Parquet, CSV or HTTP.
+    use tpchgen::generators::{
+        NationGenerator, PartGenerator, PartSuppGenerator, RegionGenerator, SupplierGenerator,
+    };
+    let scale = 0.01;
+    let europe = RegionGenerator::new(scale, 1, 1)
+        .iter()
+        .find(|region| region.r_name == "EUROPE")
+        .unwrap()
+        .r_regionkey;
+    let nations: BTreeMap<i64, String> = NationGenerator::new(scale, 1, 1)
+        .iter()
+        .filter(|nation| nation.n_regionkey == europe)
+        .map(|nation| (nation.n_nationkey, nation.n_name.to_owned()))
+        .collect();
+    let supplier_nation: BTreeMap<i64, i64> = SupplierGenerator::new(scale, 1, 1)
+        .iter()
+        .map(|supplier| (supplier.s_suppkey, supplier.s_nationkey))
+        .collect();
+    let price_cents: BTreeMap<i64, i64> = PartGenerator::new(scale, 1, 1)
+        .iter()
+        .map(|part| (part.p_partkey, part.p_retailprice.0))
+        .collect();
+    let mut groups: BTreeMap<(String, &str, &str, i64), (i64, i64)> = BTreeMap::new();
+    for partsupp in PartSuppGenerator::new(scale, 1, 1).iter() {
+        let nation = supplier_nation[&partsupp.ps_suppkey];
+        let Some(name) = nations.get(&nation) else {
+            continue;
+        };
+        let Some((currency, _, _)) = FX_RATES.iter().find(|(_, _, key)| *key == Some(nation))
+        else {
+            continue; // no rate, no row (an inner join)
+        };
+        let cents = price_cents[&partsupp.ps_partkey];
+        let (tier, order) = match cents {
+            ..120_000 => ("budget", 0),
+            120_000..160_000 => ("standard", 1),
+            _ => ("premium", 2),
+        };
+        let group = groups
+            .entry((name.clone(), currency, tier, order))
+            .or_default();
+        group.0 += 1;
+        group.1 += cents;
+    }
+    let mut expected: Vec<_> = groups.into_iter().collect();
+    expected.sort_by(|a, b| (&a.0.0, a.0.3).cmp(&(&b.0.0, b.0.3)));
+    assert_eq!(got.len(), expected.len(), "{got:?}");
+    assert!(!expected.is_empty());
+    for (got, ((nation, currency, tier, _), (count, cents))) in got.iter().zip(&expected) {
+        assert_eq!(
+            (&got.0, got.1.as_str(), got.2.as_str(), got.3),
+            (nation, *currency, *tier, *count)
+        );
+        let rate = FX_RATES.iter().find(|(c, _, _)| c == currency).unwrap().1;
+        let average_local = *cents as f64 / 100.0 / *count as f64 / rate;
+        assert!(
+            (got.4 - average_local).abs() <= 0.005 + 1e-9 * average_local,
+            "{got:?}: expected {average_local}"
+        );
+    }
+}
+
+#[test]
+fn csv_output_pipes_and_a_reader_that_stops_early_is_no_error() {
+    let dir = seeded_project();
+    let mut child = codelake(dir.path())
+        .args([
+            "sql",
+            "--format",
+            "csv",
+            "SELECT l_orderkey, l_comment FROM tpch.lineitem",
+        ])
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut lines = BufReader::new(child.stdout.take().unwrap()).lines();
+    assert_eq!(lines.next().unwrap().unwrap(), "l_orderkey,l_comment");
+    assert!(lines.next().unwrap().unwrap().starts_with("1,"));
+    drop(lines); // like `| head -2`
+    let output = child.wait_with_output().unwrap();
+    assert!(output.status.success(), "{}", stderr(&output));
+    assert!(!stderr(&output).contains("panicked"), "{}", stderr(&output));
+}
+
+#[test]
+fn parquet_and_json_output_hold_the_rows() {
+    let dir = seeded_project();
+    let file = dir.path().join("nations.parquet");
+    let output = run(
+        dir.path(),
+        &[
+            "sql",
+            "--format",
+            "parquet",
+            "--output",
+            file.to_str().unwrap(),
+            "SELECT n_nationkey, n_name FROM tpch.nation",
+        ],
+    );
+    assert_ok(&output);
+    let reader =
+        parquet::file::reader::SerializedFileReader::new(std::fs::File::open(&file).unwrap())
+            .unwrap();
+    use parquet::file::reader::FileReader;
+    assert_eq!(reader.metadata().file_metadata().num_rows(), 25);
+
+    let output = run(
+        dir.path(),
+        &[
+            "sql",
+            "-f",
+            "json",
+            "SELECT r_name FROM tpch.region ORDER BY r_regionkey",
+        ],
+    );
+    assert_ok(&output);
+    assert_eq!(
+        stdout(&output).lines().next(),
+        Some(r#"{"r_name":"AFRICA"}"#)
+    );
+    assert_eq!(stdout(&output).lines().count(), 5);
+}
+
+#[test]
+fn the_shell_runs_statements_over_several_lines() {
+    let dir = seeded_project();
+    let mut child = codelake(dir.path())
+        .arg("sql")
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    child
+        .stdin
+        .take()
+        .unwrap()
+        .write_all(b"SELECT count(*) AS regions\n  FROM tpch.region;\n\\q\n")
+        .unwrap();
+    let output = child.wait_with_output().unwrap();
+    assert_ok(&output);
+    let out = stdout(&output);
+    assert!(out.contains("regions"), "{out}");
+    assert!(out.contains("│ 5 "), "{out}");
+}
+
+#[test]
+fn mistakes_get_the_fix_and_a_documented_exit_code() {
+    let dir = seeded_project();
+    let output = run(dir.path(), &["sql", "SELECT * FROM tpch.prat"]);
+    assert_eq!(output.status.code(), Some(1));
+    assert!(
+        stderr(&output).contains("did you mean `tpch.part`"),
+        "{}",
+        stderr(&output)
+    );
+
+    let output = run(dir.path(), &["describe", "tpch.lineitems"]);
+    assert_eq!(output.status.code(), Some(1));
+    assert!(
+        stderr(&output).contains("`tpch.lineitem`"),
+        "{}",
+        stderr(&output)
+    );
+
+    let output = codelake(dir.path())
+        .env("CODELAKE_ENV", "prod")
+        .args(["sql", "SELECT 1"])
+        .output()
+        .unwrap();
+    assert_eq!(output.status.code(), Some(3));
+    assert!(
+        stderr(&output).contains("no profile `prod` (chosen by CODELAKE_ENV)"),
+        "{}",
+        stderr(&output)
+    );
+
+    let output = run(dir.path(), &["sql", "--format", "xml", "SELECT 1"]);
+    assert_eq!(output.status.code(), Some(2));
+
+    let output = codelake(dir.path())
+        .args([
+            "--plugin-dir",
+            dir.path().to_str().unwrap(),
+            "sql",
+            "SELECT 1",
+        ])
+        .output()
+        .unwrap();
+    assert_eq!(output.status.code(), Some(4));
+    assert!(
+        stderr(&output).contains("no source plugins"),
+        "{}",
+        stderr(&output)
+    );
+}
+
+#[test]
+fn describe_and_tables_read_the_catalog() {
+    let dir = tempfile::tempdir().unwrap();
+    let output = run(dir.path(), &["describe", "tpch.part"]);
+    assert_ok(&output);
+    let out = stdout(&output);
+    for expected in [
+        "tables::tpch::Part",
+        "s3://codelake/tpch/part.parquet",
+        "data-platform@codelake.dev",
+        "freshness:  24h",
+        "p_retailprice",
+        "decimal(15,2)",
+        "Part key, the primary key",
+    ] {
+        assert!(out.contains(expected), "{expected} missing from\n{out}");
+    }
+    let output = run(dir.path(), &["tables", "--format", "json"]);
+    assert_ok(&output);
+    assert_eq!(stdout(&output).lines().count(), tables::REGISTRY.len());
+    // Reading the catalog needs no environment: nothing was started or written.
+    assert!(!dir.path().join(".codelake").exists());
+}
+
+#[test]
+fn seeding_is_idempotent_safe_to_run_concurrently_and_keeps_foreign_files() {
+    let dir = tempfile::tempdir().unwrap();
+    // Someone else's nation file is already where the catalog reads it.
+    let nation = dir.path().join(".codelake/local/tpch/nation.csv");
+    std::fs::create_dir_all(nation.parent().unwrap()).unwrap();
+    let theirs = "n_nationkey|n_name|n_regionkey|n_comment\n0|ATLANTIS|0|ours, not seed's\n";
+    std::fs::write(&nation, theirs).unwrap();
+
+    let children: Vec<_> = (0..2)
+        .map(|_| {
+            codelake(dir.path())
+                .args(["data", "seed"])
+                .stderr(Stdio::piped())
+                .spawn()
+                .unwrap()
+        })
+        .collect();
+    let mut kept = 0;
+    for child in children {
+        let output = child.wait_with_output().unwrap();
+        assert_ok(&output);
+        kept += stderr(&output).matches("warning: kept").count();
+    }
+    assert!(kept >= 1, "the foreign file was not reported");
+    assert_eq!(std::fs::read_to_string(&nation).unwrap(), theirs);
+
+    let output = run(dir.path(), &["data", "seed"]);
+    assert_ok(&output);
+    assert!(
+        stderr(&output).contains("nothing to generate"),
+        "{}",
+        stderr(&output)
+    );
+    let output = run(
+        dir.path(),
+        &[
+            "sql",
+            "-f",
+            "csv",
+            "SELECT count(*) AS n FROM tpch.lineitem",
+        ],
+    );
+    assert_ok(&output);
+    let rows: i64 = stdout(&output).lines().nth(1).unwrap().parse().unwrap();
+    let expected = tpchgen::generators::LineItemGenerator::new(0.01, 1, 1)
+        .iter()
+        .count() as i64;
+    assert_eq!(rows, expected);
+}
+
+#[test]
+fn local_up_status_down_leave_nothing_running() {
+    let dir = tempfile::tempdir().unwrap();
+    let output = run(dir.path(), &["local", "status"]);
+    assert_eq!(output.status.code(), Some(1));
+
+    let output = run(dir.path(), &["local", "up"]);
+    assert_ok(&output);
+    let out = stdout(&output);
+    assert!(out.contains("AWS_ENDPOINT_URL=http://127.0.0.1:"), "{out}");
+    let pid: u32 = out
+        .split("(pid ")
+        .nth(1)
+        .and_then(|rest| rest.split(')').next())
+        .unwrap()
+        .parse()
+        .unwrap();
+    assert_ok(&run(dir.path(), &["local", "status"]));
+    // Queries use the running environment.
+    let output = run(
+        dir.path(),
+        &[
+            "sql",
+            "-f",
+            "csv",
+            "SELECT count(*) FROM tpch.exchange_rates",
+        ],
+    );
+    assert_ok(&output);
+    assert_eq!(
+        stdout(&output).lines().nth(1),
+        Some(FX_RATES.len().to_string().as_str())
+    );
+
+    assert_ok(&run(dir.path(), &["local", "down"]));
+    assert!(
+        !Path::new("/proc").join(pid.to_string()).exists(),
+        "pid {pid} still runs"
+    );
+    assert_eq!(run(dir.path(), &["local", "status"]).status.code(), Some(1));
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn production_reads_a_credentialed_s3_server_and_never_prints_the_secret() {
+    let server = S3Server::start().await;
+    // The part table, written where production keeps it (bucket `lake-prod`).
+    let part = tpchgen_arrow::PartArrow::new(tpchgen::generators::PartGenerator::new(0.001, 1, 1))
+        .map(Result::unwrap)
+        .map(|batch| {
+            // The catalog declares `Utf8`; tpchgen makes views.
+            let schema = <tables::tpch::Part as catalog_core::Table>::SPEC.arrow_schema();
+            let columns = batch
+                .columns()
+                .iter()
+                .zip(schema.fields())
+                .map(|(column, field)| {
+                    datafusion::arrow::compute::cast(column, field.data_type()).unwrap()
+                })
+                .collect();
+            datafusion::arrow::array::RecordBatch::try_new(std::sync::Arc::new(schema), columns)
+                .unwrap()
+        })
+        .collect::<Vec<_>>();
+    let batch = datafusion::arrow::compute::concat_batches(&part[0].schema(), &part).unwrap();
+    crate::support::write_parquet(
+        &server.object_path("lake-prod", "tpch/part.parquet"),
+        &batch,
+    );
+
+    let dir = tempfile::tempdir().unwrap();
+    let production = |secret: &str| {
+        let mut command = codelake(dir.path());
+        command
+            .env("CODELAKE_ENV", "production")
+            .env("CODELAKE_S3_ENDPOINT", &server.endpoint)
+            .env("CODELAKE_S3_BUCKET", "lake-prod")
+            .env("AWS_ACCESS_KEY_ID", crate::s3::ACCESS_KEY)
+            .env("CODELAKE_S3_SECRET_ACCESS_KEY", secret)
+            .args(["sql", "-f", "csv", "SELECT count(*) AS n FROM tpch.part"]);
+        tokio::task::spawn_blocking(move || command.output().unwrap())
+    };
+
+    let output = production(SECRET_KEY).await.unwrap();
+    assert_ok(&output);
+    assert_eq!(stdout(&output), format!("n\n{}\n", batch.num_rows()));
+
+    let wrong = "wrong-secret-that-must-not-appear";
+    let output = production(wrong).await.unwrap();
+    assert_eq!(output.status.code(), Some(1));
+    let err = stderr(&output);
+    assert!(err.contains("tpch.part"), "{err}");
+    assert!(
+        err.contains("403") || err.contains("Forbidden") || err.contains("SignatureDoesNotMatch"),
+        "{err}"
+    );
+    assert!(
+        !err.contains(wrong) && !stdout(&output).contains(wrong),
+        "{err}"
+    );
+    assert!(!err.contains(SECRET_KEY), "{err}");
+    // Production never starts embedded servers nor writes a local environment.
+    assert!(!dir.path().join(".codelake").exists());
+}
