@@ -461,9 +461,13 @@ async fn production_reads_a_credentialed_s3_server_and_never_prints_the_secret()
 
     let wrong = "wrong-secret-that-must-not-appear";
     let output = production(wrong).await.unwrap();
-    assert_eq!(output.status.code(), Some(1));
+    assert_eq!(output.status.code(), Some(4), "{}", stderr(&output));
     let err = stderr(&output);
     assert!(err.contains("tpch.part"), "{err}");
+    assert!(
+        err.contains("set CODELAKE_S3_ACCESS_KEY_ID and CODELAKE_S3_SECRET_ACCESS_KEY"),
+        "{err}"
+    );
     assert!(
         err.contains("403") || err.contains("Forbidden") || err.contains("SignatureDoesNotMatch"),
         "{err}"
@@ -473,6 +477,20 @@ async fn production_reads_a_credentialed_s3_server_and_never_prints_the_secret()
         "{err}"
     );
     assert!(!err.contains(SECRET_KEY), "{err}");
+    // An endpoint nobody listens on: the environment and the variable to set.
+    let output = codelake(dir.path())
+        .env("CODELAKE_ENV", "production")
+        .env("CODELAKE_S3_ENDPOINT", "http://127.0.0.1:1")
+        .args(["sql", "SELECT count(*) FROM tpch.part"])
+        .output()
+        .unwrap();
+    assert_eq!(output.status.code(), Some(4));
+    let err = stderr(&output);
+    assert!(
+        err.contains("environment `production` cannot reach its S3 endpoint (http://127.0.0.1:1); set CODELAKE_S3_ENDPOINT"),
+        "{err}"
+    );
+
     // Production never starts embedded servers nor writes a local environment.
     assert!(!dir.path().join(".codelake").exists());
 }

@@ -23,7 +23,7 @@ pub async fn run(global: &Global, scale: f64) -> Result<(), CliError> {
         data_dir: global.data_dir.clone(),
         plugin_dir: global.plugin_dir.clone(),
     };
-    let session = Session::open(&global, Seed::Scale(scale)).await?;
+    let session = Session::open(&global, Seed::Scale(scale), true).await?;
     let Some(local) = &session.local else {
         return Err(CliError::msg(
             crate::error::EXIT_CONFIG,

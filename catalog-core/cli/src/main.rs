@@ -161,7 +161,9 @@ async fn run(cli: Cli) -> Result<(), CliError> {
     let global = cli.global;
     match cli.command {
         Command::Sql(args) => {
-            let session = session::Session::open(&global, session::Seed::IfEmpty).await?;
+            // One query: unavailable tables in one line; the shell says why for each.
+            let verbose = args.query.is_none();
+            let session = session::Session::open(&global, session::Seed::IfEmpty, verbose).await?;
             match args.query {
                 Some(query) => {
                     output::run_query(
@@ -186,7 +188,7 @@ async fn run(cli: Cli) -> Result<(), CliError> {
         Command::Data {
             command: DataCommand::Seed { scale },
         } => {
-            let session = session::Session::open(&global, session::Seed::Skip).await?;
+            let session = session::Session::open(&global, session::Seed::Skip, false).await?;
             seed::seed_session(&session, scale).await.map(|_| ())
         }
         Command::Demo { scale } => demo::run(&global, scale).await,

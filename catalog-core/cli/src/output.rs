@@ -235,16 +235,22 @@ pub fn explain(session: &Session, error: anyhow::Error) -> CliError {
         .filter(|_| message.contains("not found"))
         .map(|name| name.trim_start_matches("datafusion.").to_owned());
     let Some(missing) = missing else {
-        return CliError::failed(error);
+        return match environment_hint(session, &message) {
+            Some(hint) => CliError::environment(error).hint(hint),
+            None => CliError::failed(error),
+        };
     };
     if let Some(failure) = session
         .failures
         .iter()
         .find(|failure| failure.to_string().contains(&format!("`{missing}`")))
     {
-        return CliError::failed(error).hint(format!(
-            "the table is declared but could not be opened: {failure}"
-        ));
+        let failure = failure.to_string();
+        let hint = format!("the table is declared but could not be opened: {failure}");
+        return match environment_hint(session, &failure) {
+            Some(more) => CliError::environment(error).hint(format!("{hint}\n{more}")),
+            None => CliError::failed(error).hint(hint),
+        };
     }
     let mut names: Vec<(f64, String)> = tables::REGISTRY
         .tables()
@@ -273,4 +279,49 @@ pub fn explain(session: &Session, error: anyhow::Error) -> CliError {
         )
     };
     CliError::failed(error).hint(hint)
+}
+
+/// For an error that comes from the environment rather than the query, what
+/// to set: the unreachable endpoint's variable, or the rejected credential's.
+fn environment_hint(session: &Session, message: &str) -> Option<String> {
+    let profile = &session.config.profile;
+    let http = message.contains("plugin `http-api`");
+    let unreachable = [
+        "error sending request",
+        "Connection refused",
+        "dns error",
+        "timed out",
+    ]
+    .iter()
+    .any(|needle| message.contains(needle));
+    let rejected = [
+        "403",
+        "Forbidden",
+        "SignatureDoesNotMatch",
+        "InvalidAccessKeyId",
+        "401",
+    ]
+    .iter()
+    .any(|needle| message.contains(needle));
+    match (unreachable, rejected, http) {
+        (true, _, false) => Some(format!(
+            "environment `{profile}` cannot reach its S3 endpoint ({}); set CODELAKE_S3_ENDPOINT \
+             (or `s3.endpoint` of profile `{profile}` in codelake.toml) to a reachable URL",
+            session.config.s3.endpoint.as_deref().unwrap_or("AWS")
+        )),
+        (true, _, true) => Some(format!(
+            "environment `{profile}` cannot reach its HTTP API; set CODELAKE_HTTP_BASE_URL \
+             (or `http_base_url` of profile `{profile}` in codelake.toml)"
+        )),
+        (false, true, false) => Some(format!(
+            "S3 refused the credentials of environment `{profile}`; set CODELAKE_S3_ACCESS_KEY_ID and \
+             CODELAKE_S3_SECRET_ACCESS_KEY (or AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY)"
+        )),
+        (false, true, true) => Some(
+            "the HTTP API refused the credential; set the variable the table's `auth_env` names \
+             (`codelake describe` shows it)"
+                .to_owned(),
+        ),
+        (false, false, _) => None,
+    }
 }

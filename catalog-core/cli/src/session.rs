@@ -58,7 +58,8 @@ pub enum Seed {
 
 impl Session {
     /// Opens a session: environment, sample data as `seed` says, plugins and tables.
-    pub async fn open(global: &Global, seed: Seed) -> Result<Self, CliError> {
+    /// `verbose` prints why each unavailable table is so; otherwise one line names them.
+    pub async fn open(global: &Global, seed: Seed, verbose: bool) -> Result<Self, CliError> {
         let mut session = Self::prepare(global).await?;
         if session.local.is_some() {
             match seed {
@@ -75,7 +76,7 @@ impl Session {
             }
         }
         if !matches!(seed, Seed::Skip) {
-            session.register(global)?;
+            session.register(global, verbose)?;
         }
         Ok(session)
     }
@@ -109,7 +110,7 @@ impl Session {
     }
 
     /// Loads the plugins and registers every catalog table.
-    fn register(&mut self, global: &Global) -> Result<(), CliError> {
+    fn register(&mut self, global: &Global, verbose: bool) -> Result<(), CliError> {
         let plugin_dir = global.plugin_dir.clone().unwrap_or_else(default_plugin_dir);
         let plugins = PluginSet::load_dir(&plugin_dir).map_err(CliError::environment)?;
         for error in &plugins.errors {
@@ -126,8 +127,27 @@ impl Session {
             ));
         }
         self.failures = register_tables(&self.ctx, &plugins, tables::REGISTRY.tables(), &self.env);
-        for failure in &self.failures {
-            eprintln!("warning: {failure}");
+        if verbose {
+            for failure in &self.failures {
+                eprintln!("warning: {failure}");
+            }
+        } else if !self.failures.is_empty() {
+            let names: Vec<String> = tables::REGISTRY
+                .tables()
+                .map(|spec| spec.qualified_name())
+                .filter(|name| {
+                    self.failures
+                        .iter()
+                        .any(|failure| failure.to_string().contains(&format!("`{name}`")))
+                })
+                .collect();
+            eprintln!(
+                "warning: {} of {} tables are unavailable in environment `{}` ({}); a query that uses one says why",
+                self.failures.len(),
+                tables::REGISTRY.len(),
+                self.config.profile,
+                names.join(", ")
+            );
         }
         // The plugins stay loaded for the life of the process (the host never unloads them).
         drop(plugins);
