@@ -1,7 +1,9 @@
 //! `cargo xtask bench`: measurements, reported as medians of several runs.
 //!
-//! Today it measures `gen-catalog` on a synthetic catalog of many tables; the
-//! engine benchmarks arrive with the query runtime.
+//! Today it measures `gen-catalog` on a synthetic catalog of many tables, and
+//! the `codelake` binary: a cold process to the first result of a small query
+//! with every plugin loaded, and the resident memory of an idle shell. The
+//! engine benchmarks against other tools come with issue 7.
 
 use std::fmt::Write as _;
 use std::fs;
@@ -21,12 +23,15 @@ pub struct Args {
     /// Timed runs after one warm-up.
     #[arg(long, default_value_t = 5)]
     pub runs: usize,
+    /// Measure a debug build of `codelake` instead of a release build (quicker to build, slower to run).
+    #[arg(long)]
+    pub debug: bool,
 }
 
 /// Runs the benchmarks and prints their medians.
 pub fn run(args: &Args) -> anyhow::Result<()> {
     let dir = std::env::temp_dir().join(format!("codelake-bench-{}", std::process::id()));
-    let result = gen_catalog_bench(&dir, args);
+    let result = gen_catalog_bench(&dir, args).and_then(|()| cli_bench(&dir, args));
     let _ = fs::remove_dir_all(&dir);
     result
 }
@@ -55,6 +60,101 @@ fn gen_catalog_bench(dir: &Path, args: &Args) -> anyhow::Result<()> {
         millis(times[0]),
         millis(times[times.len() - 1])
     );
+    Ok(())
+}
+
+/// The query of the cold-start benchmark: small, through a plugin (CSV).
+const COLD_QUERY: &str = "SELECT count(*) FROM tpch.region";
+
+/// `codelake sql`: a cold process to its first result, and an idle shell's memory.
+fn cli_bench(dir: &Path, args: &Args) -> anyhow::Result<()> {
+    use std::io::{BufRead, BufReader};
+    use std::process::{Command, Stdio};
+
+    let binary = crate::run::build(true, !args.debug)?;
+    let project = dir.join("cli");
+    fs::create_dir_all(&project)?;
+    let codelake = || {
+        let mut command = Command::new(&binary);
+        command.current_dir(&project).env_remove("CODELAKE_ENV");
+        command
+    };
+    let seeded = codelake().args(["data", "seed"]).output()?;
+    anyhow::ensure!(
+        seeded.status.success(),
+        "seeding failed: {}",
+        String::from_utf8_lossy(&seeded.stderr)
+    );
+
+    // Cold start: spawn to the first line of the result (after a warm-up run).
+    let mut first = Vec::new();
+    let mut whole = Vec::new();
+    for run in 0..=args.runs.max(1) {
+        let start = Instant::now();
+        let mut child = codelake()
+            .args(["sql", "--format", "csv", COLD_QUERY])
+            .stdout(Stdio::piped())
+            .stderr(Stdio::null())
+            .spawn()?;
+        let mut lines = BufReader::new(child.stdout.take().expect("piped")).lines();
+        let header = lines.next().transpose()?;
+        let value = lines.next().transpose()?;
+        let first_result = start.elapsed();
+        let status = child.wait()?;
+        let exited = start.elapsed();
+        anyhow::ensure!(
+            status.success() && header.is_some() && value.as_deref() == Some("5"),
+            "`codelake sql \"{COLD_QUERY}\"` did not answer 5 ({header:?}, {value:?})"
+        );
+        if run > 0 {
+            first.push(first_result);
+            whole.push(exited);
+        }
+    }
+
+    // Idle: a shell waiting for input, every plugin loaded, the local servers up.
+    let mut shell = codelake()
+        .arg("sql")
+        .stdin(Stdio::piped())
+        .stdout(Stdio::null())
+        .stderr(Stdio::piped())
+        .spawn()?;
+    let mut banner = String::new();
+    BufReader::new(shell.stderr.take().expect("piped")).read_line(&mut banner)?;
+    std::thread::sleep(Duration::from_millis(500));
+    let status = fs::read_to_string(format!("/proc/{}/status", shell.id())).unwrap_or_default();
+    let kib = |name: &str| -> Option<f64> {
+        let value: f64 = status
+            .lines()
+            .find(|line| line.starts_with(name))?
+            .split_whitespace()
+            .nth(1)?
+            .parse()
+            .ok()?;
+        Some(value / 1024.0)
+    };
+    let (idle, peak) = (kib("VmRSS:"), kib("VmHWM:"));
+    drop(shell.stdin.take()); // end of input: the shell exits
+    shell.wait()?;
+
+    let profile = if args.debug { "debug" } else { "release" };
+    first.sort();
+    whole.sort();
+    println!(
+        "codelake sql cold start ({profile} build; `{COLD_QUERY}`, 4 plugins loaded, local servers started): \
+         first result median {} (min {}, max {}), process exit median {}, over {} runs",
+        millis(first[first.len() / 2]),
+        millis(first[0]),
+        millis(first[first.len() - 1]),
+        millis(whole[whole.len() / 2]),
+        first.len()
+    );
+    match (idle, peak) {
+        (Some(idle), Some(peak)) => println!(
+            "codelake sql idle shell ({profile} build): RSS {idle:.1} MiB (peak so far {peak:.1} MiB)"
+        ),
+        _ => println!("codelake sql idle shell: RSS not measured (no /proc here)"),
+    }
     Ok(())
 }
 

@@ -17,13 +17,17 @@ const PACKAGES: &[&str] = &[
     "codelake-plugin-s3-parquet",
 ];
 
-/// Builds `codelake` and the plugins (quietly if `quiet`); the binary's path.
-pub fn build(quiet: bool) -> Result<PathBuf> {
+/// Builds `codelake` and the plugins (quietly if `quiet`, optimised if
+/// `release`); the binary's path, with the plugins beside it.
+pub fn build(quiet: bool, release: bool) -> Result<PathBuf> {
     let root = project_root();
     let mut command = Command::new(cargo());
     command.current_dir(&root).arg("build");
     if quiet {
         command.arg("--quiet");
+    }
+    if release {
+        command.arg("--release");
     }
     for package in PACKAGES {
         command.args(["--package", package]);
@@ -35,8 +39,9 @@ pub fn build(quiet: bool) -> Result<PathBuf> {
     let target = std::env::var_os("CARGO_TARGET_DIR")
         .map(|dir| root.join(dir))
         .unwrap_or_else(|| root.join("target"));
+    let profile = if release { "release" } else { "debug" };
     Ok(target
-        .join("debug")
+        .join(profile)
         .join(format!("codelake{}", std::env::consts::EXE_SUFFIX)))
 }
 
@@ -68,7 +73,7 @@ pub fn demo(args: &[String]) -> Result<()> {
     eprintln!(
         "Building codelake and its four source plugins (on a fresh clone: several minutes)..."
     );
-    let binary = build(false)?;
+    let binary = build(false, false)?;
     let mut all = vec!["demo".to_owned()];
     all.extend_from_slice(args);
     exec(&binary, &all, Some(project_root()))
@@ -76,6 +81,6 @@ pub fn demo(args: &[String]) -> Result<()> {
 
 /// `cargo xtask codelake ARGS` (`cargo codelake ARGS`).
 pub fn codelake(args: &[String]) -> Result<()> {
-    let binary = build(true)?;
+    let binary = build(true, false)?;
     exec(&binary, args, None)
 }
