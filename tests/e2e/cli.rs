@@ -494,3 +494,35 @@ async fn production_reads_a_credentialed_s3_server_and_never_prints_the_secret()
     // Production never starts embedded servers nor writes a local environment.
     assert!(!dir.path().join(".codelake").exists());
 }
+
+#[test]
+fn the_configuration_reference_documents_every_variable_read() {
+    let root = Path::new(env!("CARGO_MANIFEST_DIR")).parent().unwrap();
+    let doc = std::fs::read_to_string(root.join("docs/reference/configuration.md")).unwrap();
+    let mut known: Vec<&str> = catalog_core::config::VARIABLES
+        .iter()
+        .map(|variable| variable.name)
+        .collect();
+    known.push(catalog_runtime::PLUGIN_DIR_VAR);
+    // The credential variables tables read (`auth_env`).
+    let auth: Vec<&str> = tables::REGISTRY
+        .tables()
+        .filter_map(|spec| spec.option("auth_env"))
+        .collect();
+    known.extend(&auth);
+    for name in &known {
+        assert!(
+            doc.contains(&format!("| `{name}` |")),
+            "{name} is not in the variables table"
+        );
+    }
+    // And the page names no variable that nothing reads.
+    for word in doc.split(|c: char| !(c.is_ascii_uppercase() || c == '_')) {
+        if word.starts_with("CODELAKE_") && word != "CODELAKE_" {
+            assert!(
+                known.contains(&word),
+                "the page names {word}, which nothing reads"
+            );
+        }
+    }
+}
