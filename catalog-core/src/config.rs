@@ -84,6 +84,10 @@ pub const VARIABLES: &[Variable] = &[
         name: "CODELAKE_S3_SECRET_ACCESS_KEY",
         doc: "S3 secret access key; never printed. Falls back to `AWS_SECRET_ACCESS_KEY`.",
     },
+    Variable {
+        name: "CODELAKE_S3_SESSION_TOKEN",
+        doc: "Session token of temporary S3 credentials (STS, SSO); never printed. Falls back to `AWS_SESSION_TOKEN`.",
+    },
 ];
 
 /// Why the configuration cannot be resolved. Each message names the file,
@@ -164,6 +168,8 @@ pub struct S3Config {
     pub access_key_id: Option<String>,
     /// Secret access key; never printed.
     pub secret_access_key: Option<Secret>,
+    /// Session token of temporary credentials (STS, SSO); never printed.
+    pub session_token: Option<Secret>,
 }
 
 impl Config {
@@ -178,6 +184,7 @@ impl Config {
             bucket: self.s3.bucket.clone(),
             access_key_id: self.s3.access_key_id.clone(),
             secret_access_key: self.s3.secret_access_key.clone(),
+            session_token: self.s3.session_token.clone(),
         });
         env
     }
@@ -205,6 +212,7 @@ impl fmt::Debug for S3Config {
             bucket,
             access_key_id,
             secret_access_key,
+            session_token,
         } = self;
         f.debug_struct("S3Config")
             .field("endpoint", endpoint)
@@ -212,6 +220,7 @@ impl fmt::Debug for S3Config {
             .field("bucket", bucket)
             .field("access_key_id", access_key_id)
             .field("secret_access_key", secret_access_key)
+            .field("session_token", session_token)
             .finish()
     }
 }
@@ -368,13 +377,15 @@ impl ConfigBuilder {
         };
 
         let embedded = profile.embedded.unwrap_or(false);
-        let data_dir = self
+        // A flag or variable is relative to the current directory; a file key to the file's.
+        let data_dir = match self
             .data_dir
             .clone()
             .or_else(|| var("CODELAKE_DATA_DIR").map(PathBuf::from))
-            .or(profile.data_dir)
-            .unwrap_or_else(|| PathBuf::from("data"));
-        let data_dir = base.join(data_dir);
+        {
+            Some(dir) => start.join(dir),
+            None => base.join(profile.data_dir.unwrap_or_else(|| PathBuf::from("data"))),
+        };
         let http_base_url = var("CODELAKE_HTTP_BASE_URL").or(profile.http_base_url);
         if let Some(url) = &http_base_url
             && !(url.starts_with("http://") || url.starts_with("https://"))
@@ -384,22 +395,43 @@ impl ConfigBuilder {
                 message: format!("`{url}` is not an http:// or https:// URL"),
             });
         }
-        let from_env = |name: &str| {
-            var(name).or_else(|| {
-                AWS_FALLBACKS
-                    .iter()
-                    .find(|(ours, _)| *ours == name)
-                    .and_then(|(_, aws)| var(aws))
-            })
+        // Ours, then the file, then the AWS variables: a shell that exports AWS_* for
+        // another tool does not override what the project pinned.
+        let aws = |name: &str| {
+            AWS_FALLBACKS
+                .iter()
+                .find(|(ours, _)| *ours == name)
+                .and_then(|(_, aws)| var(aws))
         };
+        let layered = |name: &str, file: Option<String>| var(name).or(file).or_else(|| aws(name));
+        // Credentials come as a whole from one layer, never a key from one and a secret from another.
+        let credentials = [
+            (
+                var("CODELAKE_S3_ACCESS_KEY_ID"),
+                var("CODELAKE_S3_SECRET_ACCESS_KEY").map(Secret::new),
+                var("CODELAKE_S3_SESSION_TOKEN").map(Secret::new),
+            ),
+            (
+                profile.s3.access_key_id.clone(),
+                profile.s3.secret_access_key.clone(),
+                profile.s3.session_token.clone(),
+            ),
+            (
+                var("AWS_ACCESS_KEY_ID"),
+                var("AWS_SECRET_ACCESS_KEY").map(Secret::new),
+                var("AWS_SESSION_TOKEN").map(Secret::new),
+            ),
+        ]
+        .into_iter()
+        .find(|(id, secret, _)| id.is_some() || secret.is_some())
+        .unwrap_or_default();
         let s3 = S3Config {
-            endpoint: from_env("CODELAKE_S3_ENDPOINT").or(profile.s3.endpoint),
-            region: from_env("CODELAKE_S3_REGION").or(profile.s3.region),
-            bucket: from_env("CODELAKE_S3_BUCKET").or(profile.s3.bucket),
-            access_key_id: from_env("CODELAKE_S3_ACCESS_KEY_ID").or(profile.s3.access_key_id),
-            secret_access_key: from_env("CODELAKE_S3_SECRET_ACCESS_KEY")
-                .map(Secret::new)
-                .or(profile.s3.secret_access_key),
+            endpoint: layered("CODELAKE_S3_ENDPOINT", profile.s3.endpoint),
+            region: layered("CODELAKE_S3_REGION", profile.s3.region),
+            bucket: var("CODELAKE_S3_BUCKET").or(profile.s3.bucket),
+            access_key_id: credentials.0,
+            secret_access_key: credentials.1,
+            session_token: credentials.2,
         };
         if let Some(endpoint) = &s3.endpoint
             && !(endpoint.starts_with("http://") || endpoint.starts_with("https://"))
@@ -426,6 +458,7 @@ const AWS_FALLBACKS: &[(&str, &str)] = &[
     ("CODELAKE_S3_REGION", "AWS_REGION"),
     ("CODELAKE_S3_ACCESS_KEY_ID", "AWS_ACCESS_KEY_ID"),
     ("CODELAKE_S3_SECRET_ACCESS_KEY", "AWS_SECRET_ACCESS_KEY"),
+    ("CODELAKE_S3_SESSION_TOKEN", "AWS_SESSION_TOKEN"),
 ];
 
 /// `over`'s settings where it has them, `under`'s elsewhere.
@@ -440,6 +473,7 @@ fn merge(under: Profile, over: Profile) -> Profile {
             bucket: over.s3.bucket.or(under.s3.bucket),
             access_key_id: over.s3.access_key_id.or(under.s3.access_key_id),
             secret_access_key: over.s3.secret_access_key.or(under.s3.secret_access_key),
+            session_token: over.s3.session_token.or(under.s3.session_token),
         },
     }
 }
@@ -449,9 +483,18 @@ fn read_file(path: &Path) -> Result<File, ConfigError> {
         path: path.to_owned(),
         source,
     })?;
-    toml::from_str(&text).map_err(|error| ConfigError::Parse {
-        path: path.to_owned(),
-        message: error.to_string(),
+    // Not the error's `Display`: it quotes the offending line, which may hold a secret.
+    toml::from_str(&text).map_err(|error: toml::de::Error| {
+        let place = error.span().map_or_else(String::new, |span| {
+            let before = &text[..span.start.min(text.len())];
+            let line = before.matches('\n').count() + 1;
+            let column = before.len() - before.rfind('\n').map_or(0, |i| i + 1) + 1;
+            format!("line {line}, column {column}: ")
+        });
+        ConfigError::Parse {
+            path: path.to_owned(),
+            message: format!("{place}{}", error.message().trim_end()),
+        }
     })
 }
 
@@ -513,20 +556,35 @@ bucket = "lake-staging"
         assert_eq!(config.s3.bucket.as_deref(), Some("lake-staging"));
         assert_eq!(config.file, Some(dir.path().join(CONFIG_FILE)));
 
-        // Variables beat the file; AWS_ names are fallbacks only.
+        // Our variables beat the file, which beats AWS_ variables.
         let config = in_dir(&nested)
             .vars([
                 ("CODELAKE_S3_REGION", "us-west-2"),
                 ("AWS_REGION", "ap-south-1"),
+                ("AWS_ENDPOINT_URL", "http://127.0.0.1:9000"),
                 ("AWS_ACCESS_KEY_ID", "AKIA-from-aws"),
+                ("AWS_SECRET_ACCESS_KEY", "aws-secret"),
             ])
             .build()
             .unwrap();
         assert_eq!(config.s3.region.as_deref(), Some("us-west-2"));
-        assert_eq!(config.s3.access_key_id.as_deref(), Some("AKIA-from-aws"));
         assert_eq!(
             config.s3.endpoint.as_deref(),
             Some("https://s3.staging.example")
+        );
+        assert_eq!(config.s3.access_key_id.as_deref(), Some("AKIA-from-aws"));
+        // Credentials come as a pair: a lone CODELAKE_ secret does not borrow AWS's key id.
+        let config = in_dir(&nested)
+            .vars([
+                ("CODELAKE_S3_SECRET_ACCESS_KEY", "ours"),
+                ("AWS_ACCESS_KEY_ID", "AKIA-from-aws"),
+            ])
+            .build()
+            .unwrap();
+        assert_eq!(config.s3.access_key_id, None);
+        assert_eq!(
+            config.s3.secret_access_key.as_ref().map(Secret::expose),
+            Some("ours")
         );
 
         // Flags beat variables.
@@ -542,6 +600,13 @@ bucket = "lake-staging"
         assert_eq!(config.profile, "local");
         assert!(config.embedded);
         assert_eq!(config.data_dir, PathBuf::from("/flagged"));
+
+        // A relative flag or variable is relative to where codelake runs, not to the file.
+        let config = in_dir(&nested)
+            .vars([("CODELAKE_DATA_DIR", "scratch")])
+            .build()
+            .unwrap();
+        assert_eq!(config.data_dir, nested.join("scratch"));
     }
 
     #[test]
@@ -550,9 +615,19 @@ bucket = "lake-staging"
         let file = dir.path().join(CONFIG_FILE);
         std::fs::write(&file, "[profiles.production.s3]\nendpont = \"http://x\"\n").unwrap();
         let error = in_dir(dir.path()).build().unwrap_err().to_string();
-        assert!(error.contains("codelake.toml"), "{error}");
+        assert!(error.contains("codelake.toml: line 2, column 1"), "{error}");
         assert!(error.contains("unknown field `endpont`"), "{error}");
         assert!(error.contains("endpoint"), "{error}");
+
+        // A misspelt secret key is named, but its value never shown.
+        std::fs::write(
+            &file,
+            "[profiles.production.s3]\nsecret_acess_key = \"hunter2\"\n",
+        )
+        .unwrap();
+        let error = in_dir(dir.path()).build().unwrap_err().to_string();
+        assert!(error.contains("secret_acess_key"), "{error}");
+        assert!(!error.contains("hunter2"), "{error}");
 
         std::fs::write(&file, "[profiles.staging]\n").unwrap();
         let error = in_dir(dir.path())

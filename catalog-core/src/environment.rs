@@ -89,6 +89,9 @@ pub struct S3Settings {
     /// The secret access key; never printed.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub secret_access_key: Option<Secret>,
+    /// The session token of temporary credentials (STS, SSO); never printed.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub session_token: Option<Secret>,
 }
 
 /// A secret: serialised as itself (it must reach the plugin), but never shown

@@ -222,6 +222,19 @@ fn parquet_and_json_output_hold_the_rows() {
         Some(r#"{"r_name":"AFRICA"}"#)
     );
     assert_eq!(stdout(&output).lines().count(), 5);
+
+    // A table shows its first rows and says how many it left out.
+    let output = run(
+        dir.path(),
+        &[
+            "sql",
+            "SELECT n_name, r_name FROM tpch.nation CROSS JOIN tpch.region",
+        ],
+    );
+    assert_ok(&output);
+    let out = stdout(&output);
+    assert!(out.starts_with("shape: (125, 2)"), "{out}");
+    assert!(out.contains("… 85 more rows, not shown"), "{out}");
 }
 
 #[test]
@@ -245,6 +258,29 @@ fn the_shell_runs_statements_over_several_lines() {
     let out = stdout(&output);
     assert!(out.contains("regions"), "{out}");
     assert!(out.contains("│ 5 "), "{out}");
+
+    // A script whose statement fails fails, after running the others.
+    let mut child = codelake(dir.path())
+        .arg("sql")
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    child
+        .stdin
+        .take()
+        .unwrap()
+        .write_all(b"SELECT * FROM tpch.nope;\nSELECT 41 + 1 AS answer;\n")
+        .unwrap();
+    let output = child.wait_with_output().unwrap();
+    assert_eq!(output.status.code(), Some(1), "{}", stderr(&output));
+    assert!(stdout(&output).contains("42"), "{}", stdout(&output));
+    assert!(
+        stderr(&output).contains("1 statement(s) failed"),
+        "{}",
+        stderr(&output)
+    );
 }
 
 #[test]
@@ -449,7 +485,7 @@ async fn production_reads_a_credentialed_s3_server_and_never_prints_the_secret()
             .env("CODELAKE_ENV", "production")
             .env("CODELAKE_S3_ENDPOINT", &server.endpoint)
             .env("CODELAKE_S3_BUCKET", "lake-prod")
-            .env("AWS_ACCESS_KEY_ID", crate::s3::ACCESS_KEY)
+            .env("CODELAKE_S3_ACCESS_KEY_ID", crate::s3::ACCESS_KEY)
             .env("CODELAKE_S3_SECRET_ACCESS_KEY", secret)
             .args(["sql", "-f", "csv", "SELECT count(*) AS n FROM tpch.part"]);
         tokio::task::spawn_blocking(move || command.output().unwrap())
@@ -469,7 +505,7 @@ async fn production_reads_a_credentialed_s3_server_and_never_prints_the_secret()
         "{err}"
     );
     assert!(
-        err.contains("403") || err.contains("Forbidden") || err.contains("SignatureDoesNotMatch"),
+        err.contains("S3 refused the credentials of environment `production`"),
         "{err}"
     );
     assert!(

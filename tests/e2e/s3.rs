@@ -63,6 +63,7 @@ impl S3Server {
             bucket: None,
             access_key_id: Some(ACCESS_KEY.into()),
             secret_access_key: Some(Secret::new(secret)),
+            session_token: None,
         }
     }
 }

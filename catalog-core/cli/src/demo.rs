@@ -14,7 +14,7 @@ use crate::output::{explain, millis, write_table};
 use crate::session::{Seed, Session};
 
 /// Runs the demo in the local environment.
-pub async fn run(global: &Global, scale: f64) -> Result<(), CliError> {
+pub async fn run(global: &Global, scale: Option<f64>) -> Result<(), CliError> {
     let started = Instant::now();
     // The demo is the local environment's; `--env` may still pick another embedded profile.
     let global = Global {
@@ -34,13 +34,13 @@ pub async fn run(global: &Global, scale: f64) -> Result<(), CliError> {
         )
         .hint("run `cargo xtask demo` without --env"));
     };
-    println!(
+    say!(
         "Local environment: S3 at {}, HTTP API at {}, data in {}",
         local.state().s3_endpoint,
         local.state().http_base_url,
         session.config.data_dir.display()
     );
-    println!(
+    say!(
         "Catalog: {} tables registered through their plugins ({} ready in {}).",
         tables::REGISTRY.len() - session.failures.len(),
         if session.failures.is_empty() {
@@ -51,16 +51,16 @@ pub async fn run(global: &Global, scale: f64) -> Result<(), CliError> {
         millis(started.elapsed())
     );
 
-    println!("\n--- Querying 'part' table from S3 ---\n");
+    say!("\n--- Querying 'part' table from S3 ---\n");
     show(&session, PART_QUERY).await?;
 
-    println!("\n--- Federated query: Parquet on S3 × CSV × HTTP JSON API × Rust function ---\n");
-    println!("{FEDERATED_QUERY}\n");
+    say!("\n--- Federated query: Parquet on S3 × CSV × HTTP JSON API × Rust function ---\n");
+    say!("{FEDERATED_QUERY}\n");
     show(&session, FEDERATED_QUERY).await?;
 
     let owned = local.owns_servers();
     drop(session);
-    println!(
+    say!(
         "\nDone in {:.1?}{}. Next: `cargo codelake sql` for a shell, `cargo codelake tables` for the catalog.",
         started.elapsed(),
         if owned {
@@ -84,8 +84,8 @@ async fn show(session: &Session, sql: &str) -> Result<(), CliError> {
     let (schema, batches) = result.map_err(|error| explain(session, error))?;
     let elapsed = started.elapsed();
     let mut out = std::io::stdout().lock();
-    write_table(&mut out, &schema, &batches).map_err(CliError::failed)?;
     let rows: usize = batches.iter().map(RecordBatch::num_rows).sum();
-    println!("{rows} rows in {}", millis(elapsed));
+    let _ = write_table(&mut out, &schema, &batches, rows);
+    say!("{rows} rows in {}", millis(elapsed));
     Ok(())
 }

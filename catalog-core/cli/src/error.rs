@@ -4,6 +4,8 @@ use std::process::ExitCode;
 
 /// A query or command failed.
 pub const EXIT_FAILED: u8 = 1;
+/// Bad usage: flags or arguments that cannot work together (clap uses 2 too).
+pub const EXIT_USAGE: u8 = 2;
 /// The configuration is invalid: `codelake.toml`, a variable or a flag.
 pub const EXIT_CONFIG: u8 = 3;
 /// The environment cannot be reached or started: servers, plugins.

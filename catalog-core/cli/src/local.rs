@@ -57,7 +57,7 @@ pub async fn up(global: &Global, foreground: bool) -> Result<(), CliError> {
     if let Some(dir) = &global.plugin_dir {
         command.arg("--plugin-dir").arg(dir);
     }
-    let child = command
+    let mut child = command
         .args(["local", "up", "--foreground"])
         .stdin(Stdio::null())
         .stdout(log.try_clone().map_err(CliError::environment)?)
@@ -72,11 +72,14 @@ pub async fn up(global: &Global, foreground: bool) -> Result<(), CliError> {
             print_state(&config.data_dir, &state);
             return Ok(());
         }
-        if !process_alive(child.id()) {
-            break;
+        if let Ok(Some(_)) = child.try_wait() {
+            break; // it exited: the log says why
         }
         tokio::time::sleep(Duration::from_millis(50)).await;
     }
+    // Never leave a server that nothing records.
+    let _ = child.kill();
+    let _ = child.wait();
     Err(CliError::msg(
         EXIT_ENVIRONMENT,
         "the local environment did not come up".to_owned(),
@@ -123,10 +126,20 @@ async fn wait_for_stop() {
 pub fn down(global: &Global) -> Result<(), CliError> {
     let config = embedded_config(global)?;
     let Some(state) = read_state(&config.data_dir) else {
-        println!("The local environment is not running.");
+        say!("The local environment is not running.");
         return Ok(());
     };
-    if process_alive(state.pid) {
+    // Only a process that still serves the recorded endpoints is ours to stop:
+    // after a crash or a reboot, the recorded pid may belong to something else.
+    if LocalEnvironment::attach(&config.data_dir).is_none() {
+        let _ = std::fs::remove_file(state_path(&config.data_dir));
+        say!(
+            "The local environment is not running (removed the stale record of pid {}).",
+            state.pid
+        );
+        return Ok(());
+    }
+    {
         let status = Command::new("kill")
             .arg(state.pid.to_string())
             .status()
@@ -141,9 +154,19 @@ pub fn down(global: &Global) -> Result<(), CliError> {
         while process_alive(state.pid) && asked.elapsed() < Duration::from_secs(10) {
             std::thread::sleep(Duration::from_millis(20));
         }
+        if process_alive(state.pid) {
+            return Err(CliError::msg(
+                EXIT_FAILED,
+                format!(
+                    "process {} is still running 10 s after being asked to stop",
+                    state.pid
+                ),
+            )
+            .hint(format!("stop it with `kill -9 {}`", state.pid)));
+        }
     }
     let _ = std::fs::remove_file(state_path(&config.data_dir));
-    println!("Stopped the local environment (pid {}).", state.pid);
+    say!("Stopped the local environment (pid {}).", state.pid);
     Ok(())
 }
 
@@ -168,7 +191,7 @@ pub fn status(global: &Global) -> Result<(), CliError> {
 
 fn print_state(data_dir: &Path, state: &LocalState) {
     let s3 = &state.s3_endpoint;
-    println!(
+    say!(
         "Local environment running (pid {}), data in {}\n\
          \x20 S3:       {s3}  (bucket `{LOCAL_BUCKET}`, region {LOCAL_REGION})\n\
          \x20 HTTP API: {}/fx/rates  (bearer token held by codelake)\n\

@@ -5,6 +5,15 @@
 //! 3 the configuration is invalid (`codelake.toml`, variables, flags);
 //! 4 the environment cannot be reached or started (servers, plugins).
 
+/// `println!` that never panics: a closed standard output (`codelake … | head`)
+/// is the reader's choice, not an error.
+macro_rules! say {
+    ($($arg:tt)*) => {{
+        use std::io::Write as _;
+        let _ = writeln!(std::io::stdout(), $($arg)*);
+    }};
+}
+
 mod demo;
 mod describe;
 mod error;
@@ -83,9 +92,10 @@ enum Command {
     },
     /// Start the local environment, seed it if empty, and run the seed query and a federated join.
     Demo {
-        /// TPC-H scale factor of the sample data, if it must be generated.
-        #[arg(long, default_value_t = seed::DEFAULT_SCALE)]
-        scale: f64,
+        /// TPC-H scale factor of the sample data: regenerate at this scale unless already so.
+        /// Without it, any complete sample data is kept, and 0.01 generated if there is none.
+        #[arg(long)]
+        scale: Option<f64>,
     },
 }
 
@@ -99,7 +109,7 @@ struct SqlArgs {
     /// Write the result to this file instead of standard output.
     #[arg(long, short, value_name = "FILE")]
     output: Option<PathBuf>,
-    /// Print the time the query took (on standard error).
+    /// Print the time the query took (on standard error; the shell always does).
     #[arg(long)]
     timing: bool,
 }
@@ -130,9 +140,10 @@ enum DataCommand {
     /// (Parquet in its S3 bucket, CSV where the catalog declares CSV).
     /// Idempotent: data already seeded at this scale is left alone.
     Seed {
-        /// TPC-H scale factor: 0.01 is instant, 1 is the benchmark size (~1 GB of rows).
-        #[arg(long, default_value_t = seed::DEFAULT_SCALE)]
-        scale: f64,
+        /// TPC-H scale factor: 0.01 is instant, 1 is the benchmark size (8.7 million rows).
+        /// Without it, complete sample data at any scale is kept, and 0.01 generated if there is none.
+        #[arg(long)]
+        scale: Option<f64>,
     },
 }
 
@@ -161,6 +172,12 @@ async fn run(cli: Cli) -> Result<(), CliError> {
     let global = cli.global;
     match cli.command {
         Command::Sql(args) => {
+            if args.query.is_none() && args.output.is_some() {
+                return Err(CliError::msg(
+                    error::EXIT_USAGE,
+                    "--output needs a query; the shell writes to the terminal",
+                ));
+            }
             // One query: unavailable tables in one line; the shell says why for each.
             let verbose = args.query.is_none();
             let session = session::Session::open(&global, session::Seed::IfEmpty, verbose).await?;

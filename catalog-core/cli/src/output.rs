@@ -13,7 +13,7 @@ use datafusion::arrow::util::display::{ArrayFormatter, FormatOptions};
 use datafusion::error::DataFusionError;
 use futures::StreamExt;
 
-use crate::error::{CliError, EXIT_CONFIG};
+use crate::error::{CliError, EXIT_USAGE};
 use crate::session::Session;
 
 /// How results are written.
@@ -39,7 +39,7 @@ pub async fn run_query(
 ) -> Result<(), CliError> {
     if format == Format::Parquet && output.is_none() && io::stdout().is_terminal() {
         return Err(CliError::msg(
-            EXIT_CONFIG,
+            EXIT_USAGE,
             "--format parquet writes binary data: give --output FILE or pipe it",
         ));
     }
@@ -71,16 +71,24 @@ async fn execute(
         )?)),
         None => Box::new(io::BufWriter::new(io::stdout())),
     };
+    let schema: SchemaRef = Arc::new(frame.schema().as_arrow().clone());
+    let mut stream = frame.execute_stream().await?;
     if format == Format::Table {
-        let schema: SchemaRef = Arc::new(frame.schema().as_arrow().clone());
-        let batches = frame.collect().await?;
-        let rows = batches.iter().map(RecordBatch::num_rows).sum();
-        write_table(&mut sink, &schema, &batches)?;
+        // Keep the first `TABLE_ROWS` rows to show; count the others without keeping them.
+        let (mut shown, mut kept, mut rows) = (Vec::new(), 0, 0);
+        while let Some(batch) = stream.next().await {
+            let batch = batch?;
+            rows += batch.num_rows();
+            if kept < TABLE_ROWS {
+                let take = batch.num_rows().min(TABLE_ROWS - kept);
+                kept += take;
+                shown.push(batch.slice(0, take));
+            }
+        }
+        write_table(&mut sink, &schema, &shown, rows)?;
         sink.flush()?;
         return Ok(rows);
     }
-    let schema: SchemaRef = Arc::new(frame.schema().as_arrow().clone());
-    let mut stream = frame.execute_stream().await?;
     let mut rows = 0;
     let mut writer = BatchWriter::new(format, sink, &schema)?;
     while let Some(batch) = stream.next().await {
@@ -141,13 +149,17 @@ impl BatchWriter {
     }
 }
 
-/// Writes batches as a boxed table whose header gives each column's name and type.
+/// Rows a `table` result shows; the machine formats write every row.
+pub const TABLE_ROWS: usize = 40;
+
+/// Writes batches as a boxed table whose header gives each column's name and
+/// type; `rows` is the whole result's count, which may exceed the batches'.
 pub fn write_table(
     out: &mut dyn Write,
     schema: &Schema,
     batches: &[RecordBatch],
+    rows: usize,
 ) -> anyhow::Result<()> {
-    let rows: usize = batches.iter().map(RecordBatch::num_rows).sum();
     writeln!(out, "shape: ({rows}, {})", schema.fields().len())?;
     let mut table = Table::new();
     table
@@ -171,6 +183,14 @@ pub fn write_table(
         }
     }
     writeln!(out, "{table}")?;
+    let shown: usize = batches.iter().map(RecordBatch::num_rows).sum();
+    if shown < rows {
+        writeln!(
+            out,
+            "… {} more rows, not shown (--format csv, json or parquet writes them all)",
+            rows - shown
+        )?;
+    }
     Ok(())
 }
 
@@ -282,46 +302,59 @@ pub fn explain(session: &Session, error: anyhow::Error) -> CliError {
 }
 
 /// For an error that comes from the environment rather than the query, what
-/// to set: the unreachable endpoint's variable, or the rejected credential's.
+/// to do: for the local environment, bring it back; otherwise the unreachable
+/// endpoint's variable, or the rejected credential's. Matched on the phrases
+/// object_store, hyper and our plugins use, never on a bare status number, so
+/// a column named `x403` is not mistaken for a refused credential.
 fn environment_hint(session: &Session, message: &str) -> Option<String> {
     let profile = &session.config.profile;
     let http = message.contains("plugin `http-api`");
     let unreachable = [
         "error sending request",
         "Connection refused",
+        "connection refused",
         "dns error",
-        "timed out",
+        "error trying to connect",
     ]
     .iter()
     .any(|needle| message.contains(needle));
     let rejected = [
-        "403",
-        "Forbidden",
+        "403 Forbidden",
+        "401 Unauthorized",
         "SignatureDoesNotMatch",
         "InvalidAccessKeyId",
-        "401",
+        "AccessDenied",
+        "answered 401",
+        "answered 403",
     ]
     .iter()
     .any(|needle| message.contains(needle));
-    match (unreachable, rejected, http) {
-        (true, _, false) => Some(format!(
+    if !(unreachable || rejected) {
+        return None;
+    }
+    if session.local.is_some() {
+        return Some(format!(
+            "the servers of environment `{profile}` stopped or restarted under this session \
+             (was `codelake local down` run?); run the command again, or keep `codelake local up` running"
+        ));
+    }
+    Some(match (unreachable, http) {
+        (true, false) => format!(
             "environment `{profile}` cannot reach its S3 endpoint ({}); set CODELAKE_S3_ENDPOINT \
              (or `s3.endpoint` of profile `{profile}` in codelake.toml) to a reachable URL",
             session.config.s3.endpoint.as_deref().unwrap_or("AWS")
-        )),
-        (true, _, true) => Some(format!(
+        ),
+        (true, true) => format!(
             "environment `{profile}` cannot reach its HTTP API; set CODELAKE_HTTP_BASE_URL \
              (or `http_base_url` of profile `{profile}` in codelake.toml)"
-        )),
-        (false, true, false) => Some(format!(
-            "S3 refused the credentials of environment `{profile}`; set CODELAKE_S3_ACCESS_KEY_ID and \
-             CODELAKE_S3_SECRET_ACCESS_KEY (or AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY)"
-        )),
-        (false, true, true) => Some(
-            "the HTTP API refused the credential; set the variable the table's `auth_env` names \
-             (`codelake describe` shows it)"
-                .to_owned(),
         ),
-        (false, false, _) => None,
-    }
+        (false, false) => format!(
+            "S3 refused the credentials of environment `{profile}`; set CODELAKE_S3_ACCESS_KEY_ID and \
+             CODELAKE_S3_SECRET_ACCESS_KEY (or AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY; \
+             CODELAKE_S3_SESSION_TOKEN for temporary credentials)"
+        ),
+        (false, true) => "the HTTP API refused the credential; set the variable the table's \
+             `auth_env` names (`codelake describe` shows it)"
+            .to_owned(),
+    })
 }

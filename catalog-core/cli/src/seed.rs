@@ -12,15 +12,17 @@ use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::time::Instant;
 
+use anyhow::Context as _;
 use catalog_core::{Environment, TableSpec};
 use datafusion::arrow::array::RecordBatch;
 use datafusion::arrow::compute::cast;
 use datafusion::arrow::error::ArrowError;
 use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
 use object_store::aws::AmazonS3Builder;
+use object_store::buffered::BufWriter as ObjectWriter;
 use object_store::path::Path as ObjectPath;
-use object_store::{ObjectStore, ObjectStoreExt, PutPayload};
-use parquet::arrow::ArrowWriter;
+use object_store::{ObjectStore, ObjectStoreExt};
+use parquet::arrow::async_writer::AsyncArrowWriter;
 use parquet::basic::Compression;
 use parquet::file::properties::WriterProperties;
 use serde_json::json;
@@ -42,8 +44,9 @@ pub fn is_seeded(data_dir: &Path) -> bool {
     read_marker(data_dir).is_some_and(|marker| marker.complete(data_dir))
 }
 
-/// Seeds the session's embedded environment at `scale`.
-pub async fn seed_session(session: &Session, scale: f64) -> Result<(), CliError> {
+/// Seeds the session's embedded environment: at `scale` if given, else keeps
+/// any complete seed and seeds [`DEFAULT_SCALE`] only when there is none.
+pub async fn seed_session(session: &Session, scale: Option<f64>) -> Result<(), CliError> {
     if session.local.is_none() {
         return Err(CliError::msg(
             EXIT_CONFIG,
@@ -54,7 +57,9 @@ pub async fn seed_session(session: &Session, scale: f64) -> Result<(), CliError>
         )
         .hint("run it with `--env local`; production data is not codelake's to overwrite"));
     }
-    if !(scale > 0.0 && scale <= 100.0) {
+    if let Some(scale) = scale
+        && !(scale > 0.0 && scale <= 100.0)
+    {
         return Err(CliError::msg(
             EXIT_CONFIG,
             format!("--scale {scale}: the TPC-H scale factor must be above 0 and at most 100"),
@@ -63,8 +68,8 @@ pub async fn seed_session(session: &Session, scale: f64) -> Result<(), CliError>
     seed(&session.env, scale).await.map_err(CliError::failed)
 }
 
-/// Seeds `env` (whose S3 and data directory are the local environment's).
-pub async fn seed(env: &Environment, scale: f64) -> anyhow::Result<()> {
+/// Seeds `env` (whose S3 and data directory are the local environment's); see [`seed_session`].
+pub async fn seed(env: &Environment, scale: Option<f64>) -> anyhow::Result<()> {
     let data_dir = env.data_dir.clone();
     std::fs::create_dir_all(&data_dir)
         .map_err(|error| anyhow::anyhow!("cannot create {}: {error}", data_dir.display()))?;
@@ -79,16 +84,22 @@ pub async fn seed(env: &Environment, scale: f64) -> anyhow::Result<()> {
     })
     .await??;
 
+    // Decided under the lock: another seed may have finished while this one waited.
     let marker = read_marker(&data_dir);
     if let Some(marker) = &marker
-        && marker.scale == scale
         && marker.complete(&data_dir)
+        && scale.is_none_or(|scale| scale == marker.scale)
     {
-        eprintln!("Sample data present (TPC-H scale {scale}): nothing to generate.");
+        eprintln!(
+            "Sample data present (TPC-H scale {}): nothing to generate.",
+            marker.scale
+        );
         drop(lock);
         return Ok(());
     }
-    let ours = marker.map(|marker| marker.files).unwrap_or_default();
+    let scale = scale.unwrap_or(DEFAULT_SCALE);
+    // Files an earlier (maybe interrupted) seed wrote are ours to overwrite.
+    let mut files = marker.map(|marker| marker.files).unwrap_or_default();
 
     let targets: Vec<&'static TableSpec> = tables::REGISTRY
         .tables()
@@ -113,13 +124,12 @@ pub async fn seed(env: &Environment, scale: f64) -> anyhow::Result<()> {
     );
 
     let started = Instant::now();
-    let mut written = Vec::new();
-    let mut files = BTreeMap::new();
+    let (mut tables_written, mut rows) = (0, 0);
     for spec in targets {
         let target = Target::of(env, spec)?;
         let location = target.location();
         if let Some(size) = target.size().await?
-            && ours.get(&location) != Some(&size)
+            && files.get(&location) != Some(&size)
         {
             progress.suspend(|| {
                 eprintln!(
@@ -131,20 +141,21 @@ pub async fn seed(env: &Environment, scale: f64) -> anyhow::Result<()> {
             continue;
         }
         progress.set_message(spec.qualified_name());
+        // Claimed before it is written: an interrupted seed leaves it ours, not foreign.
+        files.insert(location.clone(), 0);
+        write_marker(&data_dir, scale, &files, false)?;
         let batches = generator(spec.name.as_ref(), scale).expect("filtered above");
-        let (bytes, rows) = encode(spec, batches, &progress)?;
-        let size = bytes.len() as u64;
-        target.write(bytes).await?;
+        rows += target.write(spec, batches, &progress).await?;
+        let size = target.size().await?.unwrap_or_default();
         files.insert(location, size);
-        written.push((spec.qualified_name(), rows));
+        write_marker(&data_dir, scale, &files, false)?;
+        tables_written += 1;
     }
     progress.finish_and_clear();
-    write_marker(&data_dir, scale, files)?;
+    write_marker(&data_dir, scale, &files, true)?;
     drop(lock);
-    let rows: usize = written.iter().map(|(_, rows)| rows).sum();
     eprintln!(
-        "Seeded {} tables ({rows} rows, TPC-H scale {scale}) in {:.1?}.",
-        written.len(),
+        "Seeded {tables_written} tables ({rows} rows, TPC-H scale {scale}) in {:.1?}.",
         started.elapsed()
     );
     Ok(())
@@ -198,6 +209,9 @@ impl Target {
             builder = builder
                 .with_access_key_id(id)
                 .with_secret_access_key(secret.expose());
+            if let Some(token) = &s3.session_token {
+                builder = builder.with_token(token.expose());
+            }
         }
         Ok(Self::S3 {
             store: Arc::new(builder.build()?),
@@ -239,19 +253,63 @@ impl Target {
         }
     }
 
-    async fn write(&self, bytes: Vec<u8>) -> anyhow::Result<()> {
+    /// Streams a table's batches here, as its source's format: Parquet through
+    /// S3 (a multipart upload when large), or CSV with the declared delimiter and
+    /// header (written aside, then renamed, so a reader never sees half a file).
+    /// The rows written.
+    async fn write(
+        &self,
+        spec: &TableSpec,
+        batches: Batches,
+        progress: &ProgressBar,
+    ) -> anyhow::Result<usize> {
+        let table = spec.qualified_name();
+        let declared = Arc::new(spec.arrow_schema());
+        let mut rows = 0;
+        // tpchgen's strings are views; the catalog's are `Utf8`: cast column by
+        // column to the declared type, after checking the names line up.
+        let mut conform = |batch: Result<RecordBatch, ArrowError>| -> anyhow::Result<RecordBatch> {
+            let batch = batch?;
+            let names: Vec<&String> = batch
+                .schema_ref()
+                .fields()
+                .iter()
+                .map(|f| f.name())
+                .collect();
+            let want: Vec<&String> = declared.fields().iter().map(|f| f.name()).collect();
+            anyhow::ensure!(
+                names == want,
+                "table `{table}`: tpchgen generates columns {names:?}, but the catalog declares {want:?}; align the struct with the generator"
+            );
+            let columns = batch
+                .columns()
+                .iter()
+                .zip(declared.fields())
+                .map(|(column, field)| cast(column, field.data_type()))
+                .collect::<Result<Vec<_>, _>>()?;
+            rows += batch.num_rows();
+            progress.inc(batch.num_rows() as u64);
+            Ok(RecordBatch::try_new(Arc::clone(&declared), columns)?)
+        };
         match self {
             Self::S3 {
                 store,
                 path,
                 location,
             } => {
-                store
-                    .put(path, PutPayload::from(bytes))
+                let properties = WriterProperties::builder()
+                    .set_compression(Compression::SNAPPY)
+                    .build();
+                let sink = ObjectWriter::new(Arc::clone(store), path.clone());
+                let mut writer =
+                    AsyncArrowWriter::try_new(sink, Arc::clone(&declared), Some(properties))?;
+                for batch in batches {
+                    writer.write(&conform(batch)?).await?;
+                }
+                writer
+                    .close()
                     .await
-                    .map_err(|error| {
-                        anyhow::Error::new(error).context(format!("cannot write {location}"))
-                    })?;
+                    .with_context(|| format!("cannot write {location}"))?;
             }
             Self::File(_, path) => {
                 let io = |error: std::io::Error| {
@@ -260,76 +318,28 @@ impl Target {
                 if let Some(dir) = path.parent() {
                     std::fs::create_dir_all(dir).map_err(io)?;
                 }
-                // Write aside, then rename: a reader never sees half a file.
                 let tmp = path.with_extension("seed-tmp");
-                std::fs::write(&tmp, bytes).map_err(io)?;
+                let file = std::io::BufWriter::new(std::fs::File::create(&tmp).map_err(io)?);
+                let delimiter = spec
+                    .option("delimiter")
+                    .and_then(|d| d.bytes().next())
+                    .unwrap_or(b',');
+                let mut writer = datafusion::arrow::csv::WriterBuilder::new()
+                    .with_delimiter(delimiter)
+                    .with_header(spec.option("header") != Some("false"))
+                    .build(file);
+                for batch in batches {
+                    writer.write(&conform(batch)?)?;
+                }
+                writer
+                    .into_inner()
+                    .into_inner()
+                    .map_err(|e| io(e.into_error()))?;
                 std::fs::rename(&tmp, path).map_err(io)?;
             }
         }
-        Ok(())
+        Ok(rows)
     }
-}
-
-/// Encodes a table's batches as its source's format: Parquet, or CSV with the declared delimiter and header.
-fn encode(
-    spec: &TableSpec,
-    batches: Batches,
-    progress: &ProgressBar,
-) -> anyhow::Result<(Vec<u8>, usize)> {
-    let table = spec.qualified_name();
-    let declared = spec.arrow_schema();
-    let mut rows = 0;
-    let mut out = Vec::new();
-    let declared_ref = Arc::new(declared.clone());
-    // tpchgen's strings are views; the catalog's are `Utf8`: cast column by
-    // column to the declared type, after checking the names line up.
-    let mut conform = |batch: RecordBatch| -> anyhow::Result<RecordBatch> {
-        let names: Vec<&String> = batch
-            .schema_ref()
-            .fields()
-            .iter()
-            .map(|f| f.name())
-            .collect();
-        let want: Vec<&String> = declared.fields().iter().map(|f| f.name()).collect();
-        anyhow::ensure!(
-            names == want,
-            "table `{table}`: tpchgen generates columns {names:?}, but the catalog declares {want:?}; align the struct with the generator"
-        );
-        let columns = batch
-            .columns()
-            .iter()
-            .zip(declared.fields())
-            .map(|(column, field)| cast(column, field.data_type()))
-            .collect::<Result<Vec<_>, _>>()?;
-        rows += batch.num_rows();
-        progress.inc(batch.num_rows() as u64);
-        Ok(RecordBatch::try_new(Arc::clone(&declared_ref), columns)?)
-    };
-    if spec.source.as_ref() == "csv" {
-        let delimiter = spec
-            .option("delimiter")
-            .and_then(|d| d.bytes().next())
-            .unwrap_or(b',');
-        let header = spec.option("header") != Some("false");
-        let mut writer = datafusion::arrow::csv::WriterBuilder::new()
-            .with_delimiter(delimiter)
-            .with_header(header)
-            .build(&mut out);
-        for batch in batches {
-            writer.write(&conform(batch?)?)?;
-        }
-    } else {
-        let properties = WriterProperties::builder()
-            .set_compression(Compression::SNAPPY)
-            .build();
-        let mut writer =
-            ArrowWriter::try_new(&mut out, Arc::new(declared.clone()), Some(properties))?;
-        for batch in batches {
-            writer.write(&conform(batch?)?)?;
-        }
-        writer.close()?;
-    }
-    Ok((out, rows))
 }
 
 /// The generator of TPC-H table `name`, if there is one.
@@ -376,6 +386,8 @@ fn expected_rows(name: &str, scale: f64) -> u64 {
 /// `DATA_DIR/seed.json`: what the last seed wrote.
 struct Marker {
     scale: f64,
+    /// Whether that seed finished.
+    finished: bool,
     /// Declared location → size in bytes.
     files: BTreeMap<String, u64>,
 }
@@ -383,7 +395,8 @@ struct Marker {
 impl Marker {
     /// Whether every file it lists is still there, at its size.
     fn complete(&self, data_dir: &Path) -> bool {
-        !self.files.is_empty()
+        self.finished
+            && !self.files.is_empty()
             && self.files.iter().all(|(location, size)| {
                 local_path(data_dir, location)
                     .and_then(|path| std::fs::metadata(path).ok())
@@ -411,16 +424,23 @@ fn read_marker(data_dir: &Path) -> Option<Marker> {
         .collect();
     Some(Marker {
         scale: value["scale"].as_f64()?,
+        finished: value["finished"].as_bool().unwrap_or(false),
         files,
     })
 }
 
-fn write_marker(data_dir: &Path, scale: f64, files: BTreeMap<String, u64>) -> anyhow::Result<()> {
+fn write_marker(
+    data_dir: &Path,
+    scale: f64,
+    files: &BTreeMap<String, u64>,
+    finished: bool,
+) -> anyhow::Result<()> {
     let path = data_dir.join(MARKER);
     let text = serde_json::to_string_pretty(&json!({
         "written_by": "codelake data seed",
         "generator": "tpchgen 4",
         "scale": scale,
+        "finished": finished,
         "files": files,
     }))
     .expect("the marker serialises");

@@ -50,8 +50,8 @@ pub fn config(global: &Global) -> Result<Config, CliError> {
 pub enum Seed {
     /// Only when it holds no sample data at all (`codelake sql`).
     IfEmpty,
-    /// At this scale, unless already seeded so (`codelake demo`).
-    Scale(f64),
+    /// At this scale, unless already seeded so; `None` keeps any complete seed (`codelake demo`).
+    Scale(Option<f64>),
     /// Never; and register no tables (`codelake data seed` seeds itself).
     Skip,
 }
@@ -69,7 +69,7 @@ impl Session {
                          (`codelake data seed --scale F` for more).",
                         seed::DEFAULT_SCALE
                     );
-                    seed::seed_session(&session, seed::DEFAULT_SCALE).await?;
+                    seed::seed_session(&session, None).await?;
                 }
                 Seed::Scale(scale) => seed::seed_session(&session, scale).await?,
                 Seed::IfEmpty | Seed::Skip => {}

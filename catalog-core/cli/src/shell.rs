@@ -1,5 +1,6 @@
 //! The interactive SQL shell: line editing, history, statements over several lines.
 
+use std::io::IsTerminal;
 use std::path::PathBuf;
 use std::time::Instant;
 
@@ -30,6 +31,7 @@ pub async fn run(session: &Session, mut format: Format) -> Result<(), CliError> 
         tables::REGISTRY.len() - session.failures.len()
     );
     let mut statement = String::new();
+    let mut failures = 0;
     loop {
         let prompt = if statement.is_empty() {
             "codelake> "
@@ -52,7 +54,7 @@ pub async fn run(session: &Session, mut format: Format) -> Result<(), CliError> 
             let outcome = match command {
                 "\\q" => break,
                 "\\?" | "\\h" => {
-                    println!("{HELP}");
+                    say!("{HELP}");
                     Ok(())
                 }
                 "\\d" if argument.trim().is_empty() => {
@@ -91,6 +93,10 @@ pub async fn run(session: &Session, mut format: Format) -> Result<(), CliError> 
         }
         let sql = std::mem::take(&mut statement);
         let _ = editor.add_history_entry(sql.trim());
+        // Saved at once: a shell killed mid-query keeps what was typed.
+        if let Some(path) = &history {
+            let _ = editor.save_history(path);
+        }
         let started = Instant::now();
         match run_query(
             session,
@@ -103,12 +109,20 @@ pub async fn run(session: &Session, mut format: Format) -> Result<(), CliError> 
         {
             Ok(()) => eprintln!("({})", millis(started.elapsed())),
             Err(error) => {
+                failures += 1;
                 error.report();
             }
         }
     }
     if let Some(path) = &history {
         let _ = editor.save_history(path);
+    }
+    // A script piped in (`codelake sql < checks.sql`) fails when a statement did.
+    if failures > 0 && !std::io::stdin().is_terminal() {
+        return Err(CliError::msg(
+            crate::error::EXIT_FAILED,
+            format!("{failures} statement(s) failed"),
+        ));
     }
     Ok(())
 }

@@ -279,6 +279,7 @@ impl LocalEnvironment {
             bucket: None,
             access_key_id: Some(LOCAL_ACCESS_KEY_ID.into()),
             secret_access_key: Some(Secret::new(LOCAL_SECRET_ACCESS_KEY)),
+            session_token: None,
         });
         env.http_base_url = Some(self.state.http_base_url.clone());
         env.secrets = BTreeMap::from([(FX_TOKEN_VAR.to_owned(), self.state.fx_token.clone())]);

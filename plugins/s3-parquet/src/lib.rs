@@ -216,6 +216,9 @@ fn s3_store(
             builder = builder
                 .with_access_key_id(key)
                 .with_secret_access_key(secret.expose());
+            if let Some(token) = &settings.session_token {
+                builder = builder.with_token(token.expose());
+            }
         }
         // A public bucket: send unsigned requests rather than hunt for ambient credentials.
         (None, None) => builder = builder.with_skip_signature(true),
