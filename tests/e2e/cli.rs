@@ -40,6 +40,19 @@ fn run(dir: &Path, args: &[&str]) -> Output {
     codelake(dir).args(args).output().unwrap()
 }
 
+/// `codelake sql` as a shell, with `input` typed into it.
+fn shell(dir: &Path, input: &[u8]) -> Output {
+    let mut child = codelake(dir)
+        .arg("sql")
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    child.stdin.take().unwrap().write_all(input).unwrap();
+    child.wait_with_output().unwrap()
+}
+
 fn stdout(output: &Output) -> String {
     String::from_utf8(output.stdout.clone()).unwrap()
 }
@@ -240,40 +253,20 @@ fn parquet_and_json_output_hold_the_rows() {
 #[test]
 fn the_shell_runs_statements_over_several_lines() {
     let dir = seeded_project();
-    let mut child = codelake(dir.path())
-        .arg("sql")
-        .stdin(Stdio::piped())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap();
-    child
-        .stdin
-        .take()
-        .unwrap()
-        .write_all(b"SELECT count(*) AS regions\n  FROM tpch.region;\n\\q\n")
-        .unwrap();
-    let output = child.wait_with_output().unwrap();
+    let output = shell(
+        dir.path(),
+        b"SELECT count(*) AS regions\n  FROM tpch.region;\n\\q\n",
+    );
     assert_ok(&output);
     let out = stdout(&output);
     assert!(out.contains("regions"), "{out}");
     assert!(out.contains("│ 5 "), "{out}");
 
     // A script whose statement fails fails, after running the others.
-    let mut child = codelake(dir.path())
-        .arg("sql")
-        .stdin(Stdio::piped())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap();
-    child
-        .stdin
-        .take()
-        .unwrap()
-        .write_all(b"SELECT * FROM tpch.nope;\nSELECT 41 + 1 AS answer;\n")
-        .unwrap();
-    let output = child.wait_with_output().unwrap();
+    let output = shell(
+        dir.path(),
+        b"SELECT * FROM tpch.nope;\nSELECT 41 + 1 AS answer;\n",
+    );
     assert_eq!(output.status.code(), Some(1), "{}", stderr(&output));
     assert!(stdout(&output).contains("42"), "{}", stdout(&output));
     assert!(

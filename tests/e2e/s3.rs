@@ -1,13 +1,8 @@
-//! A real S3-protocol server on loopback: s3s-fs over a temp dir, with credentials.
+//! A real S3-protocol server on loopback: the local environment's s3s-fs server over a temp dir, with test credentials.
 
 use std::path::PathBuf;
 
 use catalog_core::{S3Settings, Secret};
-use hyper_util::rt::{TokioExecutor, TokioIo};
-use hyper_util::server::conn::auto::Builder as ConnBuilder;
-use s3s::auth::SimpleAuth;
-use s3s::service::S3ServiceBuilder;
-use tokio::net::TcpListener;
 
 /// The credentials the server accepts.
 pub const ACCESS_KEY: &str = "codelake-test";
@@ -26,21 +21,10 @@ impl S3Server {
     /// Starts a server on a free loopback port. Needs a multi-threaded tokio runtime.
     pub async fn start() -> Self {
         let root = tempfile::tempdir().unwrap();
-        let fs = s3s_fs::FileSystem::new(root.path()).unwrap();
-        let mut builder = S3ServiceBuilder::new(fs);
-        builder.set_auth(SimpleAuth::from_single(ACCESS_KEY, SECRET_KEY));
-        let service = builder.build();
-        let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
-        let endpoint = format!("http://{}", listener.local_addr().unwrap());
-        let task = tokio::spawn(async move {
-            let http = ConnBuilder::new(TokioExecutor::new());
-            while let Ok((socket, _)) = listener.accept().await {
-                let connection = http
-                    .serve_connection(TokioIo::new(socket), service.clone())
-                    .into_owned();
-                tokio::spawn(connection);
-            }
-        });
+        let (endpoint, task) =
+            catalog_runtime::local::serve_s3(root.path(), ACCESS_KEY, SECRET_KEY)
+                .await
+                .unwrap();
         Self {
             endpoint,
             root,

@@ -124,32 +124,37 @@ pub fn find(name: &str) -> Result<&'static TableSpec, CliError> {
     if let [spec] = by_short.as_slice() {
         return Ok(spec);
     }
-    let mut close: Vec<(f64, String)> = tables::REGISTRY
-        .tables()
-        .map(|spec| {
-            let full = spec.qualified_name();
-            let score =
-                strsim::jaro_winkler(name, &full).max(strsim::jaro_winkler(name, &spec.name));
-            (score, full)
-        })
-        .filter(|(score, _)| *score > 0.8)
-        .collect();
-    close.sort_by(|a, b| b.0.total_cmp(&a.0));
+    let close = close_names(name);
     let hint = if close.is_empty() {
         "`codelake tables` lists every table".to_owned()
     } else {
-        let names: Vec<String> = close
-            .into_iter()
-            .take(3)
-            .map(|(_, n)| format!("`{n}`"))
-            .collect();
-        format!("did you mean {}?", names.join(" or "))
+        format!("did you mean {}?", close.join(" or "))
     };
     Err(CliError::msg(
         crate::error::EXIT_FAILED,
         format!("no table `{name}` in the catalog"),
     )
     .hint(hint))
+}
+
+/// Up to three catalog tables whose names are close to `name`, best first, quoted.
+pub fn close_names(name: &str) -> Vec<String> {
+    let short = name.rsplit('.').next().unwrap_or(name);
+    let mut close: Vec<(f64, String)> = tables::REGISTRY
+        .tables()
+        .map(|spec| {
+            // Table names against table names: a shared `tpch.` would make everything look close.
+            let score = strsim::jaro_winkler(short, &spec.name);
+            (score, spec.qualified_name())
+        })
+        .filter(|(score, _)| *score > 0.8)
+        .collect();
+    close.sort_by(|a, b| b.0.total_cmp(&a.0));
+    close
+        .into_iter()
+        .take(3)
+        .map(|(_, name)| format!("`{name}`"))
+        .collect()
 }
 
 fn first_line(doc: &str) -> &str {

@@ -272,27 +272,11 @@ pub fn explain(session: &Session, error: anyhow::Error) -> CliError {
             None => CliError::failed(error).hint(hint),
         };
     }
-    let mut names: Vec<(f64, String)> = tables::REGISTRY
-        .tables()
-        .map(|spec| spec.qualified_name())
-        .map(|name| {
-            let short = name.split('.').nth(1).unwrap_or(&name).to_owned();
-            let score =
-                strsim::jaro_winkler(&missing, &name).max(strsim::jaro_winkler(&missing, &short));
-            (score, name)
-        })
-        .filter(|(score, _)| *score > 0.8)
-        .collect();
-    names.sort_by(|a, b| b.0.total_cmp(&a.0));
-    let hint = if names.is_empty() {
+    let close = crate::describe::close_names(&missing);
+    let hint = if close.is_empty() {
         "`codelake tables` lists every table; names are `database.table`, e.g. `tpch.part`"
             .to_owned()
     } else {
-        let close: Vec<String> = names
-            .into_iter()
-            .take(3)
-            .map(|(_, n)| format!("`{n}`"))
-            .collect();
         format!(
             "did you mean {}? (`codelake tables` lists every table)",
             close.join(" or ")

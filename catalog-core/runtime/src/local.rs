@@ -159,32 +159,8 @@ impl LocalEnvironment {
             path: bucket.clone(),
             source,
         })?;
-        let fs = s3s_fs::FileSystem::new(&s3_root).map_err(|error| LocalError::Io {
-            path: s3_root.clone(),
-            source: std::io::Error::other(format!("{error:?}")),
-        })?;
-        let mut builder = S3ServiceBuilder::new(fs);
-        builder.set_auth(SimpleAuth::from_single(
-            LOCAL_ACCESS_KEY_ID,
-            LOCAL_SECRET_ACCESS_KEY,
-        ));
-        let s3_service = builder.build();
-        let s3_listener = TcpListener::bind("127.0.0.1:0")
-            .await
-            .map_err(LocalError::Bind)?;
-        let s3_endpoint = format!(
-            "http://{}",
-            s3_listener.local_addr().map_err(LocalError::Bind)?
-        );
-        let s3_task = tokio::spawn(async move {
-            let http = ConnBuilder::new(TokioExecutor::new());
-            while let Ok((socket, _)) = s3_listener.accept().await {
-                let connection = http
-                    .serve_connection(TokioIo::new(socket), s3_service.clone())
-                    .into_owned();
-                tokio::spawn(connection);
-            }
-        });
+        let (s3_endpoint, s3_task) =
+            serve_s3(&s3_root, LOCAL_ACCESS_KEY_ID, LOCAL_SECRET_ACCESS_KEY).await?;
 
         let token = format!(
             "local-{:016x}",
@@ -315,6 +291,41 @@ impl Drop for LocalEnvironment {
             task.abort();
         }
     }
+}
+
+/// Serves the S3 protocol (s3s over s3s-fs: each directory under `root` is a
+/// bucket) on a free loopback port, for requests signed with this one key.
+/// Returns the endpoint, `http://127.0.0.1:PORT`, and the serving task: abort
+/// it to stop. Needs a multi-threaded tokio runtime.
+pub async fn serve_s3(
+    root: &Path,
+    access_key_id: &str,
+    secret_access_key: &str,
+) -> Result<(String, JoinHandle<()>), LocalError> {
+    let fs = s3s_fs::FileSystem::new(root).map_err(|error| LocalError::Io {
+        path: root.to_owned(),
+        source: std::io::Error::other(format!("{error:?}")),
+    })?;
+    let mut builder = S3ServiceBuilder::new(fs);
+    builder.set_auth(SimpleAuth::from_single(access_key_id, secret_access_key));
+    let service = builder.build();
+    let listener = TcpListener::bind("127.0.0.1:0")
+        .await
+        .map_err(LocalError::Bind)?;
+    let endpoint = format!(
+        "http://{}",
+        listener.local_addr().map_err(LocalError::Bind)?
+    );
+    let task = tokio::spawn(async move {
+        let http = ConnBuilder::new(TokioExecutor::new());
+        while let Ok((socket, _)) = listener.accept().await {
+            let connection = http
+                .serve_connection(TokioIo::new(socket), service.clone())
+                .into_owned();
+            tokio::spawn(connection);
+        }
+    });
+    Ok((endpoint, task))
 }
 
 /// The directory of the local S3 server's buckets.
