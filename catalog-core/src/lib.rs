@@ -38,6 +38,7 @@ pub mod config;
 mod decimal;
 mod environment;
 mod error;
+pub mod inspect;
 mod manifest;
 mod registry;
 pub mod rows;

@@ -202,7 +202,7 @@ fn a_plugin_of_another_abi_version_is_refused_before_use_naming_file_and_version
     let message = error.to_string();
     assert!(message.contains(&path.display().to_string()), "{message}");
     assert!(
-        message.contains("plugin ABI version 2, but this codelake uses version 1"),
+        message.contains("plugin ABI version 3, but this codelake uses version 2"),
         "{message}"
     );
 }

@@ -100,6 +100,16 @@ pub enum Error {
         /// What went wrong, as the plugin said it.
         message: String,
     },
+    /// The plugin could not read the table's source directly.
+    #[error("table `{table}`: {message} ({})", plugin.display())]
+    Inspect {
+        /// Qualified table name.
+        table: String,
+        /// The plugin file.
+        plugin: PathBuf,
+        /// What went wrong, as the plugin said it.
+        message: String,
+    },
     /// DataFusion refused to register the table.
     #[error("table `{table}`: cannot register it: {source}")]
     Register {
@@ -109,6 +119,21 @@ pub enum Error {
         #[source]
         source: datafusion::error::DataFusionError,
     },
+}
+
+impl Error {
+    /// The table the error is about, for errors about one table.
+    pub fn table(&self) -> Option<&str> {
+        match self {
+            Self::NoPlugin { table, .. }
+            | Self::Environment { table, .. }
+            | Self::InvalidOptions { table, .. }
+            | Self::Create { table, .. }
+            | Self::Inspect { table, .. }
+            | Self::Register { table, .. } => Some(table),
+            _ => None,
+        }
+    }
 }
 
 /// `Result` with this crate's [`Error`].

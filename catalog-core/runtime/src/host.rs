@@ -3,8 +3,8 @@
 use std::path::{Path, PathBuf};
 
 use codelake_plugin_abi::{
-    ABI_VERSION, CreateFn, HEADER_SYMBOL, HeaderFn, MODULE_SYMBOL, ModuleFn, PluginHeader,
-    ValidateFn,
+    ABI_VERSION, CreateFn, HEADER_SYMBOL, HeaderFn, InspectFn, MODULE_SYMBOL, ModuleFn,
+    PluginHeader, ValidateFn,
 };
 
 use crate::{Error, Result};
@@ -27,6 +27,7 @@ pub struct Plugin {
     pub kinds: Vec<String>,
     pub(crate) validate: ValidateFn,
     pub(crate) create: CreateFn,
+    pub(crate) inspect: InspectFn,
 }
 
 /// Every plugin loaded from a directory, and every library that failed to load.
@@ -182,5 +183,6 @@ fn load(path: &Path) -> Result<Plugin> {
             .collect(),
         validate: module.validate,
         create: module.create,
+        inspect: module.inspect,
     })
 }

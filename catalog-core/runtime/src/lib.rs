@@ -25,4 +25,4 @@ mod register;
 
 pub use error::{Error, Result};
 pub use host::{PLUGIN_DIR_VAR, Plugin, PluginSet, default_plugin_dir};
-pub use register::register_tables;
+pub use register::{inspect, register_tables};

@@ -2,6 +2,7 @@
 
 use std::sync::Arc;
 
+use catalog_core::inspect::{InspectRequest, Inspection};
 use catalog_core::{Environment, TableSpec};
 use datafusion::catalog::{MemorySchemaProvider, TableProvider};
 use datafusion::common::TableReference;
@@ -52,6 +53,52 @@ pub fn register_tables<'a>(
     failures
 }
 
+/// Reads `spec`'s source directly through its plugin (see
+/// [`catalog_core::inspect`]): the live schema, the newest object, and problems
+/// only the plugin sees. Blocks; run it on a blocking thread.
+pub fn inspect(
+    plugins: &PluginSet,
+    spec: &TableSpec,
+    env: &Environment,
+    request: &InspectRequest,
+) -> Result<Inspection> {
+    let table = spec.qualified_name();
+    let plugin = plugin_for(plugins, spec)?;
+    let environment_json = serde_json::to_string(env).map_err(|error| Error::Environment {
+        table: table.clone(),
+        message: format!(
+            "environment `{}` cannot be sent to plugins: {error}; use a UTF-8 data directory",
+            env.name
+        ),
+    })?;
+    let spec_json = serde_json::to_string(spec).expect("a spec serialises");
+    let request_json = serde_json::to_string(request).expect("a request serialises");
+    let inspect_error = |message: String| Error::Inspect {
+        table: table.clone(),
+        plugin: plugin.path.clone(),
+        message,
+    };
+    let json = (plugin.inspect)(
+        Str::from(spec_json.as_str()),
+        Str::from(environment_json.as_str()),
+        Str::from(request_json.as_str()),
+    )
+    .into_result()
+    .map_err(|message| inspect_error(message.as_str().to_owned()))?;
+    serde_json::from_str(json.as_str())
+        .map_err(|error| inspect_error(format!("the plugin's answer cannot be read: {error}")))
+}
+
+fn plugin_for<'p>(plugins: &'p PluginSet, spec: &TableSpec) -> Result<&'p Plugin> {
+    plugins
+        .plugin_for(&spec.source)
+        .ok_or_else(|| Error::NoPlugin {
+            table: spec.qualified_name(),
+            kind: spec.source.to_string(),
+            loaded: plugins.names(),
+        })
+}
+
 fn provider(
     plugins: &PluginSet,
     spec: &TableSpec,
@@ -59,13 +106,7 @@ fn provider(
     task_ctx_provider: &Arc<dyn TaskContextProvider>,
 ) -> Result<Arc<dyn TableProvider>> {
     let table = spec.qualified_name();
-    let plugin: &Plugin = plugins
-        .plugin_for(&spec.source)
-        .ok_or_else(|| Error::NoPlugin {
-            table: table.clone(),
-            kind: spec.source.to_string(),
-            loaded: plugins.names(),
-        })?;
+    let plugin = plugin_for(plugins, spec)?;
     let spec_json = serde_json::to_string(spec).expect("a spec serialises");
     // Options first: a bad option is refused before the plugin does any I/O.
     if let Some(message) = (plugin.validate)(Str::from(spec_json.as_str())).into_option() {

@@ -7,7 +7,7 @@
 //!    changes, so the host reads it safely from any plugin, old or new, and
 //!    refuses a mismatch before it touches anything else.
 //! 2. [`MODULE_SYMBOL`] returns a [`PluginModule`]: the plugin's name, the source
-//!    kinds it serves, and two functions, `validate` and `create`.
+//!    kinds it serves, and three functions: `validate`, `create` and `inspect`.
 //!
 //! Only `#[repr(C)]` and `datafusion_ffi` types cross the boundary; table specs
 //! and environments travel as JSON text. Plugin authors do not use this crate
@@ -21,7 +21,9 @@ use stabby::string::String as SString;
 
 /// The version of this ABI. Bump it on any change to [`PluginModule`] or to the
 /// meaning of its functions; the host refuses plugins of another version.
-pub const ABI_VERSION: u32 = 1;
+///
+/// Version 2 added [`InspectFn`].
+pub const ABI_VERSION: u32 = 2;
 
 /// The exported function returning the [`PluginHeader`].
 pub const HEADER_SYMBOL: &str = "codelake_plugin_header";
@@ -62,6 +64,17 @@ pub type CreateFn = extern "C" fn(
     codec: FFI_LogicalExtensionCodec,
 ) -> FFI_Result<FFI_TableProvider>;
 
+/// Reads a table's source directly, for `verify` and `new-table`: takes the
+/// spec, the environment and a `catalog_core::inspect::InspectRequest`, all as
+/// JSON, and returns a `catalog_core::inspect::Inspection` as JSON (the live
+/// schema, the newest object, problems only the plugin can see), or says why
+/// the source cannot be read. Blocks until done or timed out.
+pub type InspectFn = extern "C" fn(
+    spec_json: Str<'_>,
+    environment_json: Str<'_>,
+    request_json: Str<'_>,
+) -> FFI_Result<SString>;
+
 /// What a plugin offers, read after its [`PluginHeader`] passed.
 #[repr(C)]
 pub struct PluginModule {
@@ -75,6 +88,8 @@ pub struct PluginModule {
     pub validate: ValidateFn,
     /// See [`CreateFn`].
     pub create: CreateFn,
+    /// See [`InspectFn`].
+    pub inspect: InspectFn,
 }
 
 /// The signature of the [`HEADER_SYMBOL`] export.

@@ -17,7 +17,9 @@ mod functions;
 use std::sync::Arc;
 
 use async_trait::async_trait;
+use codelake_plugin_sdk::catalog_core::inspect::{InspectRequest, Inspection, LiveColumn};
 use codelake_plugin_sdk::catalog_core::{Environment, TableSpec};
+use codelake_plugin_sdk::datafusion::arrow::array::Array;
 use codelake_plugin_sdk::datafusion::arrow::array::RecordBatch;
 use codelake_plugin_sdk::datafusion::arrow::datatypes::SchemaRef;
 use codelake_plugin_sdk::datafusion::catalog::TableProvider;
@@ -70,20 +72,7 @@ impl Source for Functions {
     const KINDS: &'static [&'static str] = &["function"];
 
     fn provider(spec: &TableSpec, _env: &Environment) -> Result<Arc<dyn TableProvider>, String> {
-        let name = spec.option("function").ok_or("no `function` option")?;
-        let function = functions::FUNCTIONS
-            .iter()
-            .find(|function| function.name == name)
-            .ok_or_else(|| {
-                let known: Vec<&str> = functions::FUNCTIONS
-                    .iter()
-                    .map(|function| function.name)
-                    .collect();
-                format!(
-                    "the function plugin has no function `{name}` (it has: {})",
-                    known.join(", ")
-                )
-            })?;
+        let (name, function) = function(spec)?;
         // The function's rows must be the table's rows: same columns, by name and type.
         let returned = (function.schema)();
         let declared = spec.arrow_schema();
@@ -108,6 +97,50 @@ impl Source for Functions {
         }
         Ok(Arc::new(ComputedTable::new(returned, Call(function.call))))
     }
+
+    /// Calls the function: its output's columns, types and nulls.
+    async fn inspect(
+        spec: &TableSpec,
+        _env: &Environment,
+        _request: &InspectRequest,
+    ) -> Result<Inspection, String> {
+        let (_, function) = function(spec)?;
+        let batch = (function.call)()?;
+        let columns = batch
+            .schema()
+            .fields()
+            .iter()
+            .zip(batch.columns())
+            .map(|(field, values)| LiveColumn {
+                nulls: Some(values.null_count() as u64),
+                ..LiveColumn::new(field.name(), field.data_type(), field.is_nullable())
+            })
+            .collect();
+        Ok(Inspection {
+            columns,
+            objects: 1,
+            ..Inspection::default()
+        })
+    }
+}
+
+/// The function a table names, with its name.
+fn function(spec: &TableSpec) -> Result<(&str, &'static TableFunction), String> {
+    let name = spec.option("function").ok_or("no `function` option")?;
+    let function = functions::FUNCTIONS
+        .iter()
+        .find(|function| function.name == name)
+        .ok_or_else(|| {
+            let known: Vec<&str> = functions::FUNCTIONS
+                .iter()
+                .map(|function| function.name)
+                .collect();
+            format!(
+                "the function plugin has no function `{name}` (it has: {})",
+                known.join(", ")
+            )
+        })?;
+    Ok((name, function))
 }
 
 export_source!(Functions);

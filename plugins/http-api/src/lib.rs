@@ -13,9 +13,10 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use async_trait::async_trait;
+use codelake_plugin_sdk::catalog_core::inspect::{InspectRequest, Inspection, LiveColumn};
 use codelake_plugin_sdk::catalog_core::{Environment, Secret, TableSpec, parse_duration};
 use codelake_plugin_sdk::datafusion::arrow::array::RecordBatch;
-use codelake_plugin_sdk::datafusion::arrow::datatypes::SchemaRef;
+use codelake_plugin_sdk::datafusion::arrow::datatypes::{Field, Schema, SchemaRef};
 use codelake_plugin_sdk::datafusion::catalog::TableProvider;
 use codelake_plugin_sdk::{ComputedTable, Rows, Source, export_source};
 use serde_json::Value;
@@ -31,46 +32,7 @@ impl Source for HttpApi {
     const KINDS: &'static [&'static str] = &["http-api"];
 
     fn provider(spec: &TableSpec, env: &Environment) -> Result<Arc<dyn TableProvider>, String> {
-        let url = spec.option("url").ok_or("no `url` option")?;
-        let url = if url.starts_with('/') {
-            let base = env.http_base_url.as_deref().ok_or_else(|| {
-                format!("`url = \"{url}\"` is a path, but environment `{}` has no HTTP base URL; set one, or give a full URL", env.name)
-            })?;
-            format!("{}{url}", base.trim_end_matches('/'))
-        } else {
-            url.to_owned()
-        };
-        let duration =
-            |key: &str, default: &str| parse_duration(spec.option(key).unwrap_or(default));
-        let pagination = match spec.option("pagination").unwrap_or("none") {
-            "next_link" => {
-                Pagination::NextLink(spec.option("next_link_path").unwrap_or_default().to_owned())
-            }
-            "page" => Pagination::Page(spec.option("page_param").unwrap_or("page").to_owned()),
-            _ => Pagination::None,
-        };
-        let auth = match (spec.option("auth_header"), spec.option("auth_env")) {
-            (Some(header), Some(var)) => Some(Auth {
-                header: header.to_owned(),
-                var: var.to_owned(),
-                given: env.secrets.get(var).cloned(),
-            }),
-            _ => None,
-        };
-        let config = Config {
-            url,
-            rows_path: spec.option("rows_path").unwrap_or_default().to_owned(),
-            pagination,
-            auth,
-            max_retries: spec
-                .option("max_retries")
-                .and_then(|n| n.parse().ok())
-                .unwrap_or(3),
-        };
-        let client = reqwest::Client::builder()
-            .timeout(duration("timeout", "30s")?)
-            .build()
-            .map_err(|error| format!("cannot build the HTTP client: {error}"))?;
+        let (config, client) = setup(spec, env)?;
         let schema: SchemaRef = Arc::new(spec.arrow_schema());
         let fetch = Fetch {
             config,
@@ -79,9 +41,120 @@ impl Source for HttpApi {
         };
         Ok(Arc::new(ComputedTable::new(schema, fetch)))
     }
+
+    /// The first page's rows: field names and inferred JSON types, each
+    /// declared field decoded with its declared type, nulls counted.
+    async fn inspect(
+        spec: &TableSpec,
+        env: &Environment,
+        request: &InspectRequest,
+    ) -> Result<Inspection, String> {
+        let (config, client) = setup(spec, env)?;
+        let url = match &config.pagination {
+            Pagination::Page(param) => with_query(&config.url, param, 1),
+            _ => config.url.clone(),
+        };
+        let body = get_json(&client, &config, &url).await?;
+        let mut rows = page_rows(&body, &config, &url)?.clone();
+        rows.truncate(usize::try_from(request.sample_rows).unwrap_or(usize::MAX));
+        let inferred = arrow_json::reader::infer_json_schema_from_iterator(rows.iter().map(Ok))
+            .map_err(|error| format!("the rows of {url} are not JSON objects: {error}"))?;
+        let mut inspection = Inspection {
+            objects: 1,
+            sampled_rows: Some(rows.len() as u64),
+            ..Inspection::default()
+        };
+        // Declared fields first, in declared order; then the others, by name.
+        let mut names: Vec<&str> = spec
+            .columns
+            .iter()
+            .map(|column| &*column.name)
+            .filter(|name| inferred.field_with_name(name).is_ok())
+            .collect();
+        let mut extra: Vec<&str> = inferred
+            .fields()
+            .iter()
+            .map(|field| field.name().as_str())
+            .filter(|name| spec.column(name).is_none())
+            .collect();
+        extra.sort_unstable();
+        names.extend(extra);
+        for name in names {
+            let found = inferred
+                .field_with_name(name)
+                .expect("a field of the schema");
+            let present = rows
+                .iter()
+                .filter(|row| row.get(name).is_some_and(|value| !value.is_null()))
+                .count();
+            let nulls = (rows.len() - present) as u64;
+            let Some(declared) = spec.column(name) else {
+                inspection.columns.push(LiveColumn {
+                    nulls: Some(nulls),
+                    ..LiveColumn::new(name, found.data_type(), nulls > 0)
+                });
+                continue;
+            };
+            // Decoded alone, so an error is this field's.
+            let field = Field::new(name, declared.ty.to_arrow(), true);
+            let live = match decode(&rows, &Arc::new(Schema::new(vec![field]))) {
+                Ok(_) => LiveColumn::new(name, &declared.ty.to_arrow(), nulls > 0),
+                Err(_) => LiveColumn::new(name, found.data_type(), nulls > 0),
+            };
+            inspection.columns.push(LiveColumn {
+                nulls: Some(nulls),
+                ..live
+            });
+        }
+        Ok(inspection)
+    }
 }
 
 export_source!(HttpApi);
+
+/// The request settings and the client of a table.
+fn setup(spec: &TableSpec, env: &Environment) -> Result<(Config, reqwest::Client), String> {
+    let url = spec.option("url").ok_or("no `url` option")?;
+    let url = if url.starts_with('/') {
+        let base = env.http_base_url.as_deref().ok_or_else(|| {
+            format!("`url = \"{url}\"` is a path, but environment `{}` has no HTTP base URL; set one, or give a full URL", env.name)
+        })?;
+        format!("{}{url}", base.trim_end_matches('/'))
+    } else {
+        url.to_owned()
+    };
+    let duration = |key: &str, default: &str| parse_duration(spec.option(key).unwrap_or(default));
+    let pagination = match spec.option("pagination").unwrap_or("none") {
+        "next_link" => {
+            Pagination::NextLink(spec.option("next_link_path").unwrap_or_default().to_owned())
+        }
+        "page" => Pagination::Page(spec.option("page_param").unwrap_or("page").to_owned()),
+        _ => Pagination::None,
+    };
+    let auth = match (spec.option("auth_header"), spec.option("auth_env")) {
+        (Some(header), Some(var)) => Some(Auth {
+            header: header.to_owned(),
+            var: var.to_owned(),
+            given: env.secrets.get(var).cloned(),
+        }),
+        _ => None,
+    };
+    let config = Config {
+        url,
+        rows_path: spec.option("rows_path").unwrap_or_default().to_owned(),
+        pagination,
+        auth,
+        max_retries: spec
+            .option("max_retries")
+            .and_then(|n| n.parse().ok())
+            .unwrap_or(3),
+    };
+    let client = reqwest::Client::builder()
+        .timeout(duration("timeout", "30s")?)
+        .build()
+        .map_err(|error| format!("cannot build the HTTP client: {error}"))?;
+    Ok((config, client))
+}
 
 #[derive(Debug)]
 enum Pagination {
@@ -138,18 +211,7 @@ async fn fetch_all(client: &reqwest::Client, config: &Config) -> Result<Vec<Valu
             _ => url.clone(),
         };
         let body = get_json(client, config, &request_url).await?;
-        let found = body.pointer(&config.rows_path).ok_or_else(|| {
-            format!(
-                "the response of {request_url} has nothing at `rows_path = \"{}\"`",
-                config.rows_path
-            )
-        })?;
-        let found = found.as_array().ok_or_else(|| {
-            format!(
-                "`rows_path = \"{}\"` in the response of {request_url} is not an array of rows",
-                config.rows_path
-            )
-        })?;
+        let found = page_rows(&body, config, &request_url)?;
         let empty = found.is_empty();
         rows.extend(found.iter().cloned());
         match &config.pagination {
@@ -166,6 +228,22 @@ async fn fetch_all(client: &reqwest::Client, config: &Config) -> Result<Vec<Valu
         "more than {MAX_PAGES} pages from {}; is the pagination configured right?",
         config.url
     ))
+}
+
+/// The array of rows at `rows_path` in one page.
+fn page_rows<'a>(body: &'a Value, config: &Config, url: &str) -> Result<&'a Vec<Value>, String> {
+    let found = body.pointer(&config.rows_path).ok_or_else(|| {
+        format!(
+            "the response of {url} has nothing at `rows_path = \"{}\"`",
+            config.rows_path
+        )
+    })?;
+    found.as_array().ok_or_else(|| {
+        format!(
+            "`rows_path = \"{}\"` in the response of {url} is not an array of rows",
+            config.rows_path
+        )
+    })
 }
 
 /// GETs a JSON document, retrying connection failures and server errors with backoff.

@@ -13,6 +13,7 @@
 use std::sync::Arc;
 
 use async_trait::async_trait;
+use codelake_plugin_sdk::catalog_core::inspect::{Drift, InspectRequest, Inspection, LiveColumn};
 use codelake_plugin_sdk::catalog_core::{Environment, S3Settings, TableSpec};
 use codelake_plugin_sdk::datafusion::arrow::datatypes::{Schema, SchemaRef};
 use codelake_plugin_sdk::datafusion::catalog::{Session, TableProvider};
@@ -21,15 +22,18 @@ use codelake_plugin_sdk::datafusion::datasource::file_format::parquet::ParquetFo
 use codelake_plugin_sdk::datafusion::datasource::listing::{
     ListingOptions, ListingTable, ListingTableConfig, ListingTableUrl,
 };
+use codelake_plugin_sdk::datafusion::datasource::physical_plan::parquet::metadata::DFParquetMetadata;
 use codelake_plugin_sdk::datafusion::execution::object_store::ObjectStoreUrl;
 use codelake_plugin_sdk::datafusion::execution::runtime_env::{RuntimeEnv, RuntimeEnvBuilder};
 use codelake_plugin_sdk::datafusion::logical_expr::{Expr, TableProviderFilterPushDown, TableType};
+use codelake_plugin_sdk::datafusion::parquet::arrow::parquet_to_arrow_schema;
+use codelake_plugin_sdk::datafusion::parquet::file::metadata::ParquetMetaData;
 use codelake_plugin_sdk::datafusion::physical_plan::ExecutionPlan;
 use codelake_plugin_sdk::{Source, export_source};
 use futures::StreamExt;
 use object_store::aws::AmazonS3Builder;
 use object_store::path::Path as ObjectPath;
-use object_store::{ObjectStore, ObjectStoreExt};
+use object_store::{ObjectMeta, ObjectStore, ObjectStoreExt};
 
 /// Reads `s3-parquet` tables.
 pub struct S3Parquet;
@@ -109,6 +113,197 @@ impl Source for S3Parquet {
         runtime.register_object_store(url.as_ref(), Arc::new(store));
         Ok(Some(runtime))
     }
+
+    /// Reads the footer of every object: the first one's schema is the live
+    /// schema, each other one that differs is named, and null counts come from
+    /// the row groups' statistics, so they are exact for the whole table.
+    async fn inspect(
+        spec: &TableSpec,
+        env: &Environment,
+        _request: &InspectRequest,
+    ) -> std::result::Result<Inspection, String> {
+        let location = &env.s3_location(spec.option("location").ok_or("no `location` option")?);
+        let (bucket, key) = bucket_and_key(location)?;
+        let store: Arc<dyn ObjectStore> = Arc::new(s3_store(bucket, settings(env, location)?)?);
+        let objects = objects(&store, key, location).await?;
+        // Owned values: a stream of futures borrowing from here would not be `Send`.
+        let footers: Vec<_> = futures::stream::iter(objects.clone())
+            .map(|object| footer(Arc::clone(&store), object, bucket.to_owned()))
+            .buffered(8)
+            .collect()
+            .await;
+        let mut inspection = Inspection {
+            objects: objects.len() as u64,
+            ..Inspection::default()
+        };
+        let partitions: Vec<&str> = spec
+            .option("partitions")
+            .map(|columns| columns.split(',').map(str::trim).collect())
+            .unwrap_or_default();
+        let mut first: Option<Schema> = None;
+        for (object, footer) in objects.iter().zip(footers) {
+            let (footer, schema) = footer?;
+            let nulls = null_counts(&footer, &schema);
+            match &first {
+                None => {
+                    inspection.columns = schema
+                        .fields()
+                        .iter()
+                        .zip(&nulls)
+                        .map(|(field, nulls)| LiveColumn {
+                            nulls: *nulls,
+                            ..LiveColumn::new(field.name(), field.data_type(), field.is_nullable())
+                        })
+                        .collect();
+                    first = Some(schema);
+                }
+                Some(first) => {
+                    if let Some(message) = differs(first, &schema) {
+                        inspection.problems.push(Drift::ObjectDiffers {
+                            object: format!("s3://{bucket}/{}", object.location),
+                            message,
+                        });
+                    }
+                    for (column, nulls) in inspection.columns.iter_mut().zip(nulls) {
+                        column.nulls = column.nulls.zip(nulls).map(|(a, b)| a + b);
+                    }
+                }
+            }
+            let modified = object.last_modified.timestamp();
+            if inspection
+                .newest_modified
+                .is_none_or(|newest| modified > newest)
+            {
+                inspection.newest_modified = Some(modified);
+                inspection.newest_object = Some(format!("s3://{bucket}/{}", object.location));
+            }
+        }
+        // Hive partition columns live in the paths, typed as declared.
+        for name in partitions.iter().filter(|name| !name.is_empty()) {
+            if let Some(declared) = spec.column(name) {
+                inspection
+                    .columns
+                    .push(LiveColumn::new(*name, &declared.ty.to_arrow(), false));
+            }
+        }
+        Ok(inspection)
+    }
+}
+
+/// The table's objects: the one object, or every `.parquet` object under the prefix.
+async fn objects(
+    store: &Arc<dyn ObjectStore>,
+    key: &str,
+    location: &str,
+) -> std::result::Result<Vec<ObjectMeta>, String> {
+    let missing = |what: String| format!("{what}; upload the data or fix `location`");
+    if key.is_empty() || key.ends_with('/') {
+        let prefix = ObjectPath::from(key.trim_end_matches('/'));
+        let mut listed: Vec<ObjectMeta> = store
+            .list(Some(&prefix))
+            .collect::<Vec<_>>()
+            .await
+            .into_iter()
+            .collect::<object_store::Result<_>>()
+            .map_err(|error| store_error(&error, location))?;
+        listed.retain(|object| object.location.as_ref().ends_with(".parquet"));
+        listed.sort_by(|a, b| a.location.cmp(&b.location));
+        if listed.is_empty() {
+            return Err(missing(format!("no .parquet object under {location}")));
+        }
+        Ok(listed)
+    } else {
+        match store.head(&ObjectPath::from(key)).await {
+            Ok(object) => Ok(vec![object]),
+            Err(object_store::Error::NotFound { .. }) => {
+                Err(missing(format!("object {location} does not exist")))
+            }
+            Err(error) => Err(store_error(&error, location)),
+        }
+    }
+}
+
+/// An object store error, with what to do for the common ones.
+fn store_error(error: &object_store::Error, location: &str) -> String {
+    let text = error.to_string();
+    let hint = if text.contains("403")
+        || text.contains("Forbidden")
+        || text.contains("InvalidAccessKeyId")
+        || text.contains("SignatureDoesNotMatch")
+    {
+        "; the credentials were refused: check the S3 access key id and secret"
+    } else if text.contains("onnect") || text.contains("dns") || text.contains("timed out") {
+        "; the S3 endpoint cannot be reached: check it and that the server runs"
+    } else {
+        ""
+    };
+    format!("reading {location}: {text}{hint}")
+}
+
+/// An object's Parquet footer and the Arrow schema it gives.
+async fn footer(
+    store: Arc<dyn ObjectStore>,
+    object: ObjectMeta,
+    bucket: String,
+) -> std::result::Result<(Arc<ParquetMetaData>, Schema), String> {
+    let unreadable = |error: &dyn std::fmt::Display| {
+        format!(
+            "s3://{bucket}/{} is not readable Parquet: {error}",
+            object.location
+        )
+    };
+    let footer = DFParquetMetadata::new(&*store, &object)
+        .fetch_metadata()
+        .await
+        .map_err(|error| unreadable(&error))?;
+    let file = footer.file_metadata();
+    let schema = parquet_to_arrow_schema(file.schema_descr(), file.key_value_metadata())
+        .map_err(|error| unreadable(&error))?;
+    Ok((footer, schema))
+}
+
+/// Each field's null count over every row group, when every row group has it.
+fn null_counts(footer: &ParquetMetaData, schema: &Schema) -> Vec<Option<u64>> {
+    let descriptor = footer.file_metadata().schema_descr();
+    schema
+        .fields()
+        .iter()
+        .map(|field| {
+            let leaf = (0..descriptor.num_columns()).find(|&i| {
+                let column = descriptor.column(i);
+                let path = column.path().parts();
+                path.len() == 1 && path[0] == *field.name()
+            })?;
+            footer
+                .row_groups()
+                .iter()
+                .map(|group| group.column(leaf).statistics()?.null_count_opt())
+                .sum()
+        })
+        .collect()
+}
+
+/// How `other` differs from `first`, by column name and type.
+fn differs(first: &Schema, other: &Schema) -> Option<String> {
+    let mut differences = Vec::new();
+    for field in first.fields() {
+        match other.field_with_name(field.name()) {
+            Err(_) => differences.push(format!("has no column `{}`", field.name())),
+            Ok(found) if found.data_type() != field.data_type() => differences.push(format!(
+                "has `{}` as {}, the first object as {}",
+                field.name(),
+                found.data_type(),
+                field.data_type()
+            )),
+            Ok(_) => {}
+        }
+    }
+    for field in other.fields() {
+        if first.field_with_name(field.name()).is_err() {
+            differences.push(format!("has an extra column `{}`", field.name()));
+        }
+    }
+    (!differences.is_empty()).then(|| differences.join(", "))
 }
 
 export_source!(S3Parquet);

@@ -31,6 +31,7 @@
 mod computed;
 mod guard;
 
+use std::future::Future;
 use std::panic::{AssertUnwindSafe, catch_unwind};
 use std::sync::{Arc, OnceLock};
 
@@ -39,6 +40,7 @@ pub use codelake_plugin_abi as abi;
 pub use computed::{ComputedTable, Rows};
 pub use datafusion;
 
+use catalog_core::inspect::{InspectRequest, Inspection};
 use catalog_core::{Environment, TableSpec};
 use codelake_plugin_abi::{PluginHeader, PluginModule};
 use datafusion::catalog::TableProvider;
@@ -75,6 +77,27 @@ pub trait Source: 'static {
         _env: &Environment,
     ) -> Result<Option<Arc<RuntimeEnv>>, String> {
         Ok(None)
+    }
+
+    /// Reads the source directly, for `verify` and `new-table`: its live
+    /// schema (columns by name, with the types the source really has), its
+    /// newest object, and problems only the plugin can see. A spec with no
+    /// columns asks for the schema of an undeclared source (`new-table`),
+    /// with types inferred where the source has none. An error says why the
+    /// source cannot be read (missing, forbidden, unreachable) and what to do.
+    /// The default says the plugin cannot inspect.
+    fn inspect(
+        spec: &TableSpec,
+        env: &Environment,
+        request: &InspectRequest,
+    ) -> impl Future<Output = Result<Inspection, String>> + Send {
+        let _ = (spec, env, request);
+        async {
+            Err(format!(
+                "plugin `{}` cannot inspect its sources, so the live schema is unknown",
+                Self::NAME
+            ))
+        }
     }
 }
 
@@ -127,6 +150,7 @@ pub fn module<S: Source>(version: &str) -> PluginModule {
         kinds: SString::from(S::KINDS.join(",").as_str()),
         validate: validate::<S>,
         create: create::<S>,
+        inspect: inspect::<S>,
     }
 }
 
@@ -189,6 +213,48 @@ extern "C" fn create<S: Source>(
         ))
     });
     outcome.into()
+}
+
+extern "C" fn inspect<S: Source>(
+    spec_json: Str<'_>,
+    environment_json: Str<'_>,
+    request_json: Str<'_>,
+) -> FFI_Result<SString> {
+    let outcome = catch_unwind(AssertUnwindSafe(|| {
+        let spec: TableSpec = serde_json::from_str(spec_json.as_str())
+            .map_err(|error| format!("the host sent a spec this plugin cannot read: {error}"))?;
+        let environment: Environment =
+            serde_json::from_str(environment_json.as_str()).map_err(|error| {
+                format!("the host sent an environment this plugin cannot read: {error}")
+            })?;
+        let request: InspectRequest = serde_json::from_str(request_json.as_str())
+            .map_err(|error| format!("the host sent a request this plugin cannot read: {error}"))?;
+        S::validate(&spec)?;
+        let timeout = std::time::Duration::from_millis(request.timeout_ms);
+        let inspection = runtime().block_on(async {
+            tokio::time::timeout(timeout, S::inspect(&spec, &environment, &request))
+                .await
+                .map_err(|_| {
+                    format!(
+                        "reading the source took longer than {} s; is it reachable?",
+                        timeout.as_secs_f64()
+                    )
+                })?
+        })?;
+        serde_json::to_string(&inspection)
+            .map_err(|error| format!("cannot encode the inspection: {error}"))
+    }));
+    let outcome = outcome.unwrap_or_else(|payload| {
+        Err(format!(
+            "plugin `{}` panicked while reading the source: {}",
+            S::NAME,
+            panic_message(&*payload)
+        ))
+    });
+    match outcome {
+        Ok(json) => FFI_Result::Ok(SString::from(json.as_str())),
+        Err(message) => FFI_Result::Err(SString::from(message.as_str())),
+    }
 }
 
 /// Exports a [`Source`] as a codelake plugin: the two functions the host looks up.
