@@ -255,9 +255,7 @@ impl Drift {
                 "declare it: add a documented field `{}: {field_type}` to {rust_type}, or ignore it (it fails only under --strict)",
                 field_name(column)
             ),
-            Self::ExtraColumn { .. } => format!(
-                "no Rust field type reads this column; ignore it, or convert it in the source (it fails only under --strict)"
-            ),
+            Self::ExtraColumn { .. } => "no Rust field type reads this column; ignore it, or convert it in the source (it fails only under --strict)".to_owned(),
             Self::TypeMismatch {
                 column,
                 declared,

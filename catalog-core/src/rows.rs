@@ -408,6 +408,7 @@ pub mod __private {
         owner: None,
         expectations: crate::Expectations {
             freshness: None,
+            freshness_column: None,
             min_rows: None,
             max_rows: None,
         },

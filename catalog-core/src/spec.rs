@@ -255,6 +255,11 @@ pub struct Expectations {
     /// The newest data must be at most this old.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub freshness: Option<Freshness>,
+    /// The timestamp or date column whose largest value says how new the data
+    /// is, for [`Expectations::freshness`]; when `None`, the newest object's
+    /// last-modified time does. Only set together with `freshness`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub freshness_column: Option<Str>,
     /// Fewest rows the table may have.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub min_rows: Option<u64>,

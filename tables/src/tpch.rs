@@ -307,6 +307,7 @@ pub struct Region {
     max_retries = 3,
     owner = "data-platform@codelake.dev",
     freshness = "15m",
+    freshness_column = "as_of",
     min_rows = 1
 )]
 pub struct ExchangeRate {

@@ -11,7 +11,7 @@ use catalog_runtime::local::{FEDERATED_QUERY, PART_QUERY};
 use crate::Global;
 use crate::error::CliError;
 use crate::output::{explain, millis, write_table};
-use crate::session::{Seed, Session};
+use crate::session::{Seed, Session, Unavailable};
 
 /// Runs the demo in the local environment.
 pub async fn run(global: &Global, scale: Option<f64>) -> Result<(), CliError> {
@@ -23,7 +23,7 @@ pub async fn run(global: &Global, scale: Option<f64>) -> Result<(), CliError> {
         data_dir: global.data_dir.clone(),
         plugin_dir: global.plugin_dir.clone(),
     };
-    let session = Session::open(&global, Seed::Scale(scale), true).await?;
+    let session = Session::open(&global, Seed::Scale(scale), Unavailable::Each).await?;
     let Some(local) = &session.local else {
         return Err(CliError::msg(
             crate::error::EXIT_CONFIG,

@@ -18,10 +18,12 @@ mod demo;
 mod describe;
 mod error;
 mod local;
+mod new_table;
 mod output;
 mod seed;
 mod session;
 mod shell;
+mod verify;
 
 use std::path::PathBuf;
 use std::process::ExitCode;
@@ -90,6 +92,14 @@ enum Command {
         #[command(subcommand)]
         command: DataCommand,
     },
+    /// Prove the catalog against the environment: every table reachable, its schema as
+    /// declared (by column name), its queries answered, its expectations met.
+    ///
+    /// Exit code 0 when every table passes, 1 when one fails, 4 when none can be reached.
+    Verify(verify::VerifyArgs),
+    /// Print a `#[derive(Table)]` struct read from a live source (Parquet on S3, CSV,
+    /// HTTP JSON, a function), with the types it really has, ready for `tables/`.
+    NewTable(new_table::NewTableArgs),
     /// Start the local environment, seed it if empty, and run the seed query and a federated join.
     Demo {
         /// TPC-H scale factor of the sample data: regenerate at this scale unless already so.
@@ -179,8 +189,12 @@ async fn run(cli: Cli) -> Result<(), CliError> {
                 ));
             }
             // One query: unavailable tables in one line; the shell says why for each.
-            let verbose = args.query.is_none();
-            let session = session::Session::open(&global, session::Seed::IfEmpty, verbose).await?;
+            let unavailable = match args.query {
+                Some(_) => session::Unavailable::Summary,
+                None => session::Unavailable::Each,
+            };
+            let session =
+                session::Session::open(&global, session::Seed::IfEmpty, unavailable).await?;
             match args.query {
                 Some(query) => {
                     output::run_query(
@@ -205,9 +219,13 @@ async fn run(cli: Cli) -> Result<(), CliError> {
         Command::Data {
             command: DataCommand::Seed { scale },
         } => {
-            let session = session::Session::open(&global, session::Seed::Skip, false).await?;
+            let session =
+                session::Session::open(&global, session::Seed::Skip, session::Unavailable::Silent)
+                    .await?;
             seed::seed_session(&session, scale).await.map(|_| ())
         }
+        Command::Verify(args) => verify::run(&global, args).await,
+        Command::NewTable(args) => new_table::run(&global, args).await,
         Command::Demo { scale } => demo::run(&global, scale).await,
     }
 }

@@ -25,6 +25,19 @@ pub struct Session {
     pub local: Option<LocalEnvironment>,
     /// Tables that could not be registered, each with why.
     pub failures: Vec<catalog_runtime::Error>,
+    /// The loaded plugins (they stay loaded for the life of the process).
+    pub plugins: Arc<PluginSet>,
+}
+
+/// How a session reports tables it could not register.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Unavailable {
+    /// One line naming them (a query that uses one says why).
+    Summary,
+    /// One warning each, with why (the shell, the demo).
+    Each,
+    /// Nothing: the caller reports them (`verify`).
+    Silent,
 }
 
 /// Resolves the configuration from defaults, `codelake.toml`, variables and flags.
@@ -58,8 +71,12 @@ pub enum Seed {
 
 impl Session {
     /// Opens a session: environment, sample data as `seed` says, plugins and tables.
-    /// `verbose` prints why each unavailable table is so; otherwise one line names them.
-    pub async fn open(global: &Global, seed: Seed, verbose: bool) -> Result<Self, CliError> {
+    /// `unavailable` says how tables that cannot be registered are reported.
+    pub async fn open(
+        global: &Global,
+        seed: Seed,
+        unavailable: Unavailable,
+    ) -> Result<Self, CliError> {
         let mut session = Self::prepare(global).await?;
         if session.local.is_some() {
             match seed {
@@ -76,7 +93,7 @@ impl Session {
             }
         }
         if !matches!(seed, Seed::Skip) {
-            session.register(global, verbose)?;
+            session.register(global, unavailable)?;
         }
         Ok(session)
     }
@@ -106,11 +123,12 @@ impl Session {
             env,
             local,
             failures: Vec::new(),
+            plugins: Arc::new(PluginSet::default()),
         })
     }
 
     /// Loads the plugins and registers every catalog table.
-    fn register(&mut self, global: &Global, verbose: bool) -> Result<(), CliError> {
+    fn register(&mut self, global: &Global, unavailable: Unavailable) -> Result<(), CliError> {
         let plugin_dir = global.plugin_dir.clone().unwrap_or_else(default_plugin_dir);
         let plugins = PluginSet::load_dir(&plugin_dir).map_err(CliError::environment)?;
         for error in &plugins.errors {
@@ -127,19 +145,15 @@ impl Session {
             ));
         }
         self.failures = register_tables(&self.ctx, &plugins, tables::REGISTRY.tables(), &self.env);
-        if verbose {
+        if unavailable == Unavailable::Each {
             for failure in &self.failures {
                 eprintln!("warning: {failure}");
             }
-        } else if !self.failures.is_empty() {
-            let names: Vec<String> = tables::REGISTRY
-                .tables()
-                .map(|spec| spec.qualified_name())
-                .filter(|name| {
-                    self.failures
-                        .iter()
-                        .any(|failure| failure.to_string().contains(&format!("`{name}`")))
-                })
+        } else if unavailable == Unavailable::Summary && !self.failures.is_empty() {
+            let names: Vec<&str> = self
+                .failures
+                .iter()
+                .filter_map(catalog_runtime::Error::table)
                 .collect();
             eprintln!(
                 "warning: {} of {} tables are unavailable in environment `{}` ({}); a query that uses one says why",
@@ -149,8 +163,7 @@ impl Session {
                 names.join(", ")
             );
         }
-        // The plugins stay loaded for the life of the process (the host never unloads them).
-        drop(plugins);
+        self.plugins = Arc::new(plugins);
         Ok(())
     }
 }

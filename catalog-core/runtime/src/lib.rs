@@ -22,6 +22,7 @@ mod error;
 mod host;
 pub mod local;
 mod register;
+pub mod verify;
 
 pub use error::{Error, Result};
 pub use host::{PLUGIN_DIR_VAR, Plugin, PluginSet, default_plugin_dir};

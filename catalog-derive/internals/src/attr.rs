@@ -23,12 +23,23 @@ pub const SOURCE: &str = "source";
 pub const OWNER: &str = "owner";
 /// Maximum age of the newest data.
 pub const FRESHNESS: &str = "freshness";
+/// The timestamp or date column `freshness` is measured on.
+pub const FRESHNESS_COLUMN: &str = "freshness_column";
 /// Fewest rows expected.
 pub const MIN_ROWS: &str = "min_rows";
 /// Most rows expected.
 pub const MAX_ROWS: &str = "max_rows";
 /// Every table-level key that is not a source option.
-pub const TABLE_KEYS: &[&str] = &[DATABASE, NAME, SOURCE, OWNER, FRESHNESS, MIN_ROWS, MAX_ROWS];
+pub const TABLE_KEYS: &[&str] = &[
+    DATABASE,
+    NAME,
+    SOURCE,
+    OWNER,
+    FRESHNESS,
+    FRESHNESS_COLUMN,
+    MIN_ROWS,
+    MAX_ROWS,
+];
 
 /// Column-level: the column's name when it differs from the field's.
 pub const COLUMN_NAME: &str = "name";
@@ -63,6 +74,8 @@ pub struct TableAttrs {
     pub owner: Option<Spanned<String>>,
     /// `freshness = ".."`.
     pub freshness: Option<Spanned<String>>,
+    /// `freshness_column = ".."`.
+    pub freshness_column: Option<Spanned<String>>,
     /// `min_rows = N`.
     pub min_rows: Option<Spanned<u64>>,
     /// `max_rows = N`.
@@ -131,6 +144,7 @@ fn table_key(
         SOURCE => &mut out.source,
         OWNER => &mut out.owner,
         FRESHNESS => &mut out.freshness,
+        FRESHNESS_COLUMN => &mut out.freshness_column,
         MIN_ROWS => return keep_set(&mut out.min_rows, &key, lit_u64(&key, lit), errors),
         MAX_ROWS => return keep_set(&mut out.max_rows, &key, lit_u64(&key, lit), errors),
         _ => {

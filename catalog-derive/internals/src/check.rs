@@ -70,6 +70,7 @@ pub fn check(input: Input<'_>, errors: &mut Errors) -> Option<TableDef> {
     };
 
     partition_columns(&input, &fields, errors);
+    let freshness_column = freshness_column(&input, &fields, errors);
 
     if errors.len() > before {
         return None;
@@ -83,7 +84,10 @@ pub fn check(input: Input<'_>, errors: &mut Errors) -> Option<TableDef> {
         source: Cow::Owned(source),
         options: Cow::Owned(options),
         owner,
-        expectations,
+        expectations: Expectations {
+            freshness_column,
+            ..expectations
+        },
         columns: Cow::Owned(fields.iter().map(|field| field.column.clone()).collect()),
     };
     Some(TableDef {
@@ -300,6 +304,8 @@ fn expectations(input: &Input<'_>, errors: &mut Errors) -> Expectations {
     }
     Expectations {
         freshness,
+        // Set by `freshness_column`, which needs the checked columns.
+        freshness_column: None,
         min_rows: attrs.min_rows.as_ref().map(|min| min.value),
         max_rows: attrs.max_rows.as_ref().map(|max| max.value),
     }
@@ -319,10 +325,7 @@ fn fields(input: &Input<'_>, errors: &mut Errors) -> Vec<FieldDef> {
     let mut constants: BTreeMap<String, String> = BTreeMap::new();
     let mut out = Vec::new();
     for field in &input.fields {
-        let name = field.attrs.name.as_ref().map_or_else(
-            || syn::ext::IdentExt::unraw(field.ident).to_string(),
-            |name| name.value.clone(),
-        );
+        let name = column_name(field);
         let name_span = field
             .attrs
             .name
@@ -389,6 +392,120 @@ fn fields(input: &Input<'_>, errors: &mut Errors) -> Vec<FieldDef> {
         }
     }
     out
+}
+
+/// A field's column name: `#[column(name = ..)]`, else the field's name without `r#`.
+fn column_name(field: &Field<'_>) -> String {
+    field.attrs.name.as_ref().map_or_else(
+        || syn::ext::IdentExt::unraw(field.ident).to_string(),
+        |name| name.value.clone(),
+    )
+}
+
+/// `freshness_column` says which column's largest value is the data's age, so
+/// it must name a declared timestamp or date column: any other type has no
+/// age, and a name that is not a column could never be read. It refines
+/// `freshness`, so without a bound it would be checked against nothing.
+fn freshness_column(
+    input: &Input<'_>,
+    fields: &[FieldDef],
+    errors: &mut Errors,
+) -> Option<Cow<'static, str>> {
+    let attrs = &input.attrs;
+    let column = attrs.freshness_column.as_ref()?;
+    // A `freshness` that was given but rejected, or not read after a syntax error, is not missing.
+    let freshness_given = attrs.freshness.is_some()
+        || attrs.malformed
+        || attrs
+            .rejected
+            .iter()
+            .any(|rejected| rejected == attr::FRESHNESS);
+    if !freshness_given {
+        errors.push(
+            column.span,
+            format!(
+                "`{}` needs `{} = \"…\"`: it names the column the freshness bound is checked on; add the bound, e.g. `{} = \"24h\"`, or remove `{}`",
+                attr::FRESHNESS_COLUMN,
+                attr::FRESHNESS,
+                attr::FRESHNESS,
+                attr::FRESHNESS_COLUMN
+            ),
+        );
+    }
+    let allowed = "`chrono::DateTime<Utc>`, `chrono::NaiveDateTime` or `chrono::NaiveDate`, or an `Option` of one";
+    let is_time = |ty: catalog_core::ColumnType| {
+        matches!(
+            ty,
+            catalog_core::ColumnType::Timestamp { .. } | catalog_core::ColumnType::Date32
+        )
+    };
+    let written = &column.value;
+    let Some(field) = input
+        .fields
+        .iter()
+        .find(|field| column_name(field) == *written)
+    else {
+        // Writing the field's name where its column is renamed is the likeliest slip.
+        let renamed = input
+            .fields
+            .iter()
+            .find(|field| syn::ext::IdentExt::unraw(field.ident) == written.as_str())
+            .map(|field| {
+                format!(
+                    "field `{}` is the column `{}`: write `{} = \"{}\"`",
+                    field.ident,
+                    column_name(field),
+                    attr::FRESHNESS_COLUMN,
+                    column_name(field)
+                )
+            });
+        let candidates: Vec<&str> = fields
+            .iter()
+            .filter(|field| is_time(field.column.ty))
+            .map(|field| &*field.column.name)
+            .collect();
+        let hint = renamed.unwrap_or_else(|| {
+            if candidates.is_empty() {
+                format!("it has no timestamp or date column: declare a field of type {allowed}")
+            } else {
+                format!(
+                    "{}the timestamp and date columns are: {}",
+                    attr::did_you_mean(written, candidates.iter().copied()),
+                    candidates.join(", ")
+                )
+            }
+        });
+        errors.push(
+            column.span,
+            format!(
+                "`{}` names `{written}`, which is not a column of this table; {hint}",
+                attr::FRESHNESS_COLUMN
+            ),
+        );
+        return None;
+    };
+    // A field whose type was rejected is reported already; its column has no type to check.
+    let checked = fields
+        .iter()
+        .find(|checked| checked.column.name == *written)?;
+    let ty = checked.column.ty;
+    if !is_time(ty) {
+        let rust_type = if checked.column.nullable {
+            format!("Option<{}>", ty.rust_type())
+        } else {
+            ty.rust_type()
+        };
+        errors.push(
+            column.span,
+            format!(
+                "`{}` names `{written}`, but field `{}` is `{rust_type}`: the data's age is read from a timestamp or date column, so its type must be {allowed}",
+                attr::FRESHNESS_COLUMN,
+                field.ident
+            ),
+        );
+        return None;
+    }
+    Some(Cow::Owned(written.clone()))
 }
 
 /// Partition columns come from the declaration: a name that is not a column

@@ -172,6 +172,7 @@ fn spec_tokens(spec: &TableSpec) -> TokenStream {
         let (text, seconds) = (cow_str(&freshness.text), freshness.seconds);
         quote! { ::catalog_core::Freshness { text: #text, seconds: #seconds } }
     });
+    let freshness_column = option(&expectations.freshness_column, |column| cow_str(column));
     let min_rows = option(&expectations.min_rows, |min| quote! { #min });
     let max_rows = option(&expectations.max_rows, |max| quote! { #max });
     let columns = spec.columns.iter().map(column_tokens);
@@ -186,6 +187,7 @@ fn spec_tokens(spec: &TableSpec) -> TokenStream {
             owner: #owner,
             expectations: ::catalog_core::Expectations {
                 freshness: #freshness,
+                freshness_column: #freshness_column,
                 min_rows: #min_rows,
                 max_rows: #max_rows,
             },

@@ -16,7 +16,11 @@ use async_trait::async_trait;
 use codelake_plugin_sdk::catalog_core::inspect::{InspectRequest, Inspection, LiveColumn};
 use codelake_plugin_sdk::catalog_core::{Environment, Secret, TableSpec, parse_duration};
 use codelake_plugin_sdk::datafusion::arrow::array::RecordBatch;
-use codelake_plugin_sdk::datafusion::arrow::datatypes::{Field, Schema, SchemaRef};
+use codelake_plugin_sdk::datafusion::arrow::array::{Array, StringArray};
+use codelake_plugin_sdk::datafusion::arrow::compute::{CastOptions, cast_with_options};
+use codelake_plugin_sdk::datafusion::arrow::datatypes::{
+    DataType, Field, Schema, SchemaRef, TimeUnit,
+};
 use codelake_plugin_sdk::datafusion::catalog::TableProvider;
 use codelake_plugin_sdk::{ComputedTable, Rows, Source, export_source};
 use serde_json::Value;
@@ -89,9 +93,13 @@ impl Source for HttpApi {
                 .count();
             let nulls = (rows.len() - present) as u64;
             let Some(declared) = spec.column(name) else {
+                let data_type = match found.data_type() {
+                    DataType::Utf8 => text_type(&rows, name),
+                    other => other.clone(),
+                };
                 inspection.columns.push(LiveColumn {
                     nulls: Some(nulls),
-                    ..LiveColumn::new(name, found.data_type(), nulls > 0)
+                    ..LiveColumn::new(name, &data_type, nulls > 0)
                 });
                 continue;
             };
@@ -228,6 +236,34 @@ async fn fetch_all(client: &reqwest::Client, config: &Config) -> Result<Vec<Valu
         "more than {MAX_PAGES} pages from {}; is the pagination configured right?",
         config.url
     ))
+}
+
+/// The type of a JSON text field: a timestamp or a date when every value
+/// parses as one (JSON has no such types), else text.
+fn text_type(rows: &[Value], name: &str) -> DataType {
+    let texts: StringArray = rows
+        .iter()
+        .map(|row| row.get(name).and_then(Value::as_str))
+        .collect();
+    let options = CastOptions {
+        safe: true,
+        ..CastOptions::default()
+    };
+    let candidates = [
+        DataType::Timestamp(TimeUnit::Microsecond, Some("UTC".into())),
+        DataType::Date32,
+    ];
+    candidates
+        .into_iter()
+        .find(|candidate| {
+            texts.null_count() < texts.len()
+                && cast_with_options(&texts, candidate, &options)
+                    .is_ok_and(|parsed| parsed.null_count() == texts.null_count())
+                // A date parses as a timestamp too; keep "1995-01-01" a date.
+                && !(matches!(candidate, DataType::Timestamp(..))
+                    && texts.iter().flatten().all(|text| text.len() == 10))
+        })
+        .unwrap_or(DataType::Utf8)
 }
 
 /// The array of rows at `rows_path` in one page.

@@ -247,10 +247,7 @@ fn database_page(database: &str, module_doc: &str, tables: &[&Found]) -> String 
             spec.name,
             spec.source,
             spec.owner.as_deref().map_or("—".to_owned(), cell),
-            spec.expectations
-                .freshness
-                .as_ref()
-                .map_or("—", |freshness| &freshness.text),
+            freshness_cell(spec),
             cell(first_line(&spec.doc)),
         );
     }
@@ -258,6 +255,19 @@ fn database_page(database: &str, module_doc: &str, tables: &[&Found]) -> String 
         table_section(&mut out, found);
     }
     out
+}
+
+/// The summary's Freshness cell: the bound, and the column it is measured on
+/// when one is declared (``15m (column `as_of`)``); `—` without a bound.
+fn freshness_cell(spec: &TableSpec) -> String {
+    let expectations = &spec.expectations;
+    match (&expectations.freshness, &expectations.freshness_column) {
+        (None, _) => "—".to_owned(),
+        (Some(freshness), None) => freshness.text.to_string(),
+        (Some(freshness), Some(column)) => {
+            format!("{} (column `{}`)", freshness.text, cell(column))
+        }
+    }
 }
 
 fn table_section(out: &mut String, found: &Found) {
@@ -292,9 +302,16 @@ fn table_section(out: &mut String, found: &Found) {
         spec.owner.as_deref().unwrap_or("— (none declared)")
     );
     if let Some(freshness) = &spec.expectations.freshness {
+        let measured = spec
+            .expectations
+            .freshness_column
+            .as_deref()
+            .map_or(String::new(), |column| {
+                format!(", judged by the largest value of column `{column}`")
+            });
         let _ = writeln!(
             out,
-            "- **Freshness:** newest data at most {} old",
+            "- **Freshness:** newest data at most {} old{measured}",
             freshness.text
         );
     }

@@ -10,6 +10,7 @@ use catalog_derive::Table;
     location = "s3://lake/shop/orders/",
     owner = "data@shop.example",
     freshness = "1d",
+    freshness_column = "order_date",
     min_rows = 1,
     max_rows = 1000000
 )]
@@ -17,6 +18,9 @@ struct Order {
     /// Order key.
     #[column(unique)]
     id: i64,
+    /// Day the order was placed; freshness is measured on it.
+    #[column(name = "order_date")]
+    placed_on: Option<catalog_core::chrono::NaiveDate>,
 }
 
 fn main() {
@@ -29,5 +33,9 @@ fn main() {
     assert_eq!(
         spec.expectations.freshness.as_ref().map(|f| f.seconds),
         Some(86_400)
+    );
+    assert_eq!(
+        spec.expectations.freshness_column.as_deref(),
+        Some(Order::PLACED_ON)
     );
 }

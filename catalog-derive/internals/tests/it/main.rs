@@ -159,6 +159,7 @@ fn every_column_key_and_expectation() {
             location = "s3://lake/shop/lines.csv",
             owner = "data@shop.example",
             freshness = "1h 30m",
+            freshness_column = "shipped",
             min_rows = 1,
             max_rows = 5000000
         )]
@@ -177,6 +178,9 @@ fn every_column_key_and_expectation() {
             /// Balance after the order; may be negative.
             #[column(min = -1000000.5)]
             balance: f64,
+            /// When the item shipped; freshness is measured on it, by its column name.
+            #[column(name = "shipped")]
+            shipped_at: Option<DateTime<Utc>>,
         }
     }
 }
@@ -292,6 +296,91 @@ fn independent_mistakes_are_all_reported() {
             messages.iter().any(|message| message.contains(fragment)),
             "no error mentions {fragment:?}: {messages:#?}"
         );
+    }
+}
+
+/// The messages `table_def` reports for a struct.
+fn errors(input: TokenStream) -> Vec<String> {
+    let input: syn::DeriveInput = syn::parse2(input).unwrap();
+    match catalog_derive_internals::table_def(&input) {
+        Ok(_) => Vec::new(),
+        Err(error) => error.into_iter().map(|error| error.to_string()).collect(),
+    }
+}
+
+#[test]
+fn freshness_column_takes_any_timestamp_or_date_column() {
+    for ty in [
+        quote! { DateTime<Utc> },
+        quote! { chrono::NaiveDateTime },
+        quote! { NaiveDate },
+        quote! { Option<chrono::NaiveDate> },
+    ] {
+        let messages = errors(quote! {
+            /// Orders.
+            #[table(database = "shop", source = "csv", location = "orders.csv", freshness = "1h", freshness_column = "at")]
+            struct Order {
+                /// When.
+                at: #ty,
+            }
+        });
+        assert_eq!(messages, Vec::<String>::new(), "{ty}");
+    }
+}
+
+#[test]
+fn freshness_column_written_as_the_field_name_names_the_column() {
+    let messages = errors(quote! {
+        /// Orders.
+        #[table(database = "shop", source = "csv", location = "orders.csv", freshness = "1h", freshness_column = "placed_at")]
+        struct Order {
+            /// When the order was placed.
+            #[column(name = "placed")]
+            placed_at: DateTime<Utc>,
+        }
+    });
+    assert_eq!(
+        messages,
+        [
+            "`freshness_column` names `placed_at`, which is not a column of this table; field `placed_at` is the column `placed`: write `freshness_column = \"placed\"`"
+        ]
+    );
+}
+
+#[test]
+fn freshness_column_on_a_rejected_type_adds_no_second_error() {
+    let messages = errors(quote! {
+        /// Orders.
+        #[table(database = "shop", source = "csv", location = "orders.csv", freshness = "1h", freshness_column = "at")]
+        struct Order {
+            /// When, in local time.
+            at: DateTime<Local>,
+        }
+    });
+    assert_eq!(messages.len(), 1, "{messages:#?}");
+    assert!(
+        messages[0].contains("only `DateTime<Utc>`"),
+        "{messages:#?}"
+    );
+}
+
+#[test]
+fn freshness_column_with_a_rejected_freshness_is_not_missing_it() {
+    // A value that does not parse as a duration, and one that is not even a string.
+    for (freshness, error) in [
+        (quote! { "daily" }, "invalid `freshness`"),
+        (quote! { 24 }, "`freshness` takes a string"),
+    ] {
+        let messages = errors(quote! {
+            /// Orders.
+            #[table(database = "shop", source = "csv", location = "orders.csv", freshness = #freshness, freshness_column = "at")]
+            struct Order {
+                /// When.
+                at: DateTime<Utc>,
+            }
+        });
+        assert_eq!(messages.len(), 1, "{messages:#?}");
+        assert!(messages[0].contains(error), "{messages:#?}");
     }
 }
 

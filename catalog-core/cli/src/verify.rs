@@ -1,0 +1,246 @@
+//! `codelake verify`: prove the declared catalog against the environment.
+
+use std::io::{IsTerminal as _, Write as _};
+use std::time::{Duration, Instant, SystemTime};
+
+use catalog_core::TableSpec;
+use catalog_runtime::verify::{Report, Status, TableReport, Verifier, VerifyOptions};
+use comfy_table::{ContentArrangement, Table, presets};
+use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
+
+use crate::Global;
+use crate::describe::find;
+use crate::error::{CliError, EXIT_ENVIRONMENT, EXIT_FAILED};
+use crate::session::{Seed, Session, Unavailable};
+
+/// How the report is printed.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum ReportFormat {
+    /// A table for people, with each problem and its fix.
+    Human,
+    /// The versioned JSON report, for CI (docs/reference/verify-report.md).
+    Json,
+}
+
+/// What `codelake verify` was asked.
+#[derive(Debug, clap::Args)]
+pub struct VerifyArgs {
+    /// Verify only this table (`database.name`); repeat for several. Default: every table.
+    #[arg(long = "table", value_name = "DB.NAME")]
+    tables: Vec<String>,
+    /// Output: a human table, or the JSON report.
+    #[arg(long, value_enum, default_value_t = ReportFormat::Human)]
+    format: ReportFormat,
+    /// Fail on warnings too: an undeclared extra column, a missing owner, an unchecked freshness.
+    #[arg(long)]
+    strict: bool,
+    /// Rows read for the sample checks (non-null, unique, ranges, CSV and JSON types).
+    #[arg(long, default_value_t = 10_000, value_name = "N")]
+    sample_rows: u64,
+    /// Tables verified at once.
+    #[arg(long, default_value_t = 8, value_name = "N")]
+    jobs: usize,
+    /// How long one table's source read or one query may take.
+    #[arg(long, default_value = "30s", value_parser = humantime::parse_duration)]
+    timeout: Duration,
+}
+
+/// Runs `codelake verify`; fails with exit code 1 when a table fails.
+pub async fn run(global: &Global, args: VerifyArgs) -> Result<(), CliError> {
+    let specs: Vec<&'static TableSpec> = if args.tables.is_empty() {
+        tables::REGISTRY.tables().collect()
+    } else {
+        args.tables
+            .iter()
+            .map(|name| find(name))
+            .collect::<Result<_, _>>()?
+    };
+    if args.jobs == 0 {
+        return Err(CliError::msg(
+            crate::error::EXIT_USAGE,
+            "--jobs must be at least 1",
+        ));
+    }
+    let session = Session::open(global, Seed::IfEmpty, Unavailable::Silent).await?;
+    let options = VerifyOptions {
+        strict: args.strict,
+        sample_rows: args.sample_rows.max(1),
+        concurrency: args.jobs,
+        timeout: args.timeout,
+    };
+    let progress = if args.format == ReportFormat::Human && std::io::stderr().is_terminal() {
+        ProgressBar::with_draw_target(Some(specs.len() as u64), ProgressDrawTarget::stderr())
+    } else {
+        ProgressBar::hidden()
+    };
+    progress.set_style(
+        ProgressStyle::with_template("{spinner} verifying: [{bar:30}] {pos}/{len} tables {msg}")
+            .expect("a valid template"),
+    );
+    progress.enable_steady_tick(Duration::from_millis(120));
+    let verifier = Verifier::new(
+        session.ctx.clone(),
+        session.plugins.clone(),
+        session.env.clone(),
+        options.clone(),
+        session.failures,
+    );
+    let started = SystemTime::now();
+    let clock = Instant::now();
+    let reports = verifier
+        .run(&specs, |report| {
+            progress.inc(1);
+            progress.set_message(format!("{} {}", report.table, report.status.label()));
+        })
+        .await;
+    progress.finish_and_clear();
+    let report = Report::new(
+        &session.config.profile,
+        &options,
+        started,
+        clock.elapsed(),
+        reports,
+    );
+    let mut out = std::io::stdout().lock();
+    let written = match args.format {
+        ReportFormat::Json => serde_json::to_writer_pretty(&mut out, &report)
+            .map_err(std::io::Error::from)
+            .and_then(|()| writeln!(out)),
+        ReportFormat::Human => write!(out, "{}", human(&report)),
+    };
+    // A closed standard output (`| head`) is the reader's choice.
+    drop(written);
+    let unreachable = |table: &TableReport| {
+        table
+            .checks
+            .iter()
+            .any(|check| check.check == "reachable" && check.status == Status::Fail)
+    };
+    if report.passed() {
+        Ok(())
+    } else if report.tables.iter().all(unreachable) {
+        Err(CliError::msg(
+            EXIT_ENVIRONMENT,
+            format!(
+                "no table could be reached in environment `{}`",
+                report.environment
+            ),
+        )
+        .hint("check that the environment runs and its endpoints and credentials (docs/reference/configuration.md)"))
+    } else {
+        let failed: Vec<&str> = report
+            .tables
+            .iter()
+            .filter(|table| table.status == Status::Fail)
+            .map(|table| table.table.as_str())
+            .collect();
+        Err(CliError::msg(
+            EXIT_FAILED,
+            format!(
+                "{} of {} tables failed verification in environment `{}`: {}",
+                failed.len(),
+                report.summary.tables,
+                report.environment,
+                failed.join(", ")
+            ),
+        ))
+    }
+}
+
+/// The report for people: one row a table, then each problem with its fix.
+pub fn human(report: &Report) -> String {
+    let mut table = Table::new();
+    table
+        .load_preset(presets::UTF8_FULL_CONDENSED)
+        .set_content_arrangement(ContentArrangement::Dynamic)
+        .set_header(["table", "status", "checks", "rows", "time", "first problem"]);
+    for entry in &report.tables {
+        let run: Vec<_> = entry
+            .checks
+            .iter()
+            .filter(|check| check.status != Status::Skip)
+            .collect();
+        let passed = run.iter().filter(|c| c.status == Status::Pass).count();
+        let problem = entry
+            .first_problem()
+            .map(|(check, problem)| {
+                let text = problem.map_or(check.message.as_str(), |p| p.message.as_str());
+                format!("{}: {}", check.check, shorten(text, 90))
+            })
+            .unwrap_or_default();
+        table.add_row([
+            entry.table.clone(),
+            entry.status.label().to_owned(),
+            format!("{passed}/{} pass", run.len()),
+            entry.rows.map(|rows| rows.to_string()).unwrap_or_default(),
+            format!("{} ms", entry.duration_ms),
+            problem,
+        ]);
+    }
+    let mut text = format!("{table}\n");
+    for entry in report
+        .tables
+        .iter()
+        .filter(|entry| entry.status > Status::Pass)
+    {
+        text.push_str(&details(entry));
+    }
+    let summary = &report.summary;
+    text.push_str(&format!(
+        "\n{} tables in environment `{}`: {} passed, {} passed with warnings, {} failed ({} ms{})\n",
+        summary.tables,
+        report.environment,
+        summary.passed,
+        summary.warned,
+        summary.failed,
+        report.duration_ms,
+        if report.strict { ", strict" } else { "" }
+    ));
+    text
+}
+
+/// Every problem of one table, with its fix.
+fn details(entry: &TableReport) -> String {
+    let mut text = format!(
+        "\n{} {} ({})\n",
+        entry.status.label(),
+        entry.table,
+        entry.rust_type
+    );
+    for check in &entry.checks {
+        if check.status <= Status::Pass {
+            continue;
+        }
+        if check.problems.is_empty() {
+            text.push_str(&format!(
+                "  {} {}: {}\n",
+                check.status.label(),
+                check.check,
+                check.message
+            ));
+        }
+        for problem in &check.problems {
+            text.push_str(&format!(
+                "  {} {}: {}\n      fix: {}\n",
+                check.status.label(),
+                check.check,
+                problem.message,
+                problem.fix
+            ));
+        }
+        if check.check == "schema" && check.status == Status::Fail {
+            text.push_str(&format!(
+                "      compare: `codelake new-table --table {}` prints the struct the source has now\n",
+                entry.table
+            ));
+        }
+    }
+    text
+}
+
+fn shorten(text: &str, max: usize) -> String {
+    match text.char_indices().nth(max) {
+        Some((end, _)) => format!("{}…", &text[..end]),
+        None => text.to_owned(),
+    }
+}
