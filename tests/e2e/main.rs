@@ -8,3 +8,4 @@ mod http;
 mod plugins;
 mod s3;
 mod support;
+mod verify;

@@ -1,0 +1,485 @@
+//! `verify` against real servers on loopback: drift injected into real files
+//! and APIs is named on the right table, while the other tables pass.
+
+use std::borrow::Cow;
+use std::sync::Arc;
+use std::time::{Duration, SystemTime};
+
+use catalog_core::inspect::Drift;
+use catalog_core::{Environment, Secret, SourceOption, Table, TableSpec};
+use catalog_runtime::register_tables;
+use catalog_runtime::verify::{Check, Report, Status, TableReport, Verifier, VerifyOptions};
+use datafusion::arrow::array::{Array, ArrayRef, Int64Array, RecordBatch, StringArray};
+use datafusion::arrow::datatypes::{DataType, Field, Schema};
+use datafusion::prelude::SessionContext;
+
+use crate::http::HttpServer;
+use crate::s3::{S3Server, SECRET_KEY};
+use crate::support::{plugins, write_parquet};
+
+/// `spec` as table `drift.<name>`, with `options` replacing the same keys.
+fn like(spec: &TableSpec, name: &str, options: &[(&str, &str)]) -> TableSpec {
+    let mut merged: Vec<SourceOption> = spec
+        .options
+        .iter()
+        .filter(|option| !options.iter().any(|(key, _)| *key == option.key))
+        .cloned()
+        .collect();
+    merged.extend(options.iter().map(|(key, value)| SourceOption {
+        key: Cow::Owned((*key).to_owned()),
+        value: Cow::Owned((*value).to_owned()),
+    }));
+    merged.sort_by(|a, b| a.key.cmp(&b.key));
+    TableSpec {
+        database: "drift".into(),
+        name: Cow::Owned(name.to_owned()),
+        options: merged.into(),
+        ..spec.clone()
+    }
+}
+
+/// Replaces column `name` of `batch` (its field and values).
+fn with_column(batch: &RecordBatch, name: &str, field: Field, values: ArrayRef) -> RecordBatch {
+    let schema = batch.schema();
+    let index = schema.index_of(name).unwrap();
+    let mut fields: Vec<Field> = schema.fields().iter().map(|f| f.as_ref().clone()).collect();
+    let mut columns = batch.columns().to_vec();
+    fields[index] = field;
+    columns[index] = values;
+    RecordBatch::try_new(Arc::new(Schema::new(fields)), columns).unwrap()
+}
+
+fn parts() -> RecordBatch {
+    let rows: Vec<tables::tpch::Part> = (1..=20)
+        .map(|key| tables::tpch::Part {
+            p_partkey: key,
+            p_name: format!("part {key}"),
+            p_mfgr: "Manufacturer#1".into(),
+            p_brand: "Brand#13".into(),
+            p_type: "STANDARD".into(),
+            p_size: (key % 50 + 1) as i32,
+            p_container: "SM BOX".into(),
+            p_retailprice: catalog_core::Decimal::from_mantissa(i128::from(1000 + key) * 100)
+                .unwrap(),
+            p_comment: "test".into(),
+        })
+        .collect();
+    tables::tpch::Part::to_record_batch(&rows).unwrap()
+}
+
+/// An FX API: `/fx/rates` as declared, `/fx/no-rate` without `rate_to_usd`;
+/// both answer only `Bearer right`, and 403 otherwise.
+async fn fx_server() -> HttpServer {
+    HttpServer::start(|asked| {
+        if asked.authorization.as_deref() != Some("Bearer right") {
+            return (403, r#"{"error": "forbidden"}"#.to_owned());
+        }
+        let now = humantime::format_rfc3339_seconds(SystemTime::now());
+        let rows = |rate: bool| {
+            ["DZD", "ARS", "BRL"]
+                .iter()
+                .enumerate()
+                .map(|(i, currency)| {
+                    let rate = if rate { r#", "rate_to_usd": 0.5"# } else { "" };
+                    format!(
+                        r#"{{"currency": "{currency}", "as_of": "{now}", "n_nationkey": {i}{rate}}}"#
+                    )
+                })
+                .collect::<Vec<_>>()
+                .join(",")
+        };
+        match asked.path_and_query.as_str() {
+            "/fx/rates" => (200, format!(r#"{{"rates": [{}], "next": null}}"#, rows(true))),
+            "/fx/no-rate" => (200, format!(r#"{{"rates": [{}], "next": null}}"#, rows(false))),
+            _ => (404, "{}".to_owned()),
+        }
+    })
+    .await
+}
+
+fn check<'a>(report: &'a TableReport, name: &str) -> &'a Check {
+    report
+        .checks
+        .iter()
+        .find(|check| check.check == name)
+        .unwrap_or_else(|| panic!("{}: no check {name}", report.table))
+}
+
+fn drifts(report: &TableReport) -> Vec<&Drift> {
+    check(report, "schema")
+        .problems
+        .iter()
+        .filter_map(|problem| problem.drift.as_ref())
+        .collect()
+}
+
+async fn verify(specs: &[TableSpec], env: &Environment, strict: bool) -> Report {
+    let ctx = Arc::new(SessionContext::new());
+    let plugins = plugins();
+    let unregistered = register_tables(&ctx, &plugins, specs, env);
+    let options = VerifyOptions {
+        strict,
+        timeout: Duration::from_secs(20),
+        ..VerifyOptions::default()
+    };
+    let verifier = Verifier::new(
+        ctx,
+        Arc::new(plugins),
+        env.clone(),
+        options.clone(),
+        unregistered,
+    );
+    let specs: Vec<&TableSpec> = specs.iter().collect();
+    let started = SystemTime::now();
+    let tables = verifier.run(&specs, |_| {}).await;
+    Report::new(&env.name, &options, started, Duration::ZERO, tables)
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn drift_is_named_on_the_right_table_while_the_rest_pass() {
+    let s3 = S3Server::start().await;
+    let fx = fx_server().await;
+    let data = tempfile::tempdir().unwrap();
+    let part = tables::tpch::Part::SPEC;
+    let good = parts();
+    let object = |key: &str| s3.object_path("lake", key);
+
+    write_parquet(&object("part.parquet"), &good);
+    // `p_size` renamed to `p_sz`.
+    let sizes = good.column_by_name("p_size").unwrap().clone();
+    write_parquet(
+        &object("renamed.parquet"),
+        &with_column(
+            &good,
+            "p_size",
+            Field::new("p_sz", DataType::Int32, false),
+            sizes,
+        ),
+    );
+    // `p_size` rewritten as Int64.
+    let wide: ArrayRef = Arc::new(Int64Array::from_iter_values(1..=20));
+    write_parquet(
+        &object("retyped.parquet"),
+        &with_column(
+            &good,
+            "p_size",
+            Field::new("p_size", DataType::Int64, false),
+            wide,
+        ),
+    );
+    // A null name.
+    let names: ArrayRef = Arc::new(StringArray::from_iter(
+        (1..=20).map(|key| (key != 7).then(|| format!("part {key}"))),
+    ));
+    write_parquet(
+        &object("null.parquet"),
+        &with_column(
+            &good,
+            "p_name",
+            Field::new("p_name", DataType::Utf8, true),
+            names,
+        ),
+    );
+    // An extra, undeclared column.
+    let mut fields: Vec<Field> = good
+        .schema()
+        .fields()
+        .iter()
+        .map(|f| f.as_ref().clone())
+        .collect();
+    fields.push(Field::new("p_promo", DataType::Utf8, true));
+    let mut columns = good.columns().to_vec();
+    columns.push(Arc::new(StringArray::from(vec![Some("spring"); 20])));
+    let extra = RecordBatch::try_new(Arc::new(Schema::new(fields)), columns).unwrap();
+    write_parquet(&object("extra.parquet"), &extra);
+    // Written two days ago, for a table declared fresh within 24h.
+    let stale = object("stale.parquet");
+    write_parquet(&stale, &good);
+    std::fs::File::options()
+        .write(true)
+        .open(&stale)
+        .unwrap()
+        .set_modified(SystemTime::now() - Duration::from_secs(2 * 86_400))
+        .unwrap();
+
+    // CSV: a reordered header (matched by name: passes), and a value that is not a number.
+    std::fs::write(
+        data.path().join("reordered.csv"),
+        "n_comment|n_regionkey|n_name|n_nationkey\nfirst|0|ALGERIA|0\nsecond|1|ARGENTINA|1\n",
+    )
+    .unwrap();
+    std::fs::write(
+        data.path().join("bad_value.csv"),
+        "n_nationkey|n_name|n_regionkey|n_comment\n0|ALGERIA|0|a\nseven|ARGENTINA|1|b\n",
+    )
+    .unwrap();
+
+    let nation = tables::tpch::Nation::SPEC;
+    let fx_spec = tables::tpch::ExchangeRate::SPEC;
+    let rates = format!("{}/fx/rates", fx.base_url);
+    let specs = vec![
+        like(part, "part", &[("location", "s3://lake/part.parquet")]),
+        like(
+            part,
+            "renamed",
+            &[("location", "s3://lake/renamed.parquet")],
+        ),
+        like(
+            part,
+            "retyped",
+            &[("location", "s3://lake/retyped.parquet")],
+        ),
+        like(part, "null", &[("location", "s3://lake/null.parquet")]),
+        like(part, "missing", &[("location", "s3://lake/gone.parquet")]),
+        like(part, "extra", &[("location", "s3://lake/extra.parquet")]),
+        like(part, "stale", &[("location", "s3://lake/stale.parquet")]),
+        like(nation, "reordered", &[("location", "reordered.csv")]),
+        like(nation, "bad_value", &[("location", "bad_value.csv")]),
+        like(fx_spec, "rates", &[("url", &rates), ("pagination", "none")]),
+        like(
+            fx_spec,
+            "no_rate",
+            &[
+                ("url", &format!("{}/fx/no-rate", fx.base_url)),
+                ("pagination", "none"),
+            ],
+        ),
+        like(
+            fx_spec,
+            "forbidden",
+            &[
+                ("url", &rates),
+                ("pagination", "none"),
+                ("auth_env", "FX_WRONG"),
+            ],
+        ),
+        like(
+            fx_spec,
+            "unreachable",
+            &[
+                ("url", "http://127.0.0.1:1/fx/rates"),
+                ("pagination", "none"),
+                ("max_retries", "0"),
+            ],
+        ),
+        like(tables::tpch::PriceTier::SPEC, "tiers", &[]),
+    ];
+    let specs: Vec<TableSpec> = specs
+        .into_iter()
+        .map(|mut spec| {
+            // `pagination = "none"` needs no `next_link_path`.
+            if spec.option("pagination") == Some("none") {
+                spec.options = spec
+                    .options
+                    .iter()
+                    .filter(|option| option.key != "next_link_path")
+                    .cloned()
+                    .collect::<Vec<_>>()
+                    .into();
+            }
+            // Nation's 25 rows are not these files' two.
+            if spec.source == "csv" {
+                spec.expectations.min_rows = Some(1);
+                spec.expectations.max_rows = None;
+            }
+            spec
+        })
+        .collect();
+    let mut env = Environment::new("test", data.path()).with_s3(s3.settings(SECRET_KEY));
+    env.secrets
+        .insert("CODELAKE_FX_TOKEN".into(), Secret::new("Bearer right"));
+    env.secrets.insert(
+        "FX_WRONG".into(),
+        Secret::new("Bearer wrong-token-never-printed"),
+    );
+
+    let report = verify(&specs, &env, false).await;
+    let table = |name: &str| {
+        report
+            .tables
+            .iter()
+            .find(|table| table.table == format!("drift.{name}"))
+            .unwrap()
+    };
+    let json = serde_json::to_string_pretty(&report).unwrap();
+    assert!(!json.contains(SECRET_KEY) && !json.contains("wrong-token-never-printed"));
+
+    for passing in ["part", "reordered", "rates", "tiers"] {
+        assert_eq!(
+            table(passing).status,
+            Status::Pass,
+            "{passing}: {:#?}",
+            table(passing).first_problem()
+        );
+    }
+    assert_eq!(table("reordered").rows, Some(2));
+
+    let renamed = table("renamed");
+    assert_eq!(renamed.status, Status::Fail);
+    assert!(
+        drifts(renamed).contains(&&Drift::MissingColumn {
+            column: "p_size".into(),
+            declared: "Int32".into(),
+            nullable: false,
+            closest: Some("p_sz".into()),
+        }),
+        "{json}"
+    );
+
+    let retyped = table("retyped");
+    assert_eq!(retyped.status, Status::Fail);
+    assert_eq!(
+        drifts(retyped),
+        [&Drift::TypeMismatch {
+            column: "p_size".into(),
+            declared: "Int32".into(),
+            found: "Int64".into(),
+            rust_type: Some("i64".into()),
+        }]
+    );
+    assert!(
+        check(retyped, "schema").problems[0]
+            .fix
+            .contains("tables::tpch::Part")
+    );
+
+    let null = table("null");
+    assert_eq!(null.status, Status::Fail);
+    assert_eq!(
+        drifts(null),
+        [&Drift::NullsInNonNull {
+            column: "p_name".into(),
+            nulls: 1,
+            scope: "the source".into(),
+        }]
+    );
+
+    let missing = table("missing");
+    assert_eq!(check(missing, "reachable").status, Status::Fail);
+    assert!(
+        check(missing, "reachable").problems[0]
+            .message
+            .contains("object s3://lake/gone.parquet does not exist"),
+        "{json}"
+    );
+
+    // An extra column warns, and fails only when strict.
+    let extra = table("extra");
+    assert_eq!(extra.status, Status::Warn, "{json}");
+    assert!(
+        matches!(drifts(extra)[..], [Drift::ExtraColumn { column, .. }] if column == "p_promo")
+    );
+
+    let stale = table("stale");
+    assert_eq!(stale.status, Status::Fail);
+    assert_eq!(check(stale, "freshness").status, Status::Fail);
+    assert!(
+        check(stale, "freshness").message.contains("stale.parquet"),
+        "{json}"
+    );
+    assert_eq!(check(stale, "schema").status, Status::Pass);
+
+    let bad = table("bad_value");
+    assert_eq!(bad.status, Status::Fail);
+    assert!(
+        matches!(drifts(bad)[..], [Drift::BadValue { column, value, .. }] if column == "n_nationkey" && value == "seven"),
+        "{json}"
+    );
+
+    let no_rate = table("no_rate");
+    assert_eq!(no_rate.status, Status::Fail);
+    assert!(
+        matches!(drifts(no_rate)[..], [Drift::MissingColumn { column, .. }] if column == "rate_to_usd"),
+        "{json}"
+    );
+
+    let forbidden = table("forbidden");
+    assert_eq!(check(forbidden, "reachable").status, Status::Fail);
+    assert!(
+        check(forbidden, "reachable").problems[0]
+            .message
+            .contains("403"),
+        "{json}"
+    );
+
+    let unreachable = table("unreachable");
+    assert_eq!(check(unreachable, "reachable").status, Status::Fail);
+    assert!(
+        check(unreachable, "reachable").problems[0]
+            .message
+            .contains("127.0.0.1:1"),
+        "{json}"
+    );
+
+    assert_eq!(report.summary.passed, 4, "{json}");
+    assert_eq!(report.summary.warned, 1, "{json}");
+    assert_eq!(report.summary.failed, 9, "{json}");
+
+    // Strict: the warning fails too.
+    let strict = verify(&specs[5..6], &env, true).await;
+    assert_eq!(strict.tables[0].status, Status::Fail);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn expectations_on_the_data_are_checked_on_a_sample() {
+    let s3 = S3Server::start().await;
+    let data = tempfile::tempdir().unwrap();
+    let good = parts();
+    // Sizes out of the declared 1..=50, and a repeated key.
+    let sizes: ArrayRef = Arc::new(datafusion::arrow::array::Int32Array::from_iter_values(
+        (1..=20).map(|i| if i == 3 { 51 } else { i }),
+    ));
+    let keys: ArrayRef = Arc::new(Int64Array::from_iter_values(
+        (1..=20).map(|i| if i == 20 { 1 } else { i }),
+    ));
+    let batch = with_column(
+        &good,
+        "p_size",
+        Field::new("p_size", DataType::Int32, false),
+        sizes,
+    );
+    let batch = with_column(
+        &batch,
+        "p_partkey",
+        Field::new("p_partkey", DataType::Int64, false),
+        keys,
+    );
+    write_parquet(&s3.object_path("lake", "part.parquet"), &batch);
+    let mut spec = like(
+        tables::tpch::Part::SPEC,
+        "part",
+        &[("location", "s3://lake/part.parquet")],
+    );
+    spec.expectations.max_rows = Some(10);
+    spec.owner = None;
+    let env = Environment::new("test", data.path()).with_s3(s3.settings(SECRET_KEY));
+
+    let report = verify(&[spec], &env, false).await;
+    let table = &report.tables[0];
+    let json = serde_json::to_string_pretty(&report).unwrap();
+    assert_eq!(table.status, Status::Fail);
+    assert_eq!(check(table, "schema").status, Status::Pass, "{json}");
+    assert_eq!(check(table, "row_count").status, Status::Fail);
+    assert!(
+        check(table, "row_count").message.contains("20 rows"),
+        "{json}"
+    );
+    let unique = check(table, "unique");
+    assert_eq!(unique.status, Status::Fail);
+    assert!(
+        unique.problems[0].message.contains("`p_partkey`")
+            && unique.problems[0]
+                .message
+                .contains("e.g. `1` appears 2 times"),
+        "{json}"
+    );
+    let range = check(table, "range");
+    assert_eq!(range.status, Status::Fail);
+    assert_eq!(range.problems.len(), 1, "{json}");
+    assert!(
+        range.problems[0].message.contains("`p_size` has 51"),
+        "{json}"
+    );
+    assert_eq!(check(table, "owner").status, Status::Warn);
+    assert_eq!(check(table, "non_null").status, Status::Pass);
+}
