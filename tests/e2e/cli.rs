@@ -13,7 +13,7 @@ use catalog_runtime::local::{FEDERATED_QUERY, FX_RATES, PART_QUERY};
 use crate::s3::{S3Server, SECRET_KEY};
 
 /// The `codelake` binary beside the plugins; fails with the fix if it is not built.
-fn binary() -> PathBuf {
+pub(crate) fn binary() -> PathBuf {
     let path = default_plugin_dir().join(format!("codelake{}", std::env::consts::EXE_SUFFIX));
     assert!(
         path.exists(),
@@ -24,7 +24,7 @@ fn binary() -> PathBuf {
 }
 
 /// `codelake ARGS` in `dir`, with none of the caller's codelake or AWS variables.
-fn codelake(dir: &Path) -> Command {
+pub(crate) fn codelake(dir: &Path) -> Command {
     let mut command = Command::new(binary());
     command.current_dir(dir);
     for (name, _) in std::env::vars() {
@@ -36,7 +36,7 @@ fn codelake(dir: &Path) -> Command {
     command
 }
 
-fn run(dir: &Path, args: &[&str]) -> Output {
+pub(crate) fn run(dir: &Path, args: &[&str]) -> Output {
     codelake(dir).args(args).output().unwrap()
 }
 
@@ -53,15 +53,15 @@ fn shell(dir: &Path, input: &[u8]) -> Output {
     child.wait_with_output().unwrap()
 }
 
-fn stdout(output: &Output) -> String {
+pub(crate) fn stdout(output: &Output) -> String {
     String::from_utf8(output.stdout.clone()).unwrap()
 }
 
-fn stderr(output: &Output) -> String {
+pub(crate) fn stderr(output: &Output) -> String {
     String::from_utf8(output.stderr.clone()).unwrap()
 }
 
-fn assert_ok(output: &Output) {
+pub(crate) fn assert_ok(output: &Output) {
     assert!(
         output.status.success(),
         "exit {:?}\nstdout:\n{}\nstderr:\n{}",
@@ -72,7 +72,7 @@ fn assert_ok(output: &Output) {
 }
 
 /// A fresh project directory, seeded once at the default scale.
-fn seeded_project() -> tempfile::TempDir {
+pub(crate) fn seeded_project() -> tempfile::TempDir {
     let dir = tempfile::tempdir().unwrap();
     assert_ok(&run(dir.path(), &["data", "seed"]));
     dir

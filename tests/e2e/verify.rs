@@ -9,7 +9,7 @@ use catalog_core::inspect::Drift;
 use catalog_core::{Environment, Secret, SourceOption, Table, TableSpec};
 use catalog_runtime::register_tables;
 use catalog_runtime::verify::{Check, Report, Status, TableReport, Verifier, VerifyOptions};
-use datafusion::arrow::array::{Array, ArrayRef, Int64Array, RecordBatch, StringArray};
+use datafusion::arrow::array::{ArrayRef, Int64Array, RecordBatch, StringArray};
 use datafusion::arrow::datatypes::{DataType, Field, Schema};
 use datafusion::prelude::SessionContext;
 
@@ -482,4 +482,254 @@ async fn expectations_on_the_data_are_checked_on_a_sample() {
     );
     assert_eq!(check(table, "owner").status, Status::Warn);
     assert_eq!(check(table, "non_null").status, Status::Pass);
+}
+
+/// The `verify` JSON report of `args` in `dir`, checked against the documented JSON Schema.
+fn json_report(dir: &std::path::Path, args: &[&str]) -> (std::process::Output, serde_json::Value) {
+    let mut all = vec!["verify", "--format", "json"];
+    all.extend_from_slice(args);
+    let output = crate::cli::run(dir, &all);
+    let report: serde_json::Value = serde_json::from_slice(&output.stdout)
+        .unwrap_or_else(|error| panic!("{error}: {}", crate::cli::stderr(&output)));
+    let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
+        .parent()
+        .unwrap();
+    let schema: serde_json::Value = serde_json::from_str(
+        &std::fs::read_to_string(root.join("docs/reference/verify-report.schema.json")).unwrap(),
+    )
+    .unwrap();
+    let validator = jsonschema::validator_for(&schema).unwrap();
+    let errors: Vec<String> = validator
+        .iter_errors(&report)
+        .map(|error| format!("{error} at {}", error.instance_path()))
+        .collect();
+    assert!(errors.is_empty(), "{errors:#?}\n{report:#}");
+    (output, report)
+}
+
+#[test]
+fn a_fresh_project_verifies_and_its_json_report_follows_the_documented_schema() {
+    let dir = tempfile::tempdir().unwrap();
+    let (output, report) = json_report(dir.path(), &[]);
+    crate::cli::assert_ok(&output);
+    assert_eq!(report["report_version"], 1);
+    assert_eq!(report["environment"], "local");
+    assert_eq!(report["summary"]["tables"], tables::REGISTRY.len());
+    assert_eq!(report["summary"]["failed"], 0, "{report:#}");
+    assert_eq!(report["summary"]["warned"], 0, "{report:#}");
+
+    // The human format: one row a table, and the summary.
+    let output = crate::cli::run(
+        dir.path(),
+        &["verify", "--table", "tpch.part", "--table", "tpch.nation"],
+    );
+    crate::cli::assert_ok(&output);
+    let out = crate::cli::stdout(&output);
+    assert!(
+        out.contains("tpch.part") && out.contains("tpch.nation") && !out.contains("tpch.region"),
+        "{out}"
+    );
+    assert!(
+        out.contains("2 tables in environment `local`: 2 passed"),
+        "{out}"
+    );
+
+    // A table that is not declared: the fix, and no verification.
+    let output = crate::cli::run(dir.path(), &["verify", "--table", "tpch.parts"]);
+    assert_eq!(output.status.code(), Some(1));
+    assert!(
+        crate::cli::stderr(&output).contains("tpch.part"),
+        "{}",
+        crate::cli::stderr(&output)
+    );
+
+    // Drift in the local data fails the table, with the fix, and exit code 1.
+    let nation = dir.path().join(".codelake/local/tpch/nation.csv");
+    let text = std::fs::read_to_string(&nation).unwrap();
+    std::fs::write(&nation, text.replacen("n_regionkey", "n_region", 1)).unwrap();
+    let (output, report) = json_report(
+        dir.path(),
+        &["--table", "tpch.nation", "--table", "tpch.region"],
+    );
+    assert_eq!(output.status.code(), Some(1), "{report:#}");
+    assert_eq!(report["tables"][0]["status"], "fail");
+    assert_eq!(report["tables"][1]["status"], "pass");
+    let err = crate::cli::stderr(&output);
+    assert!(err.contains("1 of 2 tables failed verification"), "{err}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn production_verifies_against_a_credentialed_s3_server_and_fails_clearly_with_wrong_credentials()
+ {
+    let server = S3Server::start().await;
+    write_parquet(
+        &server.object_path("lake-prod", "tpch/part.parquet"),
+        &parts(),
+    );
+    let dir = tempfile::tempdir().unwrap();
+    let production = |secret: &str| {
+        let mut command = crate::cli::codelake(dir.path());
+        command
+            .env("CODELAKE_ENV", "production")
+            .env("CODELAKE_S3_ENDPOINT", &server.endpoint)
+            .env("CODELAKE_S3_BUCKET", "lake-prod")
+            .env("CODELAKE_S3_ACCESS_KEY_ID", crate::s3::ACCESS_KEY)
+            .env("CODELAKE_S3_SECRET_ACCESS_KEY", secret)
+            .args(["verify", "--table", "tpch.part"]);
+        tokio::task::spawn_blocking(move || command.output().unwrap())
+    };
+    let output = production(SECRET_KEY).await.unwrap();
+    crate::cli::assert_ok(&output);
+    let out = crate::cli::stdout(&output);
+    assert!(
+        out.contains("1 table in environment `production`: 1 passed"),
+        "{out}"
+    );
+
+    let wrong = "wrong-secret-that-must-not-appear";
+    let output = production(wrong).await.unwrap();
+    let (out, err) = (crate::cli::stdout(&output), crate::cli::stderr(&output));
+    assert_eq!(output.status.code(), Some(4), "{out}{err}");
+    assert!(
+        out.contains("FAIL reachable") && out.contains("credentials were refused"),
+        "{out}"
+    );
+    assert!(
+        err.contains("no table could be reached in environment `production`"),
+        "{err}"
+    );
+    for text in [&out, &err] {
+        assert!(
+            !text.contains(wrong) && !text.contains(SECRET_KEY),
+            "{text}"
+        );
+    }
+    assert!(!dir.path().join(".codelake").exists());
+}
+
+/// The structs `codelake new-table` wrote from the local environment's
+/// sources, committed and compiled here: `new_table_writes_…` checks they are
+/// what it writes now, and that they verify clean against the same sources.
+#[allow(dead_code)] // the structs are read through their `SPEC`s only
+mod generated {
+    pub mod part {
+        include!(concat!(env!("CARGO_MANIFEST_DIR"), "/new_table/part.rs"));
+    }
+    pub mod nation {
+        include!(concat!(env!("CARGO_MANIFEST_DIR"), "/new_table/nation.rs"));
+    }
+    pub mod rates {
+        include!(concat!(env!("CARGO_MANIFEST_DIR"), "/new_table/rates.rs"));
+    }
+    pub mod price_tiers {
+        include!(concat!(
+            env!("CARGO_MANIFEST_DIR"),
+            "/new_table/price_tiers.rs"
+        ));
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn new_table_writes_structs_that_compile_and_verify_clean_against_their_sources() {
+    use catalog_runtime::local::LocalEnvironment;
+
+    let dir = tempfile::tempdir().unwrap();
+    let local = LocalEnvironment::start(&dir.path().join(".codelake/local"))
+        .await
+        .unwrap();
+    local.publish().unwrap();
+    let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR"));
+    let cases: [(&str, &[&str], &TableSpec); 4] = [
+        (
+            "part",
+            &[
+                "--from",
+                "s3://codelake/tpch/part.parquet",
+                "--database",
+                "tpch",
+            ],
+            generated::part::Part::SPEC,
+        ),
+        (
+            "nation",
+            &["--from", "tpch/nation.csv", "--option", "delimiter=|"],
+            generated::nation::Nation::SPEC,
+        ),
+        (
+            "rates",
+            &[
+                "--from",
+                "/fx/rates",
+                "--name",
+                "rates",
+                "--option",
+                "rows_path=/rates",
+                "--option",
+                "pagination=next_link",
+                "--option",
+                "next_link_path=/next",
+                "--option",
+                "auth_header=Authorization",
+                "--option",
+                "auth_env=CODELAKE_FX_TOKEN",
+            ],
+            generated::rates::Rates::SPEC,
+        ),
+        (
+            "price_tiers",
+            &["--from", "price_tiers", "--source", "function"],
+            generated::price_tiers::PriceTiers::SPEC,
+        ),
+    ];
+    let seed = dir.path().to_owned();
+    let seeded = tokio::task::spawn_blocking(move || crate::cli::run(&seed, &["data", "seed"]))
+        .await
+        .unwrap();
+    crate::cli::assert_ok(&seeded);
+    for (name, args, _) in &cases {
+        let mut all = vec!["new-table"];
+        all.extend_from_slice(args);
+        let (project, all): (std::path::PathBuf, Vec<String>) = (
+            dir.path().to_owned(),
+            all.iter().map(|s| (*s).to_owned()).collect(),
+        );
+        let output = tokio::task::spawn_blocking(move || {
+            let all: Vec<&str> = all.iter().map(String::as_str).collect();
+            crate::cli::run(&project, &all)
+        })
+        .await
+        .unwrap();
+        crate::cli::assert_ok(&output);
+        let written = crate::cli::stdout(&output);
+        let fixture = root.join(format!("new_table/{name}.rs"));
+        if std::env::var_os("CODELAKE_BLESS").is_some() {
+            std::fs::write(&fixture, &written).unwrap();
+        }
+        assert_eq!(
+            std::fs::read_to_string(&fixture).unwrap(),
+            written,
+            "`codelake new-table` now writes another {name} struct; if that is intended, \
+             rerun with CODELAKE_BLESS=1 to update {}",
+            fixture.display()
+        );
+    }
+    let specs: Vec<TableSpec> = cases.iter().map(|(_, _, spec)| (*spec).clone()).collect();
+    let report = verify(&specs, &local.environment(), false).await;
+    local.unpublish();
+    // Every check holds; only the owner, which nobody has named yet, warns.
+    for table in &report.tables {
+        for check in &table.checks {
+            let expected: &[Status] = if check.check == "owner" {
+                &[Status::Warn]
+            } else {
+                &[Status::Pass, Status::Skip]
+            };
+            assert!(
+                expected.contains(&check.status),
+                "{} {}: {check:#?}",
+                table.table,
+                check.check
+            );
+        }
+    }
 }

@@ -35,6 +35,14 @@ enum Command {
         #[arg(trailing_var_arg = true, allow_hyphen_values = true)]
         args: Vec<String>,
     },
+    /// Build codelake and its plugins, then prove the catalog against an environment
+    /// (`codelake verify`: reachable, schema by column name, queries, expectations).
+    #[command(disable_help_flag = true)]
+    Verify {
+        /// Passed to `codelake verify`, e.g. `--env production --format json`; `--help` lists them.
+        #[arg(trailing_var_arg = true, allow_hyphen_values = true)]
+        args: Vec<String>,
+    },
     /// Build codelake and its plugins, then run `codelake ARGS` (also `cargo codelake ARGS`).
     #[command(disable_help_flag = true)]
     Codelake {
@@ -51,6 +59,7 @@ fn main() -> ExitCode {
         Command::Test(args) => test::run(&args),
         Command::Bench(args) => bench::run(&args),
         Command::Demo { args } => run::demo(&args),
+        Command::Verify { args } => run::verify(&args),
         Command::Codelake { args } => run::codelake(&args),
     };
     match result {

@@ -79,6 +79,16 @@ pub fn demo(args: &[String]) -> Result<()> {
     exec(&binary, &all, Some(project_root()))
 }
 
+/// `cargo xtask verify ARGS`: `codelake verify ARGS` in the project's root, so
+/// its `codelake.toml` and local environment are the ones used.
+pub fn verify(args: &[String]) -> Result<()> {
+    // Cargo's progress goes to standard error: `--format json > report.json` stays clean.
+    let binary = build(false, false)?;
+    let mut all = vec!["verify".to_owned()];
+    all.extend_from_slice(args);
+    exec(&binary, &all, Some(project_root()))
+}
+
 /// `cargo xtask codelake ARGS` (`cargo codelake ARGS`).
 pub fn codelake(args: &[String]) -> Result<()> {
     let binary = build(true, false)?;

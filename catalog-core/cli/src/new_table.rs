@@ -273,13 +273,19 @@ pub fn render(spec: &TableSpec, inspection: &Inspection, from: &str) -> String {
         .sampled_rows
         .map(|rows| format!(", types inferred from {rows} sampled rows"))
         .unwrap_or_default();
+    let unit = match &*spec.source {
+        "http-api" => "page",
+        "function" => "call",
+        "csv" => "file",
+        _ => "object",
+    };
     let mut text = String::new();
     for line in &uses {
         text.push_str(line);
         text.push('\n');
     }
     text.push_str(&format!(
-        "\n/// TODO: one line on what one row of `{}.{}` is.\n///\n/// Written by `codelake new-table` from `{from}` ({} object{}{sampled}).\n",
+        "\n/// TODO: one line on what one row of `{}.{}` is.\n///\n/// Written by `codelake new-table` from `{from}` ({} {unit}{}{sampled}).\n",
         spec.database,
         spec.name,
         inspection.objects,

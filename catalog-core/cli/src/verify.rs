@@ -187,8 +187,9 @@ pub fn human(report: &Report) -> String {
     }
     let summary = &report.summary;
     text.push_str(&format!(
-        "\n{} tables in environment `{}`: {} passed, {} passed with warnings, {} failed ({} ms{})\n",
+        "\n{} table{} in environment `{}`: {} passed, {} passed with warnings, {} failed ({} ms{})\n",
         summary.tables,
+        if summary.tables == 1 { "" } else { "s" },
         report.environment,
         summary.passed,
         summary.warned,

@@ -54,17 +54,14 @@ impl Source for HttpApi {
         request: &InspectRequest,
     ) -> Result<Inspection, String> {
         let (config, client) = setup(spec, env)?;
-        let url = match &config.pagination {
-            Pagination::Page(param) => with_query(&config.url, param, 1),
-            _ => config.url.clone(),
-        };
-        let body = get_json(&client, &config, &url).await?;
-        let mut rows = page_rows(&body, &config, &url)?.clone();
-        rows.truncate(usize::try_from(request.sample_rows).unwrap_or(usize::MAX));
+        let url = &config.url;
+        let sample = usize::try_from(request.sample_rows).unwrap_or(usize::MAX);
+        let (mut rows, pages) = fetch(&client, &config, sample).await?;
+        rows.truncate(sample);
         let inferred = arrow_json::reader::infer_json_schema_from_iterator(rows.iter().map(Ok))
             .map_err(|error| format!("the rows of {url} are not JSON objects: {error}"))?;
         let mut inspection = Inspection {
-            objects: 1,
+            objects: pages as u64,
             sampled_rows: Some(rows.len() as u64),
             ..Inspection::default()
         };
@@ -204,13 +201,18 @@ struct Fetch {
 #[async_trait]
 impl Rows for Fetch {
     async fn rows(&self) -> Result<RecordBatch, String> {
-        let rows = fetch_all(&self.client, &self.config).await?;
+        let (rows, _) = fetch(&self.client, &self.config, usize::MAX).await?;
         decode(&rows, &self.schema)
     }
 }
 
-/// Every row of every page.
-async fn fetch_all(client: &reqwest::Client, config: &Config) -> Result<Vec<Value>, String> {
+/// The rows of every page, or of the pages holding the first `enough` rows;
+/// and how many pages were read.
+async fn fetch(
+    client: &reqwest::Client,
+    config: &Config,
+    enough: usize,
+) -> Result<(Vec<Value>, usize), String> {
     let mut rows = Vec::new();
     let mut url = config.url.clone();
     for page in 1..=MAX_PAGES {
@@ -222,13 +224,16 @@ async fn fetch_all(client: &reqwest::Client, config: &Config) -> Result<Vec<Valu
         let found = page_rows(&body, config, &request_url)?;
         let empty = found.is_empty();
         rows.extend(found.iter().cloned());
+        if rows.len() >= enough {
+            return Ok((rows, page));
+        }
         match &config.pagination {
-            Pagination::None => return Ok(rows),
-            Pagination::Page(_) if empty => return Ok(rows),
+            Pagination::None => return Ok((rows, page)),
+            Pagination::Page(_) if empty => return Ok((rows, page)),
             Pagination::Page(_) => {}
             Pagination::NextLink(pointer) => match body.pointer(pointer).and_then(Value::as_str) {
                 Some(next) if !next.is_empty() => url = resolve(&request_url, next),
-                _ => return Ok(rows),
+                _ => return Ok((rows, page)),
             },
         }
     }
