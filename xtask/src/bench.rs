@@ -31,7 +31,9 @@ pub struct Args {
 /// Runs the benchmarks and prints their medians.
 pub fn run(args: &Args) -> anyhow::Result<()> {
     let dir = std::env::temp_dir().join(format!("codelake-bench-{}", std::process::id()));
-    let result = gen_catalog_bench(&dir, args).and_then(|()| cli_bench(&dir, args));
+    let result = gen_catalog_bench(&dir, args)
+        .and_then(|()| cli_bench(&dir, args))
+        .and_then(|()| verify_bench(&dir, args));
     let _ = fs::remove_dir_all(&dir);
     result
 }
@@ -155,6 +157,93 @@ fn cli_bench(dir: &Path, args: &Args) -> anyhow::Result<()> {
         ),
         _ => println!("codelake sql idle shell: RSS not measured (no /proc here)"),
     }
+    Ok(())
+}
+
+/// Tables in the `verify` benchmark.
+const VERIFY_TABLES: usize = 100;
+
+/// `codelake verify` of 100 Parquet tables on the local environment's S3, a
+/// cold process each time (servers started, plugins loaded, every check run).
+fn verify_bench(dir: &Path, args: &Args) -> anyhow::Result<()> {
+    use std::process::Command;
+
+    use catalog_core::{Manifest, SourceOption, TableSpec};
+
+    let binary = crate::run::build(true, !args.debug)?;
+    let project = dir.join("verify");
+    fs::create_dir_all(&project)?;
+    let codelake = || {
+        let mut command = Command::new(&binary);
+        command.current_dir(&project).env_remove("CODELAKE_ENV");
+        command
+    };
+    let seeded = codelake().args(["data", "seed"]).output()?;
+    anyhow::ensure!(
+        seeded.status.success(),
+        "seeding failed: {}",
+        String::from_utf8_lossy(&seeded.stderr)
+    );
+    // The seeded part table, as 100 objects of 100 tables.
+    let bucket = project.join(".codelake/local/s3/codelake");
+    fs::create_dir_all(bucket.join("bench"))?;
+    let catalog = fs::read_to_string(crate::project_root().join("tables/catalog.json"))?;
+    let manifest = Manifest::from_json(&catalog)?;
+    let part = manifest
+        .tables
+        .iter()
+        .find(|spec| spec.qualified_name() == "tpch.part")
+        .context("tables/catalog.json has no tpch.part")?;
+    let mut tables = Vec::new();
+    for table in 0..VERIFY_TABLES {
+        fs::copy(
+            bucket.join("tpch/part.parquet"),
+            bucket.join(format!("bench/t{table}.parquet")),
+        )?;
+        let mut options: Vec<SourceOption> = part.options.to_vec();
+        for option in &mut options {
+            if option.key == "location" {
+                option.value = format!("s3://codelake/bench/t{table}.parquet").into();
+            }
+        }
+        tables.push(TableSpec {
+            database: "bench".into(),
+            name: format!("t{table}").into(),
+            options: options.into(),
+            ..part.clone()
+        });
+    }
+    let manifest_path = project.join("bench-catalog.json");
+    fs::write(&manifest_path, Manifest::new(tables, "cargo xtask bench").to_json())?;
+
+    let mut times = Vec::new();
+    for run in 0..=args.runs.max(1) {
+        let start = Instant::now();
+        let output = codelake()
+            .args(["verify", "--format", "json", "--catalog"])
+            .arg(&manifest_path)
+            .output()?;
+        let elapsed = start.elapsed();
+        let report = String::from_utf8_lossy(&output.stdout);
+        anyhow::ensure!(
+            output.status.success()
+                && report.contains(&format!("\"passed\": {VERIFY_TABLES}")),
+            "verify of the benchmark catalog did not pass: {}{report}",
+            String::from_utf8_lossy(&output.stderr)
+        );
+        if run > 0 {
+            times.push(elapsed);
+        }
+    }
+    times.sort();
+    let profile = if args.debug { "debug" } else { "release" };
+    println!(
+        "codelake verify, {VERIFY_TABLES} Parquet tables on the local S3 ({profile} build; a cold process:          servers started, plugins loaded, 9 checks a table): median {} (min {}, max {}) over {} runs",
+        millis(times[times.len() / 2]),
+        millis(times[0]),
+        millis(times[times.len() - 1]),
+        times.len()
+    );
     Ok(())
 }
 

@@ -3,7 +3,7 @@
 
 use std::sync::Arc;
 
-use catalog_core::Environment;
+use catalog_core::{Environment, TableSpec};
 use catalog_core::config::{Config, ConfigBuilder};
 use catalog_runtime::local::LocalEnvironment;
 use catalog_runtime::{PluginSet, default_plugin_dir, register_tables};
@@ -27,6 +27,8 @@ pub struct Session {
     pub failures: Vec<catalog_runtime::Error>,
     /// The loaded plugins (they stay loaded for the life of the process).
     pub plugins: Arc<PluginSet>,
+    /// Tables registered from another catalog than the built-in one (`verify --catalog`).
+    catalog: Option<Vec<TableSpec>>,
 }
 
 /// How a session reports tables it could not register.
@@ -77,7 +79,18 @@ impl Session {
         seed: Seed,
         unavailable: Unavailable,
     ) -> Result<Self, CliError> {
+        Self::open_catalog(global, seed, unavailable, None).await
+    }
+
+    /// [`Session::open`] with the tables of `catalog` instead of the built-in ones.
+    pub async fn open_catalog(
+        global: &Global,
+        seed: Seed,
+        unavailable: Unavailable,
+        catalog: Option<Vec<TableSpec>>,
+    ) -> Result<Self, CliError> {
         let mut session = Self::prepare(global).await?;
+        session.catalog = catalog;
         if session.local.is_some() {
             match seed {
                 Seed::IfEmpty if !seed::is_seeded(&session.config.data_dir) => {
@@ -124,6 +137,7 @@ impl Session {
             local,
             failures: Vec::new(),
             plugins: Arc::new(PluginSet::default()),
+            catalog: None,
         })
     }
 
@@ -144,7 +158,10 @@ impl Session {
                  or point CODELAKE_PLUGIN_DIR or --plugin-dir at them",
             ));
         }
-        self.failures = register_tables(&self.ctx, &plugins, tables::REGISTRY.tables(), &self.env);
+        self.failures = match &self.catalog {
+            Some(catalog) => register_tables(&self.ctx, &plugins, catalog, &self.env),
+            None => register_tables(&self.ctx, &plugins, tables::REGISTRY.tables(), &self.env),
+        };
         if unavailable == Unavailable::Each {
             for failure in &self.failures {
                 eprintln!("warning: {failure}");
@@ -158,7 +175,7 @@ impl Session {
             eprintln!(
                 "warning: {} of {} tables are unavailable in environment `{}` ({}); a query that uses one says why",
                 self.failures.len(),
-                tables::REGISTRY.len(),
+                self.catalog.as_ref().map_or(tables::REGISTRY.len(), Vec::len),
                 self.config.profile,
                 names.join(", ")
             );

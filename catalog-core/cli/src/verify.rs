@@ -3,14 +3,16 @@
 use std::io::{IsTerminal as _, Write as _};
 use std::time::{Duration, Instant, SystemTime};
 
-use catalog_core::TableSpec;
+use std::path::{Path, PathBuf};
+
+use catalog_core::{Manifest, TableSpec};
 use catalog_runtime::verify::{Report, Status, TableReport, Verifier, VerifyOptions};
 use comfy_table::{ContentArrangement, Table, presets};
 use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
 
 use crate::Global;
 use crate::describe::find;
-use crate::error::{CliError, EXIT_ENVIRONMENT, EXIT_FAILED};
+use crate::error::{CliError, EXIT_CONFIG, EXIT_ENVIRONMENT, EXIT_FAILED};
 use crate::session::{Seed, Session, Unavailable};
 
 /// How the report is printed.
@@ -28,6 +30,10 @@ pub struct VerifyArgs {
     /// Verify only this table (`database.name`); repeat for several. Default: every table.
     #[arg(long = "table", value_name = "DB.NAME")]
     tables: Vec<String>,
+    /// Verify the tables of this catalog manifest (a `catalog.json` written by
+    /// `cargo xtask gen-catalog`) instead of the catalog built into codelake.
+    #[arg(long, value_name = "FILE")]
+    catalog: Option<PathBuf>,
     /// Output: a human table, or the JSON report.
     #[arg(long, value_enum, default_value_t = ReportFormat::Human)]
     format: ReportFormat,
@@ -47,21 +53,41 @@ pub struct VerifyArgs {
 
 /// Runs `codelake verify`; fails with exit code 1 when a table fails.
 pub async fn run(global: &Global, args: VerifyArgs) -> Result<(), CliError> {
-    let specs: Vec<&'static TableSpec> = if args.tables.is_empty() {
-        tables::REGISTRY.tables().collect()
-    } else {
-        args.tables
-            .iter()
-            .map(|name| find(name))
-            .collect::<Result<_, _>>()?
-    };
     if args.jobs == 0 {
         return Err(CliError::msg(
             crate::error::EXIT_USAGE,
             "--jobs must be at least 1",
         ));
     }
-    let session = Session::open(global, Seed::IfEmpty, Unavailable::Silent).await?;
+    let catalog = args.catalog.as_deref().map(read_catalog).transpose()?;
+    let specs: Vec<TableSpec> = match &catalog {
+        Some(catalog) if args.tables.is_empty() => catalog.clone(),
+        Some(catalog) => args
+            .tables
+            .iter()
+            .map(|name| {
+                catalog
+                    .iter()
+                    .find(|spec| spec.qualified_name() == *name)
+                    .cloned()
+                    .ok_or_else(|| {
+                        CliError::msg(
+                            EXIT_FAILED,
+                            format!("the catalog has no table `{name}`"),
+                        )
+                    })
+            })
+            .collect::<Result<_, _>>()?,
+        None if args.tables.is_empty() => tables::REGISTRY.tables().cloned().collect(),
+        None => args
+            .tables
+            .iter()
+            .map(|name| find(name).cloned())
+            .collect::<Result<_, _>>()?,
+    };
+    let specs: Vec<&TableSpec> = specs.iter().collect();
+    let session =
+        Session::open_catalog(global, Seed::IfEmpty, Unavailable::Silent, catalog).await?;
     let options = VerifyOptions {
         strict: args.strict,
         sample_rows: args.sample_rows.max(1),
@@ -145,6 +171,20 @@ pub async fn run(global: &Global, args: VerifyArgs) -> Result<(), CliError> {
             ),
         ))
     }
+}
+
+/// The tables of a `catalog.json` manifest.
+fn read_catalog(path: &Path) -> Result<Vec<TableSpec>, CliError> {
+    let text = std::fs::read_to_string(path).map_err(|error| {
+        CliError::msg(
+            EXIT_CONFIG,
+            format!("cannot read catalog {}: {error}", path.display()),
+        )
+    })?;
+    let manifest = Manifest::from_json(&text).map_err(|error| {
+        CliError::msg(EXIT_CONFIG, format!("catalog {}: {error}", path.display()))
+    })?;
+    Ok(manifest.tables)
 }
 
 /// The report for people: one row a table, then each problem with its fix.
