@@ -176,7 +176,8 @@ pub enum Drift {
         /// Where: the whole source (Parquet statistics) or a sample.
         scope: String,
     },
-    /// A value that does not parse as the declared type (CSV, JSON).
+    /// A value that does not parse as the declared type (CSV; for JSON,
+    /// whose values are typed, a [`Drift::TypeMismatch`] instead).
     BadValue {
         /// The column.
         column: String,
@@ -184,7 +185,7 @@ pub enum Drift {
         declared: String,
         /// The value, shortened.
         value: String,
-        /// Where it is, e.g. `line 7`.
+        /// Where it is, e.g. `data row 7 of /data/tpch/nation.csv`.
         at: String,
         /// The type the sample's values look like.
         #[serde(default, skip_serializing_if = "Option::is_none")]

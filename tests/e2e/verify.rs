@@ -595,7 +595,7 @@ async fn production_verifies_against_a_credentialed_s3_server_and_fails_clearly_
         "{out}"
     );
     assert!(
-        err.contains("no table could be reached in environment `production`"),
+        err.contains("no table whose data lives in environment `production` could be reached"),
         "{err}"
     );
     for text in [&out, &err] {

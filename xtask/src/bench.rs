@@ -214,7 +214,10 @@ fn verify_bench(dir: &Path, args: &Args) -> anyhow::Result<()> {
         });
     }
     let manifest_path = project.join("bench-catalog.json");
-    fs::write(&manifest_path, Manifest::new(tables, "cargo xtask bench").to_json())?;
+    fs::write(
+        &manifest_path,
+        Manifest::new(tables, "cargo xtask bench").to_json(),
+    )?;
 
     let mut times = Vec::new();
     for run in 0..=args.runs.max(1) {
@@ -226,8 +229,7 @@ fn verify_bench(dir: &Path, args: &Args) -> anyhow::Result<()> {
         let elapsed = start.elapsed();
         let report = String::from_utf8_lossy(&output.stdout);
         anyhow::ensure!(
-            output.status.success()
-                && report.contains(&format!("\"passed\": {VERIFY_TABLES}")),
+            output.status.success() && report.contains(&format!("\"passed\": {VERIFY_TABLES}")),
             "verify of the benchmark catalog did not pass: {}{report}",
             String::from_utf8_lossy(&output.stderr)
         );

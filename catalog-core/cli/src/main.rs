@@ -154,6 +154,10 @@ enum DataCommand {
         /// Without it, complete sample data at any scale is kept, and 0.01 generated if there is none.
         #[arg(long)]
         scale: Option<f64>,
+        /// Write the sample data again even when it is complete (at its scale, unless
+        /// --scale): fresh files, for `verify`'s freshness checks.
+        #[arg(long)]
+        refresh: bool,
     },
 }
 
@@ -217,12 +221,14 @@ async fn run(cli: Cli) -> Result<(), CliError> {
             LocalCommand::Status => local::status(&global),
         },
         Command::Data {
-            command: DataCommand::Seed { scale },
+            command: DataCommand::Seed { scale, refresh },
         } => {
             let session =
                 session::Session::open(&global, session::Seed::Skip, session::Unavailable::Silent)
                     .await?;
-            seed::seed_session(&session, scale).await.map(|_| ())
+            seed::seed_session(&session, scale, refresh)
+                .await
+                .map(|_| ())
         }
         Command::Verify(args) => verify::run(&global, args).await,
         Command::NewTable(args) => new_table::run(&global, args).await,

@@ -46,7 +46,11 @@ pub fn is_seeded(data_dir: &Path) -> bool {
 
 /// Seeds the session's embedded environment: at `scale` if given, else keeps
 /// any complete seed and seeds [`DEFAULT_SCALE`] only when there is none.
-pub async fn seed_session(session: &Session, scale: Option<f64>) -> Result<(), CliError> {
+pub async fn seed_session(
+    session: &Session,
+    scale: Option<f64>,
+    refresh: bool,
+) -> Result<(), CliError> {
     if session.local.is_none() {
         return Err(CliError::msg(
             EXIT_CONFIG,
@@ -65,11 +69,13 @@ pub async fn seed_session(session: &Session, scale: Option<f64>) -> Result<(), C
             format!("--scale {scale}: the TPC-H scale factor must be above 0 and at most 100"),
         ));
     }
-    seed(&session.env, scale).await.map_err(CliError::failed)
+    seed(&session.env, scale, refresh)
+        .await
+        .map_err(CliError::failed)
 }
 
 /// Seeds `env` (whose S3 and data directory are the local environment's); see [`seed_session`].
-pub async fn seed(env: &Environment, scale: Option<f64>) -> anyhow::Result<()> {
+pub async fn seed(env: &Environment, scale: Option<f64>, refresh: bool) -> anyhow::Result<()> {
     let data_dir = env.data_dir.clone();
     std::fs::create_dir_all(&data_dir)
         .map_err(|error| anyhow::anyhow!("cannot create {}: {error}", data_dir.display()))?;
@@ -87,6 +93,7 @@ pub async fn seed(env: &Environment, scale: Option<f64>) -> anyhow::Result<()> {
     // Decided under the lock: another seed may have finished while this one waited.
     let marker = read_marker(&data_dir);
     if let Some(marker) = &marker
+        && !refresh
         && marker.complete(&data_dir)
         && scale.is_none_or(|scale| scale == marker.scale)
     {
@@ -97,7 +104,13 @@ pub async fn seed(env: &Environment, scale: Option<f64>) -> anyhow::Result<()> {
         drop(lock);
         return Ok(());
     }
-    let scale = scale.unwrap_or(DEFAULT_SCALE);
+    // A refresh keeps the scale the data has.
+    let scale = scale
+        .or(marker
+            .as_ref()
+            .filter(|_| refresh)
+            .map(|marker| marker.scale))
+        .unwrap_or(DEFAULT_SCALE);
     // Files an earlier (maybe interrupted) seed wrote are ours to overwrite.
     let mut files = marker.map(|marker| marker.files).unwrap_or_default();
 

@@ -3,8 +3,8 @@
 
 use std::sync::Arc;
 
-use catalog_core::{Environment, TableSpec};
 use catalog_core::config::{Config, ConfigBuilder};
+use catalog_core::{Environment, TableSpec};
 use catalog_runtime::local::LocalEnvironment;
 use catalog_runtime::{PluginSet, default_plugin_dir, register_tables};
 use datafusion::prelude::{SessionConfig, SessionContext};
@@ -99,9 +99,9 @@ impl Session {
                          (`codelake data seed --scale F` for more).",
                         seed::DEFAULT_SCALE
                     );
-                    seed::seed_session(&session, None).await?;
+                    seed::seed_session(&session, None, false).await?;
                 }
-                Seed::Scale(scale) => seed::seed_session(&session, scale).await?,
+                Seed::Scale(scale) => seed::seed_session(&session, scale, false).await?,
                 Seed::IfEmpty | Seed::Skip => {}
             }
         }
@@ -175,7 +175,9 @@ impl Session {
             eprintln!(
                 "warning: {} of {} tables are unavailable in environment `{}` ({}); a query that uses one says why",
                 self.failures.len(),
-                self.catalog.as_ref().map_or(tables::REGISTRY.len(), Vec::len),
+                self.catalog
+                    .as_ref()
+                    .map_or(tables::REGISTRY.len(), Vec::len),
                 self.config.profile,
                 names.join(", ")
             );

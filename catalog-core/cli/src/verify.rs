@@ -5,6 +5,7 @@ use std::time::{Duration, Instant, SystemTime};
 
 use std::path::{Path, PathBuf};
 
+use catalog_core::inspect::Severity;
 use catalog_core::{Manifest, TableSpec};
 use catalog_runtime::verify::{Report, Status, TableReport, Verifier, VerifyOptions};
 use comfy_table::{ContentArrangement, Table, presets};
@@ -71,10 +72,7 @@ pub async fn run(global: &Global, args: VerifyArgs) -> Result<(), CliError> {
                     .find(|spec| spec.qualified_name() == *name)
                     .cloned()
                     .ok_or_else(|| {
-                        CliError::msg(
-                            EXIT_FAILED,
-                            format!("the catalog has no table `{name}`"),
-                        )
+                        CliError::msg(EXIT_FAILED, format!("the catalog has no table `{name}`"))
                     })
             })
             .collect::<Result<_, _>>()?,
@@ -85,7 +83,11 @@ pub async fn run(global: &Global, args: VerifyArgs) -> Result<(), CliError> {
             .map(|name| find(name).cloned())
             .collect::<Result<_, _>>()?,
     };
-    let specs: Vec<&TableSpec> = specs.iter().collect();
+    let mut seen = std::collections::BTreeSet::new();
+    let specs: Vec<&TableSpec> = specs
+        .iter()
+        .filter(|spec| seen.insert(spec.qualified_name()))
+        .collect();
     let session =
         Session::open_catalog(global, Seed::IfEmpty, Unavailable::Silent, catalog).await?;
     let options = VerifyOptions {
@@ -142,13 +144,20 @@ pub async fn run(global: &Global, args: VerifyArgs) -> Result<(), CliError> {
             .iter()
             .any(|check| check.check == "reachable" && check.status == Status::Fail)
     };
+    // Tables computed in-process prove nothing about the environment.
+    let mut remote = report
+        .tables
+        .iter()
+        .filter(|table| table.source != "function")
+        .peekable();
+    let environment_down = remote.peek().is_some() && remote.all(unreachable);
     if report.passed() {
         Ok(())
-    } else if report.tables.iter().all(unreachable) {
+    } else if environment_down {
         Err(CliError::msg(
             EXIT_ENVIRONMENT,
             format!(
-                "no table could be reached in environment `{}`",
+                "no table whose data lives in environment `{}` could be reached",
                 report.environment
             ),
         )
@@ -223,7 +232,7 @@ pub fn human(report: &Report) -> String {
         .iter()
         .filter(|entry| entry.status > Status::Pass)
     {
-        text.push_str(&details(entry));
+        text.push_str(&details(entry, report.strict));
     }
     let summary = &report.summary;
     text.push_str(&format!(
@@ -241,7 +250,7 @@ pub fn human(report: &Report) -> String {
 }
 
 /// Every problem of one table, with its fix.
-fn details(entry: &TableReport) -> String {
+fn details(entry: &TableReport, report_strict: bool) -> String {
     let mut text = format!(
         "\n{} {} ({})\n",
         entry.status.label(),
@@ -261,11 +270,15 @@ fn details(entry: &TableReport) -> String {
             ));
         }
         for problem in &check.problems {
+            // A warning inside a failed check is still a warning.
+            let label = match problem.severity {
+                Severity::Warning if !report_strict => "warn",
+                _ => check.status.label(),
+            };
             text.push_str(&format!(
-                "  {} {}: {}\n      fix: {}\n",
-                check.status.label(),
+                "  {label} {}: {}\n      fix: {}\n",
                 check.check,
-                problem.message,
+                indent(&problem.message),
                 problem.fix
             ));
         }
@@ -277,6 +290,11 @@ fn details(entry: &TableReport) -> String {
         }
     }
     text
+}
+
+/// Continuation lines of an engine's multi-line error, under the problem.
+fn indent(text: &str) -> String {
+    text.trim_end().replace('\n', "\n        ")
 }
 
 fn shorten(text: &str, max: usize) -> String {

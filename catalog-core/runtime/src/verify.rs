@@ -87,9 +87,9 @@ impl Status {
     }
 }
 
-/// Everything `verify` found, as `--format json` prints it.
+/// Everything `verify` found, as `--format json` prints it. Readers ignore
+/// fields they do not know: fields added later keep [`REPORT_VERSION`].
 #[derive(Debug, Clone, Serialize, Deserialize)]
-#[serde(deny_unknown_fields)]
 pub struct Report {
     /// [`REPORT_VERSION`].
     pub report_version: u32,
@@ -147,7 +147,6 @@ impl Report {
 
 /// Counts of tables by status.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(deny_unknown_fields)]
 pub struct Summary {
     /// Tables verified.
     pub tables: usize,
@@ -161,7 +160,6 @@ pub struct Summary {
 
 /// One table's checks.
 #[derive(Debug, Clone, Serialize, Deserialize)]
-#[serde(deny_unknown_fields)]
 pub struct TableReport {
     /// `database.name`.
     pub table: String,
@@ -195,7 +193,6 @@ impl TableReport {
 
 /// One check of one table.
 #[derive(Debug, Clone, Serialize, Deserialize)]
-#[serde(deny_unknown_fields)]
 pub struct Check {
     /// Which check: `reachable`, `schema`, `answers`, `row_count`, `freshness`,
     /// `non_null`, `unique`, `range` or `owner`.
@@ -211,7 +208,6 @@ pub struct Check {
 
 /// One thing wrong, and what to do about it.
 #[derive(Debug, Clone, Serialize, Deserialize)]
-#[serde(deny_unknown_fields)]
 pub struct Problem {
     /// `warning` or `failure`.
     pub severity: Severity,
@@ -304,17 +300,22 @@ impl Verifier {
             .unregistered
             .iter()
             .find(|error| error.table() == Some(name.as_str()));
-        let inspection = match unregistered {
-            Some(error) => Err(error.to_string()),
-            None => self.inspect(spec).await,
-        };
-        match inspection {
-            Err(message) => {
+        // The source is read even when the table could not be registered: a
+        // plugin may refuse a drifted source outright, and the drift is what to name.
+        let inspection = self.inspect(spec).await;
+        match (inspection, unregistered) {
+            (Err(message), unregistered) => {
+                let mut problems = vec![Problem::failure(message, reachable_fix(spec))];
+                if let Some(error) = unregistered
+                    && !problems[0].message.contains(&error.to_string())
+                {
+                    problems.push(Problem::failure(error.to_string(), reachable_fix(spec)));
+                }
                 checks.push(Check {
                     check: "reachable".into(),
                     status: Status::Fail,
                     message: "the source cannot be read".into(),
-                    problems: vec![Problem::failure(message, reachable_fix(spec))],
+                    problems,
                 });
                 for check in [
                     "schema",
@@ -328,7 +329,23 @@ impl Verifier {
                     checks.push(skipped(check, "the source cannot be read"));
                 }
             }
-            Ok(inspection) => {
+            (Ok(inspection), Some(error)) => {
+                checks.push(reachable(&inspection));
+                checks.push(self.schema(spec, &inspection));
+                checks.push(Check {
+                    check: "answers".into(),
+                    status: Status::Fail,
+                    message: "the table cannot be opened for queries".into(),
+                    problems: vec![Problem::failure(
+                        error.to_string(),
+                        "fix the differences the `schema` check names",
+                    )],
+                });
+                for check in ["row_count", "freshness", "non_null", "unique", "range"] {
+                    checks.push(skipped(check, "the table cannot be opened for queries"));
+                }
+            }
+            (Ok(inspection), None) => {
                 checks.push(reachable(&inspection));
                 checks.push(self.schema(spec, &inspection));
                 let (answers, count, sample) = self.answers(spec).await;
@@ -494,12 +511,22 @@ impl Verifier {
         let (newest, what) = match &spec.expectations.freshness_column {
             Some(column) => {
                 let sql = format!("SELECT max({}) FROM {}", quoted(column), quoted_table(spec));
-                let newest = self
-                    .query(&sql)
-                    .await
-                    .ok()
-                    .and_then(|batches| first_value(&batches, 0))
-                    .and_then(|value| epoch_seconds(&value));
+                let newest = match self.query(&sql).await {
+                    Ok(batches) => first_value(&batches, 0).and_then(|value| epoch_seconds(&value)),
+                    Err(error) => {
+                        return check(
+                            Status::Fail,
+                            format!("cannot read the newest `{column}`"),
+                            vec![
+                                Problem::failure(
+                                    format!("`max({column})` failed: {error}"),
+                                    "see the `answers` check",
+                                )
+                                .on(column),
+                            ],
+                        );
+                    }
+                };
                 (newest, format!("the newest `{column}`"))
             }
             None => (
@@ -518,10 +545,13 @@ impl Verifier {
                 format!("cannot check `freshness = \"{}\"`", freshness.text),
                 vec![Problem::warning(
                     format!("{what} has no time to compare"),
-                    format!(
-                        "declare `freshness_column = \"…\"` (a timestamp column) in {}",
-                        spec.rust_type
-                    ),
+                    match &spec.expectations.freshness_column {
+                        Some(column) => format!("`{column}` has no value: fill it in the source"),
+                        None => format!(
+                            "declare `freshness_column = \"…\"` (a timestamp column) in {}",
+                            spec.rust_type
+                        ),
+                    },
                 )],
             );
         };
@@ -539,10 +569,17 @@ impl Verifier {
                         "{what} is {age_text} old, older than `freshness = \"{}\"`",
                         freshness.text
                     ),
-                    format!(
-                        "refresh the data, or relax `freshness` in {} if it is updated less often",
-                        spec.rust_type
-                    ),
+                    if self.env.name == "local" {
+                        format!(
+                            "the local sample data is as old as its last seed: `codelake data seed --refresh` writes it again; or relax `freshness` in {}",
+                            spec.rust_type
+                        )
+                    } else {
+                        format!(
+                            "refresh the data, or relax `freshness` in {} if it is updated less often",
+                            spec.rust_type
+                        )
+                    },
                 )],
             )
         } else {
@@ -841,9 +878,9 @@ fn sample_checks(spec: &TableSpec, sample: Option<&Sample>) -> Vec<Check> {
         .filter(|c| c.min.is_some() || c.max.is_some())
         .count();
     vec![
-        sample_check("non_null", non_nullable, "non-null columns", rows, non_null),
-        sample_check("unique", uniques, "unique columns", rows, unique),
-        sample_check("range", bounded, "bounded columns", rows, range),
+        sample_check("non_null", non_nullable, "non-null column", rows, non_null),
+        sample_check("unique", uniques, "unique column", rows, unique),
+        sample_check("range", bounded, "bounded column", rows, range),
     ]
 }
 
@@ -855,13 +892,16 @@ fn sample_check(
     problems: Vec<Problem>,
 ) -> Check {
     if declared == 0 {
-        return skipped(check, &format!("no {what} declared"));
+        return skipped(check, &format!("no {what}s declared"));
     }
     let status = worst(&problems);
     let message = if problems.is_empty() {
-        format!("{declared} {what} hold in {rows} sampled rows")
+        format!(
+            "{declared} {what} hold{} in {rows} sampled rows",
+            if declared == 1 { "s" } else { "" }
+        )
     } else {
-        format!("{} of {declared} {what} do not hold", problems.len())
+        format!("{} of {declared} {what}s do not hold", problems.len())
     };
     Check {
         check: check.into(),

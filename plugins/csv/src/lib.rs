@@ -85,7 +85,8 @@ impl Source for Csv {
             .enumerate()
             .map(|(i, field)| match (header, spec.columns.get(i)) {
                 (false, Some(declared)) => declared.name.to_string(),
-                _ => field.name().clone(),
+                // As the table reads them: surrounding spaces are not part of a name.
+                _ => field.name().trim().to_owned(),
             })
             .collect();
         let text = Schema::new(

@@ -164,8 +164,13 @@ impl Source for S3Parquet {
                             message,
                         });
                     }
-                    for (column, nulls) in inspection.columns.iter_mut().zip(nulls) {
-                        column.nulls = column.nulls.zip(nulls).map(|(a, b)| a + b);
+                    // By name: another object may order its columns differently.
+                    for column in &mut inspection.columns {
+                        let here = schema
+                            .index_of(&column.name)
+                            .ok()
+                            .and_then(|index| nulls[index]);
+                        column.nulls = column.nulls.zip(here).map(|(a, b)| a + b);
                     }
                 }
             }
