@@ -209,6 +209,11 @@ async fn drift_is_named_on_the_right_table_while_the_rest_pass() {
     )
     .unwrap();
     std::fs::write(
+        data.path().join("renamed.csv"),
+        "n_nationkey|n_name|n_region|n_comment\n0|ALGERIA|0|a\n",
+    )
+    .unwrap();
+    std::fs::write(
         data.path().join("bad_value.csv"),
         "n_nationkey|n_name|n_regionkey|n_comment\n0|ALGERIA|0|a\nseven|ARGENTINA|1|b\n",
     )
@@ -235,6 +240,7 @@ async fn drift_is_named_on_the_right_table_while_the_rest_pass() {
         like(part, "stale", &[("location", "s3://lake/stale.parquet")]),
         like(nation, "reordered", &[("location", "reordered.csv")]),
         like(nation, "bad_value", &[("location", "bad_value.csv")]),
+        like(nation, "csv_renamed", &[("location", "renamed.csv")]),
         like(fx_spec, "rates", &[("url", &rates), ("pagination", "none")]),
         like(
             fx_spec,
@@ -386,6 +392,20 @@ async fn drift_is_named_on_the_right_table_while_the_rest_pass() {
         "{json}"
     );
 
+    // The CSV plugin cannot open a file without a declared column, yet the
+    // drift is named, not taken for an unreachable source.
+    let csv_renamed = table("csv_renamed");
+    assert_eq!(
+        check(csv_renamed, "reachable").status,
+        Status::Pass,
+        "{json}"
+    );
+    assert_eq!(check(csv_renamed, "answers").status, Status::Fail);
+    assert!(
+        drifts(csv_renamed).iter().any(|drift| matches!(drift, Drift::MissingColumn { column, closest: Some(closest), .. } if column == "n_regionkey" && closest == "n_region")),
+        "{json}"
+    );
+
     let no_rate = table("no_rate");
     assert_eq!(no_rate.status, Status::Fail);
     assert!(
@@ -413,7 +433,7 @@ async fn drift_is_named_on_the_right_table_while_the_rest_pass() {
 
     assert_eq!(report.summary.passed, 4, "{json}");
     assert_eq!(report.summary.warned, 1, "{json}");
-    assert_eq!(report.summary.failed, 9, "{json}");
+    assert_eq!(report.summary.failed, 10, "{json}");
 
     // Strict: the warning fails too.
     let strict = verify(&specs[5..6], &env, true).await;
