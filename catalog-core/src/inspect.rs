@@ -54,6 +54,10 @@ pub struct Inspection {
     /// files of one table that disagree.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub problems: Vec<Drift>,
+    /// The plugin cannot read its sources directly (it does not implement
+    /// inspection): nothing above is known, and the table may still answer queries.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub unsupported: bool,
 }
 
 /// One column as the source has it.
@@ -252,10 +256,17 @@ impl Drift {
                 column,
                 rust_type: Some(field_type),
                 ..
-            } => format!(
-                "declare it: add a documented field `{}: {field_type}` to {rust_type}, or ignore it (it fails only under --strict)",
-                field_name(column)
-            ),
+            } if !column.is_empty() => {
+                let field = rust_field(column, 0);
+                let attribute = if field.trim_start_matches("r#") == column {
+                    String::new()
+                } else {
+                    format!("#[column(name = {column:?})] ")
+                };
+                format!(
+                    "declare it: add a documented field `{attribute}{field}: {field_type}` to {rust_type}, or ignore it (it fails only under --strict)"
+                )
+            }
             Self::ExtraColumn { .. } => "no Rust field type reads this column; ignore it, or convert it in the source (it fails only under --strict)".to_owned(),
             Self::TypeMismatch {
                 column,
@@ -296,6 +307,30 @@ fn nullable_hint(spec: &TableSpec, column: &str) -> &'static str {
     }
 }
 
+/// The Rust field that declares column `column` (the `index`th of its table):
+/// `Order Date` → `order_date`, `type` → `r#type`, `self` → `self_`, `#` → `column_1`.
+/// It needs `#[column(name = …)]` when it differs from the column's name (bar `r#`).
+pub fn rust_field(column: &str, index: usize) -> String {
+    const KEYWORDS: &[&str] = &[
+        "as", "async", "await", "break", "const", "continue", "dyn", "else", "enum", "extern",
+        "false", "fn", "for", "gen", "if", "impl", "in", "let", "loop", "match", "mod", "move",
+        "mut", "pub", "ref", "return", "static", "struct", "trait", "true", "try", "type",
+        "unsafe", "use", "where", "while", "abstract", "become", "box", "do", "final", "macro",
+        "override", "priv", "typeof", "unsized", "virtual", "yield",
+    ];
+    let field = field_name(column);
+    if field.chars().all(|c| c == '_') {
+        format!("column_{}", index + 1)
+    } else if matches!(field.as_str(), "crate" | "self" | "super" | "spec") {
+        // Not allowed as raw identifiers; `SPEC` would shadow `Table::SPEC`.
+        format!("{field}_")
+    } else if KEYWORDS.contains(&field.as_str()) {
+        format!("r#{field}")
+    } else {
+        field
+    }
+}
+
 /// A column name as a Rust field name, for messages: `Order Date` → `order_date`.
 pub fn field_name(column: &str) -> String {
     let mut name: String = column
@@ -312,6 +347,20 @@ pub fn field_name(column: &str) -> String {
         name.insert(0, '_');
     }
     name
+}
+
+/// A table name as a Rust type name: `tpch` → `Tpch`, `web_events` → `WebEvents`.
+pub fn camel_case(name: &str) -> String {
+    name.split('_')
+        .filter(|part| !part.is_empty())
+        .map(|part| {
+            let mut chars = part.chars();
+            chars
+                .next()
+                .map(|first| first.to_ascii_uppercase().to_string() + chars.as_str())
+                .unwrap_or_default()
+        })
+        .collect()
 }
 
 impl fmt::Display for Drift {

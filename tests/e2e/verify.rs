@@ -91,6 +91,13 @@ async fn fx_server() -> HttpServer {
         match asked.path_and_query.as_str() {
             "/fx/rates" => (200, format!(r#"{{"rates": [{}], "next": null}}"#, rows(true))),
             "/fx/no-rate" => (200, format!(r#"{{"rates": [{}], "next": null}}"#, rows(false))),
+            "/fx/fraction" => (
+                200,
+                format!(r#"{{"rates": [{}], "next": null}}"#, rows(true)).replace(
+                    r#""n_nationkey": 1,"#,
+                    r#""n_nationkey": 1.5,"#,
+                ),
+            ),
             _ => (404, "{}".to_owned()),
         }
     })
@@ -247,6 +254,14 @@ async fn drift_is_named_on_the_right_table_while_the_rest_pass() {
             "no_rate",
             &[
                 ("url", &format!("{}/fx/no-rate", fx.base_url)),
+                ("pagination", "none"),
+            ],
+        ),
+        like(
+            fx_spec,
+            "fraction",
+            &[
+                ("url", &format!("{}/fx/fraction", fx.base_url)),
                 ("pagination", "none"),
             ],
         ),
@@ -413,6 +428,18 @@ async fn drift_is_named_on_the_right_table_while_the_rest_pass() {
         "{json}"
     );
 
+    // The JSON decoder would truncate 1.5 into the integer field: named, not read.
+    assert_eq!(
+        drifts(table("fraction")),
+        [&Drift::TypeMismatch {
+            column: "n_nationkey".into(),
+            declared: "Int64".into(),
+            found: "Float64".into(),
+            rust_type: Some("Option<f64>".into()),
+        }],
+        "{json}"
+    );
+
     let forbidden = table("forbidden");
     assert_eq!(check(forbidden, "reachable").status, Status::Fail);
     assert!(
@@ -433,7 +460,7 @@ async fn drift_is_named_on_the_right_table_while_the_rest_pass() {
 
     assert_eq!(report.summary.passed, 4, "{json}");
     assert_eq!(report.summary.warned, 1, "{json}");
-    assert_eq!(report.summary.failed, 10, "{json}");
+    assert_eq!(report.summary.failed, 11, "{json}");
 
     // Strict: the warning fails too.
     let strict = verify(&specs[5..6], &env, true).await;
@@ -558,7 +585,7 @@ fn a_fresh_project_verifies_and_its_json_report_follows_the_documented_schema() 
     let output = crate::cli::run(dir.path(), &["verify", "--table", "tpch.parts"]);
     assert_eq!(output.status.code(), Some(1));
     assert!(
-        crate::cli::stderr(&output).contains("tpch.part"),
+        crate::cli::stderr(&output).contains("did you mean `tpch.part`"),
         "{}",
         crate::cli::stderr(&output)
     );
@@ -752,4 +779,58 @@ async fn new_table_writes_structs_that_compile_and_verify_clean_against_their_so
             );
         }
     }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_undeclared_partitioned_dataset_is_inspected_with_its_partition_columns() {
+    let s3 = S3Server::start().await;
+    let batch = RecordBatch::try_new(
+        Arc::new(Schema::new(vec![Field::new("x", DataType::Int64, false)])),
+        vec![Arc::new(Int64Array::from(vec![1, 2]))],
+    )
+    .unwrap();
+    for (year, region) in [(2024, "eu"), (2025, "us")] {
+        write_parquet(
+            &s3.object_path(
+                "lake",
+                &format!("events/year={year}/region={region}/a.parquet"),
+            ),
+            &batch,
+        );
+    }
+    let data = tempfile::tempdir().unwrap();
+    let env = Environment::new("test", data.path()).with_s3(s3.settings(SECRET_KEY));
+    let spec = TableSpec {
+        columns: Cow::Owned(vec![]),
+        ..like(
+            tables::tpch::Part::SPEC,
+            "events",
+            &[
+                ("location", "s3://lake/events/"),
+                ("partitions", "year,region"),
+            ],
+        )
+    };
+    let inspection = catalog_runtime::inspect(
+        &plugins(),
+        &spec,
+        &env,
+        &catalog_core::inspect::InspectRequest::default(),
+    )
+    .unwrap();
+    let columns: Vec<(&str, Option<catalog_core::ColumnType>)> = inspection
+        .columns
+        .iter()
+        .map(|column| (column.name.as_str(), column.column_type))
+        .collect();
+    use catalog_core::ColumnType::{Int64, Utf8};
+    assert_eq!(
+        columns,
+        [
+            ("x", Some(Int64)),
+            ("year", Some(Int64)),
+            ("region", Some(Utf8))
+        ]
+    );
+    assert_eq!(inspection.objects, 2);
 }

@@ -7,7 +7,7 @@
 
 use std::fmt::Write as _;
 use std::fs;
-use std::path::Path;
+use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 
 use anyhow::Context;
@@ -71,22 +71,9 @@ const COLD_QUERY: &str = "SELECT count(*) FROM tpch.region";
 /// `codelake sql`: a cold process to its first result, and an idle shell's memory.
 fn cli_bench(dir: &Path, args: &Args) -> anyhow::Result<()> {
     use std::io::{BufRead, BufReader};
-    use std::process::{Command, Stdio};
+    use std::process::Stdio;
 
-    let binary = crate::run::build(true, !args.debug)?;
-    let project = dir.join("cli");
-    fs::create_dir_all(&project)?;
-    let codelake = || {
-        let mut command = Command::new(&binary);
-        command.current_dir(&project).env_remove("CODELAKE_ENV");
-        command
-    };
-    let seeded = codelake().args(["data", "seed"]).output()?;
-    anyhow::ensure!(
-        seeded.status.success(),
-        "seeding failed: {}",
-        String::from_utf8_lossy(&seeded.stderr)
-    );
+    let (_, codelake) = seeded_project(&dir.join("cli"), args)?;
 
     // Cold start: spawn to the first line of the result (after a warm-up run).
     let mut first = Vec::new();
@@ -160,22 +147,18 @@ fn cli_bench(dir: &Path, args: &Args) -> anyhow::Result<()> {
     Ok(())
 }
 
-/// Tables in the `verify` benchmark.
-const VERIFY_TABLES: usize = 100;
-
-/// `codelake verify` of 100 Parquet tables on the local environment's S3, a
-/// cold process each time (servers started, plugins loaded, every check run).
-fn verify_bench(dir: &Path, args: &Args) -> anyhow::Result<()> {
-    use std::process::Command;
-
-    use catalog_core::{Manifest, SourceOption, TableSpec};
-
+/// A project directory whose local environment is seeded, and how to run
+/// `codelake` in it (a release build unless `--debug`).
+fn seeded_project(
+    project: &Path,
+    args: &Args,
+) -> anyhow::Result<(PathBuf, impl Fn() -> std::process::Command + use<>)> {
     let binary = crate::run::build(true, !args.debug)?;
-    let project = dir.join("verify");
-    fs::create_dir_all(&project)?;
-    let codelake = || {
-        let mut command = Command::new(&binary);
-        command.current_dir(&project).env_remove("CODELAKE_ENV");
+    fs::create_dir_all(project)?;
+    let dir = project.to_owned();
+    let codelake = move || {
+        let mut command = std::process::Command::new(&binary);
+        command.current_dir(&dir).env_remove("CODELAKE_ENV");
         command
     };
     let seeded = codelake().args(["data", "seed"]).output()?;
@@ -184,6 +167,18 @@ fn verify_bench(dir: &Path, args: &Args) -> anyhow::Result<()> {
         "seeding failed: {}",
         String::from_utf8_lossy(&seeded.stderr)
     );
+    Ok((project.to_owned(), codelake))
+}
+
+/// Tables in the `verify` benchmark.
+const VERIFY_TABLES: usize = 100;
+
+/// `codelake verify` of 100 Parquet tables on the local environment's S3, a
+/// cold process each time (servers started, plugins loaded, every check run).
+fn verify_bench(dir: &Path, args: &Args) -> anyhow::Result<()> {
+    use catalog_core::{Manifest, SourceOption, TableSpec};
+
+    let (project, codelake) = seeded_project(&dir.join("verify"), args)?;
     // The seeded part table, as 100 objects of 100 tables.
     let bucket = project.join(".codelake/local/s3/codelake");
     fs::create_dir_all(bucket.join("bench"))?;
@@ -240,7 +235,8 @@ fn verify_bench(dir: &Path, args: &Args) -> anyhow::Result<()> {
     times.sort();
     let profile = if args.debug { "debug" } else { "release" };
     println!(
-        "codelake verify, {VERIFY_TABLES} Parquet tables on the local S3 ({profile} build; a cold process:          servers started, plugins loaded, 9 checks a table): median {} (min {}, max {}) over {} runs",
+        "codelake verify, {VERIFY_TABLES} Parquet tables on the local S3 ({profile} build; a cold process: \
+         servers started, plugins loaded, 9 checks a table): median {} (min {}, max {}) over {} runs",
         millis(times[times.len() / 2]),
         millis(times[0]),
         millis(times[times.len() - 1]),

@@ -4,7 +4,9 @@ use std::borrow::Cow;
 use std::collections::BTreeSet;
 use std::path::Path;
 
-use catalog_core::inspect::{InspectRequest, Inspection, LiveColumn, field_name};
+use catalog_core::inspect::{
+    InspectRequest, Inspection, LiveColumn, camel_case, field_name, rust_field,
+};
 use catalog_core::{ColumnType, Expectations, SourceOption, TableSpec};
 
 use crate::Global;
@@ -85,6 +87,13 @@ pub async fn run(global: &Global, args: NewTableArgs) -> Result<(), CliError> {
              see docs/reference/source-options.md",
         )
     })?;
+    if inspection.unsupported {
+        return Err(CliError::failed(anyhow::anyhow!(
+            "the plugin serving source `{}` cannot read its sources directly",
+            spec.source
+        ))
+        .hint("write the struct by hand; docs/reference/table-attributes.md lists the types"));
+    }
     say!("{}", render(&spec, &inspection, &from));
     Ok(())
 }
@@ -168,16 +177,16 @@ fn guess_source(from: &str) -> Option<String> {
     let kind =
         if lower.starts_with("s3://") && (lower.ends_with(".parquet") || lower.ends_with('/')) {
             "s3-parquet"
-        } else if lower.starts_with("http://")
-            || lower.starts_with("https://")
-            || lower.starts_with('/') && !Path::new(from).exists()
-        {
+        } else if lower.starts_with("http://") || lower.starts_with("https://") {
             "http-api"
         } else if [".csv", ".tsv", ".txt", ".tbl"]
             .iter()
             .any(|extension| lower.ends_with(extension))
         {
             "csv"
+        } else if lower.starts_with('/') && !Path::new(from).exists() {
+            // A path on the environment's HTTP base URL.
+            "http-api"
         } else {
             return None;
         };
@@ -209,17 +218,17 @@ fn is_identifier(name: &str) -> bool {
 
 /// The struct, with the imports it needs.
 pub fn render(spec: &TableSpec, inspection: &Inspection, from: &str) -> String {
-    let struct_name = upper_camel(&spec.name);
+    let struct_name = camel_case(&spec.name);
     let mut fields = String::new();
     let mut skipped = Vec::new();
     let mut taken = BTreeSet::new();
     let mut uses = BTreeSet::from(["use catalog_derive::Table;".to_owned()]);
-    for column in &inspection.columns {
-        let Some(ty) = column.column_type else {
+    for (index, column) in inspection.columns.iter().enumerate() {
+        let Some(ty) = column.column_type.filter(|_| !column.name.is_empty()) else {
             skipped.push(column);
             continue;
         };
-        let mut field = rust_field(&column.name);
+        let mut field = rust_field(&column.name, index);
         while !taken.insert(field.clone()) {
             field.push('_');
         }
@@ -248,8 +257,13 @@ pub fn render(spec: &TableSpec, inspection: &Inspection, from: &str) -> String {
         fields.push_str(&format!("    pub {field}: {rust_type},\n"));
     }
     for column in &skipped {
+        let why = if column.name.is_empty() {
+            "a column without a name cannot be declared"
+        } else {
+            "no Rust field type reads it"
+        };
         fields.push_str(&format!(
-            "    // `{}` ({}) is not declared: no Rust field type reads it.\n",
+            "    // `{}` ({}) is not declared: {why}.\n",
             column.name, column.arrow_type
         ));
     }
@@ -314,43 +328,6 @@ fn nullable(column: &LiveColumn) -> bool {
     }
 }
 
-/// A column name as a Rust field: `Order Date` → `order_date`, `type` → `r#type`.
-fn rust_field(column: &str) -> String {
-    let field = field_name(column);
-    if field == "spec" {
-        // `SPEC` would shadow `Table::SPEC`; the derive refuses it.
-        "spec_".to_owned()
-    } else if keyword(&field) {
-        format!("r#{field}")
-    } else {
-        field
-    }
-}
-
-fn keyword(word: &str) -> bool {
-    const KEYWORDS: &[&str] = &[
-        "as", "async", "await", "break", "const", "continue", "crate", "dyn", "else", "enum",
-        "extern", "false", "fn", "for", "gen", "if", "impl", "in", "let", "loop", "match", "mod",
-        "move", "mut", "pub", "ref", "return", "static", "struct", "trait", "true", "try", "type",
-        "unsafe", "use", "where", "while", "abstract", "become", "box", "do", "final", "macro",
-        "override", "priv", "typeof", "unsized", "virtual", "yield",
-    ];
-    KEYWORDS.contains(&word)
-}
-
-fn upper_camel(name: &str) -> String {
-    name.split('_')
-        .filter(|part| !part.is_empty())
-        .map(|part| {
-            let mut chars = part.chars();
-            chars
-                .next()
-                .map(|first| first.to_ascii_uppercase().to_string() + chars.as_str())
-                .unwrap_or_default()
-        })
-        .collect()
-}
-
 fn string_literal(text: &str) -> String {
     format!("{text:?}")
 }
@@ -364,5 +341,62 @@ fn option_literal(value: &str) -> String {
         value.to_owned()
     } else {
         string_literal(value)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn every_column_name_becomes_a_field_the_derive_accepts() {
+        let spec = TableSpec {
+            database: "sandbox".into(),
+            name: "odd".into(),
+            doc: "".into(),
+            rust_type: "new_table".into(),
+            source: "csv".into(),
+            options: vec![SourceOption {
+                key: "location".into(),
+                value: "odd.csv".into(),
+            }]
+            .into(),
+            owner: None,
+            expectations: Expectations::default(),
+            columns: Cow::Borrowed(&[]),
+        };
+        let names = [
+            "#",
+            "type",
+            "crate",
+            "self",
+            "",
+            "Order Date",
+            "spec",
+            "order_date",
+        ];
+        let inspection = Inspection {
+            columns: names
+                .iter()
+                .map(|name| {
+                    LiveColumn::new(*name, &catalog_core::arrow_schema::DataType::Int64, false)
+                })
+                .collect(),
+            objects: 1,
+            ..Inspection::default()
+        };
+        let text = render(&spec, &inspection, "odd.csv");
+        for expected in [
+            "#[column(name = \"#\")]\n    pub column_1: i64,",
+            "    pub r#type: i64,",
+            "#[column(name = \"crate\")]\n    pub crate_: i64,",
+            "#[column(name = \"self\")]\n    pub self_: i64,",
+            "// `` (Int64) is not declared: a column without a name cannot be declared.",
+            "#[column(name = \"Order Date\")]\n    pub order_date: i64,",
+            "#[column(name = \"spec\")]\n    pub spec_: i64,",
+            "    pub order_date_: i64,",
+        ] {
+            assert!(text.contains(expected), "{expected}\n{text}");
+        }
     }
 }

@@ -54,11 +54,17 @@ pub struct VerifyArgs {
 
 /// Runs `codelake verify`; fails with exit code 1 when a table fails.
 pub async fn run(global: &Global, args: VerifyArgs) -> Result<(), CliError> {
-    if args.jobs == 0 {
-        return Err(CliError::msg(
-            crate::error::EXIT_USAGE,
-            "--jobs must be at least 1",
-        ));
+    for (zero, flag) in [
+        (args.jobs == 0, "--jobs"),
+        (args.sample_rows == 0, "--sample-rows"),
+        (args.timeout.is_zero(), "--timeout"),
+    ] {
+        if zero {
+            return Err(CliError::msg(
+                crate::error::EXIT_USAGE,
+                format!("{flag} must be above zero"),
+            ));
+        }
     }
     let catalog = args.catalog.as_deref().map(read_catalog).transpose()?;
     let specs: Vec<TableSpec> = match &catalog {
@@ -92,7 +98,7 @@ pub async fn run(global: &Global, args: VerifyArgs) -> Result<(), CliError> {
         Session::open_catalog(global, Seed::IfEmpty, Unavailable::Silent, catalog).await?;
     let options = VerifyOptions {
         strict: args.strict,
-        sample_rows: args.sample_rows.max(1),
+        sample_rows: args.sample_rows,
         concurrency: args.jobs,
         timeout: args.timeout,
     };

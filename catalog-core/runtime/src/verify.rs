@@ -20,7 +20,7 @@
 use std::sync::Arc;
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
-use catalog_core::inspect::{InspectRequest, Inspection, Severity, compare};
+use catalog_core::inspect::{Drift, InspectRequest, Inspection, Severity, compare};
 use catalog_core::{ColumnType, Environment, TableSpec};
 use datafusion::arrow::array::{Array, AsArray, RecordBatch};
 use datafusion::arrow::datatypes::Int64Type;
@@ -331,32 +331,59 @@ impl Verifier {
             }
             (Ok(inspection), Some(error)) => {
                 checks.push(reachable(&inspection));
-                checks.push(self.schema(spec, &inspection));
+                // The plugin cannot open the table as the source is: a missing
+                // `Option` column does not read as nulls here, it stops the table.
+                let mut schema = self.schema(spec, &inspection);
+                for problem in &mut schema.problems {
+                    if matches!(problem.drift, Some(Drift::MissingColumn { .. })) {
+                        problem.severity = Severity::Failure;
+                    }
+                }
+                schema.status = schema.status.max(worst(&schema.problems));
+                checks.push(schema);
                 checks.push(Check {
                     check: "answers".into(),
                     status: Status::Fail,
                     message: "the table cannot be opened for queries".into(),
                     problems: vec![Problem::failure(
                         error.to_string(),
-                        "fix the differences the `schema` check names",
+                        if checks
+                            .iter()
+                            .any(|c| c.check == "schema" && c.status == Status::Fail)
+                        {
+                            "fix the differences the `schema` check names".to_owned()
+                        } else {
+                            reachable_fix(spec)
+                        },
                     )],
                 });
                 for check in ["row_count", "freshness", "non_null", "unique", "range"] {
                     checks.push(skipped(check, "the table cannot be opened for queries"));
                 }
             }
+            (Ok(inspection), None) if inspection.unsupported => {
+                checks.push(skipped(
+                    "reachable",
+                    "the plugin cannot read its source directly; `answers` shows whether the table can be read",
+                ));
+                checks.push(Check {
+                    check: "schema".into(),
+                    status: Status::Warn,
+                    message: "the live schema is unknown".into(),
+                    problems: vec![Problem::warning(
+                        format!(
+                            "the plugin serving source `{}` cannot read its sources directly, so the live schema is unknown",
+                            spec.source
+                        ),
+                        "implement `Source::inspect` in the plugin (docs/how-to/add-a-source-plugin.md)",
+                    )],
+                });
+                rows = self.query_checks(spec, &inspection, &mut checks).await;
+            }
             (Ok(inspection), None) => {
                 checks.push(reachable(&inspection));
                 checks.push(self.schema(spec, &inspection));
-                let (answers, count, sample) = self.answers(spec).await;
-                rows = count;
-                checks.push(answers);
-                checks.push(row_count(spec, count));
-                checks.push(self.freshness(spec, &inspection).await);
-                checks.extend(sample_checks(spec, sample.as_ref()));
-                if let Some(sample) = &sample {
-                    self.example_duplicates(spec, sample, &mut checks).await;
-                }
+                rows = self.query_checks(spec, &inspection, &mut checks).await;
             }
         }
         checks.push(owner(spec));
@@ -388,6 +415,24 @@ impl Verifier {
         }
     }
 
+    /// The checks through queries, from `answers` on; the row count, if counted.
+    async fn query_checks(
+        &self,
+        spec: &TableSpec,
+        inspection: &Inspection,
+        checks: &mut Vec<Check>,
+    ) -> Option<u64> {
+        let (answers, count, sample) = self.answers(spec).await;
+        checks.push(answers);
+        checks.push(row_count(spec, count));
+        checks.push(self.freshness(spec, inspection).await);
+        checks.extend(sample_checks(spec, sample.as_ref()));
+        if let Some(sample) = &sample {
+            self.example_duplicates(spec, sample, checks).await;
+        }
+        count
+    }
+
     /// The plugin's direct read of the source, on a blocking thread.
     async fn inspect(&self, spec: &TableSpec) -> Result<Inspection, String> {
         let plugins = Arc::clone(&self.plugins);
@@ -411,7 +456,10 @@ impl Verifier {
                 severity: drift.severity(),
                 message: drift.to_string(),
                 fix: drift.fix(spec),
-                column: drift.column().map(str::to_owned),
+                column: drift
+                    .column()
+                    .filter(|column| !column.is_empty())
+                    .map(str::to_owned),
                 drift: Some(drift.clone()),
             })
             .collect();
@@ -896,10 +944,8 @@ fn sample_check(
     }
     let status = worst(&problems);
     let message = if problems.is_empty() {
-        format!(
-            "{declared} {what} hold{} in {rows} sampled rows",
-            if declared == 1 { "s" } else { "" }
-        )
+        let (noun, verb) = if declared == 1 { ("", "s") } else { ("s", "") };
+        format!("{declared} {what}{noun} hold{verb} in {rows} sampled rows")
     } else {
         format!("{} of {declared} {what}s do not hold", problems.len())
     };

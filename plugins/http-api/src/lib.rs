@@ -102,9 +102,13 @@ impl Source for HttpApi {
             };
             // Decoded alone, so an error is this field's.
             let field = Field::new(name, declared.ty.to_arrow(), true);
-            let live = match decode(&rows, &Arc::new(Schema::new(vec![field]))) {
-                Ok(_) => LiveColumn::new(name, &declared.ty.to_arrow(), nulls > 0),
-                Err(_) => LiveColumn::new(name, found.data_type(), nulls > 0),
+            let fits = decode(&rows, &Arc::new(Schema::new(vec![field]))).is_ok()
+                // The JSON decoder truncates `1.7` into an integer field: not a fit.
+                && !(declared.ty.to_arrow().is_integer() && found.data_type().is_floating());
+            let live = if fits {
+                LiveColumn::new(name, &declared.ty.to_arrow(), nulls > 0)
+            } else {
+                LiveColumn::new(name, found.data_type(), nulls > 0)
             };
             inspection.columns.push(LiveColumn {
                 nulls: Some(nulls),

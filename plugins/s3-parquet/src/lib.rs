@@ -15,7 +15,7 @@ use std::sync::Arc;
 use async_trait::async_trait;
 use codelake_plugin_sdk::catalog_core::inspect::{Drift, InspectRequest, Inspection, LiveColumn};
 use codelake_plugin_sdk::catalog_core::{Environment, S3Settings, TableSpec};
-use codelake_plugin_sdk::datafusion::arrow::datatypes::{Schema, SchemaRef};
+use codelake_plugin_sdk::datafusion::arrow::datatypes::{DataType, Schema, SchemaRef};
 use codelake_plugin_sdk::datafusion::catalog::{Session, TableProvider};
 use codelake_plugin_sdk::datafusion::common::{DataFusionError, Result};
 use codelake_plugin_sdk::datafusion::datasource::file_format::parquet::ParquetFormat;
@@ -125,7 +125,8 @@ impl Source for S3Parquet {
         let location = &env.s3_location(spec.option("location").ok_or("no `location` option")?);
         let (bucket, key) = bucket_and_key(location)?;
         let store: Arc<dyn ObjectStore> = Arc::new(s3_store(bucket, settings(env, location)?)?);
-        let objects = objects(&store, key, location).await?;
+        let listed = objects(&store, key, location).await?;
+        let objects = footers_to_read(&listed);
         // Owned values: a stream of futures borrowing from here would not be `Send`.
         let footers: Vec<_> = futures::stream::iter(objects.clone())
             .map(|object| footer(Arc::clone(&store), object, bucket.to_owned()))
@@ -133,9 +134,14 @@ impl Source for S3Parquet {
             .collect()
             .await;
         let mut inspection = Inspection {
-            objects: objects.len() as u64,
+            objects: listed.len() as u64,
             ..Inspection::default()
         };
+        // The newest object of all, footer read or not.
+        if let Some(newest) = listed.iter().max_by_key(|object| object.last_modified) {
+            inspection.newest_modified = Some(newest.last_modified.timestamp());
+            inspection.newest_object = Some(format!("s3://{bucket}/{}", newest.location));
+        }
         let partitions: Vec<&str> = spec
             .option("partitions")
             .map(|columns| columns.split(',').map(str::trim).collect())
@@ -174,22 +180,18 @@ impl Source for S3Parquet {
                     }
                 }
             }
-            let modified = object.last_modified.timestamp();
-            if inspection
-                .newest_modified
-                .is_none_or(|newest| modified > newest)
-            {
-                inspection.newest_modified = Some(modified);
-                inspection.newest_object = Some(format!("s3://{bucket}/{}", object.location));
-            }
         }
-        // Hive partition columns live in the paths, typed as declared.
+        // Hive partition columns live in the paths: typed as declared, or, for
+        // `new-table`, `Int64` when every value is a number and `Utf8` otherwise.
         for name in partitions.iter().filter(|name| !name.is_empty()) {
-            if let Some(declared) = spec.column(name) {
-                inspection
-                    .columns
-                    .push(LiveColumn::new(*name, &declared.ty.to_arrow(), false));
-            }
+            let data_type = match spec.column(name) {
+                Some(declared) => declared.ty.to_arrow(),
+                None => partition_type(&listed, name),
+            };
+            inspection.columns.push(LiveColumn {
+                nulls: Some(0),
+                ..LiveColumn::new(*name, &data_type, false)
+            });
         }
         Ok(inspection)
     }
@@ -225,6 +227,43 @@ async fn objects(
             }
             Err(error) => Err(store_error(&error, location)),
         }
+    }
+}
+
+/// Footers read at most for one table: a prefix may hold thousands of objects.
+const MAX_FOOTERS: usize = 32;
+
+/// The objects whose footers are read: all of them up to [`MAX_FOOTERS`],
+/// else the first by name (the reference schema) and the newest others,
+/// where a change of schema shows first.
+fn footers_to_read(listed: &[ObjectMeta]) -> Vec<ObjectMeta> {
+    if listed.len() <= MAX_FOOTERS {
+        return listed.to_vec();
+    }
+    let mut newest: Vec<&ObjectMeta> = listed[1..].iter().collect();
+    newest.sort_by_key(|object| std::cmp::Reverse(object.last_modified));
+    std::iter::once(&listed[0])
+        .chain(newest.into_iter().take(MAX_FOOTERS - 1))
+        .cloned()
+        .collect()
+}
+
+/// The type of Hive partition column `name` from the paths' `name=value` parts.
+fn partition_type(listed: &[ObjectMeta], name: &str) -> DataType {
+    let prefix = format!("{name}=");
+    let numbers = listed
+        .iter()
+        .filter_map(|object| {
+            object
+                .location
+                .parts()
+                .find_map(|part| part.as_ref().strip_prefix(&prefix).map(str::to_owned))
+        })
+        .all(|value| value.parse::<i64>().is_ok());
+    if numbers {
+        DataType::Int64
+    } else {
+        DataType::Utf8
     }
 }
 

@@ -85,7 +85,8 @@ pub trait Source: 'static {
     /// columns asks for the schema of an undeclared source (`new-table`),
     /// with types inferred where the source has none. An error says why the
     /// source cannot be read (missing, forbidden, unreachable) and what to do.
-    /// The default says the plugin cannot inspect.
+    /// The default says the plugin cannot inspect (`Inspection::unsupported`):
+    /// `verify` then checks the table through queries only.
     fn inspect(
         spec: &TableSpec,
         env: &Environment,
@@ -93,10 +94,10 @@ pub trait Source: 'static {
     ) -> impl Future<Output = Result<Inspection, String>> + Send {
         let _ = (spec, env, request);
         async {
-            Err(format!(
-                "plugin `{}` cannot inspect its sources, so the live schema is unknown",
-                Self::NAME
-            ))
+            Ok(Inspection {
+                unsupported: true,
+                ..Inspection::default()
+            })
         }
     }
 }
@@ -173,18 +174,27 @@ extern "C" fn validate<S: Source>(spec_json: Str<'_>) -> FFI_Option<SString> {
     }
 }
 
+/// The spec and the environment the host sent.
+fn decode(
+    spec_json: &Str<'_>,
+    environment_json: &Str<'_>,
+) -> Result<(TableSpec, Environment), String> {
+    let spec: TableSpec = serde_json::from_str(spec_json.as_str())
+        .map_err(|error| format!("the host sent a spec this plugin cannot read: {error}"))?;
+    let environment: Environment =
+        serde_json::from_str(environment_json.as_str()).map_err(|error| {
+            format!("the host sent an environment this plugin cannot read: {error}")
+        })?;
+    Ok((spec, environment))
+}
+
 extern "C" fn create<S: Source>(
     spec_json: Str<'_>,
     environment_json: Str<'_>,
     codec: FFI_LogicalExtensionCodec,
 ) -> FFI_Result<FFI_TableProvider> {
     let outcome = catch_unwind(AssertUnwindSafe(|| {
-        let spec: TableSpec = serde_json::from_str(spec_json.as_str())
-            .map_err(|error| format!("the host sent a spec this plugin cannot read: {error}"))?;
-        let environment: Environment =
-            serde_json::from_str(environment_json.as_str()).map_err(|error| {
-                format!("the host sent an environment this plugin cannot read: {error}")
-            })?;
+        let (spec, environment) = decode(&spec_json, &environment_json)?;
         S::validate(&spec)?;
         let provider = S::provider(&spec, &environment)?;
         let runtime_env = S::runtime_env(&spec, &environment)?;
@@ -221,12 +231,7 @@ extern "C" fn inspect<S: Source>(
     request_json: Str<'_>,
 ) -> FFI_Result<SString> {
     let outcome = catch_unwind(AssertUnwindSafe(|| {
-        let spec: TableSpec = serde_json::from_str(spec_json.as_str())
-            .map_err(|error| format!("the host sent a spec this plugin cannot read: {error}"))?;
-        let environment: Environment =
-            serde_json::from_str(environment_json.as_str()).map_err(|error| {
-                format!("the host sent an environment this plugin cannot read: {error}")
-            })?;
+        let (spec, environment) = decode(&spec_json, &environment_json)?;
         let request: InspectRequest = serde_json::from_str(request_json.as_str())
             .map_err(|error| format!("the host sent a request this plugin cannot read: {error}"))?;
         S::validate(&spec)?;
@@ -236,7 +241,7 @@ extern "C" fn inspect<S: Source>(
                 .await
                 .map_err(|_| {
                     format!(
-                        "reading the source took longer than {} s; is it reachable?",
+                        "reading the source took longer than {} s: is it reachable? If it is large, raise `verify --timeout`",
                         timeout.as_secs_f64()
                     )
                 })?

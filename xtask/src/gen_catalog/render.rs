@@ -62,19 +62,7 @@ fn by_database(tables: &[Found]) -> BTreeMap<&str, Vec<&Found>> {
     databases
 }
 
-/// `tpch` → `Tpch`, `web_events` → `WebEvents`.
-pub(super) fn camel_case(name: &str) -> String {
-    name.split('_')
-        .filter(|part| !part.is_empty())
-        .map(|part| {
-            let mut chars = part.chars();
-            chars
-                .next()
-                .map(|first| first.to_ascii_uppercase().to_string() + chars.as_str())
-                .unwrap_or_default()
-        })
-        .collect()
-}
+pub(super) use catalog_core::inspect::camel_case;
 
 /// A method name for a table or database: raw when it is a keyword.
 fn method_name(name: &str) -> String {
