@@ -128,6 +128,8 @@ impl ColumnType {
                 precision: *precision,
                 scale: *scale,
             },
+            // Dictionary encoding is a layout; queries read the values.
+            DataType::Dictionary(_, values) => return Self::from_arrow(values),
             _ => return None,
         })
     }
@@ -421,6 +423,11 @@ impl fmt::Display for Drift {
 /// name, types, nulls in non-null columns, then the plugin's own findings.
 pub fn compare(spec: &TableSpec, live: &Inspection) -> Vec<Drift> {
     let mut drifts = Vec::new();
+    let missing = spec
+        .columns
+        .iter()
+        .filter(|declared| !live.columns.iter().any(|c| c.name == declared.name))
+        .count();
     for declared in spec.columns.iter() {
         let Some(found) = live.columns.iter().find(|c| c.name == declared.name) else {
             drifts.push(Drift::MissingColumn {
@@ -433,6 +440,7 @@ pub fn compare(spec: &TableSpec, live: &Inspection) -> Vec<Drift> {
                         .iter()
                         .filter(|c| spec.column(&c.name).is_none())
                         .map(|c| c.name.as_str()),
+                    missing == 1,
                 ),
             });
             continue;
@@ -484,8 +492,13 @@ pub fn compare(spec: &TableSpec, live: &Inspection) -> Vec<Drift> {
 }
 
 /// The candidate most like `name`: equal but for case, else within a third of
-/// its length in edits.
-fn closest<'a>(name: &str, candidates: impl Iterator<Item = &'a str>) -> Option<String> {
+/// its length in edits, else, when `lone` (the only declared column missing)
+/// and there is one candidate, that one: most likely a rename.
+fn closest<'a>(
+    name: &str,
+    candidates: impl Iterator<Item = &'a str>,
+    lone: bool,
+) -> Option<String> {
     let candidates: Vec<&str> = candidates.collect();
     let mut best: Option<(usize, &str)> = None;
     for &candidate in &candidates {
@@ -500,7 +513,7 @@ fn closest<'a>(name: &str, candidates: impl Iterator<Item = &'a str>) -> Option<
     match (best, candidates.as_slice()) {
         (Some((_, candidate)), _) => Some(candidate.to_owned()),
         // One declared column gone and one undeclared come: most likely a rename.
-        (None, [only]) => Some((*only).to_owned()),
+        (None, [only]) if lone => Some((*only).to_owned()),
         (None, _) => None,
     }
 }
