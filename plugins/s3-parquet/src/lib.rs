@@ -276,7 +276,10 @@ fn store_error(error: &object_store::Error, location: &str) -> String {
         || text.contains("SignatureDoesNotMatch")
     {
         "; the credentials were refused: check the S3 access key id and secret"
-    } else if text.contains("onnect") || text.contains("dns") || text.contains("timed out") {
+    } else if ["onnect", "dns", "timed out", "error sending request"]
+        .iter()
+        .any(|phrase| text.contains(phrase))
+    {
         "; the S3 endpoint cannot be reached: check it and that the server runs"
     } else {
         ""
