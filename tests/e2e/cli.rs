@@ -36,6 +36,19 @@ pub(crate) fn codelake(dir: &Path) -> Command {
     command
 }
 
+/// `codelake` in `dir` in profile `production`, reading bucket `lake-prod` of
+/// `server` with the test access key and `secret`.
+pub(crate) fn production(dir: &Path, server: &S3Server, secret: &str) -> Command {
+    let mut command = codelake(dir);
+    command
+        .env("CODELAKE_ENV", "production")
+        .env("CODELAKE_S3_ENDPOINT", &server.endpoint)
+        .env("CODELAKE_S3_BUCKET", "lake-prod")
+        .env("CODELAKE_S3_ACCESS_KEY_ID", crate::s3::ACCESS_KEY)
+        .env("CODELAKE_S3_SECRET_ACCESS_KEY", secret);
+    command
+}
+
 pub(crate) fn run(dir: &Path, args: &[&str]) -> Output {
     codelake(dir).args(args).output().unwrap()
 }
@@ -473,14 +486,8 @@ async fn production_reads_a_credentialed_s3_server_and_never_prints_the_secret()
 
     let dir = tempfile::tempdir().unwrap();
     let production = |secret: &str| {
-        let mut command = codelake(dir.path());
-        command
-            .env("CODELAKE_ENV", "production")
-            .env("CODELAKE_S3_ENDPOINT", &server.endpoint)
-            .env("CODELAKE_S3_BUCKET", "lake-prod")
-            .env("CODELAKE_S3_ACCESS_KEY_ID", crate::s3::ACCESS_KEY)
-            .env("CODELAKE_S3_SECRET_ACCESS_KEY", secret)
-            .args(["sql", "-f", "csv", "SELECT count(*) AS n FROM tpch.part"]);
+        let mut command = production(dir.path(), &server, secret);
+        command.args(["sql", "-f", "csv", "SELECT count(*) AS n FROM tpch.part"]);
         tokio::task::spawn_blocking(move || command.output().unwrap())
     };
 

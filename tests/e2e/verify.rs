@@ -615,14 +615,8 @@ async fn production_verifies_against_a_credentialed_s3_server_and_fails_clearly_
     );
     let dir = tempfile::tempdir().unwrap();
     let production = |secret: &str| {
-        let mut command = crate::cli::codelake(dir.path());
-        command
-            .env("CODELAKE_ENV", "production")
-            .env("CODELAKE_S3_ENDPOINT", &server.endpoint)
-            .env("CODELAKE_S3_BUCKET", "lake-prod")
-            .env("CODELAKE_S3_ACCESS_KEY_ID", crate::s3::ACCESS_KEY)
-            .env("CODELAKE_S3_SECRET_ACCESS_KEY", secret)
-            .args(["verify", "--table", "tpch.part"]);
+        let mut command = crate::cli::production(dir.path(), &server, secret);
+        command.args(["verify", "--table", "tpch.part"]);
         tokio::task::spawn_blocking(move || command.output().unwrap())
     };
     let output = production(SECRET_KEY).await.unwrap();
