@@ -20,29 +20,40 @@ const PACKAGES: &[&str] = &[
 /// Builds `codelake` and the plugins (quietly if `quiet`, optimised if
 /// `release`); the binary's path, with the plugins beside it.
 pub fn build(quiet: bool, release: bool) -> Result<PathBuf> {
-    let root = project_root();
+    build_packages(&[], quiet, release)
+}
+
+/// [`build`], with `extra` packages built in the same cargo invocation (so
+/// their features unify with codelake's).
+pub fn build_packages(extra: &[&str], quiet: bool, release: bool) -> Result<PathBuf> {
     let mut command = Command::new(cargo());
-    command.current_dir(&root).arg("build");
+    command.current_dir(project_root()).arg("build");
     if quiet {
         command.arg("--quiet");
     }
     if release {
         command.arg("--release");
     }
-    for package in PACKAGES {
+    for package in PACKAGES.iter().chain(extra) {
         command.args(["--package", package]);
     }
     let status = command.status().context("cannot run cargo")?;
     if !status.success() {
         bail!("building codelake and its plugins failed (see above)");
     }
+    Ok(binary_path(release))
+}
+
+/// Where cargo puts the `codelake` binary of the debug or release profile.
+pub fn binary_path(release: bool) -> PathBuf {
+    let root = project_root();
     let target = std::env::var_os("CARGO_TARGET_DIR")
         .map(|dir| root.join(dir))
         .unwrap_or_else(|| root.join("target"));
     let profile = if release { "release" } else { "debug" };
-    Ok(target
+    target
         .join(profile)
-        .join(format!("codelake{}", std::env::consts::EXE_SUFFIX)))
+        .join(format!("codelake{}", std::env::consts::EXE_SUFFIX))
 }
 
 /// Runs the built `codelake` with `args` in `dir`, as this process where the OS allows.

@@ -200,6 +200,12 @@ pub fn run(args: &Args) -> anyhow::Result<()> {
             Arc::clone(&tally),
         ),
     });
+    // The benchmark in its smoke mode: every case runs on every engine (DuckDB and
+    // Polars included) on tiny data and the answers must agree; no timing is judged.
+    steps.push(Step {
+        name: "bench smoke (cargo xtask bench --smoke)",
+        run: Box::new(|| crate::bench::run(&crate::bench::Args::smoke())),
+    });
     if !args.quick {
         steps.push(Step {
             name: "rustdoc (warnings denied)",

@@ -18,7 +18,6 @@ use datafusion::arrow::array::RecordBatch;
 use datafusion::arrow::compute::cast;
 use datafusion::arrow::error::ArrowError;
 use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
-use object_store::aws::AmazonS3Builder;
 use object_store::buffered::BufWriter as ObjectWriter;
 use object_store::path::Path as ObjectPath;
 use object_store::{ObjectStore, ObjectStoreExt};
@@ -209,25 +208,9 @@ impl Target {
             .s3
             .as_ref()
             .ok_or_else(|| anyhow::anyhow!("environment `{}` has no S3 settings", env.name))?;
-        let mut builder = AmazonS3Builder::new()
-            .with_bucket_name(bucket)
-            .with_region(&s3.region);
-        if let Some(endpoint) = &s3.endpoint {
-            builder = builder
-                .with_endpoint(endpoint)
-                .with_allow_http(endpoint.starts_with("http://"))
-                .with_virtual_hosted_style_request(false);
-        }
-        if let (Some(id), Some(secret)) = (&s3.access_key_id, &s3.secret_access_key) {
-            builder = builder
-                .with_access_key_id(id)
-                .with_secret_access_key(secret.expose());
-            if let Some(token) = &s3.session_token {
-                builder = builder.with_token(token.expose());
-            }
-        }
+        let store = catalog_core::s3::store(bucket, s3).map_err(|error| anyhow::anyhow!(error))?;
         Ok(Self::S3 {
-            store: Arc::new(builder.build()?),
+            store: Arc::new(store),
             path: ObjectPath::from(key),
             location,
         })

@@ -14,7 +14,7 @@ use std::sync::Arc;
 
 use async_trait::async_trait;
 use codelake_plugin_sdk::catalog_core::inspect::{Drift, InspectRequest, Inspection, LiveColumn};
-use codelake_plugin_sdk::catalog_core::{Environment, S3Settings, TableSpec};
+use codelake_plugin_sdk::catalog_core::{Environment, S3Settings, TableSpec, s3};
 use codelake_plugin_sdk::datafusion::arrow::datatypes::{DataType, Schema, SchemaRef};
 use codelake_plugin_sdk::datafusion::catalog::{Session, TableProvider};
 use codelake_plugin_sdk::datafusion::common::{DataFusionError, Result};
@@ -31,7 +31,6 @@ use codelake_plugin_sdk::datafusion::parquet::file::metadata::ParquetMetaData;
 use codelake_plugin_sdk::datafusion::physical_plan::ExecutionPlan;
 use codelake_plugin_sdk::{Source, export_source};
 use futures::StreamExt;
-use object_store::aws::AmazonS3Builder;
 use object_store::path::Path as ObjectPath;
 use object_store::{ObjectMeta, ObjectStore, ObjectStoreExt};
 
@@ -89,7 +88,7 @@ impl Source for S3Parquet {
             .with_schema(Arc::new(file_schema));
         let listing = ListingTable::try_new(config).map_err(|error| error.to_string())?;
         let (bucket, key) = bucket_and_key(location)?;
-        let store = s3_store(bucket, settings(env, location)?)?;
+        let store = s3::store(bucket, settings(env, location)?)?;
         Ok(Arc::new(S3Table {
             listing,
             store: Arc::new(store),
@@ -104,7 +103,7 @@ impl Source for S3Parquet {
     ) -> std::result::Result<Option<Arc<RuntimeEnv>>, String> {
         let location = &env.s3_location(spec.option("location").ok_or("no `location` option")?);
         let (bucket, _) = bucket_and_key(location)?;
-        let store = s3_store(bucket, settings(env, location)?)?;
+        let store = s3::store(bucket, settings(env, location)?)?;
         let runtime = RuntimeEnvBuilder::new()
             .build_arc()
             .map_err(|error| error.to_string())?;
@@ -124,7 +123,7 @@ impl Source for S3Parquet {
     ) -> std::result::Result<Inspection, String> {
         let location = &env.s3_location(spec.option("location").ok_or("no `location` option")?);
         let (bucket, key) = bucket_and_key(location)?;
-        let store: Arc<dyn ObjectStore> = Arc::new(s3_store(bucket, settings(env, location)?)?);
+        let store: Arc<dyn ObjectStore> = Arc::new(s3::store(bucket, settings(env, location)?)?);
         let listed = objects(&store, key, location).await?;
         let objects = footers_to_read(&listed);
         // Owned values: a stream of futures borrowing from here would not be `Send`.
@@ -437,46 +436,4 @@ impl TableProvider for S3Table {
     ) -> Result<Vec<TableProviderFilterPushDown>> {
         self.listing.supports_filters_pushdown(filters)
     }
-}
-
-fn s3_store(
-    bucket: &str,
-    settings: &S3Settings,
-) -> std::result::Result<object_store::aws::AmazonS3, String> {
-    let mut builder = AmazonS3Builder::new()
-        .with_bucket_name(bucket)
-        .with_region(&settings.region);
-    if let Some(endpoint) = &settings.endpoint {
-        // Path-style requests: every S3-compatible server supports them, not all support virtual hosts.
-        builder = builder
-            .with_endpoint(endpoint)
-            .with_allow_http(endpoint.starts_with("http://"))
-            .with_virtual_hosted_style_request(false);
-    }
-    match (&settings.access_key_id, &settings.secret_access_key) {
-        (Some(key), Some(secret)) => {
-            builder = builder
-                .with_access_key_id(key)
-                .with_secret_access_key(secret.expose());
-            if let Some(token) = &settings.session_token {
-                builder = builder.with_token(token.expose());
-            }
-        }
-        // A public bucket: send unsigned requests rather than hunt for ambient credentials.
-        (None, None) => builder = builder.with_skip_signature(true),
-        // Half a credential is a configuration mistake, not a public bucket.
-        (Some(_), None) => {
-            return Err(format!(
-                "S3 for bucket `{bucket}`: an access key id is set but no secret access key"
-            ));
-        }
-        (None, Some(_)) => {
-            return Err(format!(
-                "S3 for bucket `{bucket}`: a secret access key is set but no access key id"
-            ));
-        }
-    }
-    builder
-        .build()
-        .map_err(|error| format!("cannot configure S3 for bucket `{bucket}`: {error}"))
 }

@@ -1,0 +1,1 @@
+SELECT p_partkey, p_name, p_brand, p_retailprice FROM tpch.part ORDER BY p_partkey LIMIT 5

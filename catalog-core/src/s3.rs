@@ -1,0 +1,54 @@
+//! The one way codelake connects to an S3-compatible store (feature `s3`):
+//! the s3-parquet plugin, `codelake data seed` and the benchmarks all build
+//! their client here, so they agree on path-style requests, plain HTTP for
+//! loopback endpoints, and what a half-set credential means.
+
+use object_store::aws::{AmazonS3, AmazonS3Builder};
+
+use crate::S3Settings;
+
+/// A client for `bucket` as `settings` say: the endpoint (path-style, HTTP
+/// allowed when it is `http://`), the region, and the credentials, which must
+/// be set as a pair. With neither set, requests go unsigned (a public bucket)
+/// rather than hunting for ambient credentials.
+///
+/// # Errors
+/// Half a credential, or settings object_store refuses; the message names the
+/// bucket and never a secret.
+pub fn store(bucket: &str, settings: &S3Settings) -> Result<AmazonS3, String> {
+    let mut builder = AmazonS3Builder::new()
+        .with_bucket_name(bucket)
+        .with_region(&settings.region);
+    if let Some(endpoint) = &settings.endpoint {
+        // Path-style requests: every S3-compatible server supports them, not all support virtual hosts.
+        builder = builder
+            .with_endpoint(endpoint)
+            .with_allow_http(endpoint.starts_with("http://"))
+            .with_virtual_hosted_style_request(false);
+    }
+    match (&settings.access_key_id, &settings.secret_access_key) {
+        (Some(key), Some(secret)) => {
+            builder = builder
+                .with_access_key_id(key)
+                .with_secret_access_key(secret.expose());
+            if let Some(token) = &settings.session_token {
+                builder = builder.with_token(token.expose());
+            }
+        }
+        (None, None) => builder = builder.with_skip_signature(true),
+        // Half a credential is a configuration mistake, not a public bucket.
+        (Some(_), None) => {
+            return Err(format!(
+                "S3 for bucket `{bucket}`: an access key id is set but no secret access key"
+            ));
+        }
+        (None, Some(_)) => {
+            return Err(format!(
+                "S3 for bucket `{bucket}`: a secret access key is set but no access key id"
+            ));
+        }
+    }
+    builder
+        .build()
+        .map_err(|error| format!("cannot configure S3 for bucket `{bucket}`: {error}"))
+}

@@ -1,0 +1,187 @@
+//! `codelake-bench-engine ENGINE DATA_DIR`: one of `cargo xtask bench`'s
+//! in-process engines, answering queries over standard input and output.
+//!
+//! Engines, all on one DataFusion version and the same session settings:
+//! - `codelake`: the catalog's tables registered through the real plugins, in
+//!   the local environment running for `DATA_DIR` (`codelake local up`);
+//! - `datafusion`: DataFusion's native listing tables over the same files, on
+//!   local disk (the S3 server's own files), with the catalog's declared schemas;
+//! - `datafusion-s3`: the same native tables read from the same S3 server, so
+//!   `codelake` ÷ `datafusion-s3` is the cost of the plugin boundary alone, and
+//!   `datafusion-s3` ÷ `datafusion` the cost of the S3 protocol.
+//!
+//! Protocol: the engine prints one JSON line when ready (`engine`, `version`).
+//! Then each input line is a JSON object `{"sql": "..."}`, answered by one line:
+//! `{"ms": F, "rows": [[...]]}` (the time to plan, run and collect the result,
+//! and its values as text) or `{"error": "..."}`.
+
+use std::io::{BufRead, Write};
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+use std::time::Instant;
+
+use anyhow::{Context, bail};
+use catalog_core::TableSpec;
+use catalog_runtime::local::{LocalEnvironment, s3_root};
+use catalog_runtime::{PluginSet, default_plugin_dir, register_tables};
+use datafusion::arrow::array::RecordBatch;
+use datafusion::arrow::util::display::{ArrayFormatter, FormatOptions};
+use datafusion::datasource::file_format::csv::CsvFormat;
+use datafusion::datasource::file_format::parquet::ParquetFormat;
+use datafusion::datasource::listing::{
+    ListingOptions, ListingTable, ListingTableConfig, ListingTableUrl,
+};
+use datafusion::execution::object_store::ObjectStoreUrl;
+use datafusion::prelude::{SessionConfig, SessionContext};
+
+fn main() -> anyhow::Result<()> {
+    let mut args = std::env::args().skip(1);
+    let (Some(engine), Some(data_dir)) = (args.next(), args.next()) else {
+        bail!(
+            "usage: codelake-bench-engine codelake|datafusion|datafusion-s3 DATA_DIR \
+             (run by `cargo xtask bench`)"
+        );
+    };
+    let data_dir = PathBuf::from(data_dir);
+    let runtime = tokio::runtime::Runtime::new()?;
+    let ctx = runtime.block_on(session(&engine, &data_dir))?;
+    let mut stdout = std::io::stdout().lock();
+    writeln!(
+        stdout,
+        "{}",
+        serde_json::json!({"engine": engine, "version": format!("DataFusion {}", datafusion::DATAFUSION_VERSION)})
+    )?;
+    stdout.flush()?;
+    for line in std::io::stdin().lock().lines() {
+        let request: serde_json::Value = serde_json::from_str(&line?)?;
+        let sql = request["sql"].as_str().context("a request without `sql`")?;
+        let answer = match runtime.block_on(run(&ctx, sql)) {
+            Ok((ms, batches)) => serde_json::json!({"ms": ms, "rows": rows(&batches)?}),
+            Err(error) => serde_json::json!({"error": format!("{error:#}")}),
+        };
+        writeln!(stdout, "{answer}")?;
+        stdout.flush()?;
+    }
+    Ok(())
+}
+
+/// Plans, runs and collects `sql`: the milliseconds it took, and the result.
+async fn run(ctx: &SessionContext, sql: &str) -> anyhow::Result<(f64, Vec<RecordBatch>)> {
+    let start = Instant::now();
+    let batches = ctx.sql(sql).await?.collect().await?;
+    Ok((start.elapsed().as_secs_f64() * 1e3, batches))
+}
+
+/// Every value as text, as Arrow displays it.
+fn rows(batches: &[RecordBatch]) -> anyhow::Result<Vec<Vec<String>>> {
+    let options = FormatOptions::default().with_null("NULL");
+    let mut rows = Vec::new();
+    for batch in batches {
+        let formatters = batch
+            .columns()
+            .iter()
+            .map(|column| ArrayFormatter::try_new(column.as_ref(), &options))
+            .collect::<Result<Vec<_>, _>>()?;
+        for row in 0..batch.num_rows() {
+            rows.push(
+                formatters
+                    .iter()
+                    .map(|formatter| formatter.value(row).to_string())
+                    .collect(),
+            );
+        }
+    }
+    Ok(rows)
+}
+
+/// The engine's session, every table registered.
+async fn session(engine: &str, data_dir: &Path) -> anyhow::Result<Arc<SessionContext>> {
+    // The settings `codelake sql` uses.
+    let ctx = SessionContext::new_with_config(SessionConfig::new().with_information_schema(true));
+    let local = LocalEnvironment::attach(data_dir).with_context(|| {
+        format!(
+            "no local environment runs for {}: start it with `codelake local up`",
+            data_dir.display()
+        )
+    })?;
+    let env = local.environment();
+    match engine {
+        "codelake" => {
+            let ctx = Arc::new(ctx);
+            let plugins = PluginSet::load_dir(&default_plugin_dir())?;
+            let failures = register_tables(&ctx, &plugins, tables::REGISTRY.tables(), &env);
+            if let Some(failure) = failures.first() {
+                bail!("{failure}");
+            }
+            Ok(ctx)
+        }
+        "datafusion" | "datafusion-s3" => {
+            let on_s3 = engine == "datafusion-s3";
+            if on_s3 {
+                let settings = env.s3.as_ref().context("the local environment has no S3")?;
+                let store = catalog_core::s3::store("codelake", settings)
+                    .map_err(|error| anyhow::anyhow!(error))?;
+                let url = ObjectStoreUrl::parse("s3://codelake")?;
+                ctx.register_object_store(url.as_ref(), Arc::new(store));
+            }
+            for spec in tables::REGISTRY.tables() {
+                if let Some(table) = native_table(&ctx, spec, data_dir, on_s3).await? {
+                    ctx.sql(&format!("CREATE SCHEMA IF NOT EXISTS {}", spec.database))
+                        .await?;
+                    ctx.register_table(spec.qualified_name().as_str(), table)?;
+                }
+            }
+            Ok(Arc::new(ctx))
+        }
+        other => bail!("unknown engine `{other}`: codelake, datafusion or datafusion-s3"),
+    }
+}
+
+/// DataFusion's own listing table over `spec`'s files: its Parquet objects on
+/// disk or S3, its CSV file on disk; `None` for sources that are not files.
+async fn native_table(
+    ctx: &SessionContext,
+    spec: &TableSpec,
+    data_dir: &Path,
+    on_s3: bool,
+) -> anyhow::Result<Option<Arc<ListingTable>>> {
+    let location = spec.option("location").unwrap_or_default();
+    let (url, options, schema) = match spec.source.as_ref() {
+        "s3-parquet" => {
+            let url = if on_s3 {
+                location.to_owned()
+            } else {
+                let key = location.strip_prefix("s3://").context("not s3://")?;
+                let path = s3_root(data_dir).join(key);
+                format!(
+                    "{}{}",
+                    path.display(),
+                    if key.ends_with('/') { "/" } else { "" }
+                )
+            };
+            let options = ListingOptions::new(Arc::new(ParquetFormat::default()))
+                .with_file_extension(".parquet");
+            (url, options, Some(Arc::new(spec.arrow_schema())))
+        }
+        "csv" => {
+            let path = data_dir.join(location);
+            let delimiter = spec.option("delimiter").unwrap_or(",").as_bytes()[0];
+            let format = CsvFormat::default()
+                .with_delimiter(delimiter)
+                .with_has_header(spec.option("header") != Some("false"));
+            let options = ListingOptions::new(Arc::new(format)).with_file_extension(".csv");
+            // The file's own column order: the header, typed by inference.
+            (path.display().to_string(), options, None)
+        }
+        _ => return Ok(None),
+    };
+    let table_url = ListingTableUrl::parse(&url)?;
+    let schema = match schema {
+        Some(schema) => schema,
+        None => options.infer_schema(&ctx.state(), &table_url).await?,
+    };
+    let config = ListingTableConfig::new(table_url)
+        .with_listing_options(options)
+        .with_schema(schema);
+    Ok(Some(Arc::new(ListingTable::try_new(config)?)))
+}

@@ -1,0 +1,510 @@
+//! The benchmark report: `benchmarks.json` (every run's figures), the
+//! `benchmarks.md` page (machine, versions, goals, medians and ratios) and
+//! `benchmarks-tpch.svg` (TPC-H medians relative to DuckDB's, drawn with plotters).
+
+use std::collections::BTreeMap;
+use std::fmt::Write as _;
+use std::fs;
+use std::path::Path;
+
+use anyhow::Context;
+use serde::Serialize;
+
+use super::engines::EngineKind;
+
+/// The report's layout version; readers ignore fields they do not know.
+const REPORT_VERSION: u32 = 1;
+
+/// One run of `cargo xtask bench`.
+#[derive(Debug, Serialize)]
+pub struct Report {
+    report_version: u32,
+    generated: String,
+    mode: &'static str,
+    scale: f64,
+    runs: usize,
+    profile: &'static str,
+    machine: BTreeMap<&'static str, String>,
+    /// Program and engine versions, by name.
+    #[serde(serialize_with = "as_map")]
+    pub versions: Vec<(String, String)>,
+    pub cases: Vec<Case>,
+    pub measures: Vec<Measure>,
+}
+
+fn as_map<S: serde::Serializer>(
+    pairs: &[(String, String)],
+    serializer: S,
+) -> Result<S::Ok, S::Error> {
+    serializer.collect_map(pairs.iter().map(|(key, value)| (key, value)))
+}
+
+/// One query case: every engine's timings.
+#[derive(Debug, Serialize)]
+pub struct Case {
+    pub name: String,
+    pub title: String,
+    pub group: String,
+    /// Rows of the (cross-checked) answer.
+    pub rows: usize,
+    pub results: Vec<EngineResult>,
+}
+
+/// One engine's timed runs of a case.
+#[derive(Debug, Serialize)]
+pub struct EngineResult {
+    pub engine: String,
+    pub median_ms: f64,
+    pub min_ms: f64,
+    pub max_ms: f64,
+    pub runs_ms: Vec<f64>,
+}
+
+impl EngineResult {
+    pub fn new(engine: &str, runs_ms: Vec<f64>) -> Self {
+        let (median_ms, min_ms, max_ms) = summary(&runs_ms);
+        Self {
+            engine: engine.to_owned(),
+            median_ms,
+            min_ms,
+            max_ms,
+            runs_ms,
+        }
+    }
+}
+
+/// A single figure, or the median of several runs.
+#[derive(Debug, Serialize)]
+pub struct Measure {
+    pub name: String,
+    pub title: String,
+    pub unit: &'static str,
+    pub median: f64,
+    pub min: f64,
+    pub max: f64,
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub runs: Vec<f64>,
+}
+
+impl Measure {
+    pub fn new(name: &str, title: &str, value: f64, unit: &'static str) -> Self {
+        Self {
+            name: name.to_owned(),
+            title: title.to_owned(),
+            unit,
+            median: value,
+            min: value,
+            max: value,
+            runs: Vec::new(),
+        }
+    }
+
+    pub fn from_runs(name: &str, title: &str, runs: Vec<f64>, unit: &'static str) -> Self {
+        let (median, min, max) = summary(&runs);
+        Self {
+            name: name.to_owned(),
+            title: title.to_owned(),
+            unit,
+            median,
+            min,
+            max,
+            runs,
+        }
+    }
+}
+
+/// Median (the lower one of an even count), min and max.
+fn summary(runs: &[f64]) -> (f64, f64, f64) {
+    let mut sorted = runs.to_vec();
+    sorted.sort_by(f64::total_cmp);
+    match sorted.as_slice() {
+        [] => (f64::NAN, f64::NAN, f64::NAN),
+        all => (all[(all.len() - 1) / 2], all[0], all[all.len() - 1]),
+    }
+}
+
+/// Geometric mean of ratios: the mean of a ratio across cases.
+fn geometric_mean(values: &[f64]) -> Option<f64> {
+    (!values.is_empty())
+        .then(|| (values.iter().map(|value| value.ln()).sum::<f64>() / values.len() as f64).exp())
+}
+
+impl Report {
+    pub fn new(mode: &'static str, scale: f64, runs: usize, profile: &'static str) -> Self {
+        Self {
+            report_version: REPORT_VERSION,
+            generated: humantime::format_rfc3339_seconds(std::time::SystemTime::now()).to_string(),
+            mode,
+            scale,
+            runs,
+            profile,
+            machine: machine(),
+            versions: vec![("rustc".into(), rustc_version())],
+            cases: Vec::new(),
+            measures: Vec::new(),
+        }
+    }
+
+    /// Writes `benchmarks.json`, `benchmarks.md` and `benchmarks-tpch.svg` into `dir`.
+    pub fn write(&self, dir: &Path) -> anyhow::Result<()> {
+        fs::create_dir_all(dir).with_context(|| format!("cannot create {}", dir.display()))?;
+        fs::write(
+            dir.join("benchmarks.json"),
+            serde_json::to_string_pretty(self)? + "\n",
+        )?;
+        fs::write(dir.join("benchmarks.md"), self.markdown())?;
+        self.plot(&dir.join("benchmarks-tpch.svg"))?;
+        Ok(())
+    }
+
+    fn median(&self, case: &str, engine: EngineKind) -> Option<f64> {
+        self.cases
+            .iter()
+            .find(|c| c.name == case)?
+            .results
+            .iter()
+            .find(|r| r.engine == engine.name())
+            .map(|r| r.median_ms)
+    }
+
+    fn measure(&self, name: &str) -> Option<&Measure> {
+        self.measures.iter().find(|m| m.name == name)
+    }
+
+    fn tpch(&self) -> impl Iterator<Item = &Case> {
+        self.cases.iter().filter(|case| case.group == "tpch")
+    }
+
+    /// `a ÷ b` of every TPC-H query where both ran.
+    fn tpch_ratios(&self, a: EngineKind, b: EngineKind) -> Vec<(String, f64)> {
+        self.tpch()
+            .filter_map(|case| {
+                Some((
+                    case.name.clone(),
+                    self.median(&case.name, a)? / self.median(&case.name, b)?,
+                ))
+            })
+            .collect()
+    }
+
+    fn markdown(&self) -> String {
+        use EngineKind::*;
+        let mut md = String::new();
+        let _ = writeln!(md, "# Benchmarks\n");
+        let _ = writeln!(
+            md,
+            "Generated by `cargo xtask bench` ({} mode) on {}: TPC-H at scale factor {}, {} timed run(s) \
+             of each engine per case after a warm-up, engines alternating run by run with their order rotated, \
+             {} builds. Every engine's answer is cross-checked against DataFusion's before anything is timed. \
+             Do not edit: run the bench again. The raw figures are in [benchmarks.json](benchmarks.json); \
+             where the time goes, and why, is in [performance](../explanation/performance.md).\n",
+            self.mode, self.generated, self.scale, self.runs, self.profile
+        );
+
+        let _ = writeln!(md, "## Machine and versions\n");
+        let _ = writeln!(md, "| | |\n|---|---|");
+        for (key, value) in &self.machine {
+            let _ = writeln!(md, "| {key} | {value} |");
+        }
+        for (key, value) in &self.versions {
+            let _ = writeln!(md, "| {key} | {value} |");
+        }
+
+        let _ = writeln!(md, "\n## Goals\n");
+        let _ = writeln!(md, "| Measure | Goal | Measured | Met |\n|---|---|---|---|");
+        let mut goal = |name: &str, goal: &str, measured: Option<String>, met: Option<bool>| {
+            let _ = writeln!(
+                md,
+                "| {name} | {goal} | {} | {} |",
+                measured.unwrap_or_else(|| "not measured".into()),
+                match met {
+                    Some(true) => "yes",
+                    Some(false) => "**no**",
+                    None => "—",
+                }
+            );
+        };
+        let ratio_list = |ratios: &[(String, f64)]| {
+            ratios
+                .iter()
+                .map(|(name, ratio)| format!("{name} {ratio:.2}×"))
+                .collect::<Vec<_>>()
+                .join(", ")
+        };
+        let boundary = self.tpch_ratios(Codelake, DataFusionS3);
+        let values: Vec<f64> = boundary.iter().map(|(_, r)| *r).collect();
+        let mean = geometric_mean(&values);
+        goal(
+            "Plugin path ÷ native DataFusion, both over the same S3 (TPC-H, geometric mean)",
+            "≤ 1.05×",
+            mean.map(|mean| format!("{mean:.2}× ({})", ratio_list(&boundary))),
+            mean.map(|mean| mean <= 1.05),
+        );
+        let duckdb = self.tpch_ratios(Codelake, DuckDb);
+        for (query, ratio) in &duckdb {
+            goal(
+                &format!("codelake ÷ DuckDB, TPC-H {query}"),
+                "≤ 1.0×",
+                Some(format!("{ratio:.2}×")),
+                Some(*ratio <= 1.0),
+            );
+        }
+        let polars = self.tpch_ratios(Codelake, Polars);
+        let values: Vec<f64> = polars.iter().map(|(_, r)| *r).collect();
+        goal(
+            "codelake ÷ Polars (TPC-H, geometric mean)",
+            "—",
+            geometric_mean(&values).map(|mean| format!("{mean:.2}× ({})", ratio_list(&polars))),
+            None,
+        );
+        let s3 = self.tpch_ratios(DataFusionS3, DataFusion);
+        let values: Vec<f64> = s3.iter().map(|(_, r)| *r).collect();
+        let scan = self
+            .median("scan", DataFusionS3)
+            .zip(self.median("scan", DataFusion))
+            .map(|(a, b)| a / b);
+        goal(
+            "S3 ÷ disk, native DataFusion (full scan; TPC-H geometric mean)",
+            "—",
+            scan.map(|scan| {
+                format!(
+                    "{scan:.2}× scan; {}",
+                    geometric_mean(&values)
+                        .map_or("—".into(), |mean| format!("{mean:.2}× TPC-H"))
+                )
+            }),
+            None,
+        );
+        let cold = self.measure("cold_start_first_result");
+        goal(
+            "`codelake sql` cold start to first result (median)",
+            "≤ 50 ms",
+            cold.map(|m| format!("{:.1} ms", m.median)),
+            cold.map(|m| m.median <= 50.0),
+        );
+        let idle = self.measure("idle_rss");
+        goal(
+            "Idle `codelake sql` shell RSS",
+            "—",
+            idle.map(|m| format!("{:.1} MiB", m.median)),
+            None,
+        );
+        let verify = self.measure("verify");
+        goal(
+            "`codelake verify` of 100 tables (median)",
+            "≤ 5 s",
+            verify.map(|m| format!("{:.2} s", m.median / 1e3)),
+            verify.map(|m| m.median <= 5000.0),
+        );
+
+        let _ = writeln!(
+            md,
+            "\n## TPC-H\n\nEach engine's median ÷ DuckDB's, per query (lower is faster):\n\n\
+             ![TPC-H medians relative to DuckDB](benchmarks-tpch.svg)\n"
+        );
+        self.case_tables(&mut md, |case| case.group == "tpch");
+        let _ = writeln!(
+            md,
+            "\n## Reading Parquet, the seed's query and the federated join\n"
+        );
+        self.case_tables(&mut md, |case| case.group != "tpch");
+
+        let _ = writeln!(md, "\n## Start-up, memory, gen-catalog and verify\n");
+        let _ = writeln!(md, "| Measure | Median | Min | Max |\n|---|---|---|---|");
+        for m in &self.measures {
+            let _ = writeln!(
+                md,
+                "| {} | {} | {} | {} |",
+                m.title,
+                fmt_value(m.median, m.unit),
+                fmt_value(m.min, m.unit),
+                fmt_value(m.max, m.unit)
+            );
+        }
+
+        let _ = writeln!(md, "\n## Engines\n");
+        for kind in EngineKind::ALL {
+            let _ = writeln!(md, "- **{}**: {}.", kind.name(), kind.describe());
+        }
+        let _ = writeln!(
+            md,
+            "\nThe queries are in `xtask/bench/queries/` (TPC-H's validation parameters, written with \
+             plain date literals every engine reads; Q3 and Q10 order ties by key so the answers compare \
+             row by row). Times are from the engine's own clock around planning, running and collecting \
+             the result, except `codelake-cli`, timed from spawn to exit."
+        );
+        md
+    }
+
+    /// One table per case: each engine's median, min and max, and codelake's ratio to it.
+    fn case_tables(&self, md: &mut String, keep: impl Fn(&Case) -> bool) {
+        for case in self.cases.iter().filter(|case| keep(case)) {
+            let _ = writeln!(md, "### {} ({} rows)\n", case.title, case.rows);
+            let _ = writeln!(
+                md,
+                "| Engine | Median | Min | Max | codelake ÷ engine |\n|---|---|---|---|---|"
+            );
+            let codelake = self.median(&case.name, EngineKind::Codelake);
+            for result in &case.results {
+                let _ = writeln!(
+                    md,
+                    "| {} | {} | {} | {} | {} |",
+                    result.engine,
+                    fmt_value(result.median_ms, "ms"),
+                    fmt_value(result.min_ms, "ms"),
+                    fmt_value(result.max_ms, "ms"),
+                    codelake.map_or("—".into(), |c| format!("{:.2}×", c / result.median_ms))
+                );
+            }
+            md.push('\n');
+        }
+    }
+
+    /// Grouped bars: each engine's TPC-H median ÷ DuckDB's, per query.
+    fn plot(&self, path: &Path) -> anyhow::Result<()> {
+        use plotters::prelude::*;
+
+        let cases: Vec<&Case> = self.tpch().collect();
+        let engines: Vec<EngineKind> = EngineKind::ALL
+            .into_iter()
+            .filter(|kind| {
+                cases
+                    .iter()
+                    .any(|case| self.median(&case.name, *kind).is_some())
+            })
+            .collect();
+        let ratio = |case: &Case, kind: EngineKind| {
+            Some(self.median(&case.name, kind)? / self.median(&case.name, EngineKind::DuckDb)?)
+        };
+        let top = cases
+            .iter()
+            .flat_map(|case| engines.iter().filter_map(|kind| ratio(case, *kind)))
+            .fold(1.0_f64, f64::max)
+            * 1.1;
+        let root = SVGBackend::new(path, (960, 480)).into_drawing_area();
+        let draw = || -> Result<(), Box<dyn std::error::Error>> {
+            root.fill(&WHITE)?;
+            let mut chart = ChartBuilder::on(&root)
+                .caption(
+                    format!(
+                        "TPC-H SF{}: median time ÷ DuckDB's (lower is faster)",
+                        self.scale
+                    ),
+                    ("sans-serif", 20),
+                )
+                .margin(12)
+                .x_label_area_size(36)
+                .y_label_area_size(56)
+                .build_cartesian_2d(0.0..cases.len() as f64, 0.0..top)?;
+            chart
+                .configure_mesh()
+                .disable_x_mesh()
+                .x_labels(cases.len() * 2 + 1)
+                .x_label_formatter(&|x| {
+                    let index = x.floor() as usize;
+                    if (x - index as f64 - 0.5).abs() < 0.01 && index < cases.len() {
+                        cases[index].name.to_uppercase()
+                    } else {
+                        String::new()
+                    }
+                })
+                .y_desc("× DuckDB's median")
+                .draw()?;
+            let width = 0.8 / engines.len() as f64;
+            for (slot, kind) in engines.iter().enumerate() {
+                let color = Palette99::pick(slot).to_rgba();
+                let bars = cases.iter().enumerate().filter_map(|(index, case)| {
+                    let x = index as f64 + 0.1 + slot as f64 * width;
+                    Some(Rectangle::new(
+                        [(x, 0.0), (x + width * 0.9, ratio(case, *kind)?)],
+                        color.filled(),
+                    ))
+                });
+                chart
+                    .draw_series(bars)?
+                    .label(kind.name())
+                    .legend(move |(x, y)| {
+                        Rectangle::new([(x, y - 5), (x + 10, y + 5)], color.filled())
+                    });
+            }
+            chart.draw_series(std::iter::once(PathElement::new(
+                vec![(0.0, 1.0), (cases.len() as f64, 1.0)],
+                BLACK.stroke_width(1),
+            )))?;
+            chart
+                .configure_series_labels()
+                .position(SeriesLabelPosition::UpperRight)
+                .background_style(WHITE.mix(0.8))
+                .border_style(BLACK)
+                .draw()?;
+            root.present()?;
+            Ok(())
+        };
+        draw().map_err(|error| anyhow::anyhow!("drawing {}: {error}", path.display()))
+    }
+}
+
+fn fmt_value(value: f64, unit: &str) -> String {
+    match unit {
+        "ms" if value >= 1000.0 => format!("{:.2} s", value / 1e3),
+        "ms" => format!("{value:.1} ms"),
+        unit => format!("{value:.1} {unit}"),
+    }
+}
+
+fn machine() -> BTreeMap<&'static str, String> {
+    let read = |path: &str| fs::read_to_string(path).unwrap_or_default();
+    let cpuinfo = read("/proc/cpuinfo");
+    let cpu = cpuinfo
+        .lines()
+        .find(|line| line.starts_with("model name"))
+        .and_then(|line| line.split(':').nth(1))
+        .map_or_else(
+            || std::env::consts::ARCH.to_owned(),
+            |model| model.trim().to_owned(),
+        );
+    let memory = read("/proc/meminfo")
+        .lines()
+        .find(|line| line.starts_with("MemTotal:"))
+        .and_then(|line| line.split_whitespace().nth(1)?.parse::<f64>().ok())
+        .map_or_else(
+            || "unknown".into(),
+            |kib| format!("{:.1} GiB", kib / 1024.0 / 1024.0),
+        );
+    let cores = std::thread::available_parallelism().map_or(0, usize::from);
+    BTreeMap::from([
+        ("CPU", cpu),
+        ("cores", cores.to_string()),
+        ("memory", memory),
+        (
+            "OS",
+            format!(
+                "{} {}",
+                std::env::consts::OS,
+                read("/proc/sys/kernel/osrelease").trim()
+            ),
+        ),
+    ])
+}
+
+fn rustc_version() -> String {
+    std::process::Command::new("rustc")
+        .arg("--version")
+        .output()
+        .map(|output| String::from_utf8_lossy(&output.stdout).trim().to_owned())
+        .unwrap_or_else(|_| "unknown".into())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::{geometric_mean, summary};
+
+    #[test]
+    fn median_min_max_and_geometric_mean() {
+        assert_eq!(summary(&[5.0, 1.0, 3.0]), (3.0, 1.0, 5.0));
+        assert_eq!(summary(&[4.0, 1.0, 3.0, 2.0]), (2.0, 1.0, 4.0));
+        let mean = geometric_mean(&[2.0, 0.5]).unwrap();
+        assert!((mean - 1.0).abs() < 1e-12, "{mean}");
+        assert_eq!(geometric_mean(&[]), None);
+    }
+}
