@@ -12,6 +12,7 @@ use std::sync::Arc;
 use async_trait::async_trait;
 use datafusion::arrow::datatypes::SchemaRef;
 use datafusion::catalog::{Session, TableProvider};
+use datafusion::common::config::ConfigOptions;
 use datafusion::common::tree_node::TreeNodeRecursion;
 use datafusion::common::{Result, Statistics};
 use datafusion::error::DataFusionError;
@@ -21,7 +22,9 @@ use datafusion::execution::{SendableRecordBatchStream, TaskContext};
 use datafusion::logical_expr::{Expr, TableProviderFilterPushDown, TableType};
 use datafusion::physical_expr::PhysicalExpr;
 use datafusion::physical_plan::stream::RecordBatchStreamAdapter;
-use datafusion::physical_plan::{DisplayAs, DisplayFormatType, ExecutionPlan, PlanProperties};
+use datafusion::physical_plan::{
+    DisplayAs, DisplayFormatType, ExecutionPlan, PlanProperties, StatisticsArgs, StatisticsContext,
+};
 use futures::{FutureExt, Stream, StreamExt};
 use std::future::Future;
 use std::pin::Pin;
@@ -206,6 +209,39 @@ impl ExecutionPlan for GuardedExec {
         _children: Vec<Arc<dyn ExecutionPlan>>,
     ) -> Result<Arc<dyn ExecutionPlan>> {
         Ok(self)
+    }
+
+    /// The plugin plan's own statistics (row counts, sizes, min/max): without
+    /// them the host's optimizer cannot tell a small join side from a large one.
+    fn statistics_from_inputs(
+        &self,
+        _inputs: &[Arc<Statistics>],
+        args: &StatisticsArgs,
+    ) -> Result<Arc<Statistics>> {
+        catch_unwind(AssertUnwindSafe(|| {
+            StatisticsContext::new().compute(self.inner.as_ref(), args)
+        }))
+        .unwrap_or_else(|payload| Err(self.origin.error("computing statistics", &*payload)))
+    }
+
+    /// Lets the host split the plugin's scan into `target_partitions` (a Parquet
+    /// scan splits its files by byte range), so one file is read on every core.
+    fn repartitioned(
+        &self,
+        target_partitions: usize,
+        config: &ConfigOptions,
+    ) -> Result<Option<Arc<dyn ExecutionPlan>>> {
+        let repartitioned = catch_unwind(AssertUnwindSafe(|| {
+            self.inner.repartitioned(target_partitions, config)
+        }))
+        .unwrap_or_else(|payload| Err(self.origin.error("repartitioning a scan", &*payload)))?;
+        Ok(repartitioned.map(|inner| {
+            Arc::new(Self {
+                inner,
+                runtime_env: self.runtime_env.clone(),
+                origin: self.origin.clone(),
+            }) as Arc<dyn ExecutionPlan>
+        }))
     }
 
     fn execute(
