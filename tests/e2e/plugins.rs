@@ -703,3 +703,63 @@ async fn registered_tables_are_listed_by_show_tables_and_information_schema() {
     .await;
     assert_eq!(columns, [4]);
 }
+
+/// The host's optimizer sees into a plugin's scan as into its own: it splits a
+/// Parquet file into one byte range per partition (so one file is decoded on
+/// every core), and it reads the scan's row count (so a join builds on its
+/// small side). Before the SDK forwarded both, every plugin scan was one
+/// partition behind a `RoundRobinBatch` repartition, of unknown size.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_host_repartitions_plugin_scans_and_reads_their_statistics() {
+    use datafusion::physical_plan::{ExecutionPlan, StatisticsArgs, StatisticsContext};
+    use datafusion::prelude::SessionConfig;
+
+    let server = crate::s3::S3Server::start().await;
+    // More rows than a batch: the host repartitions no scan it knows to be smaller.
+    let rows = 20_000;
+    let batch = tables::tpch::Part::to_record_batch(&parts(rows)).unwrap();
+    write_parquet(&server.object_path("codelake", "tpch/part.parquet"), &batch);
+    let data = data_dir();
+    let env = Environment::new("test", data.path()).with_s3(server.settings(crate::s3::SECRET_KEY));
+    let config = SessionConfig::new()
+        .with_target_partitions(4)
+        .with_repartition_file_min_size(0);
+    let ctx = Arc::new(SessionContext::new_with_config(config));
+    let part = tables::REGISTRY
+        .tables()
+        .filter(|spec| spec.qualified_name() == "tpch.part");
+    let failures = register_tables(&ctx, &plugins(), part, &env);
+    assert!(failures.is_empty(), "{failures:#?}");
+
+    let plan = ctx
+        .sql("SELECT p_partkey FROM tpch.part WHERE p_size > 10")
+        .await
+        .unwrap()
+        .create_physical_plan()
+        .await
+        .unwrap();
+    let shown = datafusion::physical_plan::displayable(plan.as_ref())
+        .indent(false)
+        .to_string();
+    assert!(
+        shown.contains("CodelakePluginExec") && !shown.contains("RoundRobinBatch"),
+        "the plugin scan should be split, not repartitioned after it:\n{shown}"
+    );
+    let mut leaf: Arc<dyn ExecutionPlan> = plan;
+    while let Some(child) = leaf.children().first() {
+        leaf = Arc::clone(child);
+    }
+    assert_eq!(
+        leaf.properties().partitioning.partition_count(),
+        4,
+        "one byte range per target partition:\n{shown}"
+    );
+    let statistics = StatisticsContext::new()
+        .compute(leaf.as_ref(), &StatisticsArgs::new())
+        .unwrap();
+    assert_eq!(
+        statistics.num_rows.get_value(),
+        Some(&(rows as usize)),
+        "the row count of the Parquet footer crosses the boundary"
+    );
+}
