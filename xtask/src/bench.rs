@@ -250,7 +250,7 @@ fn build(plan: &Plan) -> anyhow::Result<PathBuf> {
         return crate::run::build_packages(&["codelake-bench-engine"], false, true);
     }
     // The debug build of the test suite, exactly: nothing is rebuilt after `cargo xtask test`'s build.
-    let status = Command::new(crate::cargo())
+    let status = crate::cargo_command()
         .current_dir(crate::project_root())
         .args([
             "build",

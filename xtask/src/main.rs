@@ -89,3 +89,27 @@ pub fn project_root() -> PathBuf {
 pub fn cargo() -> std::ffi::OsString {
     std::env::var_os("CARGO").unwrap_or_else(|| env!("CARGO").into())
 }
+
+/// A cargo command without the variables `cargo run` set for xtask itself
+/// (`CARGO_MANIFEST_DIR`, `CARGO_PKG_NAME`, …).
+///
+/// ring's build script asks to rerun when they change, and cargo compares its
+/// own environment, not the one it gives build scripts: a build started from
+/// xtask would rebuild ring and everything above it (rustls, object_store,
+/// DataFusion) after a plain `cargo build`, and the other way round.
+pub fn cargo_command() -> std::process::Command {
+    let mut command = std::process::Command::new(cargo());
+    for (name, _) in std::env::vars_os() {
+        let name = name.to_string_lossy();
+        if name.starts_with("CARGO_PKG_")
+            || name.starts_with("CARGO_MANIFEST_")
+            || matches!(
+                name.as_ref(),
+                "CARGO_CRATE_NAME" | "CARGO_BIN_NAME" | "CARGO_PRIMARY_PACKAGE"
+            )
+        {
+            command.env_remove(name.as_ref());
+        }
+    }
+    command
+}

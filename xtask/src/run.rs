@@ -6,7 +6,7 @@ use std::process::Command;
 
 use anyhow::{Context, Result, bail};
 
-use crate::{cargo, project_root};
+use crate::project_root;
 
 /// The packages `codelake` needs at run time: itself and every source plugin.
 const PACKAGES: &[&str] = &[
@@ -26,7 +26,7 @@ pub fn build(quiet: bool, release: bool) -> Result<PathBuf> {
 /// [`build`], with `extra` packages built in the same cargo invocation (so
 /// their features unify with codelake's).
 pub fn build_packages(extra: &[&str], quiet: bool, release: bool) -> Result<PathBuf> {
-    let mut command = Command::new(cargo());
+    let mut command = crate::cargo_command();
     command.current_dir(project_root()).arg("build");
     if quiet {
         command.arg("--quiet");

@@ -4,7 +4,7 @@
 //! problem; the summary lists the failed steps and the exit code is non-zero.
 
 use std::io::{BufRead, BufReader, Write};
-use std::process::{Command, Stdio};
+use std::process::Stdio;
 use std::sync::{Arc, Mutex};
 use std::time::Instant;
 
@@ -30,7 +30,7 @@ fn cargo(
     env: &'static [(&'static str, &'static str)],
 ) -> Box<dyn Fn() -> anyhow::Result<()>> {
     Box::new(move || {
-        let status = Command::new(crate::cargo())
+        let status = crate::cargo_command()
             .args(args)
             .envs(env.iter().copied())
             .current_dir(project_root())
@@ -81,7 +81,7 @@ fn cargo_tests(
     tally: Arc<Mutex<Tally>>,
 ) -> Box<dyn Fn() -> anyhow::Result<()>> {
     Box::new(move || {
-        let mut child = Command::new(crate::cargo())
+        let mut child = crate::cargo_command()
             .args(args)
             .current_dir(project_root())
             .stdout(Stdio::piped())
@@ -119,7 +119,7 @@ fn cargo_tests(
 }
 
 fn has_nextest() -> bool {
-    Command::new(crate::cargo())
+    crate::cargo_command()
         .args(["nextest", "--version"])
         .output()
         .is_ok_and(|output| output.status.success())
