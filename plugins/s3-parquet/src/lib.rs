@@ -88,10 +88,10 @@ impl Source for S3Parquet {
             .with_schema(Arc::new(file_schema));
         let listing = ListingTable::try_new(config).map_err(|error| error.to_string())?;
         let (bucket, key) = bucket_and_key(location)?;
-        let store = s3::store(bucket, settings(env, location)?)?;
+        let store = shared_store(bucket, settings(env, location)?)?;
         Ok(Arc::new(S3Table {
             listing,
-            store: Arc::new(store),
+            store,
             location: location.to_owned(),
             key: key.to_owned(),
         }))
@@ -103,13 +103,13 @@ impl Source for S3Parquet {
     ) -> std::result::Result<Option<Arc<RuntimeEnv>>, String> {
         let location = &env.s3_location(spec.option("location").ok_or("no `location` option")?);
         let (bucket, _) = bucket_and_key(location)?;
-        let store = s3::store(bucket, settings(env, location)?)?;
+        let store = shared_store(bucket, settings(env, location)?)?;
         let runtime = RuntimeEnvBuilder::new()
             .build_arc()
             .map_err(|error| error.to_string())?;
         let url =
             ObjectStoreUrl::parse(format!("s3://{bucket}")).map_err(|error| error.to_string())?;
-        runtime.register_object_store(url.as_ref(), Arc::new(store));
+        runtime.register_object_store(url.as_ref(), store);
         Ok(Some(runtime))
     }
 
@@ -123,7 +123,7 @@ impl Source for S3Parquet {
     ) -> std::result::Result<Inspection, String> {
         let location = &env.s3_location(spec.option("location").ok_or("no `location` option")?);
         let (bucket, key) = bucket_and_key(location)?;
-        let store: Arc<dyn ObjectStore> = Arc::new(s3::store(bucket, settings(env, location)?)?);
+        let store: Arc<dyn ObjectStore> = shared_store(bucket, settings(env, location)?)?;
         let listed = objects(&store, key, location).await?;
         let objects = footers_to_read(&listed);
         // Owned values: a stream of futures borrowing from here would not be `Send`.
@@ -436,4 +436,25 @@ impl TableProvider for S3Table {
     ) -> Result<Vec<TableProviderFilterPushDown>> {
         self.listing.supports_filters_pushdown(filters)
     }
+}
+
+/// One S3 client for each bucket and settings, shared by every table that
+/// reads them. Building a client loads the system's root certificates (a
+/// PEM parse of every file in the certificate directory): once per table and
+/// per use, that was the largest part of `codelake sql`'s cold start.
+fn shared_store(
+    bucket: &str,
+    settings: &S3Settings,
+) -> std::result::Result<Arc<object_store::aws::AmazonS3>, String> {
+    type Stores = Vec<(String, S3Settings, Arc<object_store::aws::AmazonS3>)>;
+    static STORES: std::sync::Mutex<Stores> = std::sync::Mutex::new(Vec::new());
+    let mut stores = STORES
+        .lock()
+        .unwrap_or_else(std::sync::PoisonError::into_inner);
+    if let Some((_, _, store)) = stores.iter().find(|(b, s, _)| b == bucket && s == settings) {
+        return Ok(Arc::clone(store));
+    }
+    let store = Arc::new(s3::store(bucket, settings)?);
+    stores.push((bucket.to_owned(), settings.clone(), Arc::clone(&store)));
+    Ok(store)
 }
