@@ -22,6 +22,7 @@ mod error;
 mod host;
 pub mod local;
 mod register;
+mod s3_files;
 pub mod verify;
 
 pub use error::{Error, Result};

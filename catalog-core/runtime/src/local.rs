@@ -278,8 +278,8 @@ impl Drop for LocalEnvironment {
     }
 }
 
-/// Serves the S3 protocol (s3s over s3s-fs: each directory under `root` is a
-/// bucket) on a free loopback port, for requests signed with this one key.
+/// Serves the S3 protocol (s3s over s3s-fs, objects read in large chunks: each
+/// directory under `root` is a bucket) on a free loopback port, for requests signed with this one key.
 /// Returns the endpoint, `http://127.0.0.1:PORT`, and the serving task: abort
 /// it to stop. Needs a multi-threaded tokio runtime.
 pub async fn serve_s3(
@@ -291,7 +291,7 @@ pub async fn serve_s3(
         path: root.to_owned(),
         source: std::io::Error::other(format!("{error:?}")),
     })?;
-    let mut builder = S3ServiceBuilder::new(fs);
+    let mut builder = S3ServiceBuilder::new(crate::s3_files::LocalS3::new(fs, root.to_owned()));
     builder.set_auth(SimpleAuth::from_single(access_key_id, secret_access_key));
     let service = builder.build();
     let listener = TcpListener::bind("127.0.0.1:0")
