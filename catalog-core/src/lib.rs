@@ -7,8 +7,7 @@
 //! Arrow [`RecordBatch`](arrow_array::RecordBatch)es.
 //!
 //! This crate knows nothing of query execution: it depends on Arrow's array
-//! and schema crates only, never on DataFusion. The `s3` feature adds
-//! [`s3::store`], the one S3 client builder (object_store), for the crates that read S3.
+//! and schema crates only, never on DataFusion.
 //!
 //! ```
 //! use catalog_core::{Decimal, Table};
@@ -43,8 +42,6 @@ pub mod inspect;
 mod manifest;
 mod registry;
 pub mod rows;
-#[cfg(feature = "s3")]
-pub mod s3;
 pub mod source;
 mod spec;
 mod table;

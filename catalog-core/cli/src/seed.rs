@@ -208,7 +208,7 @@ impl Target {
             .s3
             .as_ref()
             .ok_or_else(|| anyhow::anyhow!("environment `{}` has no S3 settings", env.name))?;
-        let store = catalog_core::s3::store(bucket, s3).map_err(|error| anyhow::anyhow!(error))?;
+        let store = catalog_s3::store(bucket, s3).map_err(|error| anyhow::anyhow!(error))?;
         Ok(Self::S3 {
             store: Arc::new(store),
             path: ObjectPath::from(key),

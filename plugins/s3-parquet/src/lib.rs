@@ -14,7 +14,7 @@ use std::sync::Arc;
 
 use async_trait::async_trait;
 use codelake_plugin_sdk::catalog_core::inspect::{Drift, InspectRequest, Inspection, LiveColumn};
-use codelake_plugin_sdk::catalog_core::{Environment, S3Settings, TableSpec, s3};
+use codelake_plugin_sdk::catalog_core::{Environment, S3Settings, TableSpec};
 use codelake_plugin_sdk::datafusion::arrow::datatypes::{DataType, Schema, SchemaRef};
 use codelake_plugin_sdk::datafusion::catalog::{Session, TableProvider};
 use codelake_plugin_sdk::datafusion::common::{DataFusionError, Result};
@@ -454,7 +454,7 @@ fn shared_store(
     if let Some((_, _, store)) = stores.iter().find(|(b, s, _)| b == bucket && s == settings) {
         return Ok(Arc::clone(store));
     }
-    let store = Arc::new(s3::store(bucket, settings)?);
+    let store = Arc::new(catalog_s3::store(bucket, settings)?);
     stores.push((bucket.to_owned(), settings.clone(), Arc::clone(&store)));
     Ok(store)
 }

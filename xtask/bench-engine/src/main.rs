@@ -119,7 +119,7 @@ async fn session(engine: &str, data_dir: &Path) -> anyhow::Result<Arc<SessionCon
             let on_s3 = engine == "datafusion-s3";
             if on_s3 {
                 let settings = env.s3.as_ref().context("the local environment has no S3")?;
-                let store = catalog_core::s3::store("codelake", settings)
+                let store = catalog_s3::store("codelake", settings)
                     .map_err(|error| anyhow::anyhow!(error))?;
                 let url = ObjectStoreUrl::parse("s3://codelake")?;
                 ctx.register_object_store(url.as_ref(), Arc::new(store));

@@ -1,11 +1,11 @@
-//! The one way codelake connects to an S3-compatible store (feature `s3`):
+//! The one way codelake connects to an S3-compatible store:
 //! the s3-parquet plugin, `codelake data seed` and the benchmarks all build
 //! their client here, so they agree on path-style requests, plain HTTP for
 //! loopback endpoints, and what a half-set credential means.
 
 use object_store::aws::{AmazonS3, AmazonS3Builder};
 
-use crate::S3Settings;
+use catalog_core::S3Settings;
 
 /// A client for `bucket` as `settings` say: the endpoint (path-style, HTTP
 /// allowed when it is `http://`), the region, and the credentials, which must
