@@ -14,16 +14,23 @@ use datafusion::arrow::datatypes::SchemaRef;
 use datafusion::catalog::{Session, TableProvider};
 use datafusion::common::config::ConfigOptions;
 use datafusion::common::tree_node::TreeNodeRecursion;
-use datafusion::common::{Result, Statistics};
+use datafusion::common::tree_node::{Transformed, TreeNode};
+use datafusion::common::{Column, DFSchema, Result, Statistics};
 use datafusion::error::DataFusionError;
 use datafusion::execution::runtime_env::RuntimeEnv;
 use datafusion::execution::session_state::SessionStateBuilder;
 use datafusion::execution::{SendableRecordBatchStream, TaskContext};
+use datafusion::logical_expr::utils::conjunction;
 use datafusion::logical_expr::{Expr, TableProviderFilterPushDown, TableType};
 use datafusion::physical_expr::PhysicalExpr;
+use datafusion::physical_optimizer::PhysicalOptimizerRule;
+use datafusion::physical_optimizer::filter_pushdown::FilterPushdown;
+use datafusion::physical_plan::filter::FilterExec;
+use datafusion::physical_plan::metrics::{MetricValue, MetricsSet};
 use datafusion::physical_plan::stream::RecordBatchStreamAdapter;
 use datafusion::physical_plan::{
     DisplayAs, DisplayFormatType, ExecutionPlan, PlanProperties, StatisticsArgs, StatisticsContext,
+    displayable,
 };
 use futures::{FutureExt, Stream, StreamExt};
 use std::future::Future;
@@ -139,14 +146,17 @@ impl TableProvider for GuardedProvider {
         ))
         .catch_unwind()
         .await;
-        match planned {
-            Ok(plan) => Ok(Arc::new(GuardedExec {
-                inner: plan.map_err(|error| self.origin.context(error))?,
-                runtime_env: self.runtime_env.clone(),
-                origin: self.origin.clone(),
-            })),
-            Err(payload) => Err(self.origin.error("planning a scan", &*payload)),
-        }
+        let plan = match planned {
+            Ok(plan) => plan.map_err(|error| self.origin.context(error))?,
+            Err(payload) => return Err(self.origin.error("planning a scan", &*payload)),
+        };
+        let plan = catch_unwind(AssertUnwindSafe(|| filtered(plan, filters, state)))
+            .unwrap_or_else(|payload| Err(self.origin.error("pushing filters", &*payload)))?;
+        Ok(Arc::new(GuardedExec::new(
+            plan,
+            self.runtime_env.clone(),
+            self.origin.clone(),
+        )))
     }
 
     fn supports_filters_pushdown(
@@ -164,28 +174,121 @@ impl TableProvider for GuardedProvider {
     }
 }
 
+/// `plan` with the host's `filters` applied on the plugin's side.
+///
+/// DataFusion gives a scan its predicate in a physical optimizer pass (filter
+/// push-down), not through `TableProvider::scan`, and that pass cannot see
+/// through the FFI boundary: without this, a plugin's Parquet scan had no
+/// predicate, so no row group, page or bloom filter was ever pruned. Here the
+/// filters become a `FilterExec` over the scan, pushed into it by the same
+/// pass the host would run, so the scan prunes with them; rows that fail them
+/// are dropped before they cross the boundary. The host still applies its own
+/// filter (the provider reports push-down as inexact), so a filter that cannot
+/// be applied here is simply left to the host.
+fn filtered(
+    plan: Arc<dyn ExecutionPlan>,
+    filters: &[Expr],
+    state: &dyn Session,
+) -> Result<Arc<dyn ExecutionPlan>> {
+    let schema = DFSchema::try_from(plan.schema())?;
+    // The host qualifies columns with the table's name; the scan's schema does not.
+    let unqualified = filters.iter().filter_map(|filter| {
+        let filter = filter
+            .clone()
+            .transform(|expr| {
+                Ok(match expr {
+                    Expr::Column(column) => {
+                        Transformed::yes(Expr::Column(Column::new_unqualified(column.name)))
+                    }
+                    other => Transformed::no(other),
+                })
+            })
+            .ok()?
+            .data;
+        // A filter on a column the scan does not return (one the provider
+        // answers exactly, like a Hive partition) stays with the host.
+        let readable = filter
+            .column_refs()
+            .iter()
+            .all(|column| schema.has_column_with_unqualified_name(&column.name));
+        readable.then_some(filter)
+    });
+    let Some(predicate) = conjunction(unqualified) else {
+        return Ok(plan);
+    };
+    let Ok(predicate) = state.create_physical_expr(predicate, &schema) else {
+        return Ok(plan);
+    };
+    let config = state.config_options();
+    // Split the scan by byte ranges now: behind the filter, the host's
+    // repartitioning can no longer reach it.
+    let plan = match config.optimizer.repartition_file_scans {
+        true => plan
+            .repartitioned(config.execution.target_partitions, config)?
+            .unwrap_or(plan),
+        false => plan,
+    };
+    let filter: Arc<dyn ExecutionPlan> = Arc::new(FilterExec::try_new(predicate, plan)?);
+    FilterPushdown::new().optimize(filter, config)
+}
+
 /// A plugin's plan: a leaf to the host, whose stream is fenced against panics.
 #[derive(Debug)]
 struct GuardedExec {
     inner: Arc<dyn ExecutionPlan>,
     runtime_env: Option<Arc<RuntimeEnv>>,
     origin: Origin,
+    /// The plugin's plan in one line, returned as the plan's name: the FFI
+    /// layer shows the host only a foreign plan's name (and metrics), so this
+    /// is how `EXPLAIN` on the host shows what the plugin scans, with which
+    /// projection and predicate.
+    label: String,
+}
+
+impl GuardedExec {
+    fn new(
+        inner: Arc<dyn ExecutionPlan>,
+        runtime_env: Option<Arc<RuntimeEnv>>,
+        origin: Origin,
+    ) -> Self {
+        // Its plans top to bottom, on one line: `FilterExec: … <- DataSourceExec: …`.
+        let label = catch_unwind(AssertUnwindSafe(|| {
+            let shown = displayable(inner.as_ref()).indent(false).to_string();
+            shown
+                .lines()
+                .map(str::trim)
+                .filter(|line| !line.is_empty())
+                .collect::<Vec<_>>()
+                .join(" <- ")
+        }))
+        .unwrap_or_else(|_| format!("{} (its plan cannot be displayed)", inner.name()));
+        Self {
+            label: format!(
+                "CodelakePluginExec: table={}, plugin={}, input={}",
+                origin.table, origin.plugin, label
+            ),
+            inner,
+            runtime_env,
+            origin,
+        }
+    }
 }
 
 impl DisplayAs for GuardedExec {
-    fn fmt_as(&self, format: DisplayFormatType, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(
-            f,
-            "CodelakePluginExec: table={}, plugin={}, input=",
-            self.origin.table, self.origin.plugin
-        )?;
-        self.inner.fmt_as(format, f)
+    fn fmt_as(&self, _format: DisplayFormatType, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.label)
     }
 }
 
 impl ExecutionPlan for GuardedExec {
     fn name(&self) -> &str {
-        "CodelakePluginExec"
+        &self.label
+    }
+
+    /// The plugin plan's metrics (rows and bytes read, files and row groups
+    /// pruned, time spent), so `EXPLAIN ANALYZE` on the host shows them.
+    fn metrics(&self) -> Option<MetricsSet> {
+        catch_unwind(AssertUnwindSafe(|| plan_metrics(self.inner.as_ref()))).unwrap_or(None)
     }
 
     fn properties(&self) -> &Arc<PlanProperties> {
@@ -236,11 +339,11 @@ impl ExecutionPlan for GuardedExec {
         }))
         .unwrap_or_else(|payload| Err(self.origin.error("repartitioning a scan", &*payload)))?;
         Ok(repartitioned.map(|inner| {
-            Arc::new(Self {
+            Arc::new(Self::new(
                 inner,
-                runtime_env: self.runtime_env.clone(),
-                origin: self.origin.clone(),
-            }) as Arc<dyn ExecutionPlan>
+                self.runtime_env.clone(),
+                self.origin.clone(),
+            )) as Arc<dyn ExecutionPlan>
         }))
     }
 
@@ -276,6 +379,32 @@ impl ExecutionPlan for GuardedExec {
         });
         Ok(Box::pin(RecordBatchStreamAdapter::new(schema, fenced)))
     }
+}
+
+/// The metrics of `plan` and, without their baseline ones (output rows,
+/// compute time…, which would add up with the root's), of every plan below it:
+/// the host shows a plugin's plan as one node.
+fn plan_metrics(plan: &dyn ExecutionPlan) -> Option<MetricsSet> {
+    let mut metrics = plan.metrics();
+    let mut below = plan.children();
+    while let Some(child) = below.pop() {
+        for metric in child.metrics().iter().flat_map(MetricsSet::iter) {
+            let baseline = matches!(
+                metric.value(),
+                MetricValue::OutputRows(_)
+                    | MetricValue::ElapsedCompute(_)
+                    | MetricValue::OutputBytes(_)
+                    | MetricValue::OutputBatches(_)
+                    | MetricValue::StartTimestamp(_)
+                    | MetricValue::EndTimestamp(_)
+            );
+            if !baseline {
+                metrics.get_or_insert_default().push(Arc::clone(metric));
+            }
+        }
+        below.extend(child.children());
+    }
+    metrics
 }
 
 /// `context` with another runtime environment (`TaskContext` is not `Clone`).
