@@ -73,6 +73,28 @@ impl TableSpec {
                 .collect(),
         )
     }
+
+    /// [`Self::arrow_schema`] with text and binary columns in Arrow's view
+    /// layouts (`Utf8View`, `BinaryView`): what DataFusion reads Parquet into
+    /// by default (`datafusion.execution.parquet.schema_force_view_types`).
+    /// Filters, joins and groupings then move 16-byte views, not the bytes
+    /// themselves; declared types are unchanged, as a view holds the same values.
+    pub fn arrow_schema_with_views(&self) -> Schema {
+        let schema = self.arrow_schema();
+        let fields: Vec<Field> = schema
+            .fields()
+            .iter()
+            .map(|field| {
+                let viewed = match field.data_type() {
+                    DataType::Utf8 => DataType::Utf8View,
+                    DataType::Binary => DataType::BinaryView,
+                    other => other.clone(),
+                };
+                field.as_ref().clone().with_data_type(viewed)
+            })
+            .collect();
+        Schema::new(fields).with_metadata(schema.metadata().clone())
+    }
 }
 
 /// One `key = value` source option. Values are kept as text, exactly as

@@ -161,7 +161,8 @@ async fn native_table(
             };
             let options = ListingOptions::new(Arc::new(ParquetFormat::default()))
                 .with_file_extension(".parquet");
-            (url, options, Some(Arc::new(spec.arrow_schema())))
+            // As the s3-parquet plugin reads it (and DataFusion by default): strings as views.
+            (url, options, Some(Arc::new(spec.arrow_schema_with_views())))
         }
         "csv" => {
             let path = data_dir.join(location);
