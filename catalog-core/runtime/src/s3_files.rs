@@ -79,8 +79,17 @@ fn read_range(
             let (path, chunk) = tokio::task::spawn_blocking(move || {
                 let mut file = std::fs::File::open(&path)?;
                 file.seek(SeekFrom::Start(offset))?;
-                let mut buffer = vec![0; usize::try_from(size).map_err(std::io::Error::other)?];
-                file.read_exact(&mut buffer)?;
+                // Read into spare capacity: `File` fills it without zeroing it first
+                // (zeroing was 15% of the server's CPU time on TPC-H Q3).
+                let mut buffer =
+                    Vec::with_capacity(usize::try_from(size).map_err(std::io::Error::other)?);
+                (&mut file).take(size).read_to_end(&mut buffer)?;
+                if buffer.len() as u64 != size {
+                    return Err(std::io::Error::new(
+                        std::io::ErrorKind::UnexpectedEof,
+                        format!("{} ended before the range requested", path.display()),
+                    ));
+                }
                 Ok::<_, std::io::Error>((path, Bytes::from(buffer)))
             })
             .await
