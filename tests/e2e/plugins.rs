@@ -832,4 +832,24 @@ async fn plugin_scans_prune_with_the_query_filters_and_explain_shows_them() {
         ints(&ctx, "SELECT count(*) FROM tpch.part WHERE p_size > 50").await,
         [0]
     );
+
+    // A filter that calls a function stays with the host (the function is the
+    // host's: calling it from the plugin would cross the boundary per batch);
+    // the others still reach the scan, and the answer is the same.
+    let (scan, shown) = plugin_scan(
+        "EXPLAIN SELECT p_name FROM tpch.part WHERE upper(p_name) = 'PART 7' AND p_size > 5".into(),
+    )
+    .await;
+    assert!(
+        scan.contains("predicate=p_size@") && !scan.contains("upper("),
+        "only the function-free filter in the plugin:\n{shown}"
+    );
+    assert_eq!(
+        ints(
+            &ctx,
+            "SELECT count(*) FROM tpch.part WHERE upper(p_name) = 'PART 7' AND p_size > 5"
+        )
+        .await,
+        [1]
+    );
 }

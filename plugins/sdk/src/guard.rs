@@ -32,6 +32,7 @@ use datafusion::physical_plan::{
     DisplayAs, DisplayFormatType, ExecutionPlan, PlanProperties, StatisticsArgs, StatisticsContext,
     displayable,
 };
+use datafusion::prelude::SessionConfig;
 use futures::{FutureExt, Stream, StreamExt};
 use std::future::Future;
 use std::pin::Pin;
@@ -150,8 +151,13 @@ impl TableProvider for GuardedProvider {
             Ok(plan) => plan.map_err(|error| self.origin.context(error))?,
             Err(payload) => return Err(self.origin.error("planning a scan", &*payload)),
         };
-        let plan = catch_unwind(AssertUnwindSafe(|| filtered(plan, filters, state)))
-            .unwrap_or_else(|payload| Err(self.origin.error("pushing filters", &*payload)))?;
+        // Only an optimisation (the host filters again): on any error, the plain scan.
+        let plan = catch_unwind(AssertUnwindSafe(|| {
+            filtered(Arc::clone(&plan), filters, state.config())
+        }))
+        .ok()
+        .and_then(Result::ok)
+        .unwrap_or(plan);
         Ok(Arc::new(GuardedExec::new(
             plan,
             self.runtime_env.clone(),
@@ -183,12 +189,17 @@ impl TableProvider for GuardedProvider {
 /// filters become a `FilterExec` over the scan, pushed into it by the same
 /// pass the host would run, so the scan prunes with them; rows that fail them
 /// are dropped before they cross the boundary. The host still applies its own
-/// filter (the provider reports push-down as inexact), so a filter that cannot
-/// be applied here is simply left to the host.
+/// filter (the provider reports push-down as inexact), so a filter left out
+/// here, or an error, costs only the optimisation.
+///
+/// The predicate is planned in a session of the plugin's own, so it runs as
+/// plugin code. Filters that call a function are left to the host: those
+/// functions arrive as the host's, and calling them per batch from here would
+/// cross the boundary again, where a panic could not be fenced.
 fn filtered(
     plan: Arc<dyn ExecutionPlan>,
     filters: &[Expr],
-    state: &dyn Session,
+    config: &SessionConfig,
 ) -> Result<Arc<dyn ExecutionPlan>> {
     let schema = DFSchema::try_from(plan.schema())?;
     // The host qualifies columns with the table's name; the scan's schema does not.
@@ -211,15 +222,19 @@ fn filtered(
             .column_refs()
             .iter()
             .all(|column| schema.has_column_with_unqualified_name(&column.name));
-        readable.then_some(filter)
+        let calls_a_function = filter
+            .exists(|expr| Ok(matches!(expr, Expr::ScalarFunction(_))))
+            .unwrap_or(true);
+        (readable && !calls_a_function).then_some(filter)
     });
     let Some(predicate) = conjunction(unqualified) else {
         return Ok(plan);
     };
-    let Ok(predicate) = state.create_physical_expr(predicate, &schema) else {
-        return Ok(plan);
-    };
-    let config = state.config_options();
+    let local = SessionStateBuilder::new()
+        .with_config(config.clone())
+        .build();
+    let predicate = local.create_physical_expr(predicate, &schema)?;
+    let config = config.options();
     // Split the scan by byte ranges now: behind the filter, the host's
     // repartitioning can no longer reach it.
     let plan = match config.optimizer.repartition_file_scans {
@@ -398,7 +413,13 @@ fn plan_metrics(plan: &dyn ExecutionPlan) -> Option<MetricsSet> {
                     | MetricValue::StartTimestamp(_)
                     | MetricValue::EndTimestamp(_)
             );
-            if !baseline {
+            // The host sums metrics by name, and panics on one name with two kinds.
+            let named = metrics.as_ref().is_some_and(|metrics| {
+                metrics
+                    .iter()
+                    .any(|known| known.value().name() == metric.value().name())
+            });
+            if !baseline && !named {
                 metrics.get_or_insert_default().push(Arc::clone(metric));
             }
         }
