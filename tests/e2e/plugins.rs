@@ -779,7 +779,12 @@ async fn plugin_scans_prune_with_the_query_filters_and_explain_shows_them() {
     write_parquet(&server.object_path("codelake", "tpch/part.parquet"), &batch);
     let data = data_dir();
     let env = Environment::new("test", data.path()).with_s3(server.settings(crate::s3::SECRET_KEY));
-    let ctx = Arc::new(SessionContext::new());
+    // Two partitions, so the one file is read as two byte ranges, each with its
+    // own metrics, which the host must sum.
+    let config = datafusion::prelude::SessionConfig::new()
+        .with_target_partitions(2)
+        .with_repartition_file_min_size(0);
+    let ctx = Arc::new(SessionContext::new_with_config(config));
     let part = tables::REGISTRY
         .tables()
         .filter(|spec| spec.qualified_name() == "tpch.part");
@@ -817,14 +822,17 @@ async fn plugin_scans_prune_with_the_query_filters_and_explain_shows_them() {
         |predicate: &str| format!("EXPLAIN ANALYZE SELECT p_name FROM tpch.part WHERE {predicate}");
     let (scan, shown) = plugin_scan(analyze("p_size > 10")).await;
     assert!(
-        scan.contains("output_rows=80,") && scan.contains("bytes_scanned="),
+        scan.contains("output_rows=80,")
+            && scan.contains("files_ranges_pruned_statistics=2 total \u{2192} 2 matched")
+            && scan.contains("bytes_scanned=")
+            && !scan.contains("bytes_scanned=0,"),
         "the plugin scan's own metrics:\n{shown}"
     );
     // No part is over 50: the footer's statistics rule the file out, and not
     // one byte of its data is read.
     let (scan, shown) = plugin_scan(analyze("p_size > 50")).await;
     assert!(
-        scan.contains("files_ranges_pruned_statistics=1 total \u{2192} 0 matched")
+        scan.contains("files_ranges_pruned_statistics=2 total \u{2192} 0 matched")
             && scan.contains("bytes_scanned=0,"),
         "the file pruned by its statistics:\n{shown}"
     );

@@ -5,6 +5,7 @@
 //! naming the table and plugin. Without them, the panic would unwind into an
 //! `extern "C"` frame of `datafusion_ffi` and abort the host process.
 
+use std::collections::HashSet;
 use std::fmt;
 use std::panic::{AssertUnwindSafe, catch_unwind};
 use std::sync::Arc;
@@ -401,8 +402,17 @@ impl ExecutionPlan for GuardedExec {
 /// the host shows a plugin's plan as one node.
 fn plan_metrics(plan: &dyn ExecutionPlan) -> Option<MetricsSet> {
     let mut metrics = plan.metrics();
+    // Names already shown: the host sums metrics by name (a plan's partitions
+    // each report their own), and panics on one name with two kinds, so a plan
+    // below adds only names no plan above it has.
+    let mut taken: HashSet<String> = metrics
+        .iter()
+        .flat_map(MetricsSet::iter)
+        .map(|metric| metric.value().name().to_owned())
+        .collect();
     let mut below = plan.children();
     while let Some(child) = below.pop() {
+        let mut names = Vec::new();
         for metric in child.metrics().iter().flat_map(MetricsSet::iter) {
             let baseline = matches!(
                 metric.value(),
@@ -413,16 +423,13 @@ fn plan_metrics(plan: &dyn ExecutionPlan) -> Option<MetricsSet> {
                     | MetricValue::StartTimestamp(_)
                     | MetricValue::EndTimestamp(_)
             );
-            // The host sums metrics by name, and panics on one name with two kinds.
-            let named = metrics.as_ref().is_some_and(|metrics| {
-                metrics
-                    .iter()
-                    .any(|known| known.value().name() == metric.value().name())
-            });
-            if !baseline && !named {
+            let name = metric.value().name();
+            if !baseline && !taken.contains(name) {
                 metrics.get_or_insert_default().push(Arc::clone(metric));
+                names.push(name.to_owned());
             }
         }
+        taken.extend(names);
         below.extend(child.children());
     }
     metrics
