@@ -704,6 +704,31 @@ async fn registered_tables_are_listed_by_show_tables_and_information_schema() {
     assert_eq!(columns, [4]);
 }
 
+/// `tpch.part` with `rows` parts, as Parquet on a real S3 server, registered
+/// through the s3-parquet plugin in a session of `partitions` target
+/// partitions that splits files of any size. Keep the server and the data
+/// directory for as long as the session is used.
+async fn part_on_s3(
+    rows: i64,
+    partitions: usize,
+) -> (crate::s3::S3Server, tempfile::TempDir, Arc<SessionContext>) {
+    let server = crate::s3::S3Server::start().await;
+    let batch = tables::tpch::Part::to_record_batch(&parts(rows)).unwrap();
+    write_parquet(&server.object_path("codelake", "tpch/part.parquet"), &batch);
+    let data = data_dir();
+    let env = Environment::new("test", data.path()).with_s3(server.settings(crate::s3::SECRET_KEY));
+    let config = datafusion::prelude::SessionConfig::new()
+        .with_target_partitions(partitions)
+        .with_repartition_file_min_size(0);
+    let ctx = Arc::new(SessionContext::new_with_config(config));
+    let part = tables::REGISTRY
+        .tables()
+        .filter(|spec| spec.qualified_name() == "tpch.part");
+    let failures = register_tables(&ctx, &plugins(), part, &env);
+    assert!(failures.is_empty(), "{failures:#?}");
+    (server, data, ctx)
+}
+
 /// The host's optimizer sees into a plugin's scan as into its own: it splits a
 /// Parquet file into one byte range per partition (so one file is decoded on
 /// every core), and it reads the scan's row count (so a join builds on its
@@ -712,24 +737,10 @@ async fn registered_tables_are_listed_by_show_tables_and_information_schema() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_host_repartitions_plugin_scans_and_reads_their_statistics() {
     use datafusion::physical_plan::{ExecutionPlan, StatisticsArgs, StatisticsContext};
-    use datafusion::prelude::SessionConfig;
 
-    let server = crate::s3::S3Server::start().await;
     // More rows than a batch: the host repartitions no scan it knows to be smaller.
     let rows = 20_000;
-    let batch = tables::tpch::Part::to_record_batch(&parts(rows)).unwrap();
-    write_parquet(&server.object_path("codelake", "tpch/part.parquet"), &batch);
-    let data = data_dir();
-    let env = Environment::new("test", data.path()).with_s3(server.settings(crate::s3::SECRET_KEY));
-    let config = SessionConfig::new()
-        .with_target_partitions(4)
-        .with_repartition_file_min_size(0);
-    let ctx = Arc::new(SessionContext::new_with_config(config));
-    let part = tables::REGISTRY
-        .tables()
-        .filter(|spec| spec.qualified_name() == "tpch.part");
-    let failures = register_tables(&ctx, &plugins(), part, &env);
-    assert!(failures.is_empty(), "{failures:#?}");
+    let (_server, _data, ctx) = part_on_s3(rows, 4).await;
 
     let plan = ctx
         .sql("SELECT p_partkey FROM tpch.part WHERE p_size > 10")
@@ -774,22 +785,9 @@ async fn the_host_repartitions_plugin_scans_and_reads_their_statistics() {
 /// scan never pruned a row group and showed `metrics=[]`.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn plugin_scans_prune_with_the_query_filters_and_explain_shows_them() {
-    let server = crate::s3::S3Server::start().await;
-    let batch = tables::tpch::Part::to_record_batch(&parts(100)).unwrap();
-    write_parquet(&server.object_path("codelake", "tpch/part.parquet"), &batch);
-    let data = data_dir();
-    let env = Environment::new("test", data.path()).with_s3(server.settings(crate::s3::SECRET_KEY));
     // Two partitions, so the one file is read as two byte ranges, each with its
     // own metrics, which the host must sum.
-    let config = datafusion::prelude::SessionConfig::new()
-        .with_target_partitions(2)
-        .with_repartition_file_min_size(0);
-    let ctx = Arc::new(SessionContext::new_with_config(config));
-    let part = tables::REGISTRY
-        .tables()
-        .filter(|spec| spec.qualified_name() == "tpch.part");
-    let failures = register_tables(&ctx, &plugins(), part, &env);
-    assert!(failures.is_empty(), "{failures:#?}");
+    let (_server, _data, ctx) = part_on_s3(100, 2).await;
     let plugin_scan = |sql: String| {
         let ctx = Arc::clone(&ctx);
         async move {
