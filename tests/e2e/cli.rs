@@ -105,6 +105,46 @@ fn the_seed_query_prints_the_part_table_with_column_types() {
     insta::assert_snapshot!("seed_query", stdout(&output));
 }
 
+/// A query that opens with a `--` comment, as saved queries often do, is a
+/// query, not an unknown flag: before or after the options, and after `--`.
+#[test]
+fn a_query_may_start_with_a_comment() {
+    let dir = seeded_project();
+    for args in [
+        &[
+            "sql",
+            "-- the count\nSELECT count(*) AS n FROM tpch.region",
+            "--format",
+            "csv",
+        ][..],
+        &[
+            "sql",
+            "--format",
+            "csv",
+            "-- the count\nSELECT count(*) AS n FROM tpch.region",
+        ],
+        &[
+            "sql",
+            "--format",
+            "csv",
+            "--",
+            "-- the count\nSELECT count(*) AS n FROM tpch.region",
+        ],
+    ] {
+        let output = run(dir.path(), args);
+        assert_ok(&output);
+        assert_eq!(stdout(&output), "n\n5\n", "{args:?}");
+    }
+    // An unknown flag is still one.
+    let output = run(dir.path(), &["sql", "--bogus"]);
+    assert!(!output.status.success());
+    assert!(
+        stderr(&output).contains("unexpected argument '--bogus'"),
+        "{}",
+        stderr(&output)
+    );
+}
+
 #[test]
 fn the_federated_query_agrees_with_values_computed_from_the_generators() {
     let dir = seeded_project();

@@ -25,6 +25,7 @@ mod session;
 mod shell;
 mod verify;
 
+use std::ffi::OsString;
 use std::path::PathBuf;
 use std::process::ExitCode;
 
@@ -161,8 +162,33 @@ enum DataCommand {
     },
 }
 
+/// `args`, with a query that starts with a `--` comment moved after a `--`.
+///
+/// clap reads any argument starting with `--` as a flag, so
+/// `codelake sql "-- top parts\nSELECT …"` would be refused as an unknown
+/// argument. No flag has whitespace right after its dashes, so such an argument
+/// is SQL; after `--` clap takes it as the query, wherever the flags are.
+fn comment_queries_last(args: impl IntoIterator<Item = OsString>) -> Vec<OsString> {
+    let mut args: Vec<OsString> = args.into_iter().collect();
+    let is_comment = |arg: &OsString| {
+        arg.to_str().is_some_and(|arg| {
+            arg.strip_prefix("--")
+                .is_some_and(|rest| rest.starts_with(char::is_whitespace))
+        })
+    };
+    if args.iter().any(|arg| arg == "--") {
+        return args;
+    }
+    if let Some(at) = args.iter().position(is_comment) {
+        let query = args.remove(at);
+        args.push("--".into());
+        args.push(query);
+    }
+    args
+}
+
 fn main() -> ExitCode {
-    let cli = Cli::parse();
+    let cli = Cli::parse_from(comment_queries_last(std::env::args_os()));
     let runtime = match tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()
