@@ -11,7 +11,10 @@
 //! - catches every panic on the plugin's side of the boundary — while
 //!   validating, building, planning a scan and polling its stream — and turns
 //!   it into an error naming the table, because a panic unwinding out of an
-//!   `extern "C"` function would abort the host.
+//!   `extern "C"` function would abort the host;
+//! - applies the query's filters to the scan on the plugin's side, where the
+//!   host's filter push-down cannot reach, so Parquet scans prune; and shows the
+//!   host the plugin's plan and metrics for `EXPLAIN [ANALYZE]`.
 //!
 //! ```ignore
 //! struct Csv;
