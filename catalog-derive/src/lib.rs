@@ -6,6 +6,9 @@
 //! declaration the same way. The attributes are listed in
 //! `docs/reference/table-attributes.md`; `catalog_core`'s crate docs have an
 //! example.
+//!
+//! What it must not know: DataFusion and query execution; and any logic of its
+//! own, which gen-catalog could not share.
 
 use proc_macro::TokenStream;
 

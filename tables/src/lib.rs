@@ -5,6 +5,9 @@
 //! documentation, the `#[table(..)]` attributes the source and expectations.
 //! `cargo xtask gen-catalog` reads these modules and generates the registry of
 //! every table, `catalog.json` and the reference docs from them.
+//!
+//! What it must not know: how tables are read or served. It holds declarations
+//! only, so gen-catalog can read it as syntax without building it.
 
 pub mod tpch;
 

@@ -7,8 +7,8 @@ use std::io::{BufRead, BufReader, Write};
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output, Stdio};
 
+use catalog_env::local::{FEDERATED_QUERY, FX_RATES, PART_QUERY};
 use catalog_runtime::default_plugin_dir;
-use catalog_runtime::local::{FEDERATED_QUERY, FX_RATES, PART_QUERY};
 
 use crate::s3::{S3Server, SECRET_KEY};
 
@@ -575,7 +575,7 @@ async fn production_reads_a_credentialed_s3_server_and_never_prints_the_secret()
 fn the_configuration_reference_documents_every_variable_read() {
     let root = Path::new(env!("CARGO_MANIFEST_DIR")).parent().unwrap();
     let doc = std::fs::read_to_string(root.join("docs/reference/configuration.md")).unwrap();
-    let mut known: Vec<&str> = catalog_core::config::VARIABLES
+    let mut known: Vec<&str> = catalog_env::config::VARIABLES
         .iter()
         .map(|variable| variable.name)
         .collect();

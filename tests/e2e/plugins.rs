@@ -250,7 +250,11 @@ async fn panics_and_bad_options_name_the_table_while_the_others_answer() {
     let data = data_dir();
     let env = Environment::new("test", data.path());
     let ctx = Arc::new(SessionContext::new());
-    let set = PluginSet::load(&[real_plugin("csv"), test_plugin("faulty")]);
+    let set = PluginSet::load(&[
+        real_plugin("csv"),
+        real_plugin("http-api"),
+        test_plugin("faulty"),
+    ]);
     assert!(set.errors.is_empty(), "{:?}", set.errors);
     let nation = tables::tpch::Nation::SPEC;
     let specs = [
@@ -262,10 +266,16 @@ async fn panics_and_bad_options_name_the_table_while_the_others_answer() {
             "csv",
             &[("location", "x.csv"), ("delimiter", "||")],
         ),
+        // More retries than the reader's `u32` holds: refused, never read as the default.
+        spec(
+            "bad_retries",
+            "http-api",
+            &[("url", "/x"), ("max_retries", "4294967296")],
+        ),
     ];
     let failures = register_tables(&ctx, &set, specs.iter().chain([nation]), &env);
     let failures: Vec<String> = failures.iter().map(ToString::to_string).collect();
-    assert_eq!(failures.len(), 2, "{failures:#?}");
+    assert_eq!(failures.len(), 3, "{failures:#?}");
     assert!(failures[0].starts_with("table `test.built`: plugin `faulty` panicked while building the table: deliberate panic while building"), "{}", failures[0]);
     assert!(
         failures[1].starts_with("table `test.bad_options`: invalid source options"),
@@ -276,6 +286,18 @@ async fn panics_and_bad_options_name_the_table_while_the_others_answer() {
         failures[1].contains("`delimiter = \"||\"` is not valid"),
         "{}",
         failures[1]
+    );
+    assert!(
+        failures[2].starts_with("table `test.bad_retries`: invalid source options"),
+        "{}",
+        failures[2]
+    );
+    assert!(
+        failures[2].contains(
+            "`max_retries = \"4294967296\"` is not valid: expected an integer from 0 to 4294967295"
+        ),
+        "{}",
+        failures[2]
     );
 
     // Panics at query time are errors naming the table, and the session goes on.

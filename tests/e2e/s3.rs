@@ -21,10 +21,9 @@ impl S3Server {
     /// Starts a server on a free loopback port. Needs a multi-threaded tokio runtime.
     pub async fn start() -> Self {
         let root = tempfile::tempdir().unwrap();
-        let (endpoint, task) =
-            catalog_runtime::local::serve_s3(root.path(), ACCESS_KEY, SECRET_KEY)
-                .await
-                .unwrap();
+        let (endpoint, task) = catalog_env::local::serve_s3(root.path(), ACCESS_KEY, SECRET_KEY)
+            .await
+            .unwrap();
         Self {
             endpoint,
             root,

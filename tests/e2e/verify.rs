@@ -8,7 +8,9 @@ use std::time::{Duration, SystemTime};
 use catalog_core::inspect::Drift;
 use catalog_core::{Environment, Secret, SourceOption, Table, TableSpec};
 use catalog_runtime::register_tables;
-use catalog_runtime::verify::{Check, Report, Status, TableReport, Verifier, VerifyOptions};
+use catalog_runtime::verify::{
+    Check, CheckKind, Report, Status, TableReport, Verifier, VerifyOptions,
+};
 use datafusion::arrow::array::{ArrayRef, Int64Array, RecordBatch, StringArray};
 use datafusion::arrow::datatypes::{DataType, Field, Schema};
 use datafusion::prelude::SessionContext;
@@ -108,7 +110,7 @@ fn check<'a>(report: &'a TableReport, name: &str) -> &'a Check {
     report
         .checks
         .iter()
-        .find(|check| check.check == name)
+        .find(|check| check.check.as_str() == name)
         .unwrap_or_else(|| panic!("{}: no check {name}", report.table))
 }
 
@@ -288,7 +290,7 @@ async fn drift_is_named_on_the_right_table_while_the_rest_pass() {
     let specs: Vec<TableSpec> = specs
         .into_iter()
         .map(|mut spec| {
-            // `pagination = "none"` needs no `next_link_path`.
+            // As written, `pagination = "none"` needs no `next_link_path`.
             if spec.option("pagination") == Some("none") {
                 spec.options = spec
                     .options
@@ -672,7 +674,7 @@ mod generated {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn new_table_writes_structs_that_compile_and_verify_clean_against_their_sources() {
-    use catalog_runtime::local::LocalEnvironment;
+    use catalog_env::local::LocalEnvironment;
 
     let dir = tempfile::tempdir().unwrap();
     let local = LocalEnvironment::start(&dir.path().join(".codelake/local"))
@@ -760,7 +762,7 @@ async fn new_table_writes_structs_that_compile_and_verify_clean_against_their_so
     // Every check holds; only the owner, which nobody has named yet, warns.
     for table in &report.tables {
         for check in &table.checks {
-            let expected: &[Status] = if check.check == "owner" {
+            let expected: &[Status] = if check.check == CheckKind::Owner {
                 &[Status::Warn]
             } else {
                 &[Status::Pass, Status::Skip]

@@ -2,11 +2,16 @@
 //!
 //! One module per subcommand. Paths come from [`project_root`], so every
 //! command works from any directory of the checkout.
+//!
+//! What it must not know: nothing here is linked by the runtime or a plugin
+//! (`tidy.rs` checks it); it drives the other crates from outside.
 
 mod bench;
 mod gen_catalog;
 mod run;
 mod test;
+#[cfg(test)]
+mod tidy;
 
 use std::path::PathBuf;
 use std::process::ExitCode;

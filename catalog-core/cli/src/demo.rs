@@ -6,7 +6,7 @@ use std::time::Instant;
 
 use datafusion::arrow::array::RecordBatch;
 
-use catalog_runtime::local::{FEDERATED_QUERY, PART_QUERY};
+use catalog_env::local::{FEDERATED_QUERY, PART_QUERY};
 
 use crate::Global;
 use crate::error::CliError;

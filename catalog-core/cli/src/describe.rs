@@ -8,6 +8,7 @@ use comfy_table::{ContentArrangement, Table, presets};
 
 use crate::ListFormat;
 use crate::error::CliError;
+use crate::names::close_names;
 use crate::output::type_name;
 
 /// Lists every table: name, source, owner and the first line of its doc.
@@ -135,26 +136,6 @@ pub fn find(name: &str) -> Result<&'static TableSpec, CliError> {
         format!("no table `{name}` in the catalog"),
     )
     .hint(hint))
-}
-
-/// Up to three catalog tables whose names are close to `name`, best first, quoted.
-pub fn close_names(name: &str) -> Vec<String> {
-    let short = name.rsplit('.').next().unwrap_or(name);
-    let mut close: Vec<(f64, String)> = tables::REGISTRY
-        .tables()
-        .map(|spec| {
-            // Table names against table names: a shared `tpch.` would make everything look close.
-            let score = strsim::jaro_winkler(short, &spec.name);
-            (score, spec.qualified_name())
-        })
-        .filter(|(score, _)| *score > 0.8)
-        .collect();
-    close.sort_by(|a, b| b.0.total_cmp(&a.0));
-    close
-        .into_iter()
-        .take(3)
-        .map(|(_, name)| format!("`{name}`"))
-        .collect()
 }
 
 fn first_line(doc: &str) -> &str {

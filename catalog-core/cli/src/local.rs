@@ -4,8 +4,8 @@ use std::path::Path;
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
-use catalog_core::config::Config;
-use catalog_runtime::local::{
+use catalog_env::config::Config;
+use catalog_env::local::{
     LOCAL_ACCESS_KEY_ID, LOCAL_BUCKET, LOCAL_REGION, LOCAL_SECRET_ACCESS_KEY, LocalEnvironment,
     LocalState, process_alive, read_state, state_path,
 };

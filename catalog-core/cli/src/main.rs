@@ -4,6 +4,11 @@
 //! 0 success; 1 a query or command failed; 2 bad usage (flags, arguments);
 //! 3 the configuration is invalid (`codelake.toml`, variables, flags);
 //! 4 the environment cannot be reached or started (servers, plugins).
+//!
+//! What it must not know: how a source kind is read. It links the catalog
+//! (`tables`), the runtime and the local environment, and reaches sources only
+//! through the plugins; it is, with xtask and the tests, the one place that
+//! links a particular catalog.
 
 /// `println!` that never panics: a closed standard output (`codelake … | head`)
 /// is the reader's choice, not an error.
@@ -18,6 +23,7 @@ mod demo;
 mod describe;
 mod error;
 mod local;
+mod names;
 mod new_table;
 mod output;
 mod seed;
@@ -252,9 +258,7 @@ async fn run(cli: Cli) -> Result<(), CliError> {
             let session =
                 session::Session::open(&global, session::Seed::Skip, session::Unavailable::Silent)
                     .await?;
-            seed::seed_session(&session, scale, refresh)
-                .await
-                .map(|_| ())
+            session.seed(scale, refresh).await.map(|_| ())
         }
         Command::Verify(args) => verify::run(&global, args).await,
         Command::NewTable(args) => new_table::run(&global, args).await,

@@ -56,10 +56,9 @@ pub async fn run(global: &Global, args: NewTableArgs) -> Result<(), CliError> {
                 ..declared.clone()
             };
             let from = declared
-                .option("location")
-                .or(declared.option("url"))
-                .or(declared.option("function"))
-                .unwrap_or_default()
+                .source_options()
+                .map_err(|error| CliError::msg(EXIT_USAGE, error.to_string()))?
+                .target()
                 .to_owned();
             (spec, from)
         }
@@ -109,13 +108,12 @@ fn undeclared(args: &NewTableArgs, from: &str) -> Result<TableSpec, CliError> {
             ))
         })?,
     };
-    let key = match source.as_str() {
-        "s3-parquet" | "csv" => "location",
-        "http-api" => "url",
-        "function" => "function",
-        other => {
+    let key = match catalog_core::source::source(&source) {
+        Some(def) => def.target,
+        None => {
             return Err(usage(format!(
-                "unknown source kind `{other}`; use s3-parquet, csv, http-api or function"
+                "unknown source kind `{source}`; use one of {}",
+                catalog_core::source::kinds()
             )));
         }
     };

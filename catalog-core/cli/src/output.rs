@@ -272,7 +272,7 @@ pub fn explain(session: &Session, error: anyhow::Error) -> CliError {
             None => CliError::failed(error).hint(hint),
         };
     }
-    let close = crate::describe::close_names(&missing);
+    let close = crate::names::close_names(&missing);
     let hint = if close.is_empty() {
         "`codelake tables` lists every table; names are `database.table`, e.g. `tpch.part`"
             .to_owned()

@@ -13,6 +13,7 @@ use std::sync::Arc;
 use std::time::Instant;
 
 use anyhow::Context as _;
+use catalog_core::source::{CsvOptions, S3ParquetOptions, SourceOptions};
 use catalog_core::{Environment, TableSpec};
 use datafusion::arrow::array::RecordBatch;
 use datafusion::arrow::compute::cast;
@@ -25,9 +26,6 @@ use parquet::arrow::async_writer::AsyncArrowWriter;
 use parquet::basic::Compression;
 use parquet::file::properties::WriterProperties;
 use serde_json::json;
-
-use crate::error::{CliError, EXIT_CONFIG};
-use crate::session::Session;
 
 /// The scale factor seeded when none is given: instant (part has 2,000 rows).
 pub const DEFAULT_SCALE: f64 = 0.01;
@@ -43,37 +41,10 @@ pub fn is_seeded(data_dir: &Path) -> bool {
     read_marker(data_dir).is_some_and(|marker| marker.complete(data_dir))
 }
 
-/// Seeds the session's embedded environment: at `scale` if given, else keeps
-/// any complete seed and seeds [`DEFAULT_SCALE`] only when there is none.
-pub async fn seed_session(
-    session: &Session,
-    scale: Option<f64>,
-    refresh: bool,
-) -> Result<(), CliError> {
-    if session.local.is_none() {
-        return Err(CliError::msg(
-            EXIT_CONFIG,
-            format!(
-                "`data seed` writes sample data into the local environment only, and profile `{}` is not embedded",
-                session.config.profile
-            ),
-        )
-        .hint("run it with `--env local`; production data is not codelake's to overwrite"));
-    }
-    if let Some(scale) = scale
-        && !(scale > 0.0 && scale <= 100.0)
-    {
-        return Err(CliError::msg(
-            EXIT_CONFIG,
-            format!("--scale {scale}: the TPC-H scale factor must be above 0 and at most 100"),
-        ));
-    }
-    seed(&session.env, scale, refresh)
-        .await
-        .map_err(CliError::failed)
-}
-
-/// Seeds `env` (whose S3 and data directory are the local environment's); see [`seed_session`].
+/// Seeds `env` (whose S3 and data directory are the local environment's): at
+/// `scale` if given, else keeps any complete seed and seeds [`DEFAULT_SCALE`]
+/// only when there is none; `refresh` writes the seed again, at its scale
+/// unless `scale` is given.
 pub async fn seed(env: &Environment, scale: Option<f64>, refresh: bool) -> anyhow::Result<()> {
     let data_dir = env.data_dir.clone();
     std::fs::create_dir_all(&data_dir)
@@ -180,17 +151,26 @@ enum Target {
         location: String,
         path: ObjectPath,
     },
-    /// The declared location (relative to the data directory) and the path.
-    File(String, PathBuf),
+    /// The declared location (relative to the data directory), the path, and
+    /// the table's CSV dialect.
+    File(String, PathBuf, CsvOptions),
 }
 
 impl Target {
     fn of(env: &Environment, spec: &TableSpec) -> anyhow::Result<Self> {
-        let declared = spec.option("location").unwrap_or_default();
-        if spec.source.as_ref() == "csv" {
-            return Ok(Self::File(declared.to_owned(), env.data_dir.join(declared)));
-        }
-        let mut location = env.s3_location(declared);
+        let declared = match spec.source_options()? {
+            SourceOptions::Csv(csv) => {
+                let path = env.data_dir.join(&csv.location);
+                return Ok(Self::File(csv.location.clone(), path, csv));
+            }
+            SourceOptions::S3Parquet(S3ParquetOptions { location, .. }) => location,
+            other => anyhow::bail!(
+                "table `{}`: source `{}` is not seeded",
+                spec.qualified_name(),
+                other.kind()
+            ),
+        };
+        let mut location = env.s3_location(&declared);
         // A prefix (a table of many files) gets one file of its own.
         if location.ends_with('/') {
             location.push_str("part-0.parquet");
@@ -208,7 +188,7 @@ impl Target {
             .s3
             .as_ref()
             .ok_or_else(|| anyhow::anyhow!("environment `{}` has no S3 settings", env.name))?;
-        let store = catalog_s3::store(bucket, s3).map_err(|error| anyhow::anyhow!(error))?;
+        let store = catalog_s3::store(bucket, s3)?;
         Ok(Self::S3 {
             store: Arc::new(store),
             path: ObjectPath::from(key),
@@ -220,14 +200,14 @@ impl Target {
     fn location(&self) -> String {
         match self {
             Self::S3 { location, .. } => location.clone(),
-            Self::File(declared, _) => declared.clone(),
+            Self::File(declared, ..) => declared.clone(),
         }
     }
 
     fn describe(&self) -> String {
         match self {
             Self::S3 { location, .. } => location.clone(),
-            Self::File(_, path) => path.display().to_string(),
+            Self::File(_, path, _) => path.display().to_string(),
         }
     }
 
@@ -245,7 +225,7 @@ impl Target {
                     Err(anyhow::Error::new(error).context(format!("cannot check {location}")))
                 }
             },
-            Self::File(_, path) => Ok(std::fs::metadata(path).ok().map(|meta| meta.len())),
+            Self::File(_, path, _) => Ok(std::fs::metadata(path).ok().map(|meta| meta.len())),
         }
     }
 
@@ -307,7 +287,7 @@ impl Target {
                     .await
                     .with_context(|| format!("cannot write {location}"))?;
             }
-            Self::File(_, path) => {
+            Self::File(_, path, csv) => {
                 let io = |error: std::io::Error| {
                     anyhow::anyhow!("cannot write {}: {error}", path.display())
                 };
@@ -316,13 +296,9 @@ impl Target {
                 }
                 let tmp = path.with_extension("seed-tmp");
                 let file = std::io::BufWriter::new(std::fs::File::create(&tmp).map_err(io)?);
-                let delimiter = spec
-                    .option("delimiter")
-                    .and_then(|d| d.bytes().next())
-                    .unwrap_or(b',');
                 let mut writer = datafusion::arrow::csv::WriterBuilder::new()
-                    .with_delimiter(delimiter)
-                    .with_header(spec.option("header") != Some("false"))
+                    .with_delimiter(csv.delimiter)
+                    .with_header(csv.header)
                     .build(file);
                 for batch in batches {
                     writer.write(&conform(batch)?)?;
@@ -405,7 +381,7 @@ impl Marker {
 /// (s3s-fs keeps bucket `b`'s key `k` at `DATA_DIR/s3/b/k`).
 fn local_path(data_dir: &Path, location: &str) -> Option<PathBuf> {
     match location.strip_prefix("s3://") {
-        Some(rest) => Some(catalog_runtime::local::s3_root(data_dir).join(rest)),
+        Some(rest) => Some(catalog_env::local::s3_root(data_dir).join(rest)),
         None => Some(data_dir.join(location)),
     }
 }

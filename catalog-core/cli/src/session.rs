@@ -3,14 +3,14 @@
 
 use std::sync::Arc;
 
-use catalog_core::config::{Config, ConfigBuilder};
 use catalog_core::{Environment, TableSpec};
-use catalog_runtime::local::LocalEnvironment;
+use catalog_env::config::{Config, ConfigBuilder};
+use catalog_env::local::LocalEnvironment;
 use catalog_runtime::{PluginSet, default_plugin_dir, register_tables};
 use datafusion::prelude::{SessionConfig, SessionContext};
 
 use crate::Global;
-use crate::error::CliError;
+use crate::error::{CliError, EXIT_CONFIG};
 use crate::seed;
 
 /// A ready session.
@@ -99,9 +99,9 @@ impl Session {
                          (`codelake data seed --scale F` for more).",
                         seed::DEFAULT_SCALE
                     );
-                    seed::seed_session(&session, None, false).await?;
+                    session.seed(None, false).await?;
                 }
-                Seed::Scale(scale) => seed::seed_session(&session, scale, false).await?,
+                Seed::Scale(scale) => session.seed(scale, false).await?,
                 Seed::IfEmpty | Seed::Skip => {}
             }
         }
@@ -109,6 +109,32 @@ impl Session {
             session.register(global, unavailable)?;
         }
         Ok(session)
+    }
+
+    /// Seeds the session's embedded environment: at `scale` if given, else keeps
+    /// any complete seed and seeds [`seed::DEFAULT_SCALE`] only when there is none.
+    pub async fn seed(&self, scale: Option<f64>, refresh: bool) -> Result<(), CliError> {
+        if self.local.is_none() {
+            return Err(CliError::msg(
+                EXIT_CONFIG,
+                format!(
+                    "`data seed` writes sample data into the local environment only, and profile `{}` is not embedded",
+                    self.config.profile
+                ),
+            )
+            .hint("run it with `--env local`; production data is not codelake's to overwrite"));
+        }
+        if let Some(scale) = scale
+            && !(scale > 0.0 && scale <= 100.0)
+        {
+            return Err(CliError::msg(
+                EXIT_CONFIG,
+                format!("--scale {scale}: the TPC-H scale factor must be above 0 and at most 100"),
+            ));
+        }
+        seed::seed(&self.env, scale, refresh)
+            .await
+            .map_err(CliError::failed)
     }
 
     /// The configuration and the environment, started if embedded; no tables yet.

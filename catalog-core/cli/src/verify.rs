@@ -7,7 +7,7 @@ use std::path::{Path, PathBuf};
 
 use catalog_core::inspect::Severity;
 use catalog_core::{Manifest, TableSpec};
-use catalog_runtime::verify::{Report, Status, TableReport, Verifier, VerifyOptions};
+use catalog_runtime::verify::{CheckKind, Report, Status, TableReport, Verifier, VerifyOptions};
 use comfy_table::{ContentArrangement, Table, presets};
 use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
 
@@ -148,7 +148,7 @@ pub async fn run(global: &Global, args: VerifyArgs) -> Result<(), CliError> {
         table
             .checks
             .iter()
-            .any(|check| check.check == "reachable" && check.status == Status::Fail)
+            .any(|check| check.check == CheckKind::Reachable && check.status == Status::Fail)
     };
     // Tables computed in-process prove nothing about the environment.
     let mut remote = report
@@ -288,7 +288,7 @@ fn details(entry: &TableReport, report_strict: bool) -> String {
                 problem.fix
             ));
         }
-        if check.check == "schema" && check.status == Status::Fail {
+        if check.check == CheckKind::Schema && check.status == Status::Fail {
             text.push_str(&format!(
                 "      compare: `codelake new-table --table {}` prints the struct the source has now\n",
                 entry.table

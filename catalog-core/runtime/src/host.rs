@@ -1,10 +1,11 @@
 //! Finding, checking and loading plugin libraries.
 
+use std::ffi::c_void;
 use std::path::{Path, PathBuf};
 
 use codelake_plugin_abi::{
-    ABI_VERSION, CreateFn, HEADER_SYMBOL, HeaderFn, InspectFn, MODULE_SYMBOL, ModuleFn,
-    PluginHeader, ValidateFn,
+    ABI_VERSION, BuildFn, CAPABILITY_INSPECT, Capabilities, HEADER_SYMBOL, HeaderFn, InspectFn,
+    MODULE_SYMBOL, ModuleFn, PluginHeader,
 };
 
 use crate::{Error, Result};
@@ -25,9 +26,9 @@ pub struct Plugin {
     pub version: String,
     /// The source kinds it serves.
     pub kinds: Vec<String>,
-    pub(crate) validate: ValidateFn,
-    pub(crate) create: CreateFn,
-    pub(crate) inspect: InspectFn,
+    pub(crate) build: BuildFn,
+    /// Capability `inspect`, version 1, if the plugin has it.
+    pub(crate) inspect: Option<InspectFn>,
 }
 
 /// Every plugin loaded from a directory, and every library that failed to load.
@@ -181,8 +182,25 @@ fn load(path: &Path) -> Result<Plugin> {
             .filter(|kind| !kind.is_empty())
             .map(str::to_owned)
             .collect(),
-        validate: module.validate,
-        create: module.create,
-        inspect: module.inspect,
+        build: module.build,
+        inspect: capability(&module.capabilities, CAPABILITY_INSPECT, 1)
+            // SAFETY: capability `inspect` at version 1 is an `InspectFn` (see the ABI crate).
+            .map(|function| unsafe { std::mem::transmute::<*const c_void, InspectFn>(function) }),
     })
+}
+
+/// The function of capability `id` at `version`, if the plugin has it: an
+/// unknown id or version, or a null function, is an absent capability.
+#[allow(unsafe_code)] // reading the plugin's table; see the SAFETY note
+fn capability(table: &Capabilities, id: u32, version: u32) -> Option<*const c_void> {
+    if table.entries.is_null() {
+        return None;
+    }
+    // SAFETY: the plugin's header matched this ABI version, whose module holds a
+    // pointer to `len` entries that live as long as the plugin, which is never unloaded.
+    let entries = unsafe { std::slice::from_raw_parts(table.entries, table.len) };
+    entries
+        .iter()
+        .find(|entry| entry.id == id && entry.version == version && !entry.function.is_null())
+        .map(|entry| entry.function)
 }

@@ -1,5 +1,12 @@
 //! codelake's runtime: loads source plugins and registers every catalog table
-//! in one DataFusion session, so one SQL query can join them all.
+//! in one DataFusion session, so one SQL query can join them all; and
+//! [`verify`], which checks the declared catalog against a live environment.
+//!
+//! What it must not know: any source kind (it reads `spec.source` only to pick a
+//! plugin, and never interprets options, locations or credentials), any
+//! particular catalog (it takes specs, never links `tables`), and where the
+//! environment comes from (`catalog-env` builds it). It meets plugins only at
+//! the C ABI of `codelake-plugin-abi`.
 //!
 //! ```no_run
 //! # async fn demo(registry: catalog_core::Registry) -> Result<(), Box<dyn std::error::Error>> {
@@ -20,9 +27,7 @@
 
 mod error;
 mod host;
-pub mod local;
 mod register;
-mod s3_files;
 pub mod verify;
 
 pub use error::{Error, Result};

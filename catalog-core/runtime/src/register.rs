@@ -4,6 +4,7 @@ use std::sync::Arc;
 
 use catalog_core::inspect::{InspectRequest, Inspection};
 use catalog_core::{Environment, TableSpec};
+use codelake_plugin_abi::ErrorKind;
 use datafusion::catalog::{MemorySchemaProvider, TableProvider};
 use datafusion::common::TableReference;
 use datafusion::execution::TaskContextProvider;
@@ -78,13 +79,21 @@ pub fn inspect(
         plugin: plugin.path.clone(),
         message,
     };
-    let json = (plugin.inspect)(
+    // A plugin without the capability cannot read its source directly:
+    // `verify` checks its tables through queries only.
+    let Some(inspect) = plugin.inspect else {
+        return Ok(Inspection {
+            unsupported: true,
+            ..Inspection::default()
+        });
+    };
+    let json = inspect(
         Str::from(spec_json.as_str()),
         Str::from(environment_json.as_str()),
         Str::from(request_json.as_str()),
     )
     .into_result()
-    .map_err(|message| inspect_error(message.as_str().to_owned()))?;
+    .map_err(|error| inspect_error(error.message.as_str().to_owned()))?;
     serde_json::from_str(json.as_str())
         .map_err(|error| inspect_error(format!("the plugin's answer cannot be read: {error}")))
 }
@@ -108,24 +117,29 @@ fn provider(
     let table = spec.qualified_name();
     let plugin = plugin_for(plugins, spec)?;
     let spec_json = serde_json::to_string(spec).expect("a spec serialises");
-    // Options first: a bad option is refused before the plugin does any I/O.
-    if let Some(message) = (plugin.validate)(Str::from(spec_json.as_str())).into_option() {
-        return Err(Error::InvalidOptions {
-            table,
-            plugin: plugin.path.clone(),
-            message: message.as_str().to_owned(),
-        });
-    }
     let codec = FFI_LogicalExtensionCodec::new_default(task_ctx_provider);
-    let created = (plugin.create)(
+    // One call: the plugin parses the options (refusing bad ones before any I/O) and builds.
+    let built = (plugin.build)(
         Str::from(spec_json.as_str()),
         Str::from(environment_json),
         codec,
     );
-    let ffi: FFI_TableProvider = created.into_result().map_err(|message| Error::Create {
-        table,
-        plugin: plugin.path.clone(),
-        message: message.as_str().to_owned(),
+    let ffi: FFI_TableProvider = built.into_result().map_err(|error| {
+        let message = error.message.as_str().to_owned();
+        let plugin = plugin.path.clone();
+        if error.kind == ErrorKind::OPTIONS {
+            Error::InvalidOptions {
+                table,
+                plugin,
+                message,
+            }
+        } else {
+            Error::Create {
+                table,
+                plugin,
+                message,
+            }
+        }
     })?;
     Ok((&ffi).into())
 }

@@ -2,10 +2,37 @@
 //! the s3-parquet plugin, `codelake data seed` and the benchmarks all build
 //! their client here, so they agree on path-style requests, plain HTTP for
 //! loopback endpoints, and what a half-set credential means.
+//!
+//! What it must not know: DataFusion, the plugins, any catalog. It turns
+//! [`S3Settings`] into an object_store client and nothing else.
 
 use object_store::aws::{AmazonS3, AmazonS3Builder};
 
 use catalog_core::S3Settings;
+
+/// Why a client could not be built. Names the bucket, never a secret.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum Error {
+    /// One half of a credential is set.
+    #[error("S3 for bucket `{bucket}`: {set} is set but no {missing}")]
+    HalfCredential {
+        /// The bucket.
+        bucket: String,
+        /// The half that is set.
+        set: &'static str,
+        /// The half that is missing.
+        missing: &'static str,
+    },
+    /// object_store refused the settings.
+    #[error("cannot configure S3 for bucket `{bucket}`: {source}")]
+    Config {
+        /// The bucket.
+        bucket: String,
+        /// object_store's error.
+        source: object_store::Error,
+    },
+}
 
 /// A client for `bucket` as `settings` say: the endpoint (path-style, HTTP
 /// allowed when it is `http://`), the region, and the credentials, which must
@@ -13,9 +40,8 @@ use catalog_core::S3Settings;
 /// rather than hunting for ambient credentials.
 ///
 /// # Errors
-/// Half a credential, or settings object_store refuses; the message names the
-/// bucket and never a secret.
-pub fn store(bucket: &str, settings: &S3Settings) -> Result<AmazonS3, String> {
+/// Half a credential, or settings object_store refuses.
+pub fn store(bucket: &str, settings: &S3Settings) -> Result<AmazonS3, Error> {
     let mut builder = AmazonS3Builder::new()
         .with_bucket_name(bucket)
         .with_region(&settings.region);
@@ -26,6 +52,11 @@ pub fn store(bucket: &str, settings: &S3Settings) -> Result<AmazonS3, String> {
             .with_allow_http(endpoint.starts_with("http://"))
             .with_virtual_hosted_style_request(false);
     }
+    let half = |set, missing| Error::HalfCredential {
+        bucket: bucket.to_owned(),
+        set,
+        missing,
+    };
     match (&settings.access_key_id, &settings.secret_access_key) {
         (Some(key), Some(secret)) => {
             builder = builder
@@ -37,18 +68,11 @@ pub fn store(bucket: &str, settings: &S3Settings) -> Result<AmazonS3, String> {
         }
         (None, None) => builder = builder.with_skip_signature(true),
         // Half a credential is a configuration mistake, not a public bucket.
-        (Some(_), None) => {
-            return Err(format!(
-                "S3 for bucket `{bucket}`: an access key id is set but no secret access key"
-            ));
-        }
-        (None, Some(_)) => {
-            return Err(format!(
-                "S3 for bucket `{bucket}`: a secret access key is set but no access key id"
-            ));
-        }
+        (Some(_), None) => return Err(half("an access key id", "secret access key")),
+        (None, Some(_)) => return Err(half("a secret access key", "access key id")),
     }
-    builder
-        .build()
-        .map_err(|error| format!("cannot configure S3 for bucket `{bucket}`: {error}"))
+    builder.build().map_err(|source| Error::Config {
+        bucket: bucket.to_owned(),
+        source,
+    })
 }

@@ -7,23 +7,39 @@
 //!    changes, so the host reads it safely from any plugin, old or new, and
 //!    refuses a mismatch before it touches anything else.
 //! 2. [`MODULE_SYMBOL`] returns a [`PluginModule`]: the plugin's name, the source
-//!    kinds it serves, and three functions: `validate`, `create` and `inspect`.
+//!    kinds it serves, [`BuildFn`] (the one call that turns a table into a
+//!    provider), and a table of optional [`Capability`]s such as [`InspectFn`].
+//!
+//! Capabilities are how the ABI grows without a breaking bump: each has an id
+//! and its own version, an old host skips ids it does not know, and a new host
+//! finds a capability absent in an old plugin. A change to an existing
+//! signature is a new capability version; only a change to [`PluginModule`]
+//! itself bumps [`ABI_VERSION`].
 //!
 //! Only `#[repr(C)]` and `datafusion_ffi` types cross the boundary; table specs
-//! and environments travel as JSON text. Plugin authors do not use this crate
-//! directly: `codelake-plugin-sdk` implements both exports.
+//! and environments travel as JSON text, and errors as a [`PluginError`]: a
+//! kind the host can act on, and the message with its whole chain of causes.
+//! Plugin authors do not use this crate directly: `codelake-plugin-sdk`
+//! implements both exports.
+//!
+//! What it must not know: source kinds, the catalog, the host's runtime. It
+//! depends on datafusion-ffi and stabby alone.
 
-use datafusion_ffi::ffi_option::{FFI_Option, FFI_Result};
+use std::ffi::c_void;
+
 use datafusion_ffi::proto::logical_extension_codec::FFI_LogicalExtensionCodec;
 use datafusion_ffi::table_provider::FFI_TableProvider;
 use stabby::str::Str;
 use stabby::string::String as SString;
 
-/// The version of this ABI. Bump it on any change to [`PluginModule`] or to the
-/// meaning of its functions; the host refuses plugins of another version.
+/// The version of this ABI. Bump it on any change to [`PluginModule`],
+/// [`PluginError`] or [`BuildFn`]; the host refuses plugins of another version.
+/// Optional functions are [`Capability`]s and carry versions of their own.
 ///
-/// Version 2 added [`InspectFn`].
-pub const ABI_VERSION: u32 = 2;
+/// Version 2 added `inspect`. Version 3 made one call build a table
+/// ([`BuildFn`], which validates the options itself: no separate `validate`),
+/// sent errors as [`PluginError`]s, and moved `inspect` into the capability table.
+pub const ABI_VERSION: u32 = 3;
 
 /// The exported function returning the [`PluginHeader`].
 pub const HEADER_SYMBOL: &str = "codelake_plugin_header";
@@ -51,29 +67,129 @@ impl PluginHeader {
     }
 }
 
-/// Checks a table spec's source options before any I/O: `None` when they are
-/// valid, else what is wrong. Takes the spec as JSON.
-pub type ValidateFn = extern "C" fn(spec_json: Str<'_>) -> FFI_Option<SString>;
+/// What kind of failure a [`PluginError`] reports, so the host can say what
+/// to fix. A host reads an unknown code as [`ErrorKind::SOURCE`].
+#[repr(transparent)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct ErrorKind(pub u32);
 
-/// Builds the table's provider from its spec and the environment, both as
-/// JSON, or says why it cannot. A provider is built from these two alone, so
-/// any process with the catalog and the plugins can rebuild any table.
-pub type CreateFn = extern "C" fn(
+impl ErrorKind {
+    /// The table's source options are invalid: nothing was read.
+    pub const OPTIONS: Self = Self(1);
+    /// The source could not be reached, read or understood.
+    pub const SOURCE: Self = Self(2);
+    /// The plugin panicked; the panic was caught on its side of the boundary.
+    pub const PANIC: Self = Self(3);
+    /// The host sent JSON the plugin cannot read: host and plugin disagree.
+    pub const PROTOCOL: Self = Self(4);
+}
+
+/// Why a plugin call failed.
+#[repr(C)]
+#[derive(Debug, Clone)]
+pub struct PluginError {
+    /// What kind of failure it is.
+    pub kind: ErrorKind,
+    /// What went wrong and what to do, with every cause, `: `-separated.
+    pub message: SString,
+}
+
+/// The outcome of a plugin call.
+#[repr(C, u8)]
+#[derive(Debug)]
+pub enum PluginResult<T> {
+    /// It worked.
+    Ok(T),
+    /// It failed.
+    Err(PluginError),
+}
+
+impl<T> PluginResult<T> {
+    /// As a Rust `Result`.
+    pub fn into_result(self) -> Result<T, PluginError> {
+        match self {
+            Self::Ok(value) => Ok(value),
+            Self::Err(error) => Err(error),
+        }
+    }
+}
+
+impl<T> From<Result<T, PluginError>> for PluginResult<T> {
+    fn from(result: Result<T, PluginError>) -> Self {
+        match result {
+            Ok(value) => Self::Ok(value),
+            Err(error) => Self::Err(error),
+        }
+    }
+}
+
+/// Builds a table's provider from its spec and the environment, both as JSON:
+/// parses and checks the source options (an [`ErrorKind::OPTIONS`] error
+/// before any I/O), then builds the provider with the runtime environment its
+/// scans run in. A provider is built from these two alone, so any process with
+/// the catalog and the plugins can rebuild any table.
+pub type BuildFn = extern "C" fn(
     spec_json: Str<'_>,
     environment_json: Str<'_>,
     codec: FFI_LogicalExtensionCodec,
-) -> FFI_Result<FFI_TableProvider>;
+) -> PluginResult<FFI_TableProvider>;
 
-/// Reads a table's source directly, for `verify` and `new-table`: takes the
-/// spec, the environment and a `catalog_core::inspect::InspectRequest`, all as
-/// JSON, and returns a `catalog_core::inspect::Inspection` as JSON (the live
-/// schema, the newest object, problems only the plugin can see), or says why
-/// the source cannot be read. Blocks until done or timed out.
+/// Capability [`CAPABILITY_INSPECT`], version 1: reads a table's source
+/// directly, for `verify` and `new-table`. Takes the spec, the environment and
+/// a `catalog_core::inspect::InspectRequest`, all as JSON, and returns a
+/// `catalog_core::inspect::Inspection` as JSON (the live schema, the newest
+/// object, problems only the plugin can see). Blocks until done or timed out.
 pub type InspectFn = extern "C" fn(
     spec_json: Str<'_>,
     environment_json: Str<'_>,
     request_json: Str<'_>,
-) -> FFI_Result<SString>;
+) -> PluginResult<SString>;
+
+/// The id of the `inspect` capability ([`InspectFn`]).
+pub const CAPABILITY_INSPECT: u32 = 1;
+
+/// One optional function of a plugin.
+#[repr(C)]
+#[derive(Debug, Clone, Copy)]
+pub struct Capability {
+    /// Which capability, e.g. [`CAPABILITY_INSPECT`].
+    pub id: u32,
+    /// Its version: the signature and meaning of `function`.
+    pub version: u32,
+    /// The function, of the type the id and version name; null when absent.
+    pub function: *const c_void,
+}
+
+impl Capability {
+    /// Capability `id` at `version`, implemented by `function` (cast with `as *const c_void`).
+    pub const fn new(id: u32, version: u32, function: *const c_void) -> Self {
+        Self {
+            id,
+            version,
+            function,
+        }
+    }
+}
+
+/// A plugin's capabilities: a slice that lives as long as the plugin.
+#[repr(C)]
+#[derive(Debug, Clone, Copy)]
+pub struct Capabilities {
+    /// The first entry.
+    pub entries: *const Capability,
+    /// How many entries there are.
+    pub len: usize,
+}
+
+impl Capabilities {
+    /// The table of `entries`, which must live as long as the plugin.
+    pub fn new(entries: &'static [Capability]) -> Self {
+        Self {
+            entries: entries.as_ptr(),
+            len: entries.len(),
+        }
+    }
+}
 
 /// What a plugin offers, read after its [`PluginHeader`] passed.
 #[repr(C)]
@@ -84,12 +200,10 @@ pub struct PluginModule {
     pub version: SString,
     /// The source kinds it serves, comma-separated, e.g. `csv`.
     pub kinds: SString,
-    /// See [`ValidateFn`].
-    pub validate: ValidateFn,
-    /// See [`CreateFn`].
-    pub create: CreateFn,
-    /// See [`InspectFn`].
-    pub inspect: InspectFn,
+    /// See [`BuildFn`].
+    pub build: BuildFn,
+    /// Its optional functions.
+    pub capabilities: Capabilities,
 }
 
 /// The signature of the [`HEADER_SYMBOL`] export.

@@ -5,23 +5,105 @@
 //! header line first and orders the declared types as the file orders its
 //! columns, so a file whose columns were reordered still reads correctly, and
 //! a declared column missing from the file is an error naming it.
+//!
+//! What it must not know: the host (it meets it only through the SDK's C ABI)
+//! and other source kinds; it reads its options only as the typed values the
+//! SDK hands it.
 
 use std::fs::File;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
 use codelake_plugin_sdk::catalog_core::inspect::{Drift, InspectRequest, Inspection, LiveColumn};
-use codelake_plugin_sdk::catalog_core::{ColumnType, Environment, TableSpec};
+use codelake_plugin_sdk::catalog_core::source::CsvOptions;
+use codelake_plugin_sdk::catalog_core::{ColumnType, Environment};
 use codelake_plugin_sdk::datafusion::arrow::array::{Array, AsArray};
 use codelake_plugin_sdk::datafusion::arrow::compute::{CastOptions, cast_with_options};
 use codelake_plugin_sdk::datafusion::arrow::csv::reader::{Format, ReaderBuilder};
 use codelake_plugin_sdk::datafusion::arrow::datatypes::{DataType, Field, Schema};
-use codelake_plugin_sdk::datafusion::catalog::TableProvider;
+use codelake_plugin_sdk::datafusion::arrow::error::ArrowError;
 use codelake_plugin_sdk::datafusion::datasource::file_format::csv::CsvFormat;
 use codelake_plugin_sdk::datafusion::datasource::listing::{
     ListingOptions, ListingTable, ListingTableConfig, ListingTableUrl,
 };
-use codelake_plugin_sdk::{Source, export_source};
+use codelake_plugin_sdk::datafusion::error::DataFusionError;
+use codelake_plugin_sdk::{Built, Source, TableSource, export_source};
+
+/// Why a CSV table cannot be read.
+#[derive(Debug, thiserror::Error)]
+pub enum CsvError {
+    /// An `s3://` location.
+    #[error(
+        "`location = \"{0}\"`: CSV on S3 is not supported yet; copy the file under the data directory"
+    )]
+    OnS3(String),
+    /// The file is not there.
+    #[error(
+        "file {} does not exist (`location = \"{location}\"`, environment `{environment}`, data directory {}); \
+         create it or fix `location`", path.display(), data_dir.display()
+    )]
+    Missing {
+        /// The resolved path.
+        path: PathBuf,
+        /// The table's `location`.
+        location: String,
+        /// The environment's name.
+        environment: String,
+        /// The environment's data directory.
+        data_dir: PathBuf,
+    },
+    /// The path cannot be given to DataFusion.
+    #[error("path {} is not UTF-8", .0.display())]
+    NotUtf8(PathBuf),
+    /// The file cannot be opened.
+    #[error("cannot open {}: {source}", path.display())]
+    Open {
+        /// The file.
+        path: PathBuf,
+        /// Why.
+        source: std::io::Error,
+    },
+    /// The file cannot be read as CSV.
+    #[error("cannot read {}: {source}", path.display())]
+    Read {
+        /// The file.
+        path: PathBuf,
+        /// Why.
+        source: ArrowError,
+    },
+    /// The header line cannot be read.
+    #[error("cannot read the header of {}: {source}", path.display())]
+    Header {
+        /// The file.
+        path: PathBuf,
+        /// Why.
+        source: ArrowError,
+    },
+    /// Declared columns the header does not name.
+    #[error(
+        "{} has no column {missing} (its header is: {header}); fix the file or the declaration",
+        path.display()
+    )]
+    MissingColumns {
+        /// The file.
+        path: PathBuf,
+        /// The missing columns, quoted and comma-separated.
+        missing: String,
+        /// The header's names, comma-separated.
+        header: String,
+    },
+    /// A sampled column cannot be parsed as its declared type.
+    #[error("column `{column}`: {source}")]
+    Cast {
+        /// The column.
+        column: String,
+        /// Why.
+        source: ArrowError,
+    },
+    /// DataFusion refused the listing table.
+    #[error(transparent)]
+    DataFusion(#[from] DataFusionError),
+}
 
 /// Reads `csv` tables.
 pub struct Csv;
@@ -29,11 +111,15 @@ pub struct Csv;
 impl Source for Csv {
     const NAME: &'static str = "csv";
     const KINDS: &'static [&'static str] = &["csv"];
+    type Options = CsvOptions;
+    type Error = CsvError;
 
-    fn provider(spec: &TableSpec, env: &Environment) -> Result<Arc<dyn TableProvider>, String> {
-        let path = file(spec, env)?;
-        let (delimiter, header) = dialect(spec);
-        let declared = spec.arrow_schema();
+    fn build(table: &TableSource<'_, CsvOptions>, env: &Environment) -> Result<Built, CsvError> {
+        let CsvOptions {
+            delimiter, header, ..
+        } = *table.options;
+        let path = file(table.options, env)?;
+        let declared = table.spec.arrow_schema();
         let schema = if header {
             schema_in_file_order(&path, delimiter, &declared)?
         } else {
@@ -42,8 +128,8 @@ impl Source for Csv {
 
         let path_text = path
             .to_str()
-            .ok_or_else(|| format!("path {} is not UTF-8", path.display()))?;
-        let url = ListingTableUrl::parse(path_text).map_err(|error| error.to_string())?;
+            .ok_or_else(|| CsvError::NotUtf8(path.clone()))?;
+        let url = ListingTableUrl::parse(path_text)?;
         let format = CsvFormat::default()
             .with_has_header(header)
             .with_delimiter(delimiter);
@@ -55,30 +141,40 @@ impl Source for Csv {
         let config = ListingTableConfig::new(url)
             .with_listing_options(options)
             .with_schema(Arc::new(schema));
-        let table = ListingTable::try_new(config).map_err(|error| error.to_string())?;
-        Ok(Arc::new(table))
+        let listing = ListingTable::try_new(config)?;
+        Ok(Built::provider(Arc::new(listing)))
     }
 
     /// The header's names, and a sample read as text and then parsed with each
     /// declared column's type, so a value that does not parse is named with its
     /// row. Undeclared columns get the type the sample looks like.
     async fn inspect(
-        spec: &TableSpec,
+        table: &TableSource<'_, CsvOptions>,
         env: &Environment,
         request: &InspectRequest,
-    ) -> Result<Inspection, String> {
-        let path = file(spec, env)?;
-        let (delimiter, header) = dialect(spec);
+    ) -> Result<Inspection, CsvError> {
+        let spec = table.spec;
+        let CsvOptions {
+            delimiter, header, ..
+        } = *table.options;
+        let path = file(table.options, env)?;
         let sample = usize::try_from(request.sample_rows.max(1)).unwrap_or(usize::MAX);
         let format = Format::default()
             .with_header(header)
             .with_delimiter(delimiter);
-        let unreadable =
-            |error: &dyn std::fmt::Display| format!("cannot read {}: {error}", path.display());
-        let open = || File::open(&path).map_err(|error| unreadable(&error));
+        let unreadable = |source| CsvError::Read {
+            path: path.clone(),
+            source,
+        };
+        let open = || {
+            File::open(&path).map_err(|source| CsvError::Open {
+                path: path.clone(),
+                source,
+            })
+        };
         let (inferred, _) = format
             .infer_schema(open()?, Some(sample))
-            .map_err(|error| unreadable(&error))?;
+            .map_err(unreadable)?;
         let names: Vec<String> = inferred
             .fields()
             .iter()
@@ -99,10 +195,10 @@ impl Source for Csv {
             .with_format(format)
             .with_batch_size(sample)
             .build(open()?)
-            .map_err(|error| unreadable(&error))?
+            .map_err(unreadable)?
             .next()
             .transpose()
-            .map_err(|error| unreadable(&error))?;
+            .map_err(unreadable)?;
         let rows = batch.as_ref().map_or(0, |batch| batch.num_rows());
         let mut inspection = Inspection {
             objects: 1,
@@ -134,8 +230,11 @@ impl Source for Csv {
                 safe: true,
                 ..CastOptions::default()
             };
-            let parsed = cast_with_options(values, &target, &options)
-                .map_err(|error| format!("column `{name}`: {error}"))?;
+            let parsed =
+                cast_with_options(values, &target, &options).map_err(|source| CsvError::Cast {
+                    column: name.clone(),
+                    source,
+                })?;
             let bad = (0..values.len()).find(|&row| values.is_valid(row) && parsed.is_null(row));
             if let Some(row) = bad {
                 inspection.problems.push(Drift::BadValue {
@@ -158,31 +257,21 @@ impl Source for Csv {
 export_source!(Csv);
 
 /// The table's file, which must exist.
-fn file(spec: &TableSpec, env: &Environment) -> Result<PathBuf, String> {
-    let location = spec.option("location").ok_or("no `location` option")?;
+fn file(options: &CsvOptions, env: &Environment) -> Result<PathBuf, CsvError> {
+    let location = &options.location;
     if location.starts_with("s3://") {
-        return Err(format!(
-            "`location = \"{location}\"`: CSV on S3 is not supported yet; copy the file under the data directory"
-        ));
+        return Err(CsvError::OnS3(location.clone()));
     }
     let path = resolve(location, env);
     if !path.is_file() {
-        return Err(format!(
-            "file {} does not exist (`location = \"{location}\"`, environment `{}`, data directory {}); \
-             create it or fix `location`",
-            path.display(),
-            env.name,
-            env.data_dir.display()
-        ));
+        return Err(CsvError::Missing {
+            path,
+            location: location.clone(),
+            environment: env.name.clone(),
+            data_dir: env.data_dir.clone(),
+        });
     }
     Ok(path)
-}
-
-/// The delimiter, and whether the first line is a header.
-fn dialect(spec: &TableSpec) -> (u8, bool) {
-    let delimiter = spec.option("delimiter").unwrap_or(",").as_bytes()[0];
-    let header = spec.option("header") != Some("false");
-    (delimiter, header)
 }
 
 fn live(name: &str, ty: ColumnType, nullable: bool) -> LiveColumn {
@@ -232,15 +321,20 @@ fn resolve(location: &str, env: &Environment) -> PathBuf {
 
 /// The declared fields, in the order the file's header names them. Columns the
 /// declaration does not know are read as nullable text (and can be ignored).
-fn schema_in_file_order(path: &Path, delimiter: u8, declared: &Schema) -> Result<Schema, String> {
-    let file =
-        File::open(path).map_err(|error| format!("cannot open {}: {error}", path.display()))?;
+fn schema_in_file_order(path: &Path, delimiter: u8, declared: &Schema) -> Result<Schema, CsvError> {
+    let file = File::open(path).map_err(|source| CsvError::Open {
+        path: path.to_owned(),
+        source,
+    })?;
     // The CSV reader's own header parsing: quoted names, delimiters in quotes.
     let (header, _) = Format::default()
         .with_header(true)
         .with_delimiter(delimiter)
         .infer_schema(file, Some(0))
-        .map_err(|error| format!("cannot read the header of {}: {error}", path.display()))?;
+        .map_err(|source| CsvError::Header {
+            path: path.to_owned(),
+            source,
+        })?;
     let names: Vec<String> = header
         .fields()
         .iter()
@@ -253,16 +347,15 @@ fn schema_in_file_order(path: &Path, delimiter: u8, declared: &Schema) -> Result
         .filter(|name| !names.iter().any(|header| header == name))
         .collect();
     if !missing.is_empty() {
-        return Err(format!(
-            "{} has no column {} (its header is: {}); fix the file or the declaration",
-            path.display(),
-            missing
+        return Err(CsvError::MissingColumns {
+            path: path.to_owned(),
+            missing: missing
                 .iter()
                 .map(|name| format!("`{name}`"))
                 .collect::<Vec<_>>()
                 .join(", "),
-            names.join(", ")
-        ));
+            header: names.join(", "),
+        });
     }
     let fields: Vec<Field> = names
         .iter()

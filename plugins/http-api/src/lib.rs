@@ -8,25 +8,107 @@
 //! `auth_header` is read from the environment variable `auth_env` at each scan
 //! and never appears in a message. Failed requests are retried with backoff.
 //! No filter is pushed to the API: DataFusion filters the fetched rows.
+//!
+//! What it must not know: the host (it meets it only through the SDK's C ABI)
+//! and other source kinds; it reads its options only as the typed values the
+//! SDK hands it.
 
 use std::sync::Arc;
 use std::time::Duration;
 
 use async_trait::async_trait;
 use codelake_plugin_sdk::catalog_core::inspect::{InspectRequest, Inspection, LiveColumn};
-use codelake_plugin_sdk::catalog_core::{Environment, Secret, TableSpec, parse_duration};
+use codelake_plugin_sdk::catalog_core::source::{HttpApiOptions, HttpAuth, Pagination};
+use codelake_plugin_sdk::catalog_core::{Environment, Secret};
 use codelake_plugin_sdk::datafusion::arrow::array::RecordBatch;
 use codelake_plugin_sdk::datafusion::arrow::array::{Array, StringArray};
 use codelake_plugin_sdk::datafusion::arrow::compute::{CastOptions, cast_with_options};
 use codelake_plugin_sdk::datafusion::arrow::datatypes::{
     DataType, Field, Schema, SchemaRef, TimeUnit,
 };
-use codelake_plugin_sdk::datafusion::catalog::TableProvider;
-use codelake_plugin_sdk::{ComputedTable, Rows, Source, export_source};
+use codelake_plugin_sdk::datafusion::arrow::error::ArrowError;
+use codelake_plugin_sdk::{Built, ComputedTable, Rows, Source, TableSource, export_source};
 use serde_json::Value;
 
 /// Pages fetched at most per scan, so a server that always links onward cannot loop forever.
 const MAX_PAGES: usize = 10_000;
+
+/// Why an `http-api` table cannot be read.
+#[derive(Debug, thiserror::Error)]
+pub enum HttpError {
+    /// A path `url` in an environment without a base URL.
+    #[error(
+        "`url = \"{url}\"` is a path, but environment `{environment}` has no HTTP base URL; set one, or give a full URL"
+    )]
+    NoBaseUrl {
+        /// The table's `url`.
+        url: String,
+        /// The environment's name.
+        environment: String,
+    },
+    /// The HTTP client cannot be built.
+    #[error("cannot build the HTTP client: {0}")]
+    Client(#[source] reqwest::Error),
+    /// The credential's variable is not set.
+    #[error(
+        "environment variable {var} is not set; it holds the credential sent in the `{header}` header"
+    )]
+    NoCredential {
+        /// The variable (`auth_env`).
+        var: String,
+        /// The header (`auth_header`).
+        header: String,
+    },
+    /// The server refused the request: retries will not help.
+    #[error("{url} answered {status}; check the URL and the credential")]
+    Refused {
+        /// The page's URL.
+        url: String,
+        /// The answer.
+        status: reqwest::StatusCode,
+    },
+    /// Every attempt failed.
+    #[error("{failure} (after {attempts} attempts)")]
+    Failed {
+        /// The last failure, with its URL.
+        failure: String,
+        /// How many requests were sent.
+        attempts: u32,
+    },
+    /// The body could not be read.
+    #[error("reading {url}: {source}")]
+    Body {
+        /// The page's URL.
+        url: String,
+        /// Why.
+        source: reqwest::Error,
+    },
+    /// The body is not JSON.
+    #[error("{url} did not return JSON: {source}")]
+    NotJson {
+        /// The page's URL.
+        url: String,
+        /// Why.
+        source: serde_json::Error,
+    },
+    /// Nothing at `rows_path`, or not an array.
+    #[error("{0}")]
+    Rows(String),
+    /// Pagination that never ends.
+    #[error("more than {MAX_PAGES} pages from {0}; is the pagination configured right?")]
+    TooManyPages(String),
+    /// Rows that are not JSON objects.
+    #[error("the rows of {url} are not JSON objects: {source}")]
+    NotObjects {
+        /// The URL.
+        url: String,
+        /// Why.
+        source: ArrowError,
+    },
+    /// Rows that do not fit the declared schema.
+    #[error("the API's rows do not fit the declaration: {0}")]
+    Decode(#[source] ArrowError),
+}
 
 /// Reads `http-api` tables.
 pub struct HttpApi;
@@ -34,32 +116,41 @@ pub struct HttpApi;
 impl Source for HttpApi {
     const NAME: &'static str = "http-api";
     const KINDS: &'static [&'static str] = &["http-api"];
+    type Options = HttpApiOptions;
+    type Error = HttpError;
 
-    fn provider(spec: &TableSpec, env: &Environment) -> Result<Arc<dyn TableProvider>, String> {
-        let (config, client) = setup(spec, env)?;
-        let schema: SchemaRef = Arc::new(spec.arrow_schema());
+    fn build(
+        table: &TableSource<'_, HttpApiOptions>,
+        env: &Environment,
+    ) -> Result<Built, HttpError> {
+        let (config, client) = setup(table.options, env)?;
+        let schema: SchemaRef = Arc::new(table.spec.arrow_schema());
         let fetch = Fetch {
             config,
             client,
             schema: SchemaRef::clone(&schema),
         };
-        Ok(Arc::new(ComputedTable::new(schema, fetch)))
+        Ok(Built::provider(Arc::new(ComputedTable::new(schema, fetch))))
     }
 
     /// The first page's rows: field names and inferred JSON types, each
     /// declared field decoded with its declared type, nulls counted.
     async fn inspect(
-        spec: &TableSpec,
+        table: &TableSource<'_, HttpApiOptions>,
         env: &Environment,
         request: &InspectRequest,
-    ) -> Result<Inspection, String> {
-        let (config, client) = setup(spec, env)?;
+    ) -> Result<Inspection, HttpError> {
+        let spec = table.spec;
+        let (config, client) = setup(table.options, env)?;
         let url = &config.url;
         let sample = usize::try_from(request.sample_rows).unwrap_or(usize::MAX);
         let (mut rows, pages) = fetch(&client, &config, sample).await?;
         rows.truncate(sample);
         let inferred = arrow_json::reader::infer_json_schema_from_iterator(rows.iter().map(Ok))
-            .map_err(|error| format!("the rows of {url} are not JSON objects: {error}"))?;
+            .map_err(|source| HttpError::NotObjects {
+                url: url.clone(),
+                source,
+            })?;
         let mut inspection = Inspection {
             objects: pages as u64,
             sampled_rows: Some(rows.len() as u64),
@@ -122,60 +213,49 @@ impl Source for HttpApi {
 export_source!(HttpApi);
 
 /// The request settings and the client of a table.
-fn setup(spec: &TableSpec, env: &Environment) -> Result<(Config, reqwest::Client), String> {
-    let url = spec.option("url").ok_or("no `url` option")?;
+fn setup(
+    options: &HttpApiOptions,
+    env: &Environment,
+) -> Result<(Config, reqwest::Client), HttpError> {
+    let url = &options.url;
     let url = if url.starts_with('/') {
-        let base = env.http_base_url.as_deref().ok_or_else(|| {
-            format!("`url = \"{url}\"` is a path, but environment `{}` has no HTTP base URL; set one, or give a full URL", env.name)
-        })?;
+        let base = env
+            .http_base_url
+            .as_deref()
+            .ok_or_else(|| HttpError::NoBaseUrl {
+                url: url.clone(),
+                environment: env.name.clone(),
+            })?;
         format!("{}{url}", base.trim_end_matches('/'))
     } else {
-        url.to_owned()
+        url.clone()
     };
-    let duration = |key: &str, default: &str| parse_duration(spec.option(key).unwrap_or(default));
-    let pagination = match spec.option("pagination").unwrap_or("none") {
-        "next_link" => {
-            Pagination::NextLink(spec.option("next_link_path").unwrap_or_default().to_owned())
-        }
-        "page" => Pagination::Page(spec.option("page_param").unwrap_or("page").to_owned()),
-        _ => Pagination::None,
-    };
-    let auth = match (spec.option("auth_header"), spec.option("auth_env")) {
-        (Some(header), Some(var)) => Some(Auth {
-            header: header.to_owned(),
-            var: var.to_owned(),
+    let auth = options.auth.as_ref().map(
+        |HttpAuth {
+             header, env: var, ..
+         }| Auth {
+            header: header.clone(),
+            var: var.clone(),
             given: env.secrets.get(var).cloned(),
-        }),
-        _ => None,
-    };
+        },
+    );
     let config = Config {
         url,
-        rows_path: spec.option("rows_path").unwrap_or_default().to_owned(),
-        pagination,
+        rows_path: options.rows_path.clone(),
+        pagination: options.pagination.clone(),
         auth,
-        max_retries: spec
-            .option("max_retries")
-            .and_then(|n| n.parse().ok())
-            .unwrap_or(3),
+        max_retries: options.max_retries,
     };
     let client = reqwest::Client::builder()
-        .timeout(duration("timeout", "30s")?)
+        .timeout(options.timeout)
         .build()
-        .map_err(|error| format!("cannot build the HTTP client: {error}"))?;
+        .map_err(HttpError::Client)?;
     Ok((config, client))
 }
 
 #[derive(Debug)]
-enum Pagination {
-    None,
-    /// JSON pointer to the next page's URL in each response.
-    NextLink(String),
-    /// Query parameter counting pages from 1.
-    Page(String),
-}
-
-#[derive(Debug)]
 struct Config {
+    /// The full URL of the first page.
     url: String,
     rows_path: String,
     pagination: Pagination,
@@ -204,9 +284,9 @@ struct Fetch {
 
 #[async_trait]
 impl Rows for Fetch {
-    async fn rows(&self) -> Result<RecordBatch, String> {
+    async fn rows(&self) -> Result<RecordBatch, Box<dyn std::error::Error + Send + Sync>> {
         let (rows, _) = fetch(&self.client, &self.config, usize::MAX).await?;
-        decode(&rows, &self.schema)
+        Ok(decode(&rows, &self.schema)?)
     }
 }
 
@@ -216,12 +296,12 @@ async fn fetch(
     client: &reqwest::Client,
     config: &Config,
     enough: usize,
-) -> Result<(Vec<Value>, usize), String> {
+) -> Result<(Vec<Value>, usize), HttpError> {
     let mut rows = Vec::new();
     let mut url = config.url.clone();
     for page in 1..=MAX_PAGES {
         let request_url = match &config.pagination {
-            Pagination::Page(param) => with_query(&config.url, param, page),
+            Pagination::Page { param } => with_query(&config.url, param, page),
             _ => url.clone(),
         };
         let body = get_json(client, config, &request_url).await?;
@@ -232,19 +312,17 @@ async fn fetch(
             return Ok((rows, page));
         }
         match &config.pagination {
-            Pagination::None => return Ok((rows, page)),
-            Pagination::Page(_) if empty => return Ok((rows, page)),
-            Pagination::Page(_) => {}
-            Pagination::NextLink(pointer) => match body.pointer(pointer).and_then(Value::as_str) {
+            Pagination::Page { .. } if empty => return Ok((rows, page)),
+            Pagination::Page { .. } => {}
+            Pagination::NextLink { path } => match body.pointer(path).and_then(Value::as_str) {
                 Some(next) if !next.is_empty() => url = resolve(&request_url, next),
                 _ => return Ok((rows, page)),
             },
+            // `Pagination` may grow; one page is all an unknown mode can read.
+            _ => return Ok((rows, page)),
         }
     }
-    Err(format!(
-        "more than {MAX_PAGES} pages from {}; is the pagination configured right?",
-        config.url
-    ))
+    Err(HttpError::TooManyPages(config.url.clone()))
 }
 
 /// The type of a JSON text field: a timestamp or a date when every value
@@ -276,31 +354,36 @@ fn text_type(rows: &[Value], name: &str) -> DataType {
 }
 
 /// The array of rows at `rows_path` in one page.
-fn page_rows<'a>(body: &'a Value, config: &Config, url: &str) -> Result<&'a Vec<Value>, String> {
+fn page_rows<'a>(body: &'a Value, config: &Config, url: &str) -> Result<&'a Vec<Value>, HttpError> {
     let found = body.pointer(&config.rows_path).ok_or_else(|| {
-        format!(
+        HttpError::Rows(format!(
             "the response of {url} has nothing at `rows_path = \"{}\"`",
             config.rows_path
-        )
+        ))
     })?;
     found.as_array().ok_or_else(|| {
-        format!(
+        HttpError::Rows(format!(
             "`rows_path = \"{}\"` in the response of {url} is not an array of rows",
             config.rows_path
-        )
+        ))
     })
 }
 
 /// GETs a JSON document, retrying connection failures and server errors with backoff.
-async fn get_json(client: &reqwest::Client, config: &Config, url: &str) -> Result<Value, String> {
+async fn get_json(
+    client: &reqwest::Client,
+    config: &Config,
+    url: &str,
+) -> Result<Value, HttpError> {
     let mut attempt = 0;
     loop {
         let mut request = client.get(url);
         if let Some(Auth { header, var, given }) = &config.auth {
             let secret = match given {
                 Some(secret) => secret.expose().to_owned(),
-                None => std::env::var(var).map_err(|_| {
-                    format!("environment variable {var} is not set; it holds the credential sent in the `{header}` header")
+                None => std::env::var(var).map_err(|_| HttpError::NoCredential {
+                    var: var.clone(),
+                    header: header.clone(),
                 })?,
             };
             request = request.header(header, secret);
@@ -315,23 +398,28 @@ async fn get_json(client: &reqwest::Client, config: &Config, url: &str) -> Resul
             }
             Ok(response) if !response.status().is_success() => {
                 // A client error will not improve with retries: say so at once.
-                return Err(format!(
-                    "{url} answered {}; check the URL and the credential",
-                    response.status()
-                ));
+                return Err(HttpError::Refused {
+                    url: url.to_owned(),
+                    status: response.status(),
+                });
             }
             Ok(response) => {
-                let bytes = response
-                    .bytes()
-                    .await
-                    .map_err(|error| format!("reading {url}: {error}"))?;
-                return serde_json::from_slice(&bytes)
-                    .map_err(|error| format!("{url} did not return JSON: {error}"));
+                let bytes = response.bytes().await.map_err(|source| HttpError::Body {
+                    url: url.to_owned(),
+                    source,
+                })?;
+                return serde_json::from_slice(&bytes).map_err(|source| HttpError::NotJson {
+                    url: url.to_owned(),
+                    source,
+                });
             }
             Err(error) => format!("requesting {url}: {}", without_url(&error)),
         };
         if attempt >= config.max_retries {
-            return Err(format!("{failure} (after {} attempts)", attempt + 1));
+            return Err(HttpError::Failed {
+                failure,
+                attempts: attempt + 1,
+            });
         }
         attempt += 1;
         tokio::time::sleep(Duration::from_millis(100 << attempt.min(6))).await;
@@ -376,16 +464,12 @@ fn resolve(current: &str, next: &str) -> String {
 }
 
 /// Decodes JSON rows against the declared schema, by field name.
-fn decode(rows: &[Value], schema: &SchemaRef) -> Result<RecordBatch, String> {
+fn decode(rows: &[Value], schema: &SchemaRef) -> Result<RecordBatch, HttpError> {
     let mut decoder = arrow_json::ReaderBuilder::new(SchemaRef::clone(schema))
         .build_decoder()
-        .map_err(|error| error.to_string())?;
-    decoder
-        .serialize(rows)
-        .map_err(|error| format!("the API's rows do not fit the declaration: {error}"))?;
-    let batch = decoder
-        .flush()
-        .map_err(|error| format!("the API's rows do not fit the declaration: {error}"))?;
+        .map_err(HttpError::Decode)?;
+    decoder.serialize(rows).map_err(HttpError::Decode)?;
+    let batch = decoder.flush().map_err(HttpError::Decode)?;
     Ok(batch.unwrap_or_else(|| RecordBatch::new_empty(SchemaRef::clone(schema))))
 }
 

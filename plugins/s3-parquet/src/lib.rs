@@ -9,12 +9,17 @@
 //! The S3 store is built from the environment's [`S3Settings`] and registered
 //! in the plugin's own runtime environment, which the SDK uses for planning and
 //! reading: the host's cannot cross the FFI boundary.
+//!
+//! What it must not know: the host (it meets it only through the SDK's C ABI)
+//! and other source kinds; it reads its options only as the typed values the
+//! SDK hands it.
 
 use std::sync::Arc;
 
 use async_trait::async_trait;
 use codelake_plugin_sdk::catalog_core::inspect::{Drift, InspectRequest, Inspection, LiveColumn};
-use codelake_plugin_sdk::catalog_core::{Environment, S3Settings, TableSpec};
+use codelake_plugin_sdk::catalog_core::source::S3ParquetOptions;
+use codelake_plugin_sdk::catalog_core::{Environment, S3Settings};
 use codelake_plugin_sdk::datafusion::arrow::datatypes::{DataType, Schema, SchemaRef};
 use codelake_plugin_sdk::datafusion::catalog::{Session, TableProvider};
 use codelake_plugin_sdk::datafusion::common::{DataFusionError, Result};
@@ -24,15 +29,72 @@ use codelake_plugin_sdk::datafusion::datasource::listing::{
 };
 use codelake_plugin_sdk::datafusion::datasource::physical_plan::parquet::metadata::DFParquetMetadata;
 use codelake_plugin_sdk::datafusion::execution::object_store::ObjectStoreUrl;
-use codelake_plugin_sdk::datafusion::execution::runtime_env::{RuntimeEnv, RuntimeEnvBuilder};
+use codelake_plugin_sdk::datafusion::execution::runtime_env::RuntimeEnvBuilder;
 use codelake_plugin_sdk::datafusion::logical_expr::{Expr, TableProviderFilterPushDown, TableType};
 use codelake_plugin_sdk::datafusion::parquet::arrow::parquet_to_arrow_schema;
 use codelake_plugin_sdk::datafusion::parquet::file::metadata::ParquetMetaData;
 use codelake_plugin_sdk::datafusion::physical_plan::ExecutionPlan;
-use codelake_plugin_sdk::{Source, export_source};
+use codelake_plugin_sdk::{Built, Source, TableSource, export_source};
 use futures::StreamExt;
 use object_store::path::Path as ObjectPath;
 use object_store::{ObjectMeta, ObjectStore, ObjectStoreExt};
+
+/// Why an `s3-parquet` table cannot be read.
+#[derive(Debug, thiserror::Error)]
+pub enum S3Error {
+    /// The location is not a URL DataFusion can list.
+    #[error("`location = \"{location}\"`: {source}")]
+    Location {
+        /// The table's location, in this environment.
+        location: String,
+        /// Why.
+        source: DataFusionError,
+    },
+    /// The location names no bucket.
+    #[error("`location = \"{0}\"` names no bucket")]
+    NoBucket(String),
+    /// Partition columns on a single object.
+    #[error("`partitions` needs `location` to be a prefix ending in `/`, not `{0}`")]
+    PartitionsNeedPrefix(String),
+    /// A partition column that is not declared.
+    #[error("`partitions` names `{0}`, which is not a declared column")]
+    UndeclaredPartition(String),
+    /// The environment cannot reach S3.
+    #[error(
+        "environment `{environment}` has no S3 settings, so `{location}` cannot be reached; configure the environment's S3 endpoint and credentials"
+    )]
+    NoSettings {
+        /// The environment's name.
+        environment: String,
+        /// The table's location.
+        location: String,
+    },
+    /// The S3 client cannot be built.
+    #[error(transparent)]
+    Client(#[from] catalog_s3::Error),
+    /// Nothing to read.
+    #[error("{0}; upload the data or fix `location`")]
+    NotFound(String),
+    /// The store refused or failed a request.
+    #[error("reading {location}: {source}{}", store_hint(source))]
+    Store {
+        /// The table's location.
+        location: String,
+        /// The store's error.
+        source: object_store::Error,
+    },
+    /// An object is not Parquet.
+    #[error("{object} is not readable Parquet: {source}")]
+    NotParquet {
+        /// The object.
+        object: String,
+        /// Why.
+        source: Box<dyn std::error::Error + Send + Sync>,
+    },
+    /// DataFusion refused the table or its runtime environment.
+    #[error(transparent)]
+    DataFusion(#[from] DataFusionError),
+}
 
 /// Reads `s3-parquet` tables.
 pub struct S3Parquet;
@@ -40,36 +102,31 @@ pub struct S3Parquet;
 impl Source for S3Parquet {
     const NAME: &'static str = "s3-parquet";
     const KINDS: &'static [&'static str] = &["s3-parquet"];
+    type Options = S3ParquetOptions;
+    type Error = S3Error;
 
-    fn provider(
-        spec: &TableSpec,
+    /// The listing table, and the runtime environment holding its bucket's store.
+    fn build(
+        table: &TableSource<'_, S3ParquetOptions>,
         env: &Environment,
-    ) -> std::result::Result<Arc<dyn TableProvider>, String> {
-        let location = &env.s3_location(spec.option("location").ok_or("no `location` option")?);
-        let url = ListingTableUrl::parse(location)
-            .map_err(|error| format!("`location = \"{location}\"`: {error}"))?;
+    ) -> std::result::Result<Built, S3Error> {
+        let spec = table.spec;
+        let location = &env.s3_location(&table.options.location);
+        let url = ListingTableUrl::parse(location).map_err(|source| S3Error::Location {
+            location: location.clone(),
+            source,
+        })?;
         // Hive-style partition columns come from the path, the others from the files.
-        let partitions: Vec<&str> = spec
-            .option("partitions")
-            .map(|columns| {
-                columns
-                    .split(',')
-                    .map(str::trim)
-                    .filter(|c| !c.is_empty())
-                    .collect()
-            })
-            .unwrap_or_default();
+        let partitions = &table.options.partitions;
         if !partitions.is_empty() && !location.ends_with('/') {
-            return Err(format!(
-                "`partitions` needs `location` to be a prefix ending in `/`, not `{location}`"
-            ));
+            return Err(S3Error::PartitionsNeedPrefix(location.clone()));
         }
         let declared = spec.arrow_schema();
         let mut partition_cols = Vec::new();
-        for column in &partitions {
-            let field = declared.field_with_name(column).map_err(|_| {
-                format!("`partitions` names `{column}`, which is not a declared column")
-            })?;
+        for column in partitions {
+            let field = declared
+                .field_with_name(column)
+                .map_err(|_| S3Error::UndeclaredPartition(column.clone()))?;
             partition_cols.push((field.name().clone(), field.data_type().clone()));
         }
         // Strings read as views, as DataFusion reads Parquet by default: TPC-H Q1
@@ -78,7 +135,7 @@ impl Source for S3Parquet {
             .arrow_schema_with_views()
             .fields()
             .iter()
-            .filter(|field| !partitions.contains(&field.name().as_str()))
+            .filter(|field| !partitions.contains(field.name()))
             .cloned()
             .collect();
         let file_schema = Schema::new(file_fields).with_metadata(declared.metadata().clone());
@@ -89,42 +146,35 @@ impl Source for S3Parquet {
         let config = ListingTableConfig::new(url)
             .with_listing_options(options)
             .with_schema(Arc::new(file_schema));
-        let listing = ListingTable::try_new(config).map_err(|error| error.to_string())?;
+        let listing = ListingTable::try_new(config)?;
         let (bucket, key) = bucket_and_key(location)?;
         let store = shared_store(bucket, settings(env, location)?)?;
-        Ok(Arc::new(S3Table {
-            listing,
-            store,
-            location: location.to_owned(),
-            key: key.to_owned(),
-        }))
-    }
-
-    fn runtime_env(
-        spec: &TableSpec,
-        env: &Environment,
-    ) -> std::result::Result<Option<Arc<RuntimeEnv>>, String> {
-        let location = &env.s3_location(spec.option("location").ok_or("no `location` option")?);
-        let (bucket, _) = bucket_and_key(location)?;
-        let store = shared_store(bucket, settings(env, location)?)?;
-        let runtime = RuntimeEnvBuilder::new()
-            .build_arc()
-            .map_err(|error| error.to_string())?;
-        let url =
-            ObjectStoreUrl::parse(format!("s3://{bucket}")).map_err(|error| error.to_string())?;
-        runtime.register_object_store(url.as_ref(), store);
-        Ok(Some(runtime))
+        // The plugin's own runtime environment, which has the bucket's store:
+        // the host's cannot cross the FFI boundary.
+        let runtime_env = RuntimeEnvBuilder::new().build_arc()?;
+        let url = ObjectStoreUrl::parse(format!("s3://{bucket}"))?;
+        runtime_env.register_object_store(url.as_ref(), Arc::clone(&store) as Arc<dyn ObjectStore>);
+        Ok(Built {
+            provider: Arc::new(S3Table {
+                listing,
+                store,
+                location: location.to_owned(),
+                key: key.to_owned(),
+            }),
+            runtime_env: Some(runtime_env),
+        })
     }
 
     /// Reads the footer of every object: the first one's schema is the live
     /// schema, each other one that differs is named, and null counts come from
     /// the row groups' statistics, so they are exact for the whole table.
     async fn inspect(
-        spec: &TableSpec,
+        table: &TableSource<'_, S3ParquetOptions>,
         env: &Environment,
         _request: &InspectRequest,
-    ) -> std::result::Result<Inspection, String> {
-        let location = &env.s3_location(spec.option("location").ok_or("no `location` option")?);
+    ) -> std::result::Result<Inspection, S3Error> {
+        let spec = table.spec;
+        let location = &env.s3_location(&table.options.location);
         let (bucket, key) = bucket_and_key(location)?;
         let store: Arc<dyn ObjectStore> = shared_store(bucket, settings(env, location)?)?;
         let listed = objects(&store, key, location).await?;
@@ -144,10 +194,6 @@ impl Source for S3Parquet {
             inspection.newest_modified = Some(newest.last_modified.timestamp());
             inspection.newest_object = Some(format!("s3://{bucket}/{}", newest.location));
         }
-        let partitions: Vec<&str> = spec
-            .option("partitions")
-            .map(|columns| columns.split(',').map(str::trim).collect())
-            .unwrap_or_default();
         let mut first: Option<Schema> = None;
         for (object, footer) in objects.iter().zip(footers) {
             let (footer, schema) = footer?;
@@ -185,14 +231,14 @@ impl Source for S3Parquet {
         }
         // Hive partition columns live in the paths: typed as declared, or, for
         // `new-table`, `Int64` when every value is a number and `Utf8` otherwise.
-        for name in partitions.iter().filter(|name| !name.is_empty()) {
+        for name in &table.options.partitions {
             let data_type = match spec.column(name) {
                 Some(declared) => declared.ty.to_arrow(),
                 None => partition_type(&listed, name),
             };
             inspection.columns.push(LiveColumn {
                 nulls: Some(0),
-                ..LiveColumn::new(*name, &data_type, false)
+                ..LiveColumn::new(name, &data_type, false)
             });
         }
         Ok(inspection)
@@ -204,8 +250,8 @@ async fn objects(
     store: &Arc<dyn ObjectStore>,
     key: &str,
     location: &str,
-) -> std::result::Result<Vec<ObjectMeta>, String> {
-    let missing = |what: String| format!("{what}; upload the data or fix `location`");
+) -> std::result::Result<Vec<ObjectMeta>, S3Error> {
+    let missing = S3Error::NotFound;
     if key.is_empty() || key.ends_with('/') {
         let prefix = ObjectPath::from(key.trim_end_matches('/'));
         let mut listed: Vec<ObjectMeta> = store
@@ -214,7 +260,7 @@ async fn objects(
             .await
             .into_iter()
             .collect::<object_store::Result<_>>()
-            .map_err(|error| store_error(&error, location))?;
+            .map_err(|source| store_error(source, location))?;
         listed.retain(|object| object.location.as_ref().ends_with(".parquet"));
         listed.sort_by(|a, b| a.location.cmp(&b.location));
         if listed.is_empty() {
@@ -227,7 +273,7 @@ async fn objects(
             Err(object_store::Error::NotFound { .. }) => {
                 Err(missing(format!("object {location} does not exist")))
             }
-            Err(error) => Err(store_error(&error, location)),
+            Err(error) => Err(store_error(error, location)),
         }
     }
 }
@@ -269,10 +315,17 @@ fn partition_type(listed: &[ObjectMeta], name: &str) -> DataType {
     }
 }
 
-/// An object store error, with what to do for the common ones.
-fn store_error(error: &object_store::Error, location: &str) -> String {
+fn store_error(source: object_store::Error, location: &str) -> S3Error {
+    S3Error::Store {
+        location: location.to_owned(),
+        source,
+    }
+}
+
+/// What to do about a store error, for the common ones.
+fn store_hint(error: &object_store::Error) -> &'static str {
     let text = error.to_string();
-    let hint = if text.contains("403")
+    if text.contains("403")
         || text.contains("Forbidden")
         || text.contains("InvalidAccessKeyId")
         || text.contains("SignatureDoesNotMatch")
@@ -285,8 +338,7 @@ fn store_error(error: &object_store::Error, location: &str) -> String {
         "; the S3 endpoint cannot be reached: check it and that the server runs"
     } else {
         ""
-    };
-    format!("reading {location}: {text}{hint}")
+    }
 }
 
 /// An object's Parquet footer and the Arrow schema it gives.
@@ -294,20 +346,18 @@ async fn footer(
     store: Arc<dyn ObjectStore>,
     object: ObjectMeta,
     bucket: String,
-) -> std::result::Result<(Arc<ParquetMetaData>, Schema), String> {
-    let unreadable = |error: &dyn std::fmt::Display| {
-        format!(
-            "s3://{bucket}/{} is not readable Parquet: {error}",
-            object.location
-        )
+) -> std::result::Result<(Arc<ParquetMetaData>, Schema), S3Error> {
+    let unreadable = |source: Box<dyn std::error::Error + Send + Sync>| S3Error::NotParquet {
+        object: format!("s3://{bucket}/{}", object.location),
+        source,
     };
     let footer = DFParquetMetadata::new(&*store, &object)
         .fetch_metadata()
         .await
-        .map_err(|error| unreadable(&error))?;
+        .map_err(|error| unreadable(Box::new(error)))?;
     let file = footer.file_metadata();
     let schema = parquet_to_arrow_schema(file.schema_descr(), file.key_value_metadata())
-        .map_err(|error| unreadable(&error))?;
+        .map_err(|error| unreadable(Box::new(error)))?;
     Ok((footer, schema))
 }
 
@@ -358,23 +408,21 @@ fn differs(first: &Schema, other: &Schema) -> Option<String> {
 export_source!(S3Parquet);
 
 /// `s3://bucket/key` → (`bucket`, `key`).
-fn bucket_and_key(location: &str) -> std::result::Result<(&str, &str), String> {
+fn bucket_and_key(location: &str) -> std::result::Result<(&str, &str), S3Error> {
     location
         .strip_prefix("s3://")
         .and_then(|rest| rest.split_once('/'))
         .filter(|(bucket, _)| !bucket.is_empty())
-        .ok_or_else(|| format!("`location = \"{location}\"` names no bucket"))
+        .ok_or_else(|| S3Error::NoBucket(location.to_owned()))
 }
 
 fn settings<'a>(
     env: &'a Environment,
     location: &str,
-) -> std::result::Result<&'a S3Settings, String> {
-    env.s3.as_ref().ok_or_else(|| {
-        format!(
-            "environment `{}` has no S3 settings, so `{location}` cannot be reached; configure the environment's S3 endpoint and credentials",
-            env.name
-        )
+) -> std::result::Result<&'a S3Settings, S3Error> {
+    env.s3.as_ref().ok_or_else(|| S3Error::NoSettings {
+        environment: env.name.clone(),
+        location: location.to_owned(),
     })
 }
 
@@ -448,7 +496,7 @@ impl TableProvider for S3Table {
 fn shared_store(
     bucket: &str,
     settings: &S3Settings,
-) -> std::result::Result<Arc<object_store::aws::AmazonS3>, String> {
+) -> std::result::Result<Arc<object_store::aws::AmazonS3>, S3Error> {
     type Stores = Vec<(String, S3Settings, Arc<object_store::aws::AmazonS3>)>;
     static STORES: std::sync::Mutex<Stores> = std::sync::Mutex::new(Vec::new());
     let mut stores = STORES

@@ -15,7 +15,7 @@ use datafusion::physical_plan::ExecutionPlan;
 #[async_trait]
 pub trait Rows: Debug + Send + Sync + 'static {
     /// The table's rows now, with the table's schema; an error says what went wrong.
-    async fn rows(&self) -> Result<RecordBatch, String>;
+    async fn rows(&self) -> Result<RecordBatch, Box<dyn std::error::Error + Send + Sync>>;
 }
 
 /// A table whose rows are computed at every scan and then scanned in memory,
@@ -50,7 +50,11 @@ impl<R: Rows> TableProvider for ComputedTable<R> {
         filters: &[Expr],
         limit: Option<usize>,
     ) -> Result<Arc<dyn ExecutionPlan>> {
-        let batch = self.rows.rows().await.map_err(DataFusionError::Execution)?;
+        let batch = self
+            .rows
+            .rows()
+            .await
+            .map_err(|error| DataFusionError::Execution(error.to_string()))?;
         let table = MemTable::try_new(self.schema(), vec![vec![batch]])?;
         table.scan(state, projection, filters, limit).await
     }

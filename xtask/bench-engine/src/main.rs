@@ -22,7 +22,8 @@ use std::time::Instant;
 
 use anyhow::{Context, bail};
 use catalog_core::TableSpec;
-use catalog_runtime::local::{LocalEnvironment, s3_root};
+use catalog_core::source::{CsvOptions, S3ParquetOptions, SourceOptions};
+use catalog_env::local::{LocalEnvironment, s3_root};
 use catalog_runtime::{PluginSet, default_plugin_dir, register_tables};
 use datafusion::arrow::array::RecordBatch;
 use datafusion::arrow::util::display::{ArrayFormatter, FormatOptions};
@@ -119,8 +120,7 @@ async fn session(engine: &str, data_dir: &Path) -> anyhow::Result<Arc<SessionCon
             let on_s3 = engine == "datafusion-s3";
             if on_s3 {
                 let settings = env.s3.as_ref().context("the local environment has no S3")?;
-                let store = catalog_s3::store("codelake", settings)
-                    .map_err(|error| anyhow::anyhow!(error))?;
+                let store = catalog_s3::store("codelake", settings)?;
                 let url = ObjectStoreUrl::parse("s3://codelake")?;
                 ctx.register_object_store(url.as_ref(), Arc::new(store));
             }
@@ -145,11 +145,10 @@ async fn native_table(
     data_dir: &Path,
     on_s3: bool,
 ) -> anyhow::Result<Option<Arc<ListingTable>>> {
-    let location = spec.option("location").unwrap_or_default();
-    let (url, options, schema) = match spec.source.as_ref() {
-        "s3-parquet" => {
+    let (url, options, schema) = match spec.source_options()? {
+        SourceOptions::S3Parquet(S3ParquetOptions { location, .. }) => {
             let url = if on_s3 {
-                location.to_owned()
+                location
             } else {
                 let key = location.strip_prefix("s3://").context("not s3://")?;
                 let path = s3_root(data_dir).join(key);
@@ -164,12 +163,16 @@ async fn native_table(
             // As the s3-parquet plugin reads it (and DataFusion by default): strings as views.
             (url, options, Some(Arc::new(spec.arrow_schema_with_views())))
         }
-        "csv" => {
+        SourceOptions::Csv(CsvOptions {
+            location,
+            delimiter,
+            header,
+            ..
+        }) => {
             let path = data_dir.join(location);
-            let delimiter = spec.option("delimiter").unwrap_or(",").as_bytes()[0];
             let format = CsvFormat::default()
                 .with_delimiter(delimiter)
-                .with_has_header(spec.option("header") != Some("false"));
+                .with_has_header(header);
             let options = ListingOptions::new(Arc::new(format)).with_file_extension(".csv");
             // The file's own column order: the header, typed by inference.
             (path.display().to_string(), options, None)

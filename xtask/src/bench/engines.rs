@@ -148,7 +148,7 @@ impl Worker {
 
     /// The worker's peak resident memory so far, in MiB (Linux only).
     fn peak_rss_mib(&self) -> Option<f64> {
-        super::proc_status_mib(self.child.id(), "VmHWM:")
+        super::setup::proc_status_mib(self.child.id(), "VmHWM:")
     }
 }
 
@@ -205,7 +205,7 @@ impl Engine {
             EngineKind::DuckDb | EngineKind::Polars => {
                 let mut command = Command::new(setup.python);
                 command
-                    .arg(super::resources().join("python_engine.py"))
+                    .arg(super::setup::resources().join("python_engine.py"))
                     .arg(kind.name())
                     .arg(setup.tables_json);
                 backend_worker(command)?

@@ -11,6 +11,7 @@ use std::fs;
 use std::path::{Path, PathBuf};
 
 use catalog_core::TableSpec;
+use catalog_core::inspect::camel_case;
 
 use super::{COMMAND, Layout};
 
@@ -115,7 +116,7 @@ fn name_clashes(tables: &[Found]) -> Vec<String> {
                 found.location, found.ident
             ));
         }
-        let ty = super::render::camel_case(database);
+        let ty = camel_case(database);
         match types.get(&ty) {
             Some(other) if other.spec.database != found.spec.database => problems.push(format!(
                 "{}: struct `{}`: databases `{}` and `{database}` (struct `{}` at {}) both become the type `databases::{ty}` \

@@ -6,7 +6,8 @@ use std::fmt;
 use std::sync::Arc;
 
 use async_trait::async_trait;
-use codelake_plugin_sdk::catalog_core::{Environment, TableSpec};
+use codelake_plugin_sdk::catalog_core::Environment;
+use codelake_plugin_sdk::catalog_core::source::FunctionOptions;
 use codelake_plugin_sdk::datafusion::arrow::datatypes::SchemaRef;
 use codelake_plugin_sdk::datafusion::catalog::{Session, TableProvider};
 use codelake_plugin_sdk::datafusion::common::Result;
@@ -19,6 +20,7 @@ use codelake_plugin_sdk::datafusion::physical_plan::stream::RecordBatchStreamAda
 use codelake_plugin_sdk::datafusion::physical_plan::{
     DisplayAs, DisplayFormatType, ExecutionPlan, Partitioning, PlanProperties,
 };
+use codelake_plugin_sdk::{Built, TableSource};
 use codelake_plugin_sdk::{Source, export_source};
 
 /// Panics on request.
@@ -28,24 +30,33 @@ impl Source for Faulty {
     const NAME: &'static str = "faulty";
     const KINDS: &'static [&'static str] = &["function"];
 
-    fn provider(spec: &TableSpec, _env: &Environment) -> Result<Arc<dyn TableProvider>, String> {
-        let schema = Arc::new(spec.arrow_schema());
-        match spec.option("function") {
-            Some("panic_on_build") => panic!("deliberate panic while building"),
-            Some("panic_on_scan") => Ok(Arc::new(PanickingTable {
-                schema,
-                on_scan: true,
-            })),
-            Some("panic_on_read") => Ok(Arc::new(PanickingTable {
-                schema,
-                on_scan: false,
-            })),
-            other => Err(format!("no such test function: {other:?}")),
-        }
+    type Options = FunctionOptions;
+    type Error = NoSuchFunction;
+
+    fn build(
+        table: &TableSource<'_, FunctionOptions>,
+        _env: &Environment,
+    ) -> std::result::Result<Built, NoSuchFunction> {
+        let schema = Arc::new(table.spec.arrow_schema());
+        let on_scan = match table.options.function.as_str() {
+            "panic_on_build" => panic!("deliberate panic while building"),
+            "panic_on_scan" => true,
+            "panic_on_read" => false,
+            other => return Err(NoSuchFunction(other.to_owned())),
+        };
+        Ok(Built::provider(Arc::new(PanickingTable {
+            schema,
+            on_scan,
+        })))
     }
 }
 
 export_source!(Faulty);
+
+/// A `function` this plugin does not know.
+#[derive(Debug, thiserror::Error)]
+#[error("no such test function: {0:?}")]
+pub struct NoSuchFunction(String);
 
 #[derive(Debug)]
 struct PanickingTable {

@@ -3,7 +3,18 @@
 //! This table is the one place a source's options are defined. The derive
 //! checks declarations against it at compile time, plugins check specs against
 //! it before any I/O, and the reference docs list it; a new source kind starts
-//! with a new [`SourceDef`] here.
+//! with a new [`SourceDef`] here, and its typed options in `options.rs`.
+//!
+//! Readers never read option strings: [`SourceOptions::parse`] (or
+//! [`SourceOptions::from_spec`]) turns them into typed values, with the
+//! defaults declared here, exactly once.
+
+mod options;
+
+pub use options::{
+    CsvOptions, FunctionOptions, HttpApiOptions, HttpAuth, Pagination, S3ParquetOptions,
+    SourceOptions,
+};
 
 /// A source kind and the options it accepts.
 #[derive(Debug)]
@@ -12,6 +23,8 @@ pub struct SourceDef {
     pub kind: &'static str,
     /// One line on what the source reads.
     pub doc: &'static str,
+    /// The required option that says what a table reads: `location`, `url`, `function`.
+    pub target: &'static str,
     /// Every option the kind accepts.
     pub options: &'static [OptionDef],
 }
@@ -47,7 +60,7 @@ pub enum OptionValue {
     Char,
     /// `true` or `false`.
     Bool,
-    /// A non-negative integer.
+    /// An integer from 0 to `u32::MAX`.
     Count,
     /// A duration such as `10s`.
     Duration,
@@ -78,7 +91,7 @@ impl OptionValue {
                 "a single ASCII character other than a quote or line break, e.g. \",\", \"|\" or \"\\t\"".into()
             }
             Self::Bool => "`true` or `false`".into(),
-            Self::Count => "a non-negative integer".into(),
+            Self::Count => format!("an integer from 0 to {}", u32::MAX),
             Self::Duration => "a duration, e.g. \"10s\" or \"2m\"".into(),
             Self::JsonPointer => {
                 "a JSON pointer such as \"/data/rows\" (empty for the root)".into()
@@ -91,59 +104,6 @@ impl OptionValue {
                 let words: Vec<String> = words.iter().map(|word| format!("\"{word}\"")).collect();
                 format!("one of {}", words.join(", "))
             }
-        }
-    }
-
-    fn accepts(self, value: &str) -> bool {
-        let is_token_char = |c: char| c.is_ascii_alphanumeric() || c == '-' || c == '_';
-        match self {
-            // `s3://bucket/` is the whole bucket as a prefix; `s3://bucket` names no object.
-            Self::S3Uri => value
-                .strip_prefix("s3://")
-                .and_then(|rest| rest.split_once('/'))
-                .is_some_and(|(bucket, _)| !bucket.is_empty()),
-            Self::Location => {
-                !value.is_empty() && (!value.starts_with("s3://") || Self::S3Uri.accepts(value))
-            }
-            Self::Url => {
-                value.starts_with("http://") && value.len() > "http://".len()
-                    || value.starts_with("https://") && value.len() > "https://".len()
-                    // `//host/path` would leave the environment's host, credentials and all.
-                    || value.starts_with('/') && !value.starts_with("//")
-            }
-            // A quote or line break cannot separate fields; a tab can.
-            Self::Char => {
-                let mut chars = value.chars();
-                match (chars.next(), chars.next()) {
-                    (Some(c), None) => c == '\t' || (c.is_ascii_graphic() || c == ' ') && c != '"',
-                    _ => false,
-                }
-            }
-            Self::Bool => value == "true" || value == "false",
-            Self::Count => value.parse::<u64>().is_ok(),
-            Self::Duration => crate::spec::parse_duration(value).is_ok(),
-            Self::JsonPointer => value.is_empty() || value.starts_with('/'),
-            Self::EnvVar => {
-                value
-                    .chars()
-                    .next()
-                    .is_some_and(|c| c.is_ascii_uppercase() || c == '_')
-                    && value
-                        .chars()
-                        .all(|c| c.is_ascii_uppercase() || c.is_ascii_digit() || c == '_')
-            }
-            Self::Token => !value.is_empty() && value.chars().all(is_token_char),
-            Self::Columns => value
-                .split(',')
-                .all(|column| Self::Ident.accepts(column.trim())),
-            Self::Ident => {
-                value
-                    .chars()
-                    .next()
-                    .is_some_and(|c| c.is_ascii_alphabetic() || c == '_')
-                    && value.chars().all(|c| c.is_ascii_alphanumeric() || c == '_')
-            }
-            Self::OneOf(words) => words.contains(&value),
         }
     }
 }
@@ -177,6 +137,7 @@ const fn optional(
 pub const SOURCES: &[SourceDef] = &[
     SourceDef {
         kind: "s3-parquet",
+        target: "location",
         doc: "Parquet objects on any S3-compatible store: one key, or a prefix with Hive-style partitions.",
         options: &[
             required(
@@ -194,6 +155,7 @@ pub const SOURCES: &[SourceDef] = &[
     },
     SourceDef {
         kind: "csv",
+        target: "location",
         doc: "CSV files under the environment's data directory, read with the declared schema (never inferred), columns matched by the header's names.",
         options: &[
             required(
@@ -217,6 +179,7 @@ pub const SOURCES: &[SourceDef] = &[
     },
     SourceDef {
         kind: "http-api",
+        target: "url",
         doc: "A JSON API over HTTP(S): rows are an array found by a JSON pointer, optionally paginated.",
         options: &[
             required("url", OptionValue::Url, "Where to GET the rows."),
@@ -272,6 +235,7 @@ pub const SOURCES: &[SourceDef] = &[
     },
     SourceDef {
         kind: "function",
+        target: "function",
         doc: "Rows computed by a Rust function compiled into the function plugin.",
         options: &[required(
             "function",
@@ -341,54 +305,7 @@ impl OptionProblem {
 /// assert_eq!(problems.len(), 2); // bad delimiter, and `location` is missing
 /// ```
 pub fn validate(kind: &str, options: &[(&str, &str)]) -> Result<(), Vec<OptionProblem>> {
-    let Some(def) = source(kind) else {
-        return Err(vec![OptionProblem {
-            kind: ProblemKind::UnknownSource,
-            key: None,
-            message: format!("unknown source `{kind}`; use one of {}", kinds()),
-        }]);
-    };
-    let mut problems = Vec::new();
-    for &(key, value) in options {
-        match def.options.iter().find(|option| option.key == key) {
-            None => problems.push(OptionProblem::at(
-                ProblemKind::UnknownOption,
-                key,
-                unknown_option(def, key),
-            )),
-            Some(option) if !option.value.accepts(value) => problems.push(OptionProblem::at(
-                ProblemKind::InvalidValue,
-                key,
-                format!(
-                    "`{key} = \"{value}\"` is not valid: expected {}",
-                    option.value.describe()
-                ),
-            )),
-            Some(_) => {}
-        }
-    }
-    for option in def.options.iter().filter(|option| option.required) {
-        if !options.iter().any(|&(key, _)| key == option.key) {
-            problems.push(OptionProblem {
-                kind: ProblemKind::Missing,
-                key: Some(option.key.to_owned()),
-                message: format!(
-                    "source `{kind}` needs `{} = \"…\"`, {}: {}",
-                    option.key,
-                    option.value.describe(),
-                    lower_first(option.doc)
-                ),
-            });
-        }
-    }
-    if kind == "http-api" {
-        check_http(options, &mut problems);
-    }
-    if problems.is_empty() {
-        Ok(())
-    } else {
-        Err(problems)
-    }
+    SourceOptions::parse(kind, options).map(drop)
 }
 
 /// `"The file."` → `"the file."`, to continue a sentence.
@@ -420,59 +337,22 @@ fn unknown_option(def: &SourceDef, key: &str) -> String {
     }
 }
 
-/// Options of the HTTP source that only make sense together.
-fn check_http(options: &[(&str, &str)], problems: &mut Vec<OptionProblem>) {
-    let get = |key: &str| options.iter().find(|&&(k, _)| k == key).map(|&(_, v)| v);
-    let pagination = get("pagination").unwrap_or("none");
-    // A pagination mode without its companion option could never find page 2.
-    for (mode, companion, example) in [
-        ("next_link", "next_link_path", "/links/next"),
-        ("page", "page_param", "page"),
-    ] {
-        match (pagination == mode, get(companion).is_some()) {
-            (true, false) => problems.push(OptionProblem::at(
-                ProblemKind::Conflict,
-                "pagination",
-                format!(
-                    "`pagination = \"{mode}\"` needs `{companion}` as well, e.g. `{companion} = \"{example}\"`"
-                ),
-            )),
-            (false, true) => problems.push(OptionProblem::at(
-                ProblemKind::Conflict,
-                companion,
-                format!(
-                    "`{companion}` only applies with `pagination = \"{mode}\"`: add that, or remove `{companion}`"
-                ),
-            )),
-            _ => {}
-        }
-    }
-    // A header with no secret, or a secret with no header, is a half-configured credential.
-    match (get("auth_header").is_some(), get("auth_env").is_some()) {
-        (true, false) => problems.push(OptionProblem::at(
-            ProblemKind::Conflict,
-            "auth_header",
-            "`auth_header` needs `auth_env` as well: the environment variable that holds the secret, e.g. `auth_env = \"API_TOKEN\"`".into(),
-        )),
-        (false, true) => problems.push(OptionProblem::at(
-            ProblemKind::Conflict,
-            "auth_env",
-            "`auth_env` needs `auth_header` as well: the header that carries the secret, e.g. `auth_header = \"Authorization\"`".into(),
-        )),
-        _ => {}
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::OptionValue::{self, *};
 
     fn check(shape: OptionValue, accepted: &[&str], refused: &[&str]) {
         for value in accepted {
-            assert!(shape.accepts(value), "{shape:?} should accept {value:?}");
+            assert!(
+                shape.parse(value).is_some(),
+                "{shape:?} should accept {value:?}"
+            );
         }
         for value in refused {
-            assert!(!shape.accepts(value), "{shape:?} should refuse {value:?}");
+            assert!(
+                shape.parse(value).is_none(),
+                "{shape:?} should refuse {value:?}"
+            );
         }
     }
 
@@ -498,7 +378,11 @@ mod tests {
             &[",", "|", "\t", " ", ";"],
             &["\"", "\n", "\r", "||", "é", ""],
         );
-        check(Count, &["0", "3"], &["-1", "3.5", ""]);
+        check(
+            Count,
+            &["0", "3", "4294967295"],
+            &["-1", "3.5", "", "4294967296"],
+        );
         check(EnvVar, &["FX_TOKEN", "_X1"], &["fx", "1X", "X-Y", ""]);
         check(JsonPointer, &["", "/data/rows"], &["data"]);
     }

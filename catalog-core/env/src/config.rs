@@ -10,7 +10,7 @@
 //!    [`ConfigBuilder::data_dir`]).
 //!
 //! ```
-//! use catalog_core::config::ConfigBuilder;
+//! use catalog_env::config::ConfigBuilder;
 //!
 //! let config = ConfigBuilder::new()
 //!     .vars([("CODELAKE_ENV", "production"), ("CODELAKE_S3_REGION", "eu-west-1")])
@@ -28,7 +28,7 @@ use std::path::{Path, PathBuf};
 
 use serde::Deserialize;
 
-use crate::environment::{Environment, S3Settings, Secret};
+use catalog_core::{Environment, S3Settings, Secret};
 
 /// The file of named profiles, looked for in the current directory and its parents.
 pub const CONFIG_FILE: &str = "codelake.toml";

@@ -6,8 +6,10 @@
 //! `static`, built at compile time — and typed row conversion to and from
 //! Arrow [`RecordBatch`](arrow_array::RecordBatch)es.
 //!
-//! This crate knows nothing of query execution: it depends on Arrow's array
-//! and schema crates only, never on DataFusion.
+//! What it must not know: query execution (it depends on Arrow's array and
+//! schema crates only, never on DataFusion), configuration files, servers, and
+//! any particular catalog. Everything here is plain data that any process can
+//! rebuild a table from.
 //!
 //! ```
 //! use catalog_core::{Decimal, Table};
@@ -34,7 +36,6 @@
 //! assert_eq!(Part::from_record_batch(&batch).unwrap(), rows);
 //! ```
 
-pub mod config;
 mod decimal;
 mod environment;
 mod error;

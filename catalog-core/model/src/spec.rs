@@ -50,7 +50,15 @@ impl TableSpec {
         format!("{}.{}", self.database, self.name)
     }
 
-    /// The value of a source option, if it was given.
+    /// The source options, typed, with their declared defaults; an error names
+    /// the table, each option at fault and the values it accepts.
+    pub fn source_options(&self) -> crate::Result<crate::source::SourceOptions> {
+        crate::source::SourceOptions::from_spec(self)
+    }
+
+    /// The text of a source option as written, if it was given. To read an
+    /// option's value, use [`source_options`](Self::source_options): it applies
+    /// the defaults and the types.
     pub fn option(&self, key: &str) -> Option<&str> {
         self.options
             .iter()

@@ -53,6 +53,14 @@ pub enum Error {
         /// What is wrong with the value.
         message: String,
     },
+    /// A table's source options do not parse.
+    #[error("table `{table}`: {problems}")]
+    Options {
+        /// Qualified table name.
+        table: String,
+        /// Every problem, each naming the option and the values it accepts.
+        problems: String,
+    },
     /// `catalog.json` could not be read.
     #[error("catalog.json: {message}")]
     Manifest {

@@ -1,0 +1,155 @@
+//! The checks that need no query: each builds one [`Check`] from the
+//! declaration, the plugin's inspection, or numbers already measured.
+
+use catalog_core::TableSpec;
+use catalog_core::inspect::{Inspection, Severity, compare};
+
+use super::report::{Check, CheckKind, Problem, Status};
+
+pub(super) fn reachable(inspection: &Inspection) -> Check {
+    Check {
+        check: CheckKind::Reachable,
+        status: Status::Pass,
+        message: format!(
+            "read {} object{}{}",
+            inspection.objects,
+            plural(inspection.objects as usize),
+            inspection
+                .sampled_rows
+                .map(|rows| format!(", {rows} sample rows"))
+                .unwrap_or_default()
+        ),
+        problems: vec![],
+    }
+}
+
+pub(super) fn reachable_fix(spec: &TableSpec) -> String {
+    match &*spec.source {
+        "s3-parquet" => "check `location`, the S3 endpoint and credentials of the environment (docs/reference/configuration.md), and that the object exists".into(),
+        "csv" => "check `location` and the environment's data directory".into(),
+        "http-api" => "check `url`, the HTTP base URL of the environment and the credential variable named by `auth_env`".into(),
+        _ => format!("see the message, and {}'s declaration", spec.rust_type),
+    }
+}
+
+/// The `schema` check: the source's columns against the declaration.
+pub(super) fn schema(spec: &TableSpec, inspection: &Inspection) -> Check {
+    let drifts = compare(spec, inspection);
+    let problems: Vec<Problem> = drifts
+        .iter()
+        .map(|drift| Problem {
+            severity: drift.severity(),
+            message: drift.to_string(),
+            fix: drift.fix(spec),
+            column: drift
+                .column()
+                .filter(|column| !column.is_empty())
+                .map(str::to_owned),
+            drift: Some(drift.clone()),
+        })
+        .collect();
+    let status = worst(&problems);
+    let message = match status {
+        Status::Pass => format!(
+            "{} columns match by name, type and nullability",
+            spec.columns.len()
+        ),
+        _ => format!(
+            "{} difference{} from the declaration",
+            problems.len(),
+            plural(problems.len())
+        ),
+    };
+    Check {
+        check: CheckKind::Schema,
+        status,
+        message,
+        problems,
+    }
+}
+
+pub(super) fn row_count(spec: &TableSpec, count: Option<u64>) -> Check {
+    let (min, max) = (spec.expectations.min_rows, spec.expectations.max_rows);
+    let check = |status, message: String, problems| Check {
+        check: CheckKind::RowCount,
+        status,
+        message,
+        problems,
+    };
+    let Some(count) = count else {
+        return skipped(CheckKind::RowCount, "COUNT(*) did not run");
+    };
+    if min.is_none() && max.is_none() {
+        return check(
+            Status::Skip,
+            format!("{count} rows; no `min_rows` or `max_rows` declared"),
+            vec![],
+        );
+    }
+    let bounds = match (min, max) {
+        (Some(min), Some(max)) if min == max => format!("exactly {min}"),
+        (Some(min), Some(max)) => format!("{min} to {max}"),
+        (Some(min), None) => format!("at least {min}"),
+        (None, Some(max)) => format!("at most {max}"),
+        (None, None) => unreachable!("checked above"),
+    };
+    if min.is_some_and(|min| count < min) || max.is_some_and(|max| count > max) {
+        check(
+            Status::Fail,
+            format!("{count} rows, expected {bounds}"),
+            vec![Problem::failure(
+                format!("the table has {count} rows; {bounds} are declared"),
+                format!(
+                    "find why rows are missing or extra, or change `min_rows`/`max_rows` in {}",
+                    spec.rust_type
+                ),
+            )],
+        )
+    } else {
+        check(Status::Pass, format!("{count} rows ({bounds})"), vec![])
+    }
+}
+
+pub(super) fn owner(spec: &TableSpec) -> Check {
+    match &spec.owner {
+        Some(owner) => Check {
+            check: CheckKind::Owner,
+            status: Status::Pass,
+            message: format!("owned by {owner}"),
+            problems: vec![],
+        },
+        None => Check {
+            check: CheckKind::Owner,
+            status: Status::Warn,
+            message: "no owner".into(),
+            problems: vec![Problem::warning(
+                "nobody is named to answer for this data",
+                format!(
+                    "add `owner = \"team@…\"` to the `#[table]` of {}",
+                    spec.rust_type
+                ),
+            )],
+        },
+    }
+}
+
+pub(super) fn skipped(check: CheckKind, why: &str) -> Check {
+    Check {
+        check,
+        status: Status::Skip,
+        message: why.into(),
+        problems: vec![],
+    }
+}
+
+pub(super) fn worst(problems: &[Problem]) -> Status {
+    match problems.iter().map(|problem| problem.severity).max() {
+        None => Status::Pass,
+        Some(Severity::Warning) => Status::Warn,
+        Some(Severity::Failure) => Status::Fail,
+    }
+}
+
+pub(super) fn plural(n: usize) -> &'static str {
+    if n == 1 { "" } else { "s" }
+}

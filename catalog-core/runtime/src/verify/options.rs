@@ -1,0 +1,28 @@
+//! How to verify.
+
+use std::time::Duration;
+
+/// How to verify.
+#[derive(Debug, Clone)]
+pub struct VerifyOptions {
+    /// Warnings (an undeclared extra column, no owner, ...) fail the table too.
+    pub strict: bool,
+    /// Rows read for the sample checks (`non_null`, `unique`, `range`) and, for
+    /// CSV and JSON sources, for the schema.
+    pub sample_rows: u64,
+    /// Tables verified at once.
+    pub concurrency: usize,
+    /// How long one table's source read or one query may take.
+    pub timeout: Duration,
+}
+
+impl Default for VerifyOptions {
+    fn default() -> Self {
+        Self {
+            strict: false,
+            sample_rows: 10_000,
+            concurrency: 8,
+            timeout: Duration::from_secs(30),
+        }
+    }
+}

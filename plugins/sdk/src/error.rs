@@ -1,0 +1,92 @@
+//! The SDK's errors, and how any error becomes the ABI's at the boundary.
+
+use codelake_plugin_abi::{ErrorKind, PluginError};
+use stabby::string::String as SString;
+
+/// Why a plugin call failed, on the SDK's side or in the plugin's own code.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum Error {
+    /// The host sent JSON this plugin cannot read.
+    #[error("the host sent {what} this plugin cannot read: {source}")]
+    Protocol {
+        /// What: "a spec", "an environment", "a request".
+        what: &'static str,
+        /// The decoder's error.
+        #[source]
+        source: serde_json::Error,
+    },
+    /// The table's source options do not parse; names each option and the accepted values.
+    #[error("{}", options_message(.0))]
+    Options(#[source] catalog_core::Error),
+    /// The table's source kind is not one this plugin serves.
+    #[error("plugin `{plugin}` does not serve source `{kind}`")]
+    WrongKind {
+        /// The plugin.
+        plugin: &'static str,
+        /// The table's source kind.
+        kind: String,
+    },
+    /// A panic, caught on the plugin's side.
+    #[error("plugin `{plugin}` panicked while {during}: {message}")]
+    Panic {
+        /// The plugin.
+        plugin: &'static str,
+        /// What it was doing: "building the table", "reading the source".
+        during: &'static str,
+        /// The panic's message.
+        message: String,
+    },
+    /// Reading the source for an inspection took too long.
+    #[error(
+        "reading the source took longer than {} s: is it reachable? If it is large, raise `verify --timeout`",
+        .0.as_secs_f64()
+    )]
+    Timeout(std::time::Duration),
+    /// The inspection could not be encoded for the host.
+    #[error("cannot encode the inspection: {0}")]
+    Encode(#[source] serde_json::Error),
+    /// The plugin's own error.
+    #[error(transparent)]
+    Source(Box<dyn std::error::Error + Send + Sync>),
+}
+
+/// The options' problems without the table's name, which the host adds.
+fn options_message(error: &catalog_core::Error) -> String {
+    match error {
+        catalog_core::Error::Options { problems, .. } => problems.clone(),
+        other => other.to_string(),
+    }
+}
+
+impl Error {
+    /// What kind of failure this is, for the host.
+    fn kind(&self) -> ErrorKind {
+        match self {
+            Self::Protocol { .. } | Self::Encode(_) => ErrorKind::PROTOCOL,
+            Self::Options(_) | Self::WrongKind { .. } => ErrorKind::OPTIONS,
+            Self::Panic { .. } => ErrorKind::PANIC,
+            Self::Timeout(_) | Self::Source(_) => ErrorKind::SOURCE,
+        }
+    }
+
+    /// The ABI's error: the kind, and the message with every cause that it
+    /// does not already include.
+    pub(crate) fn into_ffi(self) -> PluginError {
+        let kind = self.kind();
+        let mut message = self.to_string();
+        let mut cause = std::error::Error::source(&self);
+        // `Source` is transparent: its own source is the first cause to add.
+        while let Some(error) = cause {
+            let text = error.to_string();
+            if !message.contains(&text) {
+                message = format!("{message}: {text}");
+            }
+            cause = error.source();
+        }
+        PluginError {
+            kind,
+            message: SString::from(message.as_str()),
+        }
+    }
+}

@@ -1,0 +1,397 @@
+//! What the bench measures: the query cases (their SQL and the engines each
+//! runs on), cold start and idle memory, gen-catalog, and verify.
+
+use std::fs;
+use std::path::Path;
+use std::time::{Duration, Instant};
+
+use anyhow::{Context, bail};
+
+use super::Plan;
+use super::engines::{self, Engine, EngineKind, Setup};
+use super::report::{Case, EngineResult, Measure, Report};
+use super::setup::{
+    LocalUp, codelake_in, millis, proc_status_mib, say, seeded_project, tables_json, tpch_project,
+    write_synthetic_catalog,
+};
+use crate::gen_catalog::{self, Layout};
+
+/// A query case: its name, title, SQL and the engines it runs on.
+pub(super) struct QueryCase {
+    name: &'static str,
+    title: &'static str,
+    group: &'static str,
+    sql: &'static str,
+    engines: &'static [EngineKind],
+}
+
+const FILE_ENGINES: &[EngineKind] = &EngineKind::ALL;
+const CATALOG_ENGINES: &[EngineKind] = &[EngineKind::Codelake, EngineKind::CodelakeCli];
+
+/// The cases that run queries.
+const QUERY_CASES: &[QueryCase] = &[
+    QueryCase {
+        name: "q01",
+        title: "TPC-H Q1: pricing summary (lineitem scan, aggregation)",
+        group: "tpch",
+        sql: include_str!("../../bench/queries/q01.sql"),
+        engines: FILE_ENGINES,
+    },
+    QueryCase {
+        name: "q03",
+        title: "TPC-H Q3: shipping priority (3-way join, top 10)",
+        group: "tpch",
+        sql: include_str!("../../bench/queries/q03.sql"),
+        engines: FILE_ENGINES,
+    },
+    QueryCase {
+        name: "q05",
+        title: "TPC-H Q5: local supplier volume (6-way join, CSV nation and region)",
+        group: "tpch",
+        sql: include_str!("../../bench/queries/q05.sql"),
+        engines: FILE_ENGINES,
+    },
+    QueryCase {
+        name: "q06",
+        title: "TPC-H Q6: forecasting revenue change (selective lineitem scan)",
+        group: "tpch",
+        sql: include_str!("../../bench/queries/q06.sql"),
+        engines: FILE_ENGINES,
+    },
+    QueryCase {
+        name: "q10",
+        title: "TPC-H Q10: returned items (4-way join, top 20)",
+        group: "tpch",
+        sql: include_str!("../../bench/queries/q10.sql"),
+        engines: FILE_ENGINES,
+    },
+    QueryCase {
+        name: "scan",
+        title: "Full read of four lineitem columns: S3 vs disk",
+        group: "read",
+        sql: include_str!("../../bench/queries/scan.sql"),
+        engines: FILE_ENGINES,
+    },
+    QueryCase {
+        name: "part",
+        title: "The seed's query: the first parts, as `codelake demo` prints them",
+        group: "seed",
+        sql: include_str!("../../../catalog-core/env/src/queries/part.sql"),
+        engines: FILE_ENGINES,
+    },
+    QueryCase {
+        name: "federated",
+        title: "The federated join: Parquet on S3, CSV, an HTTP API and a Rust function",
+        group: "seed",
+        sql: include_str!("../../../catalog-core/env/src/queries/federated.sql"),
+        engines: CATALOG_ENGINES,
+    },
+];
+
+/// The query cases on every engine: warm-up and cross-check, then timed runs.
+pub(super) fn engine_cases(
+    plan: &Plan,
+    codelake: &Path,
+    python: &Path,
+    report: &mut Report,
+) -> anyhow::Result<()> {
+    let project = tpch_project(plan, codelake)?;
+    let data_dir = project.join(".codelake/local");
+    let _local = LocalUp::start(codelake, &project)?;
+    let tables_json = tables_json(&data_dir)?;
+    let setup = Setup {
+        codelake,
+        project: &project,
+        data_dir: &data_dir,
+        python,
+        tables_json: &tables_json,
+    };
+    let mut engines = Vec::new();
+    for kind in EngineKind::ALL {
+        let engine = Engine::start(kind, &setup)?;
+        report
+            .versions
+            .push((kind.name().to_owned(), engine.version.clone()));
+        engines.push(engine);
+    }
+    report.versions.sort();
+    report.versions.dedup();
+
+    for case in QUERY_CASES {
+        let mut runs: Vec<Vec<f64>> = vec![Vec::new(); case.engines.len()];
+        let picked: Vec<usize> = case
+            .engines
+            .iter()
+            .map(|kind| {
+                engines
+                    .iter()
+                    .position(|engine| engine.kind == *kind)
+                    .expect("every engine started")
+            })
+            .collect();
+        // Warm-up, and the answers cross-checked against the first engine's:
+        // DataFusion on disk where it runs (the plain engine every path varies).
+        let mut order = picked.clone();
+        order.sort_by_key(|&index| engines[index].kind != EngineKind::DataFusion);
+        let mut reference = None;
+        let mut mismatches = Vec::new();
+        for index in order {
+            let engine = &mut engines[index];
+            let answer = engine
+                .query(case.sql)
+                .with_context(|| format!("case {} ({})", case.name, case.title))?;
+            match &reference {
+                None => reference = Some((engine.kind, answer)),
+                Some((reference_kind, expected)) => {
+                    if let Err(difference) = engines::cross_check(expected, &answer) {
+                        mismatches.push(format!(
+                            "{} disagrees with {}: {difference}",
+                            engine.kind.name(),
+                            reference_kind.name()
+                        ));
+                    }
+                }
+            }
+        }
+        if !mismatches.is_empty() {
+            bail!(
+                "case {}: the engines' answers differ (the bench measures nothing until they agree):\n  {}",
+                case.name,
+                mismatches.join("\n  ")
+            );
+        }
+        let rows = reference.map_or(0, |(_, answer)| answer.rows.len());
+        // Timed runs, alternating engines, the order rotated each run.
+        for run in 0..plan.runs {
+            for turn in 0..picked.len() {
+                let slot = (turn + run) % picked.len();
+                let answer = engines[picked[slot]].query(case.sql)?;
+                runs[slot].push(answer.ms);
+            }
+        }
+        let results: Vec<EngineResult> = case
+            .engines
+            .iter()
+            .zip(runs)
+            .map(|(kind, runs)| EngineResult::new(kind.name(), runs))
+            .collect();
+        let line = results
+            .iter()
+            .map(|result| format!("{} {:.1} ms", result.engine, result.median_ms))
+            .collect::<Vec<_>>()
+            .join(", ");
+        say(format!(
+            "{}: {line} (medians; {rows} rows, answers agree)",
+            case.name
+        ));
+        report.cases.push(Case {
+            name: case.name.to_owned(),
+            title: case.title.to_owned(),
+            group: case.group.to_owned(),
+            rows,
+            results,
+        });
+    }
+    for engine in &engines {
+        if let Some(peak) = engine.peak_rss_mib() {
+            report.measures.push(Measure::new(
+                &format!("peak_rss_{}", engine.kind.name().replace('-', "_")),
+                &format!(
+                    "Peak RSS of the {} engine's process over every case",
+                    engine.kind.name()
+                ),
+                peak,
+                "MiB",
+            ));
+        }
+    }
+    Ok(())
+}
+
+/// The query of the cold-start case: small, through a plugin (CSV).
+const COLD_QUERY: &str = "SELECT count(*) FROM tpch.region";
+
+/// `codelake sql`: a cold process to its first result, and an idle shell's memory.
+pub(super) fn cold_start(
+    plan: &Plan,
+    codelake: &Path,
+    work: &Path,
+    report: &mut Report,
+) -> anyhow::Result<()> {
+    use std::io::{BufRead, BufReader};
+    use std::process::Stdio;
+
+    let project = seeded_project(codelake, &work.join("cli"))?;
+    // Cold start: spawn to the first line of the result (after a warm-up run).
+    let mut first = Vec::new();
+    let mut whole = Vec::new();
+    for run in 0..=plan.runs {
+        let start = Instant::now();
+        let mut child = codelake_in(codelake, &project)
+            .args(["sql", "--format", "csv", COLD_QUERY])
+            .stdout(Stdio::piped())
+            .stderr(Stdio::null())
+            .spawn()?;
+        let mut lines = BufReader::new(child.stdout.take().expect("piped")).lines();
+        let header = lines.next().transpose()?;
+        let value = lines.next().transpose()?;
+        let first_result = start.elapsed();
+        let status = child.wait()?;
+        let exited = start.elapsed();
+        anyhow::ensure!(
+            status.success() && header.is_some() && value.as_deref() == Some("5"),
+            "`codelake sql \"{COLD_QUERY}\"` did not answer 5 ({header:?}, {value:?})"
+        );
+        if run > 0 {
+            first.push(millis(first_result));
+            whole.push(millis(exited));
+        }
+    }
+    report.measures.push(Measure::from_runs(
+        "cold_start_first_result",
+        &format!(
+            "`codelake sql` cold start to its first result (`{COLD_QUERY}`: 4 plugins loaded, local servers started in-process)"
+        ),
+        first,
+        "ms",
+    ));
+    report.measures.push(Measure::from_runs(
+        "cold_start_exit",
+        "`codelake sql` cold start to process exit (servers stopped)",
+        whole,
+        "ms",
+    ));
+
+    // Idle: a shell waiting for input, every plugin loaded, the local servers up.
+    let mut shell = codelake_in(codelake, &project)
+        .arg("sql")
+        .stdin(Stdio::piped())
+        .stdout(Stdio::null())
+        .stderr(Stdio::piped())
+        .spawn()?;
+    let mut banner = String::new();
+    BufReader::new(shell.stderr.take().expect("piped")).read_line(&mut banner)?;
+    std::thread::sleep(Duration::from_millis(500));
+    let idle = proc_status_mib(shell.id(), "VmRSS:");
+    drop(shell.stdin.take()); // end of input: the shell exits
+    shell.wait()?;
+    if let Some(idle) = idle {
+        report.measures.push(Measure::new(
+            "idle_rss",
+            "RSS of an idle `codelake sql` shell (4 plugins loaded, local servers up)",
+            idle,
+            "MiB",
+        ));
+    }
+    say("cold start and idle memory: measured");
+    Ok(())
+}
+
+pub(super) fn gen_catalog_case(
+    plan: &Plan,
+    work: &Path,
+    report: &mut Report,
+) -> anyhow::Result<()> {
+    let dir = work.join("gen-catalog");
+    write_synthetic_catalog(&dir, plan.tables, 8)?;
+    let layout = Layout::new();
+    gen_catalog::generate(&dir, &layout)?; // warm-up: page cache, rustfmt binary
+    let mut times = Vec::with_capacity(plan.runs);
+    for _ in 0..plan.runs {
+        let start = Instant::now();
+        let outputs = gen_catalog::generate(&dir, &layout)?;
+        times.push(millis(start.elapsed()));
+        anyhow::ensure!(
+            outputs.iter().any(|output| output.path == layout.registry),
+            "no registry generated"
+        );
+    }
+    report.measures.push(Measure::from_runs(
+        "gen_catalog",
+        &format!(
+            "`gen-catalog` of {} tables × 8 columns (xtask's debug build, as `cargo xtask gen-catalog` runs)",
+            plan.tables
+        ),
+        times,
+        "ms",
+    ));
+    say("gen-catalog: measured");
+    Ok(())
+}
+
+/// `codelake verify` of many Parquet tables on the local environment's S3, a
+/// cold process each time (servers started, plugins loaded, every check run).
+pub(super) fn verify_case(
+    plan: &Plan,
+    codelake: &Path,
+    work: &Path,
+    report: &mut Report,
+) -> anyhow::Result<()> {
+    use catalog_core::{Manifest, SourceOption, TableSpec};
+
+    let project = seeded_project(codelake, &work.join("verify"))?;
+    let count = plan.verify_tables;
+    // The seeded part table, as one object for each table.
+    let bucket = project.join(".codelake/local/s3/codelake");
+    fs::create_dir_all(bucket.join("bench"))?;
+    let catalog = fs::read_to_string(crate::project_root().join("tables/catalog.json"))?;
+    let manifest = Manifest::from_json(&catalog)?;
+    let part = manifest
+        .tables
+        .iter()
+        .find(|spec| spec.qualified_name() == "tpch.part")
+        .context("tables/catalog.json has no tpch.part")?;
+    let mut tables = Vec::new();
+    for table in 0..count {
+        fs::copy(
+            bucket.join("tpch/part.parquet"),
+            bucket.join(format!("bench/t{table}.parquet")),
+        )?;
+        let mut options: Vec<SourceOption> = part.options.to_vec();
+        for option in &mut options {
+            if option.key == "location" {
+                option.value = format!("s3://codelake/bench/t{table}.parquet").into();
+            }
+        }
+        tables.push(TableSpec {
+            database: "bench".into(),
+            name: format!("t{table}").into(),
+            options: options.into(),
+            ..part.clone()
+        });
+    }
+    let manifest_path = project.join("bench-catalog.json");
+    fs::write(
+        &manifest_path,
+        Manifest::new(tables, "cargo xtask bench").to_json(),
+    )?;
+
+    let mut times = Vec::new();
+    for run in 0..=plan.runs {
+        let start = Instant::now();
+        let output = codelake_in(codelake, &project)
+            .args(["verify", "--format", "json", "--catalog"])
+            .arg(&manifest_path)
+            .output()?;
+        let elapsed = start.elapsed();
+        let verified = String::from_utf8_lossy(&output.stdout);
+        anyhow::ensure!(
+            output.status.success() && verified.contains(&format!("\"passed\": {count}")),
+            "verify of the benchmark catalog did not pass: {}{verified}",
+            String::from_utf8_lossy(&output.stderr)
+        );
+        if run > 0 {
+            times.push(millis(elapsed));
+        }
+    }
+    report.measures.push(Measure::from_runs(
+        "verify",
+        &format!(
+            "`codelake verify` of {count} Parquet tables on the local S3 (a cold process: servers started, plugins loaded, 9 checks a table)"
+        ),
+        times,
+        "ms",
+    ));
+    say("verify: measured");
+    Ok(())
+}
