@@ -1,0 +1,129 @@
+use super::*;
+use crate::source::SOURCES;
+
+#[test]
+fn every_declared_default_parses_with_its_shape() {
+    for def in SOURCES {
+        for option in def.options {
+            if let Some(default) = option.default {
+                assert!(
+                    option.value.parse(default).is_some(),
+                    "{}.{}: default {default:?} is not {}",
+                    def.kind,
+                    option.key,
+                    option.value.describe()
+                );
+            }
+        }
+    }
+}
+
+#[test]
+fn every_kind_parses_with_only_its_required_options() {
+    let minimal = |def: &SourceDef| -> Vec<(&str, &str)> {
+        def.options
+            .iter()
+            .filter(|option| option.required)
+            .map(|option| {
+                let value = match option.value {
+                    OptionValue::S3Uri => "s3://b/k.parquet",
+                    OptionValue::Url => "/rows",
+                    OptionValue::Ident => "f",
+                    _ => "x.csv",
+                };
+                (option.key, value)
+            })
+            .collect()
+    };
+    for def in SOURCES {
+        let parsed = SourceOptions::parse(def.kind, &minimal(def));
+        assert!(parsed.is_ok(), "{}: {parsed:?}", def.kind);
+        assert_eq!(parsed.unwrap().kind(), def.kind);
+    }
+}
+
+#[test]
+fn the_target_is_a_required_option() {
+    for def in SOURCES {
+        let target = def.options.iter().find(|option| option.key == def.target);
+        assert!(target.is_some_and(|option| option.required), "{}", def.kind);
+    }
+}
+
+#[test]
+fn defaults_come_from_the_table() {
+    let SourceOptions::HttpApi(http) = SourceOptions::parse("http-api", &[("url", "/x")]).unwrap()
+    else {
+        panic!("http-api parses as http-api");
+    };
+    assert_eq!(http.timeout, Duration::from_secs(30));
+    assert_eq!(http.max_retries, 3);
+    assert_eq!(http.rows_path, "");
+    assert_eq!(http.pagination, Pagination::None);
+    assert_eq!(http.auth, None);
+}
+
+#[test]
+fn typed_values() {
+    let parsed = SourceOptions::parse(
+        "http-api",
+        &[
+            ("url", "https://api.example/x"),
+            ("pagination", "page"),
+            ("page_param", "p"),
+            ("auth_header", "Authorization"),
+            ("auth_env", "API_TOKEN"),
+            ("timeout", "2m"),
+            ("max_retries", "4294967295"),
+        ],
+    )
+    .unwrap();
+    let SourceOptions::HttpApi(http) = parsed else {
+        panic!("http-api parses as http-api");
+    };
+    assert_eq!(http.pagination, Pagination::Page { param: "p".into() });
+    assert_eq!(http.timeout, Duration::from_secs(120));
+    assert_eq!(http.max_retries, u32::MAX);
+    assert_eq!(
+        http.auth,
+        Some(HttpAuth {
+            header: "Authorization".into(),
+            env: "API_TOKEN".into()
+        })
+    );
+    let SourceOptions::S3Parquet(s3) = SourceOptions::parse(
+        "s3-parquet",
+        &[("location", "s3://b/p/"), ("partitions", "year, month")],
+    )
+    .unwrap() else {
+        panic!("s3-parquet parses as s3-parquet");
+    };
+    assert_eq!(s3.partitions, ["year", "month"]);
+    let SourceOptions::Csv(csv) = SourceOptions::parse(
+        "csv",
+        &[
+            ("location", "x.csv"),
+            ("delimiter", "\t"),
+            ("header", "false"),
+        ],
+    )
+    .unwrap() else {
+        panic!("csv parses as csv");
+    };
+    assert_eq!((csv.delimiter, csv.header), (b'\t', false));
+}
+
+/// A value the reader's type cannot hold is refused, not replaced by the default.
+#[test]
+fn an_out_of_range_count_is_refused_with_the_accepted_values() {
+    let problems =
+        SourceOptions::parse("http-api", &[("url", "/x"), ("max_retries", "4294967296")])
+            .unwrap_err();
+    assert_eq!(problems.len(), 1, "{problems:?}");
+    assert_eq!(problems[0].kind, ProblemKind::InvalidValue);
+    assert_eq!(problems[0].key.as_deref(), Some("max_retries"));
+    assert_eq!(
+        problems[0].message,
+        "`max_retries = \"4294967296\"` is not valid: expected an integer from 0 to 4294967295"
+    );
+}
