@@ -65,6 +65,14 @@ const RULES: &[Rule] = &[
         kinds: Kinds::Any,
         why: "a plugin meets the host only at the C ABI (`codelake-plugin-abi`), never through the host's crates",
     },
+    // The runtime serves any environment a process builds: the embedded servers
+    // and the configuration files are the binaries' business, not the engine's.
+    Rule {
+        crates: "catalog-runtime",
+        must_not_reach: "catalog-env",
+        kinds: Kinds::Any,
+        why: "the runtime takes an `Environment` as data; where it comes from (profiles, embedded servers) is catalog-env's",
+    },
     // The other side of the same boundary: the host knows plugins only as files.
     Rule {
         crates: "catalog-runtime",

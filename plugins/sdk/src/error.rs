@@ -16,9 +16,10 @@ pub enum Error {
         #[source]
         source: serde_json::Error,
     },
-    /// The table's source options do not parse; names each option and the accepted values.
-    #[error("{}", options_message(.0))]
-    Options(#[source] catalog_core::Error),
+    /// The table's source options do not parse: each option at fault and the
+    /// values it accepts (the host adds the table's name).
+    #[error("{0}")]
+    Options(String),
     /// The table's source kind is not one this plugin serves.
     #[error("plugin `{plugin}` does not serve source `{kind}`")]
     WrongKind {
@@ -51,11 +52,13 @@ pub enum Error {
     Source(Box<dyn std::error::Error + Send + Sync>),
 }
 
-/// The options' problems without the table's name, which the host adds.
-fn options_message(error: &catalog_core::Error) -> String {
-    match error {
-        catalog_core::Error::Options { problems, .. } => problems.clone(),
-        other => other.to_string(),
+impl From<catalog_core::Error> for Error {
+    /// The options' problems without the table's name, which the host adds.
+    fn from(error: catalog_core::Error) -> Self {
+        match error {
+            catalog_core::Error::Options { problems, .. } => Self::Options(problems),
+            other => Self::Options(other.to_string()),
+        }
     }
 }
 

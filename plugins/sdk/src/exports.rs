@@ -88,7 +88,7 @@ fn decode_table<S: Source>(
     environment_json: &Str<'_>,
 ) -> Result<Decoded<S::Options>, Error> {
     let spec: TableSpec = decode("a spec", spec_json)?;
-    let options = SourceOptions::from_spec(&spec).map_err(Error::Options)?;
+    let options = SourceOptions::from_spec(&spec)?;
     let location = options.location().map(str::to_owned);
     let options = S::Options::try_from(options).map_err(|other| Error::WrongKind {
         plugin: S::NAME,

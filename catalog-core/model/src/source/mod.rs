@@ -25,6 +25,9 @@ pub struct SourceDef {
     pub doc: &'static str,
     /// The required option that says what a table reads: `location`, `url`, `function`.
     pub target: &'static str,
+    /// What to check when a table of this kind cannot be reached, if there is
+    /// more to say than the error itself (for `verify`'s report).
+    pub unreachable: Option<&'static str>,
     /// Every option the kind accepts.
     pub options: &'static [OptionDef],
 }
@@ -138,6 +141,9 @@ pub const SOURCES: &[SourceDef] = &[
     SourceDef {
         kind: "s3-parquet",
         target: "location",
+        unreachable: Some(
+            "check `location`, the S3 endpoint and credentials of the environment (docs/reference/configuration.md), and that the object exists",
+        ),
         doc: "Parquet objects on any S3-compatible store: one key, or a prefix with Hive-style partitions.",
         options: &[
             required(
@@ -156,6 +162,7 @@ pub const SOURCES: &[SourceDef] = &[
     SourceDef {
         kind: "csv",
         target: "location",
+        unreachable: Some("check `location` and the environment's data directory"),
         doc: "CSV files under the environment's data directory, read with the declared schema (never inferred), columns matched by the header's names.",
         options: &[
             required(
@@ -180,6 +187,9 @@ pub const SOURCES: &[SourceDef] = &[
     SourceDef {
         kind: "http-api",
         target: "url",
+        unreachable: Some(
+            "check `url`, the HTTP base URL of the environment and the credential variable named by `auth_env`",
+        ),
         doc: "A JSON API over HTTP(S): rows are an array found by a JSON pointer, optionally paginated.",
         options: &[
             required("url", OptionValue::Url, "Where to GET the rows."),
@@ -236,6 +246,7 @@ pub const SOURCES: &[SourceDef] = &[
     SourceDef {
         kind: "function",
         target: "function",
+        unreachable: None,
         doc: "Rows computed by a Rust function compiled into the function plugin.",
         options: &[required(
             "function",

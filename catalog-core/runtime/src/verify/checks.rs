@@ -24,12 +24,12 @@ pub(super) fn reachable(inspection: &Inspection) -> Check {
 }
 
 pub(super) fn reachable_fix(spec: &TableSpec) -> String {
-    match &*spec.source {
-        "s3-parquet" => "check `location`, the S3 endpoint and credentials of the environment (docs/reference/configuration.md), and that the object exists".into(),
-        "csv" => "check `location` and the environment's data directory".into(),
-        "http-api" => "check `url`, the HTTP base URL of the environment and the credential variable named by `auth_env`".into(),
-        _ => format!("see the message, and {}'s declaration", spec.rust_type),
-    }
+    catalog_core::source::source(&spec.source)
+        .and_then(|source| source.unreachable)
+        .map_or_else(
+            || format!("see the message, and {}'s declaration", spec.rust_type),
+            str::to_owned,
+        )
 }
 
 /// The `schema` check: the source's columns against the declaration.
