@@ -73,6 +73,14 @@ const RULES: &[Rule] = &[
         kinds: Kinds::Any,
         why: "the runtime takes an `Environment` as data; where it comes from (profiles, embedded servers) is catalog-env's",
     },
+    // The environment and the S3 client are plain I/O helpers under the engine:
+    // reaching up into it, or into a plugin, would make a cycle of concerns.
+    Rule {
+        crates: "catalog-env catalog-s3",
+        must_not_reach: "datafusion* catalog-runtime plugins/*",
+        kinds: Kinds::Normal,
+        why: "they build an `Environment` and an S3 client from settings; the engine and the plugins use them, never the reverse",
+    },
     // The other side of the same boundary: the host knows plugins only as files.
     Rule {
         crates: "catalog-runtime",

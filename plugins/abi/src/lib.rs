@@ -33,7 +33,9 @@ use stabby::str::Str;
 use stabby::string::String as SString;
 
 /// The version of this ABI. Bump it on any change to [`PluginModule`],
-/// [`PluginError`] or [`BuildFn`]; the host refuses plugins of another version.
+/// [`PluginError`], [`ErrorKind`]'s values, [`PluginResult`], [`BuildFn`], or
+/// the layout of [`Capability`] and [`Capabilities`]; the host refuses plugins
+/// of another version.
 /// Optional functions are [`Capability`]s and carry versions of their own.
 ///
 /// Version 2 added `inspect`. Version 3 made one call build a table

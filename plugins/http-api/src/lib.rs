@@ -108,6 +108,9 @@ pub enum HttpError {
     /// Rows that do not fit the declared schema.
     #[error("the API's rows do not fit the declaration: {0}")]
     Decode(#[source] ArrowError),
+    /// The declared schema cannot be decoded from JSON at all.
+    #[error("{0}")]
+    Schema(#[source] ArrowError),
 }
 
 /// Reads `http-api` tables.
@@ -312,14 +315,13 @@ async fn fetch(
             return Ok((rows, page));
         }
         match &config.pagination {
+            Pagination::None => return Ok((rows, page)),
             Pagination::Page { .. } if empty => return Ok((rows, page)),
             Pagination::Page { .. } => {}
             Pagination::NextLink { path } => match body.pointer(path).and_then(Value::as_str) {
                 Some(next) if !next.is_empty() => url = resolve(&request_url, next),
                 _ => return Ok((rows, page)),
             },
-            // `Pagination` may grow; one page is all an unknown mode can read.
-            _ => return Ok((rows, page)),
         }
     }
     Err(HttpError::TooManyPages(config.url.clone()))
@@ -467,7 +469,7 @@ fn resolve(current: &str, next: &str) -> String {
 fn decode(rows: &[Value], schema: &SchemaRef) -> Result<RecordBatch, HttpError> {
     let mut decoder = arrow_json::ReaderBuilder::new(SchemaRef::clone(schema))
         .build_decoder()
-        .map_err(HttpError::Decode)?;
+        .map_err(HttpError::Schema)?;
     decoder.serialize(rows).map_err(HttpError::Decode)?;
     let batch = decoder.flush().map_err(HttpError::Decode)?;
     Ok(batch.unwrap_or_else(|| RecordBatch::new_empty(SchemaRef::clone(schema))))

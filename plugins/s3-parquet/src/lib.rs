@@ -75,13 +75,14 @@ pub enum S3Error {
     /// Nothing to read.
     #[error("{0}; upload the data or fix `location`")]
     NotFound(String),
-    /// The store refused or failed a request.
-    #[error("reading {location}: {source}{}", store_hint(source))]
+    /// The store refused or failed a request. The store's error is not a
+    /// `source`: its text already holds its causes, and the hint comes last.
+    #[error("reading {location}: {error}{}", store_hint(error))]
     Store {
         /// The table's location.
         location: String,
         /// The store's error.
-        source: object_store::Error,
+        error: object_store::Error,
     },
     /// An object is not Parquet.
     #[error("{object} is not readable Parquet: {source}")]
@@ -315,10 +316,10 @@ fn partition_type(listed: &[ObjectMeta], name: &str) -> DataType {
     }
 }
 
-fn store_error(source: object_store::Error, location: &str) -> S3Error {
+fn store_error(error: object_store::Error, location: &str) -> S3Error {
     S3Error::Store {
         location: location.to_owned(),
-        source,
+        error,
     }
 }
 

@@ -54,7 +54,7 @@ impl<R: Rows> TableProvider for ComputedTable<R> {
             .rows
             .rows()
             .await
-            .map_err(|error| DataFusionError::Execution(error.to_string()))?;
+            .map_err(|error| DataFusionError::Execution(crate::error::chain(&*error)))?;
         let table = MemTable::try_new(self.schema(), vec![vec![batch]])?;
         table.scan(state, projection, filters, limit).await
     }

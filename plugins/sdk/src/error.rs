@@ -52,16 +52,6 @@ pub enum Error {
     Source(Box<dyn std::error::Error + Send + Sync>),
 }
 
-impl From<catalog_core::Error> for Error {
-    /// The options' problems without the table's name, which the host adds.
-    fn from(error: catalog_core::Error) -> Self {
-        match error {
-            catalog_core::Error::Options { problems, .. } => Self::Options(problems),
-            other => Self::Options(other.to_string()),
-        }
-    }
-}
-
 impl Error {
     /// What kind of failure this is, for the host.
     fn kind(&self) -> ErrorKind {
@@ -76,20 +66,25 @@ impl Error {
     /// The ABI's error: the kind, and the message with every cause that it
     /// does not already include.
     pub(crate) fn into_ffi(self) -> PluginError {
-        let kind = self.kind();
-        let mut message = self.to_string();
-        let mut cause = std::error::Error::source(&self);
-        // `Source` is transparent: its own source is the first cause to add.
-        while let Some(error) = cause {
-            let text = error.to_string();
-            if !message.contains(&text) {
-                message = format!("{message}: {text}");
-            }
-            cause = error.source();
-        }
         PluginError {
-            kind,
-            message: SString::from(message.as_str()),
+            kind: self.kind(),
+            message: SString::from(chain(&self).as_str()),
         }
     }
+}
+
+/// An error's message with each of its causes that the message does not
+/// already include, `: `-separated. (A cause whose text appears in the
+/// message is taken to be said already; most messages embed their source.)
+pub(crate) fn chain(error: &dyn std::error::Error) -> String {
+    let mut message = error.to_string();
+    let mut cause = error.source();
+    while let Some(error) = cause {
+        let text = error.to_string();
+        if !message.contains(&text) {
+            message = format!("{message}: {text}");
+        }
+        cause = error.source();
+    }
+    message
 }

@@ -10,7 +10,7 @@ use catalog_core::inspect::InspectRequest;
 use catalog_core::source::SourceOptions;
 use catalog_core::{Environment, TableSpec};
 use codelake_plugin_abi::{
-    CAPABILITY_INSPECT, Capabilities, Capability, InspectFn, PluginError, PluginHeader,
+    CAPABILITY_INSPECT, Capabilities, Capability, ErrorKind, InspectFn, PluginError, PluginHeader,
     PluginModule, PluginResult,
 };
 use datafusion_ffi::proto::logical_extension_codec::FFI_LogicalExtensionCodec;
@@ -45,20 +45,26 @@ pub fn module<S: Source>(version: &str) -> PluginModule {
     }
 }
 
-/// Runs `call` in a panic fence; a panic becomes [`Error::Panic`].
+/// Runs `call` in a panic fence, and turns its error into the ABI's inside
+/// the fence too: rendering an error runs plugin code (`Display` impls).
 fn fenced<S: Source, T>(
     during: &'static str,
     call: impl FnOnce() -> Result<T, Error>,
 ) -> Result<T, PluginError> {
-    catch_unwind(AssertUnwindSafe(call))
-        .unwrap_or_else(|payload| {
-            Err(Error::Panic {
-                plugin: S::NAME,
-                during,
-                message: panic_message(&*payload),
+    match catch_unwind(AssertUnwindSafe(|| call().map_err(Error::into_ffi))) {
+        Ok(result) => result,
+        Err(payload) => {
+            let message = panic_message(&*payload);
+            // Dropping the payload runs its destructor, which may panic too.
+            std::mem::forget(payload);
+            Err(PluginError {
+                kind: ErrorKind::PANIC,
+                message: SString::from(
+                    format!("plugin `{}` panicked while {during}: {message}", S::NAME).as_str(),
+                ),
             })
-        })
-        .map_err(Error::into_ffi)
+        }
+    }
 }
 
 fn decode<T: DeserializeOwned>(what: &'static str, json: &Str<'_>) -> Result<T, Error> {
@@ -88,7 +94,11 @@ fn decode_table<S: Source>(
     environment_json: &Str<'_>,
 ) -> Result<Decoded<S::Options>, Error> {
     let spec: TableSpec = decode("a spec", spec_json)?;
-    let options = SourceOptions::from_spec(&spec)?;
+    let options = SourceOptions::from_spec(&spec).map_err(|error| match error {
+        // The host adds the table's name.
+        catalog_core::Error::Options { problems, .. } => Error::Options(problems),
+        other => Error::Options(other.to_string()),
+    })?;
     let location = options.location().map(str::to_owned);
     let options = S::Options::try_from(options).map_err(|other| Error::WrongKind {
         plugin: S::NAME,

@@ -261,6 +261,19 @@ pub fn source(kind: &str) -> Option<&'static SourceDef> {
     SOURCES.iter().find(|source| source.kind == kind)
 }
 
+/// Where `spec`'s data is, as written: its `location` or `url`, without
+/// parsing the options (so a report can name it even when they are invalid);
+/// `None` for rows computed by a function.
+pub fn declared_location(spec: &crate::TableSpec) -> Option<&str> {
+    let def = source(&spec.source)?;
+    let target = def.options.iter().find(|option| option.key == def.target)?;
+    let is_location = matches!(
+        target.value,
+        OptionValue::S3Uri | OptionValue::Location | OptionValue::Url
+    );
+    is_location.then(|| spec.option(def.target)).flatten()
+}
+
 /// The names of every source kind, for error messages.
 pub fn kinds() -> String {
     let kinds: Vec<String> = SOURCES

@@ -79,9 +79,9 @@ pub struct HttpApiOptions {
     pub max_retries: u32,
 }
 
-/// How an `http-api` table reaches its further pages.
+/// How an `http-api` table reaches its further pages. Exhaustive on purpose:
+/// a new mode must be a compile error wherever pages are read.
 #[derive(Debug, Clone, PartialEq, Eq)]
-#[non_exhaustive]
 pub enum Pagination {
     /// One page.
     None,

@@ -205,10 +205,7 @@ impl Verifier {
             table: name,
             rust_type: spec.rust_type.to_string(),
             source: spec.source.to_string(),
-            location: spec
-                .source_options()
-                .ok()
-                .and_then(|options| options.location().map(str::to_owned)),
+            location: catalog_core::source::declared_location(spec).map(str::to_owned),
             status,
             duration_ms: millis(started.elapsed()),
             rows,

@@ -36,9 +36,39 @@ fn every_kind_parses_with_only_its_required_options() {
             .collect()
     };
     for def in SOURCES {
-        let parsed = SourceOptions::parse(def.kind, &minimal(def));
+        let given = minimal(def);
+        let parsed = SourceOptions::parse(def.kind, &given);
         assert!(parsed.is_ok(), "{}: {parsed:?}", def.kind);
-        assert_eq!(parsed.unwrap().kind(), def.kind);
+        let parsed = parsed.unwrap();
+        assert_eq!(parsed.kind(), def.kind);
+        // `SourceDef::target` and the typed `target()` name the same option.
+        let written = given.iter().find(|(key, _)| *key == def.target).unwrap().1;
+        assert_eq!(parsed.target(), written, "{}", def.kind);
+        // And the declared location, read without parsing, is the typed one.
+        let spec = crate::TableSpec {
+            source: def.kind.into(),
+            options: given
+                .iter()
+                .map(|&(key, value)| crate::SourceOption {
+                    key: key.to_owned().into(),
+                    value: value.to_owned().into(),
+                })
+                .collect::<Vec<_>>()
+                .into(),
+            database: "db".into(),
+            name: "t".into(),
+            doc: "".into(),
+            rust_type: "T".into(),
+            owner: None,
+            expectations: crate::Expectations::default(),
+            columns: std::borrow::Cow::Borrowed(&[]),
+        };
+        assert_eq!(
+            super::super::declared_location(&spec),
+            parsed.location(),
+            "{}",
+            def.kind
+        );
     }
 }
 
