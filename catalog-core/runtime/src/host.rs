@@ -204,3 +204,39 @@ fn capability(table: &Capabilities, id: u32, version: u32) -> Option<*const c_vo
         .find(|entry| entry.id == id && entry.version == version && !entry.function.is_null())
         .map(|entry| entry.function)
 }
+
+#[cfg(test)]
+mod tests {
+    use std::ffi::c_void;
+
+    use codelake_plugin_abi::{Capabilities, Capability};
+
+    use super::capability;
+
+    extern "C" fn one() {}
+    extern "C" fn two() {}
+
+    /// A host finds a capability only at an id and version it knows, and never a null one.
+    #[test]
+    fn capabilities_are_found_by_id_and_version_and_absent_otherwise() {
+        let one = one as *const c_void;
+        let two = two as *const c_void;
+        let entries: &'static [Capability] = Box::leak(Box::new([
+            Capability::new(7, 1, std::ptr::null()),
+            Capability::new(1, 2, two),
+            Capability::new(1, 1, one),
+            Capability::new(99, 1, two),
+        ]));
+        let table = Capabilities::new(entries);
+        assert_eq!(capability(&table, 1, 1), Some(one));
+        assert_eq!(capability(&table, 1, 2), Some(two));
+        assert_eq!(capability(&table, 1, 3), None, "an unknown version");
+        assert_eq!(capability(&table, 7, 1), None, "a null function");
+        assert_eq!(capability(&table, 2, 1), None, "an id the plugin lacks");
+        let empty = Capabilities {
+            entries: std::ptr::null(),
+            len: 0,
+        };
+        assert_eq!(capability(&empty, 1, 1), None, "no table at all");
+    }
+}
