@@ -303,6 +303,63 @@ fn parquet_and_json_output_hold_the_rows() {
     assert!(out.contains("… 85 more rows, not shown"), "{out}");
 }
 
+/// A file appears whole or not at all: a query that fails while its rows are
+/// written leaves an existing output file as it was, and nothing beside it.
+#[test]
+fn a_query_that_fails_never_destroys_its_output_file() {
+    let dir = seeded_project();
+    // `r_regionkey = 2` divides by zero, after the first rows are out.
+    let failing = "SELECT r_regionkey / (r_regionkey - 2) AS x FROM tpch.region";
+    for format in ["parquet", "csv", "json"] {
+        let file = dir.path().join(format!("good.{format}"));
+        let path = file.to_str().unwrap();
+        let good_query = "SELECT * FROM tpch.region";
+        assert_ok(&run(
+            dir.path(),
+            &["sql", "-f", format, "-o", path, good_query],
+        ));
+        let good = std::fs::read(&file).unwrap();
+        assert!(good.len() > 100, "{format}: {} bytes", good.len());
+
+        let output = run(dir.path(), &["sql", "-f", format, "-o", path, failing]);
+        assert_eq!(
+            output.status.code(),
+            Some(1),
+            "{format}: {}",
+            stderr(&output)
+        );
+        assert!(
+            stderr(&output).contains("Divide by zero"),
+            "{}",
+            stderr(&output)
+        );
+        assert_eq!(
+            std::fs::read(&file).unwrap(),
+            good,
+            "{format}: the file changed"
+        );
+    }
+    let leftovers: Vec<String> = std::fs::read_dir(dir.path())
+        .unwrap()
+        .map(|entry| entry.unwrap().file_name().to_string_lossy().into_owned())
+        .filter(|name| name.starts_with(".codelake-output-"))
+        .collect();
+    assert!(leftovers.is_empty(), "{leftovers:?}");
+
+    // An empty result, as CSV, still has the header line `--help` promises.
+    let output = run(
+        dir.path(),
+        &[
+            "sql",
+            "-f",
+            "csv",
+            "SELECT r_regionkey, r_name FROM tpch.region WHERE false",
+        ],
+    );
+    assert_ok(&output);
+    assert_eq!(stdout(&output), "r_regionkey,r_name\n");
+}
+
 #[test]
 fn the_shell_runs_statements_over_several_lines() {
     let dir = seeded_project();

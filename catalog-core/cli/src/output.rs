@@ -65,12 +65,27 @@ async fn execute(
     output: Option<&Path>,
 ) -> anyhow::Result<usize> {
     let frame = session.ctx.sql(sql).await?;
-    let mut sink: Box<dyn Write + Send> = match output {
-        Some(path) => Box::new(io::BufWriter::new(std::fs::File::create(path).map_err(
-            |error| anyhow::anyhow!("cannot create {}: {error}", path.display()),
-        )?)),
+    // A file appears whole or not at all: the rows go to a temporary file beside
+    // it, renamed into place only once every row is written. A query that fails
+    // half-way leaves an existing file as it was.
+    let temporary = output.map(AtomicFile::new).transpose()?;
+    let sink: Box<dyn Write + Send> = match &temporary {
+        Some(file) => Box::new(io::BufWriter::new(file.writer()?)),
         None => Box::new(io::BufWriter::new(io::stdout())),
     };
+    let rows = write_result(frame, format, sink).await?;
+    if let Some(file) = temporary {
+        file.commit()?;
+    }
+    Ok(rows)
+}
+
+/// Writes the result of `frame` to `sink` in `format`; the number of rows.
+async fn write_result(
+    frame: datafusion::dataframe::DataFrame,
+    format: Format,
+    mut sink: Box<dyn Write + Send>,
+) -> anyhow::Result<usize> {
     let schema: SchemaRef = Arc::new(frame.schema().as_arrow().clone());
     let mut stream = frame.execute_stream().await?;
     if format == Format::Table {
@@ -96,8 +111,58 @@ async fn execute(
         rows += batch.num_rows();
         writer.write(&batch)?;
     }
+    if rows == 0 && format == Format::Csv {
+        // CSV writes its header with the first batch: an empty result still has one.
+        writer.write(&RecordBatch::new_empty(SchemaRef::clone(&schema)))?;
+    }
     writer.finish()?;
     Ok(rows)
+}
+
+/// A file written under a temporary name beside its target, and renamed onto
+/// the target only by [`AtomicFile::commit`]; dropped uncommitted, it is removed.
+struct AtomicFile {
+    temporary: tempfile::NamedTempFile,
+    target: std::path::PathBuf,
+}
+
+impl AtomicFile {
+    fn new(target: &Path) -> anyhow::Result<Self> {
+        let dir = match target.parent() {
+            Some(dir) if !dir.as_os_str().is_empty() => dir,
+            _ => Path::new("."),
+        };
+        let temporary = tempfile::Builder::new()
+            .prefix(".codelake-output-")
+            .tempfile_in(dir)
+            .map_err(|error| anyhow::anyhow!("cannot create {}: {error}", target.display()))?;
+        Ok(Self {
+            temporary,
+            target: target.to_owned(),
+        })
+    }
+
+    /// A handle to write through.
+    fn writer(&self) -> anyhow::Result<std::fs::File> {
+        self.temporary
+            .as_file()
+            .try_clone()
+            .map_err(|error| anyhow::anyhow!("cannot write {}: {error}", self.target.display()))
+    }
+
+    /// Moves the finished file onto its target.
+    fn commit(self) -> anyhow::Result<()> {
+        self.temporary
+            .as_file()
+            .sync_all()
+            .and_then(|()| {
+                self.temporary
+                    .persist(&self.target)
+                    .map_err(|e| e.error)
+                    .map(drop)
+            })
+            .map_err(|error| anyhow::anyhow!("cannot write {}: {error}", self.target.display()))
+    }
 }
 
 /// The streaming writers.
