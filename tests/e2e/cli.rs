@@ -23,7 +23,9 @@ pub(crate) fn binary() -> PathBuf {
     path
 }
 
-/// `codelake ARGS` in `dir`, with none of the caller's codelake or AWS variables.
+/// `codelake ARGS` in `dir`, with none of the caller's codelake or AWS
+/// variables, and `dir` as its home: nothing it writes may land outside the
+/// test's temporary directory.
 pub(crate) fn codelake(dir: &Path) -> Command {
     let mut command = Command::new(binary());
     command.current_dir(dir);
@@ -32,7 +34,11 @@ pub(crate) fn codelake(dir: &Path) -> Command {
             command.env_remove(name);
         }
     }
-    command.env("CODELAKE_PLUGIN_DIR", default_plugin_dir());
+    command
+        .env("CODELAKE_PLUGIN_DIR", default_plugin_dir())
+        .env("HOME", dir)
+        .env("XDG_CONFIG_HOME", dir.join(".config"))
+        .env("XDG_CACHE_HOME", dir.join(".cache"));
     command
 }
 
@@ -371,6 +377,13 @@ fn the_shell_runs_statements_over_several_lines() {
     let out = stdout(&output);
     assert!(out.contains("regions"), "{out}");
     assert!(out.contains("│ 5 "), "{out}");
+
+    // Piped statements are a script, not history: nothing is saved, in the
+    // home the shell was given or anywhere else.
+    assert!(
+        !dir.path().join(".codelake_history").exists(),
+        "piped statements were saved as history"
+    );
 
     // A script whose statement fails fails, after running the others.
     let output = shell(

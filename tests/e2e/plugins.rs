@@ -700,6 +700,67 @@ async fn hive_partition_columns_come_from_the_path() {
     );
 }
 
+/// A zero-byte object is not an empty table: DataFusion's listing would skip
+/// it, so the plugin names it as an error, alone or inside a prefix, and the
+/// other tables of the session still answer.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_empty_parquet_object_is_an_error_naming_it() {
+    use datafusion::arrow::array::Int64Array;
+    use datafusion::arrow::datatypes::{DataType, Field, Schema};
+    let server = crate::s3::S3Server::start().await;
+    let schema = Arc::new(Schema::new(vec![Field::new("x", DataType::Int64, true)]));
+    let batch = datafusion::arrow::array::RecordBatch::try_new(
+        schema,
+        vec![Arc::new(Int64Array::from(vec![1, 2]))],
+    )
+    .unwrap();
+    write_parquet(&server.object_path("codelake", "good.parquet"), &batch);
+    write_parquet(
+        &server.object_path("codelake", "many/part-0.parquet"),
+        &batch,
+    );
+    for key in ["empty.parquet", "many/part-1.parquet"] {
+        let path = server.object_path("codelake", key);
+        std::fs::create_dir_all(path.parent().unwrap()).unwrap();
+        std::fs::write(path, b"").unwrap();
+    }
+    let data = tempfile::tempdir().unwrap();
+    let env = Environment::new("test", data.path()).with_s3(server.settings(crate::s3::SECRET_KEY));
+    let ctx = Arc::new(SessionContext::new());
+    let specs = [
+        spec(
+            "good",
+            "s3-parquet",
+            &[("location", "s3://codelake/good.parquet")],
+        ),
+        spec(
+            "empty",
+            "s3-parquet",
+            &[("location", "s3://codelake/empty.parquet")],
+        ),
+        spec("many", "s3-parquet", &[("location", "s3://codelake/many/")]),
+    ];
+    let failures = register_tables(&ctx, &plugins(), &specs, &env);
+    assert!(failures.is_empty(), "{failures:#?}");
+    for (table, object) in [
+        ("empty", "s3://codelake/empty.parquet"),
+        ("many", "s3://codelake/many/part-1.parquet"),
+    ] {
+        let error = query(&ctx, &format!("SELECT count(*) FROM test.{table}"))
+            .await
+            .unwrap_err()
+            .to_string();
+        assert!(
+            error.contains(&format!(
+                "{object} is empty (0 bytes), so it is not Parquet"
+            )),
+            "{error}"
+        );
+        assert!(error.contains(&format!("table `test.{table}`")), "{error}");
+    }
+    assert_eq!(ints(&ctx, "SELECT sum(x) FROM test.good").await, [3]);
+}
+
 #[tokio::test]
 async fn registered_tables_are_listed_by_show_tables_and_information_schema() {
     let data = data_dir();

@@ -81,8 +81,10 @@ fn cargo_tests(
     tally: Arc<Mutex<Tally>>,
 ) -> Box<dyn Fn() -> anyhow::Result<()>> {
     Box::new(move || {
+        let home = ScratchHome::new()?;
         let mut child = crate::cargo_command()
             .args(args)
+            .envs(home.vars())
             .current_dir(project_root())
             .stdout(Stdio::piped())
             .stderr(Stdio::piped())
@@ -114,8 +116,66 @@ fn cargo_tests(
         if !status.success() {
             bail!("`cargo {}` failed ({status})", args.join(" "));
         }
-        Ok(())
+        home.check_untouched()
     })
+}
+
+/// An empty home directory for the test run, so that a test writing into `~`
+/// fails the run instead of littering the developer's home. Cargo and rustup
+/// keep their own homes, resolved from the real one.
+struct ScratchHome {
+    dir: std::path::PathBuf,
+    cargo_home: std::ffi::OsString,
+    rustup_home: std::ffi::OsString,
+}
+
+impl ScratchHome {
+    fn new() -> anyhow::Result<Self> {
+        let real = std::env::var_os("HOME").map(std::path::PathBuf::from);
+        let home_of = |var: &str, dir: &str| {
+            std::env::var_os(var)
+                .or_else(|| real.as_ref().map(|home| home.join(dir).into_os_string()))
+                .unwrap_or_default()
+        };
+        let dir = std::env::temp_dir().join(format!("codelake-test-home-{}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&dir);
+        std::fs::create_dir_all(&dir)?;
+        Ok(Self {
+            dir,
+            cargo_home: home_of("CARGO_HOME", ".cargo"),
+            rustup_home: home_of("RUSTUP_HOME", ".rustup"),
+        })
+    }
+
+    fn vars(&self) -> Vec<(&'static str, std::ffi::OsString)> {
+        vec![
+            ("HOME", self.dir.clone().into_os_string()),
+            ("CARGO_HOME", self.cargo_home.clone()),
+            ("RUSTUP_HOME", self.rustup_home.clone()),
+        ]
+    }
+
+    /// Fails, naming what was written, when a test wrote into the home.
+    fn check_untouched(&self) -> anyhow::Result<()> {
+        let written: Vec<String> = std::fs::read_dir(&self.dir)?
+            .filter_map(Result::ok)
+            .map(|entry| entry.file_name().to_string_lossy().into_owned())
+            .collect();
+        if written.is_empty() {
+            return Ok(());
+        }
+        bail!(
+            "the tests wrote into the home directory ({}): {}; a test must write only in its temporary directories",
+            self.dir.display(),
+            written.join(", ")
+        )
+    }
+}
+
+impl Drop for ScratchHome {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_dir_all(&self.dir);
+    }
 }
 
 fn has_nextest() -> bool {

@@ -127,7 +127,12 @@ pub async fn run(session: &Session, mut format: Format) -> Result<(), CliError> 
     Ok(())
 }
 
-/// `~/.codelake_history`.
+/// `~/.codelake_history`, for a person at a terminal only: statements piped
+/// in (`codelake sql < checks.sql`) are a script, not history, and are kept
+/// nowhere.
 fn history_file() -> Option<PathBuf> {
+    if !std::io::stdin().is_terminal() {
+        return None;
+    }
     std::env::var_os("HOME").map(|home| PathBuf::from(home).join(".codelake_history"))
 }

@@ -35,7 +35,7 @@ use codelake_plugin_sdk::datafusion::parquet::arrow::parquet_to_arrow_schema;
 use codelake_plugin_sdk::datafusion::parquet::file::metadata::ParquetMetaData;
 use codelake_plugin_sdk::datafusion::physical_plan::ExecutionPlan;
 use codelake_plugin_sdk::{Built, Source, TableSource, export_source};
-use futures::StreamExt;
+use futures::{StreamExt, TryStreamExt};
 use object_store::path::Path as ObjectPath;
 use object_store::{ObjectMeta, ObjectStore, ObjectStoreExt};
 
@@ -438,18 +438,36 @@ struct S3Table {
 }
 
 impl S3Table {
+    /// Checks that the table's data exists and that no object of it is empty:
+    /// DataFusion's listing skips a zero-byte file, which would read as fewer
+    /// rows (or none) instead of an error.
     async fn check_exists(&self) -> Result<()> {
         let missing = |what: &str| {
             DataFusionError::Execution(format!("{what}; upload the data or fix `location`"))
         };
+        let empty = |object: &str| {
+            DataFusionError::Execution(format!(
+                "{object} is empty (0 bytes), so it is not Parquet; rewrite it or remove it"
+            ))
+        };
         if self.key.is_empty() || self.key.ends_with('/') {
             let prefix = ObjectPath::from(self.key.trim_end_matches('/'));
-            let first = self.store.list(Some(&prefix)).next().await.transpose()?;
-            if first.is_none() {
+            let objects: Vec<ObjectMeta> = self.store.list(Some(&prefix)).try_collect().await?;
+            if objects.is_empty() {
                 return Err(missing(&format!("no object under {}", self.location)));
+            }
+            let zero = objects
+                .iter()
+                .find(|object| object.size == 0 && object.location.as_ref().ends_with(".parquet"));
+            if let Some(object) = zero {
+                let bucket = bucket_and_key(&self.location)
+                    .map(|(bucket, _)| bucket)
+                    .unwrap_or_default();
+                return Err(empty(&format!("s3://{bucket}/{}", object.location)));
             }
         } else {
             match self.store.head(&ObjectPath::from(self.key.as_str())).await {
+                Ok(object) if object.size == 0 => return Err(empty(&self.location)),
                 Ok(_) => {}
                 Err(object_store::Error::NotFound { .. }) => {
                     return Err(missing(&format!("object {} does not exist", self.location)));
