@@ -315,7 +315,21 @@ pub fn run(args: &Args) -> anyhow::Result<()> {
 
 #[cfg(test)]
 mod tests {
-    use super::Tally;
+    use super::{ScratchHome, Tally};
+
+    #[test]
+    fn a_file_written_into_the_scratch_home_fails_the_run_naming_it() {
+        let home = ScratchHome::new().unwrap();
+        assert!(home.check_untouched().is_ok());
+        let vars = home.vars();
+        assert_eq!(vars[0].1, home.dir.as_os_str());
+        std::fs::write(home.dir.join(".codelake_history"), "SELECT 1;").unwrap();
+        let error = home.check_untouched().unwrap_err().to_string();
+        assert!(error.contains(".codelake_history"), "{error}");
+        let dir = home.dir.clone();
+        drop(home);
+        assert!(!dir.exists(), "the scratch home is removed");
+    }
 
     fn tally(lines: &[&str]) -> Tally {
         let mut tally = Tally::default();
