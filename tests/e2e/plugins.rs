@@ -208,6 +208,25 @@ fn a_plugin_of_another_abi_version_is_refused_before_use_naming_file_and_version
     );
 }
 
+/// A file named like a plugin that is not a library gets the loader's reason,
+/// not a bare "dlopen failed".
+#[test]
+fn a_file_that_is_not_a_library_gets_the_loaders_reason() {
+    let dir = tempfile::tempdir().unwrap();
+    let fake = dir.path().join(codelake_plugin_abi::library_file_name("fake"));
+    std::fs::write(&fake, "not a library\n").unwrap();
+    let set = PluginSet::load(&[fake.clone(), real_plugin("csv")]);
+    assert_eq!(set.names(), "csv", "the other plugin still loads");
+    let [error] = set.errors.as_slice() else {
+        panic!("{:?}", set.errors)
+    };
+    let message = error.to_string();
+    assert!(message.contains(&fake.display().to_string()), "{message}");
+    // The loader's reason, e.g. "invalid ELF header" or "file too short".
+    let reason = message.split("dlopen failed").nth(1).unwrap_or_default();
+    assert!(reason.trim_start_matches(':').trim().len() > 5, "{message}");
+}
+
 #[test]
 fn a_missing_plugin_file_is_named_and_the_others_load() {
     let missing = default_plugin_dir().join(codelake_plugin_abi::library_file_name("nowhere"));

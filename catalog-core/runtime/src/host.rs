@@ -135,7 +135,7 @@ fn load(path: &Path) -> Result<Plugin> {
     // SAFETY: loading runs the library's initialisers. We only load files named
     // like codelake plugins from the plugin directory the user chose.
     let library =
-        unsafe { libloading::Library::new(path) }.map_err(|error| fail(error.to_string()))?;
+        unsafe { libloading::Library::new(path) }.map_err(|error| fail(with_reason(&error)))?;
     // Never unloaded: providers and streams from it may live until the process ends.
     let library: &'static libloading::Library = Box::leak(Box::new(library));
 
@@ -146,7 +146,8 @@ fn load(path: &Path) -> Result<Plugin> {
         .map(|symbol| *symbol)
         .map_err(|error| {
             fail(format!(
-                "not a codelake plugin: no `{HEADER_SYMBOL}` export ({error})"
+                "not a codelake plugin: no `{HEADER_SYMBOL}` export ({})",
+                with_reason(&error)
             ))
         })?;
     let found = header();
@@ -169,7 +170,12 @@ fn load(path: &Path) -> Result<Plugin> {
     // SAFETY: the header matched, so the module has this ABI version's layout.
     let module: ModuleFn = unsafe { library.get::<ModuleFn>(MODULE_SYMBOL.as_bytes()) }
         .map(|symbol| *symbol)
-        .map_err(|error| fail(format!("no `{MODULE_SYMBOL}` export ({error})")))?;
+        .map_err(|error| {
+            fail(format!(
+                "no `{MODULE_SYMBOL}` export ({})",
+                with_reason(&error)
+            ))
+        })?;
     let module = module();
     Ok(Plugin {
         path: path.to_owned(),
@@ -187,6 +193,15 @@ fn load(path: &Path) -> Result<Plugin> {
             // SAFETY: capability `inspect` at version 1 is an `InspectFn` (see the ABI crate).
             .map(|function| unsafe { std::mem::transmute::<*const c_void, InspectFn>(function) }),
     })
+}
+
+/// libloading's error with the loader's reason: its text alone is "dlopen
+/// failed", and the reason (not an ELF file, a missing symbol) is its source.
+fn with_reason(error: &libloading::Error) -> String {
+    match std::error::Error::source(error) {
+        Some(reason) => format!("{error}: {reason}"),
+        None => error.to_string(),
+    }
 }
 
 /// The function of capability `id` at `version`, if the plugin has it: an
