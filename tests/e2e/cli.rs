@@ -410,6 +410,35 @@ fn mistakes_get_the_fix_and_a_documented_exit_code() {
         stderr(&output)
     );
 
+    // A syntax error is said once, in words, not as Rust `Debug`.
+    let output = run(dir.path(), &["sql", "SELEC 1"]);
+    assert_eq!(output.status.code(), Some(1));
+    let err = stderr(&output);
+    assert!(
+        err.starts_with("error: SQL syntax error: Expected: an SQL statement, found: SELEC"),
+        "{err}"
+    );
+    assert_eq!(err.matches("found: SELEC").count(), 1, "{err}");
+    assert!(!err.contains("ParserError"), "{err}");
+
+    // A plugin's error names the table and the object, without the FFI
+    // boundary it crossed, on one line.
+    let part = dir
+        .path()
+        .join(".codelake/local/s3/codelake/tpch/part.parquet");
+    let good = std::fs::read(&part).unwrap();
+    std::fs::write(&part, &good[..100]).unwrap();
+    let output = run(dir.path(), &["sql", "SELECT count(*) FROM tpch.part"]);
+    std::fs::write(&part, &good).unwrap();
+    assert_eq!(output.status.code(), Some(1));
+    let err = stderr(&output);
+    assert!(
+        err.contains("error: table `tpch.part` (plugin `s3-parquet`, `s3://codelake/tpch/part.parquet`): Parquet error: Invalid Parquet file. Corrupt footer"),
+        "{err}"
+    );
+    assert!(!err.contains("FFI error"), "{err}");
+    assert!(!err.contains("Parquet error: Parquet error"), "{err}");
+
     let output = run(dir.path(), &["describe", "tpch.lineitems"]);
     assert_eq!(output.status.code(), Some(1));
     assert!(

@@ -213,7 +213,9 @@ fn a_plugin_of_another_abi_version_is_refused_before_use_naming_file_and_version
 #[test]
 fn a_file_that_is_not_a_library_gets_the_loaders_reason() {
     let dir = tempfile::tempdir().unwrap();
-    let fake = dir.path().join(codelake_plugin_abi::library_file_name("fake"));
+    let fake = dir
+        .path()
+        .join(codelake_plugin_abi::library_file_name("fake"));
     std::fs::write(&fake, "not a library\n").unwrap();
     let set = PluginSet::load(&[fake.clone(), real_plugin("csv")]);
     assert_eq!(set.names(), "csv", "the other plugin still loads");

@@ -309,10 +309,12 @@ fn is_broken_pipe(error: &anyhow::Error) -> bool {
 /// A query error with the fix: a table that is not found lists close names,
 /// and one that failed to register says why.
 pub fn explain(session: &Session, error: anyhow::Error) -> CliError {
-    let message = error
-        .downcast_ref::<DataFusionError>()
-        .map(|e| e.to_string())
-        .unwrap_or_else(|| error.to_string());
+    // Said in the user's terms: the mechanism (`FFI error`, Rust `Debug`) is not.
+    let error = match error.downcast_ref::<DataFusionError>() {
+        Some(datafusion) => anyhow::anyhow!(user_message(datafusion)),
+        None => error,
+    };
+    let message = error.to_string();
     let missing = message
         .split("table '")
         .nth(1)
@@ -348,6 +350,34 @@ pub fn explain(session: &Session, error: anyhow::Error) -> CliError {
         )
     };
     CliError::failed(error).hint(hint)
+}
+
+/// A DataFusion error as a user reads it: a syntax error once, in words (not
+/// as `ParserError("…")` and again as its source); a plugin's error without
+/// the `FFI error:` of the boundary it crossed, its context and cause on one
+/// line; no prefix said twice.
+pub fn user_message(error: &DataFusionError) -> String {
+    use datafusion::sql::sqlparser::parser::ParserError;
+    let text = match error {
+        DataFusionError::SQL(parser, _) => match &**parser {
+            ParserError::ParserError(text) | ParserError::TokenizerError(text) => {
+                format!("SQL syntax error: {text}")
+            }
+            other => format!("SQL syntax error: {other}"),
+        },
+        DataFusionError::Ffi(text) => text.clone(),
+        DataFusionError::Shared(inner) => return user_message(inner),
+        other => other.to_string(),
+    };
+    let mut text = text.replace("\ncaused by\n", ": ");
+    for doubled in ["Parquet error: ", "Arrow error: ", "Execution error: "] {
+        let twice = format!("{doubled}{doubled}");
+        while text.contains(&twice) {
+            text = text.replace(&twice, doubled);
+        }
+    }
+    // A plugin's context already names the table; the kind of error it wrapped adds nothing.
+    text.replace("): Execution error: ", "): ")
 }
 
 /// For an error that comes from the environment rather than the query, what
