@@ -366,6 +366,86 @@ fn a_query_that_fails_never_destroys_its_output_file() {
     assert_eq!(stdout(&output), "r_regionkey,r_name\n");
 }
 
+/// The catalog is code: no statement drops, shadows or writes a catalog
+/// table, and the table still answers in the same session. Ad-hoc tables and
+/// local files are the local CLI's documented choice; S3 is not written.
+#[test]
+fn sql_never_changes_the_catalog() {
+    let dir = seeded_project();
+    let output = shell(
+        dir.path(),
+        b"DROP TABLE tpch.region;\nSELECT count(*) AS regions FROM tpch.region;\n",
+    );
+    assert_eq!(output.status.code(), Some(1), "{}", stderr(&output));
+    let err = stderr(&output);
+    assert!(
+        err.contains(
+            "DROP TABLE `tpch.region`: `tpch` is a database of the catalog, which is code"
+        ),
+        "{err}"
+    );
+    assert!(stdout(&output).contains("│ 5 "), "{}", stdout(&output));
+
+    for (sql, expected) in [
+        (
+            "CREATE TABLE tpch.part AS SELECT 1 AS p_partkey",
+            "CREATE TABLE `tpch.part`: `tpch` is a database of the catalog",
+        ),
+        (
+            "INSERT INTO tpch.region VALUES (9, 'X', 'y')",
+            "writing `tpch.region`: it is a catalog table",
+        ),
+        (
+            "COPY (SELECT 1 AS a) TO 's3://codelake/out.parquet'",
+            "writes local files only",
+        ),
+    ] {
+        let output = run(dir.path(), &["sql", sql]);
+        assert_eq!(output.status.code(), Some(1), "{sql}: {}", stderr(&output));
+        assert!(
+            stderr(&output).contains(expected),
+            "{sql}: {}",
+            stderr(&output)
+        );
+        assert!(
+            !stderr(&output).contains("Internal error"),
+            "{}",
+            stderr(&output)
+        );
+    }
+
+    // Outside the catalog: a scratch table and a local file, as datafusion-cli allows.
+    let output = run(
+        dir.path(),
+        &[
+            "sql",
+            "CREATE TABLE scratch AS SELECT 1 AS a; COPY scratch TO 'scratch.csv'",
+        ],
+    );
+    assert_ok(&output);
+    let copied = std::fs::read_to_string(dir.path().join("scratch.csv")).unwrap();
+    assert_eq!(copied, "a\n1\n");
+}
+
+/// Several statements run in order, as in the shell: a setting applies to the
+/// statements after it, and each result is written in turn.
+#[test]
+fn several_statements_run_in_order() {
+    let dir = seeded_project();
+    let output = run(
+        dir.path(),
+        &[
+            "sql",
+            "-f",
+            "csv",
+            "SET datafusion.sql_parser.enable_ident_normalization = false; \
+             SELECT 1 AS Upper; SELECT count(*) AS n FROM tpch.region",
+        ],
+    );
+    assert_ok(&output);
+    assert_eq!(stdout(&output), "Upper\n1\nn\n5\n");
+}
+
 #[test]
 fn the_shell_runs_statements_over_several_lines() {
     let dir = seeded_project();

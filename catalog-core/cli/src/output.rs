@@ -64,16 +64,24 @@ async fn execute(
     format: Format,
     output: Option<&Path>,
 ) -> anyhow::Result<usize> {
-    let frame = session.ctx.sql(sql).await?;
     // A file appears whole or not at all: the rows go to a temporary file beside
     // it, renamed into place only once every row is written. A query that fails
     // half-way leaves an existing file as it was.
     let temporary = output.map(AtomicFile::new).transpose()?;
-    let sink: Box<dyn Write + Send> = match &temporary {
-        Some(file) => Box::new(io::BufWriter::new(file.writer()?)),
-        None => Box::new(io::BufWriter::new(io::stdout())),
-    };
-    let rows = write_result(frame, format, sink).await?;
+    // Statements run in order, as in the shell; each result is written in turn.
+    // A file holds one result: the last statement's.
+    let statements = session.parse(sql)?;
+    let count = statements.len();
+    let mut rows = 0;
+    for (index, statement) in statements.into_iter().enumerate() {
+        let frame = session.statement(statement).await?;
+        let sink: Box<dyn Write + Send> = match &temporary {
+            Some(file) if index + 1 == count => Box::new(io::BufWriter::new(file.writer()?)),
+            Some(_) => Box::new(io::sink()),
+            None => Box::new(io::BufWriter::new(io::stdout())),
+        };
+        rows = write_result(frame, format, sink).await?;
+    }
     if let Some(file) = temporary {
         file.commit()?;
     }
@@ -88,6 +96,13 @@ async fn write_result(
 ) -> anyhow::Result<usize> {
     let schema: SchemaRef = Arc::new(frame.schema().as_arrow().clone());
     let mut stream = frame.execute_stream().await?;
+    if schema.fields().is_empty() {
+        // `SET`, `CREATE …`, `DROP …` of a scratch table: done, with nothing to show.
+        while let Some(batch) = stream.next().await {
+            batch?;
+        }
+        return Ok(0);
+    }
     if format == Format::Table {
         // Keep the first `TABLE_ROWS` rows to show; count the others without keeping them.
         let (mut shown, mut kept, mut rows) = (Vec::new(), 0, 0);

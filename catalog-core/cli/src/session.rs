@@ -71,7 +71,59 @@ pub enum Seed {
     Skip,
 }
 
+/// One parsed SQL statement.
+pub type SqlStatement = datafusion::sql::parser::Statement;
+
 impl Session {
+    /// What SQL this session lets through: the catalog's databases are code
+    /// and never change by SQL; ad-hoc local tables, files and settings may.
+    pub fn policy(&self) -> catalog_runtime::StatementPolicy {
+        let databases: Vec<String> = match &self.catalog {
+            Some(catalog) => catalog
+                .iter()
+                .map(|spec| spec.database.to_string())
+                .collect(),
+            None => tables::REGISTRY
+                .tables()
+                .map(|spec| spec.database.to_string())
+                .collect(),
+        };
+        catalog_runtime::StatementPolicy::local(databases)
+    }
+
+    /// The statements of `sql`, parsed with the session's dialect. Plan each
+    /// with [`statement`](Self::statement) only once the ones before it have
+    /// run: a `SET` or `CREATE` changes how the next one plans.
+    pub fn parse(&self, sql: &str) -> anyhow::Result<Vec<SqlStatement>> {
+        use datafusion::sql::parser::DFParserBuilder;
+        let state = self.ctx.state();
+        let options = state.config().options();
+        let dialect = datafusion::sql::sqlparser::dialect::dialect_from_str(
+            options.sql_parser.dialect.as_ref(),
+        )
+        .ok_or_else(|| anyhow::anyhow!("unsupported SQL dialect"))?;
+        let statements = DFParserBuilder::new(sql)
+            .with_dialect(dialect.as_ref())
+            .with_recursion_limit(options.sql_parser.recursion_limit.get())
+            .build()?
+            .parse_statements()?;
+        if statements.is_empty() {
+            anyhow::bail!("no SQL statement was given");
+        }
+        Ok(statements.into())
+    }
+
+    /// Plans one statement, checks it against [`policy`](Self::policy), and
+    /// starts it: its result, to stream.
+    pub async fn statement(
+        &self,
+        statement: SqlStatement,
+    ) -> anyhow::Result<datafusion::dataframe::DataFrame> {
+        let plan = self.ctx.state().statement_to_plan(statement).await?;
+        self.policy().check(&plan)?;
+        Ok(self.ctx.execute_logical_plan(plan).await?)
+    }
+
     /// Opens a session: environment, sample data as `seed` says, plugins and tables.
     /// `unavailable` says how tables that cannot be registered are reported.
     pub async fn open(

@@ -27,9 +27,11 @@
 
 mod error;
 mod host;
+pub mod policy;
 mod register;
 pub mod verify;
 
 pub use error::{Error, Result};
 pub use host::{PLUGIN_DIR_VAR, Plugin, PluginSet, default_plugin_dir};
+pub use policy::StatementPolicy;
 pub use register::{inspect, register_tables};

@@ -1,0 +1,221 @@
+//! Which SQL statements a front end lets through, written once for every
+//! front end: the CLI now, the servers and the agent interface after it.
+//!
+//! The catalog is code: its tables are declared in Rust and change in review,
+//! never by SQL. So no statement may drop, replace, shadow or write a catalog
+//! table, or create anything in a catalog database, whatever the front end.
+//! What else may run is the front end's documented choice:
+//! - [`StatementPolicy::local`], the `codelake` CLI on a developer's machine:
+//!   also ad-hoc local files, as datafusion-cli allows (`CREATE EXTERNAL
+//!   TABLE` outside the catalog's databases, `COPY … TO` a local path), and
+//!   session settings (`SET`);
+//! - [`StatementPolicy::read_only`], for servers: queries and `EXPLAIN` only.
+
+use std::collections::BTreeSet;
+
+use datafusion::common::TableReference;
+use datafusion::logical_expr::{DdlStatement, LogicalPlan, Statement};
+
+/// Why a statement is refused; the message says what to do instead.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("{0}")]
+pub struct Refused(String);
+
+/// What a front end lets through, besides queries, which always run.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct StatementPolicy {
+    /// The catalog's databases (DataFusion schemas): nothing is created,
+    /// dropped or written in them.
+    databases: BTreeSet<String>,
+    /// Whether `CREATE EXTERNAL TABLE`, `CREATE TABLE … AS`, views and
+    /// `COPY … TO` a local path may run (outside the catalog's databases).
+    local_files: bool,
+    /// Whether session statements (`SET`, `SHOW`) may run.
+    settings: bool,
+}
+
+impl StatementPolicy {
+    /// The local CLI's policy: the catalog is protected; ad-hoc tables, local
+    /// files and settings are allowed.
+    pub fn local<S: Into<String>>(databases: impl IntoIterator<Item = S>) -> Self {
+        Self {
+            databases: databases.into_iter().map(Into::into).collect(),
+            local_files: true,
+            settings: true,
+        }
+    }
+
+    /// A server's policy: queries and `EXPLAIN` only.
+    pub fn read_only<S: Into<String>>(databases: impl IntoIterator<Item = S>) -> Self {
+        Self {
+            databases: databases.into_iter().map(Into::into).collect(),
+            local_files: false,
+            settings: false,
+        }
+    }
+
+    /// Checks a planned statement before it runs.
+    pub fn check(&self, plan: &LogicalPlan) -> Result<(), Refused> {
+        match plan {
+            LogicalPlan::Ddl(ddl) => self.check_ddl(ddl),
+            LogicalPlan::Dml(dml) => Err(self.refuse_write(&dml.table_name)),
+            LogicalPlan::Copy(copy) => {
+                if !self.local_files {
+                    return Err(read_only("COPY … TO"));
+                }
+                if copy.output_url.contains("://") && !copy.output_url.starts_with("file://") {
+                    return Err(Refused(format!(
+                        "COPY … TO `{}`: this front end writes local files only; give a local path",
+                        copy.output_url
+                    )));
+                }
+                Ok(())
+            }
+            LogicalPlan::Statement(statement) => match statement {
+                Statement::SetVariable(_) | Statement::ResetVariable(_) if self.settings => Ok(()),
+                Statement::SetVariable(_) | Statement::ResetVariable(_) => Err(read_only("SET")),
+                // Transactions and prepared statements change nothing on their own.
+                _ => Ok(()),
+            },
+            _ => Ok(()),
+        }
+    }
+
+    fn check_ddl(&self, ddl: &DdlStatement) -> Result<(), Refused> {
+        let what = match ddl {
+            DdlStatement::CreateExternalTable(_) => "CREATE EXTERNAL TABLE",
+            DdlStatement::CreateMemoryTable(_) => "CREATE TABLE",
+            DdlStatement::CreateView(_) => "CREATE VIEW",
+            DdlStatement::CreateCatalogSchema(_) => "CREATE SCHEMA",
+            DdlStatement::CreateCatalog(_) => "CREATE DATABASE",
+            DdlStatement::CreateIndex(_) => "CREATE INDEX",
+            DdlStatement::DropTable(_) => "DROP TABLE",
+            DdlStatement::DropView(_) => "DROP VIEW",
+            DdlStatement::DropCatalogSchema(_) => "DROP SCHEMA",
+            DdlStatement::CreateFunction(_) => "CREATE FUNCTION",
+            DdlStatement::DropFunction(_) => "DROP FUNCTION",
+        };
+        let named = match ddl {
+            DdlStatement::CreateExternalTable(create) => Some(&create.name),
+            DdlStatement::CreateMemoryTable(create) => Some(&create.name),
+            DdlStatement::CreateView(create) => Some(&create.name),
+            DdlStatement::DropTable(drop) => Some(&drop.name),
+            DdlStatement::DropView(drop) => Some(&drop.name),
+            _ => None,
+        };
+        if let Some((name, database)) =
+            named.and_then(|name| Some((name, self.catalog_database(name)?)))
+        {
+            return Err(Refused(format!(
+                "{what} `{name}`: `{database}` is a database of the catalog, which is code: \
+                 declare or change its tables in `tables/src` and review the change; \
+                 for an ad-hoc table, use a name outside the catalog's databases, e.g. `scratch_{}`",
+                name.table()
+            )));
+        }
+        let schema = match ddl {
+            DdlStatement::CreateCatalogSchema(create) => Some(create.schema_name.clone()),
+            DdlStatement::DropCatalogSchema(drop) => Some(drop.name.schema_name().to_owned()),
+            _ => None,
+        };
+        if let Some(schema) = schema.filter(|schema| self.is_catalog_database(schema)) {
+            return Err(Refused(format!(
+                "{what} `{schema}`: `{schema}` is a database of the catalog, which is code: change it in `tables/src`"
+            )));
+        }
+        if self.local_files {
+            Ok(())
+        } else {
+            Err(read_only(what))
+        }
+    }
+
+    fn refuse_write(&self, table: &TableReference) -> Refused {
+        match self.catalog_database(table) {
+            Some(_) => Refused(format!(
+                "writing `{table}`: it is a catalog table, read from its source; write to the source itself"
+            )),
+            None => read_only("writing a table"),
+        }
+    }
+
+    /// The catalog database `name` lives in, if any. An unqualified name lives
+    /// in the session's default schema, which is never a catalog database.
+    fn catalog_database<'a>(&self, name: &'a TableReference) -> Option<&'a str> {
+        name.schema()
+            .filter(|schema| self.is_catalog_database(schema))
+    }
+
+    fn is_catalog_database(&self, schema: &str) -> bool {
+        self.databases.contains(schema)
+    }
+}
+
+fn read_only(what: &str) -> Refused {
+    Refused(format!(
+        "{what}: this front end is read-only; it runs queries and EXPLAIN"
+    ))
+}
+
+#[cfg(test)]
+mod tests {
+    use datafusion::prelude::SessionContext;
+
+    use super::StatementPolicy;
+
+    /// The policy's verdict on `sql`, planned in a session that has a `tpch` schema.
+    async fn verdict(policy: &StatementPolicy, sql: &str) -> Result<(), String> {
+        let ctx = SessionContext::new();
+        ctx.sql("CREATE SCHEMA tpch").await.unwrap();
+        ctx.sql("CREATE TABLE tpch.part AS SELECT 1 AS p_partkey")
+            .await
+            .unwrap();
+        let plan = ctx.state().create_logical_plan(sql).await.unwrap();
+        policy.check(&plan).map_err(|refused| refused.to_string())
+    }
+
+    #[tokio::test]
+    async fn the_catalog_is_never_changed_by_sql() {
+        for policy in [
+            StatementPolicy::local(["tpch"]),
+            StatementPolicy::read_only(["tpch"]),
+        ] {
+            for sql in [
+                "DROP TABLE tpch.part",
+                "CREATE TABLE tpch.part AS SELECT 1",
+                "CREATE OR REPLACE TABLE tpch.part AS SELECT 1",
+                "CREATE TABLE tpch.extra AS SELECT 1",
+                "CREATE VIEW tpch.v AS SELECT 1",
+                "INSERT INTO tpch.part VALUES (2)",
+                "DROP SCHEMA tpch CASCADE",
+            ] {
+                let refused = verdict(&policy, sql).await.unwrap_err();
+                assert!(refused.contains("catalog"), "{sql}: {refused}");
+            }
+            assert_eq!(verdict(&policy, "SELECT * FROM tpch.part").await, Ok(()));
+            assert_eq!(
+                verdict(&policy, "EXPLAIN SELECT * FROM tpch.part").await,
+                Ok(())
+            );
+        }
+    }
+
+    #[tokio::test]
+    async fn local_files_and_settings_are_the_front_ends_choice() {
+        let local = StatementPolicy::local(["tpch"]);
+        let server = StatementPolicy::read_only(["tpch"]);
+        for sql in [
+            "CREATE TABLE scratch AS SELECT 1",
+            "COPY (SELECT 1) TO 'out.csv'",
+            "SET datafusion.execution.batch_size = 1024",
+        ] {
+            assert_eq!(verdict(&local, sql).await, Ok(()), "{sql}");
+            let refused = verdict(&server, sql).await.unwrap_err();
+            assert!(refused.contains("read-only"), "{sql}: {refused}");
+        }
+        let refused = verdict(&local, "COPY (SELECT 1) TO 's3://bucket/out.parquet'")
+            .await
+            .unwrap_err();
+        assert!(refused.contains("local files only"), "{refused}");
+    }
+}
