@@ -782,6 +782,54 @@ async fn an_empty_parquet_object_is_an_error_naming_it() {
     assert_eq!(ints(&ctx, "SELECT sum(x) FROM test.good").await, [3]);
 }
 
+/// Files of one prefix that store text differently (`Utf8` from one writer,
+/// `Utf8View` from another) hold one declared type: the inspection `verify`
+/// reads finds no difference between them, while a real change of type is named.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn text_in_any_arrow_encoding_is_one_type_across_files() {
+    use datafusion::arrow::array::{ArrayRef, Int64Array, StringArray, StringViewArray};
+    use datafusion::arrow::datatypes::{DataType, Field, Schema};
+    let server = crate::s3::S3Server::start().await;
+    let write = |key: &str, s: ArrayRef| {
+        let schema = Schema::new(vec![
+            Field::new("x", DataType::Int64, true),
+            Field::new("s", s.data_type().clone(), true),
+        ]);
+        let batch = datafusion::arrow::array::RecordBatch::try_new(
+            Arc::new(schema),
+            vec![Arc::new(Int64Array::from(vec![1])), s],
+        )
+        .unwrap();
+        let path = server.object_path("codelake", key);
+        std::fs::create_dir_all(path.parent().unwrap()).unwrap();
+        write_parquet(&path, &batch);
+    };
+    write("mixed/a.parquet", Arc::new(StringArray::from(vec!["a"])));
+    write(
+        "mixed/b.parquet",
+        Arc::new(StringViewArray::from(vec!["b"])),
+    );
+    write("changed/a.parquet", Arc::new(StringArray::from(vec!["a"])));
+    write("changed/b.parquet", Arc::new(Int64Array::from(vec![2])));
+    let data = tempfile::tempdir().unwrap();
+    let env = Environment::new("test", data.path()).with_s3(server.settings(crate::s3::SECRET_KEY));
+    let request = catalog_core::inspect::InspectRequest::default();
+    let mixed = spec(
+        "mixed",
+        "s3-parquet",
+        &[("location", "s3://codelake/mixed/")],
+    );
+    let inspection = catalog_runtime::inspect(&plugins(), &mixed, &env, &request).unwrap();
+    assert!(inspection.problems.is_empty(), "{:?}", inspection.problems);
+    let changed = spec(
+        "changed",
+        "s3-parquet",
+        &[("location", "s3://codelake/changed/")],
+    );
+    let inspection = catalog_runtime::inspect(&plugins(), &changed, &env, &request).unwrap();
+    assert_eq!(inspection.problems.len(), 1, "{:?}", inspection.problems);
+}
+
 #[tokio::test]
 async fn registered_tables_are_listed_by_show_tables_and_information_schema() {
     let data = data_dir();
