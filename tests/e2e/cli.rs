@@ -676,6 +676,44 @@ fn local_up_status_down_leave_nothing_running() {
     assert_eq!(run(dir.path(), &["local", "status"]).status.code(), Some(1));
 }
 
+/// Two `local up` at once: one starts the environment, the other finds it
+/// running and says so with its addresses; both succeed, and the log is the
+/// one server's alone.
+#[test]
+fn two_local_ups_at_once_start_one_environment() {
+    let dir = tempfile::tempdir().unwrap();
+    let spawn = || {
+        codelake(dir.path())
+            .args(["local", "up"])
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .unwrap()
+    };
+    let (first, second) = (spawn(), spawn());
+    let outputs = [
+        first.wait_with_output().unwrap(),
+        second.wait_with_output().unwrap(),
+    ];
+    let stopped = run(dir.path(), &["local", "down"]);
+    for output in &outputs {
+        assert_ok(output);
+        assert!(
+            stdout(output).contains("AWS_ENDPOINT_URL=http://127.0.0.1:"),
+            "{}",
+            stdout(output)
+        );
+    }
+    let already = outputs
+        .iter()
+        .filter(|output| stderr(output).contains("Already running."))
+        .count();
+    assert_eq!(already, 1, "exactly one found the other's environment");
+    assert_ok(&stopped);
+    let log = std::fs::read_to_string(dir.path().join(".codelake/local/local.log")).unwrap();
+    assert_eq!(log.matches("Serving until").count(), 1, "{log}");
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn production_reads_a_credentialed_s3_server_and_never_prints_the_secret() {
     let server = S3Server::start().await;

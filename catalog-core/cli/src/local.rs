@@ -43,6 +43,23 @@ pub async fn up(global: &Global, foreground: bool) -> Result<(), CliError> {
     std::fs::create_dir_all(&config.data_dir).map_err(|error| {
         CliError::environment(error).hint(format!("cannot create {}", config.data_dir.display()))
     })?;
+    // One `local up` at a time per data directory: a second one waits here,
+    // then finds the first one's environment running, instead of starting
+    // servers of its own and writing into the same log.
+    let lock_path = config.data_dir.join("local.lock");
+    let _lock = tokio::task::spawn_blocking(move || -> std::io::Result<std::fs::File> {
+        let file = std::fs::File::create(&lock_path)?;
+        file.lock()?;
+        Ok(file)
+    })
+    .await
+    .map_err(CliError::environment)?
+    .map_err(CliError::environment)?;
+    if let Some(running) = LocalEnvironment::attach(&config.data_dir) {
+        eprintln!("Already running.");
+        print_state(&config.data_dir, running.state());
+        return Ok(());
+    }
     let log_path = config.data_dir.join("local.log");
     let log = std::fs::File::create(&log_path).map_err(CliError::environment)?;
     let mut command = Command::new(std::env::current_exe().map_err(CliError::environment)?);
