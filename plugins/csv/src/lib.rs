@@ -32,11 +32,6 @@ use codelake_plugin_sdk::{Built, Source, TableSource, export_source};
 /// Why a CSV table cannot be read.
 #[derive(Debug, thiserror::Error)]
 pub enum CsvError {
-    /// An `s3://` location.
-    #[error(
-        "`location = \"{0}\"`: CSV on S3 is not supported yet; copy the file under the data directory"
-    )]
-    OnS3(String),
     /// The file is not there.
     #[error(
         "file {} does not exist (`location = \"{location}\"`, environment `{environment}`, data directory {}); \
@@ -258,10 +253,8 @@ export_source!(Csv);
 
 /// The table's file, which must exist.
 fn file(options: &CsvOptions, env: &Environment) -> Result<PathBuf, CsvError> {
+    // A local path: the typed options refuse any other scheme, as the derive does.
     let location = &options.location;
-    if location.starts_with("s3://") {
-        return Err(CsvError::OnS3(location.clone()));
-    }
     let path = resolve(location, env);
     if !path.is_file() {
         return Err(CsvError::Missing {

@@ -53,9 +53,9 @@ pub struct OptionDef {
 pub enum OptionValue {
     /// `s3://bucket/key` or `s3://bucket/prefix/`.
     S3Uri,
-    /// `s3://bucket/key`, or a file path (relative paths resolve against the
-    /// environment's data directory).
-    Location,
+    /// A local file path, absolute or relative to the environment's data
+    /// directory (`file://` allowed); no other scheme.
+    FilePath,
     /// `http://…` or `https://…`, or a path starting with `/` that resolves
     /// against the environment's HTTP base URL.
     Url,
@@ -86,7 +86,9 @@ impl OptionValue {
     pub fn describe(self) -> String {
         match self {
             Self::S3Uri => "an S3 URI, `s3://bucket/key` or `s3://bucket/prefix/`".into(),
-            Self::Location => "an S3 URI (`s3://bucket/key`) or a file path".into(),
+            Self::FilePath => {
+                "a local file path, absolute or relative to the environment's data directory (no `s3://` or other scheme)".into()
+            }
             Self::Url => {
                 "an `http(s)://` URL, or a `/path` on the environment's HTTP base URL".into()
             }
@@ -167,7 +169,7 @@ pub const SOURCES: &[SourceDef] = &[
         options: &[
             required(
                 "location",
-                OptionValue::Location,
+                OptionValue::FilePath,
                 "The file or object to read.",
             ),
             optional(
@@ -269,7 +271,7 @@ pub fn declared_location(spec: &crate::TableSpec) -> Option<&str> {
     let target = def.options.iter().find(|option| option.key == def.target)?;
     let is_location = matches!(
         target.value,
-        OptionValue::S3Uri | OptionValue::Location | OptionValue::Url
+        OptionValue::S3Uri | OptionValue::FilePath | OptionValue::Url
     );
     is_location.then(|| spec.option(def.target)).flatten()
 }
@@ -388,9 +390,9 @@ mod tests {
             &["s3://b", "s3:///k", "b/k", ""],
         );
         check(
-            Location,
-            &["tpch/nation.csv", "/data/x.csv", "s3://b/x.csv"],
-            &["", "s3://b"],
+            FilePath,
+            &["tpch/nation.csv", "/data/x.csv", "file:///data/x.csv"],
+            &["", "s3://b/x.csv", "https://h/x.csv"],
         );
         check(
             Url,

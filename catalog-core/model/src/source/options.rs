@@ -53,7 +53,7 @@ pub struct S3ParquetOptions {
 #[derive(Debug, Clone, PartialEq, Eq)]
 #[non_exhaustive]
 pub struct CsvOptions {
-    /// The file (relative to the environment's data directory) or `s3://` object.
+    /// The file, absolute or relative to the environment's data directory.
     pub location: String,
     /// The field separator, one ASCII byte.
     pub delimiter: u8,
@@ -467,8 +467,8 @@ impl OptionValue {
                 .and_then(|rest| rest.split_once('/'))
                 .is_some_and(|(bucket, _)| !bucket.is_empty())
                 .then(text)?,
-            Self::Location => (!value.is_empty()
-                && (!value.starts_with("s3://") || Self::S3Uri.parse(value).is_some()))
+            Self::FilePath => (!value.is_empty()
+                && (!value.contains("://") || value.starts_with("file://")))
             .then(text)?,
             Self::Url => (value.starts_with("http://") && value.len() > "http://".len()
                 || value.starts_with("https://") && value.len() > "https://".len()

@@ -156,7 +156,7 @@ fn every_column_key_and_expectation() {
             database = "shop",
             name = "order_lines",
             source = "csv",
-            location = "s3://lake/shop/lines.csv",
+            location = "shop/lines.csv",
             owner = "data@shop.example",
             freshness = "1h 30m",
             freshness_column = "shipped",
