@@ -830,6 +830,40 @@ async fn text_in_any_arrow_encoding_is_one_type_across_files() {
     assert_eq!(inspection.problems.len(), 1, "{:?}", inspection.problems);
 }
 
+/// `verify` reads a CSV value as the reader does: `yes` is no boolean for the
+/// reader (only `true` and `false` are), so it is named with its row, where
+/// Arrow's laxer cast would have passed it.
+#[test]
+fn verify_reads_csv_booleans_as_the_reader_does() {
+    let data = tempfile::tempdir().unwrap();
+    std::fs::write(
+        data.path().join("flags.csv"),
+        "x,ok\n1,true\n2,FALSE\n3,yes\n",
+    )
+    .unwrap();
+    let env = Environment::new("test", data.path());
+    let mut flags = spec("flags", "csv", &[("location", "flags.csv")]);
+    let mut columns = flags.columns.to_vec();
+    columns.push(catalog_core::ColumnSpec {
+        name: "ok".into(),
+        ty: catalog_core::ColumnType::Boolean,
+        ..columns[0].clone()
+    });
+    flags.columns = columns.into();
+    let request = catalog_core::inspect::InspectRequest::default();
+    let inspection = catalog_runtime::inspect(&plugins(), &flags, &env, &request).unwrap();
+    let [
+        catalog_core::inspect::Drift::BadValue {
+            column, value, at, ..
+        },
+    ] = &inspection.problems[..]
+    else {
+        panic!("{:?}", inspection.problems)
+    };
+    assert_eq!((column.as_str(), value.as_str()), ("ok", "yes"));
+    assert!(at.starts_with("data row 3 of"), "{at}");
+}
+
 #[tokio::test]
 async fn registered_tables_are_listed_by_show_tables_and_information_schema() {
     let data = data_dir();

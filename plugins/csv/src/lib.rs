@@ -230,7 +230,10 @@ impl Source for Csv {
                     column: name.clone(),
                     source,
                 })?;
-            let bad = (0..values.len()).find(|&row| values.is_valid(row) && parsed.is_null(row));
+            let text = values.as_string::<i32>();
+            let bad = (0..values.len()).find(|&row| {
+                values.is_valid(row) && (parsed.is_null(row) || !reads_as(text.value(row), &target))
+            });
             if let Some(row) = bad {
                 inspection.problems.push(Drift::BadValue {
                     column: name.clone(),
@@ -265,6 +268,19 @@ fn file(options: &CsvOptions, env: &Environment) -> Result<PathBuf, CsvError> {
         });
     }
     Ok(path)
+}
+
+/// Whether the CSV reader reads `value` as `target`, where Arrow's cast is
+/// laxer than the reader: a cast takes `yes`, `on` and `1` as booleans, the
+/// reader only `true` and `false` (in any case), and a table is read by the
+/// reader.
+fn reads_as(value: &str, target: &DataType) -> bool {
+    match target {
+        DataType::Boolean => {
+            value.eq_ignore_ascii_case("true") || value.eq_ignore_ascii_case("false")
+        }
+        _ => true,
+    }
 }
 
 fn live(name: &str, ty: ColumnType, nullable: bool) -> LiveColumn {
