@@ -757,6 +757,9 @@ async fn production_reads_a_credentialed_s3_server_and_never_prints_the_secret()
     assert_eq!(output.status.code(), Some(4), "{}", stderr(&output));
     let err = stderr(&output);
     assert!(err.contains("tpch.part"), "{err}");
+    // The bucket really read, not the one the table declares.
+    assert!(err.contains("`s3://lake-prod/tpch/part.parquet`"), "{err}");
+    assert!(!err.contains("s3://codelake/"), "{err}");
     assert!(
         err.contains("set CODELAKE_S3_ACCESS_KEY_ID and CODELAKE_S3_SECRET_ACCESS_KEY"),
         "{err}"

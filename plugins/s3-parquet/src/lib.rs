@@ -163,6 +163,8 @@ impl Source for S3Parquet {
                 key: key.to_owned(),
             }),
             runtime_env: Some(runtime_env),
+            // The bucket the environment reads, which may not be the declared one.
+            reads: Some(location.clone()),
         })
     }
 

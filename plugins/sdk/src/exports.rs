@@ -127,12 +127,13 @@ extern "C" fn build<S: Source>(
         let Built {
             provider,
             runtime_env,
+            reads,
         } = S::build(&table.source(), &table.environment).map_err(plugin_error::<S>)?;
         let guarded = Arc::new(guard::GuardedProvider::new(
             provider,
             runtime_env,
             table.spec.qualified_name(),
-            table.location,
+            reads.or(table.location),
             S::NAME,
         ));
         let handle = runtime().handle().clone();

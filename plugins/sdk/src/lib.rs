@@ -78,14 +78,19 @@ pub struct Built {
     /// (S3). The host's own runtime environment cannot cross the FFI boundary,
     /// so without one the plugin sees only the local file system.
     pub runtime_env: Option<Arc<RuntimeEnv>>,
+    /// Where the data is really read, when the environment changes the
+    /// declared location (production's S3 bucket, say): errors name this one.
+    pub reads: Option<String>,
 }
 
 impl Built {
-    /// A provider that needs no runtime environment of its own.
+    /// A provider that needs no runtime environment of its own and reads
+    /// where the table declares.
     pub fn provider(provider: Arc<dyn TableProvider>) -> Self {
         Self {
             provider,
             runtime_env: None,
+            reads: None,
         }
     }
 }
