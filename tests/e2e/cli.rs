@@ -714,6 +714,52 @@ fn two_local_ups_at_once_start_one_environment() {
     assert_eq!(log.matches("Serving until").count(), 1, "{log}");
 }
 
+/// An S3 endpoint that accepts connections and never answers fails the
+/// query within the configured timeouts (not object_store's three minutes of
+/// retries), naming the endpoint and the variable to set.
+#[test]
+fn a_silent_s3_endpoint_fails_within_the_timeouts_naming_it() {
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let endpoint = format!("http://{}", listener.local_addr().unwrap());
+    // Accepts every connection and holds it, silent, until the test ends.
+    std::thread::spawn(move || {
+        let held: Vec<_> = listener.incoming().collect();
+        drop(held);
+    });
+    let dir = tempfile::tempdir().unwrap();
+    let output = codelake(dir.path())
+        .env("CODELAKE_ENV", "production")
+        .env("CODELAKE_S3_ENDPOINT", &endpoint)
+        .env("CODELAKE_S3_CONNECT_TIMEOUT", "1s")
+        .env("CODELAKE_S3_REQUEST_TIMEOUT", "1s")
+        .args(["sql", "SELECT count(*) FROM tpch.part"])
+        .output()
+        .unwrap();
+    assert_eq!(output.status.code(), Some(4), "{}", stderr(&output));
+    let err = stderr(&output);
+    assert!(err.contains("retry_timeout: 2s"), "{err}");
+    assert!(
+        err.contains(&format!(
+            "environment `production` cannot reach its S3 endpoint ({endpoint}); set CODELAKE_S3_ENDPOINT"
+        )),
+        "{err}"
+    );
+
+    // A timeout that is not a duration is a configuration error naming the variable.
+    let output = codelake(dir.path())
+        .env("CODELAKE_ENV", "production")
+        .env("CODELAKE_S3_REQUEST_TIMEOUT", "soon")
+        .args(["sql", "SELECT 1"])
+        .output()
+        .unwrap();
+    assert_eq!(output.status.code(), Some(3), "{}", stderr(&output));
+    assert!(
+        stderr(&output).contains("CODELAKE_S3_REQUEST_TIMEOUT / s3.request_timeout"),
+        "{}",
+        stderr(&output)
+    );
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn production_reads_a_credentialed_s3_server_and_never_prints_the_secret() {
     let server = S3Server::start().await;

@@ -47,6 +47,8 @@ impl S3Server {
             access_key_id: Some(ACCESS_KEY.into()),
             secret_access_key: Some(Secret::new(secret)),
             session_token: None,
+            connect_timeout: None,
+            request_timeout: None,
         }
     }
 }

@@ -25,6 +25,7 @@
 use std::collections::BTreeMap;
 use std::fmt;
 use std::path::{Path, PathBuf};
+use std::time::Duration;
 
 use serde::Deserialize;
 
@@ -87,6 +88,14 @@ pub const VARIABLES: &[Variable] = &[
     Variable {
         name: "CODELAKE_S3_SESSION_TOKEN",
         doc: "Session token of temporary S3 credentials (STS, SSO); never printed. Falls back to `AWS_SESSION_TOKEN`.",
+    },
+    Variable {
+        name: "CODELAKE_S3_CONNECT_TIMEOUT",
+        doc: "How long to wait for a connection to the S3 endpoint, e.g. `2s`; default `5s`.",
+    },
+    Variable {
+        name: "CODELAKE_S3_REQUEST_TIMEOUT",
+        doc: "How long one S3 request may take, e.g. `10s`; default `30s`. A failed request is retried for at most twice this long.",
     },
 ];
 
@@ -170,6 +179,24 @@ pub struct S3Config {
     pub secret_access_key: Option<Secret>,
     /// Session token of temporary credentials (STS, SSO); never printed.
     pub session_token: Option<Secret>,
+    /// Connect timeout, e.g. `"2s"` in `codelake.toml`.
+    #[serde(default, deserialize_with = "duration")]
+    pub connect_timeout: Option<Duration>,
+    /// Request timeout, e.g. `"10s"` in `codelake.toml`.
+    #[serde(default, deserialize_with = "duration")]
+    pub request_timeout: Option<Duration>,
+}
+
+/// A duration written as text (`"2s"`, `"1m 30s"`).
+fn duration<'de, D: serde::Deserializer<'de>>(
+    deserializer: D,
+) -> Result<Option<Duration>, D::Error> {
+    let text = String::deserialize(deserializer)?;
+    humantime::parse_duration(&text).map(Some).map_err(|error| {
+        serde::de::Error::custom(format!(
+            "`{text}` is not a duration such as \"5s\": {error}"
+        ))
+    })
 }
 
 impl Config {
@@ -185,6 +212,8 @@ impl Config {
             access_key_id: self.s3.access_key_id.clone(),
             secret_access_key: self.s3.secret_access_key.clone(),
             session_token: self.s3.session_token.clone(),
+            connect_timeout: self.s3.connect_timeout,
+            request_timeout: self.s3.request_timeout,
         });
         env
     }
@@ -213,6 +242,8 @@ impl fmt::Debug for S3Config {
             access_key_id,
             secret_access_key,
             session_token,
+            connect_timeout,
+            request_timeout,
         } = self;
         f.debug_struct("S3Config")
             .field("endpoint", endpoint)
@@ -221,6 +252,8 @@ impl fmt::Debug for S3Config {
             .field("access_key_id", access_key_id)
             .field("secret_access_key", secret_access_key)
             .field("session_token", session_token)
+            .field("connect_timeout", connect_timeout)
+            .field("request_timeout", request_timeout)
             .finish()
     }
 }
@@ -432,6 +465,10 @@ impl ConfigBuilder {
             access_key_id: credentials.0,
             secret_access_key: credentials.1,
             session_token: credentials.2,
+            connect_timeout: timeout(&var, "CODELAKE_S3_CONNECT_TIMEOUT", "s3.connect_timeout")?
+                .or(profile.s3.connect_timeout),
+            request_timeout: timeout(&var, "CODELAKE_S3_REQUEST_TIMEOUT", "s3.request_timeout")?
+                .or(profile.s3.request_timeout),
         };
         if let Some(endpoint) = &s3.endpoint
             && !(endpoint.starts_with("http://") || endpoint.starts_with("https://"))
@@ -461,6 +498,22 @@ const AWS_FALLBACKS: &[(&str, &str)] = &[
     ("CODELAKE_S3_SESSION_TOKEN", "AWS_SESSION_TOKEN"),
 ];
 
+/// The duration variable `name`, if set; an error names it and its file key.
+fn timeout(
+    var: &dyn Fn(&str) -> Option<String>,
+    name: &str,
+    key: &str,
+) -> Result<Option<Duration>, ConfigError> {
+    var(name)
+        .map(|text| {
+            humantime::parse_duration(&text).map_err(|error| ConfigError::Invalid {
+                setting: format!("{name} / {key}"),
+                message: format!("`{text}` is not a duration such as \"5s\": {error}"),
+            })
+        })
+        .transpose()
+}
+
 /// `over`'s settings where it has them, `under`'s elsewhere.
 fn merge(under: Profile, over: Profile) -> Profile {
     Profile {
@@ -474,6 +527,8 @@ fn merge(under: Profile, over: Profile) -> Profile {
             access_key_id: over.s3.access_key_id.or(under.s3.access_key_id),
             secret_access_key: over.s3.secret_access_key.or(under.s3.secret_access_key),
             session_token: over.s3.session_token.or(under.s3.session_token),
+            connect_timeout: over.s3.connect_timeout.or(under.s3.connect_timeout),
+            request_timeout: over.s3.request_timeout.or(under.s3.request_timeout),
         },
     }
 }

@@ -241,6 +241,8 @@ impl LocalEnvironment {
             access_key_id: Some(LOCAL_ACCESS_KEY_ID.into()),
             secret_access_key: Some(Secret::new(LOCAL_SECRET_ACCESS_KEY)),
             session_token: None,
+            connect_timeout: None,
+            request_timeout: None,
         });
         env.http_base_url = Some(self.state.http_base_url.clone());
         env.secrets = BTreeMap::from([(FX_TOKEN_VAR.to_owned(), self.state.fx_token.clone())]);

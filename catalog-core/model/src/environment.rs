@@ -3,6 +3,7 @@
 use std::collections::BTreeMap;
 use std::fmt;
 use std::path::PathBuf;
+use std::time::Duration;
 
 use serde::{Deserialize, Serialize};
 
@@ -92,6 +93,35 @@ pub struct S3Settings {
     /// The session token of temporary credentials (STS, SSO); never printed.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub session_token: Option<Secret>,
+    /// How long to wait for a connection to the endpoint; `None` for
+    /// [`S3Settings::DEFAULT_CONNECT_TIMEOUT`].
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub connect_timeout: Option<Duration>,
+    /// How long one request may take; `None` for
+    /// [`S3Settings::DEFAULT_REQUEST_TIMEOUT`]. A failed request is retried
+    /// for at most twice this long in all.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub request_timeout: Option<Duration>,
+}
+
+impl S3Settings {
+    /// The connect timeout when none is set: an endpoint that does not accept
+    /// a connection in this time is down.
+    pub const DEFAULT_CONNECT_TIMEOUT: Duration = Duration::from_secs(5);
+    /// The request timeout when none is set.
+    pub const DEFAULT_REQUEST_TIMEOUT: Duration = Duration::from_secs(30);
+
+    /// The connect timeout in force.
+    pub fn connect_timeout(&self) -> Duration {
+        self.connect_timeout
+            .unwrap_or(Self::DEFAULT_CONNECT_TIMEOUT)
+    }
+
+    /// The request timeout in force.
+    pub fn request_timeout(&self) -> Duration {
+        self.request_timeout
+            .unwrap_or(Self::DEFAULT_REQUEST_TIMEOUT)
+    }
 }
 
 /// A secret: serialised as itself (it must reach the plugin), but never shown

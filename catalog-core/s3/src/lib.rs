@@ -7,6 +7,7 @@
 //! [`S3Settings`] into an object_store client and nothing else.
 
 use object_store::aws::{AmazonS3, AmazonS3Builder};
+use object_store::{ClientOptions, RetryConfig};
 
 use catalog_core::S3Settings;
 
@@ -42,7 +43,20 @@ pub enum Error {
 /// # Errors
 /// Half a credential, or settings object_store refuses.
 pub fn store(bucket: &str, settings: &S3Settings) -> Result<AmazonS3, Error> {
+    // A silent endpoint fails within the timeouts instead of object_store's
+    // three minutes of retries: each request may take `request_timeout`, and
+    // retries stop after twice that.
+    let options = ClientOptions::new()
+        .with_connect_timeout(settings.connect_timeout())
+        .with_timeout(settings.request_timeout());
+    let retry = RetryConfig {
+        retry_timeout: settings.request_timeout() * 2,
+        ..RetryConfig::default()
+    };
+    // Client options first: the setters below change them.
     let mut builder = AmazonS3Builder::new()
+        .with_client_options(options)
+        .with_retry(retry)
         .with_bucket_name(bucket)
         .with_region(&settings.region);
     if let Some(endpoint) = &settings.endpoint {

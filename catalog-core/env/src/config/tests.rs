@@ -156,3 +156,44 @@ fn secrets_are_redacted_in_debug() {
     assert!(!format!("{config:?}").contains("hunter2"));
     assert!(!format!("{:?}", config.environment()).contains("hunter2"));
 }
+
+#[test]
+fn s3_timeouts_come_from_the_file_or_a_variable_and_reach_the_environment() {
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::write(
+        dir.path().join(CONFIG_FILE),
+        "[profiles.production.s3]\nconnect_timeout = \"2s\"\nrequest_timeout = \"1m\"\n",
+    )
+    .unwrap();
+    let production = || in_dir(dir.path()).vars([("CODELAKE_ENV", "production")]);
+    let s3 = production().build().unwrap().environment().s3.unwrap();
+    assert_eq!(s3.connect_timeout(), Duration::from_secs(2));
+    assert_eq!(s3.request_timeout(), Duration::from_secs(60));
+    let config = production()
+        .vars([
+            ("CODELAKE_ENV", "production"),
+            ("CODELAKE_S3_REQUEST_TIMEOUT", "10s"),
+        ])
+        .build()
+        .unwrap();
+    assert_eq!(config.s3.request_timeout, Some(Duration::from_secs(10)));
+
+    // Unset, the defaults of `S3Settings`.
+    let s3 = in_dir(tempfile::tempdir().unwrap().path())
+        .vars([("CODELAKE_ENV", "production")])
+        .build()
+        .unwrap()
+        .environment()
+        .s3
+        .unwrap();
+    assert_eq!(s3.request_timeout(), S3Settings::DEFAULT_REQUEST_TIMEOUT);
+
+    std::fs::write(
+        dir.path().join(CONFIG_FILE),
+        "[profiles.production.s3]\nrequest_timeout = \"soon\"\n",
+    )
+    .unwrap();
+    let error = production().build().unwrap_err().to_string();
+    assert!(error.contains("line 2"), "{error}");
+    assert!(error.contains("`soon` is not a duration"), "{error}");
+}
