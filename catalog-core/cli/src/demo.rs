@@ -86,6 +86,10 @@ async fn show(session: &Session, sql: &str) -> Result<(), CliError> {
     let mut out = std::io::stdout().lock();
     let rows: usize = batches.iter().map(RecordBatch::num_rows).sum();
     let _ = write_table(&mut out, &schema, &batches, rows);
-    say!("{rows} rows in {}", millis(elapsed));
+    say!(
+        "{} in {}",
+        crate::names::counted(rows, "row"),
+        millis(elapsed)
+    );
     Ok(())
 }

@@ -20,3 +20,35 @@ pub fn close_names(name: &str) -> Vec<String> {
         .map(|(_, name)| format!("`{name}`"))
         .collect()
 }
+
+/// `1 row`, `2 rows`: a count and its noun, in the right number.
+pub fn counted(n: usize, noun: &str) -> String {
+    if n == 1 {
+        format!("1 {noun}")
+    } else {
+        format!("{n} {noun}s")
+    }
+}
+
+/// `1 of 1 table is`, `2 of 10 tables are`: a part of a whole, and its verb.
+pub fn part_of(part: usize, whole: usize, noun: &str) -> String {
+    let noun = if whole == 1 {
+        noun.to_owned()
+    } else {
+        format!("{noun}s")
+    };
+    let verb = if part == 1 { "is" } else { "are" };
+    format!("{part} of {whole} {noun} {verb}")
+}
+
+#[cfg(test)]
+mod counting {
+    #[test]
+    fn counts_agree_with_their_nouns() {
+        assert_eq!(super::counted(1, "row"), "1 row");
+        assert_eq!(super::counted(0, "row"), "0 rows");
+        assert_eq!(super::part_of(1, 1, "table"), "1 of 1 table is");
+        assert_eq!(super::part_of(2, 10, "table"), "2 of 10 tables are");
+        assert_eq!(super::part_of(1, 10, "table"), "1 of 10 tables is");
+    }
+}

@@ -48,7 +48,11 @@ pub async fn run_query(
     match result {
         Ok(rows) => {
             if timing {
-                eprintln!("{rows} rows in {}", millis(started.elapsed()));
+                eprintln!(
+                    "{} in {}",
+                    crate::names::counted(rows, "row"),
+                    millis(started.elapsed())
+                );
             }
             Ok(())
         }

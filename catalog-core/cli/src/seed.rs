@@ -138,7 +138,13 @@ pub async fn seed(env: &Environment, scale: Option<f64>, refresh: bool) -> anyho
     write_marker(&data_dir, scale, &files, true)?;
     drop(lock);
     eprintln!(
-        "Seeded {tables_written} tables ({rows} rows, TPC-H scale {scale}) in {:.1?}.",
+        "Seeded {} ({} rows, TPC-H scale {scale}) in {:.1?}.",
+        if tables_written == 1 {
+            "1 table".to_owned()
+        } else {
+            format!("{tables_written} tables")
+        },
+        rows,
         started.elapsed()
     );
     Ok(())

@@ -251,11 +251,14 @@ impl Session {
                 .filter_map(catalog_runtime::Error::table)
                 .collect();
             eprintln!(
-                "warning: {} of {} tables are unavailable in environment `{}` ({}); a query that uses one says why",
-                self.failures.len(),
-                self.catalog
-                    .as_ref()
-                    .map_or(tables::REGISTRY.len(), Vec::len),
+                "warning: {} unavailable in environment `{}` ({}); a query that uses one says why",
+                crate::names::part_of(
+                    self.failures.len(),
+                    self.catalog
+                        .as_ref()
+                        .map_or(tables::REGISTRY.len(), Vec::len),
+                    "table"
+                ),
                 self.config.profile,
                 names.join(", ")
             );

@@ -178,9 +178,12 @@ pub async fn run(global: &Global, args: VerifyArgs) -> Result<(), CliError> {
         Err(CliError::msg(
             EXIT_FAILED,
             format!(
-                "{} of {} tables failed verification in environment `{}`: {}",
-                failed.len(),
-                report.summary.tables,
+                "{} failed verification in environment `{}`: {}",
+                {
+                    let tables = report.summary.tables;
+                    let noun = if tables == 1 { "table" } else { "tables" };
+                    format!("{} of {tables} {noun}", failed.len())
+                },
                 report.environment,
                 failed.join(", ")
             ),
