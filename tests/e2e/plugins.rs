@@ -725,7 +725,7 @@ async fn hive_partition_columns_come_from_the_path() {
 /// it, so the plugin names it as an error, alone or inside a prefix, and the
 /// other tables of the session still answer.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn an_empty_parquet_object_is_an_error_naming_it() {
+async fn empty_objects_and_missing_buckets_are_named() {
     use datafusion::arrow::array::Int64Array;
     use datafusion::arrow::datatypes::{DataType, Field, Schema};
     let server = crate::s3::S3Server::start().await;
@@ -780,6 +780,37 @@ async fn an_empty_parquet_object_is_an_error_naming_it() {
         assert!(error.contains(&format!("table `test.{table}`")), "{error}");
     }
     assert_eq!(ints(&ctx, "SELECT sum(x) FROM test.good").await, [3]);
+
+    // A missing bucket is said to be the bucket, not a missing object.
+    let gone = [
+        spec(
+            "gone_bucket",
+            "s3-parquet",
+            &[("location", "s3://nobucket/x.parquet")],
+        ),
+        spec(
+            "gone_object",
+            "s3-parquet",
+            &[("location", "s3://codelake/x.parquet")],
+        ),
+    ];
+    assert!(register_tables(&ctx, &plugins(), &gone, &env).is_empty());
+    for (table, expected) in [
+        (
+            "gone_bucket",
+            "bucket `nobucket` does not exist (reading s3://nobucket/x.parquet)",
+        ),
+        (
+            "gone_object",
+            "object s3://codelake/x.parquet does not exist; upload the data",
+        ),
+    ] {
+        let error = query(&ctx, &format!("SELECT count(*) FROM test.{table}"))
+            .await
+            .unwrap_err()
+            .to_string();
+        assert!(error.contains(expected), "{error}");
+    }
 }
 
 /// Files of one prefix that store text differently (`Utf8` from one writer,

@@ -72,8 +72,8 @@ pub enum S3Error {
     /// The S3 client cannot be built.
     #[error(transparent)]
     Client(#[from] catalog_s3::Error),
-    /// Nothing to read.
-    #[error("{0}; upload the data or fix `location`")]
+    /// Nothing to read; the message says whether the bucket or the data is missing.
+    #[error("{0}")]
     NotFound(String),
     /// The store refused or failed a request. The store's error is not a
     /// `source`: its text already holds its causes, and the hint comes last.
@@ -254,7 +254,6 @@ async fn objects(
     key: &str,
     location: &str,
 ) -> std::result::Result<Vec<ObjectMeta>, S3Error> {
-    let missing = S3Error::NotFound;
     if key.is_empty() || key.ends_with('/') {
         let prefix = ObjectPath::from(key.trim_end_matches('/'));
         let mut listed: Vec<ObjectMeta> = store
@@ -267,17 +266,47 @@ async fn objects(
         listed.retain(|object| object.location.as_ref().ends_with(".parquet"));
         listed.sort_by(|a, b| a.location.cmp(&b.location));
         if listed.is_empty() {
-            return Err(missing(format!("no .parquet object under {location}")));
+            let what = format!("no .parquet object under {location}");
+            return Err(S3Error::NotFound(
+                not_found(&**store, location, &what).await,
+            ));
         }
         Ok(listed)
     } else {
         match store.head(&ObjectPath::from(key)).await {
             Ok(object) => Ok(vec![object]),
             Err(object_store::Error::NotFound { .. }) => {
-                Err(missing(format!("object {location} does not exist")))
+                let what = format!("object {location} does not exist");
+                Err(S3Error::NotFound(
+                    not_found(&**store, location, &what).await,
+                ))
             }
             Err(error) => Err(store_error(error, location)),
         }
+    }
+}
+
+/// What is missing, said right: when the bucket itself does not exist, the
+/// bucket (a missing bucket answers like a missing object); otherwise `what`.
+/// Probed only on this error path, so a table that reads costs nothing more.
+async fn not_found(store: &dyn ObjectStore, location: &str, what: &str) -> String {
+    let bucket = bucket_and_key(location)
+        .map(|(bucket, _)| bucket)
+        .unwrap_or_default();
+    // object_store reports a missing bucket's listing as a generic 404 error
+    // whose body carries S3's own code.
+    let bucket_missing = match store.list_with_delimiter(None).await {
+        Err(object_store::Error::NotFound { .. }) => true,
+        Err(error) => format!("{error:?}").contains("NoSuchBucket"),
+        Ok(_) => false,
+    };
+    if bucket_missing {
+        format!(
+            "bucket `{bucket}` does not exist (reading {location}); create it, or fix the bucket \
+             of `location` or the environment's (CODELAKE_S3_BUCKET)"
+        )
+    } else {
+        format!("{what}; upload the data or fix `location`")
     }
 }
 
@@ -452,8 +481,8 @@ impl S3Table {
     /// DataFusion's listing skips a zero-byte file, which would read as fewer
     /// rows (or none) instead of an error.
     async fn check_exists(&self) -> Result<()> {
-        let missing = |what: &str| {
-            DataFusionError::Execution(format!("{what}; upload the data or fix `location`"))
+        let missing = async |what: &str| {
+            DataFusionError::Execution(not_found(&*self.store, &self.location, what).await)
         };
         let empty = |object: &str| {
             DataFusionError::Execution(format!(
@@ -464,7 +493,7 @@ impl S3Table {
             let prefix = ObjectPath::from(self.key.trim_end_matches('/'));
             let objects: Vec<ObjectMeta> = self.store.list(Some(&prefix)).try_collect().await?;
             if objects.is_empty() {
-                return Err(missing(&format!("no object under {}", self.location)));
+                return Err(missing(&format!("no object under {}", self.location)).await);
             }
             let zero = objects
                 .iter()
@@ -480,7 +509,7 @@ impl S3Table {
                 Ok(object) if object.size == 0 => return Err(empty(&self.location)),
                 Ok(_) => {}
                 Err(object_store::Error::NotFound { .. }) => {
-                    return Err(missing(&format!("object {} does not exist", self.location)));
+                    return Err(missing(&format!("object {} does not exist", self.location)).await);
                 }
                 Err(error) => return Err(error.into()),
             }
