@@ -110,9 +110,10 @@ async fn session(engine: &str, data_dir: &Path) -> anyhow::Result<Arc<SessionCon
         "codelake" => {
             let ctx = Arc::new(ctx);
             let plugins = PluginSet::load_dir(&default_plugin_dir())?;
-            let failures = register_tables(&ctx, &plugins, tables::REGISTRY.tables(), &env);
-            if let Some(failure) = failures.first() {
-                bail!("{failure}");
+            // As `codelake sql` does: a table that cannot be opened is named, and
+            // only the queries that use it fail; the others are measured.
+            for failure in register_tables(&ctx, &plugins, tables::REGISTRY.tables(), &env) {
+                eprintln!("warning: {failure}; queries that use it fail");
             }
             Ok(ctx)
         }
