@@ -103,3 +103,48 @@ fn the_reference_page_documents_every_table_and_column() {
         }
     }
 }
+
+/// The tutorials quote the compiler's own words: every derive error a tutorial
+/// shows (`error: …`, or gen-catalog's `file:line:col: struct `X`: …`) is the
+/// message of a trybuild case, which the suite keeps true.
+#[test]
+fn tutorials_quote_the_compilers_words() {
+    let ui = root().join("catalog-core/model/tests/ui/fail");
+    let messages: Vec<String> = std::fs::read_dir(&ui)
+        .unwrap()
+        .map(|entry| entry.unwrap().path())
+        .filter(|path| path.extension().is_some_and(|ext| ext == "stderr"))
+        .flat_map(|path| {
+            let text = std::fs::read_to_string(path).unwrap();
+            text.lines()
+                .filter_map(|line| line.strip_prefix("error: ").map(str::to_owned))
+                .collect::<Vec<_>>()
+        })
+        .collect();
+    let tutorials = root().join("docs/tutorials");
+    let mut quoted = 0;
+    for entry in std::fs::read_dir(&tutorials).unwrap() {
+        let path = entry.unwrap().path();
+        let text = std::fs::read_to_string(&path).unwrap();
+        for line in text.lines() {
+            let message = match line.strip_prefix("error: ") {
+                Some(message) if message.starts_with('`') => message,
+                _ => match line.split_once(": struct `") {
+                    Some((_, rest)) => rest.split_once("`: ").map_or("", |(_, m)| m),
+                    None => continue,
+                },
+            };
+            if message.is_empty() {
+                continue;
+            }
+            quoted += 1;
+            assert!(
+                messages.iter().any(|known| known == message),
+                "{} quotes a message the derive does not give:\n  {message}\n\
+                 copy it from the matching catalog-core/model/tests/ui/fail/*.stderr",
+                path.display()
+            );
+        }
+    }
+    assert!(quoted >= 2, "the tutorials quote no compiler error any more");
+}
