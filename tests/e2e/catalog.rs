@@ -146,5 +146,8 @@ fn tutorials_quote_the_compilers_words() {
             );
         }
     }
-    assert!(quoted >= 2, "the tutorials quote no compiler error any more");
+    assert!(
+        quoted >= 2,
+        "the tutorials quote no compiler error any more"
+    );
 }
