@@ -432,18 +432,52 @@ fn sql_never_changes_the_catalog() {
 #[test]
 fn several_statements_run_in_order() {
     let dir = seeded_project();
+    let sql = "SET datafusion.sql_parser.enable_ident_normalization = false; \
+               SELECT 1 AS Upper; SELECT count(*) AS n FROM tpch.region";
+    // A table on the terminal shows each result.
+    let output = run(dir.path(), &["sql", sql]);
+    assert_ok(&output);
+    let out = stdout(&output);
+    assert!(out.contains("│ Upper │"), "{out}");
+    assert!(out.contains("│ 5   │"), "{out}");
+    // A machine format holds one result, the last, so it stays one valid stream.
+    let output = run(dir.path(), &["sql", "-f", "csv", sql]);
+    assert_ok(&output);
+    assert_eq!(stdout(&output), "n\n5\n");
+
+    // A file whose last statement returns no rows is refused and kept as it was.
+    let file = dir.path().join("kept.csv");
+    std::fs::write(&file, "kept\n").unwrap();
     let output = run(
         dir.path(),
         &[
             "sql",
             "-f",
             "csv",
-            "SET datafusion.sql_parser.enable_ident_normalization = false; \
-             SELECT 1 AS Upper; SELECT count(*) AS n FROM tpch.region",
+            "-o",
+            "kept.csv",
+            "SELECT 1; SET datafusion.execution.batch_size = 10",
         ],
     );
-    assert_ok(&output);
-    assert_eq!(stdout(&output), "Upper\n1\nn\n5\n");
+    assert_eq!(output.status.code(), Some(1), "{}", stderr(&output));
+    assert!(
+        stderr(&output).contains("the last statement returns no rows"),
+        "{}",
+        stderr(&output)
+    );
+    assert_eq!(std::fs::read_to_string(&file).unwrap(), "kept\n");
+    // A special file is written through, not replaced.
+    assert_ok(&run(
+        dir.path(),
+        &["sql", "-f", "csv", "-o", "/dev/null", "SELECT 1"],
+    ));
+    use std::os::unix::fs::FileTypeExt;
+    assert!(
+        std::fs::metadata("/dev/null")
+            .unwrap()
+            .file_type()
+            .is_char_device()
+    );
 }
 
 #[test]

@@ -84,7 +84,7 @@ fn cargo_tests(
         let home = ScratchHome::new()?;
         let mut child = crate::cargo_command()
             .args(args)
-            .envs(home.vars())
+            .envs(home.as_ref().map(ScratchHome::vars).unwrap_or_default())
             .current_dir(project_root())
             .stdout(Stdio::piped())
             .stderr(Stdio::piped())
@@ -116,7 +116,7 @@ fn cargo_tests(
         if !status.success() {
             bail!("`cargo {}` failed ({status})", args.join(" "));
         }
-        home.check_untouched()
+        home.as_ref().map_or(Ok(()), ScratchHome::check_untouched)
     })
 }
 
@@ -130,21 +130,34 @@ struct ScratchHome {
 }
 
 impl ScratchHome {
-    fn new() -> anyhow::Result<Self> {
-        let real = std::env::var_os("HOME").map(std::path::PathBuf::from);
+    /// `None`, with a note, where cargo's or rustup's home cannot be told
+    /// (no `HOME` and no `CARGO_HOME`): a scratch home would hide them.
+    fn new() -> anyhow::Result<Option<Self>> {
+        let real = std::env::var_os("HOME")
+            .filter(|home| !home.is_empty())
+            .map(std::path::PathBuf::from);
         let home_of = |var: &str, dir: &str| {
             std::env::var_os(var)
+                .filter(|value| !value.is_empty())
                 .or_else(|| real.as_ref().map(|home| home.join(dir).into_os_string()))
-                .unwrap_or_default()
+        };
+        let (Some(cargo_home), Some(rustup_home)) = (
+            home_of("CARGO_HOME", ".cargo"),
+            home_of("RUSTUP_HOME", ".rustup"),
+        ) else {
+            println!(
+                "note: no HOME or CARGO_HOME/RUSTUP_HOME: the tests run without a scratch home"
+            );
+            return Ok(None);
         };
         let dir = std::env::temp_dir().join(format!("codelake-test-home-{}", std::process::id()));
         let _ = std::fs::remove_dir_all(&dir);
         std::fs::create_dir_all(&dir)?;
-        Ok(Self {
+        Ok(Some(Self {
             dir,
-            cargo_home: home_of("CARGO_HOME", ".cargo"),
-            rustup_home: home_of("RUSTUP_HOME", ".rustup"),
-        })
+            cargo_home,
+            rustup_home,
+        }))
     }
 
     fn vars(&self) -> Vec<(&'static str, std::ffi::OsString)> {
@@ -319,7 +332,9 @@ mod tests {
 
     #[test]
     fn a_file_written_into_the_scratch_home_fails_the_run_naming_it() {
-        let home = ScratchHome::new().unwrap();
+        let home = ScratchHome::new()
+            .unwrap()
+            .expect("HOME is set where the tests run");
         assert!(home.check_untouched().is_ok());
         let vars = home.vars();
         assert_eq!(vars[0].1, home.dir.as_os_str());

@@ -10,6 +10,8 @@ pub const EXIT_USAGE: u8 = 2;
 pub const EXIT_CONFIG: u8 = 3;
 /// The environment cannot be reached or started: servers, plugins.
 pub const EXIT_ENVIRONMENT: u8 = 4;
+/// Interrupted by Ctrl-C (128 + SIGINT, as shells report it).
+pub const EXIT_INTERRUPTED: u8 = 130;
 
 /// A failure on its way to the user.
 #[derive(Debug)]

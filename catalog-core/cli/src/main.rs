@@ -3,7 +3,8 @@
 //! Exit codes (also in `docs/reference/cli.md`):
 //! 0 success; 1 a query or command failed; 2 bad usage (flags, arguments);
 //! 3 the configuration is invalid (`codelake.toml`, variables, flags);
-//! 4 the environment cannot be reached or started (servers, plugins).
+//! 4 the environment cannot be reached or started (servers, plugins);
+//! 130 interrupted by Ctrl-C.
 //!
 //! What it must not know: how a source kind is read. It links the catalog
 //! (`tables`), the runtime and the local environment, and reaches sources only

@@ -13,7 +13,7 @@ use datafusion::arrow::util::display::{ArrayFormatter, FormatOptions};
 use datafusion::error::DataFusionError;
 use futures::StreamExt;
 
-use crate::error::{CliError, EXIT_USAGE};
+use crate::error::{CliError, EXIT_INTERRUPTED, EXIT_USAGE};
 use crate::session::Session;
 
 /// How results are written.
@@ -44,7 +44,14 @@ pub async fn run_query(
         ));
     }
     let started = Instant::now();
-    let result = execute(session, sql, format, output).await;
+    // Ctrl-C stops the query here, so a temporary output file is removed and
+    // the shell goes on; without this the process would die where it stood.
+    let result = tokio::select! {
+        result = execute(session, sql, format, output) => result,
+        _ = tokio::signal::ctrl_c() => {
+            return Err(CliError::msg(EXIT_INTERRUPTED, "interrupted (Ctrl-C)"));
+        }
+    };
     match result {
         Ok(rows) => {
             if timing {
@@ -71,33 +78,45 @@ async fn execute(
     // A file appears whole or not at all: the rows go to a temporary file beside
     // it, renamed into place only once every row is written. A query that fails
     // half-way leaves an existing file as it was.
-    let temporary = output.map(AtomicFile::new).transpose()?;
-    // Statements run in order, as in the shell; each result is written in turn.
-    // A file holds one result: the last statement's.
+    let file = output.map(OutputFile::new).transpose()?;
+    // Statements run in order, as in the shell. A table on the terminal shows
+    // each result; a file or a machine format holds one: the last statement's.
     let statements = session.parse(sql)?;
     let count = statements.len();
     let mut rows = 0;
     for (index, statement) in statements.into_iter().enumerate() {
         let frame = session.statement(statement).await?;
-        let sink: Box<dyn Write + Send> = match &temporary {
-            Some(file) if index + 1 == count => Box::new(io::BufWriter::new(file.writer()?)),
-            Some(_) => Box::new(io::sink()),
-            None => Box::new(io::BufWriter::new(io::stdout())),
+        let last = index + 1 == count;
+        let sink: Box<dyn Write + Send> = match &file {
+            Some(file) if last => file.writer()?,
+            None if last || format == Format::Table => Box::new(io::BufWriter::new(io::stdout())),
+            _ => Box::new(io::sink()),
         };
-        rows = write_result(frame, format, sink).await?;
+        match write_result(frame, format, sink).await? {
+            Some(written) => rows = written,
+            None if last && file.is_some() => anyhow::bail!(
+                "the last statement returns no rows to write to {}; end with the query whose rows you want",
+                output
+                    .map(Path::display)
+                    .map(|path| path.to_string())
+                    .unwrap_or_default()
+            ),
+            None => {}
+        }
     }
-    if let Some(file) = temporary {
+    if let Some(file) = file {
         file.commit()?;
     }
     Ok(rows)
 }
 
-/// Writes the result of `frame` to `sink` in `format`; the number of rows.
+/// Writes the result of `frame` to `sink` in `format`: the number of rows, or
+/// `None` for a statement that returns no columns (`SET`, `CREATE …`).
 async fn write_result(
     frame: datafusion::dataframe::DataFrame,
     format: Format,
     mut sink: Box<dyn Write + Send>,
-) -> anyhow::Result<usize> {
+) -> anyhow::Result<Option<usize>> {
     let schema: SchemaRef = Arc::new(frame.schema().as_arrow().clone());
     let mut stream = frame.execute_stream().await?;
     if schema.fields().is_empty() {
@@ -105,7 +124,7 @@ async fn write_result(
         while let Some(batch) = stream.next().await {
             batch?;
         }
-        return Ok(0);
+        return Ok(None);
     }
     if format == Format::Table {
         // Keep the first `TABLE_ROWS` rows to show; count the others without keeping them.
@@ -121,7 +140,7 @@ async fn write_result(
         }
         write_table(&mut sink, &schema, &shown, rows)?;
         sink.flush()?;
-        return Ok(rows);
+        return Ok(Some(rows));
     }
     let mut rows = 0;
     let mut writer = BatchWriter::new(format, sink, &schema)?;
@@ -135,52 +154,82 @@ async fn write_result(
         writer.write(&RecordBatch::new_empty(SchemaRef::clone(&schema)))?;
     }
     writer.finish()?;
-    Ok(rows)
+    Ok(Some(rows))
 }
 
-/// A file written under a temporary name beside its target, and renamed onto
-/// the target only by [`AtomicFile::commit`]; dropped uncommitted, it is removed.
-struct AtomicFile {
-    temporary: tempfile::NamedTempFile,
-    target: std::path::PathBuf,
+/// Where `--output` goes.
+enum OutputFile {
+    /// A regular file, or none yet: written under a temporary name beside it
+    /// and renamed onto it by [`OutputFile::commit`]; dropped uncommitted, the
+    /// temporary file is removed.
+    Atomic {
+        temporary: tempfile::NamedTempFile,
+        target: std::path::PathBuf,
+    },
+    /// Anything else (`/dev/stdout`, a pipe, a symlink): written through, as
+    /// a rename would replace it.
+    Direct(std::fs::File),
 }
 
-impl AtomicFile {
+impl OutputFile {
     fn new(target: &Path) -> anyhow::Result<Self> {
+        let cannot =
+            |error: io::Error| anyhow::anyhow!("cannot write {}: {error}", target.display());
+        match std::fs::symlink_metadata(target) {
+            Ok(meta) if meta.is_dir() => {
+                anyhow::bail!("cannot write {}: it is a directory", target.display())
+            }
+            Ok(meta) if !meta.is_file() => {
+                return std::fs::File::create(target)
+                    .map(Self::Direct)
+                    .map_err(cannot);
+            }
+            _ => {}
+        }
         let dir = match target.parent() {
             Some(dir) if !dir.as_os_str().is_empty() => dir,
             _ => Path::new("."),
         };
-        let temporary = tempfile::Builder::new()
-            .prefix(".codelake-output-")
+        let mut builder = tempfile::Builder::new();
+        builder.prefix(".codelake-output-");
+        // The mode a new file would get (the umask applies), or the one the file has.
+        #[cfg(unix)]
+        let permissions = {
+            use std::os::unix::fs::PermissionsExt;
+            std::fs::metadata(target)
+                .map(|meta| meta.permissions())
+                .unwrap_or_else(|_| std::fs::Permissions::from_mode(0o666))
+        };
+        #[cfg(unix)]
+        builder.permissions(permissions);
+        let temporary = builder
             .tempfile_in(dir)
-            .map_err(|error| anyhow::anyhow!("cannot create {}: {error}", target.display()))?;
-        Ok(Self {
+            .map_err(|error| cannot(io::Error::from(error.kind())))?;
+        Ok(Self::Atomic {
             temporary,
             target: target.to_owned(),
         })
     }
 
-    /// A handle to write through.
-    fn writer(&self) -> anyhow::Result<std::fs::File> {
-        self.temporary
-            .as_file()
-            .try_clone()
-            .map_err(|error| anyhow::anyhow!("cannot write {}: {error}", self.target.display()))
+    /// Where to write.
+    fn writer(&self) -> anyhow::Result<Box<dyn Write + Send>> {
+        let file = match self {
+            Self::Atomic { temporary, .. } => temporary.as_file(),
+            Self::Direct(file) => file,
+        };
+        Ok(Box::new(io::BufWriter::new(file.try_clone()?)))
     }
 
-    /// Moves the finished file onto its target.
+    /// Moves a finished temporary file onto its target.
     fn commit(self) -> anyhow::Result<()> {
-        self.temporary
+        let Self::Atomic { temporary, target } = self else {
+            return Ok(());
+        };
+        temporary
             .as_file()
             .sync_all()
-            .and_then(|()| {
-                self.temporary
-                    .persist(&self.target)
-                    .map_err(|e| e.error)
-                    .map(drop)
-            })
-            .map_err(|error| anyhow::anyhow!("cannot write {}: {error}", self.target.display()))
+            .and_then(|()| temporary.persist(&target).map_err(|e| e.error).map(drop))
+            .map_err(|error| anyhow::anyhow!("cannot write {}: {error}", target.display()))
     }
 }
 
@@ -271,8 +320,8 @@ pub fn write_table(
     if shown < rows {
         writeln!(
             out,
-            "… {} more rows, not shown (--format csv, json or parquet writes them all)",
-            rows - shown
+            "… {}, not shown (--format csv, json or parquet writes them all)",
+            crate::names::counted(rows - shown, "more row")
         )?;
     }
     Ok(())

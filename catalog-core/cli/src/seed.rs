@@ -138,13 +138,9 @@ pub async fn seed(env: &Environment, scale: Option<f64>, refresh: bool) -> anyho
     write_marker(&data_dir, scale, &files, true)?;
     drop(lock);
     eprintln!(
-        "Seeded {} ({} rows, TPC-H scale {scale}) in {:.1?}.",
-        if tables_written == 1 {
-            "1 table".to_owned()
-        } else {
-            format!("{tables_written} tables")
-        },
-        rows,
+        "Seeded {} ({}, TPC-H scale {scale}) in {:.1?}.",
+        crate::names::counted(tables_written, "table"),
+        crate::names::counted(rows, "row"),
         started.elapsed()
     );
     Ok(())

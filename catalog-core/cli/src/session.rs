@@ -88,7 +88,7 @@ impl Session {
                 .map(|spec| spec.database.to_string())
                 .collect(),
         };
-        catalog_runtime::StatementPolicy::local(databases)
+        catalog_runtime::StatementPolicy::local(databases).protecting(&self.env.data_dir)
     }
 
     /// The statements of `sql`, parsed with the session's dialect. Plan each
@@ -119,8 +119,10 @@ impl Session {
         &self,
         statement: SqlStatement,
     ) -> anyhow::Result<datafusion::dataframe::DataFrame> {
-        let plan = self.ctx.state().statement_to_plan(statement).await?;
-        self.policy().check(&plan)?;
+        let state = self.ctx.state();
+        let plan = state.statement_to_plan(statement).await?;
+        self.policy()
+            .check(&plan, &state.config_options().catalog)?;
         Ok(self.ctx.execute_logical_plan(plan).await?)
     }
 

@@ -178,12 +178,9 @@ pub async fn run(global: &Global, args: VerifyArgs) -> Result<(), CliError> {
         Err(CliError::msg(
             EXIT_FAILED,
             format!(
-                "{} failed verification in environment `{}`: {}",
-                {
-                    let tables = report.summary.tables;
-                    let noun = if tables == 1 { "table" } else { "tables" };
-                    format!("{} of {tables} {noun}", failed.len())
-                },
+                "{} of {} failed verification in environment `{}`: {}",
+                failed.len(),
+                crate::names::counted(report.summary.tables as usize, "table"),
                 report.environment,
                 failed.join(", ")
             ),

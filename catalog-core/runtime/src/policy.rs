@@ -12,8 +12,11 @@
 //! - [`StatementPolicy::read_only`], for servers: queries and `EXPLAIN` only.
 
 use std::collections::BTreeSet;
+use std::path::{Component, Path, PathBuf};
 
 use datafusion::common::TableReference;
+use datafusion::common::config::CatalogOptions;
+use datafusion::common::tree_node::TreeNodeRecursion;
 use datafusion::logical_expr::{DdlStatement, LogicalPlan, Statement};
 
 /// Why a statement is refused; the message says what to do instead.
@@ -32,6 +35,9 @@ pub struct StatementPolicy {
     local_files: bool,
     /// Whether session statements (`SET`, `SHOW`) may run.
     settings: bool,
+    /// Directories `COPY … TO` must not write into: the environment's data,
+    /// which catalog tables read.
+    protected: Vec<PathBuf>,
 }
 
 impl StatementPolicy {
@@ -42,7 +48,15 @@ impl StatementPolicy {
             databases: databases.into_iter().map(Into::into).collect(),
             local_files: true,
             settings: true,
+            protected: Vec::new(),
         }
+    }
+
+    /// The same policy, refusing `COPY … TO` into `dir` (the environment's
+    /// data directory, whose files catalog tables read).
+    pub fn protecting(mut self, dir: impl Into<PathBuf>) -> Self {
+        self.protected.push(absolute(&dir.into()));
+        self
     }
 
     /// A server's policy: queries and `EXPLAIN` only.
@@ -51,22 +65,52 @@ impl StatementPolicy {
             databases: databases.into_iter().map(Into::into).collect(),
             local_files: false,
             settings: false,
+            protected: Vec::new(),
         }
     }
 
-    /// Checks a planned statement before it runs.
-    pub fn check(&self, plan: &LogicalPlan) -> Result<(), Refused> {
+    /// Checks a planned statement before it runs: every node of it, so a
+    /// statement wrapped in `EXPLAIN ANALYZE` or `PREPARE` is checked as
+    /// itself. Names are resolved as the session resolves them (`catalog`),
+    /// so a bare `part` after `SET datafusion.catalog.default_schema = 'tpch'`
+    /// is `tpch.part`.
+    pub fn check(&self, plan: &LogicalPlan, catalog: &CatalogOptions) -> Result<(), Refused> {
+        let mut refused = None;
+        let _ = plan.apply_with_subqueries(|node| match self.check_node(node, catalog) {
+            Ok(()) => Ok(TreeNodeRecursion::Continue),
+            Err(error) => {
+                refused = Some(error);
+                Ok(TreeNodeRecursion::Stop)
+            }
+        });
+        refused.map_or(Ok(()), Err)
+    }
+
+    fn check_node(&self, plan: &LogicalPlan, catalog: &CatalogOptions) -> Result<(), Refused> {
+        let schema_of = |name: &TableReference| {
+            name.clone()
+                .resolve(&catalog.default_catalog, &catalog.default_schema)
+                .schema
+                .to_string()
+        };
         match plan {
-            LogicalPlan::Ddl(ddl) => self.check_ddl(ddl),
-            LogicalPlan::Dml(dml) => Err(self.refuse_write(&dml.table_name)),
+            LogicalPlan::Ddl(ddl) => self.check_ddl(ddl, &schema_of),
+            LogicalPlan::Dml(dml) => Err(self.refuse_write(&dml.table_name, &schema_of)),
             LogicalPlan::Copy(copy) => {
                 if !self.local_files {
                     return Err(read_only("COPY … TO"));
                 }
-                if copy.output_url.contains("://") && !copy.output_url.starts_with("file://") {
+                let url = &copy.output_url;
+                if url.contains("://") && !url.starts_with("file://") {
                     return Err(Refused(format!(
-                        "COPY … TO `{}`: this front end writes local files only; give a local path",
-                        copy.output_url
+                        "COPY … TO `{url}`: this front end writes local files only; give a local path"
+                    )));
+                }
+                let path = absolute(Path::new(url.strip_prefix("file://").unwrap_or(url)));
+                if let Some(dir) = self.protected.iter().find(|dir| path.starts_with(dir)) {
+                    return Err(Refused(format!(
+                        "COPY … TO `{url}`: {} holds the environment's data, which catalog tables read; write elsewhere",
+                        dir.display()
                     )));
                 }
                 Ok(())
@@ -81,7 +125,11 @@ impl StatementPolicy {
         }
     }
 
-    fn check_ddl(&self, ddl: &DdlStatement) -> Result<(), Refused> {
+    fn check_ddl(
+        &self,
+        ddl: &DdlStatement,
+        schema_of: &dyn Fn(&TableReference) -> String,
+    ) -> Result<(), Refused> {
         let what = match ddl {
             DdlStatement::CreateExternalTable(_) => "CREATE EXTERNAL TABLE",
             DdlStatement::CreateMemoryTable(_) => "CREATE TABLE",
@@ -103,8 +151,9 @@ impl StatementPolicy {
             DdlStatement::DropView(drop) => Some(&drop.name),
             _ => None,
         };
-        if let Some((name, database)) =
-            named.and_then(|name| Some((name, self.catalog_database(name)?)))
+        if let Some((name, database)) = named
+            .map(|name| (name, schema_of(name)))
+            .filter(|(_, schema)| self.is_catalog_database(schema))
         {
             return Err(Refused(format!(
                 "{what} `{name}`: `{database}` is a database of the catalog, which is code: \
@@ -130,25 +179,44 @@ impl StatementPolicy {
         }
     }
 
-    fn refuse_write(&self, table: &TableReference) -> Refused {
-        match self.catalog_database(table) {
-            Some(_) => Refused(format!(
+    fn refuse_write(
+        &self,
+        table: &TableReference,
+        schema_of: &dyn Fn(&TableReference) -> String,
+    ) -> Refused {
+        if self.is_catalog_database(&schema_of(table)) {
+            Refused(format!(
                 "writing `{table}`: it is a catalog table, read from its source; write to the source itself"
-            )),
-            None => read_only("writing a table"),
+            ))
+        } else if self.local_files {
+            Refused(format!(
+                "writing `{table}`: INSERT, UPDATE and DELETE are not supported; make a new table with CREATE TABLE … AS"
+            ))
+        } else {
+            read_only("writing a table")
         }
-    }
-
-    /// The catalog database `name` lives in, if any. An unqualified name lives
-    /// in the session's default schema, which is never a catalog database.
-    fn catalog_database<'a>(&self, name: &'a TableReference) -> Option<&'a str> {
-        name.schema()
-            .filter(|schema| self.is_catalog_database(schema))
     }
 
     fn is_catalog_database(&self, schema: &str) -> bool {
         self.databases.contains(schema)
     }
+}
+
+/// `path` made absolute against the current directory, with `.` and `..`
+/// resolved in the text (the file need not exist).
+fn absolute(path: &Path) -> PathBuf {
+    let joined = std::env::current_dir().unwrap_or_default().join(path);
+    let mut normal = PathBuf::new();
+    for part in joined.components() {
+        match part {
+            Component::ParentDir => {
+                normal.pop();
+            }
+            Component::CurDir => {}
+            other => normal.push(other),
+        }
+    }
+    normal
 }
 
 fn read_only(what: &str) -> Refused {
@@ -170,8 +238,11 @@ mod tests {
         ctx.sql("CREATE TABLE tpch.part AS SELECT 1 AS p_partkey")
             .await
             .unwrap();
-        let plan = ctx.state().create_logical_plan(sql).await.unwrap();
-        policy.check(&plan).map_err(|refused| refused.to_string())
+        let state = ctx.state();
+        let plan = state.create_logical_plan(sql).await.unwrap();
+        policy
+            .check(&plan, &state.config_options().catalog)
+            .map_err(|refused| refused.to_string())
     }
 
     #[tokio::test]
@@ -187,7 +258,10 @@ mod tests {
                 "CREATE TABLE tpch.extra AS SELECT 1",
                 "CREATE VIEW tpch.v AS SELECT 1",
                 "INSERT INTO tpch.part VALUES (2)",
+                "INSERT INTO datafusion.tpch.part VALUES (2)",
                 "DROP SCHEMA tpch CASCADE",
+                "EXPLAIN ANALYZE INSERT INTO tpch.part VALUES (2)",
+                "PREPARE p AS INSERT INTO tpch.part VALUES (2)",
             ] {
                 let refused = verdict(&policy, sql).await.unwrap_err();
                 assert!(refused.contains("catalog"), "{sql}: {refused}");
@@ -196,6 +270,36 @@ mod tests {
             assert_eq!(
                 verdict(&policy, "EXPLAIN SELECT * FROM tpch.part").await,
                 Ok(())
+            );
+        }
+    }
+
+    /// A bare name is resolved as the session resolves it: after the default
+    /// schema is set to a catalog database, `part` is `tpch.part`.
+    #[tokio::test]
+    async fn bare_names_are_resolved_before_the_check() {
+        let ctx = SessionContext::new();
+        ctx.sql("CREATE SCHEMA tpch").await.unwrap();
+        ctx.sql("CREATE TABLE tpch.part AS SELECT 1 AS p_partkey")
+            .await
+            .unwrap();
+        ctx.sql("SET datafusion.catalog.default_schema = 'tpch'")
+            .await
+            .unwrap();
+        let policy = StatementPolicy::local(["tpch"]);
+        for sql in [
+            "DROP TABLE part",
+            "CREATE OR REPLACE VIEW part AS SELECT 1 AS p_partkey",
+        ] {
+            let state = ctx.state();
+            let plan = state.create_logical_plan(sql).await.unwrap();
+            let refused = policy
+                .check(&plan, &state.config_options().catalog)
+                .unwrap_err()
+                .to_string();
+            assert!(
+                refused.contains("`tpch` is a database of the catalog"),
+                "{sql}: {refused}"
             );
         }
     }
@@ -217,5 +321,21 @@ mod tests {
             .await
             .unwrap_err();
         assert!(refused.contains("local files only"), "{refused}");
+        // Nor into the data catalog tables read, however the path is spelled.
+        let data = std::env::current_dir().unwrap().join("data");
+        let guarded = StatementPolicy::local(["tpch"]).protecting(&data);
+        for target in ["data/web/page_views.csv", "other/../data/x.csv"] {
+            let refused = verdict(&guarded, &format!("COPY (SELECT 1) TO '{target}'"))
+                .await
+                .unwrap_err();
+            assert!(
+                refused.contains("holds the environment's data"),
+                "{target}: {refused}"
+            );
+        }
+        assert_eq!(
+            verdict(&guarded, "COPY (SELECT 1) TO 'out/x.csv'").await,
+            Ok(())
+        );
     }
 }

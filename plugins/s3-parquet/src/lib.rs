@@ -155,17 +155,16 @@ impl Source for S3Parquet {
         let runtime_env = RuntimeEnvBuilder::new().build_arc()?;
         let url = ObjectStoreUrl::parse(format!("s3://{bucket}"))?;
         runtime_env.register_object_store(url.as_ref(), Arc::clone(&store) as Arc<dyn ObjectStore>);
-        Ok(Built {
-            provider: Arc::new(S3Table {
-                listing,
-                store,
-                location: location.to_owned(),
-                key: key.to_owned(),
-            }),
-            runtime_env: Some(runtime_env),
-            // The bucket the environment reads, which may not be the declared one.
-            reads: Some(location.clone()),
-        })
+        let provider = Arc::new(S3Table {
+            listing,
+            store,
+            location: location.to_owned(),
+            key: key.to_owned(),
+        });
+        // The bucket the environment reads, which may not be the declared one.
+        Ok(Built::provider(provider)
+            .with_runtime_env(runtime_env)
+            .reading(location.clone()))
     }
 
     /// Reads the footer of every object: the first one's schema is the live
@@ -295,7 +294,7 @@ async fn not_found(store: &dyn ObjectStore, location: &str, what: &str) -> Strin
         .unwrap_or_default();
     // object_store reports a missing bucket's listing as a generic 404 error
     // whose body carries S3's own code.
-    let bucket_missing = match store.list_with_delimiter(None).await {
+    let bucket_missing = match store.list(None).next().await.transpose() {
         Err(object_store::Error::NotFound { .. }) => true,
         Err(error) => format!("{error:?}").contains("NoSuchBucket"),
         Ok(_) => false,

@@ -69,7 +69,10 @@ pub struct TableSource<'a, O> {
     pub options: &'a O,
 }
 
-/// What a plugin builds for a table.
+/// What a plugin builds for a table: `Built::provider(p)`, then
+/// [`with_runtime_env`](Self::with_runtime_env) and [`reading`](Self::reading)
+/// where they apply. (Non-exhaustive, so a new field is not a breaking change.)
+#[non_exhaustive]
 pub struct Built {
     /// The table's provider.
     pub provider: Arc<dyn TableProvider>,
@@ -92,6 +95,18 @@ impl Built {
             runtime_env: None,
             reads: None,
         }
+    }
+
+    /// The runtime environment the table's scans run in (see [`Built::runtime_env`]).
+    pub fn with_runtime_env(mut self, runtime_env: Arc<RuntimeEnv>) -> Self {
+        self.runtime_env = Some(runtime_env);
+        self
+    }
+
+    /// Where the data is really read (see [`Built::reads`]).
+    pub fn reading(mut self, location: impl Into<String>) -> Self {
+        self.reads = Some(location.into());
+        self
     }
 }
 
