@@ -427,6 +427,61 @@ fn sql_never_changes_the_catalog() {
     assert_eq!(copied, "a\n1\n");
 }
 
+/// Ctrl-C stops a query: exit 130, and an output file left as it was, with
+/// no temporary file beside it.
+#[test]
+fn ctrl_c_stops_a_query_and_leaves_the_output_file_as_it_was() {
+    let dir = seeded_project();
+    std::fs::write(dir.path().join("out.csv"), "kept\n").unwrap();
+    let child = codelake(dir.path())
+        .args([
+            "sql",
+            "-f",
+            "csv",
+            "-o",
+            "out.csv",
+            "SELECT max(a.l_orderkey + b.l_orderkey) FROM tpch.lineitem a CROSS JOIN tpch.lineitem b",
+        ])
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    // Long enough to be inside the query: the temporary file exists by then.
+    let started = std::time::Instant::now();
+    let temporary = || {
+        std::fs::read_dir(dir.path())
+            .unwrap()
+            .filter_map(Result::ok)
+            .any(|entry| {
+                entry
+                    .file_name()
+                    .to_string_lossy()
+                    .starts_with(".codelake-output-")
+            })
+    };
+    while !temporary() && started.elapsed() < std::time::Duration::from_secs(60) {
+        std::thread::sleep(std::time::Duration::from_millis(50));
+    }
+    assert!(temporary(), "the query never started writing");
+    let status = Command::new("kill")
+        .args(["-INT", &child.id().to_string()])
+        .status()
+        .unwrap();
+    assert!(status.success());
+    let output = child.wait_with_output().unwrap();
+    assert_eq!(output.status.code(), Some(130), "{}", stderr(&output));
+    assert!(
+        stderr(&output).contains("interrupted (Ctrl-C)"),
+        "{}",
+        stderr(&output)
+    );
+    assert_eq!(
+        std::fs::read_to_string(dir.path().join("out.csv")).unwrap(),
+        "kept\n"
+    );
+    assert!(!temporary(), "a temporary file was left behind");
+}
+
 /// Several statements run in order, as in the shell: a setting applies to the
 /// statements after it, and each result is written in turn.
 #[test]

@@ -46,9 +46,11 @@ pub async fn run_query(
     let started = Instant::now();
     // Ctrl-C stops the query here, so a temporary output file is removed and
     // the shell goes on; without this the process would die where it stood.
+    // The handler is in place before the query starts writing.
+    let interrupted = interrupt().map_err(CliError::failed)?;
     let result = tokio::select! {
         result = execute(session, sql, format, output) => result,
-        _ = tokio::signal::ctrl_c() => {
+        () = interrupted => {
             return Err(CliError::msg(EXIT_INTERRUPTED, "interrupted (Ctrl-C)"));
         }
     };
@@ -66,6 +68,23 @@ pub async fn run_query(
         // A reader that stopped early (`| head`) is not an error.
         Err(error) if is_broken_pipe(&error) => Ok(()),
         Err(error) => Err(explain(session, error)),
+    }
+}
+
+/// A future that ends at the next Ctrl-C, its handler installed on return.
+fn interrupt() -> io::Result<impl std::future::Future<Output = ()>> {
+    #[cfg(unix)]
+    {
+        let mut signal = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::interrupt())?;
+        Ok(async move {
+            signal.recv().await;
+        })
+    }
+    #[cfg(not(unix))]
+    {
+        Ok(async {
+            let _ = tokio::signal::ctrl_c().await;
+        })
     }
 }
 
