@@ -14,3 +14,8 @@ pub mod tpch;
 mod catalog;
 
 pub use catalog::{Catalog, REGISTRY, catalog, databases};
+
+/// The tables' declared sample data, `<database>/<table>.csv` files that
+/// `codelake data seed` installs (`catalog_core::fixture` has the rules, and
+/// `cargo xtask gen-catalog` checks them against the declarations).
+pub const FIXTURES_DIR: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/fixtures");

@@ -494,7 +494,7 @@ fn several_statements_run_in_order() {
     assert_ok(&output);
     let out = stdout(&output);
     assert!(out.contains("│ Upper │"), "{out}");
-    assert!(out.contains("│ 5   │"), "{out}");
+    assert!(out.lines().any(|line| line.starts_with("│ 5 ")), "{out}");
     // A machine format holds one result, the last, so it stays one valid stream.
     let output = run(dir.path(), &["sql", "-f", "csv", sql]);
     assert_ok(&output);
@@ -602,7 +602,9 @@ fn mistakes_get_the_fix_and_a_documented_exit_code() {
     assert_eq!(output.status.code(), Some(1));
     let err = stderr(&output);
     assert!(
-        err.contains("error: table `tpch.part` (plugin `s3-parquet`, `s3://codelake/tpch/part.parquet`): Parquet error: Invalid Parquet file. Corrupt footer"),
+        err.contains("error: table `tpch.part` (plugin `s3-parquet`, `s3://codelake/tpch/part.parquet`): \
+             s3://codelake/tpch/part.parquet is corrupt: it is not readable Parquet (Invalid Parquet file. Corrupt footer); \
+             rewrite it or remove it"),
         "{err}"
     );
     assert!(!err.contains("FFI error"), "{err}");
@@ -660,7 +662,8 @@ fn describe_and_tables_read_the_catalog() {
         "data-platform@codelake.dev",
         "freshness:  24h",
         "p_retailprice",
-        "decimal(15,2)",
+        "Decimal128(15, 2)",
+        "Decimal<15, 2>",
         "Part key, the primary key",
     ] {
         assert!(out.contains(expected), "{expected} missing from\n{out}");
@@ -670,6 +673,144 @@ fn describe_and_tables_read_the_catalog() {
     assert_eq!(stdout(&output).lines().count(), tables::REGISTRY.len());
     // Reading the catalog needs no environment: nothing was started or written.
     assert!(!dir.path().join(".codelake").exists());
+}
+
+/// `describe` and the generated reference page name each column's types in
+/// the same words: the Arrow type (what SQL and `verify` say) and the Rust
+/// field type (what code against the registry writes).
+#[test]
+fn describe_and_the_reference_docs_name_every_column_type_alike() {
+    let dir = tempfile::tempdir().unwrap();
+    let root = Path::new(env!("CARGO_MANIFEST_DIR")).parent().unwrap();
+    for spec in tables::REGISTRY.tables() {
+        let output = run(dir.path(), &["describe", &spec.qualified_name()]);
+        assert_ok(&output);
+        let described = described_types(&stdout(&output));
+        let page = std::fs::read_to_string(
+            root.join(format!("docs/reference/catalog/{}.md", spec.database)),
+        )
+        .unwrap();
+        let documented = documented_types(&page, &spec.name);
+        assert_eq!(
+            described,
+            documented,
+            "`codelake describe {}` (left) and docs/reference/catalog/{}.md (right) name the types differently",
+            spec.qualified_name(),
+            spec.database
+        );
+        assert_eq!(described.len(), spec.columns.len(), "{}", spec.name);
+    }
+}
+
+/// Each column's (type, rust type) cells in `describe`'s boxed table, a cell
+/// wrapped over several lines joined again.
+fn described_types(text: &str) -> Vec<(String, String, String)> {
+    let mut rows: Vec<(String, String, String)> = Vec::new();
+    for line in text.lines().filter(|line| line.starts_with('│')) {
+        let cells: Vec<&str> = line.trim_matches('│').split('┆').map(str::trim).collect();
+        match (cells.as_slice(), rows.last_mut()) {
+            (["column", ..], _) => {}
+            ([name, ty, rust, ..], _) if !name.is_empty() => {
+                rows.push((name.to_string(), ty.to_string(), rust.to_string()));
+            }
+            ([_, ty, rust, ..], Some(row)) => {
+                for (cell, more) in [(&mut row.1, ty), (&mut row.2, rust)] {
+                    if !more.is_empty() {
+                        cell.push(' ');
+                        cell.push_str(more);
+                    }
+                }
+            }
+            _ => panic!("not a row of describe's table: {line}\n{text}"),
+        }
+    }
+    rows
+}
+
+/// Each column's (type, rust type) cells in the reference page's section on `table`.
+fn documented_types(page: &str, table: &str) -> Vec<(String, String, String)> {
+    let section = page
+        .split(&format!("\n## `{table}`\n"))
+        .nth(1)
+        .unwrap_or_else(|| panic!("no section for `{table}`"));
+    let section = section.split("\n## ").next().unwrap();
+    let code = |cell: &str| cell.trim().trim_matches('`').to_owned();
+    section
+        .lines()
+        .skip_while(|line| !line.starts_with("| Column |"))
+        .skip(2)
+        .take_while(|line| line.starts_with('|'))
+        .map(|line| {
+            let cells: Vec<&str> = line.split('|').collect();
+            (code(cells[1]), code(cells[2]), code(cells[3]))
+        })
+        .collect()
+}
+
+/// With nothing drifted, `new-table --table` prints each declared struct as
+/// `tables/src` declares it (its name, docs, attributes, checks and column
+/// order), so that a diff against the declaration shows only real changes.
+#[test]
+fn new_table_of_a_declared_table_prints_its_declaration_when_nothing_drifted() {
+    let dir = tempfile::tempdir().unwrap();
+    let root = Path::new(env!("CARGO_MANIFEST_DIR")).parent().unwrap();
+    for spec in tables::REGISTRY.database("tpch") {
+        let output = run(
+            dir.path(),
+            &["new-table", "--table", &spec.qualified_name()],
+        );
+        assert_ok(&output);
+        let printed = stdout(&output);
+        // After the `use` lines, which follow the module's, not the struct's.
+        let (_, printed) = printed.split_once("\n\n").unwrap();
+        let mut path: Vec<&str> = spec.rust_type.split("::").skip(1).collect();
+        let name = path.pop().unwrap();
+        let module = std::fs::read_to_string(
+            root.join("tables/src")
+                .join(format!("{}.rs", path.join("/"))),
+        )
+        .unwrap();
+        let start = module.find(&format!("\npub struct {name} {{\n")).unwrap();
+        let end = start + module[start..].find("\n}\n").unwrap() + 2;
+        let start = module[..start].rfind("\n\n").unwrap() + 2;
+        assert_eq!(
+            same_bounds(printed.trim_end()),
+            same_bounds(&module[start..end]),
+            "`codelake new-table --table {}` (left) differs from its declaration (right)",
+            spec.qualified_name()
+        );
+        assert!(
+            stderr(&output).contains(&format!("{} as its source has it now", spec.rust_type)),
+            "{}",
+            stderr(&output)
+        );
+    }
+}
+
+/// `text` with each `min = …` / `max = …` bound written as the number it is:
+/// a spec keeps `0.10` as the number 0.1, not as it was spelled.
+fn same_bounds(text: &str) -> String {
+    let mut out = String::new();
+    for line in text.lines() {
+        match line.trim_start().strip_prefix("#[column(") {
+            Some(keys) => {
+                let keys: Vec<String> = keys
+                    .trim_end_matches(")]")
+                    .split(", ")
+                    .map(|key| match key.split_once(" = ") {
+                        Some((bound @ ("min" | "max"), value)) => {
+                            format!("{bound} = {}", value.parse::<f64>().unwrap())
+                        }
+                        _ => key.to_owned(),
+                    })
+                    .collect();
+                out.push_str(&format!("    #[column({})]", keys.join(", ")));
+            }
+            None => out.push_str(line),
+        }
+        out.push('\n');
+    }
+    out
 }
 
 #[test]
@@ -829,7 +970,7 @@ fn a_silent_s3_endpoint_fails_within_the_timeouts_naming_it() {
     assert!(err.contains("retry_timeout: 2s"), "{err}");
     assert!(
         err.contains(&format!(
-            "environment `production` cannot reach its S3 endpoint ({endpoint}); set CODELAKE_S3_ENDPOINT"
+            "environment `production` cannot reach its S3 endpoint ({endpoint}): check that it is up, or set CODELAKE_S3_ENDPOINT"
         )),
         "{err}"
     );
@@ -918,7 +1059,7 @@ async fn production_reads_a_credentialed_s3_server_and_never_prints_the_secret()
     assert_eq!(output.status.code(), Some(4));
     let err = stderr(&output);
     assert!(
-        err.contains("environment `production` cannot reach its S3 endpoint (http://127.0.0.1:1); set CODELAKE_S3_ENDPOINT"),
+        err.contains("environment `production` cannot reach its S3 endpoint (http://127.0.0.1:1): check that it is up, or set CODELAKE_S3_ENDPOINT"),
         "{err}"
     );
 
@@ -956,4 +1097,171 @@ fn the_configuration_reference_documents_every_variable_read() {
             );
         }
     }
+}
+
+/// `dir/fixtures/<path>` for each `(path, text)`: a fixtures directory inside the test's temp dir.
+fn fixtures(dir: &Path, files: &[(&str, &str)]) -> PathBuf {
+    let root = dir.join("fixtures");
+    for (path, text) in files {
+        let path = root.join(path);
+        std::fs::create_dir_all(path.parent().unwrap()).unwrap();
+        std::fs::write(path, text).unwrap();
+    }
+    root
+}
+
+/// A fixture replaces the generated data, in the table's own format (CSV with its
+/// declared delimiter, Parquet through S3), and is written again only when it changes.
+#[test]
+fn a_fixture_replaces_generated_data_in_the_tables_own_format() {
+    let dir = tempfile::tempdir().unwrap();
+    let region =
+        "r_comment,r_name,r_regionkey\n\"sunk, long ago\",ATLANTIS,0\nfar east,LEMURIA,1\n";
+    let supplier = "s_suppkey,s_name,s_address,s_nationkey,s_phone,s_acctbal,s_comment\n\
+                    7,Supplier#7,Quay 1,0,10-100,-12.50,reliable\n";
+    let root = fixtures(
+        dir.path(),
+        &[("tpch/region.csv", region), ("tpch/supplier.csv", supplier)],
+    );
+    let root = root.to_str().unwrap();
+    let output = run(dir.path(), &["data", "seed", "--fixtures", root]);
+    assert_ok(&output);
+    assert!(
+        stderr(&output).contains("Seeded 8 tables") && stderr(&output).contains("2 fixtures"),
+        "{}",
+        stderr(&output)
+    );
+    let query = |sql: &str| {
+        let output = run(dir.path(), &["sql", sql, "--format", "csv"]);
+        assert_ok(&output);
+        stdout(&output)
+    };
+    assert_eq!(
+        query("SELECT r_name FROM tpch.region ORDER BY 1"),
+        "r_name\nATLANTIS\nLEMURIA\n"
+    );
+    assert_eq!(
+        query("SELECT s_suppkey, s_acctbal FROM tpch.supplier"),
+        "s_suppkey,s_acctbal\n7,-12.50\n"
+    );
+    // The table's own dialect: `|`, its declared delimiter, and its declared column order.
+    let written =
+        std::fs::read_to_string(dir.path().join(".codelake/local/tpch/region.csv")).unwrap();
+    assert_eq!(
+        written,
+        "r_regionkey|r_name|r_comment\n0|ATLANTIS|sunk, long ago\n1|LEMURIA|far east\n"
+    );
+
+    // The same fixtures: nothing to do. A changed fixture: that table again, only.
+    let output = run(dir.path(), &["data", "seed", "--fixtures", root]);
+    assert_ok(&output);
+    assert!(
+        stderr(&output).contains("nothing to generate"),
+        "{}",
+        stderr(&output)
+    );
+    std::fs::write(
+        dir.path().join("fixtures/tpch/region.csv"),
+        format!("{region}note,MU,2\n"),
+    )
+    .unwrap();
+    let output = run(dir.path(), &["data", "seed", "--fixtures", root]);
+    assert_ok(&output);
+    assert!(
+        stderr(&output).contains("Seeded 1 table (3 rows, 1 fixture)"),
+        "{}",
+        stderr(&output)
+    );
+    assert_eq!(query("SELECT count(*) AS n FROM tpch.region"), "n\n3\n");
+
+    // Without the fixtures, the generator's data comes back.
+    let output = run(dir.path(), &["data", "seed"]);
+    assert_ok(&output);
+    assert!(
+        stderr(&output).contains("Seeded 2 tables"),
+        "{}",
+        stderr(&output)
+    );
+    assert_eq!(query("SELECT count(*) AS n FROM tpch.region"), "n\n5\n");
+}
+
+/// A bad fixture names its file, and its line, with the fix; it fails the
+/// command (exit 1) but not the other tables, and a second seed says so again.
+#[test]
+fn a_bad_fixture_is_named_with_its_line_and_the_other_tables_are_seeded() {
+    let dir = tempfile::tempdir().unwrap();
+    let root = fixtures(
+        dir.path(),
+        &[
+            (
+                "tpch/region.csv",
+                "r_regionkey,r_name,r_note\n0,ATLANTIS,x\n",
+            ),
+            (
+                "tpch/nation.csv",
+                "n_nationkey,n_name,n_regionkey,n_comment\n0,ALGERIA,0,ok\nseven,BRAZIL,1,ok\n",
+            ),
+            (
+                "tpch/customer.csv",
+                "c_custkey,c_name,c_address,c_nationkey,c_phone,c_acctbal,c_mktsegment,c_comment\n\
+                 1,Customer#1,,0,10-100,1.00,BUILDING,ok\n",
+            ),
+            ("tpch/regions.csv", "r_regionkey\n"),
+            ("tpch/exchange_rates.csv", "currency\n"),
+        ],
+    );
+    let root = root.to_str().unwrap();
+    // Named as typed: relative to where `codelake` runs.
+    let fixture = |name: &str| format!("fixtures/tpch/{name}");
+    for attempt in 0..2 {
+        let output = run(dir.path(), &["data", "seed", "--fixtures", root]);
+        assert_eq!(output.status.code(), Some(1), "attempt {attempt}");
+        let err = stderr(&output);
+        for expected in [
+            "error: 5 fixtures were not installed; the other tables were seeded:".to_owned(),
+            format!(
+                "{}: the header misses `r_comment`, has `r_note`, which `tpch.region` does not declare; \
+                 name exactly the declared columns, in any order: r_regionkey,r_name,r_comment",
+                fixture("region.csv")
+            ),
+            format!(
+                "{}:3: `seven` in column `n_nationkey` is not a Int64; write a whole number in the type's range",
+                fixture("nation.csv")
+            ),
+            format!(
+                "{}:2: column `c_address` is empty (null), but `tpch.customer` declares it non-null; \
+                 write a value, or declare the field as an `Option`",
+                fixture("customer.csv")
+            ),
+            format!(
+                "{}: no table `tpch.regions` is declared (did you mean `tpch.region`?)",
+                fixture("regions.csv")
+            ),
+            format!(
+                "{}: table `tpch.exchange_rates` reads source `http-api`, which `codelake data seed` does not write; \
+                 remove the fixture",
+                fixture("exchange_rates.csv")
+            ),
+        ] {
+            assert!(err.contains(&expected), "{expected}\n---\n{err}");
+        }
+    }
+    // Nothing lost: every other table was seeded and answers.
+    let output = run(
+        dir.path(),
+        &[
+            "sql",
+            "--format",
+            "csv",
+            "SELECT count(*) AS n FROM tpch.supplier",
+        ],
+    );
+    assert_ok(&output);
+    assert_eq!(stdout(&output), "n\n100\n");
+    assert!(!dir.path().join(".codelake/local/tpch/region.csv").exists());
+
+    // A fixtures directory that does not exist is a bad flag.
+    let output = run(dir.path(), &["data", "seed", "--fixtures", "no/such/dir"]);
+    assert_eq!(output.status.code(), Some(3), "{}", stderr(&output));
+    assert!(stderr(&output).contains("--fixtures no/such/dir: no such directory"));
 }

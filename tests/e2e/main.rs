@@ -4,6 +4,7 @@
 mod catalog;
 mod cli;
 mod conformance;
+mod faults;
 mod http;
 mod plugins;
 mod s3;

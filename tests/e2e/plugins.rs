@@ -655,7 +655,15 @@ async fn a_bad_csv_row_names_the_table_the_file_and_the_line() {
         error.contains("table `tpch.nation` (plugin `csv`, `tpch/nation.csv`)"),
         "{error}"
     );
-    assert!(error.contains("'one'") && error.contains("line"), "{error}");
+    // The file's own line (the header is line 1) and the column by name, in words.
+    assert!(
+        error.contains("line 3 of ")
+            && error.contains(
+                "tpch/nation.csv: `one` in column `n_nationkey` is not a valid Int64; fix the value"
+            ),
+        "{error}"
+    );
+    assert!(!error.contains("Row data"), "{error}");
 }
 
 /// Events, partitioned by year in Hive-style directories.
@@ -811,6 +819,74 @@ async fn empty_objects_and_missing_buckets_are_named() {
             .to_string();
         assert!(error.contains(expected), "{error}");
     }
+}
+
+/// A truncated object (its footer cut off) is named and said to be corrupt,
+/// with the fix: alone, inside a prefix among good objects, and in the direct
+/// read `verify` makes. The Parquet reader's own words stay, said once.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn corrupt_objects_are_named_and_said_to_be_corrupt() {
+    use datafusion::arrow::array::Int64Array;
+    use datafusion::arrow::datatypes::{DataType, Field, Schema};
+    let server = crate::s3::S3Server::start().await;
+    let schema = Arc::new(Schema::new(vec![Field::new("x", DataType::Int64, true)]));
+    let batch = datafusion::arrow::array::RecordBatch::try_new(
+        schema,
+        vec![Arc::new(Int64Array::from(vec![1, 2]))],
+    )
+    .unwrap();
+    for key in ["good.parquet", "many/part-0.parquet", "many/part-2.parquet"] {
+        write_parquet(&server.object_path("codelake", key), &batch);
+    }
+    for key in ["cut.parquet", "many/part-1.parquet"] {
+        let path = server.object_path("codelake", key);
+        write_parquet(&path, &batch);
+        let whole = fs::read(&path).unwrap();
+        fs::write(&path, &whole[..whole.len() / 2]).unwrap();
+    }
+    let data = tempfile::tempdir().unwrap();
+    let env = Environment::new("test", data.path()).with_s3(server.settings(crate::s3::SECRET_KEY));
+    let ctx = Arc::new(SessionContext::new());
+    let specs = [
+        spec(
+            "good",
+            "s3-parquet",
+            &[("location", "s3://codelake/good.parquet")],
+        ),
+        spec(
+            "cut",
+            "s3-parquet",
+            &[("location", "s3://codelake/cut.parquet")],
+        ),
+        spec("many", "s3-parquet", &[("location", "s3://codelake/many/")]),
+    ];
+    let failures = register_tables(&ctx, &plugins(), &specs, &env);
+    assert!(failures.is_empty(), "{failures:#?}");
+    let request = catalog_core::inspect::InspectRequest::default();
+    for (table, object) in [
+        ("cut", "s3://codelake/cut.parquet"),
+        ("many", "s3://codelake/many/part-1.parquet"),
+    ] {
+        let queried = query(&ctx, &format!("SELECT sum(x) FROM test.{table}"))
+            .await
+            .unwrap_err();
+        let spec = specs.iter().find(|spec| spec.name == table).unwrap();
+        let inspected = catalog_runtime::inspect(&plugins(), spec, &env, &request)
+            .unwrap_err()
+            .to_string();
+        for error in [&queried, &inspected] {
+            assert!(
+                error.contains(&format!(
+                    "{object} is corrupt: it is not readable Parquet ("
+                )),
+                "{error}"
+            );
+            assert!(error.contains("rewrite it or remove it"), "{error}");
+            assert!(error.contains(&format!("table `test.{table}`")), "{error}");
+            assert!(!error.contains("Parquet error: Parquet error"), "{error}");
+        }
+    }
+    assert_eq!(ints(&ctx, "SELECT sum(x) FROM test.good").await, [3]);
 }
 
 /// Files of one prefix that store text differently (`Utf8` from one writer,
@@ -1079,4 +1155,96 @@ async fn plugin_scans_prune_with_the_query_filters_and_explain_shows_them() {
         .await,
         [1]
     );
+}
+
+/// An API that takes the connection and never answers is said to be silent,
+/// with its URL, the timeout and the option that sets it, and not in the
+/// words of a failed connection (on which the CLI hints at the base URL, which
+/// is right here). One that refuses the connection says so. Both are
+/// unreachable, which is what `verify` counts for its exit code 4.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_silent_http_api_is_named_with_its_timeout_and_a_refused_one_with_its_cause() {
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let silent = format!("http://{}/fx", listener.local_addr().unwrap());
+    let held = tokio::spawn(async move {
+        let mut sockets = Vec::new();
+        while let Ok((socket, _)) = listener.accept().await {
+            sockets.push(socket);
+        }
+    });
+    let closed = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let refused = format!("http://{}/fx", closed.local_addr().unwrap());
+    drop(closed);
+    let data = tempfile::tempdir().unwrap();
+    let env = Environment::new("test", data.path());
+    let ctx = Arc::new(SessionContext::new());
+    let table = |name: &str, url: &str| {
+        spec(
+            name,
+            "http-api",
+            &[("url", url), ("timeout", "300ms"), ("max_retries", "0")],
+        )
+    };
+    let specs = [table("silent", &silent), table("refused", &refused)];
+    assert!(register_tables(&ctx, &plugins(), &specs, &env).is_empty());
+    let request = catalog_core::inspect::InspectRequest::default();
+
+    let error = query(&ctx, "SELECT * FROM test.silent").await.unwrap_err();
+    let inspected = catalog_runtime::inspect(&plugins(), &specs[0], &env, &request).unwrap_err();
+    for text in [&error, &inspected.to_string()] {
+        assert!(
+            text.contains(&format!(
+                "{silent} did not answer within 300ms (the table's `timeout`), after 1 attempt; \
+                 check that the API answers, or raise `timeout`"
+            )),
+            "{text}"
+        );
+        assert!(!text.contains("error sending request"), "{text}");
+    }
+    assert!(inspected.unreachable(), "{inspected}");
+
+    let error = query(&ctx, "SELECT * FROM test.refused").await.unwrap_err();
+    let inspected = catalog_runtime::inspect(&plugins(), &specs[1], &env, &request).unwrap_err();
+    for text in [&error, &inspected.to_string()] {
+        assert!(
+            text.contains(&format!("requesting {refused}: error sending request: "))
+                && text.contains("Connection refused")
+                && text.contains("(after 1 attempt)"),
+            "{text}"
+        );
+    }
+    assert!(inspected.unreachable(), "{inspected}");
+    held.abort();
+}
+
+/// A CSV line with more fields than the header is named with its file and
+/// line, in fields (Arrow's CSV reader says "records"), when it is queried
+/// and when `verify` reads the file directly.
+#[tokio::test]
+async fn a_csv_line_with_extra_fields_is_named_in_fields_with_its_file_and_line() {
+    let data = data_dir();
+    let nation = data.path().join("tpch/nation.csv");
+    let mut text = fs::read_to_string(&nation).unwrap();
+    text.push_str("CHINA|3|a comment|2|extra|more\n");
+    fs::write(&nation, text).unwrap();
+    let (ctx, _) = session(&data).await;
+    let env = Environment::new("test", data.path());
+    let request = catalog_core::inspect::InspectRequest::default();
+    let queried = query(&ctx, "SELECT count(*) FROM tpch.nation")
+        .await
+        .unwrap_err();
+    let inspected =
+        catalog_runtime::inspect(&plugins(), tables::tpch::Nation::SPEC, &env, &request)
+            .unwrap_err();
+    for error in [&queried, &inspected.to_string()] {
+        assert!(
+            error.contains(&format!(
+                "line 5 of {} has 6 fields where 4 are expected",
+                nation.display()
+            )),
+            "{error}"
+        );
+        assert!(!error.contains("records"), "{error}");
+    }
+    assert!(!inspected.unreachable(), "{inspected}");
 }

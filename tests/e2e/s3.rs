@@ -13,7 +13,9 @@ pub const SECRET_KEY: &str = "codelake-test-secret-do-not-print";
 pub struct S3Server {
     /// `http://127.0.0.1:<port>`.
     pub endpoint: String,
-    root: tempfile::TempDir,
+    root: PathBuf,
+    /// The temporary directory `root` is, when the server made it.
+    _temporary: Option<tempfile::TempDir>,
     task: tokio::task::JoinHandle<()>,
 }
 
@@ -21,19 +23,28 @@ impl S3Server {
     /// Starts a server on a free loopback port. Needs a multi-threaded tokio runtime.
     pub async fn start() -> Self {
         let root = tempfile::tempdir().unwrap();
-        let (endpoint, task) = catalog_env::local::serve_s3(root.path(), ACCESS_KEY, SECRET_KEY)
+        let mut server = Self::serve(root.path().to_owned()).await;
+        server._temporary = Some(root);
+        server
+    }
+
+    /// Starts a server on a free loopback port over `root`, whose directories
+    /// are its buckets. Needs a multi-threaded tokio runtime.
+    pub async fn serve(root: PathBuf) -> Self {
+        let (endpoint, task) = catalog_env::local::serve_s3(&root, ACCESS_KEY, SECRET_KEY)
             .await
             .unwrap();
         Self {
             endpoint,
             root,
+            _temporary: None,
             task,
         }
     }
 
     /// Where object `key` of `bucket` lives on disk (s3s-fs maps buckets to directories).
     pub fn object_path(&self, bucket: &str, key: &str) -> PathBuf {
-        let path = self.root.path().join(bucket).join(key);
+        let path = self.root.join(bucket).join(key);
         std::fs::create_dir_all(path.parent().unwrap()).unwrap();
         path
     }

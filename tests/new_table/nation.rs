@@ -9,8 +9,8 @@ use catalog_derive::Table;
     database = "sandbox",
     name = "nation",
     source = "csv",
-    delimiter = "|",
-    location = "tpch/nation.csv"
+    location = "tpch/nation.csv",
+    delimiter = "|"
 )]
 pub struct Nation {
     /// TODO: what `n_nationkey` holds.

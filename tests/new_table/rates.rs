@@ -1,4 +1,4 @@
-use catalog_core::chrono;
+use catalog_core::chrono::{DateTime, Utc};
 use catalog_derive::Table;
 
 /// TODO: one line on what one row of `sandbox.rates` is.
@@ -10,16 +10,16 @@ use catalog_derive::Table;
     database = "sandbox",
     name = "rates",
     source = "http-api",
-    auth_env = "CODELAKE_FX_TOKEN",
-    auth_header = "Authorization",
-    next_link_path = "/next",
-    pagination = "next_link",
+    url = "/fx/rates",
     rows_path = "/rates",
-    url = "/fx/rates"
+    pagination = "next_link",
+    next_link_path = "/next",
+    auth_header = "Authorization",
+    auth_env = "CODELAKE_FX_TOKEN"
 )]
 pub struct Rates {
     /// TODO: what `as_of` holds.
-    pub as_of: chrono::DateTime<chrono::Utc>,
+    pub as_of: DateTime<Utc>,
     /// TODO: what `currency` holds.
     pub currency: String,
     /// TODO: what `n_nationkey` holds.

@@ -9,7 +9,6 @@ use comfy_table::{ContentArrangement, Table, presets};
 use crate::ListFormat;
 use crate::error::CliError;
 use crate::names::close_names;
-use crate::output::type_name;
 
 /// Lists every table: name, source, owner and the first line of its doc.
 pub fn tables(format: ListFormat) -> Result<(), CliError> {
@@ -87,7 +86,14 @@ pub fn describe(name: &str) -> Result<(), CliError> {
         .load_preset(presets::UTF8_FULL_CONDENSED)
         .set_content_arrangement(ContentArrangement::Dynamic)
         .set_width(120)
-        .set_header(["column", "type", "null", "checks", "description"]);
+        .set_header([
+            "column",
+            "type",
+            "rust type",
+            "null",
+            "checks",
+            "description",
+        ]);
     for column in spec.columns.iter() {
         let mut checks = Vec::new();
         if column.unique {
@@ -101,7 +107,9 @@ pub fn describe(name: &str) -> Result<(), CliError> {
         }
         table.add_row([
             column.name.to_string(),
-            type_name(column.arrow_field().data_type()),
+            // The Arrow type, as SQL, verify and the reference docs name it.
+            column.ty.to_string(),
+            column.field_type(),
             if column.nullable { "yes" } else { "no" }.to_owned(),
             checks.join(", "),
             column.doc.to_string(),

@@ -154,9 +154,11 @@ enum LocalCommand {
 
 #[derive(Debug, Subcommand)]
 enum DataCommand {
-    /// Generate the catalog's TPC-H tables into the local environment
-    /// (Parquet in its S3 bucket, CSV where the catalog declares CSV).
-    /// Idempotent: data already seeded at this scale is left alone.
+    /// Write sample data into the local environment, in each table's own format
+    /// (Parquet in its S3 bucket, CSV where the catalog declares CSV): a table's
+    /// fixture if it has one, else the TPC-H generator's data.
+    /// Idempotent: data already seeded from the same fixture or scale is left alone.
+    /// A bad fixture fails the command (exit 1) after the other tables are written.
     Seed {
         /// TPC-H scale factor: 0.01 is instant, 1 is the benchmark size (8.7 million rows).
         /// Without it, complete sample data at any scale is kept, and 0.01 generated if there is none.
@@ -166,6 +168,11 @@ enum DataCommand {
         /// --scale): fresh files, for `verify`'s freshness checks.
         #[arg(long)]
         refresh: bool,
+        /// Directory of the tables' declared sample data, `<database>/<table>.csv`
+        /// (a header naming the columns, `,`, RFC 3339 instants, empty for null);
+        /// a fixture replaces generated data. [default: the catalog's tables/fixtures]
+        #[arg(long, value_name = "DIR")]
+        fixtures: Option<PathBuf>,
     },
 }
 
@@ -254,12 +261,33 @@ async fn run(cli: Cli) -> Result<(), CliError> {
             LocalCommand::Status => local::status(&global),
         },
         Command::Data {
-            command: DataCommand::Seed { scale, refresh },
+            command:
+                DataCommand::Seed {
+                    scale,
+                    refresh,
+                    fixtures,
+                },
         } => {
             let session =
                 session::Session::open(&global, session::Seed::Skip, session::Unavailable::Silent)
                     .await?;
-            session.seed(scale, refresh).await.map(|_| ())
+            let seeded = session.seed(scale, refresh, fixtures.as_deref()).await?;
+            if seeded.problems.is_empty() {
+                Ok(())
+            } else {
+                Err(CliError::msg(
+                    error::EXIT_FAILED,
+                    format!(
+                        "{} not installed; the other tables were seeded:\n  {}",
+                        match seeded.problems.len() {
+                            1 => "1 fixture was".to_owned(),
+                            n => format!("{n} fixtures were"),
+                        },
+                        seeded.problems.join("\n  ")
+                    ),
+                )
+                .hint("fix each fixture as its line says and run `codelake data seed` again (docs/reference/cli.md)"))
+            }
         }
         Command::Verify(args) => verify::run(&global, args).await,
         Command::NewTable(args) => new_table::run(&global, args).await,

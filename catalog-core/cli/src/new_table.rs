@@ -48,7 +48,7 @@ pub struct NewTableArgs {
 
 /// Runs `codelake new-table`: prints the struct on standard output.
 pub async fn run(global: &Global, args: NewTableArgs) -> Result<(), CliError> {
-    let (spec, from) = match &args.table {
+    let (spec, from, declared) = match &args.table {
         Some(table) => {
             let declared = find(table)?;
             let spec = TableSpec {
@@ -60,11 +60,11 @@ pub async fn run(global: &Global, args: NewTableArgs) -> Result<(), CliError> {
                 .map_err(|error| CliError::msg(EXIT_USAGE, error.to_string()))?
                 .target()
                 .to_owned();
-            (spec, from)
+            (spec, from, Some(declared))
         }
         None => {
             let from = args.from.clone().unwrap_or_default();
-            (undeclared(&args, &from)?, from)
+            (undeclared(&args, &from)?, from, None)
         }
     };
     let session = Session::open(global, Seed::IfEmpty, Unavailable::Silent).await?;
@@ -93,7 +93,19 @@ pub async fn run(global: &Global, args: NewTableArgs) -> Result<(), CliError> {
         ))
         .hint("write the struct by hand; docs/reference/table-attributes.md lists the types"));
     }
-    say!("{}", render(&spec, &inspection, &from));
+    match declared {
+        // Standard output is the declaration as the source would now have
+        // it, so a diff against `tables/src` shows only what changed.
+        Some(declared) => {
+            eprintln!(
+                "{} as its source has it now: {}.",
+                declared.rust_type,
+                provenance(&spec, &inspection, &from)
+            );
+            say!("{}", render(&spec, &inspection, &from, Some(declared)));
+        }
+        None => say!("{}", render(&spec, &inspection, &from, None)),
+    }
     Ok(())
 }
 
@@ -214,14 +226,40 @@ fn is_identifier(name: &str) -> bool {
             .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '_')
 }
 
-/// The struct, with the imports it needs.
-pub fn render(spec: &TableSpec, inspection: &Inspection, from: &str) -> String {
-    let struct_name = camel_case(&spec.name);
+/// The struct, with the imports it needs. For a `declared` table it keeps
+/// what the source cannot say, so that only real differences remain: the
+/// struct's name, its docs and expectations, each still-present column's
+/// doc and checks, and the declared order of the columns (every source
+/// matches columns by name).
+pub fn render(
+    spec: &TableSpec,
+    inspection: &Inspection,
+    from: &str,
+    declared: Option<&TableSpec>,
+) -> String {
+    let struct_name = match declared {
+        Some(declared) => declared
+            .rust_type
+            .rsplit("::")
+            .next()
+            .unwrap_or_default()
+            .to_owned(),
+        None => camel_case(&spec.name),
+    };
+    let declared_column = |name: &str| {
+        declared.and_then(|declared| declared.columns.iter().position(|c| c.name == name))
+    };
+    let mut columns: Vec<(usize, &LiveColumn)> = inspection.columns.iter().enumerate().collect();
+    // Declared columns first, in their order; then the new ones, in the source's.
+    columns.sort_by_key(|(index, column)| {
+        declared_column(&column.name).map_or((1, *index), |position| (0, position))
+    });
     let mut fields = String::new();
     let mut skipped = Vec::new();
     let mut taken = BTreeSet::new();
     let mut uses = BTreeSet::from(["use catalog_derive::Table;".to_owned()]);
-    for (index, column) in inspection.columns.iter().enumerate() {
+    let mut chrono = BTreeSet::new();
+    for (index, column) in columns {
         let Some(ty) = column.column_type.filter(|_| !column.name.is_empty()) else {
             skipped.push(column);
             continue;
@@ -230,29 +268,72 @@ pub fn render(spec: &TableSpec, inspection: &Inspection, from: &str) -> String {
         while !taken.insert(field.clone()) {
             field.push('_');
         }
-        let rust_type = ty.rust_type();
-        match ty {
+        let rust_type = match ty {
             ColumnType::Decimal128 { .. } => {
                 uses.insert("use catalog_core::Decimal;".into());
+                ty.rust_type()
             }
+            // As the catalog's modules write them: `NaiveDate`, `DateTime<Utc>`.
             ColumnType::Date32 | ColumnType::Timestamp { .. } => {
-                uses.insert("use catalog_core::chrono;".into());
+                let bare = ty.field_type();
+                chrono.extend(
+                    bare.split(['<', '>'])
+                        .filter(|name| !name.is_empty())
+                        .map(str::to_owned),
+                );
+                bare
             }
-            _ => {}
-        }
+            _ => ty.rust_type(),
+        };
         let rust_type = if nullable(column) {
             format!("Option<{rust_type}>")
         } else {
             rust_type
         };
-        fields.push_str(&format!("    /// TODO: what `{}` holds.\n", column.name));
+        let known = declared_column(&column.name)
+            .and_then(|position| declared.map(|declared| &declared.columns[position]));
+        match known {
+            Some(known) => {
+                for line in known.doc.lines() {
+                    fields.push_str(&doc_line("    ", line));
+                }
+            }
+            None => fields.push_str(&format!("    /// TODO: what `{}` holds.\n", column.name)),
+        }
+        let mut keys = Vec::new();
         if field.trim_start_matches("r#") != column.name {
-            fields.push_str(&format!(
-                "    #[column(name = {})]\n",
-                string_literal(&column.name)
-            ));
+            keys.push(format!("name = {}", string_literal(&column.name)));
+        }
+        if let Some(known) = known {
+            if known.unique {
+                keys.push("unique".to_owned());
+            }
+            // A bound on a column that is no longer a number would not compile.
+            if ty.is_numeric() {
+                keys.extend(known.min.map(|min| format!("min = {min}")));
+                keys.extend(known.max.map(|max| format!("max = {max}")));
+            }
+        }
+        if !keys.is_empty() {
+            fields.push_str(&format!("    #[column({})]\n", keys.join(", ")));
         }
         fields.push_str(&format!("    pub {field}: {rust_type},\n"));
+    }
+    match chrono.len() {
+        0 => {}
+        1 => {
+            uses.insert(format!(
+                "use catalog_core::chrono::{};",
+                chrono.first().unwrap_or(&String::new())
+            ));
+        }
+        _ => {
+            let names: Vec<&str> = chrono.iter().map(String::as_str).collect();
+            uses.insert(format!(
+                "use catalog_core::chrono::{{{}}};",
+                names.join(", ")
+            ));
+        }
     }
     for column in &skipped {
         let why = if column.name.is_empty() {
@@ -266,43 +347,66 @@ pub fn render(spec: &TableSpec, inspection: &Inspection, from: &str) -> String {
         ));
     }
     let mut attributes = vec![
-        match &spec.owner {
-            Some(owner) => format!("owner = {}", string_literal(owner)),
-            None => "// owner = \"team@example.com\",".into(),
-        },
         format!("database = {}", string_literal(&spec.database)),
         format!("name = {}", string_literal(&spec.name)),
         format!("source = {}", string_literal(&spec.source)),
     ];
-    for option in spec.options.iter() {
+    // In the order the source kind lists them (docs/reference/source-options.md).
+    let listed = catalog_core::source::source(&spec.source).map_or(&[][..], |def| def.options);
+    let mut options: Vec<_> = spec.options.iter().collect();
+    options.sort_by_key(|option| {
+        listed
+            .iter()
+            .position(|def| def.key == &*option.key)
+            .unwrap_or(listed.len())
+    });
+    for option in options {
         attributes.push(format!(
             "{} = {}",
             option.key,
             option_literal(&option.value)
         ));
     }
-    let sampled = inspection
-        .sampled_rows
-        .map(|rows| format!(", types inferred from {rows} sampled rows"))
-        .unwrap_or_default();
-    let unit = match &*spec.source {
-        "http-api" => "page",
-        "function" => "call",
-        "csv" => "file",
-        _ => "object",
-    };
+    let owner = spec
+        .owner
+        .as_ref()
+        .map(|owner| format!("owner = {}", string_literal(owner)));
+    match declared {
+        Some(_) => attributes.extend(owner),
+        // A line to uncomment, first so that it is seen.
+        None => attributes.insert(
+            0,
+            owner.unwrap_or_else(|| "// owner = \"team@example.com\",".into()),
+        ),
+    }
+    let expectations = &spec.expectations;
+    if let Some(freshness) = &expectations.freshness {
+        attributes.push(format!("freshness = {}", string_literal(&freshness.text)));
+    }
+    if let Some(column) = &expectations.freshness_column {
+        attributes.push(format!("freshness_column = {}", string_literal(column)));
+    }
+    attributes.extend(expectations.min_rows.map(|n| format!("min_rows = {n}")));
+    attributes.extend(expectations.max_rows.map(|n| format!("max_rows = {n}")));
     let mut text = String::new();
     for line in &uses {
         text.push_str(line);
         text.push('\n');
     }
-    text.push_str(&format!(
-        "\n/// TODO: one line on what one row of `{}.{}` is.\n///\n/// Written by `codelake new-table` from `{from}` ({} {unit}{}{sampled}).\n",
-        spec.database,
-        spec.name,
-        inspection.objects,
-        if inspection.objects == 1 { "" } else { "s" },
-    ));
+    text.push('\n');
+    match declared {
+        Some(declared) => {
+            for line in declared.doc.lines() {
+                text.push_str(&doc_line("", line));
+            }
+        }
+        None => text.push_str(&format!(
+            "/// TODO: one line on what one row of `{}.{}` is.\n///\n/// Written by `codelake new-table` from {}.\n",
+            spec.database,
+            spec.name,
+            provenance(spec, inspection, from),
+        )),
+    }
     text.push_str("#[derive(Table, Debug, Clone, PartialEq)]\n#[table(\n");
     let last = attributes.len() - 1;
     for (i, attribute) in attributes.iter().enumerate() {
@@ -315,6 +419,34 @@ pub fn render(spec: &TableSpec, inspection: &Inspection, from: &str) -> String {
     }
     text.push_str(&format!(")]\npub struct {struct_name} {{\n{fields}}}"));
     text
+}
+
+/// Where the columns were read and how: `` `/fx/rates` (2 pages, types inferred from 25 sampled rows) ``.
+fn provenance(spec: &TableSpec, inspection: &Inspection, from: &str) -> String {
+    let sampled = inspection
+        .sampled_rows
+        .map(|rows| format!(", types inferred from {rows} sampled rows"))
+        .unwrap_or_default();
+    let unit = match &*spec.source {
+        "http-api" => "page",
+        "function" => "call",
+        "csv" => "file",
+        _ => "object",
+    };
+    format!(
+        "`{from}` ({} {unit}{}{sampled})",
+        inspection.objects,
+        if inspection.objects == 1 { "" } else { "s" },
+    )
+}
+
+/// `/// line`, or `///` for an empty line, indented by `indent`.
+fn doc_line(indent: &str, line: &str) -> String {
+    if line.is_empty() {
+        format!("{indent}///\n")
+    } else {
+        format!("{indent}/// {line}\n")
+    }
 }
 
 /// Whether the field must be `Option<..>`: the source allows nulls and has
@@ -383,7 +515,7 @@ mod tests {
             objects: 1,
             ..Inspection::default()
         };
-        let text = render(&spec, &inspection, "odd.csv");
+        let text = render(&spec, &inspection, "odd.csv", None);
         for expected in [
             "#[column(name = \"#\")]\n    pub column_1: i64,",
             "    pub r#type: i64,",

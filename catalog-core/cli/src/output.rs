@@ -8,7 +8,7 @@ use std::time::{Duration, Instant};
 
 use comfy_table::{ContentArrangement, Table, presets};
 use datafusion::arrow::array::RecordBatch;
-use datafusion::arrow::datatypes::{DataType, Schema, SchemaRef, TimeUnit};
+use datafusion::arrow::datatypes::{DataType, Schema, SchemaRef};
 use datafusion::arrow::util::display::{ArrayFormatter, FormatOptions};
 use datafusion::error::DataFusionError;
 use futures::StreamExt;
@@ -221,6 +221,13 @@ impl OutputFile {
         };
         #[cfg(unix)]
         builder.permissions(permissions);
+        if !dir.is_dir() {
+            anyhow::bail!(
+                "cannot write {}: directory {} does not exist; create it, or choose another --output",
+                target.display(),
+                dir.display()
+            );
+        }
         let temporary = builder
             .tempfile_in(dir)
             .map_err(|error| cannot(io::Error::from(error.kind())))?;
@@ -346,36 +353,13 @@ pub fn write_table(
     Ok(())
 }
 
-/// A column type the way data people read it: `i64`, `str`, `decimal(15,2)`.
+/// A column type in the catalog's words, as `describe` and the reference pages
+/// write it: Arrow's (`Int64`, `Utf8`, `Decimal128(15, 2)`).
 pub fn type_name(data_type: &DataType) -> String {
     match data_type {
-        DataType::Boolean => "bool".into(),
-        DataType::Int8 => "i8".into(),
-        DataType::Int16 => "i16".into(),
-        DataType::Int32 => "i32".into(),
-        DataType::Int64 => "i64".into(),
-        DataType::UInt8 => "u8".into(),
-        DataType::UInt16 => "u16".into(),
-        DataType::UInt32 => "u32".into(),
-        DataType::UInt64 => "u64".into(),
-        DataType::Float32 => "f32".into(),
-        DataType::Float64 => "f64".into(),
-        DataType::Utf8 | DataType::LargeUtf8 | DataType::Utf8View => "str".into(),
-        DataType::Decimal128(p, s) => format!("decimal({p},{s})"),
-        DataType::Date32 | DataType::Date64 => "date".into(),
-        DataType::Timestamp(unit, tz) => {
-            let unit = match unit {
-                TimeUnit::Second => "s",
-                TimeUnit::Millisecond => "ms",
-                TimeUnit::Microsecond => "μs",
-                TimeUnit::Nanosecond => "ns",
-            };
-            match tz {
-                Some(tz) => format!("datetime[{unit}, {tz}]"),
-                None => format!("datetime[{unit}]"),
-            }
-        }
-        other => other.to_string().to_lowercase(),
+        // One declared type, however a file or an operator stores text.
+        DataType::Utf8 | DataType::LargeUtf8 | DataType::Utf8View => "Utf8".into(),
+        other => other.to_string(),
     }
 }
 
@@ -398,7 +382,7 @@ fn is_broken_pipe(error: &anyhow::Error) -> bool {
 pub fn explain(session: &Session, error: anyhow::Error) -> CliError {
     // Said in the user's terms: the mechanism (`FFI error`, Rust `Debug`) is not.
     let error = match error.downcast_ref::<DataFusionError>() {
-        Some(datafusion) => anyhow::anyhow!(user_message(datafusion)),
+        Some(datafusion) => anyhow::anyhow!(catalog_runtime::user_message(datafusion)),
         None => error,
     };
     let message = error.to_string();
@@ -419,11 +403,21 @@ pub fn explain(session: &Session, error: anyhow::Error) -> CliError {
         .iter()
         .find(|failure| failure.to_string().contains(&format!("`{missing}`")))
     {
+        // Not "not found": the table is declared, and this is why it could not be opened.
         let failure = failure.to_string();
-        let hint = format!("the table is declared but could not be opened: {failure}");
+        let error = anyhow::anyhow!("{failure}");
+        let profile = &session.config.profile;
+        if failure.contains("has no HTTP base URL") {
+            return CliError::failed(error).hint(format!(
+                "set CODELAKE_HTTP_BASE_URL (or `http_base_url` of profile `{profile}` in codelake.toml) \
+                 to the API's base URL"
+            ));
+        }
         return match environment_hint(session, &failure) {
-            Some(more) => CliError::environment(error).hint(format!("{hint}\n{more}")),
-            None => CliError::failed(error).hint(hint),
+            Some(hint) => CliError::environment(error).hint(hint),
+            None => CliError::failed(error).hint(format!(
+                "the table is declared, but environment `{profile}` could not open it"
+            )),
         };
     }
     let close = crate::names::close_names(&missing);
@@ -436,35 +430,7 @@ pub fn explain(session: &Session, error: anyhow::Error) -> CliError {
             close.join(" or ")
         )
     };
-    CliError::failed(error).hint(hint)
-}
-
-/// A DataFusion error as a user reads it: a syntax error once, in words (not
-/// as `ParserError("…")` and again as its source); a plugin's error without
-/// the `FFI error:` of the boundary it crossed, its context and cause on one
-/// line; no prefix said twice.
-pub fn user_message(error: &DataFusionError) -> String {
-    use datafusion::sql::sqlparser::parser::ParserError;
-    let text = match error {
-        DataFusionError::SQL(parser, _) => match &**parser {
-            ParserError::ParserError(text) | ParserError::TokenizerError(text) => {
-                format!("SQL syntax error: {text}")
-            }
-            other => format!("SQL syntax error: {other}"),
-        },
-        DataFusionError::Ffi(text) => text.clone(),
-        DataFusionError::Shared(inner) => return user_message(inner),
-        other => other.to_string(),
-    };
-    let mut text = text.replace("\ncaused by\n", ": ");
-    for doubled in ["Parquet error: ", "Arrow error: ", "Execution error: "] {
-        let twice = format!("{doubled}{doubled}");
-        while text.contains(&twice) {
-            text = text.replace(&twice, doubled);
-        }
-    }
-    // A plugin's context already names the table; the kind of error it wrapped adds nothing.
-    text.replace("): Execution error: ", "): ")
+    CliError::failed(anyhow::anyhow!("there is no table `{missing}`")).hint(hint)
 }
 
 /// For an error that comes from the environment rather than the query, what
@@ -495,7 +461,9 @@ fn environment_hint(session: &Session, message: &str) -> Option<String> {
     ]
     .iter()
     .any(|needle| message.contains(needle));
-    if !(unreachable || rejected) {
+    // An endpoint that took the connection and never answered: the address is right.
+    let silent = message.contains("did not answer within");
+    if !(unreachable || rejected || silent) {
         return None;
     }
     if session.local.is_some() {
@@ -504,15 +472,21 @@ fn environment_hint(session: &Session, message: &str) -> Option<String> {
              (was `codelake local down` run?); run the command again, or keep `codelake local up` running"
         ));
     }
+    if silent {
+        return Some(format!(
+            "environment `{profile}` reached the endpoint, but it did not answer in time: \
+             check that the service is up and not overloaded"
+        ));
+    }
     Some(match (unreachable, http) {
         (true, false) => format!(
-            "environment `{profile}` cannot reach its S3 endpoint ({}); set CODELAKE_S3_ENDPOINT \
-             (or `s3.endpoint` of profile `{profile}` in codelake.toml) to a reachable URL",
+            "environment `{profile}` cannot reach its S3 endpoint ({}): check that it is up, or set \
+             CODELAKE_S3_ENDPOINT (or `s3.endpoint` of profile `{profile}` in codelake.toml) to the right URL",
             session.config.s3.endpoint.as_deref().unwrap_or("AWS")
         ),
         (true, true) => format!(
-            "environment `{profile}` cannot reach its HTTP API; set CODELAKE_HTTP_BASE_URL \
-             (or `http_base_url` of profile `{profile}` in codelake.toml)"
+            "environment `{profile}` cannot reach its HTTP API: check that it is up, or set \
+             CODELAKE_HTTP_BASE_URL (or `http_base_url` of profile `{profile}` in codelake.toml) to the right URL"
         ),
         (false, false) => format!(
             "S3 refused the credentials of environment `{profile}`; set CODELAKE_S3_ACCESS_KEY_ID and \

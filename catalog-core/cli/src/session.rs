@@ -1,6 +1,7 @@
 //! One query session: the configured environment (started, if it is the
 //! embedded one), the plugins, and every catalog table registered in DataFusion.
 
+use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
 use catalog_core::{Environment, TableSpec};
@@ -153,9 +154,9 @@ impl Session {
                          (`codelake data seed --scale F` for more).",
                         seed::DEFAULT_SCALE
                     );
-                    session.seed(None, false).await?;
+                    session.seed_warning_of_fixtures(None).await?;
                 }
-                Seed::Scale(scale) => session.seed(scale, false).await?,
+                Seed::Scale(scale) => session.seed_warning_of_fixtures(scale).await?,
                 Seed::IfEmpty | Seed::Skip => {}
             }
         }
@@ -165,9 +166,17 @@ impl Session {
         Ok(session)
     }
 
-    /// Seeds the session's embedded environment: at `scale` if given, else keeps
-    /// any complete seed and seeds [`seed::DEFAULT_SCALE`] only when there is none.
-    pub async fn seed(&self, scale: Option<f64>, refresh: bool) -> Result<(), CliError> {
+    /// Seeds the session's embedded environment from the fixtures in
+    /// `fixtures` (default [`tables::FIXTURES_DIR`]) and the generator: at
+    /// `scale` if given, else keeps the scale of the data there, or seeds
+    /// [`seed::DEFAULT_SCALE`] when there is none. A bad fixture does not stop
+    /// the other tables: it comes back in [`seed::Seeded::problems`].
+    pub async fn seed(
+        &self,
+        scale: Option<f64>,
+        refresh: bool,
+        fixtures: Option<&Path>,
+    ) -> Result<seed::Seeded, CliError> {
         if self.local.is_none() {
             return Err(CliError::msg(
                 EXIT_CONFIG,
@@ -186,9 +195,29 @@ impl Session {
                 format!("--scale {scale}: the TPC-H scale factor must be above 0 and at most 100"),
             ));
         }
-        seed::seed(&self.env, scale, refresh)
+        let fixtures = match fixtures {
+            Some(dir) if !dir.is_dir() => {
+                return Err(CliError::msg(
+                    EXIT_CONFIG,
+                    format!("--fixtures {}: no such directory", dir.display()),
+                )
+                .hint("give the directory that holds <database>/<table>.csv fixtures"));
+            }
+            Some(dir) => std::path::absolute(dir).map_err(CliError::config)?,
+            None => PathBuf::from(tables::FIXTURES_DIR),
+        };
+        seed::seed(&self.env, scale, refresh, &fixtures)
             .await
             .map_err(CliError::failed)
+    }
+
+    /// [`Session::seed`] from the default fixtures, before a command that
+    /// reads the data: a bad fixture is a warning there, not the command's failure.
+    async fn seed_warning_of_fixtures(&self, scale: Option<f64>) -> Result<(), CliError> {
+        for problem in self.seed(scale, false, None).await?.problems {
+            eprintln!("warning: fixture not installed: {problem}");
+        }
+        Ok(())
     }
 
     /// The configuration and the environment, started if embedded; no tables yet.
@@ -203,10 +232,12 @@ impl Session {
         } else {
             None
         };
-        let env = match &local {
+        let mut env = match &local {
             Some(local) => local.environment(),
             None => config.environment(),
         };
+        // The embedded environment's servers answer at once; a cap set for it still holds.
+        env.http_timeout = config.http_timeout;
         let ctx = Arc::new(SessionContext::new_with_config(
             SessionConfig::new().with_information_schema(true),
         ));

@@ -6,7 +6,7 @@ use std::time::{Duration, Instant, SystemTime};
 use std::path::{Path, PathBuf};
 
 use catalog_core::inspect::Severity;
-use catalog_core::{Manifest, TableSpec};
+use catalog_core::{Environment, Manifest, TableSpec};
 use catalog_runtime::verify::{CheckKind, Report, Status, TableReport, Verifier, VerifyOptions};
 use comfy_table::{ContentArrangement, Table, presets};
 use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
@@ -128,6 +128,17 @@ pub async fn run(global: &Global, args: VerifyArgs) -> Result<(), CliError> {
         })
         .await;
     progress.finish_and_clear();
+    let mut reports = reports;
+    if session.local.is_some() {
+        for report in &mut reports {
+            if let Some(spec) = specs
+                .iter()
+                .find(|spec| spec.qualified_name() == report.table)
+            {
+                name_missing_sample_data(&session.env, spec, report);
+            }
+        }
+    }
     let report = Report::new(
         &session.config.profile,
         &options,
@@ -144,19 +155,14 @@ pub async fn run(global: &Global, args: VerifyArgs) -> Result<(), CliError> {
     };
     // A closed standard output (`| head`) is the reader's choice.
     drop(written);
-    let unreachable = |table: &TableReport| {
-        table
-            .checks
-            .iter()
-            .any(|check| check.check == CheckKind::Reachable && check.status == Status::Fail)
-    };
-    // Tables computed in-process prove nothing about the environment.
+    // Tables computed in-process prove nothing about the environment. A source
+    // that was reached but holds bad data (a corrupt file) is not "down".
     let mut remote = report
         .tables
         .iter()
         .filter(|table| table.source != "function")
         .peekable();
-    let environment_down = remote.peek().is_some() && remote.all(unreachable);
+    let environment_down = remote.peek().is_some() && remote.all(|table| table.unreachable);
     if report.passed() {
         Ok(())
     } else if environment_down {
@@ -185,6 +191,25 @@ pub async fn run(global: &Global, args: VerifyArgs) -> Result<(), CliError> {
                 failed.join(", ")
             ),
         ))
+    }
+}
+
+/// A table that cannot be read in the local environment because nothing gives
+/// it sample data still fails `reachable`, and its message says how to give it some.
+fn name_missing_sample_data(env: &Environment, spec: &TableSpec, report: &mut TableReport) {
+    let Some(check) = report
+        .checks
+        .iter_mut()
+        .find(|check| check.check == CheckKind::Reachable && check.status == Status::Fail)
+    else {
+        return;
+    };
+    let Some(hint) = crate::seed::missing_sample_data(env, spec) else {
+        return;
+    };
+    check.message = format!("{}: {hint}", check.message);
+    for problem in &mut check.problems {
+        problem.fix = format!("{hint}; or {}", problem.fix);
     }
 }
 

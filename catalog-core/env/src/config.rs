@@ -66,6 +66,10 @@ pub const VARIABLES: &[Variable] = &[
         doc: "Base URL of `http-api` tables whose `url` is a path, e.g. `https://fx.example.com`. Ignored by `local`, which serves its own.",
     },
     Variable {
+        name: "CODELAKE_HTTP_TIMEOUT",
+        doc: "The longest one request to an `http-api` table's API may take, e.g. `2s`; it caps each table's declared `timeout`.",
+    },
+    Variable {
         name: "CODELAKE_S3_ENDPOINT",
         doc: "S3 endpoint URL, e.g. `https://s3.eu-west-1.amazonaws.com` or a MinIO URL; unset means AWS. Falls back to `AWS_ENDPOINT_URL`.",
     },
@@ -157,6 +161,8 @@ pub struct Config {
     pub data_dir: PathBuf,
     /// Base URL of `http-api` tables whose `url` is a path.
     pub http_base_url: Option<String>,
+    /// Caps every `http-api` table's `timeout`.
+    pub http_timeout: Option<Duration>,
     /// How to reach S3 (ignored when `embedded`).
     pub s3: S3Config,
     /// The profiles file that was read, if any.
@@ -205,6 +211,7 @@ impl Config {
     pub fn environment(&self) -> Environment {
         let mut env = Environment::new(&self.profile, &self.data_dir);
         env.http_base_url = self.http_base_url.clone();
+        env.http_timeout = self.http_timeout;
         env.s3 = Some(S3Settings {
             endpoint: self.s3.endpoint.clone(),
             region: self.s3.region.clone().unwrap_or_else(|| "us-east-1".into()),
@@ -275,6 +282,8 @@ struct Profile {
     embedded: Option<bool>,
     data_dir: Option<PathBuf>,
     http_base_url: Option<String>,
+    #[serde(default, deserialize_with = "duration")]
+    http_timeout: Option<Duration>,
     #[serde(default)]
     s3: S3Config,
 }
@@ -456,8 +465,31 @@ impl ConfigBuilder {
             ),
         ]
         .into_iter()
-        .find(|(id, secret, _)| id.is_some() || secret.is_some())
-        .unwrap_or_default();
+        .zip([
+            ("CODELAKE_S3_ACCESS_KEY_ID", "CODELAKE_S3_SECRET_ACCESS_KEY"),
+            ("s3.access_key_id", "s3.secret_access_key"),
+            ("AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY"),
+        ])
+        .find(|((id, secret, _), _)| id.is_some() || secret.is_some());
+        // Half a credential signs nothing: say which half is missing, where.
+        if let Some(((id, secret, _), (id_name, secret_name))) = &credentials
+            && id.is_some() != secret.is_some()
+        {
+            let (set, unset) = if id.is_some() {
+                (id_name, secret_name)
+            } else {
+                (secret_name, id_name)
+            };
+            return Err(ConfigError::Invalid {
+                setting: format!("{id_name} / {secret_name}"),
+                message: format!(
+                    "{set} is set but {unset} is not; set both, or neither for unsigned requests"
+                ),
+            });
+        }
+        let credentials = credentials
+            .map(|(credentials, _)| credentials)
+            .unwrap_or_default();
         let s3 = S3Config {
             endpoint: layered("CODELAKE_S3_ENDPOINT", profile.s3.endpoint),
             region: layered("CODELAKE_S3_REGION", profile.s3.region),
@@ -483,6 +515,8 @@ impl ConfigBuilder {
             embedded,
             data_dir,
             http_base_url,
+            http_timeout: timeout(&var, "CODELAKE_HTTP_TIMEOUT", "http_timeout")?
+                .or(profile.http_timeout),
             s3,
             file: file_path,
         })
@@ -520,6 +554,7 @@ fn merge(under: Profile, over: Profile) -> Profile {
         embedded: over.embedded.or(under.embedded),
         data_dir: over.data_dir.or(under.data_dir),
         http_base_url: over.http_base_url.or(under.http_base_url),
+        http_timeout: over.http_timeout.or(under.http_timeout),
         s3: S3Config {
             endpoint: over.s3.endpoint.or(under.s3.endpoint),
             region: over.s3.region.or(under.s3.region),

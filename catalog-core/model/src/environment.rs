@@ -20,6 +20,10 @@ pub struct Environment {
     /// Base URL of `http-api` tables whose `url` is a `/path`.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub http_base_url: Option<String>,
+    /// The longest an `http-api` request may take in this environment: it caps
+    /// each table's own `timeout`, so an environment can fail fast.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub http_timeout: Option<std::time::Duration>,
     /// How to reach S3, for `s3://` locations.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub s3: Option<S3Settings>,
@@ -38,6 +42,7 @@ impl Environment {
             name: name.into(),
             data_dir: data_dir.into(),
             http_base_url: None,
+            http_timeout: None,
             s3: None,
             secrets: BTreeMap::new(),
         }

@@ -39,6 +39,7 @@
 mod decimal;
 mod environment;
 mod error;
+pub mod fixture;
 pub mod inspect;
 mod manifest;
 mod registry;

@@ -149,6 +149,18 @@ impl ColumnSpec {
                 .collect(),
         )
     }
+
+    /// The Rust type of the field that declares it: [`ColumnType::field_type`],
+    /// in `Option<..>` when the column is nullable. Shown beside the Arrow
+    /// type (the type SQL sees) by `codelake describe` and the reference docs.
+    pub fn field_type(&self) -> String {
+        let rust_type = self.ty.field_type();
+        if self.nullable {
+            format!("Option<{rust_type}>")
+        } else {
+            rust_type
+        }
+    }
 }
 
 /// The Arrow types a column can have: exactly those a supported Rust field
@@ -250,6 +262,12 @@ impl ColumnType {
             Self::Timestamp { utc: true } => "chrono::DateTime<chrono::Utc>".into(),
             Self::Decimal128 { precision, scale } => format!("Decimal<{precision}, {scale}>"),
         }
+    }
+
+    /// [`ColumnType::rust_type`] as the catalog's modules write it, with
+    /// `chrono`'s types imported: `NaiveDate`, `DateTime<Utc>`.
+    pub fn field_type(self) -> String {
+        self.rust_type().replace("chrono::", "")
     }
 
     /// Whether `min`/`max` bounds make sense for this type.

@@ -100,6 +100,17 @@ pub enum Error {
         /// What went wrong, as the plugin said it.
         message: String,
     },
+    /// The plugin could not reach the table's source at all (its server,
+    /// credentials or bucket), as the plugin's `ErrorKind::UNREACHABLE` says.
+    #[error("table `{table}`: {message} ({})", plugin.display())]
+    Unreachable {
+        /// Qualified table name.
+        table: String,
+        /// The plugin file.
+        plugin: PathBuf,
+        /// What went wrong, as the plugin said it.
+        message: String,
+    },
     /// The plugin could not read the table's source directly.
     #[error("table `{table}`: {message} ({})", plugin.display())]
     Inspect {
@@ -130,9 +141,17 @@ impl Error {
             | Self::InvalidOptions { table, .. }
             | Self::Create { table, .. }
             | Self::Inspect { table, .. }
+            | Self::Unreachable { table, .. }
             | Self::Register { table, .. } => Some(table),
             _ => None,
         }
+    }
+
+    /// Whether the table's source could not be reached at all: no plugin
+    /// serves it, or the plugin could not reach its server, credentials or
+    /// bucket. A source that was reached and holds bad data is not.
+    pub fn unreachable(&self) -> bool {
+        matches!(self, Self::Unreachable { .. } | Self::NoPlugin { .. })
     }
 }
 

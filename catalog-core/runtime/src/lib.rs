@@ -27,11 +27,13 @@
 
 mod error;
 mod host;
+mod message;
 pub mod policy;
 mod register;
 pub mod verify;
 
 pub use error::{Error, Result};
 pub use host::{PLUGIN_DIR_VAR, Plugin, PluginSet, default_plugin_dir};
+pub use message::user_message;
 pub use policy::StatementPolicy;
 pub use register::{inspect, register_tables};

@@ -79,6 +79,18 @@ pub fn inspect(
         plugin: plugin.path.clone(),
         message,
     };
+    let plugin_error = |error: codelake_plugin_abi::PluginError| {
+        let message = error.message.as_str().to_owned();
+        if error.kind == ErrorKind::UNREACHABLE {
+            Error::Unreachable {
+                table: table.clone(),
+                plugin: plugin.path.clone(),
+                message,
+            }
+        } else {
+            inspect_error(message)
+        }
+    };
     // A plugin without the capability cannot read its source directly:
     // `verify` checks its tables through queries only.
     let Some(inspect) = plugin.inspect else {
@@ -93,7 +105,7 @@ pub fn inspect(
         Str::from(request_json.as_str()),
     )
     .into_result()
-    .map_err(|error| inspect_error(error.message.as_str().to_owned()))?;
+    .map_err(plugin_error)?;
     serde_json::from_str(json.as_str())
         .map_err(|error| inspect_error(format!("the plugin's answer cannot be read: {error}")))
 }

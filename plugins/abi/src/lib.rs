@@ -33,9 +33,10 @@ use stabby::str::Str;
 use stabby::string::String as SString;
 
 /// The version of this ABI. Bump it on any change to [`PluginModule`],
-/// [`PluginError`], [`ErrorKind`]'s values, [`PluginResult`], [`BuildFn`], or
-/// the layout of [`Capability`] and [`Capabilities`]; the host refuses plugins
-/// of another version.
+/// [`PluginError`], the meaning of an existing [`ErrorKind`], [`PluginResult`],
+/// [`BuildFn`], or the layout of [`Capability`] and [`Capabilities`]; the host
+/// refuses plugins of another version. A new kind is an addition: an older
+/// host reads it as [`ErrorKind::SOURCE`].
 /// Optional functions are [`Capability`]s and carry versions of their own.
 ///
 /// Version 2 added `inspect`. Version 3 made one call build a table
@@ -84,6 +85,12 @@ impl ErrorKind {
     pub const PANIC: Self = Self(3);
     /// The host sent JSON the plugin cannot read: host and plugin disagree.
     pub const PROTOCOL: Self = Self(4);
+    /// The source could not be reached at all: its server is down or does not
+    /// answer, the connection or the credentials were refused, the bucket does
+    /// not exist, the environment names no endpoint. A source that was reached
+    /// and holds bad data (a corrupt file, a wrong column) is [`Self::SOURCE`].
+    /// A plugin older than this kind sends `SOURCE` for both.
+    pub const UNREACHABLE: Self = Self(5);
 }
 
 /// Why a plugin call failed.

@@ -66,6 +66,41 @@ pub enum CsvError {
         /// Why.
         source: ArrowError,
     },
+    /// A line whose number of fields is not the table's: said in fields,
+    /// where Arrow's reader says "records", with the file it left out.
+    #[error(
+        "line {line} of {} has {found} fields where {expected} are expected; fix that line \
+         (a value holding the delimiter must be quoted)",
+        path.display()
+    )]
+    Fields {
+        /// The file.
+        path: PathBuf,
+        /// The line, counting the header, as the reader counts.
+        line: u64,
+        /// The fields found: `6`, or `more than 6`.
+        found: String,
+        /// The table's columns.
+        expected: u64,
+    },
+    /// A value that does not parse as its column's declared type.
+    #[error(
+        "line {line} of {}: `{value}` in column `{column}` is not a valid {ty}; fix the value, \
+         or change the column's type in the declaration",
+        path.display()
+    )]
+    Value {
+        /// The file.
+        path: PathBuf,
+        /// The line, counting the header.
+        line: u64,
+        /// The value as written.
+        value: String,
+        /// The column.
+        column: String,
+        /// The declared type.
+        ty: String,
+    },
     /// The header line cannot be read.
     #[error("cannot read the header of {}: {source}", path.display())]
     Header {
@@ -121,6 +156,8 @@ impl Source for Csv {
             declared
         };
 
+        // In the order the reader numbers them, for naming a bad value's column.
+        let columns: Vec<String> = schema.fields().iter().map(|f| f.name().clone()).collect();
         let path_text = path
             .to_str()
             .ok_or_else(|| CsvError::NotUtf8(path.clone()))?;
@@ -137,7 +174,13 @@ impl Source for Csv {
             .with_listing_options(options)
             .with_schema(Arc::new(schema));
         let listing = ListingTable::try_new(config)?;
-        Ok(Built::provider(Arc::new(listing)))
+        Ok(Built::provider(Arc::new(listing)).explaining(move |error| {
+            let text = error.to_string();
+            let explained = fields_error(&path, &text)
+                .or_else(|| value_error(&path, &columns, u64::from(header), &text))
+                .map(|explained| DataFusionError::Execution(explained.to_string()));
+            Box::pin(async move { explained.unwrap_or(error) })
+        }))
     }
 
     /// The header's names, and a sample read as text and then parsed with each
@@ -157,9 +200,11 @@ impl Source for Csv {
         let format = Format::default()
             .with_header(header)
             .with_delimiter(delimiter);
-        let unreadable = |source| CsvError::Read {
-            path: path.clone(),
-            source,
+        let unreadable = |source: ArrowError| {
+            fields_error(&path, &source.to_string()).unwrap_or_else(|| CsvError::Read {
+                path: path.clone(),
+                source,
+            })
         };
         let open = || {
             File::open(&path).map_err(|source| CsvError::Open {
@@ -253,6 +298,66 @@ impl Source for Csv {
 }
 
 export_source!(Csv);
+
+/// Arrow's error about a line with the wrong number of fields, as
+/// [`CsvError::Fields`]. The reader says "incorrect number of fields for line
+/// 5, expected 4 got 6" (or "got more than 6"), its schema inference
+/// "Expected 4 records, found 6 records at line 5".
+fn fields_error(path: &Path, error: &str) -> Option<CsvError> {
+    let number = |text: &str| -> Option<u64> {
+        let digits: String = text.chars().take_while(char::is_ascii_digit).collect();
+        digits.parse().ok()
+    };
+    let (line, expected, found) =
+        if let Some((_, rest)) = error.split_once("incorrect number of fields for line ") {
+            let (line, rest) = rest.split_once(", expected ")?;
+            let (expected, found) = rest.split_once(" got ")?;
+            let more = found.starts_with("more than ");
+            let found = number(found.trim_start_matches("more than "))?;
+            let found = match more {
+                true => format!("more than {found}"),
+                false => found.to_string(),
+            };
+            (number(line)?, number(expected)?, found)
+        } else {
+            let (_, rest) = error.split_once("Expected ")?;
+            let (expected, rest) = rest.split_once(" records, found ")?;
+            let (found, line) = rest.split_once(" records at line ")?;
+            (number(line)?, number(expected)?, number(found)?.to_string())
+        };
+    Some(CsvError::Fields {
+        path: path.to_owned(),
+        line,
+        found,
+        expected,
+    })
+}
+
+/// Arrow's error about a value that does not parse, as [`CsvError::Value`],
+/// without the row it quotes (it may hold what the user never meant to
+/// print). The reader says "Error while parsing value 'three' as type
+/// 'Int64' for column 0 at line 4. Row data: '[…]'", its column counted in
+/// the file's order and its line counting data rows only: `header_lines` is
+/// added back, so the line is the file's, as an editor shows it.
+fn value_error(
+    path: &Path,
+    columns: &[String],
+    header_lines: u64,
+    error: &str,
+) -> Option<CsvError> {
+    let (_, rest) = error.split_once("Error while parsing value '")?;
+    let (value, rest) = rest.split_once("' as type '")?;
+    let (ty, rest) = rest.split_once("' for column ")?;
+    let (index, rest) = rest.split_once(" at line ")?;
+    let line: String = rest.chars().take_while(char::is_ascii_digit).collect();
+    Some(CsvError::Value {
+        path: path.to_owned(),
+        line: line.parse::<u64>().ok()? + header_lines,
+        value: value.to_owned(),
+        column: columns.get(index.parse::<usize>().ok()?)?.clone(),
+        ty: ty.to_owned(),
+    })
+}
 
 /// The table's file, which must exist.
 fn file(options: &CsvOptions, env: &Environment) -> Result<PathBuf, CsvError> {

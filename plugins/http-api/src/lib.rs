@@ -68,10 +68,30 @@ pub enum HttpError {
         status: reqwest::StatusCode,
     },
     /// Every attempt failed.
-    #[error("{failure} (after {attempts} attempts)")]
+    #[error("{failure} (after {})", attempts_text(*attempts))]
     Failed {
         /// The last failure, with its URL.
         failure: String,
+        /// How many requests were sent.
+        attempts: u32,
+        /// Whether the last one could not connect at all.
+        connect: bool,
+    },
+    /// The server took the connection and sent no answer in time.
+    #[error(
+        "{url} did not answer within {timeout:?} ({}), after {}; \
+         check that the API answers, or raise {} if it is only slow",
+        if *capped { "CODELAKE_HTTP_TIMEOUT" } else { "the table's `timeout`" },
+        attempts_text(*attempts),
+        if *capped { "CODELAKE_HTTP_TIMEOUT (or `http_timeout` of the profile)" } else { "`timeout` in the table's declaration" },
+    )]
+    Silent {
+        /// The page's URL.
+        url: String,
+        /// The time each request had.
+        timeout: Duration,
+        /// Whether that was the environment's cap rather than the table's `timeout`.
+        capped: bool,
         /// How many requests were sent.
         attempts: u32,
     },
@@ -121,6 +141,24 @@ impl Source for HttpApi {
     const KINDS: &'static [&'static str] = &["http-api"];
     type Options = HttpApiOptions;
     type Error = HttpError;
+
+    /// No base URL or credential, a connection refused, a server that does
+    /// not answer, a credential refused: the API was not reached. A server
+    /// error or a body that does not fit is the API's answer.
+    fn unreachable(error: &HttpError) -> bool {
+        match error {
+            HttpError::NoBaseUrl { .. }
+            | HttpError::NoCredential { .. }
+            | HttpError::Client(_)
+            | HttpError::Silent { .. } => true,
+            HttpError::Failed { connect, .. } => *connect,
+            HttpError::Refused { status, .. } => matches!(
+                *status,
+                reqwest::StatusCode::UNAUTHORIZED | reqwest::StatusCode::FORBIDDEN
+            ),
+            _ => false,
+        }
+    }
 
     fn build(
         table: &TableSource<'_, HttpApiOptions>,
@@ -248,9 +286,13 @@ fn setup(
         pagination: options.pagination.clone(),
         auth,
         max_retries: options.max_retries,
+        timeout: env
+            .http_timeout
+            .map_or(options.timeout, |cap| cap.min(options.timeout)),
+        capped: env.http_timeout.is_some_and(|cap| cap < options.timeout),
     };
     let client = reqwest::Client::builder()
-        .timeout(options.timeout)
+        .timeout(config.timeout)
         .build()
         .map_err(HttpError::Client)?;
     Ok((config, client))
@@ -264,6 +306,10 @@ struct Config {
     pagination: Pagination,
     auth: Option<Auth>,
     max_retries: u32,
+    /// The client's timeout per request, for messages.
+    timeout: Duration,
+    /// Whether that is the environment's cap (`CODELAKE_HTTP_TIMEOUT`) rather than the table's own.
+    capped: bool,
 }
 
 /// A credential sent in a header.
@@ -390,6 +436,8 @@ async fn get_json(
             };
             request = request.header(header, secret);
         }
+        let mut silent = false;
+        let mut connect = false;
         let failure = match request.send().await {
             // Server errors and rate limits may pass: retry them.
             Ok(response)
@@ -415,12 +463,32 @@ async fn get_json(
                     source,
                 });
             }
-            Err(error) => format!("requesting {url}: {}", without_url(&error)),
+            // A server that takes the connection and never answers is not
+            // one that cannot be reached: its address is right.
+            Err(error) if error.is_timeout() => {
+                silent = true;
+                String::new()
+            }
+            Err(error) => {
+                connect = error.is_connect();
+                format!("requesting {url}: {}", without_url(&error))
+            }
         };
         if attempt >= config.max_retries {
-            return Err(HttpError::Failed {
-                failure,
-                attempts: attempt + 1,
+            let attempts = attempt + 1;
+            return Err(if silent {
+                HttpError::Silent {
+                    url: url.to_owned(),
+                    timeout: config.timeout,
+                    capped: config.capped,
+                    attempts,
+                }
+            } else {
+                HttpError::Failed {
+                    failure,
+                    attempts,
+                    connect,
+                }
             });
         }
         attempt += 1;
@@ -428,13 +496,32 @@ async fn get_json(
     }
 }
 
-/// reqwest's error text, whose URL we already print.
+/// reqwest's error text, whose URL we already print, and its first cause
+/// (`Connection refused`, a DNS error), which says what to fix.
 fn without_url(error: &reqwest::Error) -> String {
     let mut text = error.to_string();
     if let Some(url) = error.url() {
+        text = text.replace(&format!(" for url ({url})"), "");
         text = text.replace(&format!(" ({url})"), "");
     }
-    text
+    let mut cause = std::error::Error::source(error);
+    let mut root = None;
+    while let Some(error) = cause {
+        root = Some(error.to_string());
+        cause = error.source();
+    }
+    match root {
+        Some(root) if !text.contains(&root) => format!("{text}: {root}"),
+        _ => text,
+    }
+}
+
+/// `1 attempt`, `4 attempts`.
+fn attempts_text(attempts: u32) -> String {
+    match attempts {
+        1 => "1 attempt".to_owned(),
+        n => format!("{n} attempts"),
+    }
 }
 
 fn with_query(url: &str, param: &str, page: usize) -> String {

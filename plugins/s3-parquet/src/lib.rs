@@ -73,8 +73,13 @@ pub enum S3Error {
     #[error(transparent)]
     Client(#[from] catalog_s3::Error),
     /// Nothing to read; the message says whether the bucket or the data is missing.
-    #[error("{0}")]
-    NotFound(String),
+    #[error("{message}")]
+    NotFound {
+        /// What is missing, and what to do.
+        message: String,
+        /// Whether the bucket itself is missing: then S3 was not reached as configured.
+        bucket_missing: bool,
+    },
     /// The store refused or failed a request. The store's error is not a
     /// `source`: its text already holds its causes, and the hint comes last.
     #[error("reading {location}: {error}{}", store_hint(error))]
@@ -84,13 +89,13 @@ pub enum S3Error {
         /// The store's error.
         error: object_store::Error,
     },
-    /// An object is not Parquet.
-    #[error("{object} is not readable Parquet: {source}")]
+    /// An object is not Parquet: truncated, or not written as Parquet.
+    #[error("{object} is corrupt: it is not readable Parquet ({reason}); rewrite it or remove it")]
     NotParquet {
         /// The object.
         object: String,
-        /// Why.
-        source: Box<dyn std::error::Error + Send + Sync>,
+        /// The Parquet reader's words, without its `Parquet error:` prefixes.
+        reason: String,
     },
     /// DataFusion refused the table or its runtime environment.
     #[error(transparent)]
@@ -105,6 +110,18 @@ impl Source for S3Parquet {
     const KINDS: &'static [&'static str] = &["s3-parquet"];
     type Options = S3ParquetOptions;
     type Error = S3Error;
+
+    /// No settings or client for S3, a missing bucket, a refused credential,
+    /// an endpoint that refuses or does not answer: S3 itself was not reached.
+    /// A missing or corrupt object is the data's fault.
+    fn unreachable(error: &S3Error) -> bool {
+        match error {
+            S3Error::NoSettings { .. } | S3Error::Client(_) => true,
+            S3Error::NotFound { bucket_missing, .. } => *bucket_missing,
+            S3Error::Store { error, .. } => store_fault(error).is_some(),
+            _ => false,
+        }
+    }
 
     /// The listing table, and the runtime environment holding its bucket's store.
     fn build(
@@ -140,6 +157,16 @@ impl Source for S3Parquet {
             .cloned()
             .collect();
         let file_schema = Schema::new(file_fields).with_metadata(declared.metadata().clone());
+        // The columns the files must hold, as declared, for naming a mismatch.
+        let declared_in_files = Arc::new(Schema::new(
+            declared
+                .fields()
+                .iter()
+                .filter(|field| !partitions.contains(field.name()))
+                .cloned()
+                .collect::<Vec<_>>(),
+        ));
+        let rust_type = spec.rust_type.to_string();
         let options = ListingOptions::new(Arc::new(ParquetFormat::default()))
             .with_file_extension(".parquet")
             .with_table_partition_cols(partition_cols);
@@ -157,14 +184,23 @@ impl Source for S3Parquet {
         runtime_env.register_object_store(url.as_ref(), Arc::clone(&store) as Arc<dyn ObjectStore>);
         let provider = Arc::new(S3Table {
             listing,
-            store,
+            store: Arc::clone(&store) as Arc<dyn ObjectStore>,
             location: location.to_owned(),
             key: key.to_owned(),
         });
+        let (location, key) = (location.clone(), key.to_owned());
         // The bucket the environment reads, which may not be the declared one.
         Ok(Built::provider(provider)
             .with_runtime_env(runtime_env)
-            .reading(location.clone()))
+            .reading(location.clone())
+            .explaining(move |error| {
+                let (store, location, key) = (Arc::clone(&store), location.clone(), key.clone());
+                let declared = Arc::clone(&declared_in_files);
+                let rust_type = rust_type.clone();
+                Box::pin(async move {
+                    explain(store, &location, &key, &declared, &rust_type, error).await
+                })
+            }))
     }
 
     /// Reads the footer of every object: the first one's schema is the live
@@ -266,9 +302,7 @@ async fn objects(
         listed.sort_by(|a, b| a.location.cmp(&b.location));
         if listed.is_empty() {
             let what = format!("no .parquet object under {location}");
-            return Err(S3Error::NotFound(
-                not_found(&**store, location, &what).await,
-            ));
+            return Err(not_found(&**store, location, &what).await);
         }
         Ok(listed)
     } else {
@@ -276,9 +310,7 @@ async fn objects(
             Ok(object) => Ok(vec![object]),
             Err(object_store::Error::NotFound { .. }) => {
                 let what = format!("object {location} does not exist");
-                Err(S3Error::NotFound(
-                    not_found(&**store, location, &what).await,
-                ))
+                Err(not_found(&**store, location, &what).await)
             }
             Err(error) => Err(store_error(error, location)),
         }
@@ -288,7 +320,7 @@ async fn objects(
 /// What is missing, said right: when the bucket itself does not exist, the
 /// bucket (a missing bucket answers like a missing object); otherwise `what`.
 /// Probed only on this error path, so a table that reads costs nothing more.
-async fn not_found(store: &dyn ObjectStore, location: &str, what: &str) -> String {
+async fn not_found(store: &dyn ObjectStore, location: &str, what: &str) -> S3Error {
     let bucket = bucket_and_key(location)
         .map(|(bucket, _)| bucket)
         .unwrap_or_default();
@@ -299,14 +331,95 @@ async fn not_found(store: &dyn ObjectStore, location: &str, what: &str) -> Strin
         Err(error) => format!("{error:?}").contains("NoSuchBucket"),
         Ok(_) => false,
     };
-    if bucket_missing {
+    let message = if bucket_missing {
         format!(
             "bucket `{bucket}` does not exist (reading {location}); create it, or fix the bucket \
              of `location` or the environment's (CODELAKE_S3_BUCKET)"
         )
     } else {
         format!("{what}; upload the data or fix `location`")
+    };
+    S3Error::NotFound {
+        message,
+        bucket_missing,
     }
+}
+
+/// A scan's error, with the object at fault named when the Parquet reader
+/// failed (its errors, a corrupt footer say, never say which object it was
+/// reading), or when a file's column cannot be read as declared (a failed
+/// cast, or nulls where a column is missing). Only on this error path are the
+/// footers read again.
+async fn explain(
+    store: Arc<object_store::aws::AmazonS3>,
+    location: &str,
+    key: &str,
+    declared: &Schema,
+    rust_type: &str,
+    error: DataFusionError,
+) -> DataFusionError {
+    let text = error.to_string();
+    let corrupt = text.contains("Parquet error");
+    let mismatch = text.contains("Cast error")
+        || text.contains("is declared as non-nullable but contains null");
+    if !(corrupt || mismatch) {
+        return error;
+    }
+    let store: Arc<dyn ObjectStore> = store;
+    let Ok(listed) = objects(&store, key, location).await else {
+        return error;
+    };
+    let bucket = bucket_and_key(location)
+        .map(|(bucket, _)| bucket.to_owned())
+        .unwrap_or_default();
+    let mut footers = futures::stream::iter(listed)
+        .map(|object| {
+            let name = format!("s3://{bucket}/{}", object.location);
+            futures::FutureExt::map(
+                footer(Arc::clone(&store), object, bucket.clone()),
+                move |read| read.map(|(_, schema)| (name, schema)),
+            )
+        })
+        .buffered(8);
+    while let Some(read) = footers.next().await {
+        match read {
+            Err(corrupt @ S3Error::NotParquet { .. }) => {
+                return DataFusionError::Execution(corrupt.to_string());
+            }
+            Ok((object, schema)) if mismatch => {
+                if let Some(difference) = undeclared(declared, &schema) {
+                    return DataFusionError::Execution(format!(
+                        "{object} {difference}, as {rust_type} declares it; rewrite the object, \
+                         or change the declaration (`codelake verify` lists every difference)"
+                    ));
+                }
+            }
+            Ok(_) | Err(_) => {}
+        }
+    }
+    error
+}
+
+/// How a file's schema fails the declared one: a declared column missing, or
+/// stored as another type (text in any encoding is one type).
+fn undeclared(declared: &Schema, file: &Schema) -> Option<String> {
+    declared.fields().iter().find_map(|field| {
+        let Ok(found) = file.field_with_name(field.name()) else {
+            return Some(format!("has no column `{}`", field.name()));
+        };
+        let same = found.data_type() == field.data_type()
+            || ColumnType::from_arrow(found.data_type())
+                .zip(ColumnType::from_arrow(field.data_type()))
+                .is_some_and(|(a, b)| a == b);
+        (!same).then(|| {
+            format!(
+                "stores `{}` as {}, not {}",
+                field.name(),
+                found.data_type(),
+                field.data_type()
+            )
+        })
+    })
 }
 
 /// Footers read at most for one table: a prefix may hold thousands of objects.
@@ -353,22 +466,49 @@ fn store_error(error: object_store::Error, location: &str) -> S3Error {
     }
 }
 
-/// What to do about a store error, for the common ones.
-fn store_hint(error: &object_store::Error) -> &'static str {
+/// Why S3 itself was not reached.
+enum Fault {
+    /// It refused the credentials.
+    Credentials,
+    /// It refused the connection, or did not answer.
+    Connection,
+}
+
+/// Whether a store error means S3 was not reached, and why.
+fn store_fault(error: &object_store::Error) -> Option<Fault> {
+    if matches!(
+        error,
+        object_store::Error::PermissionDenied { .. } | object_store::Error::Unauthenticated { .. }
+    ) {
+        return Some(Fault::Credentials);
+    }
     let text = error.to_string();
     if text.contains("403")
         || text.contains("Forbidden")
         || text.contains("InvalidAccessKeyId")
         || text.contains("SignatureDoesNotMatch")
     {
-        "; the credentials were refused: check the S3 access key id and secret"
+        Some(Fault::Credentials)
     } else if ["onnect", "dns", "timed out", "error sending request"]
         .iter()
         .any(|phrase| text.contains(phrase))
     {
-        "; the S3 endpoint cannot be reached: check it and that the server runs"
+        Some(Fault::Connection)
     } else {
-        ""
+        None
+    }
+}
+
+/// What to do about a store error, for the common ones.
+fn store_hint(error: &object_store::Error) -> &'static str {
+    match store_fault(error) {
+        Some(Fault::Credentials) => {
+            "; the credentials were refused: check the S3 access key id and secret"
+        }
+        Some(Fault::Connection) => {
+            "; the S3 endpoint cannot be reached: check it and that the server runs"
+        }
+        None => "",
     }
 }
 
@@ -378,17 +518,18 @@ async fn footer(
     object: ObjectMeta,
     bucket: String,
 ) -> std::result::Result<(Arc<ParquetMetaData>, Schema), S3Error> {
-    let unreadable = |source: Box<dyn std::error::Error + Send + Sync>| S3Error::NotParquet {
+    // Parquet's errors and DataFusion's wrapping of them each say "Parquet error".
+    let unreadable = |error: &dyn std::fmt::Display| S3Error::NotParquet {
         object: format!("s3://{bucket}/{}", object.location),
-        source,
+        reason: error.to_string().replace("Parquet error: ", ""),
     };
     let footer = DFParquetMetadata::new(&*store, &object)
         .fetch_metadata()
         .await
-        .map_err(|error| unreadable(Box::new(error)))?;
+        .map_err(|error| unreadable(&error))?;
     let file = footer.file_metadata();
     let schema = parquet_to_arrow_schema(file.schema_descr(), file.key_value_metadata())
-        .map_err(|error| unreadable(Box::new(error)))?;
+        .map_err(|error| unreadable(&error))?;
     Ok((footer, schema))
 }
 
@@ -481,7 +622,11 @@ impl S3Table {
     /// rows (or none) instead of an error.
     async fn check_exists(&self) -> Result<()> {
         let missing = async |what: &str| {
-            DataFusionError::Execution(not_found(&*self.store, &self.location, what).await)
+            DataFusionError::Execution(
+                not_found(&*self.store, &self.location, what)
+                    .await
+                    .to_string(),
+            )
         };
         let empty = |object: &str| {
             DataFusionError::Execution(format!(

@@ -50,6 +50,10 @@ pub enum Error {
     /// The plugin's own error.
     #[error(transparent)]
     Source(Box<dyn std::error::Error + Send + Sync>),
+    /// The plugin's own error, one that [`crate::Source::unreachable`] says
+    /// means the source could not be reached at all.
+    #[error(transparent)]
+    Unreachable(Box<dyn std::error::Error + Send + Sync>),
 }
 
 impl Error {
@@ -59,7 +63,9 @@ impl Error {
             Self::Protocol { .. } | Self::Encode(_) => ErrorKind::PROTOCOL,
             Self::Options(_) | Self::WrongKind { .. } => ErrorKind::OPTIONS,
             Self::Panic { .. } => ErrorKind::PANIC,
-            Self::Timeout(_) | Self::Source(_) => ErrorKind::SOURCE,
+            Self::Source(_) => ErrorKind::SOURCE,
+            // A source that does not answer in time was not reached.
+            Self::Timeout(_) | Self::Unreachable(_) => ErrorKind::UNREACHABLE,
         }
     }
 

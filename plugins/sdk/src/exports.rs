@@ -51,7 +51,10 @@ fn fenced<S: Source, T>(
     during: &'static str,
     call: impl FnOnce() -> Result<T, Error>,
 ) -> Result<T, PluginError> {
-    match catch_unwind(AssertUnwindSafe(|| call().map_err(Error::into_ffi))) {
+    let fence = crate::Fence::enter();
+    let caught = catch_unwind(AssertUnwindSafe(|| call().map_err(Error::into_ffi)));
+    drop(fence);
+    match caught {
         Ok(result) => result,
         Err(payload) => {
             let message = panic_message(&*payload);
@@ -114,7 +117,11 @@ fn decode_table<S: Source>(
 }
 
 fn plugin_error<S: Source>(error: S::Error) -> Error {
-    Error::Source(Box::new(error))
+    if S::unreachable(&error) {
+        Error::Unreachable(Box::new(error))
+    } else {
+        Error::Source(Box::new(error))
+    }
 }
 
 extern "C" fn build<S: Source>(
@@ -128,6 +135,7 @@ extern "C" fn build<S: Source>(
             provider,
             runtime_env,
             reads,
+            explain,
         } = S::build(&table.source(), &table.environment).map_err(plugin_error::<S>)?;
         let guarded = Arc::new(guard::GuardedProvider::new(
             provider,
@@ -135,6 +143,7 @@ extern "C" fn build<S: Source>(
             table.spec.qualified_name(),
             reads.or(table.location),
             S::NAME,
+            explain,
         ));
         let handle = runtime().handle().clone();
         Ok(FFI_TableProvider::new_with_ffi_codec(

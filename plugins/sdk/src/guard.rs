@@ -39,18 +39,50 @@ use std::future::Future;
 use std::pin::Pin;
 use std::task::{Context, Poll};
 
-use crate::panic_message;
+use crate::{Explain, panic_message};
 
 /// Where a panic happened, for its error message.
-#[derive(Debug, Clone)]
+#[derive(Clone)]
 struct Origin {
     table: String,
     plugin: &'static str,
     /// The table's `location` or `url`, so a read error names the file or endpoint.
     location: Option<String>,
+    /// The plugin's rewrite of its scans' errors, if it has one.
+    explain: Option<Explain>,
+}
+
+impl fmt::Debug for Origin {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Origin")
+            .field("table", &self.table)
+            .field("plugin", &self.plugin)
+            .field("location", &self.location)
+            .field("explain", &self.explain.is_some())
+            .finish()
+    }
 }
 
 impl Origin {
+    /// An error of the plugin's scan, rewritten by the plugin in its own
+    /// runtime (fenced against panics), then named with [`Self::context`].
+    async fn explained(&self, error: DataFusionError) -> DataFusionError {
+        let Some(explain) = &self.explain else {
+            return self.context(error);
+        };
+        let fence = crate::Fence::enter();
+        let explaining = catch_unwind(AssertUnwindSafe(|| explain(error)));
+        drop(fence);
+        let explaining = match explaining {
+            Ok(explaining) => explaining,
+            Err(payload) => return self.error("explaining an error", &*payload),
+        };
+        match AssertUnwindSafe(InRuntime(explaining)).catch_unwind().await {
+            Ok(error) => self.context(error),
+            Err(payload) => self.error("explaining an error", &*payload),
+        }
+    }
+
     /// Names the table, plugin and location on an error from the plugin's own code.
     fn context(&self, error: DataFusionError) -> DataFusionError {
         let location = self
@@ -91,13 +123,15 @@ pub struct GuardedProvider {
 }
 
 impl GuardedProvider {
-    /// Wraps `inner`, the provider of `table` built by `plugin`.
+    /// Wraps `inner`, the provider of `table` built by `plugin`, whose scans'
+    /// errors `explain` rewrites.
     pub fn new(
         inner: Arc<dyn TableProvider>,
         runtime_env: Option<Arc<RuntimeEnv>>,
         table: String,
         location: Option<String>,
         plugin: &'static str,
+        explain: Option<Explain>,
     ) -> Self {
         Self {
             schema: inner.schema(),
@@ -108,6 +142,7 @@ impl GuardedProvider {
                 table,
                 plugin,
                 location,
+                explain,
             },
         }
     }
@@ -149,7 +184,8 @@ impl TableProvider for GuardedProvider {
         .catch_unwind()
         .await;
         let plan = match planned {
-            Ok(plan) => plan.map_err(|error| self.origin.context(error))?,
+            Ok(Ok(plan)) => plan,
+            Ok(Err(error)) => return Err(self.origin.explained(error).await),
             Err(payload) => return Err(self.origin.error("planning a scan", &*payload)),
         };
         // Only an optimisation (the host filters again): on any error, the plain scan.
@@ -372,7 +408,9 @@ impl ExecutionPlan for GuardedExec {
             Some(runtime_env) => Arc::new(with_runtime(&context, Arc::clone(runtime_env))),
             None => context,
         };
+        let fence = crate::Fence::enter();
         let started = catch_unwind(AssertUnwindSafe(|| self.inner.execute(partition, context)));
+        drop(fence);
         let stream = match started {
             Ok(stream) => stream.map_err(|error| self.origin.context(error))?,
             Err(payload) => return Err(self.origin.error("starting a scan", &*payload)),
@@ -380,13 +418,18 @@ impl ExecutionPlan for GuardedExec {
         let origin = self.origin.clone();
         let schema = stream.schema();
         // After a panic the inner stream is poisoned: report it once, then end.
-        let fenced =
-            AssertUnwindSafe(InRuntime(stream))
-                .catch_unwind()
-                .map(move |item| match item {
-                    Ok(batch) => batch.map_err(|error| origin.context(error)),
-                    Err(payload) => Err(origin.error("reading", &*payload)),
-                });
+        let fenced = AssertUnwindSafe(InRuntime(stream))
+            .catch_unwind()
+            .then(move |item| {
+                let origin = origin.clone();
+                async move {
+                    match item {
+                        Ok(Ok(batch)) => Ok(batch),
+                        Ok(Err(error)) => Err(origin.explained(error).await),
+                        Err(payload) => Err(origin.error("reading", &*payload)),
+                    }
+                }
+            });
         let mut failed = false;
         let fenced = fenced.take_while(move |item| {
             let keep = !failed;
@@ -459,6 +502,8 @@ impl<T: Future + Unpin> Future for InRuntime<T> {
     type Output = T::Output;
 
     fn poll(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
+        // Every `InRuntime` is polled inside `catch_unwind`.
+        let _fence = crate::Fence::enter();
         let _entered = crate::runtime().enter();
         Pin::new(&mut self.0).poll(cx)
     }
@@ -468,6 +513,8 @@ impl<T: Stream + Unpin> Stream for InRuntime<T> {
     type Item = T::Item;
 
     fn poll_next(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Option<Self::Item>> {
+        // Every `InRuntime` is polled inside `catch_unwind`.
+        let _fence = crate::Fence::enter();
         let _entered = crate::runtime().enter();
         Pin::new(&mut self.0).poll_next(cx)
     }

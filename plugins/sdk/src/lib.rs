@@ -58,6 +58,7 @@ use catalog_core::inspect::{InspectRequest, Inspection};
 use catalog_core::source::SourceOptions;
 use catalog_core::{Environment, TableSpec};
 use datafusion::catalog::TableProvider;
+use datafusion::error::DataFusionError;
 use datafusion::execution::runtime_env::RuntimeEnv;
 
 /// A table as a plugin sees it: the spec, and its options parsed once.
@@ -84,7 +85,16 @@ pub struct Built {
     /// Where the data is really read, when the environment changes the
     /// declared location (production's S3 bucket, say): errors name this one.
     pub reads: Option<String>,
+    /// Rewrites an error of planning or reading in the user's terms, naming
+    /// what the source's reader left out (the object, the file, the line).
+    pub explain: Option<Explain>,
 }
+
+/// Rewrites a scan's error: see [`Built::explaining`]. It runs in the
+/// plugin's runtime, on the error path only, so it may read the source again.
+pub type Explain = Arc<
+    dyn Fn(DataFusionError) -> futures::future::BoxFuture<'static, DataFusionError> + Send + Sync,
+>;
 
 impl Built {
     /// A provider that needs no runtime environment of its own and reads
@@ -94,6 +104,7 @@ impl Built {
             provider,
             runtime_env: None,
             reads: None,
+            explain: None,
         }
     }
 
@@ -106,6 +117,20 @@ impl Built {
     /// Where the data is really read (see [`Built::reads`]).
     pub fn reading(mut self, location: impl Into<String>) -> Self {
         self.reads = Some(location.into());
+        self
+    }
+
+    /// Rewrites the errors of this table's scans, when they are planned and as
+    /// their batches are read: DataFusion's readers often leave out which
+    /// object or file failed, or speak their own terms (see [`Built::explain`]).
+    pub fn explaining(
+        mut self,
+        explain: impl Fn(DataFusionError) -> futures::future::BoxFuture<'static, DataFusionError>
+        + Send
+        + Sync
+        + 'static,
+    ) -> Self {
+        self.explain = Some(Arc::new(explain));
         self
     }
 }
@@ -129,6 +154,18 @@ pub trait Source: 'static {
         table: &TableSource<'_, Self::Options>,
         env: &Environment,
     ) -> Result<Built, Self::Error>;
+
+    /// Whether `error` means the source could not be reached at all: its
+    /// server is down or silent, the connection or the credentials were
+    /// refused, the bucket does not exist, the environment has no endpoint for
+    /// it. Such an error crosses as `ErrorKind::UNREACHABLE`, and `codelake
+    /// verify` exits 4 only when every table's source is unreachable. A source
+    /// that was reached but holds bad data (a corrupt file, a malformed line)
+    /// is not. The default: no error of this plugin is.
+    fn unreachable(error: &Self::Error) -> bool {
+        let _ = error;
+        false
+    }
 
     /// Reads the source directly, for `verify` and `new-table`: its live
     /// schema (columns by name, with the types the source really has), its
@@ -167,13 +204,61 @@ pub fn runtime() -> &'static tokio::runtime::Runtime {
     })
 }
 
-/// Turns a caught panic's payload into text.
+/// Turns a caught panic's payload into text, with where it happened when a
+/// fence of this SDK caught it (`… (at src/lib.rs:47)`).
 pub fn panic_message(payload: &(dyn std::any::Any + Send)) -> String {
-    payload
+    let message = payload
         .downcast_ref::<&str>()
         .map(|message| (*message).to_owned())
         .or_else(|| payload.downcast_ref::<String>().cloned())
-        .unwrap_or_else(|| "a panic with a non-text payload".to_owned())
+        .unwrap_or_else(|| "a panic with a non-text payload".to_owned());
+    match PANICKED_AT.with(|at| at.borrow_mut().take()) {
+        Some(location) => format!("{message} (at {location})"),
+        None => message,
+    }
+}
+
+thread_local! {
+    /// How many panic fences this thread is inside now.
+    static FENCES: std::cell::Cell<usize> = const { std::cell::Cell::new(0) };
+    /// Where the last panic inside a fence happened on this thread.
+    static PANICKED_AT: std::cell::RefCell<Option<String>> = const { std::cell::RefCell::new(None) };
+}
+
+/// Marks this thread as inside a panic fence for as long as it lives. A
+/// panic inside a fence becomes the table's error, which says what the panic
+/// said and where; so the panic hook records where instead of printing it to
+/// the user's terminal as well (unless `RUST_BACKTRACE` asks for it). A panic
+/// outside every fence prints as usual.
+pub(crate) struct Fence(());
+
+impl Fence {
+    pub(crate) fn enter() -> Self {
+        static HOOK: std::sync::Once = std::sync::Once::new();
+        // The plugin's own copy of std, so its own hook: the host's is untouched.
+        HOOK.call_once(|| {
+            let default = std::panic::take_hook();
+            std::panic::set_hook(Box::new(move |info| {
+                let fenced = FENCES.with(std::cell::Cell::get) > 0;
+                if fenced && let Some(location) = info.location() {
+                    let at = format!("{}:{}", location.file(), location.line());
+                    PANICKED_AT.with(|cell| *cell.borrow_mut() = Some(at));
+                }
+                let asked = std::env::var_os("RUST_BACKTRACE").is_some_and(|value| value != "0");
+                if !fenced || asked {
+                    default(info);
+                }
+            }));
+        });
+        FENCES.with(|count| count.set(count.get() + 1));
+        Self(())
+    }
+}
+
+impl Drop for Fence {
+    fn drop(&mut self) {
+        FENCES.with(|count| count.set(count.get() - 1));
+    }
 }
 
 /// Exports a [`Source`] as a codelake plugin: the two functions the host looks up.

@@ -8,8 +8,12 @@
 //! - `docs/reference/catalog/`: one page per database, and an index;
 //! - `docs/reference/source-options.md`: every source kind's options.
 //!
+//! It also checks the fixtures (`tables/fixtures/<database>/<table>.csv`)
+//! against the declarations, and writes nothing when one is wrong.
+//!
 //! `--check` writes nothing and fails when any of them is stale.
 
+mod fixtures;
 mod render;
 mod scan;
 
@@ -44,6 +48,8 @@ pub struct Layout {
     pub catalog_docs: PathBuf,
     /// The generated source-options reference.
     pub source_options: PathBuf,
+    /// The tables' sample data, checked but not generated.
+    pub fixtures: PathBuf,
 }
 
 impl Layout {
@@ -55,6 +61,7 @@ impl Layout {
             manifest: "tables/catalog.json".into(),
             catalog_docs: "docs/reference/catalog".into(),
             source_options: "docs/reference/source-options.md".into(),
+            fixtures: "tables/fixtures".into(),
         }
     }
 }
@@ -82,6 +89,7 @@ pub fn run(root: &Path, args: &Args) -> anyhow::Result<()> {
 /// Every generated file, computed from `tables/src`; writes nothing.
 pub fn generate(root: &Path, layout: &Layout) -> anyhow::Result<Vec<Output>> {
     let tables = scan(root, layout)?;
+    fixtures::check(root, layout, &tables)?;
     render::all(root, layout, &tables)
 }
 

@@ -312,7 +312,9 @@ fn table_section(out: &mut String, found: &Found) {
     if let Some(rows) = rows {
         let _ = writeln!(out, "- **Rows:** {rows}");
     }
-    out.push_str("\n| Column | Type | Nullable | Checks | Description |\n|---|---|---|---|---|\n");
+    out.push_str(
+        "\n| Column | Type | Rust type | Nullable | Checks | Description |\n|---|---|---|---|---|---|\n",
+    );
     for column in spec.columns.iter() {
         let mut checks = Vec::new();
         if column.unique {
@@ -326,9 +328,10 @@ fn table_section(out: &mut String, found: &Found) {
         }
         let _ = writeln!(
             out,
-            "| `{}` | `{}` | {} | {} | {} |",
+            "| `{}` | `{}` | `{}` | {} | {} | {} |",
             cell(&column.name),
             column.ty,
+            column.field_type(),
             if column.nullable { "yes" } else { "no" },
             if checks.is_empty() {
                 "—".to_owned()
@@ -372,7 +375,7 @@ fn source_options() -> String {
                 option
                     .default
                     .map_or("—".to_owned(), |default| format!("`\"{default}\"`")),
-                cell(&option.value.describe()),
+                cell(&option.describe()),
                 cell(option.doc),
             );
         }

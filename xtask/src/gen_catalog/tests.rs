@@ -65,7 +65,7 @@ fn editing_a_doc_comment_makes_check_fail_and_names_the_command() {
     run_gen(dir.path(), true).unwrap();
     let page = fs::read_to_string(dir.path().join("docs/reference/catalog/shop.md")).unwrap();
     assert!(
-        page.contains("| `id` | `Int64` | no | — | Order key, unique per shop. |"),
+        page.contains("| `id` | `Int64` | `i64` | no | — | Order key, unique per shop. |"),
         "{page}"
     );
 }

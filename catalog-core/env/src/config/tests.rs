@@ -59,18 +59,31 @@ bucket = "lake-staging"
         Some("https://s3.staging.example")
     );
     assert_eq!(config.s3.access_key_id.as_deref(), Some("AKIA-from-aws"));
-    // Credentials come as a pair: a lone CODELAKE_ secret does not borrow AWS's key id.
-    let config = in_dir(&nested)
+    // Credentials come as a pair: a lone CODELAKE_ secret does not borrow AWS's
+    // key id; it is half a credential, an error that names both halves and
+    // never the secret.
+    let error = in_dir(&nested)
         .vars([
-            ("CODELAKE_S3_SECRET_ACCESS_KEY", "ours"),
+            ("CODELAKE_S3_SECRET_ACCESS_KEY", "ours-do-not-print"),
             ("AWS_ACCESS_KEY_ID", "AKIA-from-aws"),
         ])
         .build()
-        .unwrap();
-    assert_eq!(config.s3.access_key_id, None);
+        .unwrap_err()
+        .to_string();
     assert_eq!(
-        config.s3.secret_access_key.as_ref().map(Secret::expose),
-        Some("ours")
+        error,
+        "CODELAKE_S3_ACCESS_KEY_ID / CODELAKE_S3_SECRET_ACCESS_KEY: \
+         CODELAKE_S3_SECRET_ACCESS_KEY is set but CODELAKE_S3_ACCESS_KEY_ID is not; \
+         set both, or neither for unsigned requests"
+    );
+    let error = in_dir(&nested)
+        .vars([("AWS_ACCESS_KEY_ID", "AKIA-from-aws")])
+        .build()
+        .unwrap_err()
+        .to_string();
+    assert!(
+        error.contains("AWS_ACCESS_KEY_ID is set but AWS_SECRET_ACCESS_KEY is not"),
+        "{error}"
     );
 
     // Flags beat variables.
@@ -145,6 +158,7 @@ fn secrets_are_redacted_in_debug() {
     let config = in_dir(dir.path())
         .vars([
             ("CODELAKE_ENV", "production"),
+            ("CODELAKE_S3_ACCESS_KEY_ID", "AKIA-test"),
             ("CODELAKE_S3_SECRET_ACCESS_KEY", "hunter2"),
         ])
         .build()
@@ -196,4 +210,45 @@ fn s3_timeouts_come_from_the_file_or_a_variable_and_reach_the_environment() {
     let error = production().build().unwrap_err().to_string();
     assert!(error.contains("line 2"), "{error}");
     assert!(error.contains("`soon` is not a duration"), "{error}");
+}
+
+#[test]
+fn the_http_timeout_comes_from_the_file_or_a_variable_and_reaches_the_environment() {
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::write(
+        dir.path().join(CONFIG_FILE),
+        "[profiles.production]\nhttp_timeout = \"3s\"\n",
+    )
+    .unwrap();
+    let production = || in_dir(dir.path()).vars([("CODELAKE_ENV", "production")]);
+    let env = production().build().unwrap().environment();
+    assert_eq!(env.http_timeout, Some(Duration::from_secs(3)));
+    let env = production()
+        .vars([
+            ("CODELAKE_ENV", "production"),
+            ("CODELAKE_HTTP_TIMEOUT", "250ms"),
+        ])
+        .build()
+        .unwrap()
+        .environment();
+    assert_eq!(env.http_timeout, Some(Duration::from_millis(250)));
+    // Unset, each table keeps its own `timeout`.
+    let env = in_dir(tempfile::tempdir().unwrap().path())
+        .vars([("CODELAKE_ENV", "production")])
+        .build()
+        .unwrap()
+        .environment();
+    assert_eq!(env.http_timeout, None);
+    let error = production()
+        .vars([
+            ("CODELAKE_ENV", "production"),
+            ("CODELAKE_HTTP_TIMEOUT", "soon"),
+        ])
+        .build()
+        .unwrap_err()
+        .to_string();
+    assert!(
+        error.starts_with("CODELAKE_HTTP_TIMEOUT / http_timeout: `soon` is not a duration"),
+        "{error}"
+    );
 }

@@ -45,6 +45,29 @@ pub struct OptionDef {
     pub default: Option<&'static str>,
     /// One line on what it does.
     pub doc: &'static str,
+    /// A value to show for this option, in the docs and in errors, where its
+    /// shape's own example would mislead: `rows_path` and `next_link_path`
+    /// are both JSON pointers, but to different things.
+    pub example: Option<&'static str>,
+}
+
+impl OptionDef {
+    /// The values it accepts, with its own example: for docs and errors.
+    pub fn describe(&self) -> String {
+        self.value.describe_with(self.example)
+    }
+
+    /// The example value its description shows, if any.
+    pub fn example(&self) -> Option<&'static str> {
+        self.example.or(self.value.example())
+    }
+
+    const fn with_example(self, example: &'static str) -> Self {
+        Self {
+            example: Some(example),
+            ..self
+        }
+    }
 }
 
 /// The shape of an option's value.
@@ -83,8 +106,28 @@ pub enum OptionValue {
 
 impl OptionValue {
     /// A short description of the accepted values, for docs and errors.
+    /// An option with an example of its own is described by
+    /// [`OptionDef::describe`].
     pub fn describe(self) -> String {
+        self.describe_with(None)
+    }
+
+    /// The example value in the shape's description, for the shapes that
+    /// show exactly one; an option may show its own instead.
+    pub fn example(self) -> Option<&'static str> {
         match self {
+            Self::JsonPointer => Some("/data/rows"),
+            Self::EnvVar => Some("FX_API_TOKEN"),
+            Self::Columns => Some("year,month"),
+            _ => None,
+        }
+    }
+
+    /// The description with `example` in place of the shape's own, or after
+    /// it as `e.g.` for a shape that shows none.
+    fn describe_with(self, example: Option<&str>) -> String {
+        let shown = example.or(self.example()).unwrap_or_default();
+        let text = match self {
             Self::S3Uri => "an S3 URI, `s3://bucket/key` or `s3://bucket/prefix/`".into(),
             Self::FilePath => {
                 "a local file path, absolute or relative to the environment's data directory (no `s3://` or other scheme)".into()
@@ -98,17 +141,19 @@ impl OptionValue {
             Self::Bool => "`true` or `false`".into(),
             Self::Count => format!("an integer from 0 to {}", u32::MAX),
             Self::Duration => "a duration, e.g. \"10s\" or \"2m\"".into(),
-            Self::JsonPointer => {
-                "a JSON pointer such as \"/data/rows\" (empty for the root)".into()
-            }
-            Self::EnvVar => "an environment variable name such as \"FX_API_TOKEN\"".into(),
+            Self::JsonPointer => format!("a JSON pointer such as {shown:?} (empty for the root)"),
+            Self::EnvVar => format!("an environment variable name such as {shown:?}"),
             Self::Token => "a name of letters, digits, `-` and `_`".into(),
             Self::Ident => "a Rust function name".into(),
-            Self::Columns => "column names, comma-separated, e.g. \"year,month\"".into(),
+            Self::Columns => format!("column names, comma-separated, e.g. {shown:?}"),
             Self::OneOf(words) => {
                 let words: Vec<String> = words.iter().map(|word| format!("\"{word}\"")).collect();
                 format!("one of {}", words.join(", "))
             }
+        };
+        match example {
+            Some(example) if self.example().is_none() => format!("{text}, e.g. {example:?}"),
+            _ => text,
         }
     }
 }
@@ -120,6 +165,7 @@ const fn required(key: &'static str, value: OptionValue, doc: &'static str) -> O
         required: true,
         default: None,
         doc,
+        example: None,
     }
 }
 
@@ -135,6 +181,7 @@ const fn optional(
         required: false,
         default,
         doc,
+        example: None,
     }
 }
 
@@ -212,7 +259,8 @@ pub const SOURCES: &[SourceDef] = &[
                 OptionValue::JsonPointer,
                 None,
                 "With `pagination = \"next_link\"`: JSON pointer to the next page's URL.",
-            ),
+            )
+            .with_example("/links/next"),
             optional(
                 "page_param",
                 OptionValue::Token,
@@ -411,5 +459,44 @@ mod tests {
         );
         check(EnvVar, &["FX_TOKEN", "_X1"], &["fx", "1X", "X-Y", ""]);
         check(JsonPointer, &["", "/data/rows"], &["data"]);
+    }
+
+    /// Two options of one kind never show the same example: `rows_path` and
+    /// `next_link_path` share a shape, but point at different things.
+    #[test]
+    fn each_option_shows_an_example_of_its_own() {
+        for def in super::SOURCES {
+            let mut seen = std::collections::BTreeMap::new();
+            for option in def.options {
+                let Some(example) = option.example() else {
+                    continue;
+                };
+                let (key, description) = (option.key, option.describe());
+                assert!(
+                    option.value.parse(example).is_some(),
+                    "{}.{key}: its example {example:?} is not {description}",
+                    def.kind
+                );
+                assert!(
+                    description.contains(&format!("{example:?}")),
+                    "{}.{key}: {description}",
+                    def.kind
+                );
+                if let Some(other) = seen.insert(example, key) {
+                    panic!(
+                        "source `{}`: `{other}` and `{key}` both show the example {example:?}",
+                        def.kind
+                    );
+                }
+            }
+        }
+        let next_link = super::source("http-api")
+            .and_then(|def| def.options.iter().find(|o| o.key == "next_link_path"))
+            .unwrap();
+        assert!(
+            next_link.describe().contains("\"/links/next\""),
+            "{}",
+            next_link.describe()
+        );
     }
 }

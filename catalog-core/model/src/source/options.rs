@@ -328,7 +328,7 @@ impl<'a> Values<'a> {
                         key,
                         format!(
                             "`{key} = \"{value}\"` is not valid: expected {}",
-                            option.value.describe()
+                            option.describe()
                         ),
                     )),
                 },
@@ -343,7 +343,7 @@ impl<'a> Values<'a> {
                         "source `{}` needs `{} = \"…\"`, {}: {}",
                         def.kind,
                         option.key,
-                        option.value.describe(),
+                        option.describe(),
                         super::lower_first(option.doc)
                     ),
                 });

@@ -25,6 +25,7 @@ mod sample;
 use std::sync::Arc;
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
+use crate::user_message;
 use catalog_core::inspect::{Drift, InspectRequest, Inspection, Severity};
 use catalog_core::{Environment, TableSpec};
 use datafusion::arrow::array::RecordBatch;
@@ -41,6 +42,13 @@ use self::sample::{
     Sample, epoch_seconds, first_value, quoted, quoted_table, sample_checks, sample_query,
 };
 use crate::{Error, PluginSet};
+
+/// Why the plugin could not read a table's source directly.
+struct Unread {
+    message: String,
+    /// Not reached at all (see [`Error::unreachable`]).
+    unreachable: bool,
+}
 
 /// Verifies tables registered in a session.
 pub struct Verifier {
@@ -90,6 +98,7 @@ impl Verifier {
         let started = Instant::now();
         let mut checks = Vec::new();
         let mut rows = None;
+        let mut unreachable = false;
         let name = spec.qualified_name();
         let unregistered = self
             .unregistered
@@ -99,17 +108,29 @@ impl Verifier {
         // plugin may refuse a drifted source outright, and the drift is what to name.
         let inspection = self.inspect(spec).await;
         match (inspection, unregistered) {
-            (Err(message), unregistered) => {
-                let mut problems = vec![Problem::failure(message, reachable_fix(spec))];
+            (Err(unread), unregistered) => {
+                // Only a source not reached at all gets the endpoint and
+                // credentials to check; one reached with bad data, the data.
+                unreachable = unread.unreachable;
+                let (message, fix) = if unreachable {
+                    ("the source cannot be reached", reachable_fix(spec))
+                } else {
+                    (
+                        "the source's data cannot be read",
+                        "do what the message says: the data at the source is at fault, not the way to it"
+                            .to_owned(),
+                    )
+                };
+                let mut problems = vec![Problem::failure(unread.message, fix.clone())];
                 if let Some(error) = unregistered
                     && !problems[0].message.contains(&error.to_string())
                 {
-                    problems.push(Problem::failure(error.to_string(), reachable_fix(spec)));
+                    problems.push(Problem::failure(error.to_string(), fix));
                 }
                 checks.push(Check {
                     check: CheckKind::Reachable,
                     status: Status::Fail,
-                    message: "the source cannot be read".into(),
+                    message: message.into(),
                     problems,
                 });
                 for check in [
@@ -209,6 +230,7 @@ impl Verifier {
             status,
             duration_ms: millis(started.elapsed()),
             rows,
+            unreachable,
             checks,
         }
     }
@@ -232,7 +254,7 @@ impl Verifier {
     }
 
     /// The plugin's direct read of the source, on a blocking thread.
-    async fn inspect(&self, spec: &TableSpec) -> Result<Inspection, String> {
+    async fn inspect(&self, spec: &TableSpec) -> Result<Inspection, Unread> {
         let plugins = Arc::clone(&self.plugins);
         let owned = spec.clone();
         let env = self.env.clone();
@@ -242,8 +264,14 @@ impl Verifier {
         };
         tokio::task::spawn_blocking(move || crate::inspect(&plugins, &owned, &env, &request))
             .await
-            .map_err(|error| format!("reading the source stopped: {error}"))?
-            .map_err(|error| error.to_string())
+            .map_err(|error| Unread {
+                message: format!("reading the source stopped: {error}"),
+                unreachable: false,
+            })?
+            .map_err(|error| Unread {
+                message: error.to_string(),
+                unreachable: error.unreachable(),
+            })
     }
 
     /// The sample query and `COUNT(*)`: the check, the count, the sample's aggregates.
@@ -296,8 +324,8 @@ impl Verifier {
 
     async fn query(&self, sql: &str) -> Result<Vec<RecordBatch>, String> {
         let run = async {
-            let frame = self.ctx.sql(sql).await.map_err(|e| e.to_string())?;
-            frame.collect().await.map_err(|e| e.to_string())
+            let frame = self.ctx.sql(sql).await.map_err(|e| user_message(&e))?;
+            frame.collect().await.map_err(|e| user_message(&e))
         };
         tokio::time::timeout(self.options.timeout, run)
             .await

@@ -128,6 +128,12 @@ pub struct TableReport {
     /// `COUNT(*)`, when it ran.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub rows: Option<u64>,
+    /// Whether its source could not be reached at all (its server down or
+    /// silent, the connection or credentials refused, the bucket missing, no
+    /// plugin for it), rather than reached and found wrong: what `verify`'s
+    /// exit code 4 counts. Written only when true.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub unreachable: bool,
     /// Every check, in a fixed order.
     pub checks: Vec<Check>,
 }

@@ -1,6 +1,9 @@
 //! Test-only: a `function` plugin whose tables panic, to prove the SDK fences
 //! panics on the plugin's side. `function = "…"` picks where it panics:
-//! `panic_on_build`, `panic_on_scan` or `panic_on_read`.
+//! `panic_on_build`, `panic_on_scan` or `panic_on_read`. The variable
+//! `FAULTY_PLUGIN_PANICS` (one of those three) overrides it, so that the fault
+//! matrix can put this plugin in place of the real `function` plugin under the
+//! real catalog.
 
 use std::fmt;
 use std::sync::Arc;
@@ -38,7 +41,9 @@ impl Source for Faulty {
         _env: &Environment,
     ) -> std::result::Result<Built, NoSuchFunction> {
         let schema = Arc::new(table.spec.arrow_schema());
-        let on_scan = match table.options.function.as_str() {
+        let stage = std::env::var("FAULTY_PLUGIN_PANICS")
+            .unwrap_or_else(|_| table.options.function.clone());
+        let on_scan = match stage.as_str() {
             "panic_on_build" => panic!("deliberate panic while building"),
             "panic_on_scan" => true,
             "panic_on_read" => false,
