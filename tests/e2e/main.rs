@@ -9,4 +9,5 @@ mod http;
 mod plugins;
 mod s3;
 mod support;
+mod tutorial;
 mod verify;

@@ -173,6 +173,10 @@ enum DataCommand {
         /// a fixture replaces generated data. [default: the catalog's tables/fixtures]
         #[arg(long, value_name = "DIR")]
         fixtures: Option<PathBuf>,
+        /// Seed the tables of this catalog manifest (a `catalog.json` written by
+        /// `cargo xtask gen-catalog`) instead of the catalog built into codelake.
+        #[arg(long, value_name = "FILE")]
+        catalog: Option<PathBuf>,
     },
 }
 
@@ -266,11 +270,17 @@ async fn run(cli: Cli) -> Result<(), CliError> {
                     scale,
                     refresh,
                     fixtures,
+                    catalog,
                 },
         } => {
-            let session =
-                session::Session::open(&global, session::Seed::Skip, session::Unavailable::Silent)
-                    .await?;
+            let catalog = catalog.as_deref().map(verify::read_catalog).transpose()?;
+            let session = session::Session::open_catalog(
+                &global,
+                session::Seed::Skip,
+                session::Unavailable::Silent,
+                catalog,
+            )
+            .await?;
             let seeded = session.seed(scale, refresh, fixtures.as_deref()).await?;
             if seeded.problems.is_empty() {
                 Ok(())

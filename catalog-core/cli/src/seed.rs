@@ -22,10 +22,8 @@ use datafusion::arrow::compute::cast;
 use datafusion::arrow::datatypes::{DataType, Field, Schema};
 use datafusion::arrow::error::ArrowError;
 use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
-use object_store::buffered::BufWriter as ObjectWriter;
 use object_store::path::Path as ObjectPath;
 use object_store::{ObjectStore, ObjectStoreExt};
-use parquet::arrow::async_writer::AsyncArrowWriter;
 use parquet::basic::Compression;
 use parquet::file::properties::WriterProperties;
 use serde_json::json;
@@ -59,11 +57,13 @@ pub struct Seeded {
 /// generator would write is left alone, unless `refresh`.
 ///
 /// A bad fixture does not stop the rest: it is reported in [`Seeded::problems`].
+/// `catalog` is the tables to seed: the built-in catalog, or a `--catalog` file's.
 pub async fn seed(
     env: &Environment,
     scale: Option<f64>,
     refresh: bool,
     fixtures: &Path,
+    catalog: &[TableSpec],
 ) -> anyhow::Result<Seeded> {
     let data_dir = env.data_dir.clone();
     std::fs::create_dir_all(&data_dir)
@@ -85,7 +85,7 @@ pub async fn seed(
     let scale = scale
         .or(marker.as_ref().map(|marker| marker.scale))
         .unwrap_or(DEFAULT_SCALE);
-    let plan = plan(fixtures);
+    let plan = plan(fixtures, catalog);
     // Files an earlier (maybe interrupted) seed wrote are ours to overwrite.
     let (mut files, mut origins) = marker
         .map(|marker| (marker.files, marker.origins))
@@ -250,18 +250,18 @@ struct Fixture {
 }
 
 /// What this seed writes, what it cannot, and which fixtures are wrong.
-struct Plan {
+struct Plan<'a> {
     /// Each seedable table that has sample data, and where it comes from.
-    targets: Vec<(&'static TableSpec, Origin)>,
+    targets: Vec<(&'a TableSpec, Origin)>,
     /// Seedable tables with neither a fixture nor a generator.
-    unseeded: Vec<&'static TableSpec>,
+    unseeded: Vec<&'a TableSpec>,
     /// Every fixture problem, `file: problem; fix`.
     problems: Vec<String>,
 }
 
 /// Reads every fixture in `dir` (a missing directory holds none) and pairs each
 /// seedable table with its fixture, or its generator.
-fn plan(dir: &Path) -> Plan {
+fn plan<'a>(dir: &Path, catalog: &'a [TableSpec]) -> Plan<'a> {
     let mut problems = Vec::new();
     let mut fixtures: BTreeMap<String, Fixture> = BTreeMap::new();
     let mut bad = std::collections::BTreeSet::new();
@@ -279,7 +279,10 @@ fn plan(dir: &Path) -> Plan {
             continue;
         };
         let qualified = format!("{database}.{name}");
-        let Some(spec) = tables::REGISTRY.get(&qualified) else {
+        let Some(spec) = catalog
+            .iter()
+            .find(|spec| spec.qualified_name() == qualified)
+        else {
             let close = crate::names::close_names(&qualified);
             let hint = if close.is_empty() {
                 String::new()
@@ -313,7 +316,7 @@ fn plan(dir: &Path) -> Plan {
     }
     let mut targets = Vec::new();
     let mut unseeded = Vec::new();
-    for spec in tables::REGISTRY.tables() {
+    for spec in catalog {
         let name = spec.qualified_name();
         if !fixture::seedable(&spec.source) || bad.contains(&name) {
             continue;
@@ -551,6 +554,8 @@ enum Target {
         store: Arc<dyn ObjectStore>,
         location: String,
         path: ObjectPath,
+        /// Where the Parquet file is written before it is uploaded: the data directory.
+        spool: PathBuf,
     },
     /// The declared location (relative to the data directory), the path, and
     /// the table's CSV dialect.
@@ -594,6 +599,7 @@ impl Target {
             store: Arc::new(store),
             path: ObjectPath::from(key),
             location,
+            spool: env.data_dir.clone(),
         })
     }
 
@@ -619,6 +625,7 @@ impl Target {
                 store,
                 path,
                 location,
+                ..
             } => match store.head(path).await {
                 Ok(meta) => Ok(Some(meta.size)),
                 Err(object_store::Error::NotFound { .. }) => Ok(None),
@@ -673,32 +680,31 @@ impl Target {
                 store,
                 path,
                 location,
+                spool,
             } => {
+                // Written whole to a file beside the data first: a batch that fails
+                // never reaches S3, and the object is then one multipart upload.
                 let properties = WriterProperties::builder()
                     .set_compression(Compression::SNAPPY)
                     .build();
-                let sink = ObjectWriter::new(Arc::clone(store), path.clone());
-                let mut writer =
-                    AsyncArrowWriter::try_new(sink, Arc::clone(&declared), Some(properties))?;
-                let mut written = Ok(());
+                let cannot = |error: &dyn std::fmt::Display| {
+                    anyhow::anyhow!("cannot write {location}: {error}")
+                };
+                let file = tempfile::Builder::new()
+                    .prefix(".seed-")
+                    .suffix(".parquet")
+                    .tempfile_in(spool)
+                    .map_err(|error| cannot(&error))?;
+                let mut writer = parquet::arrow::ArrowWriter::try_new(
+                    std::io::BufWriter::new(file.as_file()),
+                    Arc::clone(&declared),
+                    Some(properties),
+                )?;
                 for batch in batches {
-                    written = match conform(batch) {
-                        Ok(batch) => writer.write(&batch).await.map_err(anyhow::Error::from),
-                        Err(error) => Err(error),
-                    };
-                    if written.is_err() {
-                        break;
-                    }
+                    writer.write(&conform(batch)?)?;
                 }
-                if let Err(error) = written {
-                    // The object appears only when its multipart upload completes,
-                    // but the parts sent so far stay (and are billed) until the
-                    // upload is aborted. (A failed completion, object_store aborts.)
-                    let _ = writer.into_inner().abort().await;
-                    return Err(error.context(format!("cannot write {location}")));
-                }
-                writer
-                    .close()
+                writer.close().map_err(|error| cannot(&error))?;
+                upload(store.as_ref(), path, file.path())
                     .await
                     .with_context(|| format!("cannot write {location}"))?;
             }
@@ -733,6 +739,69 @@ impl Target {
 /// (another database's `orders` is not TPC-H's).
 fn generates(spec: &TableSpec) -> bool {
     spec.database == "tpch" && generator(spec.name.as_ref(), DEFAULT_SCALE).is_some()
+}
+
+/// The size of each part of an upload: S3 takes at least 5 MiB but for the last.
+const PART_SIZE: usize = 16 << 20;
+
+/// Uploads the file at `file` to `path` as one multipart upload, a few parts in
+/// flight: the object appears only once every part is in, and any failure
+/// aborts the upload, so no part lingers (S3 keeps, and bills, the parts of an
+/// upload that is neither completed nor aborted).
+async fn upload(store: &dyn ObjectStore, path: &ObjectPath, file: &Path) -> anyhow::Result<()> {
+    send(store.put_multipart(path).await?, file, PART_SIZE).await
+}
+
+/// Sends `file` through `upload` in parts of `part_size`, then completes it;
+/// aborts it on any failure.
+async fn send(
+    mut upload: Box<dyn object_store::MultipartUpload>,
+    file: &Path,
+    part_size: usize,
+) -> anyhow::Result<()> {
+    use futures::StreamExt as _;
+    use tokio::io::AsyncReadExt as _;
+    let sent = async {
+        let mut reader = tokio::fs::File::open(file).await?;
+        let mut in_flight = futures::stream::FuturesUnordered::new();
+        loop {
+            let mut part = Vec::with_capacity(part_size);
+            (&mut reader)
+                .take(part_size as u64)
+                .read_to_end(&mut part)
+                .await?;
+            if part.is_empty() {
+                break;
+            }
+            in_flight.push(upload.put_part(object_store::PutPayload::from(part)));
+            while in_flight.len() >= 4 {
+                in_flight.next().await.transpose()?;
+            }
+        }
+        while let Some(sent) = in_flight.next().await {
+            sent?;
+        }
+        anyhow::Ok(())
+    }
+    .await;
+    let completed = match sent {
+        Ok(()) => upload
+            .complete()
+            .await
+            .map(drop)
+            .map_err(anyhow::Error::from),
+        Err(error) => Err(error),
+    };
+    if let Err(error) = completed {
+        if let Err(abort) = upload.abort().await {
+            anyhow::bail!(
+                "{error:#}; the upload could not be aborted either ({abort}), so its parts stay \
+                 until the bucket's lifecycle rule removes them"
+            );
+        }
+        return Err(error);
+    }
+    Ok(())
 }
 
 /// The generator of TPC-H table `name`, if there is one.
@@ -865,4 +934,105 @@ fn write_marker(data_dir: &Path, marker: &Marker) -> anyhow::Result<()> {
     std::fs::write(&tmp, text)
         .and_then(|()| std::fs::rename(&tmp, &path))
         .map_err(|error| anyhow::anyhow!("cannot write {}: {error}", path.display()))
+}
+
+#[cfg(test)]
+mod tests {
+    use std::sync::{Arc, Mutex};
+
+    use object_store::{MultipartUpload, PutPayload, PutResult, UploadPart};
+
+    use super::send;
+
+    /// What an upload was asked to do.
+    #[derive(Debug, Default, PartialEq)]
+    struct Calls {
+        parts: Vec<usize>,
+        completed: bool,
+        aborted: bool,
+    }
+
+    /// An upload that records its calls and fails the part or the completion it is told to.
+    #[derive(Debug)]
+    struct Recording {
+        calls: Arc<Mutex<Calls>>,
+        fail_part: Option<usize>,
+        fail_complete: bool,
+    }
+
+    #[async_trait::async_trait]
+    impl MultipartUpload for Recording {
+        fn put_part(&mut self, data: PutPayload) -> UploadPart {
+            let mut calls = self.calls.lock().unwrap();
+            calls.parts.push(data.content_length());
+            let fail = self.fail_part == Some(calls.parts.len());
+            Box::pin(async move {
+                if fail {
+                    Err(object_store::Error::Generic {
+                        store: "test",
+                        source: "the connection was reset".into(),
+                    })
+                } else {
+                    Ok(())
+                }
+            })
+        }
+
+        async fn complete(&mut self) -> object_store::Result<PutResult> {
+            self.calls.lock().unwrap().completed = true;
+            if self.fail_complete {
+                return Err(object_store::Error::Generic {
+                    store: "test",
+                    source: "the completion was refused".into(),
+                });
+            }
+            Ok(PutResult {
+                e_tag: None,
+                version: None,
+            })
+        }
+
+        async fn abort(&mut self) -> object_store::Result<()> {
+            self.calls.lock().unwrap().aborted = true;
+            Ok(())
+        }
+    }
+
+    async fn run(fail_part: Option<usize>, fail_complete: bool) -> (anyhow::Result<()>, Calls) {
+        let file = tempfile::NamedTempFile::new().unwrap();
+        std::fs::write(file.path(), vec![7u8; 25]).unwrap();
+        let calls = Arc::new(Mutex::new(Calls::default()));
+        let upload = Recording {
+            calls: Arc::clone(&calls),
+            fail_part,
+            fail_complete,
+        };
+        let result = send(Box::new(upload), file.path(), 10).await;
+        let calls = std::mem::take(&mut *calls.lock().unwrap());
+        (result, calls)
+    }
+
+    #[tokio::test]
+    async fn an_upload_is_completed_in_parts_or_aborted_on_any_failure() {
+        let (result, calls) = run(None, false).await;
+        result.unwrap();
+        assert_eq!(
+            calls,
+            Calls {
+                parts: vec![10, 10, 5],
+                completed: true,
+                aborted: false
+            }
+        );
+
+        // A part that fails: never completed, aborted, and the cause said.
+        let (result, calls) = run(Some(2), false).await;
+        assert!(format!("{:#}", result.unwrap_err()).contains("the connection was reset"),);
+        assert!(!calls.completed && calls.aborted, "{calls:?}");
+
+        // A completion that fails: aborted too.
+        let (result, calls) = run(None, true).await;
+        assert!(format!("{:#}", result.unwrap_err()).contains("the completion was refused"),);
+        assert!(calls.completed && calls.aborted, "{calls:?}");
+    }
 }

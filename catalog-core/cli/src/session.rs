@@ -206,7 +206,11 @@ impl Session {
             Some(dir) => std::path::absolute(dir).map_err(CliError::config)?,
             None => PathBuf::from(tables::FIXTURES_DIR),
         };
-        seed::seed(&self.env, scale, refresh, &fixtures)
+        let catalog: Vec<TableSpec> = match &self.catalog {
+            Some(catalog) => catalog.clone(),
+            None => tables::REGISTRY.tables().cloned().collect(),
+        };
+        seed::seed(&self.env, scale, refresh, &fixtures, &catalog)
             .await
             .map_err(CliError::failed)
     }

@@ -214,7 +214,7 @@ fn name_missing_sample_data(env: &Environment, spec: &TableSpec, report: &mut Ta
 }
 
 /// The tables of a `catalog.json` manifest.
-fn read_catalog(path: &Path) -> Result<Vec<TableSpec>, CliError> {
+pub fn read_catalog(path: &Path) -> Result<Vec<TableSpec>, CliError> {
     let text = std::fs::read_to_string(path).map_err(|error| {
         CliError::msg(
             EXIT_CONFIG,

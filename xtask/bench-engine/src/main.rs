@@ -1,5 +1,6 @@
-//! `codelake-bench-engine ENGINE DATA_DIR`: one of `cargo xtask bench`'s
-//! in-process engines, answering queries over standard input and output.
+//! `codelake-bench-engine ENGINE DATA_DIR [CATALOG_JSON]`: one of `cargo xtask
+//! bench`'s in-process engines, answering queries over standard input and
+//! output, over the built-in catalog or the tables of a `catalog.json`.
 //!
 //! Engines, all on one DataFusion version and the same session settings:
 //! - `codelake`: the catalog's tables registered through the real plugins, in
@@ -39,13 +40,23 @@ fn main() -> anyhow::Result<()> {
     let mut args = std::env::args().skip(1);
     let (Some(engine), Some(data_dir)) = (args.next(), args.next()) else {
         bail!(
-            "usage: codelake-bench-engine codelake|datafusion|datafusion-s3 DATA_DIR \
+            "usage: codelake-bench-engine codelake|datafusion|datafusion-s3 DATA_DIR [CATALOG_JSON] \
              (run by `cargo xtask bench`)"
         );
     };
     let data_dir = PathBuf::from(data_dir);
+    let catalog: Vec<TableSpec> = match args.next() {
+        Some(path) => {
+            let text = std::fs::read_to_string(&path)
+                .with_context(|| format!("cannot read catalog {path}"))?;
+            catalog_core::Manifest::from_json(&text)
+                .with_context(|| format!("catalog {path}"))?
+                .tables
+        }
+        None => tables::REGISTRY.tables().cloned().collect(),
+    };
     let runtime = tokio::runtime::Runtime::new()?;
-    let ctx = runtime.block_on(session(&engine, &data_dir))?;
+    let ctx = runtime.block_on(session(&engine, &data_dir, &catalog))?;
     let mut stdout = std::io::stdout().lock();
     writeln!(
         stdout,
@@ -95,8 +106,14 @@ fn rows(batches: &[RecordBatch]) -> anyhow::Result<Vec<Vec<String>>> {
     Ok(rows)
 }
 
-/// The engine's session, every table registered.
-async fn session(engine: &str, data_dir: &Path) -> anyhow::Result<Arc<SessionContext>> {
+/// The engine's session, every table of `catalog` that can be opened
+/// registered; each other one is named on standard error, and only the
+/// queries that use it fail, as in `codelake sql`.
+async fn session(
+    engine: &str,
+    data_dir: &Path,
+    catalog: &[TableSpec],
+) -> anyhow::Result<Arc<SessionContext>> {
     // The settings `codelake sql` uses.
     let ctx = SessionContext::new_with_config(SessionConfig::new().with_information_schema(true));
     let local = LocalEnvironment::attach(data_dir).with_context(|| {
@@ -112,7 +129,7 @@ async fn session(engine: &str, data_dir: &Path) -> anyhow::Result<Arc<SessionCon
             let plugins = PluginSet::load_dir(&default_plugin_dir())?;
             // As `codelake sql` does: a table that cannot be opened is named, and
             // only the queries that use it fail; the others are measured.
-            for failure in register_tables(&ctx, &plugins, tables::REGISTRY.tables(), &env) {
+            for failure in register_tables(&ctx, &plugins, catalog.iter(), &env) {
                 eprintln!("warning: {failure}; queries that use it fail");
             }
             Ok(ctx)
@@ -125,11 +142,18 @@ async fn session(engine: &str, data_dir: &Path) -> anyhow::Result<Arc<SessionCon
                 let url = ObjectStoreUrl::parse("s3://codelake")?;
                 ctx.register_object_store(url.as_ref(), Arc::new(store));
             }
-            for spec in tables::REGISTRY.tables() {
-                if let Some(table) = native_table(&ctx, spec, data_dir, on_s3).await? {
-                    ctx.sql(&format!("CREATE SCHEMA IF NOT EXISTS {}", spec.database))
-                        .await?;
-                    ctx.register_table(spec.qualified_name().as_str(), table)?;
+            for spec in catalog {
+                match native_table(&ctx, spec, data_dir, on_s3).await {
+                    Ok(Some(table)) => {
+                        ctx.sql(&format!("CREATE SCHEMA IF NOT EXISTS {}", spec.database))
+                            .await?;
+                        ctx.register_table(spec.qualified_name().as_str(), table)?;
+                    }
+                    Ok(None) => {}
+                    Err(error) => eprintln!(
+                        "warning: table `{}`: {error:#}; queries that use it fail",
+                        spec.qualified_name()
+                    ),
                 }
             }
             Ok(Arc::new(ctx))
