@@ -255,7 +255,10 @@ pub static FAULTS: &[Fault] = &[
         inject: &[File(NATION, Empty)],
         run: Run::Sql(COUNT_NATION),
         exit: 1,
-        says: &["tpch.nation", "nation.csv"],
+        says: &[
+            "tpch.nation",
+            "nation.csv is empty (0 bytes): the table declares a header line, and it has none",
+        ],
         others: Some(Other::Part),
     },
     Fault {
@@ -277,7 +280,11 @@ pub static FAULTS: &[Fault] = &[
         inject: &[File(NATION, Append("25|ATLANTIS|0|sunk|extra\n"))],
         run: Run::Sql(COUNT_NATION),
         exit: 1,
-        says: &["tpch.nation", "nation.csv", "fields"],
+        says: &[
+            "tpch.nation",
+            "line 27 of ",
+            "nation.csv has 5 fields where 4 are expected; fix that line",
+        ],
         others: Some(Other::Part),
     },
     Fault {
@@ -286,7 +293,11 @@ pub static FAULTS: &[Fault] = &[
         inject: &[File(NATION, Append("25|ATLANTIS\n"))],
         run: Run::Sql(COUNT_NATION),
         exit: 1,
-        says: &["tpch.nation", "nation.csv", "fields"],
+        says: &[
+            "tpch.nation",
+            "line 27 of ",
+            "nation.csv has 2 fields where 4 are expected; fix that line",
+        ],
         others: Some(Other::Part),
     },
     Fault {
@@ -346,8 +357,7 @@ pub static FAULTS: &[Fault] = &[
         exit: 1,
         says: &[
             "tpch.part",
-            "s3://codelake/tpch/part.parquet",
-            "Corrupt footer",
+            "s3://codelake/tpch/part.parquet is corrupt: it is not readable Parquet (Invalid Parquet file. Corrupt footer); rewrite it or remove it",
         ],
         others: Some(Other::Nation),
     },
@@ -357,7 +367,10 @@ pub static FAULTS: &[Fault] = &[
         inject: &[File(PART, Garbage)],
         run: Run::Sql(COUNT_PART),
         exit: 1,
-        says: &["tpch.part", "s3://codelake/tpch/part.parquet"],
+        says: &[
+            "tpch.part",
+            "s3://codelake/tpch/part.parquet is corrupt: it is not readable Parquet",
+        ],
         others: Some(Other::Nation),
     },
     Fault {
@@ -366,7 +379,10 @@ pub static FAULTS: &[Fault] = &[
         inject: &[File(PART, Rewrite(p_size_as_text))],
         run: Run::Sql(SUM_PART),
         exit: 1,
-        says: &["tpch.part", "p_size"],
+        says: &[
+            "tpch.part",
+            "s3://codelake/tpch/part.parquet stores `p_size` as Utf8, not Int32, as tables::tpch::Part declares it",
+        ],
         others: Some(Other::Nation),
     },
     Fault {
@@ -375,7 +391,10 @@ pub static FAULTS: &[Fault] = &[
         inject: &[File(PART, Rewrite(without_p_comment))],
         run: Run::Sql("SELECT p_comment FROM tpch.part"),
         exit: 1,
-        says: &["tpch.part", "p_comment"],
+        says: &[
+            "tpch.part",
+            "s3://codelake/tpch/part.parquet has no column `p_comment`, as tables::tpch::Part declares it",
+        ],
         others: Some(Other::Nation),
     },
     Fault {
@@ -384,7 +403,10 @@ pub static FAULTS: &[Fault] = &[
         inject: &[File(PART, Rewrite(p_size_as_text))],
         run: Run::Verify("tpch.part"),
         exit: 1,
-        says: &["tpch.part", "p_size"],
+        says: &[
+            "tpch.part",
+            "schema: column `p_size`: declared Int32, the source has Utf8",
+        ],
         others: Some(Other::Nation),
     },
     Fault {
@@ -405,7 +427,10 @@ pub static FAULTS: &[Fault] = &[
         inject: &[File(LINEITEM_0, Truncate(100))],
         run: Run::Sql(COUNT_LINEITEM),
         exit: 1,
-        says: &["tpch.lineitem", "Corrupt footer"],
+        says: &[
+            "tpch.lineitem",
+            "s3://codelake/tpch/lineitem/part-0.parquet is corrupt: it is not readable Parquet",
+        ],
         others: Some(Other::Nation),
     },
     Fault {
@@ -551,7 +576,11 @@ pub static FAULTS: &[Fault] = &[
         inject: &[S3(S3Fault::WrongSecret)],
         run: Run::Sql(COUNT_PART),
         exit: 4,
-        says: &["tpch.part", "403"],
+        says: &[
+            "tpch.part",
+            "403 Forbidden",
+            "S3 refused the credentials of environment `production`",
+        ],
         others: Some(Other::Nation),
     },
     Fault {
@@ -559,7 +588,7 @@ pub static FAULTS: &[Fault] = &[
         fault: "The bucket does not exist",
         inject: &[Set("CODELAKE_S3_BUCKET", "nope")],
         run: Run::Sql(COUNT_PART),
-        exit: 1,
+        exit: 4,
         says: &[
             "tpch.part",
             "bucket `nope` does not exist",
@@ -586,7 +615,11 @@ pub static FAULTS: &[Fault] = &[
         inject: &[S3(S3Fault::Silent)],
         run: Run::Sql(COUNT_PART),
         exit: 4,
-        says: &["tpch.part", "retry_timeout: 2s", "CODELAKE_S3_ENDPOINT"],
+        says: &[
+            "tpch.part",
+            "did not answer within 1s",
+            "CODELAKE_S3_REQUEST_TIMEOUT",
+        ],
         others: Some(Other::Nation),
     },
     Fault {
@@ -595,7 +628,7 @@ pub static FAULTS: &[Fault] = &[
         inject: &[S3(S3Fault::WrongSecret)],
         run: Run::Verify("tpch.part"),
         exit: 1,
-        says: &["tpch.part", "403"],
+        says: &["tpch.part", "the credentials were refused"],
         others: Some(Other::Nation),
     },
     // Plugins.
@@ -1130,7 +1163,14 @@ async fn check(fault: &'static Fault) -> Result<(), String> {
     }
     // The mechanism is not the user's business: no raw panic, no FFI boundary,
     // no chain of causes over several lines.
-    for mechanism in ["panicked at", "FFI error", "caused by", "RUST_BACKTRACE"] {
+    for mechanism in [
+        "panicked at",
+        "FFI error",
+        "caused by",
+        "RUST_BACKTRACE",
+        "Parquet error: Parquet error",
+        "Row data",
+    ] {
         if seen.text.contains(mechanism) {
             problems.push(format!("says {mechanism:?}"));
         }

@@ -1248,3 +1248,34 @@ async fn a_csv_line_with_extra_fields_is_named_in_fields_with_its_file_and_line(
     }
     assert!(!inspected.unreachable(), "{inspected}");
 }
+
+/// A bad value's line is the file's own, as an editor numbers it, with or
+/// without a header line.
+#[tokio::test]
+async fn a_bad_csv_value_names_the_files_own_line_with_or_without_a_header() {
+    let data = tempfile::tempdir().unwrap();
+    fs::write(data.path().join("plain.csv"), "1\n2\nthree\n").unwrap();
+    fs::write(data.path().join("headed.csv"), "x\n1\n2\nthree\n").unwrap();
+    let plain = spec(
+        "plain",
+        "csv",
+        &[("location", "plain.csv"), ("header", "false")],
+    );
+    let headed = spec("headed", "csv", &[("location", "headed.csv")]);
+    let ctx = Arc::new(SessionContext::new());
+    let env = Environment::new("test", data.path());
+    let failures = register_tables(&ctx, &plugins(), [&plain, &headed], &env);
+    assert!(failures.is_empty(), "{failures:?}");
+    for (table, line) in [("plain", 3), ("headed", 4)] {
+        let error = query(&ctx, &format!("SELECT sum(x) FROM test.{table}"))
+            .await
+            .unwrap_err();
+        assert!(
+            error.contains(&format!(
+                "line {line} of {}: `three` in column `x` is not a valid Int64",
+                data.path().join(format!("{table}.csv")).display()
+            )),
+            "{error}"
+        );
+    }
+}

@@ -91,6 +91,19 @@ fn bench_engine(data_dir: &Path, catalog: &Path, queries: &[&str]) -> (String, V
     (stderr(&finished), answers)
 }
 
+/// Stops the local environment of a directory when dropped, so that a failed
+/// assertion leaves no server running.
+struct LocalDown<'a>(&'a Path);
+
+impl Drop for LocalDown<'_> {
+    fn drop(&mut self) {
+        let output = run(self.0, &["local", "down"]);
+        if !std::thread::panicking() {
+            assert_ok(&output);
+        }
+    }
+}
+
 #[test]
 fn the_first_tables_tutorial_seeds_queries_verifies_and_benches() {
     let text = tutorial();
@@ -141,6 +154,7 @@ fn the_first_tables_tutorial_seeds_queries_verifies_and_benches() {
     );
     // The bench engine names it and measures the rest (the bench smoke's path).
     assert_ok(&run(dir.path(), &["local", "up"]));
+    let local = LocalDown(dir.path());
     let (warnings, answers) = bench_engine(
         &data_dir,
         Path::new(catalog),
@@ -170,7 +184,7 @@ fn the_first_tables_tutorial_seeds_queries_verifies_and_benches() {
         "{written}"
     );
 
-    // `cargo xtask verify --table web.page_views` passes.
+    // The tutorial's `cargo xtask verify --table web.page_views` passes.
     let output = run(
         dir.path(),
         &["verify", "--catalog", catalog, "--table", "web.page_views"],
@@ -192,7 +206,7 @@ fn the_first_tables_tutorial_seeds_queries_verifies_and_benches() {
         answers[0].contains(r#""rows":[["/pricing","42.5"],["/docs","NULL"],["/","8.0"]]"#),
         "{answers:?}"
     );
-    assert_ok(&run(dir.path(), &["local", "down"]));
+    drop(local);
 
     // The error the tutorial quotes for a value that does not parse, word for word.
     let quoted = block(

@@ -463,6 +463,14 @@ fn environment_hint(session: &Session, message: &str) -> Option<String> {
     .any(|needle| message.contains(needle));
     // An endpoint that took the connection and never answered: the address is right.
     let silent = message.contains("did not answer within");
+    // The endpoint answered, without the bucket the environment reads.
+    let no_bucket = message.contains("bucket `") && message.contains("` does not exist");
+    if no_bucket && session.local.is_none() {
+        return Some(format!(
+            "environment `{profile}` reads a bucket its S3 endpoint does not have: set \
+             CODELAKE_S3_BUCKET (or `s3.bucket` of profile `{profile}` in codelake.toml) to one that exists"
+        ));
+    }
     if !(unreachable || rejected || silent) {
         return None;
     }
@@ -473,9 +481,15 @@ fn environment_hint(session: &Session, message: &str) -> Option<String> {
         ));
     }
     if silent {
+        let setting = if http {
+            "CODELAKE_HTTP_TIMEOUT (or `http_timeout`"
+        } else {
+            "CODELAKE_S3_REQUEST_TIMEOUT (or `s3.request_timeout`"
+        };
         return Some(format!(
-            "environment `{profile}` reached the endpoint, but it did not answer in time: \
-             check that the service is up and not overloaded"
+            "environment `{profile}` reached the endpoint, but it did not answer in time: check \
+             that the service is up and not overloaded, or raise {setting} of profile `{profile}` \
+             in codelake.toml) if it is only slow"
         ));
     }
     Some(match (unreachable, http) {

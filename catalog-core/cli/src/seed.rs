@@ -78,6 +78,16 @@ pub async fn seed(
         Ok(file)
     })
     .await??;
+    // Spool files of a seed that was killed before it could remove them.
+    for entry in std::fs::read_dir(&data_dir).into_iter().flatten().flatten() {
+        if entry
+            .file_name()
+            .to_string_lossy()
+            .starts_with(SPOOL_PREFIX)
+        {
+            let _ = std::fs::remove_file(entry.path());
+        }
+    }
 
     // Decided under the lock: another seed may have finished while this one waited.
     let marker = read_marker(&data_dir);
@@ -637,10 +647,10 @@ impl Target {
         }
     }
 
-    /// Streams a table's batches here, as its source's format: Parquet through
-    /// S3 (a multipart upload when large), or CSV with the declared delimiter and
-    /// header (written aside, then renamed, so a reader never sees half a file).
-    /// The rows written.
+    /// Writes a table's batches here, as its source's format: Parquet written
+    /// whole beside the data, then sent to S3 as one multipart upload; or CSV
+    /// with the declared delimiter and header (written aside, then renamed).
+    /// Either way a reader never sees half a file. The rows written.
     async fn write(
         &self,
         spec: &TableSpec,
@@ -691,19 +701,28 @@ impl Target {
                     anyhow::anyhow!("cannot write {location}: {error}")
                 };
                 let file = tempfile::Builder::new()
-                    .prefix(".seed-")
+                    .prefix(SPOOL_PREFIX)
                     .suffix(".parquet")
                     .tempfile_in(spool)
                     .map_err(|error| cannot(&error))?;
-                let mut writer = parquet::arrow::ArrowWriter::try_new(
-                    std::io::BufWriter::new(file.as_file()),
-                    Arc::clone(&declared),
-                    Some(properties),
-                )?;
-                for batch in batches {
-                    writer.write(&conform(batch)?)?;
-                }
-                writer.close().map_err(|error| cannot(&error))?;
+                let spooled = (|| -> anyhow::Result<()> {
+                    let mut writer = parquet::arrow::ArrowWriter::try_new(
+                        std::io::BufWriter::new(file.as_file()),
+                        Arc::clone(&declared),
+                        Some(properties),
+                    )?;
+                    for batch in batches {
+                        writer.write(&conform(batch)?)?;
+                    }
+                    writer.close()?;
+                    Ok(())
+                })();
+                spooled.with_context(|| {
+                    format!(
+                        "cannot write {location} (spooled in {})",
+                        file.path().display()
+                    )
+                })?;
                 upload(store.as_ref(), path, file.path())
                     .await
                     .with_context(|| format!("cannot write {location}"))?;
@@ -741,6 +760,9 @@ fn generates(spec: &TableSpec) -> bool {
     spec.database == "tpch" && generator(spec.name.as_ref(), DEFAULT_SCALE).is_some()
 }
 
+/// The name of the files a seed writes Parquet into before uploading it.
+const SPOOL_PREFIX: &str = ".seed-spool-";
+
 /// The size of each part of an upload: S3 takes at least 5 MiB but for the last.
 const PART_SIZE: usize = 16 << 20;
 
@@ -761,9 +783,9 @@ async fn send(
 ) -> anyhow::Result<()> {
     use futures::StreamExt as _;
     use tokio::io::AsyncReadExt as _;
+    let mut in_flight = futures::stream::FuturesUnordered::new();
     let sent = async {
         let mut reader = tokio::fs::File::open(file).await?;
-        let mut in_flight = futures::stream::FuturesUnordered::new();
         loop {
             let mut part = Vec::with_capacity(part_size);
             (&mut reader)
@@ -784,6 +806,8 @@ async fn send(
         anyhow::Ok(())
     }
     .await;
+    // Parts already sent finish (or fail) before the abort, so none lands after it.
+    while in_flight.next().await.is_some() {}
     let completed = match sent {
         Ok(()) => upload
             .complete()

@@ -471,8 +471,10 @@ impl ConfigBuilder {
             ("AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY"),
         ])
         .find(|((id, secret, _), _)| id.is_some() || secret.is_some());
-        // Half a credential signs nothing: say which half is missing, where.
+        // Half a credential signs nothing: say which half is missing, where. An
+        // embedded profile's servers hold their own, so a stray variable is ignored there.
         if let Some(((id, secret, _), (id_name, secret_name))) = &credentials
+            && !embedded
             && id.is_some() != secret.is_some()
         {
             let (set, unset) = if id.is_some() {

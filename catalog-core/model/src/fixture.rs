@@ -72,9 +72,10 @@ pub fn check_header(spec: &TableSpec, header: &[&str]) -> Result<(), String> {
         .filter(|name| !header.contains(name))
         .map(|name| format!("`{name}`"))
         .collect();
+    let mut listed = BTreeSet::new();
     let extra: Vec<String> = header
         .iter()
-        .filter(|name| !declared.contains(name))
+        .filter(|name| !declared.contains(name) && listed.insert(**name))
         .map(|name| format!("`{name}`"))
         .collect();
     let mut problems = Vec::new();
@@ -133,7 +134,7 @@ mod tests {
         assert_eq!(check_header(&spec(), &["b", "a"]), Ok(()));
         assert_eq!(
             check_header(&spec(), &["a", "c", "c"]).unwrap_err(),
-            "the header misses `b`, has `c`, `c`, which `db.t` does not declare, names `c` twice; \
+            "the header misses `b`, has `c`, which `db.t` does not declare, names `c` twice; \
              name exactly the declared columns, in any order: a,b"
         );
     }

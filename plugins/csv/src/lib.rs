@@ -69,15 +69,16 @@ pub enum CsvError {
     /// A line whose number of fields is not the table's: said in fields,
     /// where Arrow's reader says "records", with the file it left out.
     #[error(
-        "line {line} of {} has {found} fields where {expected} are expected; fix that line \
+        "{} has {found} fields where {expected} are expected; fix that line \
          (a value holding the delimiter must be quoted)",
-        path.display()
+        place(*line, path)
     )]
     Fields {
         /// The file.
         path: PathBuf,
-        /// The line, counting the header, as the reader counts.
-        line: u64,
+        /// The line, counting the header; `None` when the reader read the file in
+        /// byte ranges, each counting lines from its own start.
+        line: Option<u64>,
         /// The fields found: `6`, or `more than 6`.
         found: String,
         /// The table's columns.
@@ -85,15 +86,16 @@ pub enum CsvError {
     },
     /// A value that does not parse as its column's declared type.
     #[error(
-        "line {line} of {}: `{value}` in column `{column}` is not a valid {ty}; fix the value, \
+        "{}: `{value}` in column `{column}` is not a valid {ty}; fix the value, \
          or change the column's type in the declaration",
-        path.display()
+        place(*line, path)
     )]
     Value {
         /// The file.
         path: PathBuf,
-        /// The line, counting the header.
-        line: u64,
+        /// The line, counting the header; `None` when the reader read the file in
+        /// byte ranges, each counting lines from its own start.
+        line: Option<u64>,
         /// The value as written.
         value: String,
         /// The column.
@@ -108,6 +110,16 @@ pub enum CsvError {
         path: PathBuf,
         /// Why.
         source: ArrowError,
+    },
+    /// A file with a header declared and not even a header line.
+    #[error(
+        "{} is empty (0 bytes): the table declares a header line, and it has none; \
+         write the data, or remove the file",
+        path.display()
+    )]
+    Empty {
+        /// The file.
+        path: PathBuf,
     },
     /// Declared columns the header does not name.
     #[error(
@@ -174,10 +186,14 @@ impl Source for Csv {
             .with_listing_options(options)
             .with_schema(Arc::new(schema));
         let listing = ListingTable::try_new(config)?;
+        // DataFusion reads a larger file in byte ranges, each counting its lines
+        // from its own start: a line number is the file's only in a file read whole.
+        let whole = std::fs::metadata(&path)
+            .is_ok_and(|meta| meta.len() <= DATAFUSION_REPARTITION_FILE_MIN_SIZE);
         Ok(Built::provider(Arc::new(listing)).explaining(move |error| {
             let text = error.to_string();
-            let explained = fields_error(&path, &text)
-                .or_else(|| value_error(&path, &columns, u64::from(header), &text))
+            let explained = fields_error(&path, &text, whole)
+                .or_else(|| value_error(&path, &columns, &text, whole))
                 .map(|explained| DataFusionError::Execution(explained.to_string()));
             Box::pin(async move { explained.unwrap_or(error) })
         }))
@@ -201,7 +217,7 @@ impl Source for Csv {
             .with_header(header)
             .with_delimiter(delimiter);
         let unreadable = |source: ArrowError| {
-            fields_error(&path, &source.to_string()).unwrap_or_else(|| CsvError::Read {
+            fields_error(&path, &source.to_string(), true).unwrap_or_else(|| CsvError::Read {
                 path: path.clone(),
                 source,
             })
@@ -303,7 +319,7 @@ export_source!(Csv);
 /// [`CsvError::Fields`]. The reader says "incorrect number of fields for line
 /// 5, expected 4 got 6" (or "got more than 6"), its schema inference
 /// "Expected 4 records, found 6 records at line 5".
-fn fields_error(path: &Path, error: &str) -> Option<CsvError> {
+fn fields_error(path: &Path, error: &str, line_known: bool) -> Option<CsvError> {
     let number = |text: &str| -> Option<u64> {
         let digits: String = text.chars().take_while(char::is_ascii_digit).collect();
         digits.parse().ok()
@@ -327,7 +343,7 @@ fn fields_error(path: &Path, error: &str) -> Option<CsvError> {
         };
     Some(CsvError::Fields {
         path: path.to_owned(),
-        line,
+        line: line_known.then_some(line),
         found,
         expected,
     })
@@ -337,14 +353,9 @@ fn fields_error(path: &Path, error: &str) -> Option<CsvError> {
 /// without the row it quotes (it may hold what the user never meant to
 /// print). The reader says "Error while parsing value 'three' as type
 /// 'Int64' for column 0 at line 4. Row data: '[…]'", its column counted in
-/// the file's order and its line counting data rows only: `header_lines` is
-/// added back, so the line is the file's, as an editor shows it.
-fn value_error(
-    path: &Path,
-    columns: &[String],
-    header_lines: u64,
-    error: &str,
-) -> Option<CsvError> {
+/// the file's order and its line counted from 0 (the header, if any, is line
+/// 0): one is added, so the line is the file's, as an editor shows it.
+fn value_error(path: &Path, columns: &[String], error: &str, line_known: bool) -> Option<CsvError> {
     let (_, rest) = error.split_once("Error while parsing value '")?;
     let (value, rest) = rest.split_once("' as type '")?;
     let (ty, rest) = rest.split_once("' for column ")?;
@@ -352,11 +363,24 @@ fn value_error(
     let line: String = rest.chars().take_while(char::is_ascii_digit).collect();
     Some(CsvError::Value {
         path: path.to_owned(),
-        line: line.parse::<u64>().ok()? + header_lines,
+        line: line_known.then_some(line.parse::<u64>().ok()? + 1),
         value: value.to_owned(),
         column: columns.get(index.parse::<usize>().ok()?)?.clone(),
         ty: ty.to_owned(),
     })
+}
+
+/// DataFusion's default `repartition_file_min_size`: a file above it may be
+/// read in several byte ranges.
+const DATAFUSION_REPARTITION_FILE_MIN_SIZE: u64 = 10 * 1024 * 1024;
+
+/// Where in the file: `line 5 of FILE`, or `a line of FILE` when the reader's
+/// count is not the file's.
+fn place(line: Option<u64>, path: &Path) -> String {
+    match line {
+        Some(line) => format!("line {line} of {}", path.display()),
+        None => format!("a line of {}", path.display()),
+    }
 }
 
 /// The table's file, which must exist.
@@ -454,6 +478,11 @@ fn schema_in_file_order(path: &Path, delimiter: u8, declared: &Schema) -> Result
         .iter()
         .map(|field| field.name().trim().to_owned())
         .collect();
+    if names.is_empty() && std::fs::metadata(path).is_ok_and(|meta| meta.len() == 0) {
+        return Err(CsvError::Empty {
+            path: path.to_owned(),
+        });
+    }
     let missing: Vec<&str> = declared
         .fields()
         .iter()

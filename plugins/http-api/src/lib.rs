@@ -463,8 +463,8 @@ async fn get_json(
                     source,
                 });
             }
-            // A server that takes the connection and never answers is not
-            // one that cannot be reached: its address is right.
+            // A server that takes the connection and never answers: its address
+            // is right (no base-URL hint), though its data cannot be had.
             Err(error) if error.is_timeout() => {
                 silent = true;
                 String::new()

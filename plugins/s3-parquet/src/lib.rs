@@ -176,7 +176,10 @@ impl Source for S3Parquet {
             .with_schema(Arc::new(file_schema));
         let listing = ListingTable::try_new(config)?;
         let (bucket, key) = bucket_and_key(location)?;
-        let store = shared_store(bucket, settings(env, location)?)?;
+        let s3 = settings(env, location)?;
+        let endpoint = s3.endpoint.clone().unwrap_or_else(|| "AWS".to_owned());
+        let request_timeout = s3.request_timeout();
+        let store = shared_store(bucket, s3)?;
         // The plugin's own runtime environment, which has the bucket's store:
         // the host's cannot cross the FFI boundary.
         let runtime_env = RuntimeEnvBuilder::new().build_arc()?;
@@ -197,6 +200,13 @@ impl Source for S3Parquet {
                 let (store, location, key) = (Arc::clone(&store), location.clone(), key.clone());
                 let declared = Arc::clone(&declared_in_files);
                 let rust_type = rust_type.clone();
+                if timed_out(&error) {
+                    return Box::pin(std::future::ready(DataFusionError::Execution(format!(
+                        "the S3 endpoint {endpoint} did not answer within {request_timeout:?}, \
+                         the environment's S3 request timeout; check that it is up, or raise the \
+                         timeout if it is only slow"
+                    ))));
+                }
                 Box::pin(async move {
                     explain(store, &location, &key, &declared, &rust_type, error).await
                 })
@@ -372,7 +382,8 @@ async fn explain(
     let bucket = bucket_and_key(location)
         .map(|(bucket, _)| bucket.to_owned())
         .unwrap_or_default();
-    let mut footers = futures::stream::iter(listed)
+    // As `inspect` reads them: at most `MAX_FOOTERS`, the newest first after the first.
+    let mut footers = futures::stream::iter(footers_to_read(&listed))
         .map(|object| {
             let name = format!("s3://{bucket}/{}", object.location);
             futures::FutureExt::map(
@@ -398,6 +409,23 @@ async fn explain(
         }
     }
     error
+}
+
+/// Whether `error`'s causes include a request to S3 that timed out: the
+/// endpoint took the connection and did not answer in time.
+fn timed_out(error: &(dyn std::error::Error + 'static)) -> bool {
+    use object_store::client::{HttpError, HttpErrorKind};
+    let mut cause = Some(error);
+    while let Some(error) = cause {
+        if error
+            .downcast_ref::<HttpError>()
+            .is_some_and(|http| http.kind() == HttpErrorKind::Timeout)
+        {
+            return true;
+        }
+        cause = error.source();
+    }
+    false
 }
 
 /// How a file's schema fails the declared one: a declared column missing, or
@@ -523,10 +551,17 @@ async fn footer(
         object: format!("s3://{bucket}/{}", object.location),
         reason: error.to_string().replace("Parquet error: ", ""),
     };
+    // Reaching the object is the store's business; only what it holds can be corrupt.
     let footer = DFParquetMetadata::new(&*store, &object)
         .fetch_metadata()
         .await
-        .map_err(|error| unreadable(&error))?;
+        .map_err(|error| match error {
+            DataFusionError::ObjectStore(error) => S3Error::Store {
+                location: format!("s3://{bucket}/{}", object.location),
+                error: *error,
+            },
+            error => unreadable(&error),
+        })?;
     let file = footer.file_metadata();
     let schema = parquet_to_arrow_schema(file.schema_descr(), file.key_value_metadata())
         .map_err(|error| unreadable(&error))?;

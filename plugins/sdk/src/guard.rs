@@ -7,7 +7,7 @@
 
 use std::collections::HashSet;
 use std::fmt;
-use std::panic::{AssertUnwindSafe, catch_unwind};
+use std::panic::AssertUnwindSafe;
 use std::sync::Arc;
 
 use async_trait::async_trait;
@@ -70,9 +70,7 @@ impl Origin {
         let Some(explain) = &self.explain else {
             return self.context(error);
         };
-        let fence = crate::Fence::enter();
-        let explaining = catch_unwind(AssertUnwindSafe(|| explain(error)));
-        drop(fence);
+        let explaining = crate::catch(|| explain(error));
         let explaining = match explaining {
             Ok(explaining) => explaining,
             Err(payload) => return self.error("explaining an error", &*payload),
@@ -94,6 +92,18 @@ impl Origin {
             "table `{}` (plugin `{}`{location})",
             self.table, self.plugin
         ))
+    }
+
+    /// A panic in an optional step, which the plugin goes on without: said
+    /// once on standard error, as the panic would have been, in one line.
+    fn ignored<T: Default>(&self, during: &str, payload: &(dyn std::any::Any + Send)) -> T {
+        eprintln!(
+            "warning: table `{}`: plugin `{}` panicked while {during}, and went on without it: {}",
+            self.table,
+            self.plugin,
+            panic_message(payload)
+        );
+        T::default()
     }
 
     fn error(&self, during: &str, payload: &(dyn std::any::Any + Send)) -> DataFusionError {
@@ -189,12 +199,11 @@ impl TableProvider for GuardedProvider {
             Err(payload) => return Err(self.origin.error("planning a scan", &*payload)),
         };
         // Only an optimisation (the host filters again): on any error, the plain scan.
-        let plan = catch_unwind(AssertUnwindSafe(|| {
-            filtered(Arc::clone(&plan), filters, state.config())
-        }))
-        .ok()
-        .and_then(Result::ok)
-        .unwrap_or(plan);
+        let plan = crate::catch(|| filtered(Arc::clone(&plan), filters, state.config()))
+            .map_err(|payload| self.origin.ignored::<()>("applying filters", &*payload))
+            .ok()
+            .and_then(Result::ok)
+            .unwrap_or(plan);
         Ok(Arc::new(GuardedExec::new(
             plan,
             self.runtime_env.clone(),
@@ -206,14 +215,13 @@ impl TableProvider for GuardedProvider {
         &self,
         filters: &[&Expr],
     ) -> Result<Vec<TableProviderFilterPushDown>> {
-        catch_unwind(AssertUnwindSafe(|| {
-            self.inner.supports_filters_pushdown(filters)
-        }))
-        .unwrap_or_else(|payload| Err(self.origin.error("checking filters", &*payload)))
+        crate::catch(|| self.inner.supports_filters_pushdown(filters))
+            .unwrap_or_else(|payload| Err(self.origin.error("checking filters", &*payload)))
     }
 
     fn statistics(&self) -> Option<Statistics> {
-        catch_unwind(AssertUnwindSafe(|| self.inner.statistics())).unwrap_or(None)
+        crate::catch(|| self.inner.statistics())
+            .unwrap_or_else(|payload| self.origin.ignored("computing statistics", &*payload))
     }
 }
 
@@ -304,7 +312,7 @@ impl GuardedExec {
         origin: Origin,
     ) -> Self {
         // Its plans top to bottom, on one line: `FilterExec: … <- DataSourceExec: …`.
-        let label = catch_unwind(AssertUnwindSafe(|| {
+        let label = crate::catch(|| {
             let shown = displayable(inner.as_ref()).indent(false).to_string();
             shown
                 .lines()
@@ -312,7 +320,7 @@ impl GuardedExec {
                 .filter(|line| !line.is_empty())
                 .collect::<Vec<_>>()
                 .join(" <- ")
-        }))
+        })
         .unwrap_or_else(|_| format!("{} (its plan cannot be displayed)", inner.name()));
         Self {
             label: format!(
@@ -340,7 +348,8 @@ impl ExecutionPlan for GuardedExec {
     /// The plugin plan's metrics (rows and bytes read, files and row groups
     /// pruned, time spent), so `EXPLAIN ANALYZE` on the host shows them.
     fn metrics(&self) -> Option<MetricsSet> {
-        catch_unwind(AssertUnwindSafe(|| plan_metrics(self.inner.as_ref()))).unwrap_or(None)
+        crate::catch(|| plan_metrics(self.inner.as_ref()))
+            .unwrap_or_else(|payload| self.origin.ignored("reporting metrics", &*payload))
     }
 
     fn properties(&self) -> &Arc<PlanProperties> {
@@ -373,10 +382,8 @@ impl ExecutionPlan for GuardedExec {
         _inputs: &[Arc<Statistics>],
         args: &StatisticsArgs,
     ) -> Result<Arc<Statistics>> {
-        catch_unwind(AssertUnwindSafe(|| {
-            StatisticsContext::new().compute(self.inner.as_ref(), args)
-        }))
-        .unwrap_or_else(|payload| Err(self.origin.error("computing statistics", &*payload)))
+        crate::catch(|| StatisticsContext::new().compute(self.inner.as_ref(), args))
+            .unwrap_or_else(|payload| Err(self.origin.error("computing statistics", &*payload)))
     }
 
     /// Lets the host split the plugin's scan into `target_partitions` (a Parquet
@@ -386,10 +393,8 @@ impl ExecutionPlan for GuardedExec {
         target_partitions: usize,
         config: &ConfigOptions,
     ) -> Result<Option<Arc<dyn ExecutionPlan>>> {
-        let repartitioned = catch_unwind(AssertUnwindSafe(|| {
-            self.inner.repartitioned(target_partitions, config)
-        }))
-        .unwrap_or_else(|payload| Err(self.origin.error("repartitioning a scan", &*payload)))?;
+        let repartitioned = crate::catch(|| self.inner.repartitioned(target_partitions, config))
+            .unwrap_or_else(|payload| Err(self.origin.error("repartitioning a scan", &*payload)))?;
         Ok(repartitioned.map(|inner| {
             Arc::new(Self::new(
                 inner,
@@ -408,9 +413,7 @@ impl ExecutionPlan for GuardedExec {
             Some(runtime_env) => Arc::new(with_runtime(&context, Arc::clone(runtime_env))),
             None => context,
         };
-        let fence = crate::Fence::enter();
-        let started = catch_unwind(AssertUnwindSafe(|| self.inner.execute(partition, context)));
-        drop(fence);
+        let started = crate::catch(|| self.inner.execute(partition, context));
         let stream = match started {
             Ok(stream) => stream.map_err(|error| self.origin.context(error))?,
             Err(payload) => return Err(self.origin.error("starting a scan", &*payload)),

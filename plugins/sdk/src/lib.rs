@@ -250,9 +250,24 @@ impl Fence {
                 }
             }));
         });
-        FENCES.with(|count| count.set(count.get() + 1));
+        let outermost = FENCES.with(|count| {
+            count.set(count.get() + 1);
+            count.get() == 1
+        });
+        if outermost {
+            // A location left by a panic caught and handled inside the plugin
+            // must not be given to the next one.
+            PANICKED_AT.with(|cell| cell.borrow_mut().take());
+        }
         Self(())
     }
+}
+
+/// [`std::panic::catch_unwind`] inside a [`Fence`]: a panic in `call` becomes
+/// the caller's error, and is not printed as well.
+pub(crate) fn catch<T>(call: impl FnOnce() -> T) -> std::thread::Result<T> {
+    let _fence = Fence::enter();
+    std::panic::catch_unwind(std::panic::AssertUnwindSafe(call))
 }
 
 impl Drop for Fence {

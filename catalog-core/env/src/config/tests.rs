@@ -76,6 +76,14 @@ bucket = "lake-staging"
          CODELAKE_S3_SECRET_ACCESS_KEY is set but CODELAKE_S3_ACCESS_KEY_ID is not; \
          set both, or neither for unsigned requests"
     );
+    // The embedded `local` profile holds its own credentials: a stray half is ignored there.
+    in_dir(dir.path())
+        .vars([
+            ("CODELAKE_ENV", "local"),
+            ("AWS_ACCESS_KEY_ID", "AKIA-from-aws"),
+        ])
+        .build()
+        .unwrap();
     let error = in_dir(&nested)
         .vars([("AWS_ACCESS_KEY_ID", "AKIA-from-aws")])
         .build()
