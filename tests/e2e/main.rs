@@ -8,6 +8,7 @@ mod faults;
 mod http;
 mod plugins;
 mod s3;
+mod serve;
 mod support;
 mod tutorial;
 mod verify;

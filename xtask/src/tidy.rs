@@ -88,6 +88,21 @@ const RULES: &[Rule] = &[
         kinds: Kinds::Any,
         why: "the host loads plugins from a directory and knows them only through the C ABI (`codelake-plugin-abi`)",
     },
+    // Every front end shares one query service; the service speaks no protocol,
+    // so Flight SQL, Postgres and agents reuse it without pulling in HTTP.
+    Rule {
+        crates: "catalog-serve",
+        must_not_reach: "axum* catalog-http catalog-env plugins/* !plugins/abi",
+        kinds: Kinds::Normal,
+        why: "the query service owns tokens, policy, limits and metrics for every front end; wire protocols, configuration and plugins are others' business",
+    },
+    // A front end is a thin adapter: it serves any environment and reads no source itself.
+    Rule {
+        crates: "catalog-http",
+        must_not_reach: "catalog-env plugins/* !plugins/abi",
+        kinds: Kinds::Normal,
+        why: "the HTTP front end adapts HTTP to the query service; environments are the binary's, sources the plugins'",
+    },
 ];
 
 fn matches(pattern: &str, package: &Package) -> bool {

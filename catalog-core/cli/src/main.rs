@@ -28,6 +28,7 @@ mod names;
 mod new_table;
 mod output;
 mod seed;
+mod serve;
 mod session;
 mod shell;
 mod verify;
@@ -108,6 +109,9 @@ enum Command {
     /// Print a `#[derive(Table)]` struct read from a live source (Parquet on S3, CSV,
     /// HTTP JSON, a function), with the types it really has, ready for `tables/`.
     NewTable(new_table::NewTableArgs),
+    /// Serve the catalog over HTTP, read-only, behind bearer tokens: SQL in, JSON,
+    /// NDJSON, CSV, Arrow or Parquet out (docs/reference/serve.md).
+    Serve(serve::ServeArgs),
     /// Start the local environment, seed it if empty, and run the seed query and a federated join.
     Demo {
         /// TPC-H scale factor of the sample data: regenerate at this scale unless already so.
@@ -258,6 +262,7 @@ async fn run(cli: Cli) -> Result<(), CliError> {
             }
         }
         Command::Tables { format } => describe::tables(format),
+        Command::Serve(args) => serve::run(&global, args).await,
         Command::Describe { table } => describe::describe(&table),
         Command::Local { command } => match command {
             LocalCommand::Up { foreground } => local::up(&global, foreground).await,

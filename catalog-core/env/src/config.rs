@@ -98,6 +98,10 @@ pub const VARIABLES: &[Variable] = &[
         doc: "How long to wait for a connection to the S3 endpoint, e.g. `2s`; default `5s`.",
     },
     Variable {
+        name: "CODELAKE_SERVE_TOKENS",
+        doc: "The bearer tokens `codelake serve` accepts, separated by commas (several at once, for rotation); never printed.",
+    },
+    Variable {
         name: "CODELAKE_S3_REQUEST_TIMEOUT",
         doc: "How long one S3 request may take, e.g. `10s`; default `30s`. A failed request is retried for at most twice this long.",
     },
@@ -163,6 +167,11 @@ pub struct Config {
     pub http_base_url: Option<String>,
     /// Caps every `http-api` table's `timeout`.
     pub http_timeout: Option<Duration>,
+    /// The bearer tokens `codelake serve` accepts: `CODELAKE_SERVE_TOKENS`
+    /// (comma-separated), else the lines of `serve.tokens_file`. Never printed.
+    pub serve_tokens: Vec<Secret>,
+    /// Where they were read from, for messages: the variable or the file.
+    pub serve_tokens_from: Option<String>,
     /// How to reach S3 (ignored when `embedded`).
     pub s3: S3Config,
     /// The profiles file that was read, if any.
@@ -228,13 +237,31 @@ impl Config {
 
 impl fmt::Debug for Config {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        // Listed field by field so a new field is a compile error here.
+        let Self {
+            profile,
+            embedded,
+            data_dir,
+            http_base_url,
+            http_timeout,
+            serve_tokens,
+            serve_tokens_from,
+            s3,
+            file,
+        } = self;
         f.debug_struct("Config")
-            .field("profile", &self.profile)
-            .field("embedded", &self.embedded)
-            .field("data_dir", &self.data_dir)
-            .field("http_base_url", &self.http_base_url)
-            .field("s3", &self.s3)
-            .field("file", &self.file)
+            .field("profile", profile)
+            .field("embedded", embedded)
+            .field("data_dir", data_dir)
+            .field("http_base_url", http_base_url)
+            .field("http_timeout", http_timeout)
+            .field(
+                "serve_tokens",
+                &format_args!("{} redacted", serve_tokens.len()),
+            )
+            .field("serve_tokens_from", serve_tokens_from)
+            .field("s3", s3)
+            .field("file", file)
             .finish()
     }
 }
@@ -285,7 +312,17 @@ struct Profile {
     #[serde(default, deserialize_with = "duration")]
     http_timeout: Option<Duration>,
     #[serde(default)]
+    serve: ServeConfig,
+    #[serde(default)]
     s3: S3Config,
+}
+
+/// `[profiles.NAME.serve]`.
+#[derive(Debug, Default, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct ServeConfig {
+    /// A file of bearer tokens, one per line (relative to the profiles file).
+    tokens_file: Option<PathBuf>,
 }
 
 /// Builds a [`Config`] from defaults, `codelake.toml`, variables and flags.
@@ -437,6 +474,41 @@ impl ConfigBuilder {
                 message: format!("`{url}` is not an http:// or https:// URL"),
             });
         }
+        // The variable, else the file of tokens (relative to the profiles file).
+        let (serve_tokens, serve_tokens_from) = match var("CODELAKE_SERVE_TOKENS") {
+            Some(tokens) => (
+                tokens
+                    .split(',')
+                    .map(str::trim)
+                    .filter(|token| !token.is_empty())
+                    .map(Secret::new)
+                    .collect(),
+                Some("CODELAKE_SERVE_TOKENS".to_owned()),
+            ),
+            None => match &profile.serve.tokens_file {
+                Some(path) => {
+                    let base = file_path
+                        .as_deref()
+                        .and_then(Path::parent)
+                        .unwrap_or(Path::new("."));
+                    let path = base.join(path);
+                    let text =
+                        std::fs::read_to_string(&path).map_err(|source| ConfigError::Read {
+                            path: path.clone(),
+                            source,
+                        })?;
+                    (
+                        text.lines()
+                            .map(str::trim)
+                            .filter(|line| !line.is_empty() && !line.starts_with('#'))
+                            .map(Secret::new)
+                            .collect(),
+                        Some(path.display().to_string()),
+                    )
+                }
+                None => (Vec::new(), None),
+            },
+        };
         // Ours, then the file, then the AWS variables: a shell that exports AWS_* for
         // another tool does not override what the project pinned.
         let aws = |name: &str| {
@@ -519,6 +591,8 @@ impl ConfigBuilder {
             http_base_url,
             http_timeout: timeout(&var, "CODELAKE_HTTP_TIMEOUT", "http_timeout")?
                 .or(profile.http_timeout),
+            serve_tokens,
+            serve_tokens_from,
             s3,
             file: file_path,
         })
@@ -557,6 +631,9 @@ fn merge(under: Profile, over: Profile) -> Profile {
         data_dir: over.data_dir.or(under.data_dir),
         http_base_url: over.http_base_url.or(under.http_base_url),
         http_timeout: over.http_timeout.or(under.http_timeout),
+        serve: ServeConfig {
+            tokens_file: over.serve.tokens_file.or(under.serve.tokens_file),
+        },
         s3: S3Config {
             endpoint: over.s3.endpoint.or(under.s3.endpoint),
             region: over.s3.region.or(under.s3.region),

@@ -38,6 +38,8 @@ pub struct StatementPolicy {
     /// Directories `COPY … TO` must not write into: the environment's data,
     /// which catalog tables read.
     protected: Vec<PathBuf>,
+    /// Settings `SET` may change even when `settings` is off (a server's allow-list).
+    allowed_settings: BTreeSet<String>,
 }
 
 impl StatementPolicy {
@@ -49,6 +51,7 @@ impl StatementPolicy {
             local_files: true,
             settings: true,
             protected: Vec::new(),
+            allowed_settings: BTreeSet::new(),
         }
     }
 
@@ -66,7 +69,19 @@ impl StatementPolicy {
             local_files: false,
             settings: false,
             protected: Vec::new(),
+            allowed_settings: BTreeSet::new(),
         }
+    }
+
+    /// The same policy, letting `SET` change the settings named (in full, e.g.
+    /// `datafusion.execution.time_zone`) and no other.
+    pub fn allowing_settings<S: AsRef<str>>(mut self, names: impl IntoIterator<Item = S>) -> Self {
+        self.allowed_settings.extend(
+            names
+                .into_iter()
+                .map(|name| name.as_ref().to_ascii_lowercase()),
+        );
+        self
     }
 
     /// Checks a planned statement before it runs: every node of it, so a
@@ -117,6 +132,24 @@ impl StatementPolicy {
             }
             LogicalPlan::Statement(statement) => match statement {
                 Statement::SetVariable(_) | Statement::ResetVariable(_) if self.settings => Ok(()),
+                Statement::SetVariable(set)
+                    if self
+                        .allowed_settings
+                        .contains(&set.variable.to_ascii_lowercase()) =>
+                {
+                    Ok(())
+                }
+                Statement::SetVariable(set) if !self.allowed_settings.is_empty() => {
+                    Err(Refused(format!(
+                        "SET {}: this front end lets SET change only {}",
+                        set.variable,
+                        self.allowed_settings
+                            .iter()
+                            .map(|name| format!("`{name}`"))
+                            .collect::<Vec<_>>()
+                            .join(", ")
+                    )))
+                }
                 Statement::SetVariable(_) | Statement::ResetVariable(_) => Err(read_only("SET")),
                 // Transactions and prepared statements change nothing on their own.
                 _ => Ok(()),

@@ -1,0 +1,329 @@
+//! `codelake serve`: the catalog over HTTP, read-only, behind bearer tokens.
+//!
+//! The process loads the environment, the plugins and the catalog once (no
+//! table data), then hands every request to the query service
+//! (`catalog-serve`) through its HTTP front end (`catalog-http`).
+
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use catalog_serve::{Limits, QueryService, Tokens};
+use clap::Args;
+
+use crate::Global;
+use crate::error::{CliError, EXIT_CONFIG, EXIT_ENVIRONMENT};
+use crate::session::{Seed, Session, Unavailable};
+
+/// `codelake serve`'s flags.
+#[derive(Debug, Args)]
+pub struct ServeArgs {
+    /// Address to listen on; port 0 picks a free port (the address is printed).
+    #[arg(long, default_value = "127.0.0.1:8080", value_name = "ADDR")]
+    listen: SocketAddr,
+    /// Listen beyond loopback without TLS, so tokens and results cross the
+    /// network in clear text: on a trusted network only. Warned about at every start.
+    #[arg(long)]
+    insecure: bool,
+    /// Print the token a server made for itself, instead of the file that holds it.
+    #[arg(long)]
+    show_token: bool,
+    /// Queries that run at once; more wait for a slot.
+    #[arg(long, default_value_t = 16, value_name = "N")]
+    max_concurrent: usize,
+    /// Queries that may wait for a slot; more are refused (HTTP 503).
+    #[arg(long, default_value_t = 64, value_name = "N")]
+    max_waiting: usize,
+    /// How long one query may take before it is cancelled (HTTP 504).
+    #[arg(long, default_value = "60s", value_parser = humantime::parse_duration, value_name = "DURATION")]
+    query_timeout: Duration,
+    /// Memory for all queries together, e.g. `2GiB`. A query that needs more
+    /// fails alone (HTTP 507); nothing spills to disk. Default: no limit.
+    #[arg(long, value_parser = parse_size, value_name = "SIZE")]
+    memory_limit: Option<usize>,
+    /// Largest result answered as JSON, e.g. `64MiB`; the streaming formats have no cap.
+    #[arg(long, default_value = "64MiB", value_parser = parse_size, value_name = "SIZE")]
+    max_json: usize,
+    /// Time the queries in flight get to finish after SIGTERM or Ctrl-C.
+    #[arg(long, default_value = "30s", value_parser = humantime::parse_duration, value_name = "DURATION")]
+    grace: Duration,
+}
+
+/// A size such as `512MiB`, `2GiB`, `1GB` or `1048576` (bytes).
+fn parse_size(text: &str) -> Result<usize, String> {
+    let text = text.trim();
+    let split = text
+        .find(|c: char| !(c.is_ascii_digit() || c == '.'))
+        .unwrap_or(text.len());
+    let (number, unit) = text.split_at(split);
+    let number: f64 = number
+        .parse()
+        .map_err(|_| format!("`{text}` is not a size such as `512MiB` or `2GiB`"))?;
+    let factor: f64 = match unit.trim().to_ascii_lowercase().as_str() {
+        "" | "b" => 1.0,
+        "kb" => 1e3,
+        "kib" | "k" => 1024.0,
+        "mb" => 1e6,
+        "mib" | "m" => 1024.0 * 1024.0,
+        "gb" => 1e9,
+        "gib" | "g" => 1024.0 * 1024.0 * 1024.0,
+        other => {
+            return Err(format!(
+                "unknown unit `{other}` in `{text}`: use B, KiB, MiB, GiB (or kB, MB, GB)"
+            ));
+        }
+    };
+    let bytes = number * factor;
+    if bytes < 1.0 {
+        return Err(format!("`{text}` is less than a byte"));
+    }
+    Ok(bytes as usize)
+}
+
+/// Runs the server until SIGTERM or Ctrl-C.
+pub async fn run(global: &Global, args: ServeArgs) -> Result<(), CliError> {
+    let loopback = args.listen.ip().is_loopback();
+    if !loopback && !args.insecure {
+        return Err(CliError::msg(
+            EXIT_CONFIG,
+            format!(
+                "--listen {}: a server beyond loopback needs TLS, so that its tokens and results \
+                 do not cross the network in clear text, and this codelake does not terminate TLS yet",
+                args.listen
+            ),
+        )
+        .hint(
+            "listen on 127.0.0.1 behind a TLS proxy (nginx, Caddy, a load balancer), and set \
+             CODELAKE_SERVE_TOKENS; or, on a trusted network only, pass --insecure",
+        ));
+    }
+    // One line a query on standard error (RUST_LOG changes what is logged).
+    let filter = tracing_subscriber::EnvFilter::try_from_default_env().unwrap_or_else(|_| {
+        tracing_subscriber::EnvFilter::new("catalog_serve=info,catalog_http=info,warn")
+    });
+    let _ = tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr)
+        .with_ansi(false)
+        .try_init();
+    let session = Session::open(global, Seed::IfEmpty, Unavailable::Each).await?;
+    let (tokens, token_note) = tokens(&session, args.show_token)?;
+    let catalog: Vec<catalog_core::TableSpec> = tables::REGISTRY.tables().cloned().collect();
+    let unavailable: Vec<(String, String)> = session
+        .failures
+        .iter()
+        .map(|failure| {
+            (
+                failure.table().unwrap_or_default().to_owned(),
+                failure.to_string(),
+            )
+        })
+        .collect();
+    let limits = Limits {
+        max_concurrent: args.max_concurrent,
+        max_waiting: args.max_waiting,
+        query_timeout: args.query_timeout,
+        memory: args.memory_limit,
+        max_json_bytes: args.max_json,
+    };
+    let service = Arc::new(
+        QueryService::new(&session.ctx, catalog, unavailable, tokens, limits)
+            .map_err(|error| CliError::msg(EXIT_ENVIRONMENT, error.to_string()))?,
+    );
+    let listener = tokio::net::TcpListener::bind(args.listen)
+        .await
+        .map_err(|error| {
+            CliError::msg(
+                EXIT_ENVIRONMENT,
+                format!("cannot listen on {}: {error}", args.listen),
+            )
+            .hint("choose another address or port with --listen (port 0 picks a free one)")
+        })?;
+    let address = listener.local_addr().map_err(CliError::environment)?;
+    if !loopback {
+        eprintln!(
+            "warning: serving {address} without TLS (--insecure): tokens and results cross the network in clear text"
+        );
+    }
+    let url = format!("http://{address}");
+    println!(
+        "Serving {} ({} available) in environment `{}` on {url}",
+        crate::names::counted(service.catalog().len(), "table"),
+        service.catalog().len() - service.unavailable().len(),
+        session.config.profile,
+    );
+    println!("{token_note}");
+    println!("Try:");
+    println!(
+        "  curl -s -H \"Authorization: Bearer {}\" --data-binary 'SELECT * FROM tpch.region' {url}/v1/sql",
+        token_shell(&session, args.show_token)
+    );
+    println!(
+        "Endpoints: POST /v1/sql, GET /v1/tables, GET /health, GET /ready, GET /metrics (docs/reference/serve.md)."
+    );
+    println!(
+        "Stop with Ctrl-C; queries in flight get {:?} to finish.",
+        args.grace
+    );
+
+    let (stopping, stopped) = tokio::sync::oneshot::channel::<Instant>();
+    let draining = Arc::clone(&service);
+    let shutdown = async move {
+        signal().await;
+        draining.shut_down();
+        eprintln!("Shutting down: no new queries; those in flight are finishing.");
+        let _ = stopping.send(Instant::now());
+    };
+    let grace = args.grace;
+    let server = catalog_http::serve(listener, Arc::clone(&service), shutdown);
+    let deadline = async move {
+        match stopped.await {
+            Ok(since) => tokio::time::sleep_until((since + grace).into()).await,
+            Err(_) => std::future::pending().await,
+        }
+    };
+    tokio::select! {
+        served = server => served.map_err(CliError::environment)?,
+        () = deadline => eprintln!("The grace period ({grace:?}) is over: the queries still running are cut short."),
+    }
+    eprintln!("Stopped.");
+    Ok(())
+}
+
+/// SIGTERM or Ctrl-C.
+async fn signal() {
+    let interrupt = tokio::signal::ctrl_c();
+    #[cfg(unix)]
+    {
+        let mut terminate =
+            match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+                Ok(terminate) => terminate,
+                Err(_) => {
+                    let _ = interrupt.await;
+                    return;
+                }
+            };
+        tokio::select! {
+            _ = interrupt => {}
+            _ = terminate.recv() => {}
+        }
+    }
+    #[cfg(not(unix))]
+    {
+        let _ = interrupt.await;
+    }
+}
+
+/// Where a server that was given no token keeps the one it made.
+fn token_file(session: &Session) -> PathBuf {
+    session.config.data_dir.join("serve.token")
+}
+
+/// The tokens to accept, and a line saying where they come from. With none
+/// configured, the server makes one and keeps it in a file only its user can
+/// read, so that a curl line can use it without printing it.
+fn tokens(session: &Session, show: bool) -> Result<(Tokens, String), CliError> {
+    let config = &session.config;
+    if !config.serve_tokens.is_empty() {
+        let from = config.serve_tokens_from.clone().unwrap_or_default();
+        let tokens = Tokens::new(config.serve_tokens.iter().map(|token| token.expose()));
+        let note = format!(
+            "Accepting {} from {from}.",
+            crate::names::counted(tokens.len(), "token")
+        );
+        return Ok((tokens, note));
+    }
+    let token = Tokens::generate().map_err(|error| {
+        CliError::msg(EXIT_ENVIRONMENT, format!("cannot make a token: {error}"))
+    })?;
+    let path = token_file(session);
+    write_private(&path, &token).map_err(|error| {
+        CliError::msg(
+            EXIT_ENVIRONMENT,
+            format!(
+                "cannot write the server's token to {}: {error}",
+                path.display()
+            ),
+        )
+        .hint("set CODELAKE_SERVE_TOKENS instead")
+    })?;
+    let note = if show {
+        format!(
+            "Token (made for this run, also in {}): {token}",
+            shown(&path)
+        )
+    } else {
+        format!(
+            "Token: made for this run, in {} (readable by you only; --show-token prints it; \
+             set CODELAKE_SERVE_TOKENS to choose your own).",
+            shown(&path)
+        )
+    };
+    Ok((Tokens::new([token]), note))
+}
+
+/// How the curl line names the token: the file, the variable, or the token itself.
+fn token_shell(session: &Session, show: bool) -> String {
+    if !session.config.serve_tokens.is_empty() {
+        return "$TOKEN".to_owned();
+    }
+    let path = token_file(session);
+    if show {
+        std::fs::read_to_string(&path).unwrap_or_default()
+    } else {
+        format!("$(cat {})", shown(&path))
+    }
+}
+
+/// `path`, relative to the current directory when it is under it.
+fn shown(path: &Path) -> String {
+    std::env::current_dir()
+        .ok()
+        .and_then(|dir| path.strip_prefix(dir).ok().map(Path::to_path_buf))
+        .unwrap_or_else(|| path.to_path_buf())
+        .display()
+        .to_string()
+}
+
+/// Writes `text` to `path`, readable and writable by the current user only.
+fn write_private(path: &Path, text: &str) -> std::io::Result<()> {
+    use std::io::Write as _;
+    if let Some(dir) = path.parent() {
+        std::fs::create_dir_all(dir)?;
+    }
+    let mut options = std::fs::OpenOptions::new();
+    options.write(true).create(true).truncate(true);
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::OpenOptionsExt as _;
+        options.mode(0o600);
+    }
+    let mut file = options.open(path)?;
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt as _;
+        file.set_permissions(std::fs::Permissions::from_mode(0o600))?;
+    }
+    file.write_all(text.as_bytes())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::parse_size;
+
+    #[test]
+    fn sizes_take_the_usual_units() {
+        assert_eq!(parse_size("1048576"), Ok(1 << 20));
+        assert_eq!(parse_size("512MiB"), Ok(512 << 20));
+        assert_eq!(parse_size("2 GiB"), Ok(2 << 30));
+        assert_eq!(parse_size("1GB"), Ok(1_000_000_000));
+        assert_eq!(parse_size("1.5k"), Ok(1536));
+        assert!(parse_size("lots").unwrap_err().contains("not a size"));
+        assert!(
+            parse_size("3 parsecs")
+                .unwrap_err()
+                .contains("unknown unit")
+        );
+    }
+}

@@ -1,0 +1,211 @@
+//! The HTTP front end of `codelake serve`: a thin axum adapter over the query
+//! service ([`catalog_serve::QueryService`]), which owns tokens, the statement
+//! policy, limits and metrics. This crate only speaks HTTP: routes, the
+//! `Authorization` header, `Accept` and the result formats.
+//!
+//! It must not know how queries are planned, the CLI, or the `tables` crate.
+//!
+//! Routes (see `docs/reference/serve.md`):
+//! - `POST /v1/sql`: the body is the SQL; the answer is in the `Accept`ed
+//!   format ([`Format`]), streamed as batches arrive;
+//! - `GET /v1/tables`, `GET /v1/tables/{database}/{table}`: the declared catalog;
+//! - `GET /health`, `GET /ready`: for load balancers, without a token;
+//! - `GET /metrics`: Prometheus text, with a token.
+
+mod format;
+mod tables;
+
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::time::Instant;
+
+use axum::Router;
+use axum::body::{Body, Bytes};
+use axum::extract::{ConnectInfo, Path, State};
+use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
+use axum::response::{IntoResponse, Response};
+use axum::routing::{get, post};
+use catalog_serve::{Caller, ErrorCode, QueryService, ServeError};
+use futures::StreamExt;
+
+pub use format::Format;
+
+/// The front end's name in metrics and traces.
+const FRONT_END: &str = "http";
+
+/// The routes, over `service`.
+pub fn router(service: Arc<QueryService>) -> Router {
+    Router::new()
+        .route("/v1/sql", post(sql))
+        .route("/v1/tables", get(tables::list))
+        .route("/v1/tables/{database}/{table}", get(tables::one))
+        .route("/health", get(health))
+        .route("/ready", get(ready))
+        .route("/metrics", get(metrics))
+        .fallback(not_found)
+        .with_state(service)
+}
+
+/// Serves `service` on `listener` until `shutdown` resolves; then takes no
+/// new connection and returns once the requests in flight are answered.
+pub async fn serve(
+    listener: tokio::net::TcpListener,
+    service: Arc<QueryService>,
+    shutdown: impl Future<Output = ()> + Send + 'static,
+) -> std::io::Result<()> {
+    axum::serve(
+        listener,
+        router(service).into_make_service_with_connect_info::<SocketAddr>(),
+    )
+    .with_graceful_shutdown(shutdown)
+    .await
+}
+
+/// An error as JSON: `{"code": "...", "message": "..."}`, with its HTTP status.
+pub(crate) fn error_response(error: &ServeError) -> Response {
+    let status =
+        StatusCode::from_u16(error.code.http_status()).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
+    let mut response = (
+        status,
+        [(header::CONTENT_TYPE, "application/json")],
+        serde_json::to_string(error).unwrap_or_default(),
+    )
+        .into_response();
+    if error.code == ErrorCode::Unauthenticated {
+        response.headers_mut().insert(
+            header::WWW_AUTHENTICATE,
+            HeaderValue::from_static("Bearer realm=\"codelake\""),
+        );
+    }
+    response
+}
+
+/// The bearer token of `headers`, if any. The token is never logged.
+fn bearer(headers: &HeaderMap) -> Option<&str> {
+    let value = headers.get(header::AUTHORIZATION)?.to_str().ok()?;
+    let (scheme, token) = value.split_once(' ')?;
+    scheme.eq_ignore_ascii_case("bearer").then(|| token.trim())
+}
+
+/// The 401 answer for a request whose token the service refuses, if it does.
+fn refused(service: &QueryService, headers: &HeaderMap) -> Option<Response> {
+    let error = service.authenticate(bearer(headers)).err()?;
+    service.metrics().error(FRONT_END, error.code);
+    Some(error_response(&error))
+}
+
+/// `POST /v1/sql`.
+async fn sql(
+    State(service): State<Arc<QueryService>>,
+    ConnectInfo(address): ConnectInfo<SocketAddr>,
+    headers: HeaderMap,
+    body: Bytes,
+) -> Response {
+    if let Some(response) = refused(&service, &headers) {
+        return response;
+    }
+    let fail = |error: ServeError| {
+        service.metrics().error(FRONT_END, error.code);
+        error_response(&error)
+    };
+    let format = match Format::negotiate(headers.get(header::ACCEPT)) {
+        Ok(format) => format,
+        Err(error) => return fail(error),
+    };
+    let Ok(sql) = std::str::from_utf8(&body) else {
+        return fail(ServeError::new(
+            ErrorCode::SyntaxError,
+            "the request body is not UTF-8 text; send the SQL as the body",
+        ));
+    };
+    let caller = Caller {
+        front_end: FRONT_END,
+        address: Some(address),
+    };
+    let started = Instant::now();
+    let mut stream = match service.query(sql, caller).await {
+        Ok(stream) => stream,
+        Err(error) => return error_response(&error),
+    };
+    // The first batch decides the status: most failures (a source that cannot
+    // be read) show there, while an error can still be an error response.
+    let first = stream.next().await;
+    let first = match first {
+        Some(Err(error)) => return error_response(&error),
+        other => other.map(|batch| batch.expect("errors are answered above")),
+    };
+    if format == Format::Json {
+        return format::json(&service, stream, first).await;
+    }
+    let metrics = Arc::clone(service.metrics());
+    let body = format::stream(format, stream, first).map(move |chunk| {
+        if let Ok(bytes) = &chunk {
+            metrics.bytes_out(FRONT_END, bytes.len() as u64);
+        } else {
+            tracing::info!(
+                elapsed_ms = started.elapsed().as_millis() as u64,
+                "a result stream failed after its status was sent; the response is cut short"
+            );
+        }
+        chunk
+    });
+    (
+        [(header::CONTENT_TYPE, format.content_type())],
+        Body::from_stream(body),
+    )
+        .into_response()
+}
+
+/// `GET /health`: the process answers.
+async fn health() -> Response {
+    (
+        [(header::CONTENT_TYPE, "application/json")],
+        r#"{"status":"ok"}"#,
+    )
+        .into_response()
+}
+
+/// `GET /ready`: the catalog is loaded; which tables could not be opened, and why.
+async fn ready(State(service): State<Arc<QueryService>>) -> Response {
+    let unavailable: Vec<serde_json::Value> = service
+        .unavailable()
+        .iter()
+        .map(|(table, why)| serde_json::json!({"table": table, "why": why}))
+        .collect();
+    let body = serde_json::json!({
+        "status": "ready",
+        "tables": service.catalog().len(),
+        "unavailable": unavailable,
+    });
+    (
+        [(header::CONTENT_TYPE, "application/json")],
+        body.to_string(),
+    )
+        .into_response()
+}
+
+/// `GET /metrics`: Prometheus text.
+async fn metrics(State(service): State<Arc<QueryService>>, headers: HeaderMap) -> Response {
+    if let Some(response) = refused(&service, &headers) {
+        return response;
+    }
+    (
+        [(header::CONTENT_TYPE, "text/plain; version=0.0.4")],
+        service.metrics().prometheus(),
+    )
+        .into_response()
+}
+
+async fn not_found(uri: axum::http::Uri) -> Response {
+    error_response(&ServeError::new(
+        ErrorCode::NotFound,
+        format!(
+            "no route {}: the routes are POST /v1/sql, GET /v1/tables, GET /v1/tables/{{database}}/{{table}}, \
+             GET /health, GET /ready and GET /metrics",
+            uri.path()
+        ),
+    ))
+}
+
+/// `Path` of `/v1/tables/{database}/{table}`.
+type TablePath = Path<(String, String)>;

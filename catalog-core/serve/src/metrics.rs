@@ -1,0 +1,194 @@
+//! Counters and a latency histogram per front end, written out in the
+//! Prometheus text format. A handful of atomics; no metrics registry needed.
+
+use std::collections::BTreeMap;
+use std::fmt::Write as _;
+use std::sync::Mutex;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::time::Duration;
+
+use crate::ErrorCode;
+
+/// Upper bounds of the latency buckets, in seconds.
+const BUCKETS: [f64; 12] = [
+    0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0,
+];
+
+/// What one front end did.
+#[derive(Debug, Default)]
+struct FrontEnd {
+    queries: AtomicU64,
+    bytes_out: AtomicU64,
+    /// One count per bucket of [`BUCKETS`], then the overflow.
+    latency: [AtomicU64; BUCKETS.len() + 1],
+    latency_sum_micros: AtomicU64,
+    errors: Mutex<BTreeMap<&'static str, u64>>,
+}
+
+/// The service's metrics, by front end (`http`, later `flight`, `postgres`).
+#[derive(Debug, Default)]
+pub struct Metrics {
+    front_ends: Mutex<BTreeMap<&'static str, std::sync::Arc<FrontEnd>>>,
+    running: AtomicU64,
+    waiting: AtomicU64,
+}
+
+impl Metrics {
+    fn front_end(&self, name: &'static str) -> std::sync::Arc<FrontEnd> {
+        let mut front_ends = self.front_ends.lock().unwrap_or_else(|e| e.into_inner());
+        std::sync::Arc::clone(front_ends.entry(name).or_default())
+    }
+
+    /// A query finished on `front_end` after `elapsed`, failed with `error` if any.
+    pub fn query(&self, front_end: &'static str, elapsed: Duration, error: Option<ErrorCode>) {
+        let fe = self.front_end(front_end);
+        fe.queries.fetch_add(1, Ordering::Relaxed);
+        let seconds = elapsed.as_secs_f64();
+        let bucket = BUCKETS
+            .iter()
+            .position(|bound| seconds <= *bound)
+            .unwrap_or(BUCKETS.len());
+        fe.latency[bucket].fetch_add(1, Ordering::Relaxed);
+        fe.latency_sum_micros
+            .fetch_add(elapsed.as_micros() as u64, Ordering::Relaxed);
+        if let Some(code) = error {
+            self.error(front_end, code);
+        }
+    }
+
+    /// A request on `front_end` failed with `code` before or without a query.
+    pub fn error(&self, front_end: &'static str, code: ErrorCode) {
+        let fe = self.front_end(front_end);
+        let mut errors = fe.errors.lock().unwrap_or_else(|e| e.into_inner());
+        *errors.entry(code.as_str()).or_default() += 1;
+    }
+
+    /// `bytes` more were sent to a client of `front_end`.
+    pub fn bytes_out(&self, front_end: &'static str, bytes: u64) {
+        self.front_end(front_end)
+            .bytes_out
+            .fetch_add(bytes, Ordering::Relaxed);
+    }
+
+    pub(crate) fn running(&self, delta: i64) {
+        add(&self.running, delta);
+    }
+
+    pub(crate) fn waiting(&self, delta: i64) {
+        add(&self.waiting, delta);
+    }
+
+    /// Every metric, in the Prometheus text exposition format.
+    pub fn prometheus(&self) -> String {
+        let mut out = String::new();
+        let front_ends = self.front_ends.lock().unwrap_or_else(|e| e.into_inner());
+        let _ = writeln!(
+            out,
+            "# HELP codelake_queries_total Queries run, by front end.\n# TYPE codelake_queries_total counter"
+        );
+        for (name, fe) in front_ends.iter() {
+            let _ = writeln!(
+                out,
+                "codelake_queries_total{{front_end=\"{name}\"}} {}",
+                fe.queries.load(Ordering::Relaxed)
+            );
+        }
+        let _ = writeln!(
+            out,
+            "# HELP codelake_errors_total Failed requests, by front end and error code.\n# TYPE codelake_errors_total counter"
+        );
+        for (name, fe) in front_ends.iter() {
+            let errors = fe.errors.lock().unwrap_or_else(|e| e.into_inner());
+            for (code, count) in errors.iter() {
+                let _ = writeln!(
+                    out,
+                    "codelake_errors_total{{front_end=\"{name}\",code=\"{code}\"}} {count}"
+                );
+            }
+        }
+        let _ = writeln!(
+            out,
+            "# HELP codelake_query_duration_seconds Time from a query's arrival to its last byte, by front end.\n# TYPE codelake_query_duration_seconds histogram"
+        );
+        for (name, fe) in front_ends.iter() {
+            let mut cumulative = 0;
+            for (index, bound) in BUCKETS.iter().enumerate() {
+                cumulative += fe.latency[index].load(Ordering::Relaxed);
+                let _ = writeln!(
+                    out,
+                    "codelake_query_duration_seconds_bucket{{front_end=\"{name}\",le=\"{bound}\"}} {cumulative}"
+                );
+            }
+            cumulative += fe.latency[BUCKETS.len()].load(Ordering::Relaxed);
+            let _ = writeln!(
+                out,
+                "codelake_query_duration_seconds_bucket{{front_end=\"{name}\",le=\"+Inf\"}} {cumulative}"
+            );
+            let _ = writeln!(
+                out,
+                "codelake_query_duration_seconds_sum{{front_end=\"{name}\"}} {}",
+                fe.latency_sum_micros.load(Ordering::Relaxed) as f64 / 1e6
+            );
+            let _ = writeln!(
+                out,
+                "codelake_query_duration_seconds_count{{front_end=\"{name}\"}} {cumulative}"
+            );
+        }
+        let _ = writeln!(
+            out,
+            "# HELP codelake_bytes_out_total Bytes of results sent, by front end.\n# TYPE codelake_bytes_out_total counter"
+        );
+        for (name, fe) in front_ends.iter() {
+            let _ = writeln!(
+                out,
+                "codelake_bytes_out_total{{front_end=\"{name}\"}} {}",
+                fe.bytes_out.load(Ordering::Relaxed)
+            );
+        }
+        let _ = writeln!(
+            out,
+            "# HELP codelake_queries_running Queries running now.\n# TYPE codelake_queries_running gauge\ncodelake_queries_running {}",
+            self.running.load(Ordering::Relaxed)
+        );
+        let _ = writeln!(
+            out,
+            "# HELP codelake_queries_waiting Queries waiting for a slot now.\n# TYPE codelake_queries_waiting gauge\ncodelake_queries_waiting {}",
+            self.waiting.load(Ordering::Relaxed)
+        );
+        out
+    }
+}
+
+fn add(gauge: &AtomicU64, delta: i64) {
+    if delta >= 0 {
+        gauge.fetch_add(delta as u64, Ordering::Relaxed);
+    } else {
+        gauge.fetch_sub(delta.unsigned_abs(), Ordering::Relaxed);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_histogram_is_cumulative_and_errors_are_counted_by_code() {
+        let metrics = Metrics::default();
+        metrics.query("http", Duration::from_millis(3), None);
+        metrics.query("http", Duration::from_millis(300), Some(ErrorCode::Timeout));
+        metrics.bytes_out("http", 42);
+        let text = metrics.prometheus();
+        for line in [
+            "codelake_queries_total{front_end=\"http\"} 2",
+            "codelake_errors_total{front_end=\"http\",code=\"timeout\"} 1",
+            "codelake_query_duration_seconds_bucket{front_end=\"http\",le=\"0.005\"} 1",
+            "codelake_query_duration_seconds_bucket{front_end=\"http\",le=\"0.25\"} 1",
+            "codelake_query_duration_seconds_bucket{front_end=\"http\",le=\"0.5\"} 2",
+            "codelake_query_duration_seconds_bucket{front_end=\"http\",le=\"+Inf\"} 2",
+            "codelake_query_duration_seconds_count{front_end=\"http\"} 2",
+            "codelake_bytes_out_total{front_end=\"http\"} 42",
+        ] {
+            assert!(text.contains(line), "{line}\n{text}");
+        }
+    }
+}

@@ -1,0 +1,493 @@
+//! [`QueryService`]: one query, from a front end's caller to a stream of
+//! batches, under the server's token, policy, limits and metrics.
+
+use std::net::SocketAddr;
+use std::pin::Pin;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
+use std::task::{Context, Poll};
+use std::time::{Duration, Instant};
+
+use catalog_core::TableSpec;
+use catalog_runtime::StatementPolicy;
+use datafusion::arrow::array::RecordBatch;
+use datafusion::arrow::datatypes::SchemaRef;
+use datafusion::execution::SendableRecordBatchStream;
+use datafusion::execution::disk_manager::{DiskManagerBuilder, DiskManagerMode};
+use datafusion::execution::memory_pool::FairSpillPool;
+use datafusion::execution::runtime_env::RuntimeEnvBuilder;
+use datafusion::execution::session_state::{SessionState, SessionStateBuilder};
+use datafusion::prelude::SessionContext;
+use futures::Stream;
+use tokio::sync::{OwnedSemaphorePermit, Semaphore};
+
+use crate::{ErrorCode, Metrics, ServeError, Tokens};
+
+/// The settings `SET` may change on a server. A setting lasts for the request
+/// that sets it (`SET …; SELECT …` in one request), never for other clients.
+pub const ALLOWED_SETTINGS: &[&str] = &[
+    "datafusion.execution.time_zone",
+    "datafusion.execution.batch_size",
+    "datafusion.sql_parser.enable_ident_normalization",
+    "datafusion.catalog.default_schema",
+    "datafusion.explain.format",
+];
+
+/// What keeps a server up whatever its clients send.
+#[derive(Debug, Clone)]
+pub struct Limits {
+    /// Queries run at once; more wait for a slot.
+    pub max_concurrent: usize,
+    /// Queries that may wait for a slot; more are refused as `busy`.
+    pub max_waiting: usize,
+    /// How long one query may take, from its arrival to its last batch.
+    pub query_timeout: Duration,
+    /// Memory for all queries together, in bytes; `None` for no limit. With a
+    /// limit, nothing spills to disk: a query that needs more fails alone.
+    pub memory: Option<usize>,
+    /// Largest JSON result, in bytes (JSON is a single document; the
+    /// streaming formats have no cap).
+    pub max_json_bytes: usize,
+}
+
+impl Default for Limits {
+    fn default() -> Self {
+        Self {
+            max_concurrent: 16,
+            max_waiting: 64,
+            query_timeout: Duration::from_secs(60),
+            memory: None,
+            max_json_bytes: 64 << 20,
+        }
+    }
+}
+
+/// Who asks: the front end, and the client's address if it has one.
+#[derive(Debug, Clone, Copy)]
+pub struct Caller {
+    /// `http`, later `flight`, `postgres`, `mcp`.
+    pub front_end: &'static str,
+    /// The client's address.
+    pub address: Option<SocketAddr>,
+}
+
+/// The query service of a server: every front end calls it.
+pub struct QueryService {
+    /// The state queries start from: the catalog's tables, the server's memory pool.
+    state: SessionState,
+    catalog: Vec<TableSpec>,
+    unavailable: Vec<(String, String)>,
+    policy: StatementPolicy,
+    tokens: Tokens,
+    limits: Limits,
+    slots: Arc<Semaphore>,
+    waiting: AtomicUsize,
+    metrics: Arc<Metrics>,
+    next_id: AtomicU64,
+    shutting_down: AtomicBool,
+}
+
+impl std::fmt::Debug for QueryService {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("QueryService")
+            .field("tables", &self.catalog.len())
+            .field("unavailable", &self.unavailable.len())
+            .field("tokens", &self.tokens)
+            .field("limits", &self.limits)
+            .finish_non_exhaustive()
+    }
+}
+
+impl QueryService {
+    /// A service over the tables registered in `ctx` (the catalog's, built
+    /// from `catalog` and the environment), accepting `tokens`, within `limits`.
+    /// `unavailable` names the tables that could not be registered, each with why.
+    pub fn new(
+        ctx: &SessionContext,
+        catalog: Vec<TableSpec>,
+        unavailable: Vec<(String, String)>,
+        tokens: Tokens,
+        limits: Limits,
+    ) -> Result<Self, ServeError> {
+        let mut runtime = RuntimeEnvBuilder::new();
+        if let Some(bytes) = limits.memory {
+            runtime = runtime
+                .with_memory_pool(Arc::new(FairSpillPool::new(bytes)))
+                .with_disk_manager_builder(
+                    DiskManagerBuilder::default().with_mode(DiskManagerMode::Disabled),
+                );
+        }
+        let runtime = runtime
+            .build_arc()
+            .map_err(|error| ServeError::new(ErrorCode::Internal, error.to_string()))?;
+        let state = SessionStateBuilder::new_from_existing(ctx.state())
+            .with_runtime_env(runtime)
+            .build();
+        let databases: Vec<String> = catalog
+            .iter()
+            .map(|spec| spec.database.to_string())
+            .collect();
+        Ok(Self {
+            state,
+            catalog,
+            unavailable,
+            policy: StatementPolicy::read_only(databases).allowing_settings(ALLOWED_SETTINGS),
+            tokens,
+            slots: Arc::new(Semaphore::new(limits.max_concurrent.max(1))),
+            limits,
+            waiting: AtomicUsize::new(0),
+            metrics: Arc::new(Metrics::default()),
+            next_id: AtomicU64::new(1),
+            shutting_down: AtomicBool::new(false),
+        })
+    }
+
+    /// Checks the bearer token a client presented (`None` when it sent none).
+    pub fn authenticate(&self, token: Option<&str>) -> Result<(), ServeError> {
+        match token {
+            Some(token) if self.tokens.accepts(token) => Ok(()),
+            Some(_) => Err(ServeError::new(
+                ErrorCode::Unauthenticated,
+                "the token is not one this server accepts; send `Authorization: Bearer <token>` \
+                 with a token the operator configured (CODELAKE_SERVE_TOKENS or `serve.tokens_file`)",
+            )),
+            None => Err(ServeError::new(
+                ErrorCode::Unauthenticated,
+                "no token: send `Authorization: Bearer <token>`",
+            )),
+        }
+    }
+
+    /// The catalog served: every declared table, available or not.
+    pub fn catalog(&self) -> &[TableSpec] {
+        &self.catalog
+    }
+
+    /// The tables that could not be opened, each with why.
+    pub fn unavailable(&self) -> &[(String, String)] {
+        &self.unavailable
+    }
+
+    /// The server's limits.
+    pub fn limits(&self) -> &Limits {
+        &self.limits
+    }
+
+    /// The server's metrics.
+    pub fn metrics(&self) -> &Arc<Metrics> {
+        &self.metrics
+    }
+
+    /// Stops taking queries: each new one is refused as `shutting_down`; the
+    /// ones running finish.
+    pub fn shut_down(&self) {
+        self.shutting_down.store(true, Ordering::SeqCst);
+    }
+
+    /// Runs `sql` (one or more statements; all but the last may only `SET`
+    /// an allowed setting) for `caller`: the last statement's batches, as
+    /// they come. Waits for a slot if all are taken.
+    pub async fn query(&self, sql: &str, caller: Caller) -> Result<QueryStream, ServeError> {
+        let started = Instant::now();
+        let id = self.next_id.fetch_add(1, Ordering::Relaxed);
+        let span = tracing::info_span!(
+            "query",
+            id,
+            front_end = caller.front_end,
+            client = caller.address.map(|address| address.to_string()),
+        );
+        let result = self.start(sql, caller, started, id, span.clone()).await;
+        if let Err(error) = &result {
+            self.metrics
+                .query(caller.front_end, started.elapsed(), Some(error.code));
+            span.in_scope(|| {
+                tracing::info!(
+                    code = error.code.as_str(),
+                    elapsed_ms = started.elapsed().as_millis() as u64,
+                    "query refused or failed to start"
+                );
+            });
+        }
+        result
+    }
+
+    async fn start(
+        &self,
+        sql: &str,
+        caller: Caller,
+        started: Instant,
+        id: u64,
+        span: tracing::Span,
+    ) -> Result<QueryStream, ServeError> {
+        if self.shutting_down.load(Ordering::SeqCst) {
+            return Err(ServeError::new(
+                ErrorCode::ShuttingDown,
+                "the server is shutting down; retry against another one, or after it restarts",
+            ));
+        }
+        let permit = self.slot().await?;
+        self.metrics.running(1);
+        let running = Running {
+            metrics: Arc::clone(&self.metrics),
+            _permit: permit,
+        };
+        let deadline = started + self.limits.query_timeout;
+        let planned = tokio::time::timeout_at(deadline.into(), self.plan(sql)).await;
+        let stream = match planned {
+            Ok(planned) => planned?,
+            Err(_) => return Err(self.timeout()),
+        };
+        Ok(QueryStream {
+            schema: stream.schema(),
+            inner: stream,
+            deadline: Box::pin(tokio::time::sleep_until(deadline.into())),
+            timeout: self.timeout(),
+            front_end: caller.front_end,
+            started,
+            id,
+            span,
+            rows: 0,
+            error: None,
+            done: false,
+            _running: running,
+        })
+    }
+
+    /// A slot to run in, waiting in line if all are taken and the line is not full.
+    async fn slot(&self) -> Result<OwnedSemaphorePermit, ServeError> {
+        if let Ok(permit) = Arc::clone(&self.slots).try_acquire_owned() {
+            return Ok(permit);
+        }
+        let waiting = self.waiting.fetch_add(1, Ordering::SeqCst);
+        if waiting >= self.limits.max_waiting {
+            self.waiting.fetch_sub(1, Ordering::SeqCst);
+            return Err(ServeError::new(
+                ErrorCode::Busy,
+                format!(
+                    "the server runs {} queries and {} more wait; retry shortly",
+                    self.limits.max_concurrent, self.limits.max_waiting
+                ),
+            ));
+        }
+        self.metrics.waiting(1);
+        let permit = Arc::clone(&self.slots).acquire_owned().await;
+        self.metrics.waiting(-1);
+        self.waiting.fetch_sub(1, Ordering::SeqCst);
+        permit.map_err(|_| ServeError::new(ErrorCode::ShuttingDown, "the server is shutting down"))
+    }
+
+    fn timeout(&self) -> ServeError {
+        ServeError::new(
+            ErrorCode::Timeout,
+            format!(
+                "the query ran longer than {:?}, the server's query timeout, and was cancelled; \
+                 narrow it (fewer rows or columns, a filter), or ask the operator to raise the timeout",
+                self.limits.query_timeout
+            ),
+        )
+    }
+
+    /// Plans and starts `sql` in a session of its own, so that a `SET` lasts
+    /// for this request alone.
+    async fn plan(&self, sql: &str) -> Result<SendableRecordBatchStream, ServeError> {
+        let ctx = SessionContext::new_with_state(self.state.clone());
+        let statements = parse(&ctx, sql)?;
+        let last = statements.len() - 1;
+        for (index, statement) in statements.into_iter().enumerate() {
+            let state = ctx.state();
+            let plan = state
+                .statement_to_plan(statement)
+                .await
+                .map_err(|error| self.planning_error(&error))?;
+            self.policy
+                .check(&plan, &state.config_options().catalog)
+                .map_err(|refused| ServeError::new(ErrorCode::Forbidden, refused.to_string()))?;
+            let frame = ctx
+                .execute_logical_plan(plan)
+                .await
+                .map_err(|error| self.planning_error(&error))?;
+            if index < last {
+                frame
+                    .collect()
+                    .await
+                    .map_err(|error| ServeError::from_datafusion(&error))?;
+            } else {
+                return frame
+                    .execute_stream()
+                    .await
+                    .map_err(|error| ServeError::from_datafusion(&error));
+            }
+        }
+        unreachable!("`parse` returns at least one statement")
+    }
+
+    /// A planning error; a table that is declared but could not be opened is
+    /// named with why, not reported as missing.
+    fn planning_error(&self, error: &datafusion::error::DataFusionError) -> ServeError {
+        let mut served = ServeError::from_datafusion(error);
+        let missing = served
+            .message
+            .split("table '")
+            .nth(1)
+            .and_then(|rest| rest.split('\'').next())
+            .filter(|_| served.message.contains("not found"))
+            .map(|name| name.trim_start_matches("datafusion.").to_owned());
+        if let Some(missing) = missing {
+            served = match self.unavailable.iter().find(|(table, _)| *table == missing) {
+                Some((_, why)) => ServeError::new(ErrorCode::SourceError, why.clone()),
+                None => ServeError::new(
+                    ErrorCode::InvalidQuery,
+                    format!(
+                        "there is no table `{missing}`; `GET /v1/tables` lists them (names are `database.table`)"
+                    ),
+                ),
+            };
+        }
+        served
+    }
+}
+
+/// The statements of `sql`, parsed with the session's dialect.
+fn parse(
+    ctx: &SessionContext,
+    sql: &str,
+) -> Result<Vec<datafusion::sql::parser::Statement>, ServeError> {
+    use datafusion::sql::parser::DFParserBuilder;
+    let state = ctx.state();
+    let options = state.config().options();
+    let dialect =
+        datafusion::sql::sqlparser::dialect::dialect_from_str(options.sql_parser.dialect.as_ref())
+            .ok_or_else(|| ServeError::new(ErrorCode::Internal, "unsupported SQL dialect"))?;
+    let statements = DFParserBuilder::new(sql)
+        .with_dialect(dialect.as_ref())
+        .with_recursion_limit(options.sql_parser.recursion_limit.get())
+        .build()
+        .and_then(|mut parser| parser.parse_statements())
+        .map_err(|error| ServeError::from_datafusion(&error))?;
+    if statements.is_empty() {
+        return Err(ServeError::new(
+            ErrorCode::SyntaxError,
+            "no SQL statement: send the query as the request body",
+        ));
+    }
+    Ok(statements.into())
+}
+
+/// A running query's slot, released (and counted) when the query ends.
+struct Running {
+    metrics: Arc<Metrics>,
+    _permit: OwnedSemaphorePermit,
+}
+
+impl Drop for Running {
+    fn drop(&mut self) {
+        self.metrics.running(-1);
+    }
+}
+
+/// A query's batches as they come, ended by the server's timeout, counted in
+/// its metrics and traced when dropped.
+pub struct QueryStream {
+    schema: SchemaRef,
+    inner: SendableRecordBatchStream,
+    deadline: Pin<Box<tokio::time::Sleep>>,
+    timeout: ServeError,
+    front_end: &'static str,
+    started: Instant,
+    id: u64,
+    span: tracing::Span,
+    rows: usize,
+    error: Option<ErrorCode>,
+    done: bool,
+    _running: Running,
+}
+
+impl std::fmt::Debug for QueryStream {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("QueryStream")
+            .field("id", &self.id)
+            .field("rows", &self.rows)
+            .finish_non_exhaustive()
+    }
+}
+
+impl QueryStream {
+    /// The result's schema, known before the first batch.
+    pub fn schema(&self) -> SchemaRef {
+        Arc::clone(&self.schema)
+    }
+
+    /// The query's id, as traced.
+    pub fn id(&self) -> u64 {
+        self.id
+    }
+}
+
+impl Stream for QueryStream {
+    type Item = Result<RecordBatch, ServeError>;
+
+    fn poll_next(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Option<Self::Item>> {
+        let this = self.get_mut();
+        if this.done {
+            return Poll::Ready(None);
+        }
+        if this.deadline.as_mut().poll(cx).is_ready() {
+            this.done = true;
+            this.error = Some(ErrorCode::Timeout);
+            return Poll::Ready(Some(Err(this.timeout.clone())));
+        }
+        match this.inner.as_mut().poll_next(cx) {
+            Poll::Ready(Some(Ok(batch))) => {
+                this.rows += batch.num_rows();
+                Poll::Ready(Some(Ok(batch)))
+            }
+            Poll::Ready(Some(Err(error))) => {
+                let error = ServeError::from_datafusion(&error);
+                this.done = true;
+                this.error = Some(error.code);
+                Poll::Ready(Some(Err(error)))
+            }
+            Poll::Ready(None) => {
+                this.done = true;
+                Poll::Ready(None)
+            }
+            Poll::Pending => Poll::Pending,
+        }
+    }
+}
+
+impl Drop for QueryStream {
+    fn drop(&mut self) {
+        let elapsed = self.started.elapsed();
+        self._running
+            .metrics
+            .query(self.front_end, elapsed, self.error);
+        self.span.in_scope(|| {
+            tracing::info!(
+                rows = self.rows,
+                elapsed_ms = elapsed.as_millis() as u64,
+                complete = self.done && self.error.is_none(),
+                error = self.error.map(ErrorCode::as_str),
+                "query finished"
+            );
+        });
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_allowed_settings_exist() {
+        let options = datafusion::config::ConfigOptions::new();
+        let known: Vec<String> = options
+            .entries()
+            .into_iter()
+            .map(|entry| entry.key)
+            .collect();
+        for setting in ALLOWED_SETTINGS {
+            assert!(known.iter().any(|key| key == setting), "{setting}");
+        }
+    }
+}
