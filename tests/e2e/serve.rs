@@ -548,9 +548,19 @@ fn beyond_loopback_a_server_needs_tls_or_an_explicit_insecure() {
 }
 
 #[test]
-fn sigterm_lets_the_query_in_flight_finish() {
+fn a_full_server_refuses_and_sigterm_lets_the_query_in_flight_finish() {
     let dir = seeded_project();
-    let mut server = Server::start(dir.path(), &["--grace", "30s"]);
+    let mut server = Server::start(
+        dir.path(),
+        &[
+            "--grace",
+            "30s",
+            "--max-concurrent",
+            "1",
+            "--max-waiting",
+            "0",
+        ],
+    );
     let address = server.address.clone();
     let in_flight = std::thread::spawn(move || {
         request(
@@ -565,6 +575,10 @@ fn sigterm_lets_the_query_in_flight_finish() {
         )
     });
     std::thread::sleep(Duration::from_millis(300));
+    // Its one slot is taken and no query may wait: the next is refused at once.
+    let reply = server.sql("SELECT 1", "application/json");
+    assert_eq!(reply.status, 503, "{}", reply.text());
+    assert_eq!(reply.json()["code"], "busy");
     assert_eq!(server.terminate(), Some(0));
     let reply = in_flight.join().unwrap();
     assert_eq!(reply.status, 200, "{}", reply.text());
