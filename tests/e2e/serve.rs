@@ -27,8 +27,14 @@ struct Server {
 impl Server {
     /// `codelake serve --listen 127.0.0.1:0 ARGS` in `dir`, once it says where it listens.
     fn start(dir: &Path, args: &[&str]) -> Self {
+        Self::start_on(dir, "127.0.0.1:0", args)
+    }
+
+    /// `codelake serve --listen LISTEN ARGS` in `dir`; its address is the
+    /// loopback one of the port it picked.
+    fn start_on(dir: &Path, listen: &str, args: &[&str]) -> Self {
         let mut child = codelake(dir)
-            .args(["serve", "--listen", "127.0.0.1:0"])
+            .args(["serve", "--listen", listen])
             .args(args)
             .env("CODELAKE_SERVE_TOKENS", TOKENS)
             .stdout(Stdio::piped())
@@ -41,8 +47,9 @@ impl Server {
                 .next()
                 .unwrap_or_else(|| panic!("`codelake serve` exited before it listened"))
                 .unwrap();
-            if let Some((_, url)) = line.split_once(" on http://") {
-                break url.trim().to_owned();
+            if let Some((_, url)) = line.split_once(" on http") {
+                let address = url.trim().rsplit("://").next().unwrap().to_owned();
+                break address.replace("0.0.0.0:", "127.0.0.1:");
             }
         };
         // Keep reading its output, so that it never blocks on a full pipe.
@@ -585,4 +592,103 @@ fn a_full_server_refuses_and_sigterm_lets_the_query_in_flight_finish() {
     assert_eq!(reply.text(), "n\n60337552\n");
     // Nothing listens any more.
     assert!(TcpStream::connect(&server.address).is_err());
+}
+
+/// A self-signed certificate for 127.0.0.1 and localhost, made by openssl in `dir`.
+fn certificate(dir: &Path) -> (String, String) {
+    let (cert, key) = (dir.join("cert.pem"), dir.join("key.pem"));
+    let made = Command::new("openssl")
+        .args([
+            "req",
+            "-x509",
+            "-newkey",
+            "ec",
+            "-pkeyopt",
+            "ec_paramgen_curve:prime256v1",
+            "-nodes",
+            "-days",
+            "2",
+            "-subj",
+            "/CN=localhost",
+            "-addext",
+            "subjectAltName=IP:127.0.0.1,DNS:localhost",
+            "-keyout",
+        ])
+        .arg(&key)
+        .arg("-out")
+        .arg(&cert)
+        .output()
+        .unwrap_or_else(|error| {
+            panic!("openssl makes the test's certificate ({error}): apt-get install -y openssl")
+        });
+    assert!(made.status.success(), "{}", stderr(&made));
+    (cert.display().to_string(), key.display().to_string())
+}
+
+/// curl, a real HTTPS client.
+fn curl(args: &[&str]) -> std::process::Output {
+    Command::new("curl")
+        .args(["-sS", "--max-time", "30"])
+        .args(args)
+        .output()
+        .unwrap_or_else(|error| {
+            panic!("curl is the test's HTTPS client ({error}): apt-get install -y curl")
+        })
+}
+
+#[test]
+fn with_tls_a_server_listens_beyond_loopback_for_a_real_https_client() {
+    let dir = seeded_project();
+    let (cert, key) = certificate(dir.path());
+    let server = Server::start_on(
+        dir.path(),
+        "0.0.0.0:0",
+        &["--tls-cert", &cert, "--tls-key", &key],
+    );
+    let url = format!("https://{}/v1/sql", server.address);
+    let auth = format!("Authorization: Bearer {TOKEN}");
+    let query = "SELECT count(*) AS n FROM tpch.region";
+    let answer = curl(&[
+        "--cacert",
+        &cert,
+        "-H",
+        &auth,
+        "-H",
+        "Accept: text/csv",
+        "--data-binary",
+        query,
+        &url,
+    ]);
+    assert!(answer.status.success(), "{}", stderr(&answer));
+    assert_eq!(stdout(&answer), "n\n5\n");
+    // A client that does not trust the certificate refuses it (curl's exit 60).
+    let untrusted = curl(&["-H", &auth, "--data-binary", query, &url]);
+    assert_eq!(untrusted.status.code(), Some(60), "{}", stderr(&untrusted));
+    // Plain HTTP on the TLS port gets no answer, and the server keeps serving.
+    let plain = curl(&[
+        "-H",
+        &auth,
+        "--data-binary",
+        query,
+        &url.replace("https", "http"),
+    ]);
+    assert!(!plain.status.success());
+    let again = curl(&["--cacert", &cert, "-H", &auth, "--data-binary", query, &url]);
+    assert_eq!(stdout(&again), r#"[{"n":5}]"#, "{}", stderr(&again));
+
+    // A key that is not a key is named, with the fix.
+    let output = run(
+        dir.path(),
+        &[
+            "serve",
+            "--listen",
+            "127.0.0.1:0",
+            "--tls-cert",
+            &cert,
+            "--tls-key",
+            &cert,
+        ],
+    );
+    assert_eq!(output.status.code(), Some(3), "{}", stderr(&output));
+    assert!(stderr(&output).contains("--tls-key"), "{}", stderr(&output));
 }

@@ -22,6 +22,13 @@ pub struct ServeArgs {
     /// Address to listen on; port 0 picks a free port (the address is printed).
     #[arg(long, default_value = "127.0.0.1:8080", value_name = "ADDR")]
     listen: SocketAddr,
+    /// The server's TLS certificate (PEM: the certificate, then its chain).
+    /// With --tls-key, the server speaks HTTPS only.
+    #[arg(long, value_name = "FILE", requires = "tls_key")]
+    tls_cert: Option<PathBuf>,
+    /// The certificate's private key (PEM).
+    #[arg(long, value_name = "FILE", requires = "tls_cert")]
+    tls_key: Option<PathBuf>,
     /// Listen beyond loopback without TLS, so tokens and results cross the
     /// network in clear text: on a trusted network only. Warned about at every start.
     #[arg(long)]
@@ -84,18 +91,25 @@ fn parse_size(text: &str) -> Result<usize, String> {
 /// Runs the server until SIGTERM or Ctrl-C.
 pub async fn run(global: &Global, args: ServeArgs) -> Result<(), CliError> {
     let loopback = args.listen.ip().is_loopback();
-    if !loopback && !args.insecure {
+    let tls = match (&args.tls_cert, &args.tls_key) {
+        (Some(cert), Some(key)) => Some(
+            catalog_http::server_config(cert, key)
+                .map_err(|error| CliError::msg(EXIT_CONFIG, error.to_string()))?,
+        ),
+        _ => None,
+    };
+    if !loopback && tls.is_none() && !args.insecure {
         return Err(CliError::msg(
             EXIT_CONFIG,
             format!(
                 "--listen {}: a server beyond loopback needs TLS, so that its tokens and results \
-                 do not cross the network in clear text, and this codelake does not terminate TLS yet",
+                 do not cross the network in clear text",
                 args.listen
             ),
         )
         .hint(
-            "listen on 127.0.0.1 behind a TLS proxy (nginx, Caddy, a load balancer), and set \
-             CODELAKE_SERVE_TOKENS; or, on a trusted network only, pass --insecure",
+            "give --tls-cert FILE and --tls-key FILE (PEM), and set CODELAKE_SERVE_TOKENS; or \
+             listen on 127.0.0.1 behind a TLS proxy; or, on a trusted network only, pass --insecure",
         ));
     }
     // One line a query on standard error (RUST_LOG changes what is logged).
@@ -141,12 +155,13 @@ pub async fn run(global: &Global, args: ServeArgs) -> Result<(), CliError> {
             .hint("choose another address or port with --listen (port 0 picks a free one)")
         })?;
     let address = listener.local_addr().map_err(CliError::environment)?;
-    if !loopback {
+    if !loopback && tls.is_none() {
         eprintln!(
             "warning: serving {address} without TLS (--insecure): tokens and results cross the network in clear text"
         );
     }
-    let url = format!("http://{address}");
+    let scheme = if tls.is_some() { "https" } else { "http" };
+    let url = format!("{scheme}://{address}");
     println!(
         "Serving {} ({} available) in environment `{}` on {url}",
         crate::names::counted(service.catalog().len(), "table"),
@@ -176,7 +191,19 @@ pub async fn run(global: &Global, args: ServeArgs) -> Result<(), CliError> {
         let _ = stopping.send(Instant::now());
     };
     let grace = args.grace;
-    let server = catalog_http::serve(listener, Arc::clone(&service), shutdown);
+    let server: std::pin::Pin<Box<dyn Future<Output = std::io::Result<()>> + Send>> = match tls {
+        Some(config) => Box::pin(catalog_http::serve_tls(
+            listener,
+            Arc::clone(&service),
+            config,
+            shutdown,
+        )),
+        None => Box::pin(catalog_http::serve(
+            listener,
+            Arc::clone(&service),
+            shutdown,
+        )),
+    };
     let deadline = async move {
         match stopped.await {
             Ok(since) => tokio::time::sleep_until((since + grace).into()).await,

@@ -14,6 +14,7 @@
 
 mod format;
 mod tables;
+mod tls;
 
 use std::net::SocketAddr;
 use std::sync::Arc;
@@ -29,6 +30,7 @@ use catalog_serve::{Caller, ErrorCode, QueryService, ServeError};
 use futures::StreamExt;
 
 pub use format::Format;
+pub use tls::{TlsError, serve_tls, server_config};
 
 /// The front end's name in metrics and traces.
 const FRONT_END: &str = "http";

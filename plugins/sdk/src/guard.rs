@@ -75,7 +75,10 @@ impl Origin {
             Ok(explaining) => explaining,
             Err(payload) => return self.error("explaining an error", &*payload),
         };
-        match AssertUnwindSafe(InRuntime(explaining)).catch_unwind().await {
+        match AssertUnwindSafe(InRuntime::new(explaining))
+            .catch_unwind()
+            .await
+        {
             Ok(error) => self.context(error),
             Err(payload) => self.error("explaining an error", &*payload),
         }
@@ -188,7 +191,7 @@ impl TableProvider for GuardedProvider {
             }
             None => state,
         };
-        let planned = InRuntime(AssertUnwindSafe(
+        let planned = InRuntime::new(AssertUnwindSafe(
             self.inner.scan(state, projection, filters, limit),
         ))
         .catch_unwind()
@@ -421,7 +424,7 @@ impl ExecutionPlan for GuardedExec {
         let origin = self.origin.clone();
         let schema = stream.schema();
         // After a panic the inner stream is poisoned: report it once, then end.
-        let fenced = AssertUnwindSafe(InRuntime(stream))
+        let fenced = AssertUnwindSafe(InRuntime::new(stream))
             .catch_unwind()
             .then(move |item| {
                 let origin = origin.clone();
@@ -499,7 +502,34 @@ fn with_runtime(context: &TaskContext, runtime_env: Arc<RuntimeEnv>) -> TaskCont
 ///
 /// The host polls from its own threads, where the plugin's copy of tokio finds
 /// no runtime; I/O inside the plugin (object_store, reqwest) needs one.
-struct InRuntime<T>(T);
+///
+/// It is dropped inside that runtime too: a query the host cancels (Ctrl-C, a
+/// timeout, a client gone) drops the plugin's future or stream on the host's
+/// thread, and I/O types (a reqwest timer, an object_store request) need the
+/// runtime to drop. A destructor that panics is fenced like a poll.
+struct InRuntime<T>(Option<T>);
+
+impl<T> InRuntime<T> {
+    fn new(inner: T) -> Self {
+        Self(Some(inner))
+    }
+
+    fn inner(&mut self) -> &mut T {
+        self.0
+            .as_mut()
+            .expect("an `InRuntime` is never polled after it is dropped")
+    }
+}
+
+impl<T> Drop for InRuntime<T> {
+    fn drop(&mut self) {
+        let _entered = crate::runtime().enter();
+        let inner = self.0.take();
+        if crate::catch(move || drop(inner)).is_err() {
+            eprintln!("warning: a plugin panicked while a query's reader was dropped; ignored");
+        }
+    }
+}
 
 impl<T: Future + Unpin> Future for InRuntime<T> {
     type Output = T::Output;
@@ -508,7 +538,7 @@ impl<T: Future + Unpin> Future for InRuntime<T> {
         // Every `InRuntime` is polled inside `catch_unwind`.
         let _fence = crate::Fence::enter();
         let _entered = crate::runtime().enter();
-        Pin::new(&mut self.0).poll(cx)
+        Pin::new(self.inner()).poll(cx)
     }
 }
 
@@ -519,6 +549,6 @@ impl<T: Stream + Unpin> Stream for InRuntime<T> {
         // Every `InRuntime` is polled inside `catch_unwind`.
         let _fence = crate::Fence::enter();
         let _entered = crate::runtime().enter();
-        Pin::new(&mut self.0).poll_next(cx)
+        Pin::new(self.inner()).poll_next(cx)
     }
 }

@@ -250,15 +250,10 @@ impl Fence {
                 }
             }));
         });
-        let outermost = FENCES.with(|count| {
-            count.set(count.get() + 1);
-            count.get() == 1
-        });
-        if outermost {
-            // A location left by a panic caught and handled inside the plugin
-            // must not be given to the next one.
-            PANICKED_AT.with(|cell| cell.borrow_mut().take());
-        }
+        // Each fenced panic overwrites the location, and the message that
+        // reports it takes it: it is not cleared here, because a fence may be
+        // entered (a destructor run) between a panic and its report.
+        FENCES.with(|count| count.set(count.get() + 1));
         Self(())
     }
 }

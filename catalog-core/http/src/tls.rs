@@ -1,0 +1,131 @@
+//! HTTPS: the same routes behind rustls (on ring), with the certificate chain
+//! and private key read from PEM files.
+
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+use std::time::Duration;
+
+use axum::extract::ConnectInfo;
+use catalog_serve::QueryService;
+use hyper_util::rt::TokioIo;
+use hyper_util::service::TowerToHyperService;
+use tokio::task::JoinSet;
+use tokio_rustls::TlsAcceptor;
+use tokio_rustls::rustls::ServerConfig;
+use tokio_rustls::rustls::pki_types::pem::PemObject;
+use tokio_rustls::rustls::pki_types::{CertificateDer, PrivateKeyDer};
+
+use crate::router;
+
+/// How long a client may take to finish the TLS handshake.
+const HANDSHAKE_TIMEOUT: Duration = Duration::from_secs(10);
+
+/// Why the certificate or key cannot be used; each names the file and the fix.
+#[derive(Debug, thiserror::Error)]
+pub enum TlsError {
+    /// The certificate file holds no usable certificate.
+    #[error(
+        "--tls-cert {}: {reason}; give a PEM file with the server's certificate first, then its chain",
+        path.display()
+    )]
+    Certificate {
+        /// The file.
+        path: PathBuf,
+        /// What is wrong.
+        reason: String,
+    },
+    /// The key file holds no usable private key.
+    #[error(
+        "--tls-key {}: {reason}; give a PEM file with the certificate's private key (PKCS#8, PKCS#1 or SEC1)",
+        path.display()
+    )]
+    Key {
+        /// The file.
+        path: PathBuf,
+        /// What is wrong.
+        reason: String,
+    },
+    /// The key does not fit the certificate, or rustls refused the pair.
+    #[error("--tls-cert and --tls-key: {0}; check that the key is the certificate's")]
+    Pair(String),
+}
+
+/// A rustls server configuration from PEM files: `cert` (the certificate,
+/// then its chain) and `key`. Offers HTTP/1.1 by ALPN.
+pub fn server_config(cert: &Path, key: &Path) -> Result<Arc<ServerConfig>, TlsError> {
+    let certificate = |reason: String| TlsError::Certificate {
+        path: cert.to_owned(),
+        reason,
+    };
+    let chain: Vec<CertificateDer<'static>> = CertificateDer::pem_file_iter(cert)
+        .map_err(|error| certificate(error.to_string()))?
+        .collect::<Result<_, _>>()
+        .map_err(|error| certificate(error.to_string()))?;
+    if chain.is_empty() {
+        return Err(certificate("no certificate in it".to_owned()));
+    }
+    let key = PrivateKeyDer::from_pem_file(key).map_err(|error| TlsError::Key {
+        path: key.to_owned(),
+        reason: error.to_string(),
+    })?;
+    let provider = Arc::new(tokio_rustls::rustls::crypto::ring::default_provider());
+    let mut config = ServerConfig::builder_with_provider(provider)
+        .with_safe_default_protocol_versions()
+        .map_err(|error| TlsError::Pair(error.to_string()))?
+        .with_no_client_auth()
+        .with_single_cert(chain, key)
+        .map_err(|error| TlsError::Pair(error.to_string()))?;
+    config.alpn_protocols = vec![b"http/1.1".to_vec()];
+    Ok(Arc::new(config))
+}
+
+/// [`crate::serve`] over TLS: serves `service` on `listener` until
+/// `shutdown` resolves; then takes no new connection, lets the requests in
+/// flight finish, and returns.
+pub async fn serve_tls(
+    listener: tokio::net::TcpListener,
+    service: Arc<QueryService>,
+    config: Arc<ServerConfig>,
+    shutdown: impl Future<Output = ()> + Send + 'static,
+) -> std::io::Result<()> {
+    let acceptor = TlsAcceptor::from(config);
+    let app = router(service);
+    let (stop, stopping) = tokio::sync::watch::channel(false);
+    let mut connections = JoinSet::new();
+    tokio::pin!(shutdown);
+    loop {
+        let (tcp, address) = tokio::select! {
+            () = &mut shutdown => break,
+            accepted = listener.accept() => match accepted {
+                Ok(accepted) => accepted,
+                // A client that went away before it was accepted, or too many files open.
+                Err(_) => continue,
+            },
+            // Reap the connections that ended, so the set does not grow.
+            Some(_) = connections.join_next(), if !connections.is_empty() => continue,
+        };
+        let (acceptor, app, mut stopping) = (acceptor.clone(), app.clone(), stopping.clone());
+        connections.spawn(async move {
+            let Ok(Ok(tls)) = tokio::time::timeout(HANDSHAKE_TIMEOUT, acceptor.accept(tcp)).await
+            else {
+                return;
+            };
+            let app = app.layer(axum::Extension(ConnectInfo::<SocketAddr>(address)));
+            let connection = hyper::server::conn::http1::Builder::new()
+                .serve_connection(TokioIo::new(tls), TowerToHyperService::new(app));
+            tokio::pin!(connection);
+            tokio::select! {
+                _ = connection.as_mut() => {}
+                _ = stopping.changed() => {
+                    connection.as_mut().graceful_shutdown();
+                    let _ = connection.await;
+                }
+            }
+        });
+    }
+    drop(listener);
+    let _ = stop.send(true);
+    while connections.join_next().await.is_some() {}
+    Ok(())
+}
