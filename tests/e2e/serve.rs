@@ -38,7 +38,7 @@ impl Server {
             .args(args)
             .env("CODELAKE_SERVE_TOKENS", TOKENS)
             .stdout(Stdio::piped())
-            .stderr(Stdio::null())
+            .stderr(std::fs::File::create(dir.join("serve.log")).unwrap())
             .spawn()
             .unwrap();
         let mut lines = BufReader::new(child.stdout.take().unwrap()).lines();
@@ -304,12 +304,13 @@ fn the_federated_query_answers_in_every_format_as_the_cli_does() {
         reply.json()["tables"].as_array().unwrap().len(),
         tables::REGISTRY.len()
     );
-    assert!(!reply.text().contains("local-token"), "{}", reply.text());
+    assert!(!reply.text().contains("do-not-print"), "{}", reply.text());
 
-    // Health, readiness and metrics.
+    // Health, readiness (counts only, without a token) and metrics.
     assert_eq!(server.request("GET", "/health", &[], b"").status, 200);
     let ready = server.request("GET", "/ready", &[], b"").json();
     assert_eq!(ready["status"], "ready");
+    assert_eq!(ready["unavailable"], 0);
     let metrics = server.request(
         "GET",
         "/metrics",
@@ -324,6 +325,14 @@ fn the_federated_query_answers_in_every_format_as_the_cli_does() {
         .unwrap_or_else(|| panic!("{}", metrics.text()));
     // Seven queries above; the last one's count may land just after its answer.
     assert!((6..=7).contains(&queries), "{}", metrics.text());
+
+    // The log has a line a query, and neither a token nor the SQL.
+    let log = std::fs::read_to_string(dir.path().join("serve.log")).unwrap();
+    assert!(log.contains("query finished"), "{log}");
+    assert!(
+        !log.contains("do-not-print") && !log.contains("SELECT"),
+        "{log}"
+    );
 }
 
 #[test]
@@ -390,6 +399,20 @@ fn tokens_the_read_only_policy_and_formats_are_enforced() {
         );
     }
     assert!(!Path::new("/tmp/codelake-serve-copy.csv").exists());
+    // Only SET may come before the query: nothing else is run whole.
+    for sql in ["SELECT 1; DROP TABLE tpch.part", "SELECT 1; SELECT 2"] {
+        let reply = server.sql(sql, "application/json");
+        assert_eq!(reply.status, 403, "{sql}: {}", reply.text());
+        assert!(
+            reply.text().contains("only SET statements"),
+            "{}",
+            reply.text()
+        );
+    }
+    // A query's own failure is the client's (400), not a source's (502).
+    let reply = server.sql("SELECT 1 / 0", "application/json");
+    assert_eq!(reply.status, 400, "{}", reply.text());
+    assert_eq!(reply.json()["code"], "invalid_query");
     // No URL tables: a file path is not a table.
     let reply = server.sql("SELECT * FROM '/etc/passwd'", "application/json");
     assert_eq!(reply.status, 400, "{}", reply.text());

@@ -214,6 +214,10 @@ pub async fn run(global: &Global, args: ServeArgs) -> Result<(), CliError> {
         served = server => served.map_err(CliError::environment)?,
         () = deadline => eprintln!("The grace period ({grace:?}) is over: the queries still running are cut short."),
     }
+    // The token made for this run is of no use after it.
+    if session.config.serve_tokens.is_empty() {
+        let _ = std::fs::remove_file(token_file(&session));
+    }
     eprintln!("Stopped.");
     Ok(())
 }
@@ -254,6 +258,7 @@ fn tokens(session: &Session, show: bool) -> Result<(Tokens, String), CliError> {
     let config = &session.config;
     if !config.serve_tokens.is_empty() {
         let from = config.serve_tokens_from.clone().unwrap_or_default();
+        warn_if_readable_by_others(Path::new(&from));
         let tokens = Tokens::new(config.serve_tokens.iter().map(|token| token.expose()));
         let note = format!(
             "Accepting {} from {from}.",
@@ -313,14 +318,38 @@ fn shown(path: &Path) -> String {
         .to_string()
 }
 
-/// Writes `text` to `path`, readable and writable by the current user only.
+/// Warns when the tokens file at `path` (if it is one) can be read by other users.
+fn warn_if_readable_by_others(path: &Path) {
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt as _;
+        if let Ok(meta) = std::fs::metadata(path)
+            && meta.permissions().mode() & 0o077 != 0
+        {
+            eprintln!(
+                "warning: {} can be read by other users of this machine; `chmod 600` it",
+                path.display()
+            );
+        }
+    }
+    #[cfg(not(unix))]
+    let _ = path;
+}
+
+/// Writes `text` to a new file at `path`, readable and writable by the current
+/// user only. Whatever was there (a file, a link) is removed first, so a link
+/// planted at the path is never followed.
 fn write_private(path: &Path, text: &str) -> std::io::Result<()> {
     use std::io::Write as _;
     if let Some(dir) = path.parent() {
         std::fs::create_dir_all(dir)?;
     }
+    match std::fs::remove_file(path) {
+        Err(error) if error.kind() != std::io::ErrorKind::NotFound => return Err(error),
+        _ => {}
+    }
     let mut options = std::fs::OpenOptions::new();
-    options.write(true).create(true).truncate(true);
+    options.write(true).create_new(true);
     #[cfg(unix)]
     {
         use std::os::unix::fs::OpenOptionsExt as _;

@@ -509,6 +509,22 @@ impl ConfigBuilder {
                 None => (Vec::new(), None),
             },
         };
+        if let Some(from) = serve_tokens_from
+            .as_ref()
+            .filter(|_| serve_tokens.is_empty())
+        {
+            let setting = if from == "CODELAKE_SERVE_TOKENS" {
+                from.clone()
+            } else {
+                format!("serve.tokens_file ({from})")
+            };
+            return Err(ConfigError::Invalid {
+                setting,
+                message: "holds no token; put at least one there, or unset it to let a local \
+                          server make its own"
+                    .into(),
+            });
+        }
         // Ours, then the file, then the AWS variables: a shell that exports AWS_* for
         // another tool does not override what the project pinned.
         let aws = |name: &str| {

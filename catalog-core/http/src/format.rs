@@ -100,7 +100,7 @@ impl Format {
 }
 
 /// A streaming format's writer, turning batches into the bytes to send next.
-enum Encoder {
+pub(crate) enum Encoder {
     Ndjson,
     Csv { header: bool },
     Arrow(StreamWriter<Vec<u8>>),
@@ -118,10 +118,16 @@ impl Encoder {
                 let opening = std::mem::take(writer.get_mut());
                 (Self::Arrow(writer), opening.into())
             }
-            Format::Parquet => (
-                Self::Parquet(ArrowWriter::try_new(Vec::new(), Arc::clone(schema), None)?),
-                Bytes::new(),
-            ),
+            Format::Parquet => {
+                // Row groups of a bounded size, so a large result is sent as it
+                // comes rather than held (up to Parquet's default million rows).
+                let properties = parquet::file::properties::WriterProperties::builder()
+                    .set_max_row_group_row_count(Some(PARQUET_ROW_GROUP_ROWS))
+                    .build();
+                let writer = ArrowWriter::try_new(Vec::new(), Arc::clone(schema), Some(properties))
+                    .map_err(|error| ArrowError::ExternalError(Box::new(error)))?;
+                (Self::Parquet(writer), Bytes::new())
+            }
         })
     }
 
@@ -177,22 +183,49 @@ impl Encoder {
     }
 }
 
-/// The result as a stream of chunks in `format` (any but JSON): `first`, then
-/// the rest of `stream`. An error after the first batch ends the stream with
-/// an error, which cuts the response short: its status is already sent.
-pub(crate) fn stream(
+/// Rows per Parquet row group in an answer.
+const PARQUET_ROW_GROUP_ROWS: usize = 64 * 1024;
+
+/// The writer of `format` (any but JSON), and the bytes of its start with
+/// `first` written: done before the status is sent, so that a failure here
+/// is still an error response.
+pub(crate) fn open(
     format: Format,
+    schema: &SchemaRef,
+    first: Option<&RecordBatch>,
+) -> Result<(Encoder, Bytes), ServeError> {
+    let unwritable = |error: ArrowError| {
+        ServeError::new(
+            ErrorCode::InvalidQuery,
+            format!(
+                "the result cannot be written as {}: {error}; ask for another format \
+                 (`application/vnd.apache.arrow.stream` holds every type)",
+                format.content_type()
+            ),
+        )
+    };
+    let (mut encoder, opening) = Encoder::start(format, schema).map_err(unwritable)?;
+    let Some(first) = first else {
+        return Ok((encoder, opening));
+    };
+    let written = encoder.batch(first).map_err(unwritable)?;
+    let mut bytes = opening.to_vec();
+    bytes.extend_from_slice(&written);
+    Ok((encoder, bytes.into()))
+}
+
+/// The result as a stream of chunks: `opening` (from [`open`]), then the rest
+/// of `stream`. An error after the status is sent ends the stream with an
+/// error, which cuts the response short.
+pub(crate) fn stream(
+    encoder: Encoder,
+    opening: Bytes,
     stream: QueryStream,
-    first: Option<RecordBatch>,
 ) -> impl Stream<Item = Result<Bytes, std::io::Error>> + Send {
     let schema = stream.schema();
-    let batches = futures::stream::iter(first.map(Ok)).chain(stream).boxed();
     let io = |error: &dyn std::fmt::Display| std::io::Error::other(error.to_string());
-    let opened = Encoder::start(format, &schema);
-    let (opening, state) = match opened {
-        Ok((encoder, opening)) => (Ok(opening), Some((encoder, batches, schema))),
-        Err(error) => (Err(io(&error)), None),
-    };
+    let state = Some((encoder, stream.boxed(), schema));
+    let opening: Result<Bytes, std::io::Error> = Ok(opening);
     let rest = futures::stream::unfold(state, move |state| async move {
         let (mut encoder, mut batches, schema) = state?;
         match batches.next().await {
@@ -209,6 +242,9 @@ pub(crate) fn stream(
         .filter(|chunk| std::future::ready(!matches!(chunk, Ok(bytes) if bytes.is_empty())))
 }
 
+/// Rows written to JSON between two checks of the cap.
+const JSON_SLICE_ROWS: usize = 1024;
+
 /// The result as one JSON array, within the server's cap on JSON results.
 pub(crate) async fn json(
     service: &QueryService,
@@ -222,12 +258,25 @@ pub(crate) async fn json(
     let mut batches = futures::stream::iter(first.map(Ok)).chain(stream);
     let internal = |error: ArrowError| ServeError::new(ErrorCode::Internal, error.to_string());
     while let Some(batch) = batches.next().await {
-        let written = batch.and_then(|batch| writer.write(&batch).map_err(internal));
-        if let Err(error) = written {
-            service.metrics().error(FRONT_END, error.code);
-            return error_response(&error);
+        // The query's own errors are counted by its stream; only this writer's here.
+        let batch = match batch {
+            Ok(batch) => batch,
+            Err(error) => return error_response(&error),
+        };
+        // A slice at a time, so that one large batch cannot overshoot the cap by much.
+        let mut over = false;
+        for offset in (0..batch.num_rows()).step_by(JSON_SLICE_ROWS) {
+            let slice = batch.slice(offset, JSON_SLICE_ROWS.min(batch.num_rows() - offset));
+            if let Err(error) = writer.write(&slice).map_err(internal) {
+                service.metrics().error(FRONT_END, error.code);
+                return error_response(&error);
+            }
+            if writer.get_ref().len() > cap {
+                over = true;
+                break;
+            }
         }
-        if writer.get_ref().len() > cap {
+        if over {
             let error = ServeError::new(
                 ErrorCode::ResultTooLarge,
                 format!(

@@ -35,17 +35,39 @@ pub use tls::{TlsError, serve_tls, server_config};
 /// The front end's name in metrics and traces.
 const FRONT_END: &str = "http";
 
-/// The routes, over `service`.
+/// The largest SQL body a request may carry.
+pub const MAX_SQL_BYTES: usize = 1 << 20;
+
+/// The routes, over `service`. The token is checked before a body is read.
 pub fn router(service: Arc<QueryService>) -> Router {
-    Router::new()
+    let guarded = Router::new()
         .route("/v1/sql", post(sql))
         .route("/v1/tables", get(tables::list))
         .route("/v1/tables/{database}/{table}", get(tables::one))
+        .route("/metrics", get(metrics))
+        .route_layer(axum::middleware::from_fn_with_state(
+            Arc::clone(&service),
+            require_token,
+        ))
+        .layer(axum::extract::DefaultBodyLimit::max(MAX_SQL_BYTES));
+    Router::new()
+        .merge(guarded)
         .route("/health", get(health))
         .route("/ready", get(ready))
-        .route("/metrics", get(metrics))
         .fallback(not_found)
         .with_state(service)
+}
+
+/// Refuses a request without an accepted token, before its body is read.
+async fn require_token(
+    State(service): State<Arc<QueryService>>,
+    request: axum::extract::Request,
+    next: axum::middleware::Next,
+) -> Response {
+    match refused(&service, request.headers()) {
+        Some(response) => response,
+        None => next.run(request).await,
+    }
 }
 
 /// Serves `service` on `listener` until `shutdown` resolves; then takes no
@@ -55,12 +77,7 @@ pub async fn serve(
     service: Arc<QueryService>,
     shutdown: impl Future<Output = ()> + Send + 'static,
 ) -> std::io::Result<()> {
-    axum::serve(
-        listener,
-        router(service).into_make_service_with_connect_info::<SocketAddr>(),
-    )
-    .with_graceful_shutdown(shutdown)
-    .await
+    tls::accept_loop(listener, service, None, shutdown).await
 }
 
 /// An error as JSON: `{"code": "...", "message": "..."}`, with its HTTP status.
@@ -73,6 +90,11 @@ pub(crate) fn error_response(error: &ServeError) -> Response {
         serde_json::to_string(error).unwrap_or_default(),
     )
         .into_response();
+    if matches!(error.code, ErrorCode::Busy | ErrorCode::ShuttingDown) {
+        response
+            .headers_mut()
+            .insert(header::RETRY_AFTER, HeaderValue::from_static("1"));
+    }
     if error.code == ErrorCode::Unauthenticated {
         response.headers_mut().insert(
             header::WWW_AUTHENTICATE,
@@ -96,16 +118,13 @@ fn refused(service: &QueryService, headers: &HeaderMap) -> Option<Response> {
     Some(error_response(&error))
 }
 
-/// `POST /v1/sql`.
+/// `POST /v1/sql` (the token is checked by [`require_token`]).
 async fn sql(
     State(service): State<Arc<QueryService>>,
     ConnectInfo(address): ConnectInfo<SocketAddr>,
     headers: HeaderMap,
-    body: Bytes,
+    body: Result<Bytes, axum::extract::rejection::BytesRejection>,
 ) -> Response {
-    if let Some(response) = refused(&service, &headers) {
-        return response;
-    }
     let fail = |error: ServeError| {
         service.metrics().error(FRONT_END, error.code);
         error_response(&error)
@@ -113,6 +132,17 @@ async fn sql(
     let format = match Format::negotiate(headers.get(header::ACCEPT)) {
         Ok(format) => format,
         Err(error) => return fail(error),
+    };
+    let body = match body {
+        Ok(body) => body,
+        Err(rejection) => {
+            return fail(ServeError::new(
+                ErrorCode::ResultTooLarge,
+                format!(
+                    "the request body cannot be read ({rejection}); send at most {MAX_SQL_BYTES} bytes of SQL"
+                ),
+            ));
+        }
     };
     let Ok(sql) = std::str::from_utf8(&body) else {
         return fail(ServeError::new(
@@ -139,8 +169,14 @@ async fn sql(
     if format == Format::Json {
         return format::json(&service, stream, first).await;
     }
+    // The first batch is also written before the status: a value the format
+    // cannot hold (a list in CSV) is an error response, not a cut-short body.
+    let (encoder, opening) = match format::open(format, &stream.schema(), first.as_ref()) {
+        Ok(opened) => opened,
+        Err(error) => return fail(error),
+    };
     let metrics = Arc::clone(service.metrics());
-    let body = format::stream(format, stream, first).map(move |chunk| {
+    let body = format::stream(encoder, opening, stream).map(move |chunk| {
         if let Ok(bytes) = &chunk {
             metrics.bytes_out(FRONT_END, bytes.len() as u64);
         } else {
@@ -167,19 +203,23 @@ async fn health() -> Response {
         .into_response()
 }
 
-/// `GET /ready`: the catalog is loaded; which tables could not be opened, and why.
+/// `GET /ready`: the catalog is loaded and queries are taken (503 while
+/// draining). Counts only: which tables are unavailable, and why, is behind
+/// the token (`GET /v1/tables`).
 async fn ready(State(service): State<Arc<QueryService>>) -> Response {
-    let unavailable: Vec<serde_json::Value> = service
-        .unavailable()
-        .iter()
-        .map(|(table, why)| serde_json::json!({"table": table, "why": why}))
-        .collect();
+    let draining = service.is_shutting_down();
     let body = serde_json::json!({
-        "status": "ready",
+        "status": if draining { "shutting_down" } else { "ready" },
         "tables": service.catalog().len(),
-        "unavailable": unavailable,
+        "unavailable": service.unavailable().len(),
     });
+    let status = if draining {
+        StatusCode::SERVICE_UNAVAILABLE
+    } else {
+        StatusCode::OK
+    };
     (
+        status,
         [(header::CONTENT_TYPE, "application/json")],
         body.to_string(),
     )
@@ -187,10 +227,7 @@ async fn ready(State(service): State<Arc<QueryService>>) -> Response {
 }
 
 /// `GET /metrics`: Prometheus text.
-async fn metrics(State(service): State<Arc<QueryService>>, headers: HeaderMap) -> Response {
-    if let Some(response) = refused(&service, &headers) {
-        return response;
-    }
+async fn metrics(State(service): State<Arc<QueryService>>) -> Response {
     (
         [(header::CONTENT_TYPE, "text/plain; version=0.0.4")],
         service.metrics().prometheus(),

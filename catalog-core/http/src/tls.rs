@@ -89,37 +89,88 @@ pub async fn serve_tls(
     config: Arc<ServerConfig>,
     shutdown: impl Future<Output = ()> + Send + 'static,
 ) -> std::io::Result<()> {
-    let acceptor = TlsAcceptor::from(config);
+    accept_loop(listener, service, Some(TlsAcceptor::from(config)), shutdown).await
+}
+
+/// How long a client may take to send a request's head.
+const HEADER_TIMEOUT: Duration = Duration::from_secs(10);
+
+/// Connections served at once; beyond them, the next waits to be accepted.
+const MAX_CONNECTIONS: usize = 1024;
+
+/// The accept loop of both [`crate::serve`] and [`serve_tls`]: each connection
+/// on its own task, its request head read within [`HEADER_TIMEOUT`], at most
+/// [`MAX_CONNECTIONS`] at once; on `shutdown`, no new connection, and each
+/// open one finishes its request in flight and closes.
+pub(crate) async fn accept_loop(
+    listener: tokio::net::TcpListener,
+    service: Arc<QueryService>,
+    tls: Option<TlsAcceptor>,
+    shutdown: impl Future<Output = ()> + Send + 'static,
+) -> std::io::Result<()> {
     let app = router(service);
     let (stop, stopping) = tokio::sync::watch::channel(false);
+    let slots = Arc::new(tokio::sync::Semaphore::new(MAX_CONNECTIONS));
     let mut connections = JoinSet::new();
     tokio::pin!(shutdown);
     loop {
+        let slot = tokio::select! {
+            () = &mut shutdown => break,
+            slot = Arc::clone(&slots).acquire_owned() => slot.expect("never closed"),
+        };
         let (tcp, address) = tokio::select! {
             () = &mut shutdown => break,
             accepted = listener.accept() => match accepted {
                 Ok(accepted) => accepted,
-                // A client that went away before it was accepted, or too many files open.
-                Err(_) => continue,
+                // A client gone before it was accepted is nothing; out of file
+                // descriptors, wait a little rather than spin.
+                Err(error) if error.kind() == std::io::ErrorKind::ConnectionAborted => continue,
+                Err(_) => {
+                    tokio::time::sleep(Duration::from_millis(100)).await;
+                    continue;
+                }
             },
-            // Reap the connections that ended, so the set does not grow.
-            Some(_) = connections.join_next(), if !connections.is_empty() => continue,
         };
-        let (acceptor, app, mut stopping) = (acceptor.clone(), app.clone(), stopping.clone());
+        while connections.try_join_next().is_some() {}
+        let (tls, app, mut stopping) = (tls.clone(), app.clone(), stopping.clone());
         connections.spawn(async move {
-            let Ok(Ok(tls)) = tokio::time::timeout(HANDSHAKE_TIMEOUT, acceptor.accept(tcp)).await
-            else {
-                return;
-            };
+            let _slot = slot;
             let app = app.layer(axum::Extension(ConnectInfo::<SocketAddr>(address)));
-            let connection = hyper::server::conn::http1::Builder::new()
-                .serve_connection(TokioIo::new(tls), TowerToHyperService::new(app));
-            tokio::pin!(connection);
-            tokio::select! {
-                _ = connection.as_mut() => {}
-                _ = stopping.changed() => {
-                    connection.as_mut().graceful_shutdown();
-                    let _ = connection.await;
+            let service = TowerToHyperService::new(app);
+            let builder = {
+                let mut builder = hyper::server::conn::http1::Builder::new();
+                builder
+                    .timer(hyper_util::rt::TokioTimer::new())
+                    .header_read_timeout(HEADER_TIMEOUT);
+                builder
+            };
+            match tls {
+                Some(acceptor) => {
+                    let Ok(Ok(stream)) =
+                        tokio::time::timeout(HANDSHAKE_TIMEOUT, acceptor.accept(tcp)).await
+                    else {
+                        return;
+                    };
+                    let connection = builder.serve_connection(TokioIo::new(stream), service);
+                    tokio::pin!(connection);
+                    tokio::select! {
+                        _ = connection.as_mut() => {}
+                        _ = stopping.changed() => {
+                            connection.as_mut().graceful_shutdown();
+                            let _ = connection.await;
+                        }
+                    }
+                }
+                None => {
+                    let connection = builder.serve_connection(TokioIo::new(tcp), service);
+                    tokio::pin!(connection);
+                    tokio::select! {
+                        _ = connection.as_mut() => {}
+                        _ = stopping.changed() => {
+                            connection.as_mut().graceful_shutdown();
+                            let _ = connection.await;
+                        }
+                    }
                 }
             }
         });

@@ -32,6 +32,8 @@ pub enum ErrorCode {
     NotFound,
     /// The server is shutting down.
     ShuttingDown,
+    /// The client went away before the result was sent (metrics only).
+    Cancelled,
     /// Anything else; the message says what.
     Internal,
 }
@@ -50,6 +52,7 @@ impl ErrorCode {
             Self::SourceError => 502,
             Self::Timeout => 504,
             Self::Busy | Self::ShuttingDown => 503,
+            Self::Cancelled => 499,
             Self::Internal => 500,
         }
     }
@@ -69,6 +72,7 @@ impl ErrorCode {
             Self::NotAcceptable => "not_acceptable",
             Self::NotFound => "not_found",
             Self::ShuttingDown => "shutting_down",
+            Self::Cancelled => "cancelled",
             Self::Internal => "internal",
         }
     }
@@ -98,15 +102,20 @@ impl ServeError {
     pub fn from_datafusion(error: &datafusion::error::DataFusionError) -> Self {
         use datafusion::error::DataFusionError as E;
         let message = catalog_runtime::user_message(error);
+        // A source's error carries the table it came from (the SDK's context);
+        // anything else that fails while running is the query's own doing
+        // (a division by zero, a bad cast).
         let code = match error.find_root() {
             E::SQL(..) => ErrorCode::SyntaxError,
-            E::Plan(_) | E::SchemaError(..) => ErrorCode::InvalidQuery,
             E::ResourcesExhausted(_) => ErrorCode::ResourcesExhausted,
-            E::Ffi(_) | E::External(_) | E::ObjectStore(_) | E::ParquetError(_) => {
-                ErrorCode::SourceError
-            }
             _ if message.starts_with("table `") => ErrorCode::SourceError,
-            E::Execution(_) | E::ArrowError(..) => ErrorCode::SourceError,
+            E::Ffi(_) | E::ObjectStore(_) | E::ParquetError(_) => ErrorCode::SourceError,
+            E::Plan(_)
+            | E::SchemaError(..)
+            | E::NotImplemented(_)
+            | E::Configuration(_)
+            | E::Execution(_)
+            | E::ArrowError(..) => ErrorCode::InvalidQuery,
             _ => ErrorCode::Internal,
         };
         Self { code, message }

@@ -25,9 +25,9 @@ use crate::{ErrorCode, Metrics, ServeError, Tokens};
 
 /// The settings `SET` may change on a server. A setting lasts for the request
 /// that sets it (`SET …; SELECT …` in one request), never for other clients.
+/// None sizes memory: a client must not be able to make one allocation huge.
 pub const ALLOWED_SETTINGS: &[&str] = &[
     "datafusion.execution.time_zone",
-    "datafusion.execution.batch_size",
     "datafusion.sql_parser.enable_ident_normalization",
     "datafusion.catalog.default_schema",
     "datafusion.explain.format",
@@ -182,6 +182,13 @@ impl QueryService {
     /// ones running finish.
     pub fn shut_down(&self) {
         self.shutting_down.store(true, Ordering::SeqCst);
+        // Wakes the queries waiting for a slot, which then give up; running ones keep theirs.
+        self.slots.close();
+    }
+
+    /// Whether the service still takes queries.
+    pub fn is_shutting_down(&self) -> bool {
+        self.shutting_down.load(Ordering::SeqCst)
     }
 
     /// Runs `sql` (one or more statements; all but the last may only `SET`
@@ -225,13 +232,31 @@ impl QueryService {
                 "the server is shutting down; retry against another one, or after it restarts",
             ));
         }
-        let permit = self.slot().await?;
+        let deadline = started + self.limits.query_timeout;
+        // Waiting for a slot counts against the timeout too.
+        let permit = tokio::time::timeout_at(deadline.into(), self.slot())
+            .await
+            .map_err(|_| self.timeout())??;
+        if self.shutting_down.load(Ordering::SeqCst) {
+            return Err(ServeError::new(
+                ErrorCode::ShuttingDown,
+                "the server is shutting down; retry against another one, or after it restarts",
+            ));
+        }
         self.metrics.running(1);
+        // A client that stops reading stops the stream being polled, so its
+        // own deadline never fires: the slot is given back at the deadline anyway.
+        let permit = Arc::new(std::sync::Mutex::new(Some(permit)));
+        let held = Arc::clone(&permit);
+        let watchdog = tokio::spawn(async move {
+            tokio::time::sleep_until(deadline.into()).await;
+            held.lock().unwrap_or_else(|e| e.into_inner()).take();
+        });
         let running = Running {
             metrics: Arc::clone(&self.metrics),
             _permit: permit,
+            watchdog,
         };
-        let deadline = started + self.limits.query_timeout;
         let planned = tokio::time::timeout_at(deadline.into(), self.plan(sql)).await;
         let stream = match planned {
             Ok(planned) => planned?,
@@ -269,11 +294,12 @@ impl QueryService {
                 ),
             ));
         }
-        self.metrics.waiting(1);
-        let permit = Arc::clone(&self.slots).acquire_owned().await;
-        self.metrics.waiting(-1);
-        self.waiting.fetch_sub(1, Ordering::SeqCst);
-        permit.map_err(|_| ServeError::new(ErrorCode::ShuttingDown, "the server is shutting down"))
+        // Counted out however the wait ends: a slot, shutdown, or a client that went away.
+        let _waiting = Waiting::new(self);
+        Arc::clone(&self.slots)
+            .acquire_owned()
+            .await
+            .map_err(|_| ServeError::new(ErrorCode::ShuttingDown, "the server is shutting down"))
     }
 
     fn timeout(&self) -> ServeError {
@@ -293,6 +319,21 @@ impl QueryService {
         let ctx = SessionContext::new_with_state(self.state.clone());
         let statements = parse(&ctx, sql)?;
         let last = statements.len() - 1;
+        // Before the query, only settings: nothing else is run whole into memory.
+        if let Some(other) = statements[..last].iter().find(|statement| {
+            !matches!(
+                statement,
+                datafusion::sql::parser::Statement::Statement(inner)
+                    if matches!(**inner, datafusion::sql::sqlparser::ast::Statement::Set(_))
+            )
+        }) {
+            return Err(ServeError::new(
+                ErrorCode::Forbidden,
+                format!(
+                    "`{other}`: only SET statements may come before the query; send one query per request"
+                ),
+            ));
+        }
         for (index, statement) in statements.into_iter().enumerate() {
             let state = ctx.state();
             let plan = state
@@ -373,14 +414,34 @@ fn parse(
     Ok(statements.into())
 }
 
-/// A running query's slot, released (and counted) when the query ends.
+/// A query waiting for a slot, counted in the service and its metrics until dropped.
+struct Waiting<'a>(&'a QueryService);
+
+impl<'a> Waiting<'a> {
+    fn new(service: &'a QueryService) -> Self {
+        service.metrics.waiting(1);
+        Self(service)
+    }
+}
+
+impl Drop for Waiting<'_> {
+    fn drop(&mut self) {
+        self.0.metrics.waiting(-1);
+        self.0.waiting.fetch_sub(1, Ordering::SeqCst);
+    }
+}
+
+/// A running query's slot, released (and counted) when the query ends, or
+/// by its watchdog at the query's deadline.
 struct Running {
     metrics: Arc<Metrics>,
-    _permit: OwnedSemaphorePermit,
+    _permit: Arc<std::sync::Mutex<Option<OwnedSemaphorePermit>>>,
+    watchdog: tokio::task::JoinHandle<()>,
 }
 
 impl Drop for Running {
     fn drop(&mut self) {
+        self.watchdog.abort();
         self.metrics.running(-1);
     }
 }
@@ -459,6 +520,10 @@ impl Stream for QueryStream {
 impl Drop for QueryStream {
     fn drop(&mut self) {
         let elapsed = self.started.elapsed();
+        // Dropped before its end: the client went away, or the front end gave up.
+        if !self.done && self.error.is_none() {
+            self.error = Some(ErrorCode::Cancelled);
+        }
         self._running
             .metrics
             .query(self.front_end, elapsed, self.error);

@@ -282,6 +282,23 @@ impl Report {
             cold.map(|m| format!("{:.1} ms", m.median)),
             cold.map(|m| m.median <= 50.0),
         );
+        let served = self.measure("serve_first_answer");
+        goal(
+            "`codelake serve` exec to its first answer (median)",
+            "≤ 100 ms",
+            served.map(|m| format!("{:.1} ms", m.median)),
+            served.map(|m| m.median <= 100.0),
+        );
+        let errors: Vec<f64> = ["serve_small_errors", "serve_q06_errors"]
+            .iter()
+            .filter_map(|name| self.measure(name).map(|m| m.median))
+            .collect();
+        goal(
+            "`codelake serve` errors under load (small query and Q6)",
+            "0",
+            (!errors.is_empty()).then(|| format!("{}", errors.iter().sum::<f64>())),
+            (!errors.is_empty()).then(|| errors.iter().all(|errors| *errors == 0.0)),
+        );
         let idle = self.measure("idle_rss");
         goal(
             "Idle `codelake sql` shell RSS",
@@ -309,7 +326,10 @@ impl Report {
         );
         self.case_tables(&mut md, |case| case.group != "tpch");
 
-        let _ = writeln!(md, "\n## Start-up, memory, gen-catalog and verify\n");
+        let _ = writeln!(
+            md,
+            "\n## Start-up, memory, serving, gen-catalog and verify\n"
+        );
         let _ = writeln!(md, "| Measure | Median | Min | Max |\n|---|---|---|---|");
         for m in &self.measures {
             let _ = writeln!(
@@ -448,6 +468,7 @@ fn fmt_value(value: f64, unit: &str) -> String {
     match unit {
         "ms" if value >= 1000.0 => format!("{:.2} s", value / 1e3),
         "ms" => format!("{value:.1} ms"),
+        "count" => format!("{value:.0}"),
         unit => format!("{value:.1} {unit}"),
     }
 }
