@@ -1,5 +1,18 @@
-//! Table names close to a mistyped one, for the "did you mean" hints of
-//! `describe` and of a query that names an unknown table.
+//! Names as people read them: table names close to a mistyped one, for the
+//! "did you mean" hints of `describe` and of a query that names an unknown
+//! table; counted nouns; paths relative to where the command runs.
+
+use std::path::Path;
+
+/// `path` relative to the current directory when it is under it, as people type it.
+pub fn shown(path: &Path) -> String {
+    std::env::current_dir()
+        .ok()
+        .and_then(|here| path.strip_prefix(here).ok().map(Path::to_path_buf))
+        .unwrap_or_else(|| path.to_path_buf())
+        .display()
+        .to_string()
+}
 
 /// Up to three catalog tables whose names are close to `name`, best first, quoted.
 pub fn close_names(name: &str) -> Vec<String> {

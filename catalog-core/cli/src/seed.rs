@@ -30,8 +30,9 @@ use serde_json::json;
 mod fixtures;
 mod upload;
 
+use crate::names::shown;
 pub use fixtures::missing_sample_data;
-use fixtures::{Fixture, fixture_path, plan, shown};
+use fixtures::{Fixture, fixture_path, plan};
 use upload::upload;
 
 /// The scale factor seeded when none is given: instant (part has 2,000 rows).

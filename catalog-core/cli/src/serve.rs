@@ -14,6 +14,7 @@ use clap::Args;
 
 use crate::Global;
 use crate::error::{CliError, EXIT_CONFIG, EXIT_ENVIRONMENT};
+use crate::names::shown;
 use crate::session::{Seed, Session, Unavailable};
 
 /// `codelake serve`'s flags.
@@ -306,16 +307,6 @@ fn token_shell(session: &Session, show: bool) -> String {
     } else {
         format!("$(cat {})", shown(&path))
     }
-}
-
-/// `path`, relative to the current directory when it is under it.
-fn shown(path: &Path) -> String {
-    std::env::current_dir()
-        .ok()
-        .and_then(|dir| path.strip_prefix(dir).ok().map(Path::to_path_buf))
-        .unwrap_or_else(|| path.to_path_buf())
-        .display()
-        .to_string()
 }
 
 /// Warns when the tokens file at `path` (if it is one) can be read by other users.

@@ -13,8 +13,8 @@
 //! - `GET /metrics`: Prometheus text, with a token.
 
 mod format;
+mod listen;
 mod tables;
-mod tls;
 
 use std::net::SocketAddr;
 use std::sync::Arc;
@@ -30,7 +30,7 @@ use catalog_serve::{Caller, ErrorCode, QueryService, ServeError};
 use futures::StreamExt;
 
 pub use format::Format;
-pub use tls::{TlsError, serve_tls, server_config};
+pub use listen::{TlsError, serve_tls, server_config};
 
 /// The front end's name in metrics and traces.
 const FRONT_END: &str = "http";
@@ -77,7 +77,7 @@ pub async fn serve(
     service: Arc<QueryService>,
     shutdown: impl Future<Output = ()> + Send + 'static,
 ) -> std::io::Result<()> {
-    tls::accept_loop(listener, service, None, shutdown).await
+    listen::accept_loop(listener, service, None, shutdown).await
 }
 
 /// An error as JSON: `{"code": "...", "message": "..."}`, with its HTTP status.

@@ -12,6 +12,7 @@ use datafusion::arrow::datatypes::{DataType, Field, Schema};
 use datafusion::arrow::error::ArrowError;
 
 use super::{Origin, Target, generates, local_path, read_marker};
+use crate::names::shown;
 
 /// A fixture read with its table's declared schema.
 pub(super) struct Fixture {
@@ -174,16 +175,6 @@ pub fn missing_sample_data(env: &Environment, spec: &TableSpec) -> Option<String
         shown(&fixture_path(&dir, spec)),
         fixture::FORMAT
     ))
-}
-
-/// `path` relative to the current directory when it is under it, as people type it.
-pub(super) fn shown(path: &Path) -> String {
-    std::env::current_dir()
-        .ok()
-        .and_then(|here| path.strip_prefix(here).ok().map(Path::to_path_buf))
-        .unwrap_or_else(|| path.to_path_buf())
-        .display()
-        .to_string()
 }
 
 /// Reads a fixture with `spec`'s declared schema, or says what is wrong and

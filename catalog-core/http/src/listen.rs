@@ -1,5 +1,5 @@
-//! HTTPS: the same routes behind rustls (on ring), with the certificate chain
-//! and private key read from PEM files.
+//! Listening: one accept loop for HTTP and HTTPS (rustls on ring, the certificate chain
+//! and private key read from PEM files), with a header timeout and a connection cap.
 
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
@@ -132,46 +132,19 @@ pub(crate) async fn accept_loop(
             },
         };
         while connections.try_join_next().is_some() {}
-        let (tls, app, mut stopping) = (tls.clone(), app.clone(), stopping.clone());
+        let (tls, app, stopping) = (tls.clone(), app.clone(), stopping.clone());
         connections.spawn(async move {
             let _slot = slot;
             let app = app.layer(axum::Extension(ConnectInfo::<SocketAddr>(address)));
-            let service = TowerToHyperService::new(app);
-            let builder = {
-                let mut builder = hyper::server::conn::http1::Builder::new();
-                builder
-                    .timer(hyper_util::rt::TokioTimer::new())
-                    .header_read_timeout(HEADER_TIMEOUT);
-                builder
-            };
             match tls {
                 Some(acceptor) => {
-                    let Ok(Ok(stream)) =
+                    if let Ok(Ok(stream)) =
                         tokio::time::timeout(HANDSHAKE_TIMEOUT, acceptor.accept(tcp)).await
-                    else {
-                        return;
-                    };
-                    let connection = builder.serve_connection(TokioIo::new(stream), service);
-                    tokio::pin!(connection);
-                    tokio::select! {
-                        _ = connection.as_mut() => {}
-                        _ = stopping.changed() => {
-                            connection.as_mut().graceful_shutdown();
-                            let _ = connection.await;
-                        }
+                    {
+                        connection(stream, app, stopping).await;
                     }
                 }
-                None => {
-                    let connection = builder.serve_connection(TokioIo::new(tcp), service);
-                    tokio::pin!(connection);
-                    tokio::select! {
-                        _ = connection.as_mut() => {}
-                        _ = stopping.changed() => {
-                            connection.as_mut().graceful_shutdown();
-                            let _ = connection.await;
-                        }
-                    }
-                }
+                None => connection(tcp, app, stopping).await,
             }
         });
     }
@@ -179,4 +152,26 @@ pub(crate) async fn accept_loop(
     let _ = stop.send(true);
     while connections.join_next().await.is_some() {}
     Ok(())
+}
+
+/// Serves HTTP/1.1 on one connection, its request head within
+/// [`HEADER_TIMEOUT`], until the client closes it or the server stops: then
+/// the request in flight is answered and the connection closed.
+async fn connection<I>(io: I, app: axum::Router, mut stopping: tokio::sync::watch::Receiver<bool>)
+where
+    I: tokio::io::AsyncRead + tokio::io::AsyncWrite + Unpin + Send + 'static,
+{
+    let mut builder = hyper::server::conn::http1::Builder::new();
+    builder
+        .timer(hyper_util::rt::TokioTimer::new())
+        .header_read_timeout(HEADER_TIMEOUT);
+    let connection = builder.serve_connection(TokioIo::new(io), TowerToHyperService::new(app));
+    tokio::pin!(connection);
+    tokio::select! {
+        _ = connection.as_mut() => {}
+        _ = stopping.changed() => {
+            connection.as_mut().graceful_shutdown();
+            let _ = connection.await;
+        }
+    }
 }
