@@ -370,15 +370,14 @@ fn tokens_the_read_only_policy_and_formats_are_enforced() {
     assert_eq!((reply.status, reply.text().as_str()), (200, r#"[{"n":5}]"#));
 
     // Read-only: nothing is created, written, dropped or copied out.
+    let copy = dir.path().join("copied.csv");
+    let copy_sql = format!("COPY (SELECT 1) TO '{}'", copy.display());
     for (sql, says) in [
         (
             "CREATE EXTERNAL TABLE pw (line VARCHAR) STORED AS CSV LOCATION '/etc/passwd'",
             "read-only",
         ),
-        (
-            "COPY (SELECT 1) TO '/tmp/codelake-serve-copy.csv'",
-            "read-only",
-        ),
+        (copy_sql.as_str(), "read-only"),
         (
             "INSERT INTO tpch.region VALUES (9, 'X', 'y')",
             "catalog table",
@@ -398,7 +397,7 @@ fn tokens_the_read_only_policy_and_formats_are_enforced() {
             reply.text()
         );
     }
-    assert!(!Path::new("/tmp/codelake-serve-copy.csv").exists());
+    assert!(!copy.exists());
     // Only SET may come before the query: nothing else is run whole.
     for sql in ["SELECT 1; DROP TABLE tpch.part", "SELECT 1; SELECT 2"] {
         let reply = server.sql(sql, "application/json");
