@@ -427,13 +427,22 @@ fn sql_never_changes_the_catalog() {
     assert_eq!(copied, "a\n1\n");
 }
 
-/// Ctrl-C stops a query: exit 130, and an output file left as it was, with
-/// no temporary file beside it.
-#[test]
-fn ctrl_c_stops_a_query_and_leaves_the_output_file_as_it_was() {
-    let dir = seeded_project();
-    std::fs::write(dir.path().join("out.csv"), "kept\n").unwrap();
-    let child = codelake(dir.path())
+/// Whether `dir` holds a temporary output file (`.codelake-output-*`).
+pub(crate) fn writing_output(dir: &Path) -> bool {
+    std::fs::read_dir(dir).unwrap().flatten().any(|entry| {
+        entry
+            .file_name()
+            .to_string_lossy()
+            .starts_with(".codelake-output-")
+    })
+}
+
+/// `command` (a `codelake` in `dir`) runs a long query into `out.csv`, which
+/// holds `kept` before; it gets SIGINT once it writes: its output, and
+/// whether it ever started writing.
+pub(crate) fn interrupt_while_writing(mut command: Command, dir: &Path) -> (Output, bool) {
+    std::fs::write(dir.join("out.csv"), "kept\n").unwrap();
+    let child = command
         .args([
             "sql",
             "-f",
@@ -448,27 +457,25 @@ fn ctrl_c_stops_a_query_and_leaves_the_output_file_as_it_was() {
         .unwrap();
     // Long enough to be inside the query: the temporary file exists by then.
     let started = std::time::Instant::now();
-    let temporary = || {
-        std::fs::read_dir(dir.path())
-            .unwrap()
-            .filter_map(Result::ok)
-            .any(|entry| {
-                entry
-                    .file_name()
-                    .to_string_lossy()
-                    .starts_with(".codelake-output-")
-            })
-    };
-    while !temporary() && started.elapsed() < std::time::Duration::from_secs(60) {
+    while !writing_output(dir) && started.elapsed() < std::time::Duration::from_secs(60) {
         std::thread::sleep(std::time::Duration::from_millis(50));
     }
-    assert!(temporary(), "the query never started writing");
+    let started_writing = writing_output(dir);
     let status = Command::new("kill")
         .args(["-INT", &child.id().to_string()])
         .status()
         .unwrap();
     assert!(status.success());
-    let output = child.wait_with_output().unwrap();
+    (child.wait_with_output().unwrap(), started_writing)
+}
+
+/// Ctrl-C stops a query: exit 130, and an output file left as it was, with
+/// no temporary file beside it.
+#[test]
+fn ctrl_c_stops_a_query_and_leaves_the_output_file_as_it_was() {
+    let dir = seeded_project();
+    let (output, started_writing) = interrupt_while_writing(codelake(dir.path()), dir.path());
+    assert!(started_writing, "the query never started writing");
     assert_eq!(output.status.code(), Some(130), "{}", stderr(&output));
     assert!(
         stderr(&output).contains("interrupted (Ctrl-C)"),
@@ -479,7 +486,10 @@ fn ctrl_c_stops_a_query_and_leaves_the_output_file_as_it_was() {
         std::fs::read_to_string(dir.path().join("out.csv")).unwrap(),
         "kept\n"
     );
-    assert!(!temporary(), "a temporary file was left behind");
+    assert!(
+        !writing_output(dir.path()),
+        "a temporary file was left behind"
+    );
 }
 
 /// Several statements run in order, as in the shell: a setting applies to the

@@ -18,7 +18,6 @@ use std::io::Write as _;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output, Stdio};
 use std::sync::{Arc, Mutex, OnceLock};
-use std::time::{Duration, Instant};
 
 use catalog_runtime::default_plugin_dir;
 use datafusion::arrow::array::{AsArray, RecordBatch, StringArray};
@@ -1286,42 +1285,16 @@ fn run(lab: &Lab, fault: &Fault) -> Seen {
 /// Ctrl-C while a long query writes `out.csv`, which keeps its content.
 fn interrupt(lab: &Lab) -> Seen {
     let dir = lab.dir.path();
-    std::fs::write(dir.join("out.csv"), "kept\n").unwrap();
-    let child = lab
-        .codelake()
-        .args([
-            "sql",
-            "-f",
-            "csv",
-            "-o",
-            "out.csv",
-            "SELECT max(a.l_orderkey + b.l_orderkey) FROM tpch.lineitem a CROSS JOIN tpch.lineitem b",
-        ])
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap();
-    let writing = || {
-        std::fs::read_dir(dir).unwrap().flatten().any(|entry| {
-            entry
-                .file_name()
-                .to_string_lossy()
-                .starts_with(".codelake-output-")
-        })
-    };
-    let started = Instant::now();
-    while !writing() && started.elapsed() < Duration::from_secs(60) {
-        std::thread::sleep(Duration::from_millis(50));
-    }
-    let status = Command::new("kill")
-        .args(["-INT", &child.id().to_string()])
-        .status()
-        .unwrap();
-    assert!(status.success());
-    let output = child.wait_with_output().unwrap();
+    let (output, started_writing) = crate::cli::interrupt_while_writing(lab.codelake(), dir);
     let mut text = text(&output);
+    if !started_writing {
+        text.push_str("\n[the test: the query never started writing]");
+    }
     if std::fs::read_to_string(dir.join("out.csv")).unwrap() != "kept\n" {
         text.push_str("\n[the test: out.csv changed]");
+    }
+    if crate::cli::writing_output(dir) {
+        text.push_str("\n[the test: a temporary file was left behind]");
     }
     Seen {
         exit: output.status.code(),
