@@ -154,7 +154,7 @@ pub fn run(args: &Args) -> anyhow::Result<()> {
     let result = (|| {
         engine_cases(&plan, &codelake, &python, &mut report)?;
         cold_start(&plan, &codelake, &work, &mut report)?;
-        serve::serve_case(&plan, &codelake, &work, &mut report)?;
+        serve::serve_case(&plan, &codelake, &python, &work, &mut report)?;
         gen_catalog_case(&plan, &work, &mut report)?;
         verify_case(&plan, &codelake, &work, &mut report)
     })();

@@ -32,7 +32,7 @@ enum Command {
     GenCatalog(gen_catalog::Args),
     /// Run every check CI runs: fmt, clippy, tests, rustdoc, and generated files' freshness.
     Test(test::Args),
-    /// Benchmark codelake against native DataFusion, DuckDB and Polars on the same files; writes docs/reference/benchmarks.md.
+    /// Benchmark codelake against native DataFusion, DuckDB and Polars on the same files, and `codelake serve` against ROAPI; writes docs/reference/benchmarks.md.
     Bench(bench::Args),
     /// Build codelake and its plugins, start the local environment, seed it if empty, and run the seed's query and a federated join.
     Demo {

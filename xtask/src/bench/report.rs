@@ -12,6 +12,9 @@ use serde::Serialize;
 
 use super::engines::EngineKind;
 
+/// The serve case's loaded queries: the measure key and its title.
+const SERVED_QUERIES: [(&str, &str); 2] = [("small", "small query"), ("q06", "TPC-H Q6")];
+
 /// The report's layout version; readers ignore fields they do not know.
 const REPORT_VERSION: u32 = 1;
 
@@ -283,12 +286,41 @@ impl Report {
             cold.map(|m| m.median <= 50.0),
         );
         let served = self.measure("serve_first_answer");
+        let roapi = self.measure("roapi_first_answer");
         goal(
             "`codelake serve` exec to its first answer (median)",
             "≤ 100 ms",
-            served.map(|m| format!("{:.1} ms", m.median)),
+            served.map(|m| {
+                let beside = roapi.map(|r| format!(" (ROAPI: {})", fmt_value(r.median, "ms")));
+                format!("{:.1} ms{}", m.median, beside.unwrap_or_default())
+            }),
             served.map(|m| m.median <= 100.0),
         );
+        for (query, title) in SERVED_QUERIES {
+            let figure = |server: &str, what: &str| {
+                self.measure(&format!("{server}_{query}_{what}"))
+                    .map(|m| m.median)
+            };
+            let (Some(ours), Some(theirs), Some(our_p99), Some(their_p99)) = (
+                figure("serve", "throughput"),
+                figure("roapi", "throughput"),
+                figure("serve", "p99"),
+                figure("roapi", "p99"),
+            ) else {
+                continue;
+            };
+            goal(
+                &format!("`codelake serve` throughput ÷ ROAPI's, {title}"),
+                "≥ 1.00× at a p99 no worse",
+                Some(format!(
+                    "{:.2}× (p99 {} vs {})",
+                    ours / theirs,
+                    fmt_value(our_p99, "ms"),
+                    fmt_value(their_p99, "ms")
+                )),
+                Some(ours >= theirs && our_p99 <= their_p99),
+            );
+        }
         let errors: Vec<f64> = ["serve_small_errors", "serve_q06_errors"]
             .iter()
             .filter_map(|name| self.measure(name).map(|m| m.median))
@@ -326,6 +358,8 @@ impl Report {
         );
         self.case_tables(&mut md, |case| case.group != "tpch");
 
+        self.serve_table(&mut md);
+
         let _ = writeln!(
             md,
             "\n## Start-up, memory, serving, gen-catalog and verify\n"
@@ -354,6 +388,65 @@ impl Report {
              the result, except `codelake-cli`, timed from spawn to exit."
         );
         md
+    }
+
+    /// `codelake serve` beside ROAPI on the same files: one row per figure.
+    fn serve_table(&self, md: &mut String) {
+        let mut rows = vec![
+            ("first_answer".to_owned(), "Exec to first answer".to_owned()),
+            ("idle_rss".to_owned(), "Idle RSS after one query".to_owned()),
+        ];
+        for (query, title) in SERVED_QUERIES {
+            for (what, name) in [
+                ("throughput", "throughput"),
+                ("p50", "p50 latency"),
+                ("p99", "p99 latency"),
+                ("errors", "errors"),
+            ] {
+                rows.push((format!("{query}_{what}"), format!("{title}: {name}")));
+            }
+        }
+        let rows: Vec<_> = rows
+            .into_iter()
+            .filter_map(|(key, title)| {
+                let ours = self.measure(&format!("serve_{key}"))?;
+                let theirs = self.measure(&format!("roapi_{key}"))?;
+                Some((title, ours, theirs))
+            })
+            .collect();
+        if rows.is_empty() {
+            return;
+        }
+        let load = self
+            .measure("serve_small_throughput")
+            .map(|m| m.title.split(", ").nth(1).unwrap_or_default().to_owned())
+            .unwrap_or_default();
+        let _ = writeln!(
+            md,
+            "\n## Serving: `codelake serve` beside ROAPI\n\n\
+             Both serve the TPC-H project's files: `codelake serve` reads the Parquet through its plugin \
+             from the local S3 server on every query and loads nothing at start; ROAPI (its default) \
+             loads every table into memory at start and answers from there. Both answer CSV over HTTP/1.1, \
+             one new connection per request, from {load}; their answers are checked equal first. \
+             Ratio is codelake ÷ ROAPI.\n"
+        );
+        let _ = writeln!(
+            md,
+            "| Measure | `codelake serve` | ROAPI | Ratio |\n|---|---|---|---|"
+        );
+        for (title, ours, theirs) in rows {
+            let ratio = if theirs.median != 0.0 {
+                format!("{:.2}×", ours.median / theirs.median)
+            } else {
+                "—".to_owned()
+            };
+            let _ = writeln!(
+                md,
+                "| {title} | {} | {} | {ratio} |",
+                fmt_value(ours.median, ours.unit),
+                fmt_value(theirs.median, theirs.unit)
+            );
+        }
     }
 
     /// One table per case: each engine's median, min and max, and codelake's ratio to it.

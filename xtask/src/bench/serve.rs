@@ -1,6 +1,8 @@
-//! `codelake serve` under the bench: the time from exec to its first answer,
-//! its idle memory, and many clients at once on a small query and on TPC-H Q6
-//! (throughput, p50 and p99 latency, errors).
+//! `codelake serve` under the bench, beside ROAPI serving the same files: the
+//! time from exec to the first answer, idle memory, and many clients at once on
+//! a small query and on TPC-H Q6 (throughput, p50 and p99 latency, errors).
+
+mod roapi;
 
 use std::io::{BufRead, BufReader, Read, Write};
 use std::net::TcpStream;
@@ -13,18 +15,30 @@ use anyhow::Context;
 
 use super::Plan;
 use super::report::{Measure, Report};
-use super::setup::{codelake_in, millis, proc_status_mib, say, seeded_project, tpch_project};
+use super::setup::{codelake_in, millis, proc_status_mib, say, tpch_project};
 
-/// The token the bench's servers accept.
+/// The token the bench's `codelake serve` accepts.
 const TOKEN: &str = "codelake-bench-token";
 
 /// The small query: one CSV table through its plugin.
 const SMALL: &str = "SELECT count(*) FROM tpch.region";
 
-/// A running `codelake serve`, killed when dropped.
+/// How a server is asked for CSV.
+#[derive(Clone, Copy, PartialEq)]
+enum Dialect {
+    /// `POST /v1/sql`, a bearer token, `Accept: text/csv`.
+    Codelake,
+    /// `POST /api/sql`, no authentication, `Accept: application/csv`, and
+    /// tables by their unqualified names.
+    Roapi,
+}
+
+/// A server the bench started, killed when dropped.
 struct Served {
+    name: &'static str,
     child: Child,
     address: String,
+    dialect: Dialect,
 }
 
 impl Drop for Served {
@@ -32,6 +46,93 @@ impl Drop for Served {
         let _ = self.child.kill();
         let _ = self.child.wait();
     }
+}
+
+impl Served {
+    /// The measure names' prefix.
+    fn key(&self) -> &'static str {
+        match self.dialect {
+            Dialect::Codelake => "serve",
+            Dialect::Roapi => "roapi",
+        }
+    }
+
+    /// `sql` as this server names the tables.
+    fn sql(&self, sql: &str) -> String {
+        match self.dialect {
+            Dialect::Codelake => sql.to_owned(),
+            Dialect::Roapi => sql.replace("tpch.", ""),
+        }
+    }
+
+    /// `sql` asked as CSV, on a new connection: the status, and the raw response.
+    fn post(&self, sql: &str) -> std::io::Result<(u16, Vec<u8>)> {
+        let (path, accept, auth) = match self.dialect {
+            Dialect::Codelake => (
+                "/v1/sql",
+                "text/csv",
+                format!("Authorization: Bearer {TOKEN}\r\n"),
+            ),
+            Dialect::Roapi => ("/api/sql", "application/csv", String::new()),
+        };
+        let address = &self.address;
+        let mut stream = TcpStream::connect(address)?;
+        stream.set_read_timeout(Some(Duration::from_secs(120)))?;
+        write!(
+            stream,
+            "POST {path} HTTP/1.1\r\nHost: {address}\r\nConnection: close\r\n{auth}\
+             Accept: {accept}\r\nContent-Length: {}\r\n\r\n{sql}",
+            sql.len()
+        )?;
+        let mut raw = Vec::new();
+        stream.read_to_end(&mut raw)?;
+        let status = raw
+            .split(|byte| *byte == b' ')
+            .nth(1)
+            .and_then(|code| std::str::from_utf8(code).ok()?.parse().ok())
+            .unwrap_or(0);
+        Ok((status, raw))
+    }
+
+    /// The answer to `sql` (in this server's dialect) as CSV text; an error
+    /// naming the server when it is not a 200.
+    fn answer(&self, sql: &str) -> anyhow::Result<String> {
+        let (status, raw) = self.post(&self.sql(sql))?;
+        let body = body(&raw);
+        anyhow::ensure!(
+            status == 200,
+            "{} answered {status} to `{sql}`: {}",
+            self.name,
+            String::from_utf8_lossy(&body)
+        );
+        Ok(String::from_utf8_lossy(&body).into_owned())
+    }
+}
+
+/// The body of a raw HTTP/1.1 response, chunked or not.
+fn body(raw: &[u8]) -> Vec<u8> {
+    let Some(end) = raw.windows(4).position(|w| w == b"\r\n\r\n") else {
+        return Vec::new();
+    };
+    let head = String::from_utf8_lossy(&raw[..end]).to_ascii_lowercase();
+    let mut rest = &raw[end + 4..];
+    if !head.contains("transfer-encoding: chunked") {
+        return rest.to_vec();
+    }
+    let mut body = Vec::new();
+    while let Some(line) = rest.windows(2).position(|w| w == b"\r\n") {
+        let size = std::str::from_utf8(&rest[..line])
+            .ok()
+            .and_then(|size| usize::from_str_radix(size.trim(), 16).ok())
+            .unwrap_or(0);
+        rest = &rest[line + 2..];
+        if size == 0 || rest.len() < size {
+            break;
+        }
+        body.extend_from_slice(&rest[..size]);
+        rest = rest.get(size + 2..).unwrap_or_default();
+    }
+    body
 }
 
 /// `codelake serve` on a free loopback port in `project`, and when it was started.
@@ -55,46 +156,35 @@ fn start(codelake: &Path, project: &Path) -> anyhow::Result<(Served, Instant)> {
         }
     };
     std::thread::spawn(move || for _ in lines {});
-    Ok((Served { child, address }, started))
+    Ok((
+        Served {
+            name: "`codelake serve`",
+            child,
+            address,
+            dialect: Dialect::Codelake,
+        },
+        started,
+    ))
 }
 
-/// `POST /v1/sql` of `sql` as CSV, on a new connection: the status, and the body.
-fn post(address: &str, sql: &str) -> std::io::Result<(u16, Vec<u8>)> {
-    let mut stream = TcpStream::connect(address)?;
-    stream.set_read_timeout(Some(Duration::from_secs(120)))?;
-    write!(
-        stream,
-        "POST /v1/sql HTTP/1.1\r\nHost: {address}\r\nConnection: close\r\nAuthorization: Bearer {TOKEN}\r\n\
-         Accept: text/csv\r\nContent-Length: {}\r\n\r\n{sql}",
-        sql.len()
-    )?;
-    let mut raw = Vec::new();
-    stream.read_to_end(&mut raw)?;
-    let status = raw
-        .split(|byte| *byte == b' ')
-        .nth(1)
-        .and_then(|code| std::str::from_utf8(code).ok()?.parse().ok())
-        .unwrap_or(0);
-    Ok((status, raw))
-}
-
-/// The serve case: first answer and idle memory on the small project, then load
-/// on the TPC-H project of the plan's scale.
-pub(super) fn serve_case(
+/// Starts a server `runs + 1` times (the first run warms the page cache) and
+/// times each from exec to its first answer to the small query; the last one's
+/// idle RSS is measured, and it is returned, still serving.
+fn first_answers(
     plan: &Plan,
-    codelake: &Path,
-    work: &Path,
     report: &mut Report,
-) -> anyhow::Result<()> {
-    let project = seeded_project(codelake, &work.join("serve"))?;
+    mut start: impl FnMut() -> anyhow::Result<(Served, Instant)>,
+) -> anyhow::Result<Served> {
     let mut first = Vec::new();
+    let mut last = None;
     for run in 0..=plan.runs {
-        let (server, started) = start(codelake, &project)?;
+        let (server, started) = start()?;
+        let sql = server.sql(SMALL);
         let answered = loop {
-            match post(&server.address, SMALL) {
+            match server.post(&sql) {
                 Ok((200, _)) => break started.elapsed(),
-                _ if started.elapsed() > Duration::from_secs(30) => {
-                    anyhow::bail!("`codelake serve` did not answer within 30 s")
+                _ if started.elapsed() > Duration::from_secs(120) => {
+                    anyhow::bail!("{} did not answer within 120 s", server.name)
                 }
                 _ => std::thread::sleep(Duration::from_millis(1)),
             }
@@ -102,69 +192,137 @@ pub(super) fn serve_case(
         if run > 0 {
             first.push(millis(answered));
         }
-        if run == plan.runs {
-            std::thread::sleep(Duration::from_millis(300));
-            if let Some(idle) = proc_status_mib(server.child.id(), "VmRSS:") {
-                report.measures.push(Measure::new(
-                    "serve_idle_rss",
-                    "RSS of an idle `codelake serve` after one query (4 plugins loaded, local servers up)",
-                    idle,
-                    "MiB",
-                ));
-            }
-        }
+        last = Some(server);
     }
+    let server = last.context("at least one run")?;
+    let what = match server.dialect {
+        Dialect::Codelake => "no table data loaded; 4 plugins, local servers up",
+        Dialect::Roapi => "every TPC-H table loaded into memory",
+    };
     report.measures.push(Measure::from_runs(
-        "serve_first_answer",
-        &format!("`codelake serve`: exec to its first answer over HTTP (`{SMALL}`)"),
+        &format!("{}_first_answer", server.key()),
+        &format!(
+            "{}: exec to its first answer over HTTP (`{}`; {what})",
+            server.name,
+            server.sql(SMALL)
+        ),
         first,
         "ms",
     ));
+    std::thread::sleep(Duration::from_millis(300));
+    if let Some(idle) = proc_status_mib(server.child.id(), "VmRSS:") {
+        report.measures.push(Measure::new(
+            &format!("{}_idle_rss", server.key()),
+            &format!("RSS of an idle {} after one query ({what})", server.name),
+            idle,
+            "MiB",
+        ));
+    }
+    Ok(server)
+}
 
-    let tpch = tpch_project(plan, codelake)?;
-    let (server, _) = start(codelake, &tpch)?;
+/// The serve case, on the TPC-H project of the plan's scale: `codelake serve`
+/// and ROAPI (from the venv beside `python`) over the same files, their first
+/// answers and idle memory, a check that they answer alike, then each under
+/// load in turn, on the same queries.
+pub(super) fn serve_case(
+    plan: &Plan,
+    codelake: &Path,
+    python: &Path,
+    work: &Path,
+    report: &mut Report,
+) -> anyhow::Result<()> {
+    let project = tpch_project(plan, codelake)?;
+    std::fs::create_dir_all(work)?;
+    let config = work.join("roapi.yml");
+    roapi::write_config(&project.join(".codelake/local"), &config)?;
+    let roapi_bin = python.with_file_name("roapi");
+
+    let served = first_answers(plan, report, || start(codelake, &project))?;
+    let roapi = first_answers(plan, report, || roapi::start(&roapi_bin, &config))?;
+
+    let q6 = include_str!("../../bench/queries/q06.sql");
+    for sql in [SMALL, q6] {
+        let (ours, theirs) = (served.answer(sql)?, roapi.answer(sql)?);
+        anyhow::ensure!(
+            same_answer(&ours, &theirs),
+            "`codelake serve` and ROAPI answer `{sql}` differently:\n{ours}\nvs\n{theirs}"
+        );
+    }
+
     let (clients, seconds) = match plan.mode {
         "smoke" => (8, 1),
         "quick" => (64, 10),
         _ => (64, 60),
     };
-    let q6 = include_str!("../../bench/queries/q06.sql");
     for (name, title, sql) in [("small", SMALL, SMALL), ("q06", "TPC-H Q6", q6)] {
-        let load = load(&server.address, sql, clients, Duration::from_secs(seconds))?;
-        let label = format!("`codelake serve`, {clients} clients for {seconds} s, {title}");
-        report.measures.push(Measure::new(
-            &format!("serve_{name}_throughput"),
-            &format!("{label}: throughput"),
-            load.done as f64 / load.elapsed.as_secs_f64(),
-            "req/s",
-        ));
-        report.measures.push(Measure::new(
-            &format!("serve_{name}_p50"),
-            &format!("{label}: p50 latency"),
-            percentile(&load.latencies, 0.50),
-            "ms",
-        ));
-        report.measures.push(Measure::new(
-            &format!("serve_{name}_p99"),
-            &format!("{label}: p99 latency"),
-            percentile(&load.latencies, 0.99),
-            "ms",
-        ));
-        report.measures.push(Measure::new(
-            &format!("serve_{name}_errors"),
-            &format!("{label}: errors"),
-            load.errors as f64,
-            "count",
-        ));
-        anyhow::ensure!(
-            load.done > 0,
-            "`codelake serve` answered no `{title}` query under load ({} errors)",
-            load.errors
-        );
+        for server in [&served, &roapi] {
+            let load = load(
+                server,
+                &server.sql(sql),
+                clients,
+                Duration::from_secs(seconds),
+            )?;
+            let label = format!(
+                "{}, {clients} clients for {seconds} s, {title}",
+                server.name
+            );
+            let key = format!("{}_{name}", server.key());
+            report.measures.push(Measure::new(
+                &format!("{key}_throughput"),
+                &format!("{label}: throughput"),
+                load.done as f64 / load.elapsed.as_secs_f64(),
+                "req/s",
+            ));
+            report.measures.push(Measure::new(
+                &format!("{key}_p50"),
+                &format!("{label}: p50 latency"),
+                percentile(&load.latencies, 0.50),
+                "ms",
+            ));
+            report.measures.push(Measure::new(
+                &format!("{key}_p99"),
+                &format!("{label}: p99 latency"),
+                percentile(&load.latencies, 0.99),
+                "ms",
+            ));
+            report.measures.push(Measure::new(
+                &format!("{key}_errors"),
+                &format!("{label}: errors"),
+                load.errors as f64,
+                "count",
+            ));
+            anyhow::ensure!(
+                load.done > 0,
+                "{} answered no `{title}` query under load ({} errors)",
+                server.name,
+                load.errors
+            );
+        }
     }
-    drop(server);
-    say("serve: measured");
+    say("serve: measured, beside ROAPI");
     Ok(())
+}
+
+/// Whether two CSV answers hold the same values: the same header and cells,
+/// numbers equal to a relative 1e-12 (decimal and float printing differ).
+fn same_answer(ours: &str, theirs: &str) -> bool {
+    let cells = |text: &str| -> Vec<String> {
+        text.lines()
+            .flat_map(|line| line.split(',').map(|cell| cell.trim().to_owned()))
+            .filter(|cell| !cell.is_empty())
+            .collect()
+    };
+    let (ours, theirs) = (cells(ours), cells(theirs));
+    ours.len() == theirs.len()
+        && ours.iter().zip(&theirs).enumerate().all(|(i, (a, b))| {
+            // The header row: ROAPI names `count(*)` as DataFusion does, so
+            // only values are compared.
+            i == 0
+                || a == b
+                || matches!((a.parse::<f64>(), b.parse::<f64>()), (Ok(a), Ok(b))
+                    if (a - b).abs() <= 1e-12 * a.abs().max(b.abs()))
+        })
 }
 
 /// What many clients saw.
@@ -175,8 +333,9 @@ struct Load {
     elapsed: Duration,
 }
 
-/// `clients` threads, each posting `sql` one request after another for `duration`.
-fn load(address: &str, sql: &str, clients: usize, duration: Duration) -> anyhow::Result<Load> {
+/// `clients` threads, each posting `sql` to `server` one request after another
+/// for `duration`.
+fn load(server: &Served, sql: &str, clients: usize, duration: Duration) -> anyhow::Result<Load> {
     let seen = Mutex::new((Vec::new(), 0usize));
     let started = Instant::now();
     std::thread::scope(|scope| {
@@ -185,7 +344,7 @@ fn load(address: &str, sql: &str, clients: usize, duration: Duration) -> anyhow:
                 let (mut latencies, mut errors) = (Vec::new(), 0);
                 while started.elapsed() < duration {
                     let sent = Instant::now();
-                    match post(address, sql) {
+                    match server.post(sql) {
                         Ok((200, _)) => latencies.push(millis(sent.elapsed())),
                         _ => errors += 1,
                     }
@@ -219,7 +378,7 @@ fn percentile(values: &[f64], q: f64) -> f64 {
 
 #[cfg(test)]
 mod tests {
-    use super::percentile;
+    use super::{body, percentile, same_answer};
 
     #[test]
     fn percentiles_are_nearest_rank() {
@@ -228,5 +387,29 @@ mod tests {
         assert_eq!(percentile(&values, 0.99), 99.0);
         assert_eq!(percentile(&[7.0], 0.99), 7.0);
         assert_eq!(percentile(&[], 0.5), 0.0);
+    }
+
+    #[test]
+    fn chunked_bodies_are_joined() {
+        let raw = b"HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n4\r\nrev,\r\n3\r\n1.5\r\n0\r\n\r\n";
+        assert_eq!(body(raw), b"rev,1.5");
+        assert_eq!(
+            body(b"HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nok"),
+            b"ok"
+        );
+    }
+
+    #[test]
+    fn answers_compare_by_value() {
+        assert!(same_answer(
+            "revenue\n11803420.2534\n",
+            "revenue\n11803420.2534"
+        ));
+        assert!(same_answer("count(*)\n5\n", "count(*)\n5.0\n"));
+        assert!(!same_answer(
+            "revenue\n11803420.2534\n",
+            "revenue\n11803420.25\n"
+        ));
+        assert!(!same_answer("n\n5\n", "n\n5\n6\n"));
     }
 }

@@ -47,7 +47,7 @@ pub(super) fn build(plan: &Plan) -> anyhow::Result<PathBuf> {
     Ok(crate::run::binary_path(false))
 }
 
-/// The virtual environment's Python, with the pinned DuckDB and Polars
+/// The virtual environment's Python, with the pinned DuckDB, Polars and ROAPI
 /// installed (once; again when `requirements.txt` changes).
 pub(super) fn python_env() -> anyhow::Result<PathBuf> {
     let venv = crate::project_root().join(".codelake/bench/venv");
@@ -59,14 +59,14 @@ pub(super) fn python_env() -> anyhow::Result<PathBuf> {
         return Ok(python);
     }
     say(format!(
-        "Installing DuckDB and Polars into {} (once)...",
+        "Installing DuckDB, Polars and ROAPI into {} (once)...",
         venv.display()
     ));
     let system_python = ["python3", "python"]
         .into_iter()
         .find(|name| Command::new(name).arg("--version").output().is_ok())
         .context(
-            "the bench needs Python 3 (with venv) for DuckDB and Polars: \
+            "the bench needs Python 3 (with venv) for DuckDB, Polars and ROAPI: \
              install it, e.g. `apt-get install python3 python3-venv`",
         )?;
     let status = Command::new(system_python)
@@ -180,6 +180,15 @@ pub(super) fn tpch_project(plan: &Plan, codelake: &Path) -> anyhow::Result<PathB
 
 /// The catalog's file tables as the Python engines read them: name, format, path.
 pub(super) fn tables_json(data_dir: &Path) -> anyhow::Result<String> {
+    Ok(serde_json::Value::Object(file_tables(data_dir)?).to_string())
+}
+
+/// The catalog's file tables in `data_dir`, by qualified name: `format`
+/// (`parquet` or `csv`), `path` (a file, or a directory of Parquet files) and,
+/// for CSV, `delimiter`.
+pub(super) fn file_tables(
+    data_dir: &Path,
+) -> anyhow::Result<serde_json::Map<String, serde_json::Value>> {
     use catalog_core::Manifest;
     use catalog_core::source::{S3ParquetOptions, SourceOptions};
     let catalog = fs::read_to_string(crate::project_root().join("tables/catalog.json"))?;
@@ -203,7 +212,7 @@ pub(super) fn tables_json(data_dir: &Path) -> anyhow::Result<String> {
         };
         tables.insert(spec.qualified_name(), table);
     }
-    Ok(serde_json::Value::Object(tables).to_string())
+    Ok(tables)
 }
 
 /// A `/proc/PID/status` field in MiB (Linux only).
