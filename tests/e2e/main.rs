@@ -5,6 +5,7 @@ mod catalog;
 mod cli;
 mod conformance;
 mod faults;
+mod flight;
 mod http;
 mod plugins;
 mod s3;

@@ -15,26 +15,33 @@ use crate::cli::{assert_ok, codelake, run, seeded_project, stderr, stdout};
 
 /// The tokens every test server accepts: two, as during a rotation.
 const TOKENS: &str = "first-token-do-not-print,second-token-do-not-print";
-const TOKEN: &str = "first-token-do-not-print";
+pub(crate) const TOKEN: &str = "first-token-do-not-print";
 
 /// A running `codelake serve`; stopped (SIGTERM, then killed) when dropped.
-struct Server {
+pub(crate) struct Server {
     child: Option<Child>,
-    /// `127.0.0.1:PORT`.
-    address: String,
+    /// `127.0.0.1:PORT`, HTTP's.
+    pub(crate) address: String,
+    /// `grpc://127.0.0.1:PORT`, Flight SQL's, unless it is off.
+    pub(crate) flight: Option<String>,
 }
 
 impl Server {
     /// `codelake serve --listen 127.0.0.1:0 ARGS` in `dir`, once it says where it listens.
-    fn start(dir: &Path, args: &[&str]) -> Self {
+    pub(crate) fn start(dir: &Path, args: &[&str]) -> Self {
         Self::start_on(dir, "127.0.0.1:0", args)
     }
 
-    /// `codelake serve --listen LISTEN ARGS` in `dir`; its address is the
-    /// loopback one of the port it picked.
-    fn start_on(dir: &Path, listen: &str, args: &[&str]) -> Self {
-        let mut child = codelake(dir)
-            .args(["serve", "--listen", listen])
+    /// `codelake serve --listen LISTEN ARGS` in `dir` (Flight SQL on a port
+    /// of its own, unless ARGS say where); its addresses are the loopback
+    /// ones of the ports it picked.
+    pub(crate) fn start_on(dir: &Path, listen: &str, args: &[&str]) -> Self {
+        let mut command = codelake(dir);
+        command.args(["serve", "--listen", listen]);
+        if !args.contains(&"--flight-listen") {
+            command.args(["--flight-listen", "127.0.0.1:0"]);
+        }
+        let mut child = command
             .args(args)
             .env("CODELAKE_SERVE_TOKENS", TOKENS)
             .stdout(Stdio::piped())
@@ -42,25 +49,38 @@ impl Server {
             .spawn()
             .unwrap();
         let mut lines = BufReader::new(child.stdout.take().unwrap()).lines();
-        let address = loop {
+        let (mut address, mut flight) = (None, None);
+        // The addresses come first, then where the tokens come from.
+        loop {
             let line = lines
                 .next()
                 .unwrap_or_else(|| panic!("`codelake serve` exited before it listened"))
                 .unwrap();
             if let Some((_, url)) = line.split_once(" on http") {
-                let address = url.trim().rsplit("://").next().unwrap().to_owned();
-                break address.replace("0.0.0.0:", "127.0.0.1:");
+                let url = url.trim().rsplit("://").next().unwrap().to_owned();
+                address = Some(url.replace("0.0.0.0:", "127.0.0.1:"));
+            } else if let Some(url) = line.strip_prefix("Flight SQL on ") {
+                flight = Some(url.trim().replace("0.0.0.0:", "127.0.0.1:"));
+            } else if line.starts_with("Accepting ") {
+                break;
             }
-        };
+        }
         // Keep reading its output, so that it never blocks on a full pipe.
         std::thread::spawn(move || for _ in lines {});
         Self {
             child: Some(child),
-            address,
+            address: address.expect("`codelake serve` prints its HTTP address"),
+            flight,
         }
     }
 
-    fn request(&self, method: &str, path: &str, headers: &[(&str, &str)], body: &[u8]) -> Reply {
+    pub(crate) fn request(
+        &self,
+        method: &str,
+        path: &str,
+        headers: &[(&str, &str)],
+        body: &[u8],
+    ) -> Reply {
         request(&self.address, method, path, headers, body)
     }
 
@@ -78,7 +98,7 @@ impl Server {
     }
 
     /// Sends SIGTERM and waits for the process: its exit code.
-    fn terminate(&mut self) -> Option<i32> {
+    pub(crate) fn terminate(&mut self) -> Option<i32> {
         let child = self.child.as_mut()?;
         let _ = Command::new("kill")
             .args(["-TERM", &child.id().to_string()])
@@ -100,7 +120,7 @@ impl Drop for Server {
 
 /// An HTTP answer.
 #[derive(Debug)]
-struct Reply {
+pub(crate) struct Reply {
     status: u16,
     headers: Vec<(String, String)>,
     body: Vec<u8>,
@@ -114,7 +134,7 @@ impl Reply {
             .map(|(_, value)| value.as_str())
     }
 
-    fn text(&self) -> String {
+    pub(crate) fn text(&self) -> String {
         String::from_utf8_lossy(&self.body).into_owned()
     }
 
@@ -206,7 +226,7 @@ fn dechunk(mut raw: &[u8]) -> Vec<u8> {
 }
 
 /// Rows as JSON values, from batches.
-fn rows(batches: &[RecordBatch]) -> Vec<serde_json::Value> {
+pub(crate) fn rows(batches: &[RecordBatch]) -> Vec<serde_json::Value> {
     let mut writer = datafusion::arrow::json::writer::WriterBuilder::new()
         .with_explicit_nulls(true)
         .build::<_, datafusion::arrow::json::writer::LineDelimited>(Vec::new());
@@ -217,7 +237,7 @@ fn rows(batches: &[RecordBatch]) -> Vec<serde_json::Value> {
     lines(&writer.into_inner())
 }
 
-fn lines(ndjson: &[u8]) -> Vec<serde_json::Value> {
+pub(crate) fn lines(ndjson: &[u8]) -> Vec<serde_json::Value> {
     String::from_utf8_lossy(ndjson)
         .lines()
         .map(|line| serde_json::from_str(line).unwrap())

@@ -12,6 +12,7 @@ mod run;
 mod test;
 #[cfg(test)]
 mod tidy;
+mod venv;
 
 use std::path::PathBuf;
 use std::process::ExitCode;

@@ -92,16 +92,22 @@ const RULES: &[Rule] = &[
     // so Flight SQL, Postgres and agents reuse it without pulling in HTTP.
     Rule {
         crates: "catalog-serve",
-        must_not_reach: "axum* catalog-http catalog-env plugins/* !plugins/abi",
+        must_not_reach: "axum* tonic* arrow-flight catalog-http catalog-flight catalog-env plugins/* !plugins/abi",
         kinds: Kinds::Normal,
         why: "the query service owns tokens, policy, limits and metrics for every front end; wire protocols, configuration and plugins are others' business",
     },
     // A front end is a thin adapter: it serves any environment and reads no source itself.
     Rule {
         crates: "catalog-http",
-        must_not_reach: "catalog-env plugins/* !plugins/abi",
+        must_not_reach: "catalog-env catalog-flight tonic* arrow-flight plugins/* !plugins/abi",
         kinds: Kinds::Normal,
-        why: "the HTTP front end adapts HTTP to the query service; environments are the binary's, sources the plugins'",
+        why: "the HTTP front end adapts HTTP to the query service; environments are the binary's, sources the plugins', other protocols their own front ends'",
+    },
+    Rule {
+        crates: "catalog-flight",
+        must_not_reach: "catalog-env catalog-http plugins/* !plugins/abi",
+        kinds: Kinds::Normal,
+        why: "the Flight SQL front end adapts Flight SQL to the query service; it shares nothing with HTTP's routes but the service",
     },
 ];
 

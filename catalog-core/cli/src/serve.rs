@@ -1,8 +1,9 @@
-//! `codelake serve`: the catalog over HTTP, read-only, behind bearer tokens.
+//! `codelake serve`: the catalog over HTTP and Arrow Flight SQL, read-only,
+//! behind bearer tokens.
 //!
 //! The process loads the environment, the plugins and the catalog once (no
 //! table data), then hands every request to the query service
-//! (`catalog-serve`) through its HTTP front end (`catalog-http`).
+//! (`catalog-serve`) through its front ends (`catalog-http`, `catalog-flight`).
 
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
@@ -20,9 +21,13 @@ use crate::session::{Seed, Session, Unavailable};
 /// `codelake serve`'s flags.
 #[derive(Debug, Args)]
 pub struct ServeArgs {
-    /// Address to listen on; port 0 picks a free port (the address is printed).
+    /// Address HTTP listens on; port 0 picks a free port (the address is printed).
     #[arg(long, default_value = "127.0.0.1:8080", value_name = "ADDR")]
     listen: SocketAddr,
+    /// Address Arrow Flight SQL listens on (gRPC; ADBC, pyarrow, JDBC), or
+    /// `off`. The same tokens and TLS as HTTP.
+    #[arg(long, default_value = "127.0.0.1:32010", value_parser = parse_listen, value_name = "ADDR|off")]
+    flight_listen: Listen,
     /// The server's TLS certificate (PEM: the certificate, then its chain).
     /// With --tls-key, the server speaks HTTPS only.
     #[arg(long, value_name = "FILE", requires = "tls_key")]
@@ -58,6 +63,34 @@ pub struct ServeArgs {
     grace: Duration,
 }
 
+/// Where a protocol listens: an address, or nowhere.
+#[derive(Debug, Clone, Copy)]
+enum Listen {
+    On(SocketAddr),
+    Off,
+}
+
+impl Listen {
+    fn address(self) -> Option<SocketAddr> {
+        match self {
+            Self::On(address) => Some(address),
+            Self::Off => None,
+        }
+    }
+}
+
+/// `ADDR` or `off`.
+fn parse_listen(text: &str) -> Result<Listen, String> {
+    if text.eq_ignore_ascii_case("off") {
+        return Ok(Listen::Off);
+    }
+    text.parse().map(Listen::On).map_err(|_| {
+        format!(
+            "`{text}` is not an address such as `127.0.0.1:32010` (port 0 picks one), nor `off`"
+        )
+    })
+}
+
 /// A size such as `512MiB`, `2GiB`, `1GB` or `1048576` (bytes).
 fn parse_size(text: &str) -> Result<usize, String> {
     let text = text.trim();
@@ -89,23 +122,52 @@ fn parse_size(text: &str) -> Result<usize, String> {
     Ok(bytes as usize)
 }
 
+/// Binds `address` for `flag`, or says which flag to change.
+async fn bind(flag: &str, address: SocketAddr) -> Result<tokio::net::TcpListener, CliError> {
+    tokio::net::TcpListener::bind(address)
+        .await
+        .map_err(|error| {
+            CliError::msg(
+                EXIT_ENVIRONMENT,
+                format!("cannot listen on {address} ({flag}): {error}"),
+            )
+            .hint(format!(
+                "choose another address or port with {flag} (port 0 picks a free one)"
+            ))
+        })
+}
+
+/// A front end running until it has drained.
+type Served = std::pin::Pin<Box<dyn Future<Output = std::io::Result<()>> + Send>>;
+
 /// Runs the server until SIGTERM or Ctrl-C.
 pub async fn run(global: &Global, args: ServeArgs) -> Result<(), CliError> {
-    let loopback = args.listen.ip().is_loopback();
+    let binds: Vec<(&str, SocketAddr)> = [
+        ("--listen", Some(args.listen)),
+        ("--flight-listen", args.flight_listen.address()),
+    ]
+    .into_iter()
+    .filter_map(|(flag, address)| Some((flag, address?)))
+    .collect();
     let tls = match (&args.tls_cert, &args.tls_key) {
         (Some(cert), Some(key)) => Some(
-            catalog_http::server_config(cert, key)
+            catalog_serve::server_config(cert, key)
                 .map_err(|error| CliError::msg(EXIT_CONFIG, error.to_string()))?,
         ),
         _ => None,
     };
-    if !loopback && tls.is_none() && !args.insecure {
+    let exposed: Vec<String> = binds
+        .iter()
+        .filter(|(_, address)| !address.ip().is_loopback())
+        .map(|(flag, address)| format!("{flag} {address}"))
+        .collect();
+    if !exposed.is_empty() && tls.is_none() && !args.insecure {
         return Err(CliError::msg(
             EXIT_CONFIG,
             format!(
-                "--listen {}: a server beyond loopback needs TLS, so that its tokens and results \
+                "{}: a server beyond loopback needs TLS, so that its tokens and results \
                  do not cross the network in clear text",
-                args.listen
+                exposed.join(", ")
             ),
         )
         .hint(
@@ -146,73 +208,103 @@ pub async fn run(global: &Global, args: ServeArgs) -> Result<(), CliError> {
         QueryService::new(&session.ctx, catalog, unavailable, tokens, limits)
             .map_err(|error| CliError::msg(EXIT_ENVIRONMENT, error.to_string()))?,
     );
-    let listener = tokio::net::TcpListener::bind(args.listen)
-        .await
-        .map_err(|error| {
-            CliError::msg(
-                EXIT_ENVIRONMENT,
-                format!("cannot listen on {}: {error}", args.listen),
-            )
-            .hint("choose another address or port with --listen (port 0 picks a free one)")
-        })?;
-    let address = listener.local_addr().map_err(CliError::environment)?;
-    if !loopback && tls.is_none() {
+    let http = bind("--listen", args.listen).await?;
+    let flight = match args.flight_listen.address() {
+        Some(address) => Some(bind("--flight-listen", address).await?),
+        None => None,
+    };
+    let address = http.local_addr().map_err(CliError::environment)?;
+    if !exposed.is_empty() && tls.is_none() {
         eprintln!(
-            "warning: serving {address} without TLS (--insecure): tokens and results cross the network in clear text"
+            "warning: serving {} without TLS (--insecure): tokens and results cross the network in clear text",
+            exposed.join(", ")
         );
     }
     let scheme = if tls.is_some() { "https" } else { "http" };
     let url = format!("{scheme}://{address}");
+    let token = token_shell(&session, args.show_token);
     println!(
         "Serving {} ({} available) in environment `{}` on {url}",
         crate::names::counted(service.catalog().len(), "table"),
         service.catalog().len() - service.unavailable().len(),
         session.config.profile,
     );
+    let flight_url = match &flight {
+        Some(listener) => {
+            let address = listener.local_addr().map_err(CliError::environment)?;
+            let scheme = if tls.is_some() { "grpc+tls" } else { "grpc" };
+            let flight_url = format!("{scheme}://{address}");
+            println!("Flight SQL on {flight_url}");
+            Some(flight_url)
+        }
+        None => None,
+    };
     println!("{token_note}");
     println!("Try:");
     println!(
-        "  curl -s -H \"Authorization: Bearer {}\" --data-binary 'SELECT * FROM tpch.region' {url}/v1/sql",
-        token_shell(&session, args.show_token)
+        "  curl -s -H \"Authorization: Bearer {token}\" --data-binary 'SELECT * FROM tpch.region' {url}/v1/sql",
     );
+    if let Some(flight_url) = &flight_url {
+        // The shell expands the token (`$TOKEN`, `$(cat FILE)`) inside the double quotes.
+        println!(
+            "  python -c \"import adbc_driver_flightsql.dbapi as f; c = f.connect('{flight_url}', \
+             db_kwargs={{'adbc.flight.sql.authorization_header': 'Bearer {token}'}}); \
+             print(c.cursor().execute('SELECT * FROM tpch.region').fetch_arrow_table())\"",
+        );
+    }
     println!(
-        "Endpoints: POST /v1/sql, GET /v1/tables, GET /health, GET /ready, GET /metrics (docs/reference/serve.md)."
+        "Endpoints: POST /v1/sql, GET /v1/tables, GET /health, GET /ready, GET /metrics; \
+         Flight SQL statements, prepared statements and metadata (docs/reference/serve.md)."
     );
     println!(
         "Stop with Ctrl-C; queries in flight get {:?} to finish.",
         args.grace
     );
 
-    let (stopping, stopped) = tokio::sync::oneshot::channel::<Instant>();
+    // On SIGTERM or Ctrl-C: the service refuses new queries, and every
+    // front end stops accepting and drains.
+    let (stop, stopping) = tokio::sync::watch::channel(None::<Instant>);
     let draining = Arc::clone(&service);
-    let shutdown = async move {
+    tokio::spawn(async move {
         signal().await;
         draining.shut_down();
         eprintln!("Shutting down: no new queries; those in flight are finishing.");
-        let _ = stopping.send(Instant::now());
+        let _ = stop.send(Some(Instant::now()));
+    });
+    let stopped = |mut stopping: tokio::sync::watch::Receiver<Option<Instant>>| async move {
+        let _ = stopping.wait_for(Option::is_some).await;
     };
+    let mut servers: Vec<Served> = Vec::new();
+    let shutdown = stopped(stopping.clone());
+    servers.push(match &tls {
+        Some(config) => {
+            let (service, config) = (Arc::clone(&service), config.clone());
+            Box::pin(async move { catalog_http::serve_tls(http, service, &config, shutdown).await })
+        }
+        None => Box::pin(catalog_http::serve(http, Arc::clone(&service), shutdown)),
+    });
+    if let Some(listener) = flight {
+        let (service, config, shutdown) =
+            (Arc::clone(&service), tls.clone(), stopped(stopping.clone()));
+        servers.push(Box::pin(async move {
+            catalog_flight::serve(listener, service, config.as_ref(), shutdown).await
+        }));
+    }
     let grace = args.grace;
-    let server: std::pin::Pin<Box<dyn Future<Output = std::io::Result<()>> + Send>> = match tls {
-        Some(config) => Box::pin(catalog_http::serve_tls(
-            listener,
-            Arc::clone(&service),
-            config,
-            shutdown,
-        )),
-        None => Box::pin(catalog_http::serve(
-            listener,
-            Arc::clone(&service),
-            shutdown,
-        )),
-    };
+    let mut since = stopping.clone();
     let deadline = async move {
-        match stopped.await {
-            Ok(since) => tokio::time::sleep_until((since + grace).into()).await,
+        match since.wait_for(Option::is_some).await {
+            Ok(at) => {
+                let at = at.expect("waited for Some");
+                tokio::time::sleep_until((at + grace).into()).await
+            }
             Err(_) => std::future::pending().await,
         }
     };
     tokio::select! {
-        served = server => served.map_err(CliError::environment)?,
+        served = futures::future::try_join_all(servers) => {
+            served.map_err(CliError::environment)?;
+        }
         () = deadline => eprintln!("The grace period ({grace:?}) is over: the queries still running are cut short."),
     }
     // The token made for this run is of no use after it.

@@ -30,7 +30,7 @@ use catalog_serve::{Caller, ErrorCode, QueryService, ServeError};
 use futures::StreamExt;
 
 pub use format::Format;
-pub use listen::{TlsError, serve_tls, server_config};
+pub use listen::serve_tls;
 
 /// The front end's name in metrics and traces.
 const FRONT_END: &str = "http";

@@ -1,8 +1,8 @@
-//! Listening: one accept loop for HTTP and HTTPS (rustls on ring, the certificate chain
-//! and private key read from PEM files), with a header timeout and a connection cap.
+//! Listening: one accept loop for HTTP and HTTPS (the server's rustls
+//! configuration, from `catalog_serve::server_config`), with a header timeout
+//! and a connection cap.
 
 use std::net::SocketAddr;
-use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -13,83 +13,25 @@ use hyper_util::service::TowerToHyperService;
 use tokio::task::JoinSet;
 use tokio_rustls::TlsAcceptor;
 use tokio_rustls::rustls::ServerConfig;
-use tokio_rustls::rustls::pki_types::pem::PemObject;
-use tokio_rustls::rustls::pki_types::{CertificateDer, PrivateKeyDer};
 
 use crate::router;
 
 /// How long a client may take to finish the TLS handshake.
 const HANDSHAKE_TIMEOUT: Duration = Duration::from_secs(10);
 
-/// Why the certificate or key cannot be used; each names the file and the fix.
-#[derive(Debug, thiserror::Error)]
-pub enum TlsError {
-    /// The certificate file holds no usable certificate.
-    #[error(
-        "--tls-cert {}: {reason}; give a PEM file with the server's certificate first, then its chain",
-        path.display()
-    )]
-    Certificate {
-        /// The file.
-        path: PathBuf,
-        /// What is wrong.
-        reason: String,
-    },
-    /// The key file holds no usable private key.
-    #[error(
-        "--tls-key {}: {reason}; give a PEM file with the certificate's private key (PKCS#8, PKCS#1 or SEC1)",
-        path.display()
-    )]
-    Key {
-        /// The file.
-        path: PathBuf,
-        /// What is wrong.
-        reason: String,
-    },
-    /// The key does not fit the certificate, or rustls refused the pair.
-    #[error("--tls-cert and --tls-key: {0}; check that the key is the certificate's")]
-    Pair(String),
-}
-
-/// A rustls server configuration from PEM files: `cert` (the certificate,
-/// then its chain) and `key`. Offers HTTP/1.1 by ALPN.
-pub fn server_config(cert: &Path, key: &Path) -> Result<Arc<ServerConfig>, TlsError> {
-    let certificate = |reason: String| TlsError::Certificate {
-        path: cert.to_owned(),
-        reason,
-    };
-    let chain: Vec<CertificateDer<'static>> = CertificateDer::pem_file_iter(cert)
-        .map_err(|error| certificate(error.to_string()))?
-        .collect::<Result<_, _>>()
-        .map_err(|error| certificate(error.to_string()))?;
-    if chain.is_empty() {
-        return Err(certificate("no certificate in it".to_owned()));
-    }
-    let key = PrivateKeyDer::from_pem_file(key).map_err(|error| TlsError::Key {
-        path: key.to_owned(),
-        reason: error.to_string(),
-    })?;
-    let provider = Arc::new(tokio_rustls::rustls::crypto::ring::default_provider());
-    let mut config = ServerConfig::builder_with_provider(provider)
-        .with_safe_default_protocol_versions()
-        .map_err(|error| TlsError::Pair(error.to_string()))?
-        .with_no_client_auth()
-        .with_single_cert(chain, key)
-        .map_err(|error| TlsError::Pair(error.to_string()))?;
-    config.alpn_protocols = vec![b"http/1.1".to_vec()];
-    Ok(Arc::new(config))
-}
-
-/// [`crate::serve`] over TLS: serves `service` on `listener` until
-/// `shutdown` resolves; then takes no new connection, lets the requests in
-/// flight finish, and returns.
+/// [`crate::serve`] over TLS (`config`, offering HTTP/1.1 by ALPN): serves
+/// `service` on `listener` until `shutdown` resolves; then takes no new
+/// connection, lets the requests in flight finish, and returns.
 pub async fn serve_tls(
     listener: tokio::net::TcpListener,
     service: Arc<QueryService>,
-    config: Arc<ServerConfig>,
+    config: &ServerConfig,
     shutdown: impl Future<Output = ()> + Send + 'static,
 ) -> std::io::Result<()> {
-    accept_loop(listener, service, Some(TlsAcceptor::from(config)), shutdown).await
+    let mut config = config.clone();
+    config.alpn_protocols = vec![b"http/1.1".to_vec()];
+    let acceptor = TlsAcceptor::from(Arc::new(config));
+    accept_loop(listener, service, Some(acceptor), shutdown).await
 }
 
 /// How long a client may take to send a request's head.

@@ -12,7 +12,9 @@
 //!   per-query timeout, and a memory pool for the whole server, so that a
 //!   runaway query fails alone;
 //! - **metrics and tracing**: counts, errors, a latency histogram and bytes
-//!   out per front end ([`Metrics`]), and one `tracing` span per query.
+//!   out per front end ([`Metrics`]), and one `tracing` span per query;
+//! - **TLS material**: the certificate and key, read once ([`server_config`]);
+//!   each front end offers its own protocol on it by ALPN.
 //!
 //! It must not know any wire protocol, the CLI, or the `tables` crate: the
 //! catalog arrives as data (`TableSpec`s) and as a DataFusion state with the
@@ -23,8 +25,12 @@ mod auth;
 mod error;
 mod metrics;
 mod service;
+mod tls;
 
 pub use auth::Tokens;
 pub use error::{ErrorCode, ServeError};
 pub use metrics::Metrics;
 pub use service::{ALLOWED_SETTINGS, Caller, Limits, QueryService, QueryStream};
+pub use tls::{TlsError, server_config};
+/// The rustls types a front end needs for TLS, at the version the service uses.
+pub use tokio_rustls::rustls;

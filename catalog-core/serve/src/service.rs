@@ -12,11 +12,12 @@ use catalog_core::TableSpec;
 use catalog_runtime::StatementPolicy;
 use datafusion::arrow::array::RecordBatch;
 use datafusion::arrow::datatypes::SchemaRef;
-use datafusion::execution::SendableRecordBatchStream;
 use datafusion::execution::disk_manager::{DiskManagerBuilder, DiskManagerMode};
 use datafusion::execution::memory_pool::FairSpillPool;
 use datafusion::execution::runtime_env::RuntimeEnvBuilder;
 use datafusion::execution::session_state::{SessionState, SessionStateBuilder};
+use datafusion::execution::{SendableRecordBatchStream, TaskContext};
+use datafusion::physical_plan::ExecutionPlan;
 use datafusion::prelude::SessionContext;
 use futures::Stream;
 use tokio::sync::{OwnedSemaphorePermit, Semaphore};
@@ -161,6 +162,22 @@ impl QueryService {
     /// The catalog served: every declared table, available or not.
     pub fn catalog(&self) -> &[TableSpec] {
         &self.catalog
+    }
+
+    /// The catalog (in DataFusion's sense) the tables are in: `datafusion`
+    /// unless configured otherwise. Protocols that name three levels
+    /// (Flight SQL, Postgres) report it.
+    pub fn catalog_name(&self) -> String {
+        self.state.config_options().catalog.default_catalog.clone()
+    }
+
+    /// The schema `SELECT *` answers for `database.table`, as the table's
+    /// source reads it (text may be `Utf8View` where the declaration says
+    /// `Utf8`); `None` when the table is not served.
+    pub async fn table_schema(&self, database: &str, table: &str) -> Option<SchemaRef> {
+        let catalog = self.state.catalog_list().catalog(&self.catalog_name())?;
+        let provider = catalog.schema(database)?.table(table).await.ok()??;
+        Some(provider.schema())
     }
 
     /// The tables that could not be opened, each with why.
@@ -313,9 +330,45 @@ impl QueryService {
         )
     }
 
+    /// The schema of the batches `sql` would answer, as [`QueryService::query`]
+    /// would stream them, without running it: for protocols that describe a
+    /// result before fetching it (Flight SQL's `GetFlightInfo`, prepared
+    /// statements). Planned under the policy and within the query timeout;
+    /// it takes no slot, since nothing runs.
+    pub async fn describe(&self, sql: &str, caller: Caller) -> Result<SchemaRef, ServeError> {
+        if self.shutting_down.load(Ordering::SeqCst) {
+            return Err(ServeError::new(
+                ErrorCode::ShuttingDown,
+                "the server is shutting down; retry against another one, or after it restarts",
+            ));
+        }
+        let described = tokio::time::timeout(self.limits.query_timeout, self.physical(sql))
+            .await
+            .map_err(|_| self.timeout())
+            .and_then(|planned| planned);
+        match described {
+            Ok((plan, _)) => Ok(plan.schema()),
+            Err(error) => {
+                self.metrics.error(caller.front_end, error.code);
+                Err(error)
+            }
+        }
+    }
+
     /// Plans and starts `sql` in a session of its own, so that a `SET` lasts
     /// for this request alone.
     async fn plan(&self, sql: &str) -> Result<SendableRecordBatchStream, ServeError> {
+        let (plan, task) = self.physical(sql).await?;
+        datafusion::physical_plan::execute_stream(plan, task)
+            .map_err(|error| ServeError::from_datafusion(&error))
+    }
+
+    /// The physical plan of `sql`'s last statement, after running the `SET`s
+    /// before it, and the context to execute it in.
+    async fn physical(
+        &self,
+        sql: &str,
+    ) -> Result<(Arc<dyn ExecutionPlan>, Arc<TaskContext>), ServeError> {
         let ctx = SessionContext::new_with_state(self.state.clone());
         let statements = parse(&ctx, sql)?;
         let last = statements.len() - 1;
@@ -353,10 +406,12 @@ impl QueryService {
                     .await
                     .map_err(|error| ServeError::from_datafusion(&error))?;
             } else {
-                return frame
-                    .execute_stream()
+                let task = Arc::new(frame.task_ctx());
+                let plan = frame
+                    .create_physical_plan()
                     .await
-                    .map_err(|error| ServeError::from_datafusion(&error));
+                    .map_err(|error| ServeError::from_datafusion(&error))?;
+                return Ok((plan, task));
             }
         }
         unreachable!("`parse` returns at least one statement")
@@ -379,7 +434,8 @@ impl QueryService {
                 None => ServeError::new(
                     ErrorCode::InvalidQuery,
                     format!(
-                        "there is no table `{missing}`; `GET /v1/tables` lists them (names are `database.table`)"
+                        "there is no table `{missing}`; names are `database.table`, and the catalog lists them \
+                         (HTTP `GET /v1/tables`, a Flight SQL client's table list)"
                     ),
                 ),
             };

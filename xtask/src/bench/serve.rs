@@ -139,7 +139,14 @@ fn body(raw: &[u8]) -> Vec<u8> {
 fn start(codelake: &Path, project: &Path) -> anyhow::Result<(Served, Instant)> {
     let started = Instant::now();
     let mut child = codelake_in(codelake, project)
-        .args(["serve", "--listen", "127.0.0.1:0", "--max-waiting", "1024"])
+        .args([
+            "serve",
+            "--listen",
+            "127.0.0.1:0",
+            "--flight-listen",
+            "127.0.0.1:0",
+        ])
+        .args(["--max-waiting", "1024"])
         .env("CODELAKE_SERVE_TOKENS", TOKEN)
         .env("RUST_LOG", "warn")
         .stdout(Stdio::piped())

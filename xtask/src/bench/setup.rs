@@ -50,54 +50,11 @@ pub(super) fn build(plan: &Plan) -> anyhow::Result<PathBuf> {
 /// The virtual environment's Python, with the pinned DuckDB, Polars and ROAPI
 /// installed (once; again when `requirements.txt` changes).
 pub(super) fn python_env() -> anyhow::Result<PathBuf> {
-    let venv = crate::project_root().join(".codelake/bench/venv");
-    let python = venv.join("bin/python");
-    let requirements = resources().join("requirements.txt");
-    let wanted = fs::read_to_string(&requirements)?;
-    let installed = venv.join("codelake-requirements.txt");
-    if fs::read_to_string(&installed).ok().as_deref() == Some(wanted.as_str()) {
-        return Ok(python);
-    }
-    say(format!(
-        "Installing DuckDB, Polars and ROAPI into {} (once)...",
-        venv.display()
-    ));
-    let system_python = ["python3", "python"]
-        .into_iter()
-        .find(|name| Command::new(name).arg("--version").output().is_ok())
-        .context(
-            "the bench needs Python 3 (with venv) for DuckDB, Polars and ROAPI: \
-             install it, e.g. `apt-get install python3 python3-venv`",
-        )?;
-    let status = Command::new(system_python)
-        .args(["-m", "venv", "--clear"])
-        .arg(&venv)
-        .status()?;
-    if !status.success() {
-        bail!(
-            "`{system_python} -m venv` failed: install the venv module (e.g. `apt-get install python3-venv`)"
-        );
-    }
-    let status = Command::new(&python)
-        .args([
-            "-m",
-            "pip",
-            "install",
-            "--quiet",
-            "--disable-pip-version-check",
-            "-r",
-        ])
-        .arg(&requirements)
-        .status()?;
-    if !status.success() {
-        bail!(
-            "installing {} into {} failed (see pip's message above); the bench needs PyPI",
-            requirements.display(),
-            venv.display()
-        );
-    }
-    fs::write(&installed, wanted)?;
-    Ok(python)
+    crate::venv::ensure(
+        &crate::project_root().join(".codelake/bench/venv"),
+        &resources().join("requirements.txt"),
+        "DuckDB, Polars and ROAPI",
+    )
 }
 
 /// A command's standard output, trimmed; an error if it fails.
