@@ -11,6 +11,9 @@
 //!   `codelake` ÷ `datafusion-s3` is the cost of the plugin boundary alone, and
 //!   `datafusion-s3` ÷ `datafusion` the cost of the S3 protocol.
 //!
+//! `codelake-bench-engine flight-load …` is the bench's Flight SQL load client
+//! instead (see `flight_load.rs`).
+//!
 //! Protocol: the engine prints one JSON line when ready (`engine`, `version`).
 //! Then each input line is a JSON object `{"sql": "..."}`, answered by one line:
 //! `{"ms": F, "rows": [[...]]}` (the time to plan, run and collect the result,
@@ -36,7 +39,13 @@ use datafusion::datasource::listing::{
 use datafusion::execution::object_store::ObjectStoreUrl;
 use datafusion::prelude::{SessionConfig, SessionContext};
 
+mod flight_load;
+
 fn main() -> anyhow::Result<()> {
+    let all: Vec<String> = std::env::args().skip(1).collect();
+    if all.first().map(String::as_str) == Some("flight-load") {
+        return flight_load::run(&all[1..]);
+    }
     let mut args = std::env::args().skip(1);
     let (Some(engine), Some(data_dir)) = (args.next(), args.next()) else {
         bail!(

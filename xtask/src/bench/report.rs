@@ -15,6 +15,9 @@ use super::engines::EngineKind;
 /// The serve case's loaded queries: the measure key and its title.
 const SERVED_QUERIES: [(&str, &str); 2] = [("small", "small query"), ("q06", "TPC-H Q6")];
 
+/// The serve case's protocols: the measure key's infix and the protocol's name.
+const PROTOCOLS: [(&str, &str); 2] = [("", "HTTP"), ("flight_", "Flight SQL")];
+
 /// The report's layout version; readers ignore fields they do not know.
 const REPORT_VERSION: u32 = 1;
 
@@ -296,9 +299,12 @@ impl Report {
             }),
             served.map(|m| m.median <= 100.0),
         );
-        for (query, title) in SERVED_QUERIES {
+        for ((protocol, over), (query, title)) in PROTOCOLS
+            .iter()
+            .flat_map(|protocol| SERVED_QUERIES.iter().map(move |query| (protocol, query)))
+        {
             let figure = |server: &str, what: &str| {
-                self.measure(&format!("{server}_{query}_{what}"))
+                self.measure(&format!("{server}_{protocol}{query}_{what}"))
                     .map(|m| m.median)
             };
             let (Some(ours), Some(theirs), Some(our_p99), Some(their_p99)) = (
@@ -310,7 +316,7 @@ impl Report {
                 continue;
             };
             goal(
-                &format!("`codelake serve` throughput ÷ ROAPI's, {title}"),
+                &format!("`codelake serve` throughput ÷ ROAPI's, {over}, {title}"),
                 "≥ 1.00× at a p99 no worse",
                 Some(format!(
                     "{:.2}× (p99 {} vs {})",
@@ -321,12 +327,14 @@ impl Report {
                 Some(ours >= theirs && our_p99 <= their_p99),
             );
         }
-        let errors: Vec<f64> = ["serve_small_errors", "serve_q06_errors"]
+        let errors: Vec<f64> = self
+            .measures
             .iter()
-            .filter_map(|name| self.measure(name).map(|m| m.median))
+            .filter(|m| m.name.starts_with("serve_") && m.name.ends_with("_errors"))
+            .map(|m| m.median)
             .collect();
         goal(
-            "`codelake serve` errors under load (small query and Q6)",
+            "`codelake serve` errors under load (HTTP and Flight SQL; small query and Q6)",
             "0",
             (!errors.is_empty()).then(|| format!("{}", errors.iter().sum::<f64>())),
             (!errors.is_empty()).then(|| errors.iter().all(|errors| *errors == 0.0)),
@@ -396,14 +404,19 @@ impl Report {
             ("first_answer".to_owned(), "Exec to first answer".to_owned()),
             ("idle_rss".to_owned(), "Idle RSS after one query".to_owned()),
         ];
-        for (query, title) in SERVED_QUERIES {
-            for (what, name) in [
-                ("throughput", "throughput"),
-                ("p50", "p50 latency"),
-                ("p99", "p99 latency"),
-                ("errors", "errors"),
-            ] {
-                rows.push((format!("{query}_{what}"), format!("{title}: {name}")));
+        for (protocol, over) in PROTOCOLS {
+            for (query, title) in SERVED_QUERIES {
+                for (what, name) in [
+                    ("throughput", "throughput"),
+                    ("p50", "p50 latency"),
+                    ("p99", "p99 latency"),
+                    ("errors", "errors"),
+                ] {
+                    rows.push((
+                        format!("{protocol}{query}_{what}"),
+                        format!("{over}, {title}: {name}"),
+                    ));
+                }
             }
         }
         let rows: Vec<_> = rows
@@ -420,15 +433,17 @@ impl Report {
         let load = self
             .measure("serve_small_throughput")
             .map(|m| m.title.split(", ").nth(1).unwrap_or_default().to_owned())
+            .map(|load| load.replace(" clients", " clients on each protocol"))
             .unwrap_or_default();
         let _ = writeln!(
             md,
             "\n## Serving: `codelake serve` beside ROAPI\n\n\
              Both serve the TPC-H project's files: `codelake serve` reads the Parquet through its plugin \
              from the local S3 server on every query and loads nothing at start; ROAPI (its default) \
-             loads every table into memory at start and answers from there. Both answer CSV over HTTP/1.1, \
-             one new connection per request, from {load}; their answers are checked equal first. \
-             Ratio is codelake ÷ ROAPI.\n"
+             loads every table into memory at start and answers from there. Over HTTP both answer CSV \
+             (HTTP/1.1, one new connection per request); over Flight SQL each client keeps its connection \
+             and reads every endpoint of `GetFlightInfo` to the end. Load is {load}; the HTTP answers are \
+             checked equal first. Ratio is codelake ÷ ROAPI.\n"
         );
         let _ = writeln!(
             md,

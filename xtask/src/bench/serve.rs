@@ -37,7 +37,10 @@ enum Dialect {
 struct Served {
     name: &'static str,
     child: Child,
+    /// HTTP's `127.0.0.1:PORT`.
     address: String,
+    /// Flight SQL's `grpc://127.0.0.1:PORT`.
+    flight: String,
     dialect: Dialect,
 }
 
@@ -154,11 +157,15 @@ fn start(codelake: &Path, project: &Path) -> anyhow::Result<(Served, Instant)> {
         .spawn()
         .context("starting `codelake serve`")?;
     let mut lines = BufReader::new(child.stdout.take().context("piped")?).lines();
-    let address = loop {
+    // HTTP's address comes first, then Flight SQL's.
+    let mut address = None;
+    let flight = loop {
         let line = lines
             .next()
             .context("`codelake serve` exited before it listened")??;
         if let Some((_, url)) = line.split_once(" on http://") {
+            address = Some(url.trim().to_owned());
+        } else if let Some(url) = line.strip_prefix("Flight SQL on ") {
             break url.trim().to_owned();
         }
     };
@@ -167,7 +174,8 @@ fn start(codelake: &Path, project: &Path) -> anyhow::Result<(Served, Instant)> {
         Served {
             name: "`codelake serve`",
             child,
-            address,
+            address: address.context("`codelake serve` printed no HTTP address")?,
+            flight,
             dialect: Dialect::Codelake,
         },
         started,
@@ -262,53 +270,111 @@ pub(super) fn serve_case(
         "quick" => (64, 10),
         _ => (64, 60),
     };
-    for (name, title, sql) in [("small", SMALL, SMALL), ("q06", "TPC-H Q6", q6)] {
-        for server in [&served, &roapi] {
-            let load = load(
-                server,
-                &server.sql(sql),
-                clients,
-                Duration::from_secs(seconds),
-            )?;
-            let label = format!(
-                "{}, {clients} clients for {seconds} s, {title}",
-                server.name
-            );
-            let key = format!("{}_{name}", server.key());
-            report.measures.push(Measure::new(
-                &format!("{key}_throughput"),
-                &format!("{label}: throughput"),
-                load.done as f64 / load.elapsed.as_secs_f64(),
-                "req/s",
-            ));
-            report.measures.push(Measure::new(
-                &format!("{key}_p50"),
-                &format!("{label}: p50 latency"),
-                percentile(&load.latencies, 0.50),
-                "ms",
-            ));
-            report.measures.push(Measure::new(
-                &format!("{key}_p99"),
-                &format!("{label}: p99 latency"),
-                percentile(&load.latencies, 0.99),
-                "ms",
-            ));
-            report.measures.push(Measure::new(
-                &format!("{key}_errors"),
-                &format!("{label}: errors"),
-                load.errors as f64,
-                "count",
-            ));
-            anyhow::ensure!(
-                load.done > 0,
-                "{} answered no `{title}` query under load ({} errors)",
-                server.name,
-                load.errors
-            );
+    let flight_client = codelake.with_file_name(format!(
+        "codelake-bench-engine{}",
+        std::env::consts::EXE_SUFFIX
+    ));
+    let duration = Duration::from_secs(seconds);
+    for (protocol, over) in [("", "HTTP"), ("flight_", "Flight SQL")] {
+        for (name, title, sql) in [("small", SMALL, SMALL), ("q06", "TPC-H Q6", q6)] {
+            for server in [&served, &roapi] {
+                let sql = server.sql(sql);
+                let load = match protocol {
+                    "" => load(server, &sql, clients, duration)?,
+                    _ => flight_load(&flight_client, server, &sql, clients, duration)?,
+                };
+                let label = format!(
+                    "{} over {over}, {clients} clients for {seconds} s, {title}",
+                    server.name
+                );
+                record(
+                    report,
+                    &format!("{}_{protocol}{name}", server.key()),
+                    &label,
+                    &load,
+                );
+                anyhow::ensure!(
+                    load.done > 0,
+                    "{} answered no `{title}` query over {over} under load ({} errors; the first: {})",
+                    server.name,
+                    load.errors,
+                    load.first_error.as_deref().unwrap_or("none")
+                );
+            }
         }
     }
     say("serve: measured, beside ROAPI");
     Ok(())
+}
+
+/// The figures of one load under `key`: throughput, p50, p99 and errors.
+fn record(report: &mut Report, key: &str, label: &str, load: &Load) {
+    report.measures.push(Measure::new(
+        &format!("{key}_throughput"),
+        &format!("{label}: throughput"),
+        load.done as f64 / load.elapsed.as_secs_f64(),
+        "req/s",
+    ));
+    report.measures.push(Measure::new(
+        &format!("{key}_p50"),
+        &format!("{label}: p50 latency"),
+        percentile(&load.latencies, 0.50),
+        "ms",
+    ));
+    report.measures.push(Measure::new(
+        &format!("{key}_p99"),
+        &format!("{label}: p99 latency"),
+        percentile(&load.latencies, 0.99),
+        "ms",
+    ));
+    report.measures.push(Measure::new(
+        &format!("{key}_errors"),
+        &format!("{label}: errors"),
+        load.errors as f64,
+        "count",
+    ));
+}
+
+/// `clients` Flight SQL clients on `server`, through the bench engine's
+/// `flight-load` (a Rust client: a Python one would measure itself).
+fn flight_load(
+    client: &Path,
+    server: &Served,
+    sql: &str,
+    clients: usize,
+    duration: Duration,
+) -> anyhow::Result<Load> {
+    let token = match server.dialect {
+        Dialect::Codelake => TOKEN,
+        Dialect::Roapi => "-",
+    };
+    let output = std::process::Command::new(client)
+        .args(["flight-load", &server.flight, token])
+        .arg(clients.to_string())
+        .arg(duration.as_secs().to_string())
+        .arg(sql)
+        .stderr(Stdio::inherit())
+        .output()
+        .with_context(|| format!("running {}", client.display()))?;
+    anyhow::ensure!(
+        output.status.success(),
+        "the Flight SQL load client failed on {}",
+        server.name
+    );
+    let seen: serde_json::Value = serde_json::from_slice(&output.stdout)?;
+    let latencies: Vec<f64> = seen["latencies_ms"]
+        .as_array()
+        .context("latencies_ms")?
+        .iter()
+        .filter_map(serde_json::Value::as_f64)
+        .collect();
+    Ok(Load {
+        done: latencies.len(),
+        errors: seen["errors"].as_u64().unwrap_or(0) as usize,
+        latencies,
+        elapsed: Duration::from_secs_f64(seen["elapsed_s"].as_f64().unwrap_or(1.0)),
+        first_error: seen["first_error"].as_str().map(str::to_owned),
+    })
 }
 
 /// Whether two CSV answers hold the same values: the same header and cells,
@@ -338,6 +404,7 @@ struct Load {
     errors: usize,
     latencies: Vec<f64>,
     elapsed: Duration,
+    first_error: Option<String>,
 }
 
 /// `clients` threads, each posting `sql` to `server` one request after another
@@ -369,6 +436,7 @@ fn load(server: &Served, sql: &str, clients: usize, duration: Duration) -> anyho
         errors,
         latencies,
         elapsed,
+        first_error: None,
     })
 }
 

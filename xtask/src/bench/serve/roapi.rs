@@ -76,6 +76,7 @@ pub(super) fn start(roapi: &Path, config: &Path) -> anyhow::Result<(Served, Inst
         .with_context(|| format!("starting ROAPI ({})", roapi.display()))?;
     let mut lines = BufReader::new(child.stderr.take().context("piped")?).lines();
     let mut seen = Vec::new();
+    let mut flight = None;
     let address = loop {
         let Some(line) = lines.next().transpose()? else {
             let _ = child.kill();
@@ -84,11 +85,14 @@ pub(super) fn start(roapi: &Path, config: &Path) -> anyhow::Result<(Served, Inst
                 seen.join("\n")
             );
         };
-        // "🚀 Listening on 127.0.0.1:PORT for HTTP traffic..."
-        if let Some((_, rest)) = line.split_once("Listening on ")
-            && let Some((address, _)) = rest.split_once(" for HTTP traffic")
-        {
-            break address.to_owned();
+        // "🚀 Listening on 127.0.0.1:PORT for FlightSQL traffic...", then for HTTP.
+        if let Some((_, rest)) = line.split_once("Listening on ") {
+            if let Some((address, _)) = rest.split_once(" for HTTP traffic") {
+                break address.to_owned();
+            }
+            if let Some((address, _)) = rest.split_once(" for FlightSQL traffic") {
+                flight = Some(format!("grpc://{address}"));
+            }
         }
         seen.push(line);
     };
@@ -98,6 +102,7 @@ pub(super) fn start(roapi: &Path, config: &Path) -> anyhow::Result<(Served, Inst
             name: "ROAPI",
             child,
             address,
+            flight: flight.context("ROAPI printed no Flight SQL address")?,
             dialect: Dialect::Roapi,
         },
         started,
