@@ -9,11 +9,14 @@ Each step is {"name": ..., "op": ..., "sql": ...}; `op` is
 - `prepared`: DB-API's `cursor.execute`, which prepares the statement first;
 - `objects`: `adbc_get_objects(depth="all")`;
 - `table_schema`: `adbc_get_table_schema(sql)`, where `sql` is `database.table`.
+With CODELAKE_TEST_TLS_ROOT set to a PEM file, that certificate is trusted
+(for `grpc+tls://` to a test certificate).
 An answer is written as NAME.arrows (an Arrow IPC stream) or NAME.json; a
 failure as NAME.error (the client's message).
 """
 
 import json
+import os
 import pathlib
 import sys
 
@@ -26,6 +29,10 @@ import pyarrow
 def main():
     uri, token, out = sys.argv[1], sys.argv[2], pathlib.Path(sys.argv[3])
     kwargs = {"adbc.flight.sql.authorization_header": f"Bearer {token}"}
+    # For grpc+tls:// to a test certificate: the PEM file to trust.
+    root = os.environ.get("CODELAKE_TEST_TLS_ROOT")
+    if root:
+        kwargs["adbc.flight.sql.client_option.tls_root_certs"] = pathlib.Path(root).read_text()
     connection = adbc_driver_flightsql.dbapi.connect(uri, db_kwargs=kwargs, autocommit=True)
     for step in json.load(sys.stdin):
         name = step["name"]

@@ -11,7 +11,7 @@ use catalog_env::local::FEDERATED_QUERY;
 use datafusion::arrow::array::RecordBatch;
 
 use crate::cli::{assert_ok, run, seeded_project, stderr};
-use crate::serve::{Server, TOKEN, lines, rows};
+use crate::serve::{Server, TOKEN, certificate, lines, rows};
 
 /// The clients' venv Python; its absence fails the test with the command
 /// that installs it.
@@ -55,13 +55,27 @@ impl Answer {
 /// Runs `steps` (name, op, SQL) through the ADBC client against `uri` with
 /// `token`: each step's answer, in order.
 fn client(uri: &str, token: &str, steps: &[(&str, &str, &str)]) -> Vec<Answer> {
+    client_trusting(uri, token, None, steps)
+}
+
+/// [`client`], trusting the PEM certificate at `root` too.
+fn client_trusting(
+    uri: &str,
+    token: &str,
+    root: Option<&str>,
+    steps: &[(&str, &str, &str)],
+) -> Vec<Answer> {
     let out = tempfile::tempdir().unwrap();
     let plan: Vec<serde_json::Value> = steps
         .iter()
         .map(|(name, op, sql)| serde_json::json!({"name": name, "op": op, "sql": sql}))
         .collect();
     let script = Path::new(env!("CARGO_MANIFEST_DIR")).join("clients/flight.py");
-    let mut child = Command::new(client_python())
+    let mut command = Command::new(client_python());
+    if let Some(root) = root {
+        command.env("CODELAKE_TEST_TLS_ROOT", root);
+    }
+    let mut child = command
         .arg(script)
         .args([uri, token])
         .arg(out.path())
@@ -301,4 +315,42 @@ fn flight_beyond_loopback_needs_tls_too() {
     let output = run(dir.path(), &["serve", "--flight-listen", "nowhere"]);
     assert_eq!(output.status.code(), Some(2), "{}", stderr(&output));
     assert!(stderr(&output).contains("nor `off`"), "{}", stderr(&output));
+}
+
+#[test]
+fn with_tls_flight_listens_beyond_loopback_for_a_real_adbc_client() {
+    let dir = seeded_project();
+    let (cert, key) = certificate(dir.path());
+    let server = Server::start_on(
+        dir.path(),
+        "127.0.0.1:0",
+        &[
+            "--flight-listen",
+            "0.0.0.0:0",
+            "--tls-cert",
+            &cert,
+            "--tls-key",
+            &key,
+        ],
+    );
+    let uri = server.flight.clone().unwrap();
+    assert!(uri.starts_with("grpc+tls://"), "{uri}");
+    let query = [("n", "statement", "SELECT count(*) AS n FROM tpch.region")];
+    let trusted = client_trusting(&uri, TOKEN, Some(&cert), &query);
+    assert_eq!(
+        rows(trusted[0].batches()),
+        vec![serde_json::json!({"n": 5})]
+    );
+    // A client that does not trust the certificate refuses it, and plain
+    // gRPC on the TLS port gets nowhere; the server keeps serving.
+    let untrusted = client(&uri, TOKEN, &query);
+    assert!(
+        untrusted[0].error().to_lowercase().contains("certificate"),
+        "{}",
+        untrusted[0].error()
+    );
+    let plain = client(&uri.replace("grpc+tls://", "grpc://"), TOKEN, &query);
+    plain[0].error();
+    let again = client_trusting(&uri, TOKEN, Some(&cert), &query);
+    assert_eq!(rows(again[0].batches()), vec![serde_json::json!({"n": 5})]);
 }

@@ -637,7 +637,7 @@ fn a_full_server_refuses_and_sigterm_lets_the_query_in_flight_finish() {
 }
 
 /// A self-signed certificate for 127.0.0.1 and localhost, made by openssl in `dir`.
-fn certificate(dir: &Path) -> (String, String) {
+pub(crate) fn certificate(dir: &Path) -> (String, String) {
     let (cert, key) = (dir.join("cert.pem"), dir.join("key.pem"));
     let made = Command::new("openssl")
         .args([

@@ -247,7 +247,7 @@ pub async fn run(global: &Global, args: ServeArgs) -> Result<(), CliError> {
     if let Some(flight_url) = &flight_url {
         // The shell expands the token (`$TOKEN`, `$(cat FILE)`) inside the double quotes.
         println!(
-            "  python -c \"import adbc_driver_flightsql.dbapi as f; c = f.connect('{flight_url}', \
+            "  python -c \"import adbc_driver_flightsql.dbapi as f; c = f.connect('{flight_url}', autocommit=True, \
              db_kwargs={{'adbc.flight.sql.authorization_header': 'Bearer {token}'}}); \
              print(c.cursor().execute('SELECT * FROM tpch.region').fetch_arrow_table())\"",
         );
