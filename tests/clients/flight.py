@@ -6,6 +6,8 @@ end-to-end tests: it runs the steps it reads as JSON on standard input against
 
 Each step is {"name": ..., "op": ..., "sql": ...}; `op` is
 - `statement`: a plain statement (Flight SQL CommandStatementQuery);
+- `basic`: a plain statement on a connection that authenticates with user and
+  password (Flight's Basic handshake), the token as the password;
 - `prepared`: DB-API's `cursor.execute`, which prepares the statement first;
 - `objects`: `adbc_get_objects(depth="all")`;
 - `table_schema`: `adbc_get_table_schema(sql)`, where `sql` is `database.table`.
@@ -50,7 +52,10 @@ def main():
 
 def run(uri, kwargs, connection, step):
     op, sql = step["op"], step.get("sql")
-    if op == "statement":
+    if op in ("statement", "basic"):
+        if op == "basic":
+            kwargs = {key: value for key, value in kwargs.items() if "authorization" not in key}
+            kwargs.update({"username": "analyst", "password": step["password"]})
         database = adbc_driver_flightsql.connect(uri, db_kwargs=kwargs)
         with adbc_driver_manager.AdbcConnection(database) as low, adbc_driver_manager.AdbcStatement(low) as statement:
             statement.set_sql_query(sql)

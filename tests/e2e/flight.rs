@@ -20,7 +20,7 @@ pub(crate) fn client_python() -> PathBuf {
     let python = root.join(".codelake/clients/venv/bin/python");
     assert!(
         python.exists(),
-        "the Flight SQL and Postgres tests need their Python clients (ADBC, pyarrow, psycopg) in \
+        "the Flight SQL tests need their Python clients (ADBC, pyarrow) in \
          {}; `cargo xtask test` installs them, or run: python3 -m venv .codelake/clients/venv && \
          .codelake/clients/venv/bin/pip install -r tests/clients/requirements.txt",
         python.display()
@@ -68,7 +68,9 @@ fn client_trusting(
     let out = tempfile::tempdir().unwrap();
     let plan: Vec<serde_json::Value> = steps
         .iter()
-        .map(|(name, op, sql)| serde_json::json!({"name": name, "op": op, "sql": sql}))
+        .map(|(name, op, sql)| {
+            serde_json::json!({"name": name, "op": op, "sql": sql, "password": token})
+        })
         .collect();
     let script = Path::new(env!("CARGO_MANIFEST_DIR")).join("clients/flight.py");
     let mut command = Command::new(client_python());
@@ -218,15 +220,33 @@ fn adbc_queries_lists_and_is_refused_as_the_service_says() {
         );
     }
 
-    // A wrong token is refused as unauthenticated, and never echoed.
+    // A wrong token is refused as unauthenticated, and never echoed, whether
+    // sent as a bearer token or as the password of Flight's Basic handshake.
     let refused = client(
         &uri,
         "wrong-token-do-not-print",
-        &[("query", "statement", "SELECT 1")],
+        &[
+            ("bearer", "statement", "SELECT 1"),
+            ("basic", "basic", "SELECT 1"),
+        ],
     );
-    let message = refused[0].error();
-    assert!(message.contains("UNAUTHENTICATED"), "{message}");
-    assert!(!message.contains("do-not-print"), "{message}");
+    for answer in &refused {
+        let message = answer.error();
+        assert!(message.contains("UNAUTHENTICATED"), "{message}");
+        assert!(!message.contains("do-not-print"), "{message}");
+    }
+    assert!(
+        refused[1].error().contains("as the password"),
+        "{}",
+        refused[1].error()
+    );
+    // The right one as the password: the handshake hands back the bearer token.
+    let basic = client(
+        &uri,
+        TOKEN,
+        &[("basic", "basic", "SELECT count(*) AS n FROM tpch.region")],
+    );
+    assert_eq!(rows(basic[0].batches()), vec![serde_json::json!({"n": 5})]);
 }
 
 #[test]
@@ -237,7 +257,7 @@ fn a_broken_table_is_named_and_bad_connections_leave_flight_serving() {
         .join(".codelake/local/s3/codelake/tpch/part.parquet");
     let good = std::fs::read(&part).unwrap();
     std::fs::write(&part, &good[..100]).unwrap();
-    let server = Server::start(dir.path(), &[]);
+    let mut server = Server::start(dir.path(), &["--grace", "30s"]);
     let uri = server.flight.clone().unwrap();
     let address = uri.trim_start_matches("grpc://").to_owned();
 
@@ -273,7 +293,8 @@ fn a_broken_table_is_named_and_bad_connections_leave_flight_serving() {
     assert_eq!(nation, vec![serde_json::json!({"n": 25})]);
     drop((garbage, half_open));
 
-    // The metrics count Flight SQL's queries apart from HTTP's.
+    // The metrics count Flight SQL's queries apart from HTTP's: the corrupt
+    // table failed while described, the other ran.
     let metrics = server
         .request(
             "GET",
@@ -282,14 +303,20 @@ fn a_broken_table_is_named_and_bad_connections_leave_flight_serving() {
             b"",
         )
         .text();
-    assert!(
-        metrics.contains("codelake_queries_total{front_end=\"flight\"}"),
-        "{metrics}"
-    );
-    assert!(
-        metrics.contains("codelake_errors_total{front_end=\"flight\",code=\"source_error\"}"),
-        "{metrics}"
-    );
+    for line in [
+        "codelake_queries_total{front_end=\"flight\"} 1",
+        "codelake_errors_total{front_end=\"flight\",code=\"source_error\"} 1",
+    ] {
+        assert!(metrics.lines().any(|l| l == line), "{line}\n{metrics}");
+    }
+
+    // A client that connects and says nothing does not hold up the drain:
+    // SIGTERM ends the server before its 30 s of grace are over.
+    let silent = TcpStream::connect(&address).unwrap();
+    assert_eq!(server.terminate(), Some(0));
+    let log = std::fs::read_to_string(dir.path().join("serve.log")).unwrap();
+    assert!(!log.contains("cut short"), "{log}");
+    drop(silent);
 }
 
 #[test]

@@ -234,15 +234,15 @@ pub fn run(args: &Args) -> anyhow::Result<()> {
         name: "build (cargo build --workspace --all-targets)",
         run: cargo(&["build", "--workspace", "--all-targets", "--locked"], &[]),
     });
-    // The real clients of the Flight SQL and Postgres tests (ADBC, pyarrow,
-    // psycopg), in a project-local venv the tests find.
+    // The real clients of the Flight SQL tests (ADBC, pyarrow),
+    // in a project-local venv the tests find.
     steps.push(Step {
         name: "test clients (tests/clients/requirements.txt into .codelake/clients/venv)",
         run: Box::new(|| {
             crate::venv::ensure(
                 &project_root().join(".codelake/clients/venv"),
                 &project_root().join("tests/clients/requirements.txt"),
-                "the tests' Python clients (ADBC, pyarrow, psycopg)",
+                "the tests' Python clients (ADBC, pyarrow)",
             )
             .map(drop)
         }),

@@ -131,9 +131,13 @@ async fn bind(flag: &str, address: SocketAddr) -> Result<tokio::net::TcpListener
                 EXIT_ENVIRONMENT,
                 format!("cannot listen on {address} ({flag}): {error}"),
             )
-            .hint(format!(
-                "choose another address or port with {flag} (port 0 picks a free one)"
-            ))
+            .hint(if flag == "--flight-listen" {
+                "choose another address or port with --flight-listen (port 0 picks a free one), \
+                 or turn Flight SQL off with --flight-listen off"
+                    .to_owned()
+            } else {
+                format!("choose another address or port with {flag} (port 0 picks a free one)")
+            })
         })
 }
 
@@ -293,12 +297,15 @@ pub async fn run(global: &Global, args: ServeArgs) -> Result<(), CliError> {
     let grace = args.grace;
     let mut since = stopping.clone();
     let deadline = async move {
-        match since.wait_for(Option::is_some).await {
-            Ok(at) => {
-                let at = at.expect("waited for Some");
-                tokio::time::sleep_until((at + grace).into()).await
-            }
-            Err(_) => std::future::pending().await,
+        // The time is copied out, so the channel is not held during the grace.
+        let at = since
+            .wait_for(Option::is_some)
+            .await
+            .ok()
+            .and_then(|at| *at);
+        match at {
+            Some(at) => tokio::time::sleep_until((at + grace).into()).await,
+            None => std::future::pending().await,
         }
     };
     tokio::select! {

@@ -27,8 +27,8 @@ pub(crate) fn sql_info() -> &'static SqlInfoData {
         let mut info = SqlInfoDataBuilder::new();
         info.append(SqlInfo::FlightSqlServerName, "codelake");
         info.append(SqlInfo::FlightSqlServerVersion, env!("CARGO_PKG_VERSION"));
-        // The Arrow columnar format's version (Schema.fbs), not the crate's.
-        info.append(SqlInfo::FlightSqlServerArrowVersion, "1.3");
+        // The Arrow columnar format's version (Schema.fbs), not the crate's: 1.4 has `Utf8View`.
+        info.append(SqlInfo::FlightSqlServerArrowVersion, "1.4");
         info.append(SqlInfo::FlightSqlServerReadOnly, true);
         info.append(SqlInfo::FlightSqlServerSql, true);
         info.append(SqlInfo::FlightSqlServerSubstrait, false);

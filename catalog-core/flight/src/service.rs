@@ -198,11 +198,14 @@ fn sql_of(handle: &[u8]) -> Result<&str, Status> {
 }
 
 /// The refusal of anything that would write.
-fn read_only(what: &str) -> Status {
-    Status::permission_denied(format!(
-        "forbidden: {what}: `codelake serve` is read-only; the catalog's tables change in their sources, \
-         declared in code"
-    ))
+fn read_only(what: &str) -> ServeError {
+    ServeError::new(
+        ErrorCode::Forbidden,
+        format!(
+            "{what}: `codelake serve` is read-only; the catalog's tables change in their sources, \
+             declared in code"
+        ),
+    )
 }
 
 #[tonic::async_trait]
@@ -224,27 +227,53 @@ impl FlightSqlService for FlightFront {
             .get("authorization")
             .and_then(|value| value.to_str().ok())
             .unwrap_or_default();
-        let token = if let Some(basic) = header.strip_prefix("Basic ") {
-            let decoded = base64::engine::general_purpose::STANDARD
-                .decode(basic.trim())
-                .ok()
-                .and_then(|bytes| String::from_utf8(bytes).ok())
-                .ok_or_else(|| {
-                    Status::invalid_argument(
-                        "the Basic credentials are not base64 of `user:password`",
-                    )
+        let basic = header
+            .strip_prefix("Basic ")
+            .or_else(|| header.strip_prefix("basic "));
+        let token = match basic {
+            Some(basic) => {
+                // Padded or not: Go's ADBC driver sends it without padding.
+                let base64 = base64::engine::GeneralPurpose::new(
+                    &base64::alphabet::STANDARD,
+                    base64::engine::GeneralPurposeConfig::new()
+                        .with_decode_padding_mode(base64::engine::DecodePaddingMode::Indifferent),
+                );
+                let decoded = base64
+                    .decode(basic.trim())
+                    .ok()
+                    .and_then(|bytes| String::from_utf8(bytes).ok())
+                    .ok_or_else(|| {
+                        self.refuse(ServeError::new(
+                            ErrorCode::Unauthenticated,
+                            "the Basic credentials are not base64 of `user:password`",
+                        ))
+                    })?;
+                let password = decoded
+                    .split_once(':')
+                    .map_or(decoded.as_str(), |(_, password)| password);
+                let presented = (!password.is_empty()).then_some(password);
+                self.service.authenticate(presented).map_err(|_| {
+                    self.refuse(ServeError::new(
+                        ErrorCode::Unauthenticated,
+                        "the password is not a token this server accepts: give a token the operator \
+                         configured (CODELAKE_SERVE_TOKENS or `serve.tokens_file`) as the password, \
+                         with any user name",
+                    ))
                 })?;
-            let (_, password) = decoded.split_once(':').unwrap_or(("", &decoded));
-            password.to_owned()
-        } else if let Some(bearer) = header.strip_prefix("Bearer ") {
-            bearer.trim().to_owned()
-        } else {
-            String::new()
+                password.to_owned()
+            }
+            None => {
+                let bearer = header
+                    .strip_prefix("Bearer ")
+                    .or_else(|| header.strip_prefix("bearer "))
+                    .map(str::trim)
+                    .filter(|token| !token.is_empty());
+                self.service
+                    .authenticate(bearer)
+                    .map_err(|error| self.refuse(error))?;
+                bearer.unwrap_or_default().to_owned()
+            }
         };
-        let presented = (!token.is_empty()).then_some(token.as_str());
-        self.service
-            .authenticate(presented)
-            .map_err(|error| self.refuse(error))?;
         let bearer = MetadataValue::try_from(format!("Bearer {token}"))
             .map_err(|_| Status::invalid_argument("the token is not a valid header value"))?;
         let answer = futures::stream::once(async {
@@ -279,7 +308,7 @@ impl FlightSqlService for FlightFront {
         request: Request<FlightDescriptor>,
     ) -> Result<Response<FlightInfo>, Status> {
         self.caller(&request)?;
-        Err(substrait())
+        Err(self.refuse(substrait()))
     }
 
     async fn get_flight_info_prepared_statement(
@@ -447,7 +476,7 @@ impl FlightSqlService for FlightFront {
         request: Request<PeekableFlightDataStream>,
     ) -> Result<i64, Status> {
         self.caller(&request)?;
-        Err(read_only("an update statement"))
+        Err(self.refuse(read_only("an update statement")))
     }
 
     async fn do_put_statement_ingest(
@@ -456,7 +485,7 @@ impl FlightSqlService for FlightFront {
         request: Request<PeekableFlightDataStream>,
     ) -> Result<i64, Status> {
         self.caller(&request)?;
-        Err(read_only("bulk ingestion"))
+        Err(self.refuse(read_only("bulk ingestion")))
     }
 
     async fn do_put_substrait_plan(
@@ -465,7 +494,7 @@ impl FlightSqlService for FlightFront {
         request: Request<PeekableFlightDataStream>,
     ) -> Result<i64, Status> {
         self.caller(&request)?;
-        Err(substrait())
+        Err(self.refuse(substrait()))
     }
 
     async fn do_put_prepared_statement_query(
@@ -474,9 +503,10 @@ impl FlightSqlService for FlightFront {
         request: Request<PeekableFlightDataStream>,
     ) -> Result<DoPutPreparedStatementResult, Status> {
         self.caller(&request)?;
-        Err(Status::unimplemented(
+        Err(self.refuse(ServeError::new(
+            ErrorCode::InvalidQuery,
             "bound parameters are not supported yet: write the values into the SQL",
-        ))
+        )))
     }
 
     async fn do_put_prepared_statement_update(
@@ -485,7 +515,7 @@ impl FlightSqlService for FlightFront {
         request: Request<PeekableFlightDataStream>,
     ) -> Result<i64, Status> {
         self.caller(&request)?;
-        Err(read_only("a prepared update"))
+        Err(self.refuse(read_only("a prepared update")))
     }
 
     async fn do_action_create_prepared_statement(
@@ -527,7 +557,7 @@ impl FlightSqlService for FlightFront {
         request: Request<arrow_flight::Action>,
     ) -> Result<ActionCreatePreparedStatementResult, Status> {
         self.caller(&request)?;
-        Err(substrait())
+        Err(self.refuse(substrait()))
     }
 
     async fn do_action_begin_transaction(
@@ -536,7 +566,7 @@ impl FlightSqlService for FlightFront {
         request: Request<arrow_flight::Action>,
     ) -> Result<ActionBeginTransactionResult, Status> {
         self.caller(&request)?;
-        Err(no_transactions())
+        Err(self.refuse(no_transactions()))
     }
 
     async fn do_action_end_transaction(
@@ -545,7 +575,7 @@ impl FlightSqlService for FlightFront {
         request: Request<arrow_flight::Action>,
     ) -> Result<(), Status> {
         self.caller(&request)?;
-        Err(no_transactions())
+        Err(self.refuse(no_transactions()))
     }
 
     async fn do_action_begin_savepoint(
@@ -554,7 +584,7 @@ impl FlightSqlService for FlightFront {
         request: Request<arrow_flight::Action>,
     ) -> Result<ActionBeginSavepointResult, Status> {
         self.caller(&request)?;
-        Err(no_transactions())
+        Err(self.refuse(no_transactions()))
     }
 
     async fn do_action_end_savepoint(
@@ -563,19 +593,23 @@ impl FlightSqlService for FlightFront {
         request: Request<arrow_flight::Action>,
     ) -> Result<(), Status> {
         self.caller(&request)?;
-        Err(no_transactions())
+        Err(self.refuse(no_transactions()))
     }
 
     async fn register_sql_info(&self, _id: i32, _result: &SqlInfo) {}
 }
 
 /// The refusal of a Substrait plan: plans would bypass the SQL policy.
-fn substrait() -> Status {
-    Status::unimplemented(
+fn substrait() -> ServeError {
+    ServeError::new(
+        ErrorCode::Forbidden,
         "Substrait plans are not accepted (the read-only policy is checked on SQL); send the query as SQL",
     )
 }
 
-fn no_transactions() -> Status {
-    Status::unimplemented("transactions are not supported: `codelake serve` is read-only")
+fn no_transactions() -> ServeError {
+    ServeError::new(
+        ErrorCode::Forbidden,
+        "transactions are not supported: `codelake serve` is read-only, so there is nothing to commit",
+    )
 }

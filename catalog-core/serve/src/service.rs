@@ -333,26 +333,42 @@ impl QueryService {
     /// The schema of the batches `sql` would answer, as [`QueryService::query`]
     /// would stream them, without running it: for protocols that describe a
     /// result before fetching it (Flight SQL's `GetFlightInfo`, prepared
-    /// statements). Planned under the policy and within the query timeout;
-    /// it takes no slot, since nothing runs.
+    /// statements). Planned under the policy, in a slot and within the query
+    /// timeout, since planning may read a source's listing or footers.
     pub async fn describe(&self, sql: &str, caller: Caller) -> Result<SchemaRef, ServeError> {
+        let started = Instant::now();
+        let result = self.describe_within(sql).await;
+        if let Err(error) = &result {
+            self.metrics.error(caller.front_end, error.code);
+            tracing::info!(
+                front_end = caller.front_end,
+                client = caller.address.map(|address| address.to_string()),
+                code = error.code.as_str(),
+                elapsed_ms = started.elapsed().as_millis() as u64,
+                "query refused or failed while described"
+            );
+        }
+        result
+    }
+
+    /// [`Self::describe`] under the limits: a slot, and the query timeout.
+    async fn describe_within(&self, sql: &str) -> Result<SchemaRef, ServeError> {
         if self.shutting_down.load(Ordering::SeqCst) {
             return Err(ServeError::new(
                 ErrorCode::ShuttingDown,
                 "the server is shutting down; retry against another one, or after it restarts",
             ));
         }
-        let described = tokio::time::timeout(self.limits.query_timeout, self.physical(sql))
+        let deadline = Instant::now() + self.limits.query_timeout;
+        // Planning may read sources (listings, footers), so it takes a slot too.
+        let described = async {
+            let _slot = self.slot().await?;
+            let (plan, _) = self.physical(sql).await?;
+            Ok(plan.schema())
+        };
+        tokio::time::timeout_at(deadline.into(), described)
             .await
-            .map_err(|_| self.timeout())
-            .and_then(|planned| planned);
-        match described {
-            Ok((plan, _)) => Ok(plan.schema()),
-            Err(error) => {
-                self.metrics.error(caller.front_end, error.code);
-                Err(error)
-            }
-        }
+            .map_err(|_| self.timeout())?
     }
 
     /// Plans and starts `sql` in a session of its own, so that a `SET` lasts
