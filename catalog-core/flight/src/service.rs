@@ -1,8 +1,11 @@
 //! [`FlightFront`]: each Flight SQL call, authenticated, then answered by the
 //! query service.
 
+use std::collections::HashMap;
 use std::pin::Pin;
-use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
 
 use arrow_flight::encode::{DictionaryHandling, FlightDataEncoderBuilder};
 use arrow_flight::error::FlightError;
@@ -24,7 +27,7 @@ use arrow_flight::{
     IpcMessage, SchemaAsIpc, Ticket,
 };
 use base64::Engine as _;
-use catalog_serve::{Caller, ErrorCode, QueryService, ServeError};
+use catalog_serve::{Caller, ErrorCode, Prepared, QueryService, ServeError};
 use datafusion::arrow::array::RecordBatch;
 use datafusion::arrow::datatypes::SchemaRef;
 use datafusion::arrow::error::ArrowError;
@@ -46,6 +49,70 @@ type DoGetStream = Pin<Box<dyn Stream<Item = Result<FlightData, Status>> + Send 
 #[derive(Clone)]
 pub struct FlightFront {
     service: Arc<QueryService>,
+    planned: Arc<Planned>,
+}
+
+/// How long a plan made for `GetFlightInfo` waits for its `DoGet`.
+const PLAN_TTL: Duration = Duration::from_secs(60);
+
+/// Plans kept at once; beyond them, a ticket carries its SQL only.
+const MAX_PLANS: usize = 1024;
+
+/// A ticket that names a kept plan starts with this, then `ID:`, then the SQL.
+const PLANNED_TICKET: &str = "codelake-plan:";
+
+/// The plans `GetFlightInfo` made, each taken once by its `DoGet`, so a
+/// statement is planned once, not twice. A ticket also carries its SQL: when
+/// its plan is gone (expired, taken, or made by another server), `DoGet`
+/// plans the SQL again, so tickets stay valid on any server of the catalog.
+struct Planned<P = Prepared> {
+    next: AtomicU64,
+    plans: Mutex<HashMap<u64, (String, P, Instant)>>,
+}
+
+impl<P> Default for Planned<P> {
+    fn default() -> Self {
+        Self {
+            next: AtomicU64::new(0),
+            plans: Mutex::new(HashMap::new()),
+        }
+    }
+}
+
+impl<P> Planned<P> {
+    /// Keeps `prepared` for `sql`: the ticket's handle.
+    fn keep(&self, sql: &str, prepared: P) -> String {
+        let mut plans = self.plans.lock().unwrap_or_else(|e| e.into_inner());
+        if plans.len() >= MAX_PLANS / 2 {
+            plans.retain(|_, (_, _, at)| at.elapsed() < PLAN_TTL);
+        }
+        if plans.len() >= MAX_PLANS {
+            return sql.to_owned();
+        }
+        let id = self.next.fetch_add(1, Ordering::Relaxed);
+        plans.insert(id, (sql.to_owned(), prepared, Instant::now()));
+        format!("{PLANNED_TICKET}{id}:{sql}")
+    }
+
+    /// The SQL of a ticket's handle, and its kept plan if this server still
+    /// has it for that same SQL.
+    fn take<'h>(&self, handle: &'h str) -> (&'h str, Option<P>) {
+        let Some((id, sql)) = handle
+            .strip_prefix(PLANNED_TICKET)
+            .and_then(|rest| rest.split_once(':'))
+            .and_then(|(id, sql)| Some((id.parse::<u64>().ok()?, sql)))
+        else {
+            return (handle, None);
+        };
+        let mut plans = self.plans.lock().unwrap_or_else(|e| e.into_inner());
+        let kept = match plans.remove(&id) {
+            Some((kept_sql, prepared, at)) if kept_sql == sql && at.elapsed() < PLAN_TTL => {
+                Some(prepared)
+            }
+            _ => None,
+        };
+        (sql, kept)
+    }
 }
 
 impl std::fmt::Debug for FlightFront {
@@ -57,7 +124,10 @@ impl std::fmt::Debug for FlightFront {
 impl FlightFront {
     /// A front end for `service`.
     pub fn new(service: Arc<QueryService>) -> Self {
-        Self { service }
+        Self {
+            service,
+            planned: Arc::default(),
+        }
     }
 
     /// The caller of `request`, once its bearer token is accepted.
@@ -90,29 +160,42 @@ impl FlightFront {
     }
 
     /// A `FlightInfo` for `sql`: the schema its answer will have, and one
-    /// endpoint whose ticket is `ticket` (to be sent back to this server).
+    /// endpoint whose ticket names the plan kept for it and carries the SQL.
     async fn info(
         &self,
         caller: Caller,
         sql: &str,
-        ticket: Ticket,
         descriptor: FlightDescriptor,
     ) -> Result<Response<FlightInfo>, Status> {
-        let schema = self
+        let prepared = self
             .service
-            .describe(sql, caller)
+            .prepare(sql, caller)
             .await
             .map_err(|error| status(&error))?;
-        flight_info(&schema, ticket, descriptor)
+        let schema = prepared.schema();
+        let ticket = TicketStatementQuery {
+            statement_handle: self.planned.keep(sql, prepared).into(),
+        };
+        flight_info(
+            &schema,
+            Ticket::new(ticket.as_any().encode_to_vec()),
+            descriptor,
+        )
     }
 
-    /// Runs `sql` for `caller`: its batches as Flight data, as they come.
-    async fn run(&self, caller: Caller, sql: &str) -> Result<Response<DoGetStream>, Status> {
-        let answer = self
-            .service
-            .query(sql, caller)
-            .await
-            .map_err(|error| status(&error))?;
+    /// Runs `sql` for `caller` (its kept plan, if given): its batches as
+    /// Flight data, as they come.
+    async fn run(
+        &self,
+        caller: Caller,
+        sql: &str,
+        kept: Option<Prepared>,
+    ) -> Result<Response<DoGetStream>, Status> {
+        let answer = match kept {
+            Some(prepared) => self.service.run(prepared, caller).await,
+            None => self.service.query(sql, caller).await,
+        }
+        .map_err(|error| status(&error))?;
         let schema = answer.schema();
         let metrics = Arc::clone(self.service.metrics());
         let batches = answer.map_err(|error| FlightError::from(status(&error)));
@@ -173,7 +256,7 @@ fn status(error: &ServeError) -> Status {
     status
 }
 
-/// A `FlightInfo` describing `schema`, fetched with `ticket` from this server.
+/// A `FlightInfo` describing `schema`, fetched with `ticket`.
 #[allow(clippy::result_large_err)]
 fn flight_info(
     schema: &SchemaRef,
@@ -189,8 +272,9 @@ fn flight_info(
     Ok(Response::new(info))
 }
 
-/// A prepared statement's handle, or a ticket's: the SQL itself, so that a
-/// handle outlives no state and any server of the same catalog can run it.
+/// A prepared statement's handle, or a ticket's, as text: the SQL itself
+/// (for a ticket, perhaps after the name of a kept plan), so that any server
+/// of the same catalog can run it.
 #[allow(clippy::result_large_err)]
 fn sql_of(handle: &[u8]) -> Result<&str, Status> {
     std::str::from_utf8(handle)
@@ -294,12 +378,7 @@ impl FlightSqlService for FlightFront {
         request: Request<FlightDescriptor>,
     ) -> Result<Response<FlightInfo>, Status> {
         let caller = self.caller(&request)?;
-        let ticket = TicketStatementQuery {
-            statement_handle: query.query.clone().into(),
-        };
-        let ticket = Ticket::new(ticket.as_any().encode_to_vec());
-        self.info(caller, &query.query, ticket, request.into_inner())
-            .await
+        self.info(caller, &query.query, request.into_inner()).await
     }
 
     async fn get_flight_info_substrait_plan(
@@ -318,8 +397,7 @@ impl FlightSqlService for FlightFront {
     ) -> Result<Response<FlightInfo>, Status> {
         let caller = self.caller(&request)?;
         let sql = sql_of(&query.prepared_statement_handle)?.to_owned();
-        let ticket = Ticket::new(query.as_any().encode_to_vec());
-        self.info(caller, &sql, ticket, request.into_inner()).await
+        self.info(caller, &sql, request.into_inner()).await
     }
 
     async fn get_flight_info_catalogs(
@@ -398,8 +476,8 @@ impl FlightSqlService for FlightFront {
         request: Request<Ticket>,
     ) -> Result<Response<<Self as FlightService>::DoGetStream>, Status> {
         let caller = self.caller(&request)?;
-        let sql = sql_of(&ticket.statement_handle)?;
-        self.run(caller, sql).await
+        let (sql, kept) = self.planned.take(sql_of(&ticket.statement_handle)?);
+        self.run(caller, sql, kept).await
     }
 
     async fn do_get_prepared_statement(
@@ -409,7 +487,7 @@ impl FlightSqlService for FlightFront {
     ) -> Result<Response<<Self as FlightService>::DoGetStream>, Status> {
         let caller = self.caller(&request)?;
         let sql = sql_of(&query.prepared_statement_handle)?;
-        self.run(caller, sql).await
+        self.run(caller, sql, None).await
     }
 
     async fn do_get_catalogs(
@@ -612,4 +690,27 @@ fn no_transactions() -> ServeError {
         ErrorCode::Forbidden,
         "transactions are not supported: `codelake serve` is read-only, so there is nothing to commit",
     )
+}
+
+#[cfg(test)]
+mod tests {
+    use super::Planned;
+
+    #[test]
+    fn a_kept_plan_is_taken_once_for_its_own_sql() {
+        let planned = Planned::<u32>::default();
+        let handle = planned.keep("SELECT 1", 7);
+        assert_eq!(planned.take(&handle), ("SELECT 1", Some(7)));
+        // Taken: the same ticket again plans its SQL anew.
+        assert_eq!(planned.take(&handle), ("SELECT 1", None));
+        // Another server's ticket, or one whose SQL does not match, is its SQL.
+        let other = planned.keep("SELECT 2", 8);
+        let forged = other.replace("SELECT 2", "SELECT 3");
+        assert_eq!(planned.take(&forged), ("SELECT 3", None));
+        assert_eq!(planned.take("SELECT 4"), ("SELECT 4", None));
+        assert_eq!(
+            planned.take("codelake-plan:x:SELECT 5"),
+            ("codelake-plan:x:SELECT 5", None)
+        );
+    }
 }

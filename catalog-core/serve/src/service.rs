@@ -212,6 +212,17 @@ impl QueryService {
     /// an allowed setting) for `caller`: the last statement's batches, as
     /// they come. Waits for a slot if all are taken.
     pub async fn query(&self, sql: &str, caller: Caller) -> Result<QueryStream, ServeError> {
+        self.begin(Work::Sql(sql), caller).await
+    }
+
+    /// Runs a statement [`QueryService::prepare`]d before, as
+    /// [`QueryService::query`] runs SQL: in a slot, within the timeout,
+    /// counted and traced. A `Prepared` runs once.
+    pub async fn run(&self, prepared: Prepared, caller: Caller) -> Result<QueryStream, ServeError> {
+        self.begin(Work::Planned(prepared), caller).await
+    }
+
+    async fn begin(&self, work: Work<'_>, caller: Caller) -> Result<QueryStream, ServeError> {
         let started = Instant::now();
         let id = self.next_id.fetch_add(1, Ordering::Relaxed);
         let span = tracing::info_span!(
@@ -220,7 +231,7 @@ impl QueryService {
             front_end = caller.front_end,
             client = caller.address.map(|address| address.to_string()),
         );
-        let result = self.start(sql, caller, started, id, span.clone()).await;
+        let result = self.start(work, caller, started, id, span.clone()).await;
         if let Err(error) = &result {
             self.metrics
                 .query(caller.front_end, started.elapsed(), Some(error.code));
@@ -237,7 +248,7 @@ impl QueryService {
 
     async fn start(
         &self,
-        sql: &str,
+        work: Work<'_>,
         caller: Caller,
         started: Instant,
         id: u64,
@@ -274,7 +285,16 @@ impl QueryService {
             _permit: permit,
             watchdog,
         };
-        let planned = tokio::time::timeout_at(deadline.into(), self.plan(sql)).await;
+        let stream = async {
+            match work {
+                Work::Sql(sql) => self.plan(sql).await,
+                Work::Planned(prepared) => {
+                    datafusion::physical_plan::execute_stream(prepared.plan, prepared.task)
+                        .map_err(|error| ServeError::from_datafusion(&error))
+                }
+            }
+        };
+        let planned = tokio::time::timeout_at(deadline.into(), stream).await;
         let stream = match planned {
             Ok(planned) => planned?,
             Err(_) => return Err(self.timeout()),
@@ -336,8 +356,14 @@ impl QueryService {
     /// statements). Planned under the policy, in a slot and within the query
     /// timeout, since planning may read a source's listing or footers.
     pub async fn describe(&self, sql: &str, caller: Caller) -> Result<SchemaRef, ServeError> {
+        Ok(self.prepare(sql, caller).await?.schema())
+    }
+
+    /// Plans `sql` as [`QueryService::describe`] does, and keeps the plan, so
+    /// that [`QueryService::run`] can run it without planning again.
+    pub async fn prepare(&self, sql: &str, caller: Caller) -> Result<Prepared, ServeError> {
         let started = Instant::now();
-        let result = self.describe_within(sql).await;
+        let result = self.prepare_within(sql).await;
         if let Err(error) = &result {
             self.metrics.error(caller.front_end, error.code);
             tracing::info!(
@@ -351,8 +377,8 @@ impl QueryService {
         result
     }
 
-    /// [`Self::describe`] under the limits: a slot, and the query timeout.
-    async fn describe_within(&self, sql: &str) -> Result<SchemaRef, ServeError> {
+    /// [`Self::prepare`] under the limits: a slot, and the query timeout.
+    async fn prepare_within(&self, sql: &str) -> Result<Prepared, ServeError> {
         if self.shutting_down.load(Ordering::SeqCst) {
             return Err(ServeError::new(
                 ErrorCode::ShuttingDown,
@@ -361,12 +387,12 @@ impl QueryService {
         }
         let deadline = Instant::now() + self.limits.query_timeout;
         // Planning may read sources (listings, footers), so it takes a slot too.
-        let described = async {
+        let planned = async {
             let _slot = self.slot().await?;
-            let (plan, _) = self.physical(sql).await?;
-            Ok(plan.schema())
+            let (plan, task) = self.physical(sql).await?;
+            Ok(Prepared { plan, task })
         };
-        tokio::time::timeout_at(deadline.into(), described)
+        tokio::time::timeout_at(deadline.into(), planned)
             .await
             .map_err(|_| self.timeout())?
     }
@@ -484,6 +510,34 @@ fn parse(
         ));
     }
     Ok(statements.into())
+}
+
+/// A statement planned by [`QueryService::prepare`], ready to run once with
+/// [`QueryService::run`].
+pub struct Prepared {
+    plan: Arc<dyn ExecutionPlan>,
+    task: Arc<TaskContext>,
+}
+
+impl std::fmt::Debug for Prepared {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Prepared")
+            .field("schema", &self.plan.schema())
+            .finish_non_exhaustive()
+    }
+}
+
+impl Prepared {
+    /// The schema the answer's batches will have.
+    pub fn schema(&self) -> SchemaRef {
+        self.plan.schema()
+    }
+}
+
+/// What a query starts from: SQL to plan, or a plan.
+enum Work<'a> {
+    Sql(&'a str),
+    Planned(Prepared),
 }
 
 /// A query waiting for a slot, counted in the service and its metrics until dropped.
