@@ -9,6 +9,7 @@ Each step is {"name": ..., "op": ..., "sql": ...}; `op` is
 - `basic`: a plain statement on a connection that authenticates with user and
   password (Flight's Basic handshake), the token as the password;
 - `prepared`: DB-API's `cursor.execute`, which prepares the statement first;
+- `substrait`: `cursor.execute` of bytes, which ADBC sends as a Substrait plan;
 - `objects`: `adbc_get_objects(depth="all")`;
 - `table_schema`: `adbc_get_table_schema(sql)`, where `sql` is `database.table`.
 With CODELAKE_TEST_TLS_ROOT set to a PEM file, that certificate is trusted
@@ -64,6 +65,10 @@ def run(uri, kwargs, connection, step):
     if op == "prepared":
         cursor = connection.cursor()
         cursor.execute(sql)
+        return cursor.fetch_arrow_table()
+    if op == "substrait":
+        cursor = connection.cursor()
+        cursor.execute(b"\x0a\x00")
         return cursor.fetch_arrow_table()
     if op == "objects":
         return connection.adbc_get_objects(depth="all").read_all().to_pylist()

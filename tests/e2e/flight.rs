@@ -153,6 +153,7 @@ fn adbc_queries_lists_and_is_refused_as_the_service_says() {
             ),
             ("missing", "statement", "SELECT * FROM tpch.nosuch"),
             ("typed", "statement", TYPED),
+            ("substrait", "substrait", ""),
         ],
     );
     // The same rows as the CLI, decimals and text views included, on both paths.
@@ -212,6 +213,7 @@ fn adbc_queries_lists_and_is_refused_as_the_service_says() {
         (&answers[5], "forbidden: writing `tpch.region`"),
         (&answers[6], "forbidden: CREATE EXTERNAL TABLE"),
         (&answers[7], "there is no table `tpch.nosuch`"),
+        (&answers[9], "forbidden: Substrait plans are not accepted"),
     ] {
         assert!(
             answer.error().contains(words),
