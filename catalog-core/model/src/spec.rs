@@ -82,6 +82,23 @@ impl TableSpec {
         )
     }
 
+    /// The schema a table's provider answers queries with: [`Self::arrow_schema`]
+    /// with the column docs but without the table's. DataFusion merges
+    /// schema-level metadata when it joins two tables, and its logical and
+    /// physical plans merge it differently, so a cross join of two tables that
+    /// each carry a table doc failed ("schema metadata differs").
+    pub fn query_schema(&self) -> Schema {
+        let fields: Vec<Field> = self.columns.iter().map(ColumnSpec::arrow_field).collect();
+        Schema::new(fields)
+    }
+
+    /// [`Self::query_schema`] with text and binary columns in Arrow's view
+    /// layouts, as [`Self::arrow_schema_with_views`] has them.
+    pub fn query_schema_with_views(&self) -> Schema {
+        let schema = self.arrow_schema_with_views();
+        Schema::new(schema.fields().clone())
+    }
+
     /// [`Self::arrow_schema`] with text and binary columns in Arrow's view
     /// layouts (`Utf8View`, `BinaryView`): what DataFusion reads Parquet into
     /// by default (`datafusion.execution.parquet.schema_force_view_types`).

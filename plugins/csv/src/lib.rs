@@ -161,7 +161,7 @@ impl Source for Csv {
             delimiter, header, ..
         } = *table.options;
         let path = file(table.options, env)?;
-        let declared = table.spec.arrow_schema();
+        let declared = table.spec.query_schema();
         let schema = if header {
             schema_in_file_order(&path, delimiter, &declared)?
         } else {

@@ -165,7 +165,7 @@ impl Source for HttpApi {
         env: &Environment,
     ) -> Result<Built, HttpError> {
         let (config, client) = setup(table.options, env)?;
-        let schema: SchemaRef = Arc::new(table.spec.arrow_schema());
+        let schema: SchemaRef = Arc::new(table.spec.query_schema());
         let fetch = Fetch {
             config,
             client,

@@ -140,7 +140,7 @@ impl Source for S3Parquet {
         if !partitions.is_empty() && !location.ends_with('/') {
             return Err(S3Error::PartitionsNeedPrefix(location.clone()));
         }
-        let declared = spec.arrow_schema();
+        let declared = spec.query_schema();
         let mut partition_cols = Vec::new();
         for column in partitions {
             let field = declared
@@ -151,7 +151,7 @@ impl Source for S3Parquet {
         // Strings read as views, as DataFusion reads Parquet by default: TPC-H Q1
         // (grouped on two text columns) runs in 0.8 of the time.
         let file_fields: Vec<_> = spec
-            .arrow_schema_with_views()
+            .query_schema_with_views()
             .fields()
             .iter()
             .filter(|field| !partitions.contains(field.name()))

@@ -5,7 +5,7 @@ use std::sync::Arc;
 
 use async_trait::async_trait;
 use datafusion::arrow::array::RecordBatch;
-use datafusion::arrow::datatypes::SchemaRef;
+use datafusion::arrow::datatypes::{Schema, SchemaRef};
 use datafusion::catalog::{MemTable, Session, TableProvider};
 use datafusion::common::{DataFusionError, Result};
 use datafusion::logical_expr::{Expr, TableType};
@@ -27,8 +27,11 @@ pub struct ComputedTable<R> {
 }
 
 impl<R: Rows> ComputedTable<R> {
-    /// A table of `schema` whose rows come from `rows`.
+    /// A table of `schema` whose rows come from `rows`. The schema's own
+    /// metadata (a table doc) is dropped, as `TableSpec::query_schema` drops
+    /// it: DataFusion cannot join two tables whose schema metadata differs.
     pub fn new(schema: SchemaRef, rows: R) -> Self {
+        let schema = Arc::new(Schema::new(schema.fields().clone()));
         Self { schema, rows }
     }
 }
@@ -55,6 +58,8 @@ impl<R: Rows> TableProvider for ComputedTable<R> {
             .rows()
             .await
             .map_err(|error| DataFusionError::Execution(crate::error::chain(&*error)))?;
+        // The rows' own schema may carry the table doc the table's does not.
+        let batch = RecordBatch::try_new(self.schema(), batch.columns().to_vec())?;
         let table = MemTable::try_new(self.schema(), vec![vec![batch]])?;
         table.scan(state, projection, filters, limit).await
     }

@@ -40,7 +40,7 @@ impl Source for Faulty {
         table: &TableSource<'_, FunctionOptions>,
         _env: &Environment,
     ) -> std::result::Result<Built, NoSuchFunction> {
-        let schema = Arc::new(table.spec.arrow_schema());
+        let schema = Arc::new(table.spec.query_schema());
         let stage = std::env::var("FAULTY_PLUGIN_PANICS")
             .unwrap_or_else(|_| table.options.function.clone());
         let on_scan = match stage.as_str() {
