@@ -297,14 +297,7 @@ fn a_broken_table_is_named_and_bad_connections_leave_flight_serving() {
 
     // The metrics count Flight SQL's queries apart from HTTP's: the corrupt
     // table failed while described, the other ran.
-    let metrics = server
-        .request(
-            "GET",
-            "/metrics",
-            &[("Authorization", &format!("Bearer {TOKEN}"))],
-            b"",
-        )
-        .text();
+    let metrics = server.metrics();
     for line in [
         "codelake_queries_total{front_end=\"flight\"} 1",
         "codelake_errors_total{front_end=\"flight\",code=\"source_error\"} 1",

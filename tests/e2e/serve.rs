@@ -84,6 +84,17 @@ impl Server {
         request(&self.address, method, path, headers, body)
     }
 
+    /// `GET /metrics` with the first token: the Prometheus text.
+    pub(crate) fn metrics(&self) -> String {
+        self.request(
+            "GET",
+            "/metrics",
+            &[("Authorization", &format!("Bearer {TOKEN}"))],
+            b"",
+        )
+        .text()
+    }
+
     /// `POST /v1/sql` with the first token, asking for `accept`.
     fn sql(&self, sql: &str, accept: &str) -> Reply {
         self.request(
@@ -331,20 +342,14 @@ fn the_federated_query_answers_in_every_format_as_the_cli_does() {
     let ready = server.request("GET", "/ready", &[], b"").json();
     assert_eq!(ready["status"], "ready");
     assert_eq!(ready["unavailable"], 0);
-    let metrics = server.request(
-        "GET",
-        "/metrics",
-        &[("Authorization", &format!("Bearer {TOKEN}"))],
-        b"",
-    );
+    let metrics = server.metrics();
     let queries: u64 = metrics
-        .text()
         .lines()
         .find_map(|line| line.strip_prefix("codelake_queries_total{front_end=\"http\"} "))
         .and_then(|count| count.parse().ok())
-        .unwrap_or_else(|| panic!("{}", metrics.text()));
+        .unwrap_or_else(|| panic!("{metrics}"));
     // Seven queries above; the last one's count may land just after its answer.
-    assert!((6..=7).contains(&queries), "{}", metrics.text());
+    assert!((6..=7).contains(&queries), "{metrics}");
 
     // The log has a line a query, and neither a token nor the SQL.
     let log = std::fs::read_to_string(dir.path().join("serve.log")).unwrap();
@@ -566,14 +571,7 @@ fn limits_fail_a_query_alone() {
     // The others still answer, and the metrics counted each failure.
     let reply = server.sql("SELECT count(*) AS n FROM tpch.region", "text/csv");
     assert_eq!((reply.status, reply.text().as_str()), (200, "n\n5\n"));
-    let metrics = server
-        .request(
-            "GET",
-            "/metrics",
-            &[("Authorization", &format!("Bearer {TOKEN}"))],
-            b"",
-        )
-        .text();
+    let metrics = server.metrics();
     for line in [
         "codelake_errors_total{front_end=\"http\",code=\"resources_exhausted\"} 1",
         "codelake_errors_total{front_end=\"http\",code=\"timeout\"} 1",
