@@ -11,7 +11,7 @@ use catalog_env::local::FEDERATED_QUERY;
 use datafusion::arrow::array::RecordBatch;
 
 use crate::cli::{assert_ok, run, seeded_project, stderr};
-use crate::serve::{Server, TOKEN, certificate, lines, rows};
+use crate::serve::{Server, TOKEN, certificate, corrupt_part, lines, rows};
 
 /// The clients' venv Python; its absence fails the test with the command
 /// that installs it.
@@ -254,11 +254,7 @@ fn adbc_queries_lists_and_is_refused_as_the_service_says() {
 #[test]
 fn a_broken_table_is_named_and_bad_connections_leave_flight_serving() {
     let dir = seeded_project();
-    let part = dir
-        .path()
-        .join(".codelake/local/s3/codelake/tpch/part.parquet");
-    let good = std::fs::read(&part).unwrap();
-    std::fs::write(&part, &good[..100]).unwrap();
+    corrupt_part(dir.path());
     let mut server = Server::start(dir.path(), &["--grace", "30s"]);
     let uri = server.flight.clone().unwrap();
     let address = uri.trim_start_matches("grpc://").to_owned();

@@ -236,6 +236,13 @@ fn dechunk(mut raw: &[u8]) -> Vec<u8> {
     }
 }
 
+/// Cuts the seeded `tpch.part` Parquet object short, in the project at `dir`.
+pub(crate) fn corrupt_part(dir: &Path) {
+    let part = dir.join(".codelake/local/s3/codelake/tpch/part.parquet");
+    let good = std::fs::read(&part).unwrap();
+    std::fs::write(&part, &good[..100]).unwrap();
+}
+
 /// Rows as JSON values, from batches.
 pub(crate) fn rows(batches: &[RecordBatch]) -> Vec<serde_json::Value> {
     let mut writer = datafusion::arrow::json::writer::WriterBuilder::new()
@@ -470,11 +477,7 @@ fn tokens_the_read_only_policy_and_formats_are_enforced() {
 #[test]
 fn a_broken_source_is_named_and_bad_clients_leave_the_server_serving() {
     let dir = seeded_project();
-    let part = dir
-        .path()
-        .join(".codelake/local/s3/codelake/tpch/part.parquet");
-    let good = std::fs::read(&part).unwrap();
-    std::fs::write(&part, &good[..100]).unwrap();
+    corrupt_part(dir.path());
     let server = Server::start(dir.path(), &[]);
     let reply = server.sql("SELECT count(*) FROM tpch.part", "application/json");
     assert_eq!(reply.status, 502, "{}", reply.text());

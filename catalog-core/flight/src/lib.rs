@@ -18,6 +18,8 @@
 
 mod listen;
 mod metadata;
+mod planned;
+mod refusals;
 mod service;
 
 pub use listen::serve;

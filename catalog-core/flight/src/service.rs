@@ -1,11 +1,8 @@
 //! [`FlightFront`]: each Flight SQL call, authenticated, then answered by the
 //! query service.
 
-use std::collections::HashMap;
 use std::pin::Pin;
-use std::sync::atomic::{AtomicU64, Ordering};
-use std::sync::{Arc, Mutex};
-use std::time::{Duration, Instant};
+use std::sync::Arc;
 
 use arrow_flight::encode::{DictionaryHandling, FlightDataEncoderBuilder};
 use arrow_flight::error::FlightError;
@@ -35,9 +32,11 @@ use datafusion::arrow::ipc::writer::IpcWriteOptions;
 use futures::{Stream, StreamExt, TryStreamExt};
 use prost::Message;
 use tonic::metadata::MetadataValue;
-use tonic::{Code, Request, Response, Status, Streaming};
+use tonic::{Request, Response, Status, Streaming};
 
 use crate::metadata;
+use crate::planned::Planned;
+use crate::refusals::{no_transactions, read_only, status, substrait};
 
 /// The front end's name in metrics and traces.
 const FRONT_END: &str = "flight";
@@ -50,69 +49,6 @@ type DoGetStream = Pin<Box<dyn Stream<Item = Result<FlightData, Status>> + Send 
 pub struct FlightFront {
     service: Arc<QueryService>,
     planned: Arc<Planned>,
-}
-
-/// How long a plan made for `GetFlightInfo` waits for its `DoGet`.
-const PLAN_TTL: Duration = Duration::from_secs(60);
-
-/// Plans kept at once; beyond them, a ticket carries its SQL only.
-const MAX_PLANS: usize = 1024;
-
-/// A ticket that names a kept plan starts with this, then `ID:`, then the SQL.
-const PLANNED_TICKET: &str = "codelake-plan:";
-
-/// The plans `GetFlightInfo` made, each taken once by its `DoGet`, so a
-/// statement is planned once, not twice. A ticket also carries its SQL: when
-/// its plan is gone (expired, taken, or made by another server), `DoGet`
-/// plans the SQL again, so tickets stay valid on any server of the catalog.
-struct Planned<P = Prepared> {
-    next: AtomicU64,
-    plans: Mutex<HashMap<u64, (String, P, Instant)>>,
-}
-
-impl<P> Default for Planned<P> {
-    fn default() -> Self {
-        Self {
-            next: AtomicU64::new(0),
-            plans: Mutex::new(HashMap::new()),
-        }
-    }
-}
-
-impl<P> Planned<P> {
-    /// Keeps `prepared` for `sql`: the ticket's handle.
-    fn keep(&self, sql: &str, prepared: P) -> String {
-        let mut plans = self.plans.lock().unwrap_or_else(|e| e.into_inner());
-        if plans.len() >= MAX_PLANS / 2 {
-            plans.retain(|_, (_, _, at)| at.elapsed() < PLAN_TTL);
-        }
-        if plans.len() >= MAX_PLANS {
-            return sql.to_owned();
-        }
-        let id = self.next.fetch_add(1, Ordering::Relaxed);
-        plans.insert(id, (sql.to_owned(), prepared, Instant::now()));
-        format!("{PLANNED_TICKET}{id}:{sql}")
-    }
-
-    /// The SQL of a ticket's handle, and its kept plan if this server still
-    /// has it for that same SQL.
-    fn take<'h>(&self, handle: &'h str) -> (&'h str, Option<P>) {
-        let Some((id, sql)) = handle
-            .strip_prefix(PLANNED_TICKET)
-            .and_then(|rest| rest.split_once(':'))
-            .and_then(|(id, sql)| Some((id.parse::<u64>().ok()?, sql)))
-        else {
-            return (handle, None);
-        };
-        let mut plans = self.plans.lock().unwrap_or_else(|e| e.into_inner());
-        let kept = match plans.remove(&id) {
-            Some((kept_sql, prepared, at)) if kept_sql == sql && at.elapsed() < PLAN_TTL => {
-                Some(prepared)
-            }
-            _ => None,
-        };
-        (sql, kept)
-    }
 }
 
 impl std::fmt::Debug for FlightFront {
@@ -230,32 +166,6 @@ impl FlightFront {
     }
 }
 
-/// A service error as a gRPC status: the closest code, and a message that
-/// starts with the service's stable code (`forbidden: …`), also sent as the
-/// `x-codelake-error` metadata.
-fn status(error: &ServeError) -> Status {
-    let code = match error.code {
-        ErrorCode::Unauthenticated => Code::Unauthenticated,
-        ErrorCode::Forbidden => Code::PermissionDenied,
-        ErrorCode::SyntaxError | ErrorCode::InvalidQuery | ErrorCode::NotAcceptable => {
-            Code::InvalidArgument
-        }
-        ErrorCode::NotFound => Code::NotFound,
-        ErrorCode::SourceError => Code::FailedPrecondition,
-        ErrorCode::ResourcesExhausted | ErrorCode::ResultTooLarge => Code::ResourceExhausted,
-        ErrorCode::Timeout => Code::DeadlineExceeded,
-        ErrorCode::Busy | ErrorCode::ShuttingDown => Code::Unavailable,
-        ErrorCode::Cancelled => Code::Cancelled,
-        ErrorCode::Internal => Code::Internal,
-    };
-    let mut status = Status::new(code, format!("{}: {}", error.code.as_str(), error.message));
-    status.metadata_mut().insert(
-        "x-codelake-error",
-        MetadataValue::from_static(error.code.as_str()),
-    );
-    status
-}
-
 /// A `FlightInfo` describing `schema`, fetched with `ticket`.
 #[allow(clippy::result_large_err)]
 fn flight_info(
@@ -279,17 +189,6 @@ fn flight_info(
 fn sql_of(handle: &[u8]) -> Result<&str, Status> {
     std::str::from_utf8(handle)
         .map_err(|_| Status::invalid_argument("the statement handle is not one this server made"))
-}
-
-/// The refusal of anything that would write.
-fn read_only(what: &str) -> ServeError {
-    ServeError::new(
-        ErrorCode::Forbidden,
-        format!(
-            "{what}: `codelake serve` is read-only; the catalog's tables change in their sources, \
-             declared in code"
-        ),
-    )
 }
 
 #[tonic::async_trait]
@@ -675,42 +574,4 @@ impl FlightSqlService for FlightFront {
     }
 
     async fn register_sql_info(&self, _id: i32, _result: &SqlInfo) {}
-}
-
-/// The refusal of a Substrait plan: plans would bypass the SQL policy.
-fn substrait() -> ServeError {
-    ServeError::new(
-        ErrorCode::Forbidden,
-        "Substrait plans are not accepted (the read-only policy is checked on SQL); send the query as SQL",
-    )
-}
-
-fn no_transactions() -> ServeError {
-    ServeError::new(
-        ErrorCode::Forbidden,
-        "transactions are not supported: `codelake serve` is read-only, so there is nothing to commit",
-    )
-}
-
-#[cfg(test)]
-mod tests {
-    use super::Planned;
-
-    #[test]
-    fn a_kept_plan_is_taken_once_for_its_own_sql() {
-        let planned = Planned::<u32>::default();
-        let handle = planned.keep("SELECT 1", 7);
-        assert_eq!(planned.take(&handle), ("SELECT 1", Some(7)));
-        // Taken: the same ticket again plans its SQL anew.
-        assert_eq!(planned.take(&handle), ("SELECT 1", None));
-        // Another server's ticket, or one whose SQL does not match, is its SQL.
-        let other = planned.keep("SELECT 2", 8);
-        let forged = other.replace("SELECT 2", "SELECT 3");
-        assert_eq!(planned.take(&forged), ("SELECT 3", None));
-        assert_eq!(planned.take("SELECT 4"), ("SELECT 4", None));
-        assert_eq!(
-            planned.take("codelake-plan:x:SELECT 5"),
-            ("codelake-plan:x:SELECT 5", None)
-        );
-    }
 }

@@ -25,12 +25,14 @@ mod auth;
 mod error;
 mod metrics;
 mod service;
+mod stream;
 mod tls;
 
 pub use auth::Tokens;
 pub use error::{ErrorCode, ServeError};
 pub use metrics::Metrics;
-pub use service::{ALLOWED_SETTINGS, Caller, Limits, Prepared, QueryService, QueryStream};
+pub use service::{ALLOWED_SETTINGS, Caller, Limits, Prepared, QueryService};
+pub use stream::QueryStream;
 pub use tls::{TlsError, server_config};
 /// The rustls types a front end needs for TLS, at the version the service uses.
 pub use tokio_rustls::rustls;
