@@ -1,0 +1,73 @@
+//! The bench page's serving table: `codelake serve` beside ROAPI.
+
+use std::fmt::Write as _;
+
+use super::{PROTOCOLS, Report, SERVED_QUERIES, fmt_value};
+
+impl Report {
+    /// `codelake serve` beside ROAPI on the same files: one row per figure.
+    pub(super) fn serve_table(&self, md: &mut String) {
+        let mut rows = vec![
+            ("first_answer".to_owned(), "Exec to first answer".to_owned()),
+            ("idle_rss".to_owned(), "Idle RSS after one query".to_owned()),
+        ];
+        for (protocol, over) in PROTOCOLS {
+            for (query, title) in SERVED_QUERIES {
+                for (what, name) in [
+                    ("throughput", "throughput"),
+                    ("p50", "p50 latency"),
+                    ("p99", "p99 latency"),
+                    ("errors", "errors"),
+                ] {
+                    rows.push((
+                        format!("{protocol}{query}_{what}"),
+                        format!("{over}, {title}: {name}"),
+                    ));
+                }
+            }
+        }
+        let rows: Vec<_> = rows
+            .into_iter()
+            .filter_map(|(key, title)| {
+                let ours = self.measure(&format!("serve_{key}"))?;
+                let theirs = self.measure(&format!("roapi_{key}"))?;
+                Some((title, ours, theirs))
+            })
+            .collect();
+        if rows.is_empty() {
+            return;
+        }
+        let load = self
+            .measure("serve_small_throughput")
+            .map(|m| m.title.split(", ").nth(1).unwrap_or_default().to_owned())
+            .map(|load| load.replace(" clients", " clients on each protocol"))
+            .unwrap_or_default();
+        let _ = writeln!(
+            md,
+            "\n## Serving: `codelake serve` beside ROAPI\n\n\
+             Both serve the TPC-H project's files: `codelake serve` reads the Parquet through its plugin \
+             from the local S3 server on every query and loads nothing at start; ROAPI (its default) \
+             loads every table into memory at start and answers from there. Over HTTP both answer CSV \
+             (HTTP/1.1, one new connection per request); over Flight SQL each client keeps its connection \
+             and reads every endpoint of `GetFlightInfo` to the end. Load is {load}; the HTTP answers are \
+             checked equal first. Ratio is codelake ÷ ROAPI.\n"
+        );
+        let _ = writeln!(
+            md,
+            "| Measure | `codelake serve` | ROAPI | Ratio |\n|---|---|---|---|"
+        );
+        for (title, ours, theirs) in rows {
+            let ratio = if theirs.median != 0.0 {
+                format!("{:.2}×", ours.median / theirs.median)
+            } else {
+                "—".to_owned()
+            };
+            let _ = writeln!(
+                md,
+                "| {title} | {} | {} | {ratio} |",
+                fmt_value(ours.median, ours.unit),
+                fmt_value(theirs.median, theirs.unit)
+            );
+        }
+    }
+}
