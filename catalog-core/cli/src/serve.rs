@@ -29,7 +29,7 @@ pub struct ServeArgs {
     #[arg(long, default_value = "127.0.0.1:32010", value_parser = parse_listen, value_name = "ADDR|off")]
     flight_listen: Listen,
     /// The server's TLS certificate (PEM: the certificate, then its chain).
-    /// With --tls-key, the server speaks HTTPS only.
+    /// With --tls-key, every protocol speaks TLS only (HTTPS, gRPC over TLS).
     #[arg(long, value_name = "FILE", requires = "tls_key")]
     tls_cert: Option<PathBuf>,
     /// The certificate's private key (PEM).
