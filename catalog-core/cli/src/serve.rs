@@ -1,9 +1,10 @@
-//! `codelake serve`: the catalog over HTTP and Arrow Flight SQL, read-only,
-//! behind bearer tokens.
+//! `codelake serve`: the catalog over HTTP, Arrow Flight SQL and the Postgres
+//! wire, read-only, behind bearer tokens.
 //!
 //! The process loads the environment, the plugins and the catalog once (no
 //! table data), then hands every request to the query service
-//! (`catalog-serve`) through its front ends (`catalog-http`, `catalog-flight`).
+//! (`catalog-serve`) through its front ends (`catalog-http`, `catalog-flight`,
+//! `catalog-pg`).
 
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
@@ -28,8 +29,13 @@ pub struct ServeArgs {
     /// `off`. The same tokens and TLS as HTTP.
     #[arg(long, default_value = "127.0.0.1:32010", value_parser = parse_listen, value_name = "ADDR|off")]
     flight_listen: Listen,
+    /// Address the Postgres wire listens on (psql, psycopg, JDBC, BI tools),
+    /// or `off`. The password is the token; TLS when the client asks for it.
+    #[arg(long, default_value = "127.0.0.1:5433", value_parser = parse_listen, value_name = "ADDR|off")]
+    pg_listen: Listen,
     /// The server's TLS certificate (PEM: the certificate, then its chain).
-    /// With --tls-key, every protocol speaks TLS only (HTTPS, gRPC over TLS).
+    /// With --tls-key, every protocol speaks TLS (HTTPS, gRPC over TLS, and
+    /// Postgres's SSL, required of clients beyond loopback).
     #[arg(long, value_name = "FILE", requires = "tls_key")]
     tls_cert: Option<PathBuf>,
     /// The certificate's private key (PEM).
@@ -131,10 +137,11 @@ async fn bind(flag: &str, address: SocketAddr) -> Result<tokio::net::TcpListener
                 EXIT_ENVIRONMENT,
                 format!("cannot listen on {address} ({flag}): {error}"),
             )
-            .hint(if flag == "--flight-listen" {
-                "choose another address or port with --flight-listen (port 0 picks a free one), \
-                 or turn Flight SQL off with --flight-listen off"
-                    .to_owned()
+            .hint(if flag != "--listen" {
+                format!(
+                    "choose another address or port with {flag} (port 0 picks a free one), \
+                     or turn that protocol off with {flag} off"
+                )
             } else {
                 format!("choose another address or port with {flag} (port 0 picks a free one)")
             })
@@ -149,6 +156,7 @@ pub async fn run(global: &Global, args: ServeArgs) -> Result<(), CliError> {
     let binds: Vec<(&str, SocketAddr)> = [
         ("--listen", Some(args.listen)),
         ("--flight-listen", args.flight_listen.address()),
+        ("--pg-listen", args.pg_listen.address()),
     ]
     .into_iter()
     .filter_map(|(flag, address)| Some((flag, address?)))
@@ -208,13 +216,19 @@ pub async fn run(global: &Global, args: ServeArgs) -> Result<(), CliError> {
         memory: args.memory_limit,
         max_json_bytes: args.max_json,
     };
-    let service = Arc::new(
-        QueryService::new(&session.ctx, catalog, unavailable, tokens, limits)
-            .map_err(|error| CliError::msg(EXIT_ENVIRONMENT, error.to_string()))?,
-    );
+    let mut service = QueryService::new(&session.ctx, catalog, unavailable, tokens, limits)
+        .map_err(|error| CliError::msg(EXIT_ENVIRONMENT, error.to_string()))?;
+    if args.pg_listen.address().is_some() {
+        catalog_pg::install(&mut service);
+    }
+    let service = Arc::new(service);
     let http = bind("--listen", args.listen).await?;
     let flight = match args.flight_listen.address() {
         Some(address) => Some(bind("--flight-listen", address).await?),
+        None => None,
+    };
+    let pg = match args.pg_listen.address() {
+        Some(address) => Some(bind("--pg-listen", address).await?),
         None => None,
     };
     let address = http.local_addr().map_err(CliError::environment)?;
@@ -243,6 +257,16 @@ pub async fn run(global: &Global, args: ServeArgs) -> Result<(), CliError> {
         }
         None => None,
     };
+    let pg_address = match &pg {
+        Some(listener) => {
+            let address = listener.local_addr().map_err(CliError::environment)?;
+            println!(
+                "Postgres on postgres://{address} (user and database: any; password: the token)"
+            );
+            Some(address)
+        }
+        None => None,
+    };
     println!("{token_note}");
     println!("Try:");
     println!(
@@ -256,9 +280,19 @@ pub async fn run(global: &Global, args: ServeArgs) -> Result<(), CliError> {
              print(c.cursor().execute('SELECT * FROM tpch.region').fetch_arrow_table())\"",
         );
     }
+    if let Some(address) = pg_address {
+        let ssl = if tls.is_some() { "require" } else { "disable" };
+        println!(
+            "  PGPASSWORD=\"{token}\" psql \"host={} port={} user=codelake dbname=codelake sslmode={ssl}\" \
+             -c 'SELECT * FROM tpch.region'",
+            address.ip(),
+            address.port(),
+        );
+    }
     println!(
         "Endpoints: POST /v1/sql, GET /v1/tables, GET /health, GET /ready, GET /metrics; \
-         Flight SQL statements, prepared statements and metadata (docs/reference/serve.md)."
+         Flight SQL statements, prepared statements and metadata; Postgres simple and extended \
+         queries, psql's \\dt and \\d (docs/reference/serve.md)."
     );
     println!(
         "Stop with Ctrl-C; queries in flight get {:?} to finish.",
@@ -292,6 +326,13 @@ pub async fn run(global: &Global, args: ServeArgs) -> Result<(), CliError> {
             (Arc::clone(&service), tls.clone(), stopped(stopping.clone()));
         servers.push(Box::pin(async move {
             catalog_flight::serve(listener, service, config.as_ref(), shutdown).await
+        }));
+    }
+    if let Some(listener) = pg {
+        let (service, config, shutdown) =
+            (Arc::clone(&service), tls.clone(), stopped(stopping.clone()));
+        servers.push(Box::pin(async move {
+            catalog_pg::serve(listener, service, config.as_ref(), shutdown).await
         }));
     }
     let grace = args.grace;

@@ -70,6 +70,12 @@ impl Metrics {
             .fetch_add(bytes, Ordering::Relaxed);
     }
 
+    /// Queries running or waiting for a slot, on every front end: what a
+    /// draining server waits for.
+    pub fn in_flight(&self) -> u64 {
+        self.running.load(Ordering::Relaxed) + self.waiting.load(Ordering::Relaxed)
+    }
+
     pub(crate) fn running(&self, delta: i64) {
         add(&self.running, delta);
     }

@@ -73,6 +73,9 @@ pub struct Caller {
 pub struct QueryService {
     /// The state queries start from: the catalog's tables, the server's memory pool.
     state: SessionState,
+    /// States of front ends that add system tables of their protocol
+    /// (Postgres's `pg_catalog`), each seen by that front end alone.
+    front_end_states: Vec<(&'static str, SessionState)>,
     catalog: Vec<TableSpec>,
     unavailable: Vec<(String, String)>,
     policy: StatementPolicy,
@@ -127,6 +130,7 @@ impl QueryService {
             .collect();
         Ok(Self {
             state,
+            front_end_states: Vec::new(),
             catalog,
             unavailable,
             policy: StatementPolicy::read_only(databases).allowing_settings(ALLOWED_SETTINGS),
@@ -138,6 +142,29 @@ impl QueryService {
             next_id: AtomicU64::new(1),
             shutting_down: AtomicBool::new(false),
         })
+    }
+
+    /// Gives the queries of `front_end` the state `extend` makes from the
+    /// shared one: for a protocol whose clients expect system tables or
+    /// functions of their own (Postgres's `pg_catalog`). Other front ends never
+    /// see them; the catalog's tables, the policy, the limits and the memory
+    /// pool stay the same.
+    pub fn extend_for(
+        &mut self,
+        front_end: &'static str,
+        extend: impl FnOnce(&SessionState) -> SessionState,
+    ) {
+        let state = extend(&self.state);
+        self.front_end_states.retain(|(name, _)| *name != front_end);
+        self.front_end_states.push((front_end, state));
+    }
+
+    /// The state queries from `front_end` start from.
+    fn state_for(&self, front_end: &str) -> &SessionState {
+        self.front_end_states
+            .iter()
+            .find(|(name, _)| *name == front_end)
+            .map_or(&self.state, |(_, state)| state)
     }
 
     /// Checks the bearer token a client presented (`None` when it sent none).
@@ -284,7 +311,7 @@ impl QueryService {
         };
         let stream = async {
             match work {
-                Work::Sql(sql) => self.plan(sql).await,
+                Work::Sql(sql) => self.plan(sql, caller.front_end).await,
                 Work::Planned(prepared) => {
                     datafusion::physical_plan::execute_stream(prepared.plan, prepared.task)
                         .map_err(|error| ServeError::from_datafusion(&error))
@@ -360,7 +387,7 @@ impl QueryService {
     /// that [`QueryService::run`] can run it without planning again.
     pub async fn prepare(&self, sql: &str, caller: Caller) -> Result<Prepared, ServeError> {
         let started = Instant::now();
-        let result = self.prepare_within(sql).await;
+        let result = self.prepare_within(sql, caller.front_end).await;
         if let Err(error) = &result {
             self.metrics.error(caller.front_end, error.code);
             tracing::info!(
@@ -375,7 +402,7 @@ impl QueryService {
     }
 
     /// [`Self::prepare`] under the limits: a slot, and the query timeout.
-    async fn prepare_within(&self, sql: &str) -> Result<Prepared, ServeError> {
+    async fn prepare_within(&self, sql: &str, front_end: &str) -> Result<Prepared, ServeError> {
         if self.shutting_down.load(Ordering::SeqCst) {
             return Err(ServeError::new(
                 ErrorCode::ShuttingDown,
@@ -386,7 +413,7 @@ impl QueryService {
         // Planning may read sources (listings, footers), so it takes a slot too.
         let planned = async {
             let _slot = self.slot().await?;
-            let (plan, task) = self.physical(sql).await?;
+            let (plan, task) = self.physical(sql, front_end).await?;
             Ok(Prepared { plan, task })
         };
         tokio::time::timeout_at(deadline.into(), planned)
@@ -396,8 +423,12 @@ impl QueryService {
 
     /// Plans and starts `sql` in a session of its own, so that a `SET` lasts
     /// for this request alone.
-    async fn plan(&self, sql: &str) -> Result<SendableRecordBatchStream, ServeError> {
-        let (plan, task) = self.physical(sql).await?;
+    async fn plan(
+        &self,
+        sql: &str,
+        front_end: &str,
+    ) -> Result<SendableRecordBatchStream, ServeError> {
+        let (plan, task) = self.physical(sql, front_end).await?;
         datafusion::physical_plan::execute_stream(plan, task)
             .map_err(|error| ServeError::from_datafusion(&error))
     }
@@ -407,8 +438,9 @@ impl QueryService {
     async fn physical(
         &self,
         sql: &str,
+        front_end: &str,
     ) -> Result<(Arc<dyn ExecutionPlan>, Arc<TaskContext>), ServeError> {
-        let ctx = SessionContext::new_with_state(self.state.clone());
+        let ctx = SessionContext::new_with_state(self.state_for(front_end).clone());
         let statements = parse(&ctx, sql)?;
         let last = statements.len() - 1;
         // Before the query, only settings: nothing else is run whole into memory.
