@@ -8,6 +8,7 @@ mod faults;
 mod flight;
 mod http;
 mod plugins;
+mod postgres;
 mod s3;
 mod serve;
 mod support;

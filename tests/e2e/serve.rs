@@ -24,6 +24,8 @@ pub(crate) struct Server {
     pub(crate) address: String,
     /// `grpc://127.0.0.1:PORT`, Flight SQL's, unless it is off.
     pub(crate) flight: Option<String>,
+    /// `127.0.0.1:PORT`, the Postgres wire's, unless it is off.
+    pub(crate) pg: Option<String>,
 }
 
 impl Server {
@@ -41,6 +43,9 @@ impl Server {
         if !args.contains(&"--flight-listen") {
             command.args(["--flight-listen", "127.0.0.1:0"]);
         }
+        if !args.contains(&"--pg-listen") {
+            command.args(["--pg-listen", "127.0.0.1:0"]);
+        }
         let mut child = command
             .args(args)
             .env("CODELAKE_SERVE_TOKENS", TOKENS)
@@ -49,7 +54,7 @@ impl Server {
             .spawn()
             .unwrap();
         let mut lines = BufReader::new(child.stdout.take().unwrap()).lines();
-        let (mut address, mut flight) = (None, None);
+        let (mut address, mut flight, mut pg) = (None, None, None);
         // The addresses come first, then where the tokens come from.
         loop {
             let line = lines
@@ -61,6 +66,9 @@ impl Server {
                 address = Some(url.replace("0.0.0.0:", "127.0.0.1:"));
             } else if let Some(url) = line.strip_prefix("Flight SQL on ") {
                 flight = Some(url.trim().replace("0.0.0.0:", "127.0.0.1:"));
+            } else if let Some(rest) = line.strip_prefix("Postgres on postgres://") {
+                let address = rest.split_whitespace().next().unwrap_or_default();
+                pg = Some(address.replace("0.0.0.0:", "127.0.0.1:"));
             } else if line.starts_with("Accepting ") {
                 break;
             }
@@ -71,6 +79,7 @@ impl Server {
             child: Some(child),
             address: address.expect("`codelake serve` prints its HTTP address"),
             flight,
+            pg,
         }
     }
 

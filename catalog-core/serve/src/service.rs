@@ -506,7 +506,7 @@ impl QueryService {
                     ErrorCode::InvalidQuery,
                     format!(
                         "there is no table `{missing}`; names are `database.table`, and the catalog lists them \
-                         (HTTP `GET /v1/tables`, a Flight SQL client's table list)"
+                         (HTTP `GET /v1/tables`, a Flight SQL client's table list, psql's `\\dt`)"
                     ),
                 ),
             };
