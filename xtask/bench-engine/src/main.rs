@@ -11,6 +11,7 @@
 //!   `codelake` ÷ `datafusion-s3` is the cost of the plugin boundary alone, and
 //!   `datafusion-s3` ÷ `datafusion` the cost of the S3 protocol.
 //!
+//! `codelake-bench-engine pg-load …` is its Postgres load client;
 //! `codelake-bench-engine flight-load …` is the bench's Flight SQL load client
 //! instead (see `flight_load.rs`).
 //!
@@ -40,11 +41,15 @@ use datafusion::execution::object_store::ObjectStoreUrl;
 use datafusion::prelude::{SessionConfig, SessionContext};
 
 mod flight_load;
+mod pg_load;
 
 fn main() -> anyhow::Result<()> {
     let all: Vec<String> = std::env::args().skip(1).collect();
     if all.first().map(String::as_str) == Some("flight-load") {
         return flight_load::run(&all[1..]);
+    }
+    if all.first().map(String::as_str) == Some("pg-load") {
+        return pg_load::run(&all[1..]);
     }
     let mut args = std::env::args().skip(1);
     let (Some(engine), Some(data_dir)) = (args.next(), args.next()) else {

@@ -18,7 +18,8 @@ mod serve;
 const SERVED_QUERIES: [(&str, &str); 2] = [("small", "small query"), ("q06", "TPC-H Q6")];
 
 /// The serve case's protocols: the measure key's infix and the protocol's name.
-const PROTOCOLS: [(&str, &str); 2] = [("", "HTTP"), ("flight_", "Flight SQL")];
+pub(crate) const PROTOCOLS: [(&str, &str); 3] =
+    [("", "HTTP"), ("flight_", "Flight SQL"), ("pg_", "Postgres")];
 
 /// The report's layout version; readers ignore fields they do not know.
 const REPORT_VERSION: u32 = 1;

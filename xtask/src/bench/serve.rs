@@ -41,6 +41,8 @@ struct Served {
     address: String,
     /// Flight SQL's `grpc://127.0.0.1:PORT`.
     flight: String,
+    /// The Postgres wire's `127.0.0.1:PORT`.
+    pg: String,
     dialect: Dialect,
 }
 
@@ -148,6 +150,8 @@ fn start(codelake: &Path, project: &Path) -> anyhow::Result<(Served, Instant)> {
             "127.0.0.1:0",
             "--flight-listen",
             "127.0.0.1:0",
+            "--pg-listen",
+            "127.0.0.1:0",
         ])
         .args(["--max-waiting", "1024"])
         .env("CODELAKE_SERVE_TOKENS", TOKEN)
@@ -157,16 +161,22 @@ fn start(codelake: &Path, project: &Path) -> anyhow::Result<(Served, Instant)> {
         .spawn()
         .context("starting `codelake serve`")?;
     let mut lines = BufReader::new(child.stdout.take().context("piped")?).lines();
-    // HTTP's address comes first, then Flight SQL's.
-    let mut address = None;
-    let flight = loop {
+    // HTTP's address comes first, then Flight SQL's, then the Postgres wire's.
+    let (mut address, mut flight) = (None, None);
+    let pg = loop {
         let line = lines
             .next()
             .context("`codelake serve` exited before it listened")??;
         if let Some((_, url)) = line.split_once(" on http://") {
             address = Some(url.trim().to_owned());
         } else if let Some(url) = line.strip_prefix("Flight SQL on ") {
-            break url.trim().to_owned();
+            flight = Some(url.trim().to_owned());
+        } else if let Some(rest) = line.strip_prefix("Postgres on postgres://") {
+            break rest
+                .split_whitespace()
+                .next()
+                .unwrap_or_default()
+                .to_owned();
         }
     };
     std::thread::spawn(move || for _ in lines {});
@@ -175,7 +185,8 @@ fn start(codelake: &Path, project: &Path) -> anyhow::Result<(Served, Instant)> {
             name: "`codelake serve`",
             child,
             address: address.context("`codelake serve` printed no HTTP address")?,
-            flight,
+            flight: flight.context("`codelake serve` printed no Flight SQL address")?,
+            pg,
             dialect: Dialect::Codelake,
         },
         started,
@@ -270,18 +281,21 @@ pub(super) fn serve_case(
         "quick" => (64, 10),
         _ => (64, 60),
     };
-    let flight_client = codelake.with_file_name(format!(
+    let load_client = codelake.with_file_name(format!(
         "codelake-bench-engine{}",
         std::env::consts::EXE_SUFFIX
     ));
     let duration = Duration::from_secs(seconds);
-    for (protocol, over) in [("", "HTTP"), ("flight_", "Flight SQL")] {
+    for (protocol, over) in super::report::PROTOCOLS {
         for (name, title, sql) in [("small", SMALL, SMALL), ("q06", "TPC-H Q6", q6)] {
             for server in [&served, &roapi] {
                 let sql = server.sql(sql);
                 let load = match protocol {
                     "" => load(server, &sql, clients, duration)?,
-                    _ => flight_load(&flight_client, server, &sql, clients, duration)?,
+                    "flight_" => {
+                        engine_load(&load_client, "flight-load", server, &sql, clients, duration)?
+                    }
+                    _ => engine_load(&load_client, "pg-load", server, &sql, clients, duration)?,
                 };
                 let label = format!(
                     "{} over {over}, {clients} clients for {seconds} s, {title}",
@@ -335,10 +349,12 @@ fn record(report: &mut Report, key: &str, label: &str, load: &Load) {
     ));
 }
 
-/// `clients` Flight SQL clients on `server`, through the bench engine's
-/// `flight-load` (a Rust client: a Python one would measure itself).
-fn flight_load(
+/// `clients` Flight SQL or Postgres clients on `server`, through the bench
+/// engine's `flight-load` or `pg-load` (Rust clients: Python ones would
+/// measure themselves).
+fn engine_load(
     client: &Path,
+    which: &str,
     server: &Served,
     sql: &str,
     clients: usize,
@@ -348,8 +364,12 @@ fn flight_load(
         Dialect::Codelake => TOKEN,
         Dialect::Roapi => "-",
     };
+    let target = match which {
+        "flight-load" => &server.flight,
+        _ => &server.pg,
+    };
     let output = std::process::Command::new(client)
-        .args(["flight-load", &server.flight, token])
+        .args([which, target, token])
         .arg(clients.to_string())
         .arg(duration.as_secs().to_string())
         .arg(sql)
@@ -358,7 +378,7 @@ fn flight_load(
         .with_context(|| format!("running {}", client.display()))?;
     anyhow::ensure!(
         output.status.success(),
-        "the Flight SQL load client failed on {}",
+        "the {which} client failed on {}",
         server.name
     );
     let seen: serde_json::Value = serde_json::from_slice(&output.stdout)?;

@@ -76,7 +76,7 @@ pub(super) fn start(roapi: &Path, config: &Path) -> anyhow::Result<(Served, Inst
         .with_context(|| format!("starting ROAPI ({})", roapi.display()))?;
     let mut lines = BufReader::new(child.stderr.take().context("piped")?).lines();
     let mut seen = Vec::new();
-    let mut flight = None;
+    let (mut flight, mut pg) = (None, None);
     let address = loop {
         let Some(line) = lines.next().transpose()? else {
             let _ = child.kill();
@@ -85,13 +85,17 @@ pub(super) fn start(roapi: &Path, config: &Path) -> anyhow::Result<(Served, Inst
                 seen.join("\n")
             );
         };
-        // "🚀 Listening on 127.0.0.1:PORT for FlightSQL traffic...", then for HTTP.
+        // "🚀 Listening on 127.0.0.1:PORT for Postgres traffic...", then for
+        // FlightSQL, then for HTTP.
         if let Some((_, rest)) = line.split_once("Listening on ") {
             if let Some((address, _)) = rest.split_once(" for HTTP traffic") {
                 break address.to_owned();
             }
             if let Some((address, _)) = rest.split_once(" for FlightSQL traffic") {
                 flight = Some(format!("grpc://{address}"));
+            }
+            if let Some((address, _)) = rest.split_once(" for Postgres traffic") {
+                pg = Some(address.to_owned());
             }
         }
         seen.push(line);
@@ -103,6 +107,7 @@ pub(super) fn start(roapi: &Path, config: &Path) -> anyhow::Result<(Served, Inst
             child,
             address,
             flight: flight.context("ROAPI printed no Flight SQL address")?,
+            pg: pg.context("ROAPI printed no Postgres address")?,
             dialect: Dialect::Roapi,
         },
         started,
