@@ -142,6 +142,8 @@ fn psql_and_psycopg_query_list_and_are_refused_as_the_service_says() {
         region.iter().any(|line| line.ends_with(&format!("|{doc}"))),
         "{region:?}"
     );
+    let roles = psql_lines(&psql(&address, TOKEN, &["\\du"]));
+    assert!(roles[0].starts_with("codelake|"), "{roles:?}");
     // The federated query, through the simple protocol, several statements at once.
     let federated = psql_lines(&psql(
         &address,
@@ -189,7 +191,22 @@ fn psql_and_psycopg_query_list_and_are_refused_as_the_service_says() {
                 none.clone(),
             ),
             ("query", "SELECT * FROM tpch.nosuch", none.clone()),
+            // Parameters are values, never SQL, whatever quotes they hold.
+            (
+                "params",
+                "SELECT %s AS a, %s AS b, count(*) AS n FROM tpch.part WHERE p_name = %s",
+                json!(["\\' OR true --", "it''s", "x' OR '1'='1"]),
+            ),
+            ("query", "SHOW search_path", none.clone()),
         ],
+    );
+    assert_eq!(
+        answer_rows(&answers[11]),
+        [json!({"a": "\\' OR true --", "b": "it''s", "n": 0})]
+    );
+    assert_eq!(
+        answer_rows(&answers[12]),
+        [json!({"search_path": "\"$user\", public"})]
     );
     // The same rows as the CLI, in text and in binary (the extended protocol).
     assert_eq!(answer_rows(&answers[0]), expected);

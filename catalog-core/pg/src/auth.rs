@@ -94,7 +94,7 @@ impl StartupHandler for Startup {
     {
         if matches!(message, PgWireFrontendMessage::Startup(_))
             && !client.is_secure()
-            && !client.socket_addr().ip().is_loopback()
+            && !client.socket_addr().ip().to_canonical().is_loopback()
         {
             // Asking for the password now would have the client send the token in clear text.
             return Err(PgWireError::UserError(Box::new(ErrorInfo::new(

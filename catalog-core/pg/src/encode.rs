@@ -23,11 +23,12 @@ use std::sync::Arc;
 
 use bytes::{BufMut, BytesMut};
 use datafusion::arrow::array::{
-    Array, ArrayRef, AsArray, Date32Array, Date64Array, Decimal128Array, Float16Array,
-    Float32Array, Float64Array, Int8Array, Int16Array, Int32Array, Int64Array, RecordBatch,
-    Time32MillisecondArray, Time32SecondArray, Time64MicrosecondArray, Time64NanosecondArray,
-    TimestampMicrosecondArray, TimestampMillisecondArray, TimestampNanosecondArray,
-    TimestampSecondArray, UInt8Array, UInt16Array, UInt32Array, UInt64Array,
+    Array, ArrayRef, AsArray, Date32Array, Date64Array, Decimal128Array, Decimal256Array,
+    Float16Array, Float32Array, Float64Array, Int8Array, Int16Array, Int32Array, Int64Array,
+    RecordBatch, Time32MillisecondArray, Time32SecondArray, Time64MicrosecondArray,
+    Time64NanosecondArray, TimestampMicrosecondArray, TimestampMillisecondArray,
+    TimestampNanosecondArray, TimestampSecondArray, UInt8Array, UInt16Array, UInt32Array,
+    UInt64Array,
 };
 use datafusion::arrow::datatypes::{DataType, Field, Schema, TimeUnit};
 use datafusion::arrow::util::display::{ArrayFormatter, FormatOptions as ArrowFormat};
@@ -141,13 +142,14 @@ enum Column<'a> {
     Float32(&'a Float32Array),
     Float64(&'a Float64Array),
     Decimal(&'a Decimal128Array, i8),
+    Decimal256(&'a Decimal256Array, i8),
     Text(&'a dyn Array),
     Bytes(&'a dyn Array),
     Date32(&'a Date32Array),
     Date64(&'a Date64Array),
     Timestamp(&'a dyn Array, TimeUnit, bool),
     Time(&'a dyn Array),
-    /// Displayed by Arrow: lists, structs, intervals, Decimal256.
+    /// Displayed by Arrow: lists, structs, intervals.
     Displayed(&'a dyn Array, ArrayFormatter<'a>),
 }
 
@@ -169,6 +171,7 @@ impl<'a> Column<'a> {
             DataType::Float32 => Self::Float32(array.as_primitive()),
             DataType::Float64 => Self::Float64(array.as_primitive()),
             DataType::Decimal128(_, scale) => Self::Decimal(array.as_primitive(), *scale),
+            DataType::Decimal256(_, scale) => Self::Decimal256(array.as_primitive(), *scale),
             DataType::Utf8 | DataType::LargeUtf8 | DataType::Utf8View => Self::Text(array),
             DataType::Binary
             | DataType::LargeBinary
@@ -212,6 +215,7 @@ impl<'a> Column<'a> {
             Self::Float32(array) => value!(array, |v: f32| v),
             Self::Float64(array) => value!(array, |v: f64| v),
             Self::Decimal(array, scale) => value!(array, |v: i128| Numeric::new(v, *scale)),
+            Self::Decimal256(array, scale) => value!(array, |v| Numeric::wide(v, *scale)),
             Self::Text(array) => {
                 if array.is_null(row) {
                     return encoder.encode_field(&None::<&str>);
@@ -293,21 +297,47 @@ impl<'a> Column<'a> {
 
 /// An exact decimal, `unscaled × 10^-scale`: Postgres's `numeric`, in text as
 /// digits and in binary as base-10000 digits, never through a float.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Numeric {
-    unscaled: i128,
+    negative: bool,
+    magnitude: Magnitude,
     scale: i8,
+}
+
+/// The unscaled value's magnitude: an integer, or the digits of a wider one.
+#[derive(Debug, Clone, PartialEq, Eq)]
+enum Magnitude {
+    Small(u128),
+    Digits(String),
 }
 
 impl Numeric {
     /// `unscaled × 10^-scale`.
     pub fn new(unscaled: i128, scale: i8) -> Self {
-        Self { unscaled, scale }
+        Self {
+            negative: unscaled < 0,
+            magnitude: Magnitude::Small(unscaled.unsigned_abs()),
+            scale,
+        }
+    }
+
+    /// `unscaled × 10^-scale`, for a 256-bit `unscaled`.
+    pub fn wide(unscaled: datafusion::arrow::datatypes::i256, scale: i8) -> Self {
+        let text = unscaled.to_string();
+        let digits = text.trim_start_matches('-');
+        Self {
+            negative: text.starts_with('-') && digits.bytes().any(|digit| digit != b'0'),
+            magnitude: Magnitude::Digits(digits.to_owned()),
+            scale,
+        }
     }
 
     /// The decimal digits of the magnitude, and the scale, made non-negative.
     fn digits(&self) -> (String, usize) {
-        let mut digits = self.unscaled.unsigned_abs().to_string();
+        let mut digits = match &self.magnitude {
+            Magnitude::Small(magnitude) => magnitude.to_string(),
+            Magnitude::Digits(digits) => digits.clone(),
+        };
         let scale = if self.scale < 0 {
             digits.extend(std::iter::repeat_n('0', self.scale.unsigned_abs().into()));
             0
@@ -326,7 +356,7 @@ impl std::fmt::Display for Numeric {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         let (digits, scale) = self.digits();
         let (whole, fraction) = digits.split_at(digits.len() - scale);
-        if self.unscaled < 0 {
+        if self.negative {
             f.write_str("-")?;
         }
         f.write_str(whole)?;
@@ -389,7 +419,7 @@ impl ToSql for Numeric {
         }
         out.put_i16(groups.len() as i16);
         out.put_i16(weight);
-        out.put_u16(if self.unscaled < 0 { 0x4000 } else { 0x0000 });
+        out.put_u16(if self.negative { 0x4000 } else { 0x0000 });
         out.put_u16(scale as u16);
         for group in groups {
             out.put_i16(group);
@@ -438,6 +468,13 @@ mod tests {
         assert_eq!(binary(Numeric::new(10000, 0)), vec![1, 1, 0, 0, 1]);
         // 0.00: no digits.
         assert_eq!(binary(Numeric::new(0, 2)), vec![0, 0, 0, 2]);
+        // A 256-bit decimal encodes as the same digits would.
+        let wide = datafusion::arrow::datatypes::i256::from_i128(-12345);
+        assert_eq!(
+            binary(Numeric::wide(wide, 2)),
+            binary(Numeric::new(-12345, 2))
+        );
+        assert_eq!(Numeric::wide(wide, 2).to_string(), "-123.45");
         // 1234567.0100
         assert_eq!(
             binary(Numeric::new(12_345_670_100, 4)),

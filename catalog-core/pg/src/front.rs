@@ -7,29 +7,35 @@ use std::sync::{Arc, Mutex};
 
 use async_trait::async_trait;
 use catalog_serve::{Caller, ErrorCode, Prepared, QueryService, ServeError};
-use datafusion::arrow::datatypes::SchemaRef;
-use datafusion::sql::sqlparser::ast::{Expr, Value, VisitMut, visit_expressions_mut};
-use datafusion::sql::sqlparser::dialect::PostgreSqlDialect;
-use datafusion::sql::sqlparser::parser::Parser;
-use futures::{Sink, StreamExt};
+use datafusion::arrow::datatypes::{DataType, Field, Schema, SchemaRef};
+use futures::{Sink, SinkExt, StreamExt};
 use pgwire::api::auth::StartupHandler;
-use pgwire::api::portal::{Format, Portal};
-use pgwire::api::query::{ExtendedQueryHandler, SimpleQueryHandler};
+use pgwire::api::portal::{Format, Portal, PortalExecutionState};
+use pgwire::api::query::{
+    ExtendedQueryHandler, SimpleQueryHandler, send_execution_response, send_query_response,
+    send_ready_for_query,
+};
 use pgwire::api::results::{
     DescribePortalResponse, DescribeStatementResponse, FieldFormat, FieldInfo, QueryResponse,
     Response, Tag,
 };
 use pgwire::api::stmt::{QueryParser, StoredStatement};
-use pgwire::api::store::PortalStore;
-use pgwire::api::{ClientInfo, ClientPortalStore, PgWireServerHandlers, Type};
+use pgwire::api::store::{Entry, PortalStore};
+use pgwire::api::{
+    ClientInfo, ClientPortalStore, DEFAULT_NAME, PgWireConnectionState, PgWireServerHandlers, Type,
+};
 use pgwire::error::{ErrorInfo, PgWireError, PgWireResult};
 use pgwire::messages::PgWireBackendMessage;
+use pgwire::messages::extendedquery::Execute;
+use pgwire::messages::response::EmptyQueryResponse;
+use pgwire::messages::simplequery::Query;
 use pgwire::types::format::FormatOptions;
 
 use crate::FRONT_END;
 use crate::auth::Startup;
 use crate::encode;
-use crate::statement::{Sorted, sort};
+use crate::params;
+use crate::statement::{Sorted, has_parameters, sort};
 
 /// The handlers of every connection: one per server.
 pub struct PgFront {
@@ -123,22 +129,41 @@ fn format_options<C: ClientInfo>(client: &C) -> Arc<FormatOptions> {
     Arc::new(FormatOptions::from_client_metadata(client.metadata()))
 }
 
+/// The session's `SET datafusion.…` statements, the latest for each setting,
+/// sent before each of its queries. Kept in the session's extensions, which a
+/// client cannot write to.
+#[derive(Debug, Default)]
+struct EngineSettings(Mutex<Vec<(String, String)>>);
+
 /// The `SET datafusion.…` statements of this session, to send before a query.
 fn engine_settings<C: ClientInfo>(client: &C) -> String {
-    let mut settings: Vec<(&String, &String)> = client
-        .metadata()
-        .iter()
-        .filter(|(name, _)| name.starts_with(ENGINE_SET))
-        .collect();
-    settings.sort();
-    settings
-        .iter()
-        .map(|(_, set)| format!("{set};\n"))
-        .collect()
+    client
+        .session_extensions()
+        .get::<EngineSettings>()
+        .map(|settings| {
+            settings
+                .0
+                .lock()
+                .unwrap_or_else(|poisoned| poisoned.into_inner())
+                .iter()
+                .map(|(_, set)| format!("{set};\n"))
+                .collect()
+        })
+        .unwrap_or_default()
 }
 
-/// Metadata keys of the session's DataFusion settings.
-const ENGINE_SET: &str = "codelake.set.";
+/// Keeps `set` (a checked `SET datafusion.name = …`) for the rest of the session.
+fn keep_engine_setting<C: ClientInfo>(client: &C, name: String, set: String) {
+    let settings = client
+        .session_extensions()
+        .get_or_insert_with(EngineSettings::default);
+    let mut settings = settings
+        .0
+        .lock()
+        .unwrap_or_else(|poisoned| poisoned.into_inner());
+    settings.retain(|(kept, _)| *kept != name);
+    settings.push((name, set));
+}
 
 /// A result format that never indexes past the client's list of codes.
 fn format_for(format: &Format, index: usize) -> FieldFormat {
@@ -223,23 +248,43 @@ fn show<C: ClientInfo>(client: &C, name: &str) -> PgWireResult<Response> {
 }
 
 impl Queries {
-    /// One sorted statement of the simple protocol.
-    async fn simple<C>(&self, client: &mut C, sorted: Sorted) -> PgWireResult<Response>
+    /// One sorted statement, as either protocol runs it; `params` are the
+    /// bound parameters of an extended-protocol query.
+    async fn answer<C>(
+        &self,
+        client: &mut C,
+        sorted: Sorted,
+        params: Vec<datafusion::common::ScalarValue>,
+        format: &Format,
+    ) -> PgWireResult<Response>
     where
-        C: ClientInfo + Send + Sync,
+        C: ClientInfo + ClientPortalStore + Send + Sync,
+        C::PortalStore: PortalStore,
     {
         Ok(match sorted {
             Sorted::Begin => Response::TransactionStart(Tag::new("BEGIN")),
             Sorted::End(tag) => Response::TransactionEnd(Tag::new(tag)),
             Sorted::Ignored(tag) => Response::Execution(Tag::new(tag)),
+            Sorted::Discard => {
+                client
+                    .session_extensions()
+                    .insert(EngineSettings::default());
+                Response::Execution(Tag::new("DISCARD ALL"))
+            }
+            Sorted::Deallocate(name) => {
+                if let Some(name) = name {
+                    client.portal_store().rm_statement(&name);
+                }
+                Response::Execution(Tag::new("DEALLOCATE"))
+            }
             Sorted::Show(name) => show(client, &name)?,
             Sorted::Set(name, value) => {
                 client.metadata_mut().insert(name, value);
                 Response::Execution(Tag::new("SET"))
             }
-            Sorted::EngineSet(set) => {
+            Sorted::EngineSet(name, set) => {
                 // Checked now (an unknown or forbidden setting fails here), kept for the session.
-                let check = format!("{set};\nSELECT 1");
+                let check = format!("{}{set};\nSELECT 1", engine_settings(client));
                 let mut stream = self
                     .service
                     .query(&check, caller(client))
@@ -248,36 +293,116 @@ impl Queries {
                 while let Some(batch) = stream.next().await {
                     batch.map_err(|error| pg_error(&error))?;
                 }
-                let name = set
-                    .split_whitespace()
-                    .nth(1)
-                    .unwrap_or_default()
-                    .to_lowercase();
-                client
-                    .metadata_mut()
-                    .insert(format!("{ENGINE_SET}{name}"), set);
+                keep_engine_setting(client, name, set);
                 Response::Execution(Tag::new("SET"))
             }
             Sorted::Query(sql) => {
                 let sql = format!("{}{sql}", engine_settings(client));
-                let stream = self
-                    .service
-                    .query(&sql, caller(client))
-                    .await
-                    .map_err(|error| pg_error(&error))?;
-                let fields = fields(
-                    &stream.schema(),
-                    &Format::UnifiedText,
-                    &format_options(client),
-                );
+                let started = if params.is_empty() {
+                    self.service.query(&sql, caller(client)).await
+                } else {
+                    self.service.query_with(&sql, params, caller(client)).await
+                };
+                let stream = started.map_err(|error| pg_error(&error))?;
+                let fields = fields(&stream.schema(), format, &format_options(client));
                 Response::Query(respond(&self.service, stream, fields))
             }
         })
     }
 }
 
+/// Sends `response` as the answer to one statement (with its row description
+/// first when `describe`: the simple protocol's way); the transaction status
+/// after it.
+async fn send<C>(
+    client: &mut C,
+    response: Response,
+    status: pgwire::messages::response::TransactionStatus,
+    describe: bool,
+) -> PgWireResult<pgwire::messages::response::TransactionStatus>
+where
+    C: ClientInfo + Sink<PgWireBackendMessage> + Unpin + Send + Sync,
+    C::Error: Debug,
+    PgWireError: From<<C as Sink<PgWireBackendMessage>>::Error>,
+{
+    Ok(match response {
+        Response::EmptyQuery => {
+            client
+                .feed(PgWireBackendMessage::EmptyQueryResponse(
+                    EmptyQueryResponse::new(),
+                ))
+                .await?;
+            status
+        }
+        Response::Query(results) => {
+            send_query_response(client, results, describe).await?;
+            status
+        }
+        Response::Execution(tag) => {
+            send_execution_response(client, tag).await?;
+            status
+        }
+        Response::TransactionStart(tag) => {
+            send_execution_response(client, tag).await?;
+            status.to_in_transaction_state()
+        }
+        Response::TransactionEnd(tag) => {
+            send_execution_response(client, tag).await?;
+            status.to_idle_state()
+        }
+        Response::Error(error) => {
+            client
+                .feed(PgWireBackendMessage::ErrorResponse((*error).into()))
+                .await?;
+            status.to_error_state()
+        }
+        // No statement here answers with COPY.
+        _ => status,
+    })
+}
+
 #[async_trait]
 impl SimpleQueryHandler for Queries {
+    /// Each statement is answered, its rows streamed, before the next one
+    /// starts: a request of many queries never holds more than one slot.
+    async fn on_query<C>(&self, client: &mut C, query: Query) -> PgWireResult<()>
+    where
+        C: ClientInfo + ClientPortalStore + Sink<PgWireBackendMessage> + Unpin + Send + Sync,
+        C::PortalStore: PortalStore,
+        C::Error: Debug,
+        PgWireError: From<<C as Sink<PgWireBackendMessage>>::Error>,
+    {
+        if !matches!(client.state(), PgWireConnectionState::ReadyForQuery) {
+            return Err(PgWireError::NotReadyForQuery);
+        }
+        client.set_state(PgWireConnectionState::QueryInProgress);
+        let mut status = client.transaction_status();
+        let statements = sort(&query.query);
+        if statements.is_empty() {
+            status = send(client, Response::EmptyQuery, status, true).await?;
+        }
+        for sorted in statements {
+            let response = match self
+                .answer(client, sorted, Vec::new(), &Format::UnifiedText)
+                .await
+            {
+                Ok(response) => response,
+                Err(PgWireError::UserError(info)) => Response::Error(info),
+                Err(other) => return Err(other),
+            };
+            let failed = matches!(response, Response::Error(_));
+            status = send(client, response, status, true).await?;
+            // Like Postgres: the first error ends the request.
+            if failed {
+                break;
+            }
+        }
+        client.set_state(PgWireConnectionState::ReadyForQuery);
+        client.set_transaction_status(status);
+        send_ready_for_query(client, status).await?;
+        Ok(())
+    }
+
     async fn do_query<C>(&self, client: &mut C, query: &str) -> PgWireResult<Vec<Response>>
     where
         C: ClientInfo + ClientPortalStore + Sink<PgWireBackendMessage> + Unpin + Send + Sync,
@@ -285,12 +410,15 @@ impl SimpleQueryHandler for Queries {
         C::Error: Debug,
         PgWireError: From<<C as Sink<PgWireBackendMessage>>::Error>,
     {
+        // Only reached through pgwire's default `on_query`, which `on_query` replaces.
         let mut responses = Vec::new();
         for sorted in sort(query) {
-            match self.simple(client, sorted).await {
+            match self
+                .answer(client, sorted, Vec::new(), &Format::UnifiedText)
+                .await
+            {
                 Ok(response) => responses.push(response),
                 Err(PgWireError::UserError(info)) => {
-                    // Like Postgres: the first error ends the request.
                     responses.push(Response::Error(info));
                     break;
                 }
@@ -305,8 +433,10 @@ impl SimpleQueryHandler for Queries {
 #[derive(Clone)]
 pub struct Parsed {
     sorted: Sorted,
-    /// Its parameters' types: the client's, or `text` where it gave none.
-    parameters: Vec<Type>,
+    /// The types the client gave its parameters (`unknown` where it gave none).
+    declared: Vec<Type>,
+    /// The types the statement uses its parameters as (`None`: text).
+    targets: Vec<Option<DataType>>,
     /// The schema of its answer, for `Describe`.
     schema: Option<SchemaRef>,
     /// The plan made at `Parse`, run by the first `Execute` (a statement
@@ -314,200 +444,25 @@ pub struct Parsed {
     plan: Arc<Mutex<Option<Prepared>>>,
 }
 
+impl Parsed {
+    /// The parameters' types as `Describe` reports them: the client's, else
+    /// the statement's.
+    fn parameter_types(&self) -> Vec<Type> {
+        self.targets
+            .iter()
+            .enumerate()
+            .map(|(index, target)| match self.declared.get(index) {
+                Some(declared) if *declared != Type::UNKNOWN => declared.clone(),
+                _ => params::described(target.as_ref()),
+            })
+            .collect()
+    }
+}
+
 /// `Parse`: sorts the statement and, for a query, plans it as Postgres does,
 /// so that an unknown table fails at `Parse`.
 pub struct StatementParser {
     service: Arc<QueryService>,
-}
-
-/// The numbers of the `$n` parameters of `sql`.
-fn parameter_count(sql: &str) -> usize {
-    let Ok(mut statements) = Parser::parse_sql(&PostgreSqlDialect {}, sql) else {
-        return 0;
-    };
-    let mut count = 0;
-    let _ = visit_expressions_mut(&mut statements, |expr| {
-        if let Expr::Value(value) = expr
-            && let Value::Placeholder(name) = &value.value
-            && let Some(number) = name.strip_prefix('$').and_then(|n| n.parse::<usize>().ok())
-        {
-            count = count.max(number);
-        }
-        std::ops::ControlFlow::<()>::Continue(())
-    });
-    count
-}
-
-/// `sql` with each `$n` replaced by `value(n)`, a SQL literal.
-fn substitute(sql: &str, value: impl Fn(usize) -> PgWireResult<Expr>) -> PgWireResult<String> {
-    let mut statements = Parser::parse_sql(&PostgreSqlDialect {}, sql)
-        .map_err(|error| user_error("42601", error.to_string()))?;
-    let mut failed = None;
-    let _ = statements.visit(&mut Substitute {
-        value: &value,
-        failed: &mut failed,
-    });
-    if let Some(error) = failed {
-        return Err(error);
-    }
-    Ok(statements
-        .iter()
-        .map(ToString::to_string)
-        .collect::<Vec<_>>()
-        .join(";\n"))
-}
-
-struct Substitute<'a, F> {
-    value: &'a F,
-    failed: &'a mut Option<PgWireError>,
-}
-
-impl<F: Fn(usize) -> PgWireResult<Expr>> datafusion::sql::sqlparser::ast::VisitorMut
-    for Substitute<'_, F>
-{
-    type Break = ();
-
-    fn post_visit_expr(&mut self, expr: &mut Expr) -> std::ops::ControlFlow<()> {
-        if let Expr::Value(value) = expr
-            && let Value::Placeholder(name) = &value.value
-            && let Some(number) = name.strip_prefix('$').and_then(|n| n.parse::<usize>().ok())
-        {
-            match (self.value)(number) {
-                Ok(literal) => *expr = literal,
-                Err(error) => {
-                    *self.failed = Some(error);
-                    return std::ops::ControlFlow::Break(());
-                }
-            }
-        }
-        std::ops::ControlFlow::Continue(())
-    }
-}
-
-/// The SQL literal of parameter `index` of `portal`, of type `pg_type`.
-fn literal<S: Clone>(portal: &Portal<S>, index: usize, pg_type: &Type) -> PgWireResult<Expr> {
-    use chrono::{DateTime, NaiveDate, NaiveDateTime, Utc};
-    let Some(Some(bytes)) = portal.parameters.get(index) else {
-        return Ok(Expr::value(Value::Null));
-    };
-    let number = |text: String| -> PgWireResult<Expr> {
-        // Checked as a number, so that a parameter can never be SQL.
-        if text.parse::<f64>().is_err() {
-            return Err(user_error(
-                "22P02",
-                format!(
-                    "invalid input syntax for type {}: \"{text}\"",
-                    pg_type.name()
-                ),
-            ));
-        }
-        Ok(Expr::value(Value::Number(text, false)))
-    };
-    let string = |text: String| Expr::value(Value::SingleQuotedString(text));
-    let typed = |text: String, sql_type: &str| -> PgWireResult<Expr> {
-        Parser::new(&PostgreSqlDialect {})
-            .try_with_sql(&format!(
-                "CAST('{}' AS {sql_type})",
-                text.replace('\'', "''")
-            ))
-            .and_then(|mut parser| parser.parse_expr())
-            .map_err(|error| user_error("22P02", error.to_string()))
-    };
-    if format_for(&portal.parameter_format, index) == FieldFormat::Binary {
-        let binary = |what: &str| {
-            user_error(
-                "22P03",
-                format!("bad binary {what} parameter ${}", index + 1),
-            )
-        };
-        return match *pg_type {
-            Type::INT2 => number(
-                portal
-                    .parameter::<i16>(index, pg_type)?
-                    .unwrap_or_default()
-                    .to_string(),
-            ),
-            Type::INT4 => number(
-                portal
-                    .parameter::<i32>(index, pg_type)?
-                    .unwrap_or_default()
-                    .to_string(),
-            ),
-            Type::INT8 => number(
-                portal
-                    .parameter::<i64>(index, pg_type)?
-                    .unwrap_or_default()
-                    .to_string(),
-            ),
-            Type::FLOAT4 => number(
-                portal
-                    .parameter::<f32>(index, pg_type)?
-                    .unwrap_or_default()
-                    .to_string(),
-            ),
-            Type::FLOAT8 => number(
-                portal
-                    .parameter::<f64>(index, pg_type)?
-                    .unwrap_or_default()
-                    .to_string(),
-            ),
-            Type::BOOL => Ok(Expr::value(Value::Boolean(
-                portal
-                    .parameter::<bool>(index, pg_type)?
-                    .unwrap_or_default(),
-            ))),
-            Type::DATE => typed(
-                portal
-                    .parameter::<NaiveDate>(index, pg_type)?
-                    .ok_or_else(|| binary("date"))?
-                    .to_string(),
-                "DATE",
-            ),
-            Type::TIMESTAMP => typed(
-                portal
-                    .parameter::<NaiveDateTime>(index, pg_type)?
-                    .ok_or_else(|| binary("timestamp"))?
-                    .to_string(),
-                "TIMESTAMP",
-            ),
-            Type::TIMESTAMPTZ => typed(
-                postgres_types::FromSql::from_sql(pg_type, bytes)
-                    .map(|time: DateTime<Utc>| time.to_rfc3339())
-                    .map_err(|_| binary("timestamptz"))?,
-                "TIMESTAMPTZ",
-            ),
-            Type::TEXT | Type::VARCHAR | Type::BPCHAR | Type::NAME | Type::UNKNOWN => Ok(string(
-                String::from_utf8(bytes.to_vec()).map_err(|_| binary("text"))?,
-            )),
-            _ => Err(user_error(
-                "0A000",
-                format!(
-                    "parameter ${} of type {} in binary format is not supported; send it as text",
-                    index + 1,
-                    pg_type.name()
-                ),
-            )),
-        };
-    }
-    let text = String::from_utf8(bytes.to_vec())
-        .map_err(|_| user_error("22021", format!("parameter ${} is not UTF-8", index + 1)))?;
-    match *pg_type {
-        Type::INT2
-        | Type::INT4
-        | Type::INT8
-        | Type::OID
-        | Type::FLOAT4
-        | Type::FLOAT8
-        | Type::NUMERIC => number(text),
-        Type::BOOL => Ok(Expr::value(Value::Boolean(matches!(
-            text.to_lowercase().as_str(),
-            "t" | "true" | "on" | "yes" | "1"
-        )))),
-        Type::DATE => typed(text, "DATE"),
-        Type::TIMESTAMP => typed(text, "TIMESTAMP"),
-        Type::TIMESTAMPTZ => typed(text, "TIMESTAMPTZ"),
-        _ => Ok(string(text)),
-    }
 }
 
 #[async_trait]
@@ -533,46 +488,59 @@ impl QueryParser for StatementParser {
         let Some(sorted) = sorted.pop() else {
             return Ok(None);
         };
-        let Sorted::Query(query) = &sorted else {
-            return Ok(Some(Parsed {
-                sorted,
-                parameters: Vec::new(),
-                schema: None,
-                plan: Arc::new(Mutex::new(None)),
-            }));
-        };
-        let count = parameter_count(query).max(types.len());
-        let parameters: Vec<Type> = (0..count)
-            .map(|index| types.get(index).cloned().flatten().unwrap_or(Type::TEXT))
+        let declared: Vec<Type> = types
+            .iter()
+            .map(|declared| declared.clone().unwrap_or(Type::UNKNOWN))
             .collect();
+        let nothing = |sorted, schema| Parsed {
+            sorted,
+            declared: Vec::new(),
+            targets: Vec::new(),
+            schema,
+            plan: Arc::new(Mutex::new(None)),
+        };
+        let query = match &sorted {
+            Sorted::Query(query) => query.clone(),
+            Sorted::Show(name) => {
+                let schema = Schema::new(vec![Field::new(name, DataType::Utf8, true)]);
+                return Ok(Some(nothing(sorted.clone(), Some(Arc::new(schema)))));
+            }
+            _ => return Ok(Some(nothing(sorted, None))),
+        };
         let settings = engine_settings(client);
-        let (schema, plan) = if count == 0 {
+        let sql = format!("{settings}{query}");
+        if !has_parameters(&query) && declared.is_empty() {
             let prepared = self
                 .service
-                .prepare(&format!("{settings}{query}"), caller(client))
+                .prepare(&sql, caller(client))
                 .await
                 .map_err(|error| pg_error(&error))?;
-            (Some(prepared.schema()), Some(prepared))
-        } else {
-            // Described with every parameter null: the answer's columns do not depend on them.
-            let nulls = substitute(query, |_| Ok(Expr::value(Value::Null)))?;
-            let schema = self
-                .service
-                .describe(&format!("{settings}{nulls}"), caller(client))
-                .await
-                .map_err(|error| pg_error(&error))?;
-            (Some(schema), None)
-        };
+            return Ok(Some(Parsed {
+                schema: Some(prepared.schema()),
+                plan: Arc::new(Mutex::new(Some(prepared))),
+                ..nothing(sorted, None)
+            }));
+        }
+        let (schema, mut targets) = self
+            .service
+            .describe_parameters(&sql, caller(client))
+            .await
+            .map_err(|error| pg_error(&error))?;
+        // A parameter the client declared but the statement does not use is still bound.
+        if targets.len() < declared.len() {
+            targets.resize(declared.len(), None);
+        }
         Ok(Some(Parsed {
             sorted,
-            parameters,
-            schema,
-            plan: Arc::new(Mutex::new(plan)),
+            declared,
+            targets,
+            schema: Some(schema),
+            plan: Arc::new(Mutex::new(None)),
         }))
     }
 
     fn get_parameter_types(&self, statement: &Parsed) -> PgWireResult<Vec<Type>> {
-        Ok(statement.parameters.clone())
+        Ok(statement.parameter_types())
     }
 
     fn get_result_schema(
@@ -600,6 +568,38 @@ impl ExtendedQueryHandler for Queries {
         Arc::clone(&self.parser)
     }
 
+    /// An `Execute` without a row limit (how psycopg and JDBC fetch) streams
+    /// the rows as they come; one with a limit is pgwire's, which keeps the
+    /// rest for the next `Execute`.
+    async fn on_execute<C>(&self, client: &mut C, message: Execute) -> PgWireResult<()>
+    where
+        C: ClientInfo + ClientPortalStore + Sink<PgWireBackendMessage> + Unpin + Send + Sync,
+        C::PortalStore: PortalStore<Statement = Parsed>,
+        C::Error: Debug,
+        PgWireError: From<<C as Sink<PgWireBackendMessage>>::Error>,
+    {
+        if message.max_rows != 0 {
+            return self._on_execute(client, message).await;
+        }
+        let name = message.name.as_deref().unwrap_or(DEFAULT_NAME);
+        let Some(Entry::Value(portal)) = client.portal_store().get_portal(name) else {
+            return self._on_execute(client, message).await;
+        };
+        if !matches!(*portal.state().lock().await, PortalExecutionState::Initial) {
+            return self._on_execute(client, message).await;
+        }
+        if !matches!(client.state(), PgWireConnectionState::ReadyForQuery) {
+            return Err(PgWireError::NotReadyForQuery);
+        }
+        client.set_state(PgWireConnectionState::QueryInProgress);
+        let status = client.transaction_status();
+        let response = ExtendedQueryHandler::do_query(self, client, &portal, 0).await?;
+        let status = send(client, response, status, false).await?;
+        client.set_state(PgWireConnectionState::ReadyForQuery);
+        client.set_transaction_status(status);
+        Ok(())
+    }
+
     async fn do_describe_statement<C>(
         &self,
         _client: &mut C,
@@ -614,7 +614,7 @@ impl ExtendedQueryHandler for Queries {
         let parsed = &target.statement;
         let fields = self.parser.get_result_schema(parsed, None)?;
         Ok(DescribeStatementResponse::new(
-            parsed.parameters.clone(),
+            parsed.parameter_types(),
             fields,
         ))
     }
@@ -654,39 +654,34 @@ impl ExtendedQueryHandler for Queries {
         PgWireError: From<<C as Sink<PgWireBackendMessage>>::Error>,
     {
         let parsed = &portal.statement.statement;
-        let Sorted::Query(query) = &parsed.sorted else {
-            return match self.simple(client, parsed.sorted.clone()).await {
-                Ok(response) => Ok(response),
-                Err(PgWireError::UserError(info)) => Ok(Response::Error(info)),
-                Err(other) => Err(other),
-            };
-        };
         let planned = parsed
             .plan
             .lock()
             .unwrap_or_else(|poisoned| poisoned.into_inner())
             .take();
-        let started = match planned {
-            Some(prepared) => self.service.run(prepared, caller(client)).await,
-            None => {
-                let sql = substitute(query, |number| {
-                    let index = number - 1;
-                    let pg_type = parsed.parameters.get(index).cloned().unwrap_or(Type::TEXT);
-                    literal(portal, index, &pg_type)
-                })?;
-                let sql = format!("{}{sql}", engine_settings(client));
-                self.service.query(&sql, caller(client)).await
+        let response = match (planned, &parsed.sorted) {
+            (Some(prepared), _) => match self.service.run(prepared, caller(client)).await {
+                Ok(stream) => {
+                    let fields = fields(
+                        &stream.schema(),
+                        &portal.result_column_format,
+                        &format_options(client),
+                    );
+                    Ok(Response::Query(respond(&self.service, stream, fields)))
+                }
+                Err(error) => Err(pg_error(&error)),
+            },
+            (None, sorted) => {
+                let values = if parsed.targets.is_empty() {
+                    Vec::new()
+                } else {
+                    params::values(portal, &parsed.declared, &parsed.targets)?
+                };
+                self.answer(client, sorted.clone(), values, &portal.result_column_format)
+                    .await
             }
         };
-        let stream = match started {
-            Ok(stream) => stream,
-            Err(error) => return Err(pg_error(&error)),
-        };
-        let fields = fields(
-            &stream.schema(),
-            &portal.result_column_format,
-            &format_options(client),
-        );
-        Ok(Response::Query(respond(&self.service, stream, fields)))
+        // An error goes back to pgwire, which reports it and skips to the next Sync.
+        response
     }
 }

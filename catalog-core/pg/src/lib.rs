@@ -24,6 +24,7 @@ mod auth;
 pub mod encode;
 mod front;
 mod listen;
+mod params;
 pub mod pg_catalog;
 pub mod statement;
 

@@ -71,6 +71,20 @@ const TYPES: &[(i32, &str, i16)] = &[
     (1700, "numeric", -1),
 ];
 
+/// The tables of pg_catalog filled from the catalog.
+pub const FILLED_TABLES: &[&str] = &[
+    "pg_namespace",
+    "pg_class",
+    "pg_attribute",
+    "pg_type",
+    "pg_description",
+    "pg_am",
+    "pg_database",
+    "pg_roles",
+    "pg_authid",
+    "pg_tablespace",
+];
+
 /// The tables of pg_catalog psql reads that are empty here: codelake has no
 /// indexes, constraints, defaults, inheritance, triggers, rules, policies,
 /// statistics objects, publications, collations beyond the default, foreign
@@ -96,6 +110,7 @@ pub const EMPTY_TABLES: &[&str] = &[
     "pg_event_trigger",
     "pg_enum",
     "pg_range",
+    "pg_auth_members",
 ];
 
 /// A table's or a column's comment: (object, column number or 0) → text.
@@ -457,6 +472,8 @@ fn tables(catalog: &[TableSpec], database: &str) -> (Arc<dyn SchemaProvider>, Co
         ("rolreplication", B),
         ("rolbypassrls", B),
         ("rolconnlimit", I),
+        ("rolvaliduntil", T),
+        ("rolconfig", T),
     ];
     let role = vec![vec![
         oid(ROLE_OID),
@@ -469,6 +486,8 @@ fn tables(catalog: &[TableSpec], database: &str) -> (Arc<dyn SchemaProvider>, Co
         flag(false),
         flag(false),
         V::Int32(Some(-1)),
+        none.clone(),
+        none.clone(),
     ]];
     register("pg_roles", role_columns, role.clone());
     register("pg_authid", role_columns, role);
@@ -623,6 +642,15 @@ fn tables(catalog: &[TableSpec], database: &str) -> (Arc<dyn SchemaProvider>, Co
             ],
         ),
         ("pg_range", &[("rngtypid", I), ("rngsubtype", I)]),
+        (
+            "pg_auth_members",
+            &[
+                ("roleid", I),
+                ("member", I),
+                ("grantor", I),
+                ("admin_option", B),
+            ],
+        ),
     ];
     debug_assert_eq!(
         empty.iter().map(|(name, _)| *name).collect::<Vec<_>>(),

@@ -14,8 +14,14 @@ use datafusion::sql::sqlparser::ast::{
 };
 use datafusion::sql::sqlparser::dialect::PostgreSqlDialect;
 use datafusion::sql::sqlparser::parser::Parser;
+use datafusion::sql::sqlparser::tokenizer::{Token, Tokenizer};
 
-use crate::pg_catalog::{EMPTY_TABLES, SCHEMA};
+use crate::pg_catalog::{EMPTY_TABLES, FILLED_TABLES, SCHEMA};
+
+/// Whether `name` is one of the pg_catalog tables served.
+fn is_catalog_table(name: &str) -> bool {
+    FILLED_TABLES.contains(&name) || EMPTY_TABLES.contains(&name)
+}
 
 /// One statement of a client's request, sorted.
 #[derive(Debug, Clone, PartialEq)]
@@ -28,12 +34,17 @@ pub enum Sorted {
     End(&'static str),
     /// `SET name = value` of a Postgres session setting, kept for the session.
     Set(String, String),
-    /// `SET datafusion.… = value`: kept for the session, sent before each query.
-    EngineSet(String),
+    /// `SET datafusion.name = value`: the name, and the statement to send
+    /// before each query of the session.
+    EngineSet(String, String),
     /// `SHOW name`.
     Show(String),
-    /// A statement with nothing to do here (`DISCARD ALL`, `DEALLOCATE`,
-    /// `RESET`, `LISTEN`): acknowledged with its tag.
+    /// `DISCARD`: the session's settings are forgotten.
+    Discard,
+    /// `DEALLOCATE name` (`None`: `ALL`): the prepared statement is dropped.
+    Deallocate(Option<String>),
+    /// A statement with nothing to do here (`SET TRANSACTION`): acknowledged
+    /// with its tag.
     Ignored(&'static str),
 }
 
@@ -41,24 +52,83 @@ pub enum Sorted {
 /// parse goes to the service as it came, which parses it with its own
 /// dialect and says what is wrong.
 pub fn sort(sql: &str) -> Vec<Sorted> {
-    let Ok(statements) = Parser::parse_sql(&PostgreSqlDialect {}, sql) else {
+    let Some(pieces) = split(sql) else {
         return vec![Sorted::Query(sql.to_owned())];
     };
-    let single = statements.len() == 1;
-    statements
+    pieces
         .into_iter()
-        .map(|statement| sort_one(statement, single.then_some(sql)))
+        .map(
+            |piece| match Parser::parse_sql(&PostgreSqlDialect {}, piece) {
+                Ok(mut statements) if statements.len() == 1 => {
+                    sort_one(statements.remove(0), piece)
+                }
+                _ => Sorted::Query(piece.to_owned()),
+            },
+        )
         .collect()
 }
 
-/// One statement, sorted; `original` is the whole request when it is this statement alone.
-fn sort_one(mut statement: Statement, original: Option<&str>) -> Sorted {
+/// The statements of `sql` as the client wrote them, split at the semicolons
+/// the tokenizer sees (not those in strings or comments), empty ones left out;
+/// `None` when it does not tokenize.
+fn split(sql: &str) -> Option<Vec<&str>> {
+    let tokens = Tokenizer::new(&PostgreSqlDialect {}, sql)
+        .tokenize_with_location()
+        .ok()?;
+    let line_starts: Vec<usize> = std::iter::once(0)
+        .chain(sql.match_indices('\n').map(|(at, _)| at + 1))
+        .collect();
+    // A location is a 1-based line and a 1-based column in characters.
+    let offset = |line: u64, column: u64| -> Option<usize> {
+        let start = *line_starts.get(usize::try_from(line).ok()?.checked_sub(1)?)?;
+        let column = usize::try_from(column).ok()?.checked_sub(1)?;
+        sql[start..]
+            .char_indices()
+            .nth(column)
+            .map(|(at, _)| start + at)
+    };
+    let mut pieces = Vec::new();
+    let mut from = 0;
+    for token in tokens {
+        if token.token == Token::SemiColon {
+            let at = offset(token.span.start.line, token.span.start.column)?;
+            pieces.push(sql.get(from..at)?);
+            from = at + 1;
+        }
+    }
+    pieces.push(sql.get(from..)?);
+    Some(
+        pieces
+            .into_iter()
+            .filter(|piece| !piece.trim().is_empty())
+            .collect(),
+    )
+}
+
+/// Whether `sql` has parameters (`$1`, `$2`, …) outside its strings and comments.
+pub fn has_parameters(sql: &str) -> bool {
+    Tokenizer::new(&PostgreSqlDialect {}, sql)
+        .tokenize()
+        .is_ok_and(|tokens| {
+            tokens.iter().any(|token| {
+                matches!(token, Token::Placeholder(name)
+                    if name.strip_prefix('$').is_some_and(|n| n.chars().all(|c| c.is_ascii_digit())))
+            })
+        })
+}
+
+/// One statement, sorted; `original` is its text as the client wrote it.
+fn sort_one(mut statement: Statement, original: &str) -> Sorted {
     match &statement {
         Statement::StartTransaction { .. } => return Sorted::Begin,
         Statement::Commit { .. } => return Sorted::End("COMMIT"),
         Statement::Rollback { .. } => return Sorted::End("ROLLBACK"),
-        Statement::Discard { .. } => return Sorted::Ignored("DISCARD ALL"),
-        Statement::Deallocate { .. } => return Sorted::Ignored("DEALLOCATE"),
+        Statement::Discard { .. } => return Sorted::Discard,
+        Statement::Deallocate { name, .. } => {
+            return Sorted::Deallocate(
+                (!name.value.eq_ignore_ascii_case("all")).then(|| name.value.clone()),
+            );
+        }
         Statement::ShowVariable { variable } => {
             return Sorted::Show(
                 variable
@@ -78,7 +148,7 @@ fn sort_one(mut statement: Statement, original: Option<&str>) -> Sorted {
     if rewrite(&mut statement) {
         Sorted::Query(statement.to_string())
     } else {
-        Sorted::Query(original.map_or_else(|| statement.to_string(), str::to_owned))
+        Sorted::Query(original.to_owned())
     }
 }
 
@@ -112,10 +182,12 @@ fn sort_set(set: &Set) -> Option<Sorted> {
         _ => return None,
     };
     if name.to_lowercase().starts_with("datafusion.") {
-        return Some(Sorted::EngineSet(format!(
-            "SET {name} = '{}'",
-            value.replace('\'', "''")
-        )));
+        // The value is quoted here (the service's dialect has no backslash
+        // escapes), and the name was parsed as an identifier.
+        return Some(Sorted::EngineSet(
+            name.to_lowercase(),
+            format!("SET {name} = '{}'", value.replace('\'', "''")),
+        ));
     }
     Some(Sorted::Set(name.to_lowercase(), value))
 }
@@ -126,20 +198,21 @@ fn unquote(text: &str) -> String {
 
 /// Rewrites Postgres-only syntax into what DataFusion plans; whether anything changed.
 pub fn rewrite(statement: &mut Statement) -> bool {
-    // Some rewrites are for catalog queries only, where they match what
-    // Postgres would answer; a query of the catalog's tables keeps its meaning.
+    // Rewrites are for catalog queries only, where they match what Postgres
+    // would answer: a query of the catalog's tables goes as it was written.
+    let ctes = cte_names(statement);
     let mut catalog = false;
     let _ = datafusion::sql::sqlparser::ast::visit_relations(statement, |relation| {
-        catalog |= relation.0.iter().any(|part| {
-            part.as_ident().is_some_and(|ident| {
-                ident.value.starts_with("pg_") || ident.value == "information_schema"
-            })
-        });
+        catalog |= is_catalog_relation(relation, &ctes);
         ControlFlow::<()>::Continue(())
     });
+    if !catalog {
+        return false;
+    }
     let mut rewriter = Rewriter {
         changed: false,
         catalog,
+        ctes,
     };
     if catalog && let Statement::Query(query) = statement {
         rewriter.changed |= empty_selects(&mut query.body);
@@ -155,6 +228,42 @@ struct Rewriter {
     changed: bool,
     /// Whether the statement reads pg_catalog.
     catalog: bool,
+    /// The names of the statement's common table expressions, which are never
+    /// pg_catalog's tables.
+    ctes: Vec<String>,
+}
+
+/// The names the statement's `WITH` clauses define.
+fn cte_names(statement: &Statement) -> Vec<String> {
+    let mut names = Vec::new();
+    let _ = datafusion::sql::sqlparser::ast::visit_statements(statement, |statement| {
+        if let Statement::Query(query) = statement
+            && let Some(with) = &query.with
+        {
+            names.extend(
+                with.cte_tables
+                    .iter()
+                    .map(|cte| cte.alias.name.value.clone()),
+            );
+        }
+        ControlFlow::<()>::Continue(())
+    });
+    names
+}
+
+/// Whether `relation` is one of pg_catalog's tables (written with its schema or
+/// without, unless a CTE has the name) or in `information_schema`.
+fn is_catalog_relation(relation: &ObjectName, ctes: &[String]) -> bool {
+    let parts: Vec<&str> = relation
+        .0
+        .iter()
+        .filter_map(|part| part.as_ident().map(|ident| ident.value.as_str()))
+        .collect();
+    match parts.as_slice() {
+        [schema, _] => *schema == SCHEMA || *schema == "information_schema",
+        [name] => is_catalog_table(name) && !ctes.iter().any(|cte| cte == name),
+        _ => false,
+    }
 }
 
 /// `pg_catalog.name` → `name`, for functions and types.
@@ -175,7 +284,8 @@ impl VisitorMut for Rewriter {
     fn post_visit_relation(&mut self, relation: &mut ObjectName) -> ControlFlow<()> {
         // Postgres finds pg_catalog's tables without a schema.
         if let [ObjectNamePart::Identifier(name)] = relation.0.as_slice()
-            && name.value.starts_with("pg_")
+            && is_catalog_table(&name.value)
+            && !self.ctes.contains(&name.value)
         {
             relation
                 .0
@@ -220,6 +330,21 @@ impl VisitorMut for Rewriter {
             }
             Expr::Collate { expr: inner, .. } => {
                 *expr = std::mem::replace(inner.as_mut(), Expr::value(Value::Null));
+                self.changed = true;
+            }
+            // `ARRAY(SELECT …)` of a catalog table that is always empty here
+            // (role memberships): an empty array, which psql prints as nothing.
+            Expr::Function(function)
+                if self.catalog
+                    && matches!(&function.args, FunctionArguments::Subquery(query) if reads_empty_table(query)) =>
+            {
+                *expr = Expr::Cast {
+                    kind: CastKind::Cast,
+                    expr: Box::new(Expr::value(Value::Null)),
+                    data_type: DataType::Text,
+                    array: false,
+                    format: None,
+                };
                 self.changed = true;
             }
             // Arrays in the catalog (options, privileges) are always empty here.
@@ -439,6 +564,15 @@ mod tests {
     fn plain_queries_pass_as_sent() {
         let sql = "select  *   from tpch.part where p_size = 5";
         assert_eq!(query(sql), sql);
+        // Only catalog queries are rewritten: a query of the catalog's tables
+        // keeps its COLLATE, casts and names, even one called like pg_class.
+        for sql in [
+            "SELECT p_name COLLATE \"C\" FROM tpch.part",
+            "SELECT '25'::oid FROM tpch.part",
+            "WITH pg_class AS (SELECT 1 AS oid) SELECT oid FROM pg_class",
+        ] {
+            assert_eq!(query(sql), sql);
+        }
         // The Postgres dialect cannot parse it: the service will say why.
         assert_eq!(query("SELEC 1"), "SELEC 1");
     }
@@ -458,6 +592,7 @@ mod tests {
         assert_eq!(
             sort("SET datafusion.execution.time_zone = 'UTC'"),
             vec![Sorted::EngineSet(
+                "datafusion.execution.time_zone".into(),
                 "SET datafusion.execution.time_zone = 'UTC'".into()
             )]
         );
@@ -466,5 +601,15 @@ mod tests {
             vec![Sorted::Show("transaction_isolation".into())]
         );
         assert_eq!(sort("BEGIN; SELECT 1; COMMIT").len(), 3);
+        // Statements are split where the tokenizer sees a semicolon, and sent
+        // as written, whatever their strings hold.
+        assert_eq!(
+            sort("SELECT 'a;b', 'it''s \\' ; -- c;\nSELECT 2;"),
+            vec![
+                Sorted::Query("SELECT 'a;b', 'it''s \\' ".into()),
+                Sorted::Query(" -- c;\nSELECT 2".into())
+            ]
+        );
+        assert_eq!(sort(" ; ;"), vec![]);
     }
 }

@@ -31,7 +31,7 @@ mod tls;
 pub use auth::Tokens;
 pub use error::{ErrorCode, ServeError};
 pub use metrics::Metrics;
-pub use service::{ALLOWED_SETTINGS, Caller, Limits, Prepared, QueryService};
+pub use service::{ALLOWED_SETTINGS, Caller, Limits, MAX_PARAMETERS, Prepared, QueryService};
 pub use stream::QueryStream;
 pub use tls::{TlsError, server_config};
 /// The rustls types a front end needs for TLS, at the version the service uses.

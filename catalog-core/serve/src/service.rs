@@ -8,12 +8,14 @@ use std::time::{Duration, Instant};
 
 use catalog_core::TableSpec;
 use catalog_runtime::StatementPolicy;
-use datafusion::arrow::datatypes::SchemaRef;
+use datafusion::arrow::datatypes::{DataType, SchemaRef};
+use datafusion::common::ScalarValue;
 use datafusion::execution::disk_manager::{DiskManagerBuilder, DiskManagerMode};
 use datafusion::execution::memory_pool::FairSpillPool;
 use datafusion::execution::runtime_env::RuntimeEnvBuilder;
 use datafusion::execution::session_state::{SessionState, SessionStateBuilder};
 use datafusion::execution::{SendableRecordBatchStream, TaskContext};
+use datafusion::logical_expr::LogicalPlan;
 use datafusion::physical_plan::ExecutionPlan;
 use datafusion::prelude::SessionContext;
 use tokio::sync::{OwnedSemaphorePermit, Semaphore};
@@ -30,6 +32,9 @@ pub const ALLOWED_SETTINGS: &[&str] = &[
     "datafusion.catalog.default_schema",
     "datafusion.explain.format",
 ];
+
+/// The most parameters a statement may have (Postgres's limit).
+pub const MAX_PARAMETERS: usize = 65535;
 
 /// What keeps a server up whatever its clients send.
 #[derive(Debug, Clone)]
@@ -236,7 +241,19 @@ impl QueryService {
     /// an allowed setting) for `caller`: the last statement's batches, as
     /// they come. Waits for a slot if all are taken.
     pub async fn query(&self, sql: &str, caller: Caller) -> Result<QueryStream, ServeError> {
-        self.begin(Work::Sql(sql), caller).await
+        self.begin(Work::Sql(sql, Vec::new()), caller).await
+    }
+
+    /// Runs `sql` as [`QueryService::query`] does, with `params` bound to the
+    /// parameters `$1`, `$2`, … of its last statement as values, never as SQL
+    /// text (for protocols with bound parameters: the Postgres wire's).
+    pub async fn query_with(
+        &self,
+        sql: &str,
+        params: Vec<ScalarValue>,
+        caller: Caller,
+    ) -> Result<QueryStream, ServeError> {
+        self.begin(Work::Sql(sql, params), caller).await
     }
 
     /// Runs a statement [`QueryService::prepare`]d before, as
@@ -311,7 +328,7 @@ impl QueryService {
         };
         let stream = async {
             match work {
-                Work::Sql(sql) => self.plan(sql, caller.front_end).await,
+                Work::Sql(sql, params) => self.plan(sql, caller.front_end, params).await,
                 Work::Planned(prepared) => {
                     datafusion::physical_plan::execute_stream(prepared.plan, prepared.task)
                         .map_err(|error| ServeError::from_datafusion(&error))
@@ -413,7 +430,7 @@ impl QueryService {
         // Planning may read sources (listings, footers), so it takes a slot too.
         let planned = async {
             let _slot = self.slot().await?;
-            let (plan, task) = self.physical(sql, front_end).await?;
+            let (plan, task) = self.physical(sql, front_end, Vec::new()).await?;
             Ok(Prepared { plan, task })
         };
         tokio::time::timeout_at(deadline.into(), planned)
@@ -427,21 +444,69 @@ impl QueryService {
         &self,
         sql: &str,
         front_end: &str,
+        params: Vec<ScalarValue>,
     ) -> Result<SendableRecordBatchStream, ServeError> {
-        let (plan, task) = self.physical(sql, front_end).await?;
+        let (plan, task) = self.physical(sql, front_end, params).await?;
         datafusion::physical_plan::execute_stream(plan, task)
             .map_err(|error| ServeError::from_datafusion(&error))
     }
 
-    /// The physical plan of `sql`'s last statement, after running the `SET`s
-    /// before it, and the context to execute it in.
-    async fn physical(
+    /// The schema `sql` would answer, and the type its last statement uses each
+    /// parameter `$1`, `$2`, … as (`None` where the statement does not tell),
+    /// from its logical plan under the policy, without running it: how a
+    /// protocol with bound parameters describes a statement before it has
+    /// their values. In a slot and within the query timeout, as `prepare`.
+    pub async fn describe_parameters(
         &self,
         sql: &str,
-        front_end: &str,
-    ) -> Result<(Arc<dyn ExecutionPlan>, Arc<TaskContext>), ServeError> {
-        let ctx = SessionContext::new_with_state(self.state_for(front_end).clone());
-        let statements = parse(&ctx, sql)?;
+        caller: Caller,
+    ) -> Result<(SchemaRef, Vec<Option<DataType>>), ServeError> {
+        let described = async {
+            let _slot = self.slot().await?;
+            let ctx = SessionContext::new_with_state(self.state_for(caller.front_end).clone());
+            let plan = self.logical(&ctx, sql).await?;
+            let types = plan
+                .get_parameter_types()
+                .map_err(|error| ServeError::from_datafusion(&error))?;
+            let mut numbered = Vec::new();
+            for (name, data_type) in types {
+                let number = name
+                    .strip_prefix('$')
+                    .and_then(|n| n.parse::<usize>().ok())
+                    .filter(|n| (1..=MAX_PARAMETERS).contains(n))
+                    .ok_or_else(|| {
+                        ServeError::new(
+                            ErrorCode::InvalidQuery,
+                            format!(
+                                "parameter `{name}`: parameters are numbered $1 to ${MAX_PARAMETERS}"
+                            ),
+                        )
+                    })?;
+                numbered.push((number, data_type));
+            }
+            let count = numbered.iter().map(|(n, _)| *n).max().unwrap_or(0);
+            let mut ordered = vec![None; count];
+            for (number, data_type) in numbered {
+                ordered[number - 1] = data_type;
+            }
+            let schema: SchemaRef = Arc::new(plan.schema().as_arrow().clone());
+            Ok((schema, ordered))
+        };
+        let deadline = Instant::now() + self.limits.query_timeout;
+        let result: Result<_, ServeError> = tokio::time::timeout_at(deadline.into(), described)
+            .await
+            .map_err(|_| self.timeout())
+            .and_then(|described| described);
+        if let Err(error) = &result {
+            self.metrics.error(caller.front_end, error.code);
+        }
+        result
+    }
+
+    /// The logical plan of `sql`'s last statement, checked against the policy,
+    /// after running the `SET`s before it in `ctx`.
+    async fn logical(&self, ctx: &SessionContext, sql: &str) -> Result<LogicalPlan, ServeError> {
+        let statements = parse(ctx, sql)?;
         let last = statements.len() - 1;
         // Before the query, only settings: nothing else is run whole into memory.
         if let Some(other) = statements[..last].iter().find(|statement| {
@@ -467,25 +532,45 @@ impl QueryService {
             self.policy
                 .check(&plan, &state.config_options().catalog)
                 .map_err(|refused| ServeError::new(ErrorCode::Forbidden, refused.to_string()))?;
-            let frame = ctx
-                .execute_logical_plan(plan)
-                .await
-                .map_err(|error| self.planning_error(&error))?;
-            if index < last {
-                frame
-                    .collect()
-                    .await
-                    .map_err(|error| ServeError::from_datafusion(&error))?;
-            } else {
-                let task = Arc::new(frame.task_ctx());
-                let plan = frame
-                    .create_physical_plan()
-                    .await
-                    .map_err(|error| ServeError::from_datafusion(&error))?;
-                return Ok((plan, task));
+            if index == last {
+                return Ok(plan);
             }
+            ctx.execute_logical_plan(plan)
+                .await
+                .map_err(|error| self.planning_error(&error))?
+                .collect()
+                .await
+                .map_err(|error| ServeError::from_datafusion(&error))?;
         }
         unreachable!("`parse` returns at least one statement")
+    }
+
+    /// The physical plan of `sql`'s last statement, after running the `SET`s
+    /// before it, with `params` bound to its parameters, and the context to
+    /// execute it in.
+    async fn physical(
+        &self,
+        sql: &str,
+        front_end: &str,
+        params: Vec<ScalarValue>,
+    ) -> Result<(Arc<dyn ExecutionPlan>, Arc<TaskContext>), ServeError> {
+        let ctx = SessionContext::new_with_state(self.state_for(front_end).clone());
+        let mut plan = self.logical(&ctx, sql).await?;
+        if !params.is_empty() {
+            plan = plan
+                .with_param_values(params)
+                .map_err(|error| ServeError::from_datafusion(&error))?;
+        }
+        let frame = ctx
+            .execute_logical_plan(plan)
+            .await
+            .map_err(|error| self.planning_error(&error))?;
+        let task = Arc::new(frame.task_ctx());
+        let plan = frame
+            .create_physical_plan()
+            .await
+            .map_err(|error| ServeError::from_datafusion(&error))?;
+        Ok((plan, task))
     }
 
     /// A planning error; a table that is declared but could not be opened is
@@ -565,7 +650,7 @@ impl Prepared {
 
 /// What a query starts from: SQL to plan, or a plan.
 enum Work<'a> {
-    Sql(&'a str),
+    Sql(&'a str, Vec<ScalarValue>),
     Planned(Prepared),
 }
 

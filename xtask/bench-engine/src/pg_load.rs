@@ -9,8 +9,8 @@ use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use anyhow::Context;
-use pgwire::api::client::auth::DefaultStartupHandler;
 use pgwire::api::client::Config;
+use pgwire::api::client::auth::DefaultStartupHandler;
 use pgwire::api::client::query::{DefaultSimpleQueryHandler, Response};
 use pgwire::tokio::client::PgWireClient;
 
