@@ -337,7 +337,7 @@ impl Report {
             .map(|m| m.median)
             .collect();
         goal(
-            "`codelake serve` errors under load (HTTP and Flight SQL; small query and Q6)",
+            "`codelake serve` errors under load (HTTP, Flight SQL and Postgres; small query and Q6)",
             "0",
             (!errors.is_empty()).then(|| format!("{}", errors.iter().sum::<f64>())),
             (!errors.is_empty()).then(|| errors.iter().all(|errors| *errors == 0.0)),
