@@ -11,7 +11,9 @@ use catalog_env::local::FEDERATED_QUERY;
 use datafusion::arrow::array::RecordBatch;
 
 use crate::cli::{assert_ok, run, seeded_project, stderr};
-use crate::serve::{Server, TOKEN, certificate, corrupt_part, lines, rows};
+use crate::serve::{
+    Server, TOKEN, assert_refused_beyond_loopback, certificate, corrupt_part, lines, rows,
+};
 
 /// The clients' venv Python; its absence fails the test with the command
 /// that installs it.
@@ -293,43 +295,22 @@ fn a_broken_table_is_named_and_bad_connections_leave_flight_serving() {
 
     // The metrics count Flight SQL's queries apart from HTTP's: the corrupt
     // table failed while described, the other ran.
-    let metrics = server.metrics();
-    for line in [
+    server.assert_metrics(&[
         "codelake_queries_total{front_end=\"flight\"} 1",
         "codelake_errors_total{front_end=\"flight\",code=\"source_error\"} 1",
-    ] {
-        assert!(metrics.lines().any(|l| l == line), "{line}\n{metrics}");
-    }
+    ]);
 
     // A client that connects and says nothing does not hold up the drain:
     // SIGTERM ends the server before its 30 s of grace are over.
     let silent = TcpStream::connect(&address).unwrap();
-    assert_eq!(server.terminate(), Some(0));
-    let log = std::fs::read_to_string(dir.path().join("serve.log")).unwrap();
-    assert!(!log.contains("cut short"), "{log}");
+    server.assert_drains(dir.path());
     drop(silent);
 }
 
 #[test]
 fn flight_beyond_loopback_needs_tls_too() {
+    assert_refused_beyond_loopback("--flight-listen");
     let dir = tempfile::tempdir().unwrap();
-    let output = run(
-        dir.path(),
-        &[
-            "serve",
-            "--listen",
-            "127.0.0.1:0",
-            "--flight-listen",
-            "0.0.0.0:0",
-        ],
-    );
-    assert_eq!(output.status.code(), Some(3), "{}", stderr(&output));
-    assert!(
-        stderr(&output).contains("--flight-listen 0.0.0.0:0")
-            && stderr(&output).contains("needs TLS"),
-        "{}",
-        stderr(&output)
-    );
     let output = run(dir.path(), &["serve", "--flight-listen", "nowhere"]);
     assert_eq!(output.status.code(), Some(2), "{}", stderr(&output));
     assert!(stderr(&output).contains("nor `off`"), "{}", stderr(&output));

@@ -11,9 +11,11 @@ use std::time::Duration;
 use catalog_env::local::FEDERATED_QUERY;
 use serde_json::{Value, json};
 
-use crate::cli::{assert_ok, run, seeded_project, stderr};
+use crate::cli::{assert_ok, run, seeded_project};
 use crate::flight::client_python;
-use crate::serve::{Server, TOKEN, certificate, corrupt_part, lines};
+use crate::serve::{
+    Server, TOKEN, assert_refused_beyond_loopback, certificate, corrupt_part, lines,
+};
 
 /// A libpq connection string for the server at `address` (`host:port`).
 fn conninfo(address: &str, sslmode: &str) -> String {
@@ -364,41 +366,20 @@ fn a_broken_table_is_named_and_bad_connections_leave_postgres_serving() {
 
     // The metrics count the Postgres front end's queries apart: three, one of
     // which failed as the corrupt table was read.
-    let metrics = server.metrics();
-    for line in [
+    server.assert_metrics(&[
         "codelake_queries_total{front_end=\"postgres\"} 3",
         "codelake_errors_total{front_end=\"postgres\",code=\"source_error\"} 1",
-    ] {
-        assert!(metrics.lines().any(|l| l == line), "{line}\n{metrics}");
-    }
+    ]);
 
     // An idle session does not hold up the drain: SIGTERM ends the server
     // before its 30 s of grace are over.
-    assert_eq!(server.terminate(), Some(0));
-    let log = std::fs::read_to_string(dir.path().join("serve.log")).unwrap();
-    assert!(!log.contains("cut short"), "{log}");
+    server.assert_drains(dir.path());
     drop(silent);
 }
 
 #[test]
 fn postgres_beyond_loopback_needs_tls_and_speaks_it() {
-    let dir = tempfile::tempdir().unwrap();
-    let output = run(
-        dir.path(),
-        &[
-            "serve",
-            "--listen",
-            "127.0.0.1:0",
-            "--pg-listen",
-            "0.0.0.0:0",
-        ],
-    );
-    assert_eq!(output.status.code(), Some(3), "{}", stderr(&output));
-    assert!(
-        stderr(&output).contains("--pg-listen 0.0.0.0:0") && stderr(&output).contains("needs TLS"),
-        "{}",
-        stderr(&output)
-    );
+    assert_refused_beyond_loopback("--pg-listen");
 
     let dir = seeded_project();
     let (cert, key) = certificate(dir.path());

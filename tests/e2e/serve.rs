@@ -118,6 +118,22 @@ impl Server {
     }
 
     /// Sends SIGTERM and waits for the process: its exit code.
+    /// Asserts that `/metrics` has each of `lines`.
+    pub(crate) fn assert_metrics(&self, lines: &[&str]) {
+        let metrics = self.metrics();
+        for line in lines {
+            assert!(metrics.lines().any(|l| l == *line), "{line}\n{metrics}");
+        }
+    }
+
+    /// SIGTERM, then asserts that the server in `dir` exited 0 within its
+    /// grace, cutting no query short.
+    pub(crate) fn assert_drains(&mut self, dir: &Path) {
+        assert_eq!(self.terminate(), Some(0));
+        let log = std::fs::read_to_string(dir.join("serve.log")).unwrap();
+        assert!(!log.contains("cut short"), "{log}");
+    }
+
     pub(crate) fn terminate(&mut self) -> Option<i32> {
         let child = self.child.as_mut()?;
         let _ = Command::new("kill")
@@ -591,6 +607,22 @@ fn limits_fail_a_query_alone() {
     ] {
         assert!(metrics.contains(line), "{line}\n{metrics}");
     }
+}
+
+/// Asserts that `codelake serve FLAG 0.0.0.0:0` without TLS exits 3, naming the flag.
+pub(crate) fn assert_refused_beyond_loopback(flag: &str) {
+    let dir = tempfile::tempdir().unwrap();
+    let output = run(
+        dir.path(),
+        &["serve", "--listen", "127.0.0.1:0", flag, "0.0.0.0:0"],
+    );
+    assert_eq!(output.status.code(), Some(3), "{}", stderr(&output));
+    assert!(
+        stderr(&output).contains(&format!("{flag} 0.0.0.0:0"))
+            && stderr(&output).contains("needs TLS"),
+        "{}",
+        stderr(&output)
+    );
 }
 
 #[test]

@@ -41,6 +41,7 @@ use datafusion::execution::object_store::ObjectStoreUrl;
 use datafusion::prelude::{SessionConfig, SessionContext};
 
 mod flight_load;
+mod load;
 mod pg_load;
 
 fn main() -> anyhow::Result<()> {
