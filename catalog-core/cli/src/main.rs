@@ -109,9 +109,10 @@ enum Command {
     /// Print a `#[derive(Table)]` struct read from a live source (Parquet on S3, CSV,
     /// HTTP JSON, a function), with the types it really has, ready for `tables/`.
     NewTable(new_table::NewTableArgs),
-    /// Serve the catalog over HTTP and Arrow Flight SQL, read-only, behind bearer
-    /// tokens: SQL in; JSON, NDJSON, CSV, Arrow or Parquet out over HTTP, Arrow
-    /// over Flight SQL for ADBC and pyarrow (docs/reference/serve.md).
+    /// Serve the catalog over HTTP, Arrow Flight SQL and the Postgres wire,
+    /// read-only, behind bearer tokens: SQL in; JSON, NDJSON, CSV, Arrow or
+    /// Parquet out over HTTP, Arrow over Flight SQL for ADBC and pyarrow, rows
+    /// for psql and psycopg over Postgres (docs/reference/serve.md).
     Serve(serve::ServeArgs),
     /// Start the local environment, seed it if empty, and run the seed query and a federated join.
     Demo {

@@ -92,7 +92,7 @@ fn parse_listen(text: &str) -> Result<Listen, String> {
     }
     text.parse().map(Listen::On).map_err(|_| {
         format!(
-            "`{text}` is not an address such as `127.0.0.1:32010` (port 0 picks one), nor `off`"
+            "`{text}` is not an address HOST:PORT such as `127.0.0.1:0` (port 0 picks a free one), nor `off`"
         )
     })
 }

@@ -257,7 +257,8 @@ fn tables(catalog: &[TableSpec], database: &str) -> (Arc<dyn SchemaProvider>, Co
                 V::Int32(Some(0)),
                 V::Int32(Some(type_modifier(field.data_type()))),
                 flag(type_size(&pg) > 0),
-                text("x"),
+                // Postgres keeps fixed-width values plain, the others extended.
+                text(if type_size(&pg) > 0 { "p" } else { "x" }),
                 text(""),
                 flag(not_null),
                 flag(false),

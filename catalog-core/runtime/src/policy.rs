@@ -188,11 +188,19 @@ impl StatementPolicy {
             .map(|name| (name, schema_of(name)))
             .filter(|(_, schema)| self.is_catalog_database(schema))
         {
+            // Ad-hoc tables are for the local CLI; a server creates none.
+            let ad_hoc = if self.local_files {
+                format!(
+                    "; for an ad-hoc table, use a name outside the catalog's databases, e.g. `scratch_{}`",
+                    name.table()
+                )
+            } else {
+                "; this server is read-only: for an ad-hoc table, use `codelake sql` on your machine"
+                    .to_owned()
+            };
             return Err(Refused(format!(
                 "{what} `{name}`: `{database}` is a database of the catalog, which is code: \
-                 declare or change its tables in `tables/src` and review the change; \
-                 for an ad-hoc table, use a name outside the catalog's databases, e.g. `scratch_{}`",
-                name.table()
+                 declare or change its tables in `tables/src` and review the change{ad_hoc}"
             )));
         }
         let schema = match ddl {
@@ -350,6 +358,17 @@ mod tests {
             let refused = verdict(&server, sql).await.unwrap_err();
             assert!(refused.contains("read-only"), "{sql}: {refused}");
         }
+        // A catalog table: the local CLI suggests an ad-hoc table, which a server cannot make.
+        let drop = "DROP TABLE tpch.part";
+        let (locally, served) = (
+            verdict(&local, drop).await.unwrap_err(),
+            verdict(&server, drop).await.unwrap_err(),
+        );
+        assert!(locally.contains("scratch_part"), "{locally}");
+        assert!(
+            !served.contains("scratch_") && served.contains("codelake sql"),
+            "{served}"
+        );
         let refused = verdict(&local, "COPY (SELECT 1) TO 's3://bucket/out.parquet'")
             .await
             .unwrap_err();
