@@ -22,10 +22,12 @@
 
 mod auth;
 pub mod encode;
+mod extended;
 mod front;
 mod listen;
 mod params;
 pub mod pg_catalog;
+mod rewrite;
 pub mod statement;
 
 pub use front::PgFront;
