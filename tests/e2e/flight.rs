@@ -10,9 +10,10 @@ use std::process::{Command, Stdio};
 use catalog_env::local::FEDERATED_QUERY;
 use datafusion::arrow::array::RecordBatch;
 
-use crate::cli::{assert_ok, run, seeded_project, stderr};
+use crate::cli::{run, seeded_project, stderr};
 use crate::serve::{
-    Server, TOKEN, assert_refused_beyond_loopback, certificate, corrupt_part, lines, rows,
+    Server, TOKEN, TYPED, assert_refused_beyond_loopback, certificate, cli_answers, corrupt_part,
+    lines, rows,
 };
 
 /// The clients' venv Python; its absence fails the test with the command
@@ -118,19 +119,10 @@ fn client_trusting(
         .collect()
 }
 
-/// Text read from Parquet (`Utf8View`), a decimal and a date.
-const TYPED: &str = "SELECT p.p_name, p.p_retailprice, o.o_orderdate FROM tpch.part p, tpch.orders o \
-                     WHERE p.p_partkey = o.o_orderkey ORDER BY p.p_partkey LIMIT 5";
-
 #[test]
 fn adbc_queries_lists_and_is_refused_as_the_service_says() {
     let dir = seeded_project();
-    let cli_json = run(dir.path(), &["sql", "-f", "json", FEDERATED_QUERY]);
-    assert_ok(&cli_json);
-    let expected = lines(&cli_json.stdout);
-    assert!(expected.len() > 3, "{expected:?}");
-    let cli_typed = run(dir.path(), &["sql", "-f", "json", TYPED]);
-    assert_ok(&cli_typed);
+    let (expected, cli_typed) = cli_answers(dir.path());
     let server = Server::start(dir.path(), &[]);
     let uri = server.flight.clone().expect("Flight SQL is on by default");
 

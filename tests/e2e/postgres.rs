@@ -11,10 +11,11 @@ use std::time::Duration;
 use catalog_env::local::FEDERATED_QUERY;
 use serde_json::{Value, json};
 
-use crate::cli::{assert_ok, run, seeded_project};
+use crate::cli::{run, seeded_project};
 use crate::flight::client_python;
 use crate::serve::{
-    Server, TOKEN, assert_refused_beyond_loopback, certificate, corrupt_part, lines,
+    Server, TOKEN, TYPED, assert_refused_beyond_loopback, certificate, cli_answers, corrupt_part,
+    lines,
 };
 
 /// A libpq connection string for the server at `address` (`host:port`).
@@ -95,19 +96,10 @@ fn answer_rows(answer: &Value) -> Vec<Value> {
         .clone()
 }
 
-/// Text read from Parquet (`Utf8View`), a decimal and a date.
-const TYPED: &str = "SELECT p.p_name, p.p_retailprice, o.o_orderdate FROM tpch.part p, tpch.orders o \
-                     WHERE p.p_partkey = o.o_orderkey ORDER BY p.p_partkey LIMIT 5";
-
 #[test]
 fn psql_and_psycopg_query_list_and_are_refused_as_the_service_says() {
     let dir = seeded_project();
-    let cli_json = run(dir.path(), &["sql", "-f", "json", FEDERATED_QUERY]);
-    assert_ok(&cli_json);
-    let expected = lines(&cli_json.stdout);
-    assert!(expected.len() > 3, "{expected:?}");
-    let cli_typed = run(dir.path(), &["sql", "-f", "json", TYPED]);
-    assert_ok(&cli_typed);
+    let (expected, cli_typed) = cli_answers(dir.path());
     let server = Server::start(dir.path(), &[]);
     let address = server.pg.clone().expect("Postgres is on by default");
 

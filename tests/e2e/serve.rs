@@ -5,7 +5,7 @@
 use std::io::{BufRead, BufReader, Read, Write};
 use std::net::TcpStream;
 use std::path::Path;
-use std::process::{Child, Command, Stdio};
+use std::process::{Child, Command, Output, Stdio};
 use std::time::Duration;
 
 use catalog_env::local::FEDERATED_QUERY;
@@ -607,6 +607,22 @@ fn limits_fail_a_query_alone() {
     ] {
         assert!(metrics.contains(line), "{line}\n{metrics}");
     }
+}
+
+/// Text read from Parquet (`Utf8View`), a decimal and a date.
+pub(crate) const TYPED: &str = "SELECT p.p_name, p.p_retailprice, o.o_orderdate FROM tpch.part p, tpch.orders o \
+                     WHERE p.p_partkey = o.o_orderkey ORDER BY p.p_partkey LIMIT 5";
+
+/// What the CLI answers in `dir`, for a protocol's answers to be compared
+/// with: the federated query's rows, and [`TYPED`]'s output as JSON lines.
+pub(crate) fn cli_answers(dir: &Path) -> (Vec<serde_json::Value>, Output) {
+    let cli_json = run(dir, &["sql", "-f", "json", FEDERATED_QUERY]);
+    assert_ok(&cli_json);
+    let expected = lines(&cli_json.stdout);
+    assert!(expected.len() > 3, "{expected:?}");
+    let cli_typed = run(dir, &["sql", "-f", "json", TYPED]);
+    assert_ok(&cli_typed);
+    (expected, cli_typed)
 }
 
 /// Asserts that `codelake serve FLAG 0.0.0.0:0` without TLS exits 3, naming the flag.

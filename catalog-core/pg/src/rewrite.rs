@@ -35,10 +35,9 @@ pub fn rewrite(statement: &mut Statement) -> bool {
     }
     let mut rewriter = Rewriter {
         changed: false,
-        catalog,
         ctes,
     };
-    if catalog && let Statement::Query(query) = statement {
+    if let Statement::Query(query) = statement {
         rewriter.changed |= empty_selects(&mut query.body);
         if rewriter.changed {
             query.order_by = None;
@@ -50,8 +49,6 @@ pub fn rewrite(statement: &mut Statement) -> bool {
 
 struct Rewriter {
     changed: bool,
-    /// Whether the statement reads pg_catalog.
-    catalog: bool,
     /// The names of the statement's common table expressions, which are never
     /// pg_catalog's tables.
     ctes: Vec<String>,
@@ -134,11 +131,11 @@ impl VisitorMut for Rewriter {
             // catalog's have at most one row: `max` plans and answers the same.
             // A scalar subquery of a catalog table codelake leaves empty
             // (defaults, collations, constraints) is null, as in Postgres.
-            Expr::Subquery(query) if self.catalog && reads_empty_table(query) => {
+            Expr::Subquery(query) if reads_empty_table(query) => {
                 *expr = Expr::value(Value::Null);
                 self.changed = true;
             }
-            Expr::Subquery(query) if self.catalog => {
+            Expr::Subquery(query) => {
                 if let SetExpr::Select(select) = query.body.as_mut()
                     && select.projection.len() == 1
                     && matches!(select.group_by, GroupByExpr::Expressions(ref e, _) if e.is_empty())
@@ -158,32 +155,17 @@ impl VisitorMut for Rewriter {
             }
             // `ARRAY(SELECT …)` of a catalog table that is always empty here
             // (role memberships): an empty array, which psql prints as nothing.
-            Expr::Function(function)
-                if self.catalog
-                    && matches!(&function.args, FunctionArguments::Subquery(query) if reads_empty_table(query)) =>
+            Expr::Function(function) if matches!(&function.args, FunctionArguments::Subquery(query) if reads_empty_table(query)) =>
             {
-                *expr = Expr::Cast {
-                    kind: CastKind::Cast,
-                    expr: Box::new(Expr::value(Value::Null)),
-                    data_type: DataType::Text,
-                    array: false,
-                    format: None,
-                };
+                *expr = null_text();
                 self.changed = true;
             }
             // Arrays in the catalog (options, privileges) are always empty here.
             Expr::Function(function)
-                if self.catalog
-                    && unqualified(&function.name)
-                        .is_some_and(|name| name.value.eq_ignore_ascii_case("array_to_string")) =>
+                if unqualified(&function.name)
+                    .is_some_and(|name| name.value.eq_ignore_ascii_case("array_to_string")) =>
             {
-                *expr = Expr::Cast {
-                    kind: CastKind::Cast,
-                    expr: Box::new(Expr::value(Value::Null)),
-                    data_type: DataType::Text,
-                    array: false,
-                    format: None,
-                };
+                *expr = null_text();
                 self.changed = true;
             }
             Expr::Function(function) => {
@@ -295,6 +277,17 @@ fn is_aggregate(expr: &Expr) -> bool {
     if function.name.0.last().and_then(|part| part.as_ident()).is_some_and(|name| {
         AGGREGATES.contains(&name.value.to_lowercase().as_str())
     }))
+}
+
+/// `CAST(NULL AS TEXT)`: an empty array as psql prints it.
+fn null_text() -> Expr {
+    Expr::Cast {
+        kind: CastKind::Cast,
+        expr: Box::new(Expr::value(Value::Null)),
+        data_type: DataType::Text,
+        array: false,
+        format: None,
+    }
 }
 
 /// `name(args)`.
