@@ -17,5 +17,14 @@ use proc_macro::TokenStream;
 /// Arrow record batches.
 #[proc_macro_derive(Table, attributes(table, column))]
 pub fn derive_table(input: TokenStream) -> TokenStream {
-    catalog_derive_internals::expand(input.into()).into()
+    // rustc runs in the workspace root and names files relative to it; a
+    // view's `.sql` file is found beside the file that declares it.
+    let root = std::env::current_dir().unwrap_or_default();
+    let origin = catalog_derive_internals::Origin {
+        file: proc_macro::Span::call_site()
+            .local_file()
+            .map(|file| root.join(file)),
+        root,
+    };
+    catalog_derive_internals::expand(input.into(), &origin).into()
 }

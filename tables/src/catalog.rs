@@ -15,7 +15,10 @@ pub static REGISTRY: Registry = Registry::new(&[
     <crate::tpch::Part as Table>::SPEC,
     <crate::tpch::PartSupp as Table>::SPEC,
     <crate::tpch::PriceTier as Table>::SPEC,
+    <crate::tpch::PriceTierLocal as Table>::SPEC,
     <crate::tpch::Region as Table>::SPEC,
+    <crate::tpch::RevenueByNation as Table>::SPEC,
+    <crate::tpch::RevenueByYear as Table>::SPEC,
     <crate::tpch::Supplier as Table>::SPEC,
 ]);
 
@@ -33,7 +36,7 @@ impl Catalog {
     pub const fn registry(self) -> &'static Registry {
         &REGISTRY
     }
-    /// Database `tpch`: 10 tables.
+    /// Database `tpch`: 13 tables.
     pub const fn tpch(self) -> databases::Tpch {
         databases::Tpch
     }
@@ -78,8 +81,24 @@ pub mod databases {
         pub const fn price_tiers(self) -> ::catalog_core::TableRef<crate::tpch::PriceTier> {
             ::catalog_core::TableRef::new()
         }
+        /// `tpch.price_tiers_local`: Price tiers in local currencies: each tier's bounds in every currency the FX API quotes.
+        pub const fn price_tiers_local(
+            self,
+        ) -> ::catalog_core::TableRef<crate::tpch::PriceTierLocal> {
+            ::catalog_core::TableRef::new()
+        }
         /// `tpch.region`: Regions: the 5 fixed world regions that nations belong to (TPC-H `REGION`).
         pub const fn region(self) -> ::catalog_core::TableRef<crate::tpch::Region> {
+            ::catalog_core::TableRef::new()
+        }
+        /// `tpch.revenue_by_nation`: Revenue by nation and year: what customers of each nation paid, per order year, after discounts.
+        pub const fn revenue_by_nation(
+            self,
+        ) -> ::catalog_core::TableRef<crate::tpch::RevenueByNation> {
+            ::catalog_core::TableRef::new()
+        }
+        /// `tpch.revenue_by_year`: Revenue by year: all nations' revenue per order year, read from the `revenue_by_nation` view.
+        pub const fn revenue_by_year(self) -> ::catalog_core::TableRef<crate::tpch::RevenueByYear> {
             ::catalog_core::TableRef::new()
         }
         /// `tpch.supplier`: Suppliers: one row per supplier of parts (TPC-H `SUPPLIER`, SF × 10,000 rows).

@@ -350,3 +350,83 @@ pub struct PriceTier {
     /// What the tier means, in one sentence, for reports.
     pub description: String,
 }
+
+/// Revenue by nation and year: what customers of each nation paid, per order year, after discounts.
+///
+/// A view: its rows are `tpch/revenue_by_nation.sql`, run over `lineitem`,
+/// `orders`, `customer` and `nation`; its fields are the contract that SQL
+/// is checked against.
+#[derive(Table, Debug, Clone, PartialEq)]
+#[table(
+    database = "tpch",
+    name = "revenue_by_nation",
+    view = "tpch/revenue_by_nation.sql",
+    owner = "data-platform@codelake.dev",
+    freshness = "24h",
+    min_rows = 1
+)]
+pub struct RevenueByNation {
+    /// Customer nation's name, from `nation.n_name`.
+    pub nation: String,
+    /// Calendar year the orders were placed in.
+    pub order_year: i32,
+    /// Revenue in dollars: the sum of `l_extendedprice × (1 − l_discount)` over the year's line items.
+    #[column(min = 0)]
+    pub revenue: Option<Decimal<18, 2>>,
+    /// Orders placed by the nation's customers in that year.
+    #[column(min = 1)]
+    pub orders: i64,
+}
+
+/// Price tiers in local currencies: each tier's bounds in every currency the FX API quotes.
+///
+/// A federated view: `price_tiers` is computed by a Rust function and
+/// `exchange_rates` is fetched from an HTTP API, joined in one query.
+#[derive(Table, Debug, Clone, PartialEq)]
+#[table(
+    database = "tpch",
+    name = "price_tiers_local",
+    view = "tpch/price_tiers_local.sql",
+    owner = "data-platform@codelake.dev",
+    freshness = "15m",
+    freshness_column = "rate_as_of",
+    min_rows = 1
+)]
+pub struct PriceTierLocal {
+    /// Tier name, from `price_tiers.tier`.
+    pub tier: String,
+    /// ISO 4217 currency code, from `exchange_rates.currency`.
+    pub currency: String,
+    /// The tier's lowest price in the currency, rounded to 2 decimals.
+    #[column(min = 0)]
+    pub min_price_local: f64,
+    /// The tier's upper bound in the currency (exclusive); null for no upper bound.
+    #[column(min = 0)]
+    pub max_price_local: Option<f64>,
+    /// When the exchange rate used was observed.
+    pub rate_as_of: DateTime<Utc>,
+}
+
+/// Revenue by year: all nations' revenue per order year, read from the `revenue_by_nation` view.
+#[derive(Table, Debug, Clone, PartialEq)]
+#[table(
+    database = "tpch",
+    name = "revenue_by_year",
+    view = "tpch/revenue_by_year.sql",
+    owner = "data-platform@codelake.dev",
+    freshness = "24h",
+    min_rows = 1
+)]
+pub struct RevenueByYear {
+    /// Calendar year the orders were placed in.
+    #[column(unique)]
+    pub order_year: i32,
+    /// Revenue in dollars over every nation.
+    #[column(min = 0)]
+    pub revenue: Option<Decimal<18, 2>>,
+    /// Nations whose customers ordered that year.
+    #[column(min = 1, max = 25)]
+    pub nations: i64,
+    /// The largest one nation's revenue that year.
+    pub top_nation_revenue: Option<Decimal<18, 2>>,
+}

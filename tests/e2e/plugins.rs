@@ -178,6 +178,7 @@ fn spec(name: &str, source: &str, options: &[(&str, &str)]) -> catalog_core::Tab
             min: None,
             max: None,
         }]),
+        view: None,
     }
 }
 

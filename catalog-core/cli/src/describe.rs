@@ -150,7 +150,7 @@ fn first_line(doc: &str) -> &str {
     doc.lines().next().unwrap_or_default()
 }
 
-fn ignore_broken_pipe(result: std::io::Result<()>) -> Result<(), CliError> {
+pub(crate) fn ignore_broken_pipe(result: std::io::Result<()>) -> Result<(), CliError> {
     match result {
         Err(error) if error.kind() != std::io::ErrorKind::BrokenPipe => {
             Err(CliError::failed(error))

@@ -32,6 +32,7 @@ mod serve;
 mod session;
 mod shell;
 mod verify;
+mod views;
 
 use std::ffi::OsString;
 use std::path::PathBuf;
@@ -106,6 +107,9 @@ enum Command {
     ///
     /// Exit code 0 when every table passes, 1 when one fails, 4 when none can be reached.
     Verify(verify::VerifyArgs),
+    /// Check every view against the declared tables it reads (no data, no
+    /// server) and print its column lineage.
+    Views(views::ViewsArgs),
     /// Print a `#[derive(Table)]` struct read from a live source (Parquet on S3, CSV,
     /// HTTP JSON, a function), with the types it really has, ready for `tables/`.
     NewTable(new_table::NewTableArgs),
@@ -264,6 +268,7 @@ async fn run(cli: Cli) -> Result<(), CliError> {
             }
         }
         Command::Tables { format } => describe::tables(format),
+        Command::Views(args) => views::run(args).await,
         Command::Serve(args) => serve::run(&global, args).await,
         Command::Describe { table } => describe::describe(&table),
         Command::Local { command } => match command {

@@ -166,6 +166,7 @@ fn undeclared(args: &NewTableArgs, from: &str) -> Result<TableSpec, CliError> {
         owner: None,
         expectations: Expectations::default(),
         columns: Cow::Borrowed(&[]),
+        view: None,
     };
     let problems = catalog_core::source::validate(
         &spec.source,
@@ -494,6 +495,7 @@ mod tests {
             owner: None,
             expectations: Expectations::default(),
             columns: Cow::Borrowed(&[]),
+            view: None,
         };
         let names = [
             "#",

@@ -41,6 +41,7 @@ mod environment;
 mod error;
 pub mod fixture;
 pub mod inspect;
+pub mod lineage;
 mod manifest;
 mod registry;
 pub mod rows;
@@ -55,7 +56,7 @@ pub use manifest::Manifest;
 pub use registry::Registry;
 pub use spec::{
     ColumnSpec, ColumnType, DOC_METADATA_KEY, Expectations, Freshness, SourceOption, Str,
-    TableSpec, UTC, parse_duration,
+    TableSpec, UTC, VIEW_SOURCE, ViewSpec, parse_duration,
 };
 pub use table::{Table, TableRef};
 

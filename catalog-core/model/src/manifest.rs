@@ -2,6 +2,7 @@
 
 use serde::{Deserialize, Serialize};
 
+use crate::lineage::ViewLineage;
 use crate::spec::TableSpec;
 use crate::{Error, Result};
 
@@ -16,18 +17,23 @@ pub struct Manifest {
     pub generated_by: String,
     /// Every table, sorted by database, then name.
     pub tables: Vec<TableSpec>,
+    /// Every view's lineage, sorted by view, computed from its logical plan
+    /// (see [`crate::lineage`]).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub lineage: Vec<ViewLineage>,
 }
 
 impl Manifest {
     /// The format version this crate writes and reads.
-    pub const VERSION: u32 = 1;
+    pub const VERSION: u32 = 2;
 
-    /// A manifest of `tables` at the current version.
+    /// A manifest of `tables` at the current version, with no lineage yet.
     pub fn new(tables: Vec<TableSpec>, generated_by: impl Into<String>) -> Self {
         Self {
             version: Self::VERSION,
             generated_by: generated_by.into(),
             tables,
+            lineage: Vec::new(),
         }
     }
 
@@ -70,10 +76,10 @@ mod tests {
     #[test]
     fn refuses_another_version_and_names_the_fix() {
         let error =
-            Manifest::from_json(r#"{"version": 2, "generated_by": "", "tables": []}"#).unwrap_err();
+            Manifest::from_json(r#"{"version": 1, "generated_by": "", "tables": []}"#).unwrap_err();
         assert_eq!(
             error.to_string(),
-            "catalog.json: format version 2, but this build reads version 1; regenerate it with `cargo xtask gen-catalog`"
+            "catalog.json: format version 1, but this build reads version 2; regenerate it with `cargo xtask gen-catalog`"
         );
         assert!(
             Manifest::from_json("{")

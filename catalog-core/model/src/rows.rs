@@ -413,6 +413,7 @@ pub mod __private {
             max_rows: None,
         },
         columns: std::borrow::Cow::Borrowed(&[]),
+        view: None,
     };
 
     /// Assembles a batch from one array per declared column.

@@ -42,12 +42,37 @@ pub struct TableSpec {
     pub expectations: Expectations,
     /// Columns in declaration order.
     pub columns: Cow<'static, [ColumnSpec]>,
+    /// For a view ([`VIEW_SOURCE`]), its SQL; `None` for a table read by a plugin.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub view: Option<ViewSpec>,
+}
+
+/// The source kind of a view: a table whose rows are a SQL query over other
+/// catalog tables, run by the host rather than read by a plugin.
+pub const VIEW_SOURCE: &str = "view";
+
+/// A view's query, as declared.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ViewSpec {
+    /// The SQL text: one `SELECT` (or `WITH … SELECT`) over catalog tables,
+    /// which name them as `database.table`.
+    pub sql: Str,
+    /// Where the SQL was written, for messages: the `.sql` file relative to
+    /// the workspace root (`tables/src/tpch/revenue_by_nation.sql`), or the
+    /// declaring module's file when the SQL is inline.
+    pub file: Str,
 }
 
 impl TableSpec {
     /// `database.name`, the name SQL uses.
     pub fn qualified_name(&self) -> String {
         format!("{}.{}", self.database, self.name)
+    }
+
+    /// Whether this is a view: rows computed by SQL over other catalog tables.
+    pub fn is_view(&self) -> bool {
+        self.view.is_some()
     }
 
     /// The source options, typed, with their declared defaults; an error names

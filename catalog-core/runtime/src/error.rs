@@ -130,6 +130,15 @@ pub enum Error {
         #[source]
         source: datafusion::error::DataFusionError,
     },
+    /// A view cannot be served: its SQL does not plan, its columns differ
+    /// from its struct, or a table it reads is unavailable.
+    #[error("{problem}")]
+    View {
+        /// Qualified view name.
+        table: String,
+        /// What is wrong, naming the view, its SQL file and the column.
+        problem: crate::views::ViewProblem,
+    },
 }
 
 impl Error {
@@ -142,7 +151,8 @@ impl Error {
             | Self::Create { table, .. }
             | Self::Inspect { table, .. }
             | Self::Unreachable { table, .. }
-            | Self::Register { table, .. } => Some(table),
+            | Self::Register { table, .. }
+            | Self::View { table, .. } => Some(table),
             _ => None,
         }
     }

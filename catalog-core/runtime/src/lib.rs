@@ -31,6 +31,7 @@ mod message;
 pub mod policy;
 mod register;
 pub mod verify;
+pub mod views;
 
 pub use error::{Error, Result};
 pub use host::{PLUGIN_DIR_VAR, Plugin, PluginSet, default_plugin_dir};

@@ -1,5 +1,6 @@
 //! Registering catalog tables in a DataFusion session through their plugins.
 
+use std::collections::BTreeSet;
 use std::sync::Arc;
 
 use catalog_core::inspect::{InspectRequest, Inspection};
@@ -17,8 +18,10 @@ use crate::host::{Plugin, PluginSet};
 use crate::{Error, Result};
 
 /// Registers each table as `database.name` in `ctx`'s default catalog, through
-/// the plugin serving its source. Tables are independent: the ones that fail
-/// are returned, the others are registered and answer queries.
+/// the plugin serving its source, then each view as a DataFusion view over
+/// them (see [`crate::views`]). Tables are independent: the ones that fail
+/// are returned, the others are registered and answer queries; a view that
+/// reads a failed table fails too, naming it.
 pub fn register_tables<'a>(
     ctx: &Arc<SessionContext>,
     plugins: &PluginSet,
@@ -42,6 +45,8 @@ pub fn register_tables<'a>(
                 .collect();
         }
     };
+    let (views, tables): (Vec<&TableSpec>, Vec<&TableSpec>) =
+        tables.into_iter().partition(|spec| spec.is_view());
     let task_ctx_provider = Arc::clone(ctx) as Arc<dyn TaskContextProvider>;
     let mut failures = Vec::new();
     for spec in tables {
@@ -50,6 +55,19 @@ pub fn register_tables<'a>(
         if let Err(error) = registered {
             failures.push(error);
         }
+    }
+    if !views.is_empty() {
+        let unavailable: BTreeSet<String> = failures
+            .iter()
+            .filter_map(|error| error.table().map(str::to_owned))
+            .collect();
+        // Planning a view reads only registered schemas: nothing here waits on I/O.
+        let problems =
+            futures::executor::block_on(crate::views::register_views(ctx, &views, &unavailable));
+        failures.extend(problems.into_iter().map(|problem| Error::View {
+            table: problem.view.clone(),
+            problem,
+        }));
     }
     failures
 }

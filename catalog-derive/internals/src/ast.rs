@@ -100,6 +100,8 @@ pub struct TableDef {
     pub spec: TableSpec,
     /// One per column, in order.
     pub fields: Vec<FieldDef>,
+    /// A view's `.sql` file, absolute: the derive makes the compiler track it.
+    pub sql_path: Option<std::path::PathBuf>,
 }
 
 /// A checked field.

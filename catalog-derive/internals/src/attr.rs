@@ -29,11 +29,17 @@ pub const FRESHNESS_COLUMN: &str = "freshness_column";
 pub const MIN_ROWS: &str = "min_rows";
 /// Most rows expected.
 pub const MAX_ROWS: &str = "max_rows";
+/// A view's SQL file, relative to the declaring module's file (as `include_str!` reads).
+pub const VIEW: &str = "view";
+/// A view's SQL, inline.
+pub const SQL: &str = "sql";
 /// Every table-level key that is not a source option.
 pub const TABLE_KEYS: &[&str] = &[
     DATABASE,
     NAME,
     SOURCE,
+    VIEW,
+    SQL,
     OWNER,
     FRESHNESS,
     FRESHNESS_COLUMN,
@@ -70,6 +76,10 @@ pub struct TableAttrs {
     pub name: Option<Spanned<String>>,
     /// `source = ".."`.
     pub source: Option<Spanned<String>>,
+    /// `view = "file.sql"`.
+    pub view: Option<Spanned<String>>,
+    /// `sql = "SELECT .."`.
+    pub sql: Option<Spanned<String>>,
     /// `owner = ".."`.
     pub owner: Option<Spanned<String>>,
     /// `freshness = ".."`.
@@ -142,6 +152,8 @@ fn table_key(
         DATABASE => &mut out.database,
         NAME => &mut out.name,
         SOURCE => &mut out.source,
+        VIEW => &mut out.view,
+        SQL => &mut out.sql,
         OWNER => &mut out.owner,
         FRESHNESS => &mut out.freshness,
         FRESHNESS_COLUMN => &mut out.freshness_column,

@@ -9,10 +9,11 @@ use proc_macro2::Span;
 
 use crate::ast::{Field, FieldDef, Input, TableDef};
 use crate::attr::{self, Spanned as At};
+use crate::view::{self, Origin};
 use crate::{Errors, types};
 
 /// Checks every rule, reporting all failures; `None` if any failed.
-pub fn check(input: Input<'_>, errors: &mut Errors) -> Option<TableDef> {
+pub fn check(input: Input<'_>, origin: &Origin, errors: &mut Errors) -> Option<TableDef> {
     let before = errors.len();
 
     // A table is one concrete schema; a type parameter would make its columns unknowable.
@@ -52,7 +53,13 @@ pub fn check(input: Input<'_>, errors: &mut Errors) -> Option<TableDef> {
             derived
         }
     };
-    let source = source_and_options(&input, errors);
+    // A view's rows are its SQL: it has no source kind of its own to check.
+    let view = view::view(&input, origin, errors);
+    let source = match &view {
+        Ok(Some(_)) => Some((catalog_core::VIEW_SOURCE.to_owned(), Vec::new())),
+        Ok(None) => source_and_options(&input, errors),
+        Err(()) => None,
+    };
     let owner = input.attrs.owner.as_ref().and_then(|owner| {
         // An owner is who to ask when data looks wrong; blank would answer nobody.
         if owner.value.trim().is_empty() {
@@ -76,6 +83,8 @@ pub fn check(input: Input<'_>, errors: &mut Errors) -> Option<TableDef> {
         return None;
     }
     let (source, options) = source?;
+    let view = view.ok()?;
+    let sql_path = view.as_ref().and_then(|view| view.path.clone());
     let spec = TableSpec {
         database: Cow::Owned(database?),
         name: Cow::Owned(name?),
@@ -89,11 +98,13 @@ pub fn check(input: Input<'_>, errors: &mut Errors) -> Option<TableDef> {
             ..expectations
         },
         columns: Cow::Owned(fields.iter().map(|field| field.column.clone()).collect()),
+        view: view.map(|view| view.spec),
     };
     Some(TableDef {
         ident: input.ident.clone(),
         spec,
         fields,
+        sql_path,
     })
 }
 

@@ -24,10 +24,16 @@ pub fn table_impl(def: &TableDef) -> TokenStream {
         .map(|i| format_ident!("__column_{}", i))
         .collect();
     let indices = 0..def.fields.len();
+    // The compiler tracks files it includes: editing the SQL rebuilds the spec.
+    let tracked = def.sql_path.as_ref().map(|path| {
+        let path = path.to_string_lossy();
+        quote! { const _: &str = ::std::include_str!(#path); }
+    });
 
     quote! {
         const _: () = {
             static SPEC: ::catalog_core::TableSpec = #spec;
+            #tracked
 
             #[automatically_derived]
             impl ::catalog_core::Table for #ident {
@@ -176,6 +182,10 @@ fn spec_tokens(spec: &TableSpec) -> TokenStream {
     let min_rows = option(&expectations.min_rows, |min| quote! { #min });
     let max_rows = option(&expectations.max_rows, |max| quote! { #max });
     let columns = spec.columns.iter().map(column_tokens);
+    let view = option(&spec.view, |view| {
+        let (sql, file) = (cow_str(&view.sql), cow_str(&view.file));
+        quote! { ::catalog_core::ViewSpec { sql: #sql, file: #file } }
+    });
     quote! {
         ::catalog_core::TableSpec {
             database: #database,
@@ -192,6 +202,7 @@ fn spec_tokens(spec: &TableSpec) -> TokenStream {
                 max_rows: #max_rows,
             },
             columns: ::std::borrow::Cow::Borrowed(&[#(#columns),*]),
+            view: #view,
         }
     }
 }

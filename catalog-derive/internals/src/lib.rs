@@ -16,19 +16,22 @@ pub mod attr;
 mod check;
 mod expand;
 pub mod types;
+pub mod view;
 
 use proc_macro2::{Span, TokenStream};
 
 pub use ast::{FieldDef, TableDef};
+pub use view::Origin;
 
 /// The derive's whole job: tokens of a struct in, tokens of its impl out.
 /// Errors come out as `compile_error!` beside a stub impl.
-pub fn expand(input: TokenStream) -> TokenStream {
+/// `origin` says which file declares the struct, for a view's `.sql` file.
+pub fn expand(input: TokenStream, origin: &Origin) -> TokenStream {
     let input: syn::DeriveInput = match syn::parse2(input) {
         Ok(input) => input,
         Err(error) => return error.to_compile_error(),
     };
-    match table_def(&input) {
+    match table_def(&input, origin) {
         Ok(def) => expand::table_impl(&def),
         Err(error) => {
             let mut tokens = error.to_compile_error();
@@ -38,12 +41,12 @@ pub fn expand(input: TokenStream) -> TokenStream {
     }
 }
 
-/// Parses and checks one `#[derive(Table)]` struct. Every problem found is in
-/// the error (see [`syn::Error::into_iter`]).
-pub fn table_def(input: &syn::DeriveInput) -> syn::Result<TableDef> {
+/// Parses and checks one `#[derive(Table)]` struct, declared in `origin`.
+/// Every problem found is in the error (see [`syn::Error::into_iter`]).
+pub fn table_def(input: &syn::DeriveInput, origin: &Origin) -> syn::Result<TableDef> {
     let mut errors = Errors::default();
     let parsed = ast::Input::from_syn(input, &mut errors);
-    let def = parsed.and_then(|parsed| check::check(parsed, &mut errors));
+    let def = parsed.and_then(|parsed| check::check(parsed, origin, &mut errors));
     errors.finish()?;
     // `finish` only succeeds when nothing was reported, and every path that
     // returns `None` reports something first.

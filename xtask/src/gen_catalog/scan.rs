@@ -336,7 +336,11 @@ impl Walker<'_> {
                 item.ident
             ));
         }
-        match catalog_derive_internals::table_def(&input) {
+        let origin = catalog_derive_internals::Origin {
+            file: Some(self.root.join(path)),
+            root: self.root.to_path_buf(),
+        };
+        match catalog_derive_internals::table_def(&input, &origin) {
             Ok(def) => {
                 let mut spec = def.spec;
                 let rust_path: Vec<&str> = [self.crate_name.as_str()]

@@ -31,7 +31,7 @@ fn pretty(tokens: TokenStream) -> String {
 
 /// Expands a `#[derive(Table)]` input and pretty-prints the result.
 fn expand(input: TokenStream) -> String {
-    let output = catalog_derive_internals::expand(input.clone());
+    let output = catalog_derive_internals::expand(input.clone(), &Default::default());
     assert_absolute_paths(&input, &output);
     pretty(output)
 }
@@ -281,7 +281,7 @@ fn independent_mistakes_are_all_reported() {
         }
     })
     .unwrap();
-    let Err(error) = catalog_derive_internals::table_def(&input) else {
+    let Err(error) = catalog_derive_internals::table_def(&input, &Default::default()) else {
         panic!("three mistakes, yet the table was accepted");
     };
     let messages: Vec<String> = error.into_iter().map(|error| error.to_string()).collect();
@@ -302,7 +302,7 @@ fn independent_mistakes_are_all_reported() {
 /// The messages `table_def` reports for a struct.
 fn errors(input: TokenStream) -> Vec<String> {
     let input: syn::DeriveInput = syn::parse2(input).unwrap();
-    match catalog_derive_internals::table_def(&input) {
+    match catalog_derive_internals::table_def(&input, &Default::default()) {
         Ok(_) => Vec::new(),
         Err(error) => error.into_iter().map(|error| error.to_string()).collect(),
     }
@@ -395,7 +395,7 @@ fn a_valid_table_has_no_errors() {
         }
     })
     .unwrap();
-    let def = catalog_derive_internals::table_def(&input).unwrap();
+    let def = catalog_derive_internals::table_def(&input, &Default::default()).unwrap();
     assert_eq!(def.spec.qualified_name(), "shop.order");
     assert_eq!(def.fields[0].constant, "ID");
 }

@@ -62,6 +62,7 @@ fn every_kind_parses_with_only_its_required_options() {
             owner: None,
             expectations: crate::Expectations::default(),
             columns: std::borrow::Cow::Borrowed(&[]),
+            view: None,
         };
         assert_eq!(
             super::super::declared_location(&spec),

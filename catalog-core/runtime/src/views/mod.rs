@@ -1,0 +1,357 @@
+//! Views: catalog tables whose rows are a SQL query over other catalog tables.
+//!
+//! A view is planned, never read by a plugin. [`check`] plans every view
+//! against the declared schemas of the tables it reads, with no data and no
+//! server, and returns each view's lineage or every problem found;
+//! [`crate::register_tables`] registers the views of a session after its
+//! plugin tables, in the order they read each other, as DataFusion views, so
+//! projections and filters reach the sources.
+
+mod contract;
+mod lineage;
+
+use std::collections::{BTreeMap, BTreeSet};
+use std::fmt;
+use std::sync::Arc;
+
+use catalog_core::lineage::ViewLineage;
+use catalog_core::{TableSpec, ViewSpec};
+use datafusion::catalog::MemorySchemaProvider;
+use datafusion::common::TableReference;
+use datafusion::datasource::ViewTable;
+use datafusion::datasource::empty::EmptyTable;
+use datafusion::execution::SessionState;
+use datafusion::logical_expr::LogicalPlan;
+use datafusion::prelude::SessionContext;
+use datafusion::sql::parser::Statement;
+
+/// What is wrong with one view: it names the view, the file its SQL is in,
+/// and the column when there is one.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ViewProblem {
+    /// The view, `database.name`.
+    pub view: String,
+    /// The view's SQL file (or the module declaring inline SQL).
+    pub file: String,
+    /// The column at fault, if the problem is one column's.
+    pub column: Option<String>,
+    /// What is wrong and what to do.
+    pub message: String,
+}
+
+impl fmt::Display for ViewProblem {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "view `{}` ({})", self.view, self.file)?;
+        if let Some(column) = &self.column {
+            write!(f, ", column `{column}`")?;
+        }
+        write!(f, ": {}", self.message)
+    }
+}
+
+impl ViewProblem {
+    fn new(spec: &TableSpec, column: Option<&str>, message: impl Into<String>) -> Self {
+        Self {
+            view: spec.qualified_name(),
+            file: spec
+                .view
+                .as_ref()
+                .map_or_else(String::new, |view| view.file.to_string()),
+            column: column.map(str::to_owned),
+            message: message.into(),
+        }
+    }
+}
+
+/// Plans every view of `specs` against the declared schemas of the tables it
+/// reads (no data, no plugin, no server). On success, every view's lineage,
+/// sorted by view; otherwise every problem, views in dependency order.
+pub async fn check(specs: &[&TableSpec]) -> Result<Vec<ViewLineage>, Vec<ViewProblem>> {
+    let ctx = SessionContext::new();
+    let mut problems = Vec::new();
+    for spec in specs.iter().filter(|spec| !spec.is_view()) {
+        let table = Arc::new(EmptyTable::new(Arc::new(spec.query_schema())));
+        if let Err(error) = register(&ctx, spec, table) {
+            problems.push(ViewProblem::new(spec, None, error.to_string()));
+        }
+    }
+    let (ordered, mut unordered) = order(&ctx.state(), specs);
+    let mut broken: BTreeSet<String> = unordered
+        .iter()
+        .map(|problem| problem.view.clone())
+        .collect();
+    problems.append(&mut unordered);
+    let mut lineage = Vec::new();
+    let names: BTreeSet<String> = specs
+        .iter()
+        .filter(|spec| spec.is_view())
+        .map(|spec| spec.qualified_name())
+        .collect();
+    for view in ordered {
+        if let Some(upstream) = view.reads.iter().find(|read| broken.contains(*read)) {
+            problems.push(ViewProblem::new(
+                view.spec,
+                None,
+                format!("it reads view `{upstream}`, which has problems of its own (above)"),
+            ));
+            broken.insert(view.spec.qualified_name());
+            continue;
+        }
+        match plan_and_register(&ctx, &view).await {
+            Ok(plan) => lineage.push(lineage::of(&view.spec.qualified_name(), &plan, &names)),
+            Err(mut found) => {
+                problems.append(&mut found);
+                broken.insert(view.spec.qualified_name());
+            }
+        }
+    }
+    if problems.is_empty() {
+        lineage.sort_by(|a, b| a.view.cmp(&b.view));
+        Ok(lineage)
+    } else {
+        Err(problems)
+    }
+}
+
+/// Registers `views` in `ctx`, whose plugin tables are registered already,
+/// each after the views it reads. A view whose SQL no longer plans, whose
+/// columns differ from its struct, or that reads a table in `unavailable` is
+/// returned as a problem; the others answer queries.
+pub async fn register_views(
+    ctx: &SessionContext,
+    views: &[&TableSpec],
+    unavailable: &BTreeSet<String>,
+) -> Vec<ViewProblem> {
+    let (ordered, mut problems) = order(&ctx.state(), views);
+    let mut broken = unavailable.clone();
+    broken.extend(problems.iter().map(|problem| problem.view.clone()));
+    for view in ordered {
+        if let Some(upstream) = view.reads.iter().find(|read| broken.contains(*read)) {
+            problems.push(ViewProblem::new(
+                view.spec,
+                None,
+                format!("it reads `{upstream}`, which is unavailable (see its own error)"),
+            ));
+            broken.insert(view.spec.qualified_name());
+            continue;
+        }
+        if let Err(mut found) = plan_and_register(ctx, &view).await {
+            problems.append(&mut found);
+            broken.insert(view.spec.qualified_name());
+        }
+    }
+    problems
+}
+
+/// A view, its parsed SQL and the tables it reads.
+struct Parsed<'a> {
+    spec: &'a TableSpec,
+    statement: Statement,
+    reads: Vec<String>,
+}
+
+/// The views of `specs`, each after every view it reads; the views that
+/// cannot be ordered (bad SQL, a bare or unknown table name, a cycle) as
+/// problems. A table is known if it is registered in `state` or is one of
+/// `specs`.
+fn order<'a>(state: &SessionState, specs: &[&'a TableSpec]) -> (Vec<Parsed<'a>>, Vec<ViewProblem>) {
+    let views: BTreeMap<String, &TableSpec> = specs
+        .iter()
+        .filter(|spec| spec.is_view())
+        .map(|spec| (spec.qualified_name(), *spec))
+        .collect();
+    let mut problems = Vec::new();
+    let mut parsed = BTreeMap::new();
+    for (name, spec) in &views {
+        match parse(state, spec, &views) {
+            Ok(view) => {
+                parsed.insert(name.clone(), view);
+            }
+            Err(problem) => problems.push(problem),
+        }
+    }
+    // Depth-first, in name order: a view comes after what it reads; a view
+    // met again while its own reads are being ordered closes a cycle.
+    let mut ordered = Vec::new();
+    let mut done = BTreeSet::new();
+    let mut cycles = BTreeSet::new();
+    let names: Vec<String> = parsed.keys().cloned().collect();
+    for name in names {
+        let mut path = Vec::new();
+        visit(
+            &name,
+            &mut parsed,
+            &mut path,
+            &mut done,
+            &mut cycles,
+            &mut ordered,
+        );
+    }
+    for cycle in cycles {
+        let view = views[cycle.first().expect("a cycle has a view")];
+        let mut shown = cycle.clone();
+        shown.push(cycle[0].clone());
+        problems.push(ViewProblem::new(
+            view,
+            None,
+            format!(
+                "views read each other in a cycle: {}; a view can only read tables and views that do not read it back",
+                shown.join(" → ")
+            ),
+        ));
+    }
+    let in_cycle: BTreeSet<String> = problems
+        .iter()
+        .map(|problem| problem.view.clone())
+        .collect();
+    ordered.retain(|view: &Parsed<'_>| !in_cycle.contains(&view.spec.qualified_name()));
+    (ordered, problems)
+}
+
+fn visit<'a>(
+    name: &str,
+    parsed: &mut BTreeMap<String, Parsed<'a>>,
+    path: &mut Vec<String>,
+    done: &mut BTreeSet<String>,
+    cycles: &mut BTreeSet<Vec<String>>,
+    ordered: &mut Vec<Parsed<'a>>,
+) {
+    if done.contains(name) {
+        return;
+    }
+    if let Some(start) = path.iter().position(|seen| seen == name) {
+        // The same cycle is found from each of its views: keep one rotation.
+        let mut cycle = path[start..].to_vec();
+        let first = cycle
+            .iter()
+            .enumerate()
+            .min_by_key(|(_, view)| *view)
+            .map_or(0, |(i, _)| i);
+        cycle.rotate_left(first);
+        cycles.insert(cycle);
+        return;
+    }
+    let Some(reads) = parsed.get(name).map(|view| view.reads.clone()) else {
+        return; // a plugin table, or a view that did not parse
+    };
+    path.push(name.to_owned());
+    for read in &reads {
+        visit(read, parsed, path, done, cycles, ordered);
+    }
+    path.pop();
+    done.insert(name.to_owned());
+    if let Some(view) = parsed.remove(name) {
+        ordered.push(view);
+    }
+}
+
+/// Parses a view's SQL and names the tables it reads, each as `database.name`.
+fn parse<'a>(
+    state: &SessionState,
+    spec: &'a TableSpec,
+    views: &BTreeMap<String, &TableSpec>,
+) -> Result<Parsed<'a>, ViewProblem> {
+    let ViewSpec { sql, .. } = spec.view.as_ref().expect("only views are parsed");
+    let dialect = state.config().options().sql_parser.dialect;
+    let statement = state.sql_to_statement(sql, &dialect).map_err(|error| {
+        ViewProblem::new(
+            spec,
+            None,
+            format!("the SQL does not parse: {}", crate::user_message(&error)),
+        )
+    })?;
+    let references = state
+        .resolve_table_references(&statement)
+        .map_err(|error| ViewProblem::new(spec, None, crate::user_message(&error)))?;
+    let mut reads = BTreeSet::new();
+    for reference in references {
+        let TableReference::Partial { schema, table } = &reference else {
+            let example = format!("{}.{}", spec.database, reference.table());
+            let message = match reference {
+                TableReference::Bare { .. } => format!(
+                    "it reads `{reference}`, which names no database: write it as `database.table`, e.g. `{example}`"
+                ),
+                _ => format!(
+                    "it reads `{reference}`: name catalog tables as `database.table`, e.g. `{example}`"
+                ),
+            };
+            return Err(ViewProblem::new(spec, None, message));
+        };
+        let name = format!("{schema}.{table}");
+        let known = views.contains_key(&name)
+            || state
+                .schema_for_ref(reference.clone())
+                .is_ok_and(|schema| schema.table_exist(table));
+        if !known {
+            return Err(ViewProblem::new(
+                spec,
+                None,
+                format!(
+                    "it reads `{name}`, which the catalog does not declare: declare it with `#[derive(Table)]`, or fix the name"
+                ),
+            ));
+        }
+        reads.insert(name);
+    }
+    Ok(Parsed {
+        spec,
+        statement,
+        reads: reads.into_iter().collect(),
+    })
+}
+
+/// Plans a view whose reads are all registered, checks its columns against
+/// its struct, and registers it.
+async fn plan_and_register(
+    ctx: &SessionContext,
+    view: &Parsed<'_>,
+) -> Result<LogicalPlan, Vec<ViewProblem>> {
+    let spec = view.spec;
+    let plan = ctx
+        .state()
+        .statement_to_plan(view.statement.clone())
+        .await
+        .map_err(|error| {
+            vec![ViewProblem::new(
+                spec,
+                None,
+                format!(
+                    "the SQL does not plan against the declared tables: {}",
+                    crate::user_message(&error)
+                ),
+            )]
+        })?;
+    let problems = contract::compare(spec, plan.schema().as_arrow());
+    if !problems.is_empty() {
+        return Err(problems);
+    }
+    let sql = spec.view.as_ref().map(|view| view.sql.to_string());
+    register(ctx, spec, Arc::new(ViewTable::new(plan.clone(), sql)))
+        .map_err(|error| vec![ViewProblem::new(spec, None, error.to_string())])?;
+    Ok(plan)
+}
+
+fn register(
+    ctx: &SessionContext,
+    spec: &TableSpec,
+    table: Arc<dyn datafusion::catalog::TableProvider>,
+) -> datafusion::error::Result<()> {
+    let catalog_name = ctx
+        .state()
+        .config()
+        .options()
+        .catalog
+        .default_catalog
+        .clone();
+    let catalog = ctx
+        .catalog(&catalog_name)
+        .expect("the default catalog exists");
+    if catalog.schema(&spec.database).is_none() {
+        catalog.register_schema(&spec.database, Arc::new(MemorySchemaProvider::new()))?;
+    }
+    ctx.register_table(
+        TableReference::partial(spec.database.to_string(), spec.name.to_string()),
+        table,
+    )?;
+    Ok(())
+}
