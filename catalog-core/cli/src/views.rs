@@ -5,20 +5,21 @@
 //! on the manifest it is about to write, and puts the lineage it prints into
 //! `catalog.json`.
 
-use std::io::Write as _;
+use std::io::{Read as _, Write as _};
 use std::path::PathBuf;
 
-use catalog_core::TableSpec;
 use catalog_core::lineage::ViewLineage;
+use catalog_core::{Manifest, TableSpec};
 use clap::Args;
 
 use crate::ListFormat;
-use crate::error::{CliError, EXIT_FAILED};
+use crate::error::{CliError, EXIT_CONFIG, EXIT_FAILED};
 
 /// `codelake views`.
 #[derive(Debug, Args)]
 pub struct ViewsArgs {
-    /// Check the views of this catalog.json instead of the compiled catalog.
+    /// Check the views of this catalog.json instead of the compiled catalog
+    /// (`-`: read it from standard input).
     #[arg(long, value_name = "FILE")]
     catalog: Option<PathBuf>,
     /// `table`: each view and where each of its columns comes from; `json`:
@@ -31,6 +32,26 @@ pub struct ViewsArgs {
 pub async fn run(args: ViewsArgs) -> Result<(), CliError> {
     let owned;
     let specs: Vec<&TableSpec> = match &args.catalog {
+        Some(path) if path.as_os_str() == "-" => {
+            let mut text = String::new();
+            std::io::stdin()
+                .read_to_string(&mut text)
+                .map_err(|error| {
+                    CliError::msg(
+                        EXIT_CONFIG,
+                        format!("cannot read the catalog from standard input: {error}"),
+                    )
+                })?;
+            owned = Manifest::from_json(&text)
+                .map_err(|error| {
+                    CliError::msg(
+                        EXIT_CONFIG,
+                        format!("the catalog on standard input: {error}"),
+                    )
+                })?
+                .tables;
+            owned.iter().collect()
+        }
         Some(path) => {
             owned = crate::verify::read_catalog(path)?;
             owned.iter().collect()

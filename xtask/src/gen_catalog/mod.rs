@@ -4,7 +4,9 @@
 //! neither built nor run — through the derive's own parse-and-check functions,
 //! and writes:
 //! - `tables/src/catalog.rs`: the typed registry (`tables::catalog().tpch().part()`);
-//! - `tables/catalog.json`: every spec, for tools that do not compile the catalog;
+//! - `tables/catalog.json`: every spec, and every view's lineage, for tools
+//!   that do not compile the catalog (the lineage comes from planning each
+//!   view, which `codelake views` does: see `lineage.rs`);
 //! - `docs/reference/catalog/`: one page per database, and an index;
 //! - `docs/reference/source-options.md`: every source kind's options.
 //!
@@ -14,6 +16,7 @@
 //! `--check` writes nothing and fails when any of them is stale.
 
 mod fixtures;
+mod lineage;
 mod render;
 mod scan;
 
@@ -75,10 +78,26 @@ pub struct Output {
     pub contents: String,
 }
 
+/// Where the views' lineage comes from.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Lineage {
+    /// Planned now by `codelake views`, which is built first.
+    Plan,
+    /// Kept from the committed `catalog.json`: for checks that run beside
+    /// other tests, where building `codelake` would relink binaries in use.
+    /// `tests/e2e/views.rs` checks the committed lineage against a fresh plan.
+    Committed,
+}
+
 /// Runs the subcommand.
 pub fn run(root: &Path, args: &Args) -> anyhow::Result<()> {
+    run_with(root, args, Lineage::Plan)
+}
+
+/// Runs the subcommand, with the lineage from `lineage`.
+pub fn run_with(root: &Path, args: &Args, lineage: Lineage) -> anyhow::Result<()> {
     let layout = Layout::new();
-    let outputs = generate(root, &layout)?;
+    let outputs = generate(root, &layout, lineage)?;
     if args.check {
         check(root, &layout, &outputs)
     } else {
@@ -87,10 +106,14 @@ pub fn run(root: &Path, args: &Args) -> anyhow::Result<()> {
 }
 
 /// Every generated file, computed from `tables/src`; writes nothing.
-pub fn generate(root: &Path, layout: &Layout) -> anyhow::Result<Vec<Output>> {
+pub fn generate(root: &Path, layout: &Layout, from: Lineage) -> anyhow::Result<Vec<Output>> {
     let tables = scan(root, layout)?;
     fixtures::check(root, layout, &tables)?;
-    render::all(root, layout, &tables)
+    let lineage = match from {
+        Lineage::Plan => lineage::compute(root, &tables.tables)?,
+        Lineage::Committed => lineage::committed(root, layout),
+    };
+    render::all(root, layout, &tables, &lineage)
 }
 
 fn write(root: &Path, layout: &Layout, outputs: &[Output]) -> anyhow::Result<()> {

@@ -8,13 +8,19 @@ use std::process::{Command, Stdio};
 
 use anyhow::{Context, bail};
 use catalog_core::inspect::camel_case;
+use catalog_core::lineage::{self, ViewLineage};
 use catalog_core::{Manifest, TableSpec};
 
 use super::scan::{Found, Scan};
 use super::{COMMAND, Layout, Output};
 
 /// Every generated file.
-pub fn all(root: &Path, layout: &Layout, scan: &Scan) -> anyhow::Result<Vec<Output>> {
+pub fn all(
+    root: &Path,
+    layout: &Layout,
+    scan: &Scan,
+    lineage: &[ViewLineage],
+) -> anyhow::Result<Vec<Output>> {
     let databases = by_database(&scan.tables);
     let mut outputs = vec![
         Output {
@@ -23,7 +29,7 @@ pub fn all(root: &Path, layout: &Layout, scan: &Scan) -> anyhow::Result<Vec<Outp
         },
         Output {
             path: layout.manifest.clone(),
-            contents: manifest(&scan.tables),
+            contents: manifest(&scan.tables, lineage),
         },
         Output {
             path: layout.catalog_docs.join("README.md"),
@@ -46,7 +52,7 @@ pub fn all(root: &Path, layout: &Layout, scan: &Scan) -> anyhow::Result<Vec<Outp
         };
         outputs.push(Output {
             path: layout.catalog_docs.join(format!("{database}.md")),
-            contents: database_page(database, doc, tables),
+            contents: database_page(database, doc, tables, lineage),
         });
     }
     Ok(outputs)
@@ -161,9 +167,11 @@ fn registry(databases: &BTreeMap<&str, Vec<&Found>>) -> String {
     out
 }
 
-fn manifest(tables: &[Found]) -> String {
+fn manifest(tables: &[Found], lineage: &[ViewLineage]) -> String {
     let specs: Vec<TableSpec> = tables.iter().map(|found| found.spec.clone()).collect();
-    Manifest::new(specs, format!("{COMMAND}; do not edit by hand")).to_json()
+    let mut manifest = Manifest::new(specs, format!("{COMMAND}; do not edit by hand"));
+    manifest.lineage = lineage.to_vec();
+    manifest.to_json()
 }
 
 /// Formats Rust with the same rustfmt and config as `cargo fmt`, so `cargo fmt --check` agrees.
@@ -220,7 +228,12 @@ fn docs_index(databases: &BTreeMap<&str, Vec<&Found>>) -> String {
     out
 }
 
-fn database_page(database: &str, module_doc: &str, tables: &[&Found]) -> String {
+fn database_page(
+    database: &str,
+    module_doc: &str,
+    tables: &[&Found],
+    lineage: &[ViewLineage],
+) -> String {
     let mut out = format!("{DOCS_PREAMBLE}\n\n# Database `{database}`\n\n");
     if !module_doc.is_empty() {
         let _ = writeln!(out, "{module_doc}\n");
@@ -239,9 +252,45 @@ fn database_page(database: &str, module_doc: &str, tables: &[&Found]) -> String 
         );
     }
     for found in tables {
-        table_section(&mut out, found);
+        table_section(&mut out, found, lineage);
     }
     out
+}
+
+/// A table's name as a link to its section: same page within its database.
+fn table_link(database: &str, qualified: &str) -> String {
+    match qualified.split_once('.') {
+        Some((db, name)) if db == database => format!("[`{qualified}`](#{name})"),
+        Some((db, name)) => format!("[`{qualified}`]({db}.md#{name})"),
+        None => format!("`{qualified}`"),
+    }
+}
+
+/// Upstream and downstream tables, and for a view its SQL.
+fn lineage_lines(out: &mut String, spec: &TableSpec, lineage: &[ViewLineage]) {
+    let name = spec.qualified_name();
+    let links = |names: &mut dyn Iterator<Item = &str>| {
+        let links: Vec<String> = names
+            .map(|table| table_link(&spec.database, table))
+            .collect();
+        if links.is_empty() {
+            "none".to_owned()
+        } else {
+            links.join(", ")
+        }
+    };
+    if spec.is_view() {
+        let _ = writeln!(
+            out,
+            "- **Upstream (reads):** {}",
+            links(&mut lineage::upstream(lineage, &name).iter().map(String::as_str))
+        );
+    }
+    let _ = writeln!(
+        out,
+        "- **Downstream (read by):** {}",
+        links(&mut lineage::downstream(lineage, &name).into_iter())
+    );
 }
 
 /// The summary's Freshness cell: the bound, and the column it is measured on
@@ -257,11 +306,12 @@ fn freshness_cell(spec: &TableSpec) -> String {
     }
 }
 
-fn table_section(out: &mut String, found: &Found) {
+fn table_section(out: &mut String, found: &Found, lineage: &[ViewLineage]) {
     let spec = &found.spec;
     let _ = writeln!(out, "\n## `{}`\n\n{}\n", spec.name, spec.doc);
     let _ = writeln!(out, "- **SQL name:** `{}`", spec.qualified_name());
     let _ = writeln!(out, "- **Rust type:** `{}`", spec.rust_type);
+    lineage_lines(out, spec, lineage);
     let options: Vec<String> = spec
         .options
         .iter()
@@ -273,16 +323,23 @@ fn table_section(out: &mut String, found: &Found) {
             )
         })
         .collect();
-    let _ = writeln!(
-        out,
-        "- **Source:** `{}` — {}",
-        spec.source,
-        if options.is_empty() {
-            "no options".to_owned()
-        } else {
-            options.join(", ")
+    match &spec.view {
+        Some(view) => {
+            let _ = writeln!(out, "- **Source:** a view, its SQL in `{}`", view.file);
         }
-    );
+        None => {
+            let _ = writeln!(
+                out,
+                "- **Source:** `{}` — {}",
+                spec.source,
+                if options.is_empty() {
+                    "no options".to_owned()
+                } else {
+                    options.join(", ")
+                }
+            );
+        }
+    }
     let _ = writeln!(
         out,
         "- **Owner:** {}",
@@ -312,10 +369,32 @@ fn table_section(out: &mut String, found: &Found) {
     if let Some(rows) = rows {
         let _ = writeln!(out, "- **Rows:** {rows}");
     }
-    out.push_str(
-        "\n| Column | Type | Rust type | Nullable | Checks | Description |\n|---|---|---|---|---|---|\n",
-    );
+    let view_lineage = lineage
+        .iter()
+        .find(|view| view.view == spec.qualified_name());
+    if view_lineage.is_some() {
+        out.push_str(
+            "\n| Column | Type | Rust type | Nullable | Checks | Computed from | Description |\n|---|---|---|---|---|---|---|\n",
+        );
+    } else {
+        out.push_str(
+            "\n| Column | Type | Rust type | Nullable | Checks | Description |\n|---|---|---|---|---|---|\n",
+        );
+    }
     for column in spec.columns.iter() {
+        let computed_from = view_lineage.map(|view| {
+            let from = view
+                .column(&column.name)
+                .map_or(&[][..], |lineage| &lineage.from);
+            if from.is_empty() {
+                "— (no column)".to_owned()
+            } else {
+                from.iter()
+                    .map(|source| format!("`{source}`"))
+                    .collect::<Vec<_>>()
+                    .join(", ")
+            }
+        });
         let mut checks = Vec::new();
         if column.unique {
             checks.push("unique".to_owned());
@@ -328,7 +407,7 @@ fn table_section(out: &mut String, found: &Found) {
         }
         let _ = writeln!(
             out,
-            "| `{}` | `{}` | `{}` | {} | {} | {} |",
+            "| `{}` | `{}` | `{}` | {} | {} | {}{} |",
             cell(&column.name),
             column.ty,
             column.field_type(),
@@ -338,7 +417,15 @@ fn table_section(out: &mut String, found: &Found) {
             } else {
                 checks.join(", ")
             },
+            computed_from.map_or(String::new(), |from| format!("{} | ", cell(&from))),
             cell(&column.doc),
+        );
+    }
+    if let Some(view) = &spec.view {
+        let _ = writeln!(
+            out,
+            "\n<details><summary>The view's SQL</summary>\n\n```sql\n{}\n```\n\n</details>",
+            view.sql.trim_end()
         );
     }
 }
