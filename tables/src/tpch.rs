@@ -362,7 +362,6 @@ pub struct PriceTier {
     name = "revenue_by_nation",
     view = "tpch/revenue_by_nation.sql",
     owner = "data-platform@codelake.dev",
-    freshness = "24h",
     min_rows = 1
 )]
 pub struct RevenueByNation {
@@ -414,7 +413,6 @@ pub struct PriceTierLocal {
     name = "revenue_by_year",
     view = "tpch/revenue_by_year.sql",
     owner = "data-platform@codelake.dev",
-    freshness = "24h",
     min_rows = 1
 )]
 pub struct RevenueByYear {

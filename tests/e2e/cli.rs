@@ -764,7 +764,10 @@ fn documented_types(page: &str, table: &str) -> Vec<(String, String, String)> {
 fn new_table_of_a_declared_table_prints_its_declaration_when_nothing_drifted() {
     let dir = tempfile::tempdir().unwrap();
     let root = Path::new(env!("CARGO_MANIFEST_DIR")).parent().unwrap();
-    for spec in tables::REGISTRY.database("tpch") {
+    for spec in tables::REGISTRY
+        .database("tpch")
+        .filter(|spec| !spec.is_view())
+    {
         let output = run(
             dir.path(),
             &["new-table", "--table", &spec.qualified_name()],

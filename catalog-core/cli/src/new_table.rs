@@ -51,6 +51,16 @@ pub async fn run(global: &Global, args: NewTableArgs) -> Result<(), CliError> {
     let (spec, from, declared) = match &args.table {
         Some(table) => {
             let declared = find(table)?;
+            if declared.is_view() {
+                return Err(CliError::msg(
+                    EXIT_USAGE,
+                    format!(
+                        "`{table}` is a view: its columns are what its SQL computes, not a source's; \
+                         `codelake views` checks them against {}",
+                        declared.rust_type
+                    ),
+                ));
+            }
             let spec = TableSpec {
                 columns: Cow::Borrowed(&[]),
                 ..declared.clone()

@@ -130,6 +130,14 @@ pub enum Error {
         #[source]
         source: datafusion::error::DataFusionError,
     },
+    /// A typed read of a table failed: the query, or turning its rows into the struct.
+    #[error("table `{table}`: {message}")]
+    Query {
+        /// Qualified table name.
+        table: String,
+        /// What went wrong.
+        message: String,
+    },
     /// A view cannot be served: its SQL does not plan, its columns differ
     /// from its struct, or a table it reads is unavailable.
     #[error("{problem}")]
@@ -152,7 +160,8 @@ impl Error {
             | Self::Inspect { table, .. }
             | Self::Unreachable { table, .. }
             | Self::Register { table, .. }
-            | Self::View { table, .. } => Some(table),
+            | Self::View { table, .. }
+            | Self::Query { table, .. } => Some(table),
             _ => None,
         }
     }

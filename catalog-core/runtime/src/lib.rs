@@ -30,6 +30,7 @@ mod host;
 mod message;
 pub mod policy;
 mod register;
+mod typed;
 pub mod verify;
 pub mod views;
 
@@ -38,3 +39,4 @@ pub use host::{PLUGIN_DIR_VAR, Plugin, PluginSet, default_plugin_dir};
 pub use message::user_message;
 pub use policy::StatementPolicy;
 pub use register::{inspect, register_tables};
+pub use typed::Rows;

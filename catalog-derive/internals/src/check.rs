@@ -60,6 +60,14 @@ pub fn check(input: Input<'_>, origin: &Origin, errors: &mut Errors) -> Option<T
         Ok(None) => source_and_options(&input, errors),
         Err(()) => None,
     };
+    // A view has no files whose age could stand for its data's: its freshness
+    // is measured on a column, or not at all.
+    if matches!(view, Ok(Some(_)))
+        && input.attrs.freshness_column.is_none()
+        && let Some(freshness) = &input.attrs.freshness
+    {
+        errors.push(freshness.span, format!("a view's `{}` is measured on a column, as it has no files whose age to read: add `{} = \"…\"` naming a timestamp or date column, or remove `{}`", attr::FRESHNESS, attr::FRESHNESS_COLUMN, attr::FRESHNESS));
+    }
     let owner = input.attrs.owner.as_ref().and_then(|owner| {
         // An owner is who to ask when data looks wrong; blank would answer nobody.
         if owner.value.trim().is_empty() {
@@ -237,7 +245,7 @@ fn source_and_options(
         errors.push(
             input.table_span(),
             format!(
-                "missing `source = \"…\"` in `#[table(..)]`: say how the table is read, one of {}",
+                "missing `source = \"…\"` in `#[table(..)]`: say how the table is read, one of {}; or make it a view over other tables with `view = \"name.sql\"`",
                 catalog_core::source::kinds()
             ),
         );

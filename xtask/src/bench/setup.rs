@@ -151,7 +151,7 @@ pub(super) fn file_tables(
     let catalog = fs::read_to_string(crate::project_root().join("tables/catalog.json"))?;
     let manifest = Manifest::from_json(&catalog)?;
     let mut tables = serde_json::Map::new();
-    for spec in &manifest.tables {
+    for spec in manifest.tables.iter().filter(|spec| !spec.is_view()) {
         let table = match spec.source_options()? {
             SourceOptions::S3Parquet(S3ParquetOptions { location, .. }) => {
                 let key = location

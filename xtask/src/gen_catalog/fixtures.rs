@@ -262,7 +262,7 @@ pub struct Rate {
             &[("web/page_views.csv", &page_views)],
         );
         let layout = Layout::new();
-        generate(dir.path(), &layout, super::Lineage::Committed).unwrap();
+        generate(dir.path(), &layout, crate::gen_catalog::Lineage::Committed).unwrap();
         let scan = super::super::scan(dir.path(), &layout).unwrap();
         let checked = super::check(dir.path(), &layout, &scan).unwrap();
         assert_eq!(checked.len(), 1);

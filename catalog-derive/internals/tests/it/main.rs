@@ -399,3 +399,33 @@ fn a_valid_table_has_no_errors() {
     assert_eq!(def.spec.qualified_name(), "shop.order");
     assert_eq!(def.fields[0].constant, "ID");
 }
+
+#[test]
+fn a_views_sql_file_is_found_beside_its_module_or_named_with_both_paths() {
+    let input: syn::DeriveInput = syn::parse2(quote! {
+        /// Orders per day.
+        #[derive(Table)]
+        #[table(database = "shop", view = "shop/orders_per_day.sql")]
+        struct OrdersPerDay {
+            /// Orders.
+            orders: i64,
+        }
+    })
+    .unwrap();
+    let origin = catalog_derive_internals::Origin {
+        file: Some("/nowhere/catalog/src/shop.rs".into()),
+        root: "/nowhere/catalog".into(),
+    };
+    let Err(error) = catalog_derive_internals::table_def(&input, &origin) else {
+        panic!("a view whose SQL file does not exist was accepted");
+    };
+    let message = error.to_string();
+    assert!(
+        message.starts_with("cannot read the view's SQL file src/shop/orders_per_day.sql: "),
+        "{message}"
+    );
+    assert!(
+        message.ends_with("the path is relative to src/shop.rs, the file that declares the view"),
+        "{message}"
+    );
+}

@@ -1,0 +1,3 @@
+SELECT day, count(*) AS orders
+FROM shop.orders
+GROUP BY day
