@@ -14,3 +14,4 @@ mod serve;
 mod support;
 mod tutorial;
 mod verify;
+mod views;

@@ -37,7 +37,11 @@ pub trait Rows<T: Table> {
 impl<T: Table + Send> Rows<T> for TableRef<T> {
     async fn rows(self, ctx: &SessionContext) -> Result<Vec<T>> {
         let spec = T::SPEC;
-        let columns: Vec<String> = spec.columns.iter().map(|column| quoted(&column.name)).collect();
+        let columns: Vec<String> = spec
+            .columns
+            .iter()
+            .map(|column| quoted(&column.name))
+            .collect();
         let sql = format!(
             "SELECT {} FROM {}.{}",
             columns.join(", "),
@@ -53,7 +57,13 @@ impl<T: Table + Send> Rows<T> for TableRef<T> {
             table: table.clone(),
             message: crate::user_message(&error),
         };
-        let batches = ctx.sql(sql).await.map_err(failed)?.collect().await.map_err(failed)?;
+        let batches = ctx
+            .sql(sql)
+            .await
+            .map_err(failed)?
+            .collect()
+            .await
+            .map_err(failed)?;
         let mut rows = Vec::new();
         for batch in &batches {
             rows.extend(T::from_record_batch(batch).map_err(|error| Error::Query {

@@ -39,7 +39,7 @@ impl Origin {
 }
 
 /// A checked view: its spec, and the SQL file the compiler must track.
-pub struct View {
+pub(crate) struct View {
     /// The SQL, and where it was written.
     pub spec: ViewSpec,
     /// The `.sql` file, absolute, when the SQL is not inline.
@@ -49,7 +49,11 @@ pub struct View {
 /// The view `input` declares, if it declares one (`view = ".."` or
 /// `sql = ".."`); `Ok(None)` for a table read by a plugin. Problems are
 /// reported to `errors`, and give `Err(())`.
-pub fn view(input: &Input<'_>, origin: &Origin, errors: &mut Errors) -> Result<Option<View>, ()> {
+pub(crate) fn view(
+    input: &Input<'_>,
+    origin: &Origin,
+    errors: &mut Errors,
+) -> Result<Option<View>, ()> {
     let attrs = &input.attrs;
     let (sql, path) = match (&attrs.view, &attrs.sql) {
         (None, None) => return Ok(None),

@@ -107,91 +107,91 @@ impl Verifier {
         if spec.is_view() {
             rows = self.view(spec, unregistered, &mut checks).await;
         } else {
-        // The source is read even when the table could not be registered: a
-        // plugin may refuse a drifted source outright, and the drift is what to name.
-        let inspection = self.inspect(spec).await;
-        match (inspection, unregistered) {
-            (Err(unread), unregistered) => {
-                // Only a source not reached at all gets the endpoint and
-                // credentials to check; one reached with bad data, the data.
-                unreachable = unread.unreachable;
-                let (message, fix) = if unreachable {
-                    ("the source cannot be reached", reachable_fix(spec))
-                } else {
-                    (
+            // The source is read even when the table could not be registered: a
+            // plugin may refuse a drifted source outright, and the drift is what to name.
+            let inspection = self.inspect(spec).await;
+            match (inspection, unregistered) {
+                (Err(unread), unregistered) => {
+                    // Only a source not reached at all gets the endpoint and
+                    // credentials to check; one reached with bad data, the data.
+                    unreachable = unread.unreachable;
+                    let (message, fix) = if unreachable {
+                        ("the source cannot be reached", reachable_fix(spec))
+                    } else {
+                        (
                         "the source's data cannot be read",
                         "do what the message says: the data at the source is at fault, not the way to it"
                             .to_owned(),
                     )
-                };
-                let mut problems = vec![Problem::failure(unread.message, fix.clone())];
-                if let Some(error) = unregistered
-                    && !problems[0].message.contains(&error.to_string())
-                {
-                    problems.push(Problem::failure(error.to_string(), fix));
-                }
-                checks.push(Check {
-                    check: CheckKind::Reachable,
-                    status: Status::Fail,
-                    message: message.into(),
-                    problems,
-                });
-                for check in [
-                    CheckKind::Schema,
-                    CheckKind::Answers,
-                    CheckKind::RowCount,
-                    CheckKind::Freshness,
-                    CheckKind::NonNull,
-                    CheckKind::Unique,
-                    CheckKind::Range,
-                ] {
-                    checks.push(skipped(check, "the source cannot be read"));
-                }
-            }
-            (Ok(inspection), Some(error)) => {
-                checks.push(reachable(&inspection));
-                // The plugin cannot open the table as the source is: a missing
-                // `Option` column does not read as nulls here, it stops the table.
-                let mut schema = schema(spec, &inspection);
-                for problem in &mut schema.problems {
-                    if matches!(problem.drift, Some(Drift::MissingColumn { .. })) {
-                        problem.severity = Severity::Failure;
+                    };
+                    let mut problems = vec![Problem::failure(unread.message, fix.clone())];
+                    if let Some(error) = unregistered
+                        && !problems[0].message.contains(&error.to_string())
+                    {
+                        problems.push(Problem::failure(error.to_string(), fix));
+                    }
+                    checks.push(Check {
+                        check: CheckKind::Reachable,
+                        status: Status::Fail,
+                        message: message.into(),
+                        problems,
+                    });
+                    for check in [
+                        CheckKind::Schema,
+                        CheckKind::Answers,
+                        CheckKind::RowCount,
+                        CheckKind::Freshness,
+                        CheckKind::NonNull,
+                        CheckKind::Unique,
+                        CheckKind::Range,
+                    ] {
+                        checks.push(skipped(check, "the source cannot be read"));
                     }
                 }
-                schema.status = schema.status.max(worst(&schema.problems));
-                checks.push(schema);
-                checks.push(Check {
-                    check: CheckKind::Answers,
-                    status: Status::Fail,
-                    message: "the table cannot be opened for queries".into(),
-                    problems: vec![Problem::failure(
-                        error.to_string(),
-                        if checks
-                            .iter()
-                            .any(|c| c.check == CheckKind::Schema && c.status == Status::Fail)
-                        {
-                            "fix the differences the `schema` check names".to_owned()
-                        } else {
-                            reachable_fix(spec)
-                        },
-                    )],
-                });
-                for check in [
-                    CheckKind::RowCount,
-                    CheckKind::Freshness,
-                    CheckKind::NonNull,
-                    CheckKind::Unique,
-                    CheckKind::Range,
-                ] {
-                    checks.push(skipped(check, "the table cannot be opened for queries"));
+                (Ok(inspection), Some(error)) => {
+                    checks.push(reachable(&inspection));
+                    // The plugin cannot open the table as the source is: a missing
+                    // `Option` column does not read as nulls here, it stops the table.
+                    let mut schema = schema(spec, &inspection);
+                    for problem in &mut schema.problems {
+                        if matches!(problem.drift, Some(Drift::MissingColumn { .. })) {
+                            problem.severity = Severity::Failure;
+                        }
+                    }
+                    schema.status = schema.status.max(worst(&schema.problems));
+                    checks.push(schema);
+                    checks.push(Check {
+                        check: CheckKind::Answers,
+                        status: Status::Fail,
+                        message: "the table cannot be opened for queries".into(),
+                        problems: vec![Problem::failure(
+                            error.to_string(),
+                            if checks
+                                .iter()
+                                .any(|c| c.check == CheckKind::Schema && c.status == Status::Fail)
+                            {
+                                "fix the differences the `schema` check names".to_owned()
+                            } else {
+                                reachable_fix(spec)
+                            },
+                        )],
+                    });
+                    for check in [
+                        CheckKind::RowCount,
+                        CheckKind::Freshness,
+                        CheckKind::NonNull,
+                        CheckKind::Unique,
+                        CheckKind::Range,
+                    ] {
+                        checks.push(skipped(check, "the table cannot be opened for queries"));
+                    }
                 }
-            }
-            (Ok(inspection), None) if inspection.unsupported => {
-                checks.push(skipped(
+                (Ok(inspection), None) if inspection.unsupported => {
+                    checks.push(skipped(
                     CheckKind::Reachable,
                     "the plugin cannot read its source directly; `answers` shows whether the table can be read",
                 ));
-                checks.push(Check {
+                    checks.push(Check {
                     check: CheckKind::Schema,
                     status: Status::Warn,
                     message: "the live schema is unknown".into(),
@@ -203,14 +203,14 @@ impl Verifier {
                         "implement `Source::inspect` in the plugin (docs/how-to/add-a-source-plugin.md)",
                     )],
                 });
-                rows = self.query_checks(spec, &inspection, &mut checks).await;
+                    rows = self.query_checks(spec, &inspection, &mut checks).await;
+                }
+                (Ok(inspection), None) => {
+                    checks.push(reachable(&inspection));
+                    checks.push(schema(spec, &inspection));
+                    rows = self.query_checks(spec, &inspection, &mut checks).await;
+                }
             }
-            (Ok(inspection), None) => {
-                checks.push(reachable(&inspection));
-                checks.push(schema(spec, &inspection));
-                rows = self.query_checks(spec, &inspection, &mut checks).await;
-            }
-        }
         }
         checks.push(owner(spec));
         if self.options.strict {
@@ -290,7 +290,8 @@ impl Verifier {
             ),
             problems: vec![],
         });
-        self.query_checks(spec, &Inspection::default(), checks).await
+        self.query_checks(spec, &Inspection::default(), checks)
+            .await
     }
 
     /// The checks through queries, from `answers` on; the row count, if counted.

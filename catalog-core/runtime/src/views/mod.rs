@@ -75,7 +75,7 @@ pub async fn check(specs: &[&TableSpec]) -> Result<Vec<ViewLineage>, Vec<ViewPro
             problems.push(ViewProblem::new(spec, None, error.to_string()));
         }
     }
-    let (ordered, mut unordered) = order(&ctx.state(), specs);
+    let (ordered, mut unordered) = order(&ctx.state(), specs, &BTreeSet::new());
     let mut broken: BTreeSet<String> = unordered
         .iter()
         .map(|problem| problem.view.clone())
@@ -122,7 +122,7 @@ pub async fn register_views(
     views: &[&TableSpec],
     unavailable: &BTreeSet<String>,
 ) -> Vec<ViewProblem> {
-    let (ordered, mut problems) = order(&ctx.state(), views);
+    let (ordered, mut problems) = order(&ctx.state(), views, unavailable);
     let mut broken = unavailable.clone();
     broken.extend(problems.iter().map(|problem| problem.view.clone()));
     for view in ordered {
@@ -152,9 +152,13 @@ struct Parsed<'a> {
 
 /// The views of `specs`, each after every view it reads; the views that
 /// cannot be ordered (bad SQL, a bare or unknown table name, a cycle) as
-/// problems. A table is known if it is registered in `state` or is one of
-/// `specs`.
-fn order<'a>(state: &SessionState, specs: &[&'a TableSpec]) -> (Vec<Parsed<'a>>, Vec<ViewProblem>) {
+/// problems. A table is known if it is registered in `state`, is one of
+/// `specs`, or is declared but `unavailable`.
+fn order<'a>(
+    state: &SessionState,
+    specs: &[&'a TableSpec],
+    unavailable: &BTreeSet<String>,
+) -> (Vec<Parsed<'a>>, Vec<ViewProblem>) {
     let views: BTreeMap<String, &TableSpec> = specs
         .iter()
         .filter(|spec| spec.is_view())
@@ -163,7 +167,7 @@ fn order<'a>(state: &SessionState, specs: &[&'a TableSpec]) -> (Vec<Parsed<'a>>,
     let mut problems = Vec::new();
     let mut parsed = BTreeMap::new();
     for (name, spec) in &views {
-        match parse(state, spec, &views) {
+        match parse(state, spec, &views, unavailable) {
             Ok(view) => {
                 parsed.insert(name.clone(), view);
             }
@@ -187,18 +191,21 @@ fn order<'a>(state: &SessionState, specs: &[&'a TableSpec]) -> (Vec<Parsed<'a>>,
             &mut ordered,
         );
     }
+    // Every view of a cycle is refused, each with the cycle read from itself.
     for cycle in cycles {
-        let view = views[cycle.first().expect("a cycle has a view")];
-        let mut shown = cycle.clone();
-        shown.push(cycle[0].clone());
-        problems.push(ViewProblem::new(
-            view,
-            None,
-            format!(
-                "views read each other in a cycle: {}; a view can only read tables and views that do not read it back",
-                shown.join(" → ")
-            ),
-        ));
+        for (at, name) in cycle.iter().enumerate() {
+            let mut shown = cycle.clone();
+            shown.rotate_left(at);
+            shown.push(name.clone());
+            problems.push(ViewProblem::new(
+                views[name],
+                None,
+                format!(
+                    "views read each other in a cycle: {}; a view can only read tables and views that do not read it back",
+                    shown.join(" → ")
+                ),
+            ));
+        }
     }
     let in_cycle: BTreeSet<String> = problems
         .iter()
@@ -250,6 +257,7 @@ fn parse<'a>(
     state: &SessionState,
     spec: &'a TableSpec,
     views: &BTreeMap<String, &TableSpec>,
+    unavailable: &BTreeSet<String>,
 ) -> Result<Parsed<'a>, ViewProblem> {
     let ViewSpec { sql, .. } = spec.view.as_ref().expect("only views are parsed");
     let dialect = state.config().options().sql_parser.dialect;
@@ -279,6 +287,7 @@ fn parse<'a>(
         };
         let name = format!("{schema}.{table}");
         let known = views.contains_key(&name)
+            || unavailable.contains(&name)
             || state
                 .schema_for_ref(reference.clone())
                 .is_ok_and(|schema| schema.table_exist(table));
