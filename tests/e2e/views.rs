@@ -646,6 +646,16 @@ fn the_example_views_answer_as_their_sql_over_the_tables_does() {
     assert!(rows.lines().count() > 2, "{rows}");
     assert_eq!(rows, stdout(&by_hand));
 
+    // The demo prints one of them, with its rows.
+    let demo = run(dir.path(), &["demo"]);
+    assert_ok(&demo);
+    let printed = stdout(&demo);
+    let shown = printed
+        .split("--- A view declared in code: tpch.revenue_by_year (tables/src/tpch/revenue_by_year.sql)")
+        .nth(1)
+        .unwrap_or_else(|| panic!("the demo shows no view:\n{printed}"));
+    assert!(shown.contains("7 rows in"), "{shown}");
+
     // And `verify` checks every view live: it plans, answers, and meets its expectations.
     let output = run(dir.path(), &["verify", "--format", "json"]);
     let report: serde_json::Value = serde_json::from_str(&stdout(&output)).unwrap();

@@ -58,6 +58,20 @@ pub async fn run(global: &Global, scale: Option<f64>) -> Result<(), CliError> {
     say!("{FEDERATED_QUERY}\n");
     show(&session, FEDERATED_QUERY).await?;
 
+    // A view declared in code (tables/src/tpch.rs, its SQL in tables/src/tpch/),
+    // over another view: the ELT step, checked against its struct before it ran.
+    let view = tables::catalog().tpch().revenue_by_year();
+    say!(
+        "\n--- A view declared in code: {} ({}), over tpch.revenue_by_nation ---\n",
+        view.qualified_name(),
+        view.spec().view.as_ref().map_or("", |view| &*view.file)
+    );
+    show(
+        &session,
+        &format!("SELECT * FROM {} ORDER BY order_year", view.qualified_name()),
+    )
+    .await?;
+
     let owned = local.owns_servers();
     drop(session);
     say!(
