@@ -68,7 +68,10 @@ pub async fn run(global: &Global, scale: Option<f64>) -> Result<(), CliError> {
     );
     show(
         &session,
-        &format!("SELECT * FROM {} ORDER BY order_year", view.qualified_name()),
+        &format!(
+            "SELECT * FROM {} ORDER BY order_year",
+            view.qualified_name()
+        ),
     )
     .await?;
 

@@ -45,7 +45,9 @@ pub fn compute(root: &Path, tables: &[Found]) -> anyhow::Result<Vec<ViewLineage>
         bail!(
             "the catalog's views do not check; fix them, then run `{}` again:\n{}",
             super::COMMAND,
-            String::from_utf8_lossy(&output.stderr).trim_end()
+            String::from_utf8_lossy(&output.stderr)
+                .trim_end()
+                .trim_start_matches("error: ")
         );
     }
     serde_json::from_slice(&output.stdout).context("reading the lineage `codelake views` printed")
