@@ -42,6 +42,7 @@ fn view(name: &str, sql: &str, columns: &[(&str, ColumnType, bool)]) -> TableSpe
         view: Some(ViewSpec {
             sql: Cow::Owned(sql.to_owned()),
             file: Cow::Owned(format!("tests/views/{name}.sql")),
+            materialize: None,
         }),
     }
 }
@@ -673,4 +674,183 @@ fn the_example_views_answer_as_their_sql_over_the_tables_does() {
         assert_eq!(table["status"], "pass", "{table:#}");
         assert_eq!(table["source"], "view", "{table:#}");
     }
+}
+
+/// Regions and how many nations each has: a view the test materializes.
+fn regions_view() -> TableSpec {
+    let mut spec = view(
+        "regions",
+        "SELECT r.r_name, count(*) AS nations \
+         FROM tpch.region r JOIN tpch.nation n ON n.n_regionkey = r.r_regionkey \
+         GROUP BY r.r_name",
+        &[("r_name", Utf8, false), ("nations", Int64, false)],
+    );
+    spec.expectations.freshness = Some(catalog_core::Freshness::parse("1h").unwrap());
+    spec.expectations.min_rows = Some(5);
+    spec.owner = Some("data@example.com".into());
+    if let Some(view) = &mut spec.view {
+        view.materialize = Some("s3://codelake/marts/regions.parquet".into());
+    }
+    spec
+}
+
+/// Every file under `dir` whose name contains `part`.
+fn files_named(dir: &Path, part: &str) -> Vec<String> {
+    let mut found = Vec::new();
+    let Ok(entries) = fs::read_dir(dir) else {
+        return found;
+    };
+    for entry in entries.flatten() {
+        let path = entry.path();
+        if path.is_dir() {
+            found.extend(files_named(&path, part));
+        } else if path.to_string_lossy().contains(part) {
+            found.push(path.display().to_string());
+        }
+    }
+    found
+}
+
+#[test]
+fn a_materialized_view_is_written_whole_then_read_and_verified_as_its_copy() {
+    let dir = seeded_project();
+    let mut specs: Vec<TableSpec> = tables::REGISTRY.tables().cloned().collect();
+    specs.push(regions_view());
+    let catalog = dir.path().join("catalog.json");
+    fs::write(&catalog, Manifest::new(specs, "test").to_json()).unwrap();
+    let catalog = catalog.to_str().unwrap();
+
+    // Before it is written, its copy cannot be read, and the message says how to write it.
+    let output = run(
+        dir.path(),
+        &["sql", "--catalog", catalog, "SELECT * FROM test.regions"],
+    );
+    assert!(!output.status.success());
+    assert!(
+        stderr(&output).contains("view `test.regions` is materialized, and its copy at s3://codelake/marts/regions.parquet is not written yet: write it with `codelake materialize test.regions`, or run the view's SQL with `--live`"),
+        "{}",
+        stderr(&output)
+    );
+
+    let output = run(
+        dir.path(),
+        &["materialize", "test.regions", "--catalog", catalog],
+    );
+    assert_ok(&output);
+    assert!(
+        stdout(&output).starts_with(
+            "materialized test.regions: 5 rows written to s3://codelake/marts/regions.parquet in "
+        ),
+        "{}",
+        stdout(&output)
+    );
+    // Written under a temporary key, then moved: neither it nor the spool is left.
+    assert_eq!(
+        files_named(dir.path(), "codelake-tmp"),
+        Vec::<String>::new()
+    );
+    assert_eq!(
+        files_named(dir.path(), "materialize-spool"),
+        Vec::<String>::new()
+    );
+
+    // Queries read the copy; `--live` runs the SQL; EXPLAIN says which.
+    let copy = run(
+        dir.path(),
+        &[
+            "sql",
+            "--catalog",
+            catalog,
+            "--format",
+            "csv",
+            "SELECT * FROM test.regions ORDER BY r_name",
+        ],
+    );
+    assert_ok(&copy);
+    let live = run(
+        dir.path(),
+        &[
+            "sql",
+            "--live",
+            "--catalog",
+            catalog,
+            "--format",
+            "csv",
+            "SELECT * FROM test.regions ORDER BY r_name",
+        ],
+    );
+    assert_ok(&live);
+    assert_eq!(
+        stdout(&copy),
+        "r_name,nations\nAFRICA,5\nAMERICA,5\nASIA,5\nEUROPE,5\nMIDDLE EAST,5\n"
+    );
+    assert_eq!(stdout(&copy), stdout(&live));
+    let explain = |live: bool| {
+        let mut args = vec![
+            "sql",
+            "--catalog",
+            catalog,
+            "--format",
+            "csv",
+            "EXPLAIN SELECT * FROM test.regions",
+        ];
+        if live {
+            args.insert(1, "--live");
+        }
+        let output = run(dir.path(), &args);
+        assert_ok(&output);
+        stdout(&output)
+    };
+    let (from_copy, from_sql) = (explain(false), explain(true));
+    assert!(from_copy.contains("marts/regions.parquet"), "{from_copy}");
+    assert!(!from_copy.contains("tpch.nation"), "{from_copy}");
+    assert!(
+        from_sql.contains("tpch.nation") && !from_sql.contains("regions.parquet"),
+        "{from_sql}"
+    );
+
+    // `verify` checks the copy: reachable where it was written, fresh by its age.
+    let output = run(
+        dir.path(),
+        &[
+            "verify",
+            "--catalog",
+            catalog,
+            "--format",
+            "json",
+            "--table",
+            "test.regions",
+        ],
+    );
+    assert_ok(&output);
+    let report: serde_json::Value = serde_json::from_str(&stdout(&output)).unwrap();
+    let table = &report["tables"][0];
+    assert_eq!(table["status"], "pass", "{table:#}");
+    assert_eq!(
+        table["location"], "s3://codelake/marts/regions.parquet",
+        "{table:#}"
+    );
+    let freshness = table["checks"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|check| check["check"] == "freshness")
+        .unwrap();
+    assert_eq!(freshness["status"], "pass", "{freshness:#}");
+
+    // What cannot be materialized says why.
+    let output = run(dir.path(), &["materialize", "tpch.nation"]);
+    assert_eq!(output.status.code(), Some(2));
+    assert!(
+        stderr(&output).contains("`tpch.nation` is a table read from its source, not a view"),
+        "{}",
+        stderr(&output)
+    );
+    let output = run(dir.path(), &["materialize", "tpch.revenue_by_year"]);
+    assert_eq!(output.status.code(), Some(2));
+    assert!(
+        stderr(&output).contains("view `tpch.revenue_by_year` declares no `materialize` location"),
+        "{}",
+        stderr(&output)
+    );
 }

@@ -22,6 +22,7 @@ pub async fn run(global: &Global, scale: Option<f64>) -> Result<(), CliError> {
         config: global.config.clone(),
         data_dir: global.data_dir.clone(),
         plugin_dir: global.plugin_dir.clone(),
+        live: global.live,
     };
     let session = Session::open(&global, Seed::Scale(scale), Unavailable::Each).await?;
     let Some(local) = &session.local else {

@@ -61,6 +61,15 @@ pub fn describe(name: &str) -> Result<(), CliError> {
     for option in spec.options.iter() {
         line(format!("  {} = {:?}", option.key, option.value.as_ref()));
     }
+    if let Some(view) = &spec.view {
+        line(format!("  sql file:     {}", view.file));
+        if let Some(location) = &view.materialize {
+            line(format!(
+                "  materialized: {location} (`codelake materialize`; `--live` runs the SQL)"
+            ));
+        }
+        line("  lineage:      `codelake views`".to_owned());
+    }
     line(format!(
         "owner:      {}",
         spec.owner.as_deref().unwrap_or("none declared")

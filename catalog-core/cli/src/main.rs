@@ -24,6 +24,7 @@ mod demo;
 mod describe;
 mod error;
 mod local;
+mod materialize;
 mod names;
 mod new_table;
 mod output;
@@ -75,6 +76,9 @@ struct Global {
     /// Directory of the source plugins [env: CODELAKE_PLUGIN_DIR] [default: beside this program]
     #[arg(long, global = true, value_name = "DIR")]
     plugin_dir: Option<PathBuf>,
+    /// Run materialized views' SQL instead of reading their written copies
+    #[arg(long, global = true)]
+    live: bool,
 }
 
 #[derive(Debug, Subcommand)]
@@ -110,6 +114,11 @@ enum Command {
     /// Check every view against the declared tables it reads (no data, no
     /// server) and print its column lineage.
     Views(views::ViewsArgs),
+    /// Write a view's rows to its declared `materialize` location (Parquet on
+    /// S3), streamed to a temporary key, then moved into place.
+    ///
+    /// Queries and `verify` then read the written copy; `--live` runs the SQL instead.
+    Materialize(materialize::MaterializeArgs),
     /// Print a `#[derive(Table)]` struct read from a live source (Parquet on S3, CSV,
     /// HTTP JSON, a function), with the types it really has, ready for `tables/`.
     NewTable(new_table::NewTableArgs),
@@ -140,6 +149,9 @@ struct SqlArgs {
     /// Print the time the query took (on standard error; the shell always does).
     #[arg(long)]
     timing: bool,
+    /// Query the tables of this catalog.json instead of the compiled catalog
+    #[arg(long, value_name = "FILE")]
+    catalog: Option<PathBuf>,
 }
 
 #[derive(Debug, Clone, Copy, clap::ValueEnum)]
@@ -251,8 +263,18 @@ async fn run(cli: Cli) -> Result<(), CliError> {
                 Some(_) => session::Unavailable::Summary,
                 None => session::Unavailable::Each,
             };
-            let session =
-                session::Session::open(&global, session::Seed::IfEmpty, unavailable).await?;
+            let catalog = args
+                .catalog
+                .as_deref()
+                .map(verify::read_catalog)
+                .transpose()?;
+            let session = session::Session::open_catalog(
+                &global,
+                session::Seed::IfEmpty,
+                unavailable,
+                catalog,
+            )
+            .await?;
             match args.query {
                 Some(query) => {
                     output::run_query(
@@ -269,6 +291,7 @@ async fn run(cli: Cli) -> Result<(), CliError> {
         }
         Command::Tables { format } => describe::tables(format),
         Command::Views(args) => views::run(args).await,
+        Command::Materialize(args) => materialize::run(&global, args).await,
         Command::Serve(args) => serve::run(&global, args).await,
         Command::Describe { table } => describe::describe(&table),
         Command::Local { command } => match command {

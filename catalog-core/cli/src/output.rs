@@ -393,6 +393,9 @@ pub fn explain(session: &Session, error: anyhow::Error) -> CliError {
         .filter(|_| message.contains("not found"))
         .map(|name| name.trim_start_matches("datafusion.").to_owned());
     let Some(missing) = missing else {
+        if let Some(hint) = unwritten_copy_hint(session, &message) {
+            return CliError::failed(error).hint(hint);
+        }
         return match environment_hint(session, &message) {
             Some(hint) => CliError::environment(error).hint(hint),
             None => CliError::failed(error),
@@ -431,6 +434,25 @@ pub fn explain(session: &Session, error: anyhow::Error) -> CliError {
         )
     };
     CliError::failed(anyhow::anyhow!("there is no table `{missing}`")).hint(hint)
+}
+
+/// For a materialized view whose copy is not written yet, how to write it, or
+/// to run its SQL instead.
+fn unwritten_copy_hint(session: &Session, message: &str) -> Option<String> {
+    if !message.contains("does not exist") {
+        return None;
+    }
+    session.specs().into_iter().find_map(|spec| {
+        let declared = spec.view.as_ref()?.materialize.as_deref()?;
+        let location = session.env.s3_location(declared);
+        message.contains(&format!("`{location}`")).then(|| {
+            let name = spec.qualified_name();
+            format!(
+                "view `{name}` is materialized, and its copy at {location} is not written yet: \
+                 write it with `codelake materialize {name}`, or run the view's SQL with `--live`"
+            )
+        })
+    })
 }
 
 /// For an error that comes from the environment rather than the query, what

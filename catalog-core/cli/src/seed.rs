@@ -33,7 +33,7 @@ mod upload;
 use crate::names::shown;
 pub use fixtures::missing_sample_data;
 use fixtures::{Fixture, fixture_path, plan};
-use upload::upload;
+pub(crate) use upload::upload;
 
 /// The scale factor seeded when none is given: instant (part has 2,000 rows).
 pub const DEFAULT_SCALE: f64 = 0.01;

@@ -92,6 +92,14 @@ impl Session {
         catalog_runtime::StatementPolicy::local(databases).protecting(&self.env.data_dir)
     }
 
+    /// The specs this session serves: the built-in catalog, or the one it was opened with.
+    pub fn specs(&self) -> Vec<&TableSpec> {
+        match &self.catalog {
+            Some(catalog) => catalog.iter().collect(),
+            None => tables::REGISTRY.tables().collect(),
+        }
+    }
+
     /// The statements of `sql`, parsed with the session's dialect. Plan each
     /// with [`statement`](Self::statement) only once the ones before it have
     /// run: a `SET` or `CREATE` changes how the next one plans.
@@ -273,10 +281,19 @@ impl Session {
                  or point CODELAKE_PLUGIN_DIR or --plugin-dir at them",
             ));
         }
-        self.failures = match &self.catalog {
-            Some(catalog) => register_tables(&self.ctx, &plugins, catalog, &self.env),
-            None => register_tables(&self.ctx, &plugins, tables::REGISTRY.tables(), &self.env),
+        let declared: Vec<&TableSpec> = match &self.catalog {
+            Some(catalog) => catalog.iter().collect(),
+            None => tables::REGISTRY.tables().collect(),
         };
+        // `--live`: materialized views run their SQL instead of reading their copies.
+        let live: Vec<TableSpec>;
+        let specs = if global.live {
+            live = declared.iter().map(|spec| spec.live()).collect();
+            live.iter().collect()
+        } else {
+            declared
+        };
+        self.failures = register_tables(&self.ctx, &plugins, specs, &self.env);
         if unavailable == Unavailable::Each {
             for failure in &self.failures {
                 eprintln!("warning: {failure}");

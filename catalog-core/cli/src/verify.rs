@@ -89,6 +89,12 @@ pub async fn run(global: &Global, args: VerifyArgs) -> Result<(), CliError> {
             .map(|name| find(name).cloned())
             .collect::<Result<_, _>>()?,
     };
+    // `--live`: a materialized view is verified as its SQL, not its written copy.
+    let specs: Vec<TableSpec> = if global.live {
+        specs.iter().map(TableSpec::live).collect()
+    } else {
+        specs
+    };
     let mut seen = std::collections::BTreeSet::new();
     let specs: Vec<&TableSpec> = specs
         .iter()

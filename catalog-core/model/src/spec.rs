@@ -62,6 +62,11 @@ pub struct ViewSpec {
     /// the workspace root (`tables/src/tpch/revenue_by_nation.sql`), or the
     /// declaring module's file when the SQL is inline.
     pub file: Str,
+    /// Where `codelake materialize` writes the view's rows, one Parquet object
+    /// (`s3://bucket/key.parquet`); queries then read that copy, unless asked
+    /// to run the SQL (`--live`). `None`: the view is always run live.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub materialize: Option<Str>,
 }
 
 impl TableSpec {
@@ -73,6 +78,33 @@ impl TableSpec {
     /// Whether this is a view: rows computed by SQL over other catalog tables.
     pub fn is_view(&self) -> bool {
         self.view.is_some()
+    }
+
+    /// For a view with a `materialize` location, the table its written copy
+    /// is: the same name, columns and expectations, read by the `s3-parquet`
+    /// plugin from that location. Queries and `verify` use it in place of the
+    /// view, so freshness is the copy's age.
+    pub fn materialized_copy(&self) -> Option<TableSpec> {
+        let location = self.view.as_ref()?.materialize.clone()?;
+        Some(TableSpec {
+            source: Cow::Borrowed("s3-parquet"),
+            options: Cow::Owned(vec![SourceOption {
+                key: Cow::Borrowed("location"),
+                value: location,
+            }]),
+            view: None,
+            ..self.clone()
+        })
+    }
+
+    /// This spec, but a view reads its SQL even when it declares a
+    /// `materialize` location: what `--live` serves.
+    pub fn live(&self) -> TableSpec {
+        let mut live = self.clone();
+        if let Some(view) = &mut live.view {
+            view.materialize = None;
+        }
+        live
     }
 
     /// The source options, typed, with their declared defaults; an error names

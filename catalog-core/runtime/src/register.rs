@@ -1,5 +1,6 @@
 //! Registering catalog tables in a DataFusion session through their plugins.
 
+use std::borrow::Cow;
 use std::collections::BTreeSet;
 use std::sync::Arc;
 
@@ -21,7 +22,9 @@ use crate::{Error, Result};
 /// the plugin serving its source, then each view as a DataFusion view over
 /// them (see [`crate::views`]). Tables are independent: the ones that fail
 /// are returned, the others are registered and answer queries; a view that
-/// reads a failed table fails too, naming it.
+/// reads a failed table fails too, naming it. A view with a `materialize`
+/// location is served from its written copy ([`TableSpec::materialized_copy`]);
+/// pass [`TableSpec::live`] specs to run its SQL instead.
 pub fn register_tables<'a>(
     ctx: &Arc<SessionContext>,
     plugins: &PluginSet,
@@ -45,15 +48,27 @@ pub fn register_tables<'a>(
                 .collect();
         }
     };
-    let (views, tables): (Vec<&TableSpec>, Vec<&TableSpec>) =
-        tables.into_iter().partition(|spec| spec.is_view());
+    // A view with a written copy is served from it, through the plugin of its
+    // format, like any table; the views run live come last.
+    let specs_in: Vec<&'a TableSpec> = tables.into_iter().collect();
+    let specs: Vec<Cow<'a, TableSpec>> = specs_in
+        .iter()
+        .map(|spec| {
+            spec.materialized_copy()
+                .map_or(Cow::Borrowed(*spec), Cow::Owned)
+        })
+        .collect();
+    let (views, tables): (Vec<&TableSpec>, Vec<&TableSpec>) = specs
+        .iter()
+        .map(|spec| &**spec)
+        .partition(|spec| spec.is_view());
     let task_ctx_provider = Arc::clone(ctx) as Arc<dyn TaskContextProvider>;
     let mut failures = Vec::new();
     for spec in tables {
         let registered = provider(plugins, spec, &environment_json, &task_ctx_provider)
             .and_then(|provider| register(ctx, spec, provider));
         if let Err(error) = registered {
-            failures.push(error);
+            failures.push(not_materialized(&specs_in, spec, error));
         }
     }
     if !views.is_empty() {
@@ -70,6 +85,31 @@ pub fn register_tables<'a>(
         }));
     }
     failures
+}
+
+/// A materialized view whose copy cannot be opened says how to write it, or
+/// to run its SQL instead; any other table's error is kept as it is.
+fn not_materialized(declared: &[&TableSpec], spec: &TableSpec, error: Error) -> Error {
+    let name = spec.qualified_name();
+    let Some(view) = declared
+        .iter()
+        .find(|declared| declared.qualified_name() == name)
+        .and_then(|declared| declared.view.as_ref())
+    else {
+        return error;
+    };
+    let location = view.materialize.as_deref().unwrap_or_default();
+    Error::View {
+        table: name.clone(),
+        problem: crate::views::ViewProblem {
+            view: name.clone(),
+            file: view.file.to_string(),
+            column: None,
+            message: format!(
+                "its written copy at {location} cannot be opened ({error}); write it with `codelake materialize {name}`, or run the view's SQL with `--live`"
+            ),
+        },
+    }
 }
 
 /// Reads `spec`'s source directly through its plugin (see

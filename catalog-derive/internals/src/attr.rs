@@ -33,6 +33,8 @@ pub const MAX_ROWS: &str = "max_rows";
 pub const VIEW: &str = "view";
 /// A view's SQL, inline.
 pub const SQL: &str = "sql";
+/// Where `codelake materialize` writes a view's rows.
+pub const MATERIALIZE: &str = "materialize";
 /// Every table-level key that is not a source option.
 pub const TABLE_KEYS: &[&str] = &[
     DATABASE,
@@ -40,6 +42,7 @@ pub const TABLE_KEYS: &[&str] = &[
     SOURCE,
     VIEW,
     SQL,
+    MATERIALIZE,
     OWNER,
     FRESHNESS,
     FRESHNESS_COLUMN,
@@ -80,6 +83,8 @@ pub struct TableAttrs {
     pub view: Option<Spanned<String>>,
     /// `sql = "SELECT .."`.
     pub sql: Option<Spanned<String>>,
+    /// `materialize = "s3://.."`.
+    pub materialize: Option<Spanned<String>>,
     /// `owner = ".."`.
     pub owner: Option<Spanned<String>>,
     /// `freshness = ".."`.
@@ -154,6 +159,7 @@ fn table_key(
         SOURCE => &mut out.source,
         VIEW => &mut out.view,
         SQL => &mut out.sql,
+        MATERIALIZE => &mut out.materialize,
         OWNER => &mut out.owner,
         FRESHNESS => &mut out.freshness,
         FRESHNESS_COLUMN => &mut out.freshness_column,

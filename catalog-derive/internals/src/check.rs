@@ -63,10 +63,11 @@ pub fn check(input: Input<'_>, origin: &Origin, errors: &mut Errors) -> Option<T
     // A view has no files whose age could stand for its data's: its freshness
     // is measured on a column, or not at all.
     if matches!(view, Ok(Some(_)))
+        && input.attrs.materialize.is_none()
         && input.attrs.freshness_column.is_none()
         && let Some(freshness) = &input.attrs.freshness
     {
-        errors.push(freshness.span, format!("a view's `{}` is measured on a column, as it has no files whose age to read: add `{} = \"…\"` naming a timestamp or date column, or remove `{}`", attr::FRESHNESS, attr::FRESHNESS_COLUMN, attr::FRESHNESS));
+        errors.push(freshness.span, format!("a view's `{}` is measured on a column, as it has no files whose age to read: add `{} = \"…\"` naming a timestamp or date column, or a `materialize` location (whose copy's age is measured), or remove `{}`", attr::FRESHNESS, attr::FRESHNESS_COLUMN, attr::FRESHNESS));
     }
     let owner = input.attrs.owner.as_ref().and_then(|owner| {
         // An owner is who to ask when data looks wrong; blank would answer nobody.

@@ -184,7 +184,8 @@ fn spec_tokens(spec: &TableSpec) -> TokenStream {
     let columns = spec.columns.iter().map(column_tokens);
     let view = option(&spec.view, |view| {
         let (sql, file) = (cow_str(&view.sql), cow_str(&view.file));
-        quote! { ::catalog_core::ViewSpec { sql: #sql, file: #file } }
+        let materialize = option(&view.materialize, |location| cow_str(location));
+        quote! { ::catalog_core::ViewSpec { sql: #sql, file: #file, materialize: #materialize } }
     });
     quote! {
         ::catalog_core::TableSpec {

@@ -56,7 +56,13 @@ pub(crate) fn view(
 ) -> Result<Option<View>, ()> {
     let attrs = &input.attrs;
     let (sql, path) = match (&attrs.view, &attrs.sql) {
-        (None, None) => return Ok(None),
+        (None, None) => {
+            if let Some(materialize) = &attrs.materialize {
+                errors.push(materialize.span, "`materialize` is for views: it says where `codelake materialize` writes a view's rows; add `view = \"name.sql\"`, or remove it".into());
+                return Err(());
+            }
+            return Ok(None);
+        }
         (Some(_), Some(sql)) => {
             errors.push(sql.span, "a view's SQL is either in a file (`view = \"name.sql\"`) or inline (`sql = \"SELECT …\"`), not both: remove one".into());
             return Err(());
@@ -74,9 +80,19 @@ pub(crate) fn view(
         ok = false;
     }
     for (key, _) in &attrs.options {
-        errors.push(key.span, format!("unknown key `{}` for a view: a view takes {}, plus the expectations (owner, freshness, freshness_column, min_rows, max_rows)", key.value, [attr::DATABASE, attr::NAME, attr::VIEW, attr::SQL].join(", ")));
+        errors.push(key.span, format!("unknown key `{}` for a view: a view takes {}, plus the expectations (owner, freshness, freshness_column, min_rows, max_rows)", key.value, [attr::DATABASE, attr::NAME, attr::VIEW, attr::SQL, attr::MATERIALIZE].join(", ")));
         ok = false;
     }
+    let materialize = attrs.materialize.as_ref().and_then(|location| {
+        let problem = materialize_problem(&location.value);
+        if let Some(problem) = &problem {
+            errors.push(location.span, problem.clone());
+            ok = false;
+        }
+        problem
+            .is_none()
+            .then(|| Cow::Owned(location.value.clone()))
+    });
     if let Err(message) = parse(&sql.value) {
         let at = path
             .as_deref()
@@ -96,6 +112,7 @@ pub(crate) fn view(
         spec: ViewSpec {
             sql: Cow::Owned(sql.value),
             file: Cow::Owned(file),
+            materialize,
         },
         path,
     }))
@@ -138,6 +155,26 @@ fn read(
             Err(())
         }
     }
+}
+
+/// What is wrong with a `materialize` location, if anything: it is one
+/// Parquet object on S3, which the `s3-parquet` plugin then reads.
+fn materialize_problem(location: &str) -> Option<String> {
+    let example = "e.g. `materialize = \"s3://codelake/marts/revenue_by_year.parquet\"`";
+    let Some((bucket, key)) = location
+        .strip_prefix("s3://")
+        .and_then(|rest| rest.split_once('/'))
+    else {
+        return Some(format!(
+            "`materialize = \"{location}\"` is not an S3 object: write `s3://bucket/key.parquet`, {example}"
+        ));
+    };
+    if bucket.is_empty() || key.is_empty() || !key.ends_with(".parquet") {
+        return Some(format!(
+            "`materialize = \"{location}\"` names no Parquet object: the key ends in `.parquet`, {example}"
+        ));
+    }
+    None
 }
 
 /// Parses `sql` as DataFusion's parser would: one query, nothing else.

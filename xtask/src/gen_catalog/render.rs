@@ -326,6 +326,13 @@ fn table_section(out: &mut String, found: &Found, lineage: &[ViewLineage]) {
     match &spec.view {
         Some(view) => {
             let _ = writeln!(out, "- **Source:** a view, its SQL in `{}`", view.file);
+            if let Some(location) = &view.materialize {
+                let _ = writeln!(
+                    out,
+                    "- **Materialized:** `codelake materialize {}` writes it to `{location}`, and queries read that copy (`--live` runs the SQL)",
+                    spec.qualified_name()
+                );
+            }
         }
         None => {
             let _ = writeln!(

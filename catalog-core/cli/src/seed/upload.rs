@@ -13,7 +13,7 @@ const PART_SIZE: usize = 16 << 20;
 /// flight: the object appears only once every part is in, and any failure
 /// aborts the upload, so no part lingers (S3 keeps, and bills, the parts of an
 /// upload that is neither completed nor aborted).
-pub(super) async fn upload(
+pub(crate) async fn upload(
     store: &dyn ObjectStore,
     path: &ObjectPath,
     file: &Path,

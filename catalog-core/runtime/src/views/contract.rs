@@ -12,7 +12,8 @@ use datafusion::arrow::datatypes::{Field, Schema};
 
 use super::ViewProblem;
 
-/// Every difference between the SQL's output `schema` and `spec`'s columns.
+/// Every difference between a view's computed `schema` and `spec`'s columns:
+/// by name, order, type (text as one type) and nullability.
 pub fn compare(spec: &TableSpec, schema: &Schema) -> Vec<ViewProblem> {
     let mut problems = Vec::new();
     let computed: Vec<&str> = schema

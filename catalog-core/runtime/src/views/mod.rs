@@ -10,6 +10,8 @@
 mod contract;
 mod lineage;
 
+pub use contract::compare;
+
 use std::collections::{BTreeMap, BTreeSet};
 use std::fmt;
 use std::sync::Arc;

@@ -37,4 +37,20 @@ struct Fourth {
     id: i64,
 }
 
+/// A copy that is not a Parquet object.
+#[derive(Table)]
+#[table(database = "shop", sql = "SELECT 1 AS id", materialize = "s3://lake/marts/orders.csv")]
+struct Fifth {
+    /// Order key.
+    id: i64,
+}
+
+/// A table cannot be materialized: only a view's rows are computed.
+#[derive(Table)]
+#[table(database = "shop", source = "csv", location = "orders.csv", materialize = "s3://lake/o.parquet")]
+struct Sixth {
+    /// Order key.
+    id: i64,
+}
+
 fn main() {}
