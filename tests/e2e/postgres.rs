@@ -105,17 +105,22 @@ fn psql_and_psycopg_query_list_and_are_refused_as_the_service_says() {
 
     // psql (the simple protocol): the catalog's tables and a table's columns,
     // with their Postgres types and the declared docs.
-    let listed = psql_lines(&psql(&address, TOKEN, &["\\dt"]));
-    let mut declared: Vec<(String, String)> = tables::REGISTRY
-        .tables()
-        .map(|spec| (spec.database.to_string(), spec.name.to_string()))
-        .collect();
-    declared.sort();
-    let declared: Vec<String> = declared
-        .iter()
-        .map(|(database, name)| format!("{database}|{name}|table|codelake"))
-        .collect();
-    assert_eq!(listed, declared);
+    // `\dt` lists the tables, `\dv` the views.
+    for (command, views, kind) in [("\\dt", false, "table"), ("\\dv", true, "view")] {
+        let listed = psql_lines(&psql(&address, TOKEN, &[command]));
+        let mut declared: Vec<(String, String)> = tables::REGISTRY
+            .tables()
+            .filter(|spec| spec.is_view() == views)
+            .map(|spec| (spec.database.to_string(), spec.name.to_string()))
+            .collect();
+        declared.sort();
+        let declared: Vec<String> = declared
+            .iter()
+            .map(|(database, name)| format!("{database}|{name}|{kind}|codelake"))
+            .collect();
+        assert!(!declared.is_empty());
+        assert_eq!(listed, declared, "{command}");
+    }
     let part = psql_lines(&psql(&address, TOKEN, &["\\d tpch.part"]));
     assert_eq!(part[0], "p_partkey|bigint||not null|", "{part:?}");
     assert!(

@@ -16,9 +16,11 @@ use datafusion::arrow::array::RecordBatch;
 
 /// The one kind of table served today; views join as `VIEW`.
 const TABLE: &str = "TABLE";
+/// A catalog view: rows computed by SQL over other tables.
+const VIEW: &str = "VIEW";
 
 /// The table types a server may report.
-const TABLE_TYPES: [&str; 2] = [TABLE, "VIEW"];
+const TABLE_TYPES: [&str; 2] = [TABLE, VIEW];
 
 /// What the server tells clients about itself (`GetSqlInfo`).
 pub(crate) fn sql_info() -> &'static SqlInfoData {
@@ -90,7 +92,8 @@ pub(crate) async fn tables(
             Some(schema) => schema.as_ref().clone(),
             None => spec.arrow_schema(),
         };
-        builder.append(&catalog, &*spec.database, &*spec.name, TABLE, &schema)?;
+        let kind = if spec.is_view() { VIEW } else { TABLE };
+        builder.append(&catalog, &*spec.database, &*spec.name, kind, &schema)?;
     }
     builder.build()
 }

@@ -215,7 +215,12 @@ fn tables(catalog: &[TableSpec], database: &str) -> (Arc<dyn SchemaProvider>, Co
             flag(false),
             flag(false),
             text("p"),
-            text("r"),
+            // psql's `\dv` and `\dm` list views and materialized views, `\dt` the rest.
+            text(match &spec.view {
+                Some(view) if view.materialize.is_some() => "m",
+                Some(_) => "v",
+                None => "r",
+            }),
             small(schema.fields().len() as i16),
             small(0),
             flag(false),
