@@ -348,14 +348,34 @@ async fn lineage_follows_joins_unions_case_windows_and_subqueries() {
             ("top_tier", Utf8, true),
         ],
     );
+    // Grouping sets add a grouping id between the groups and the aggregates.
+    let rollup = view(
+        "rollup",
+        "SELECT n_regionkey, count(*) AS nations, max(n_name) AS last_name \
+         FROM tpch.nation GROUP BY ROLLUP (n_regionkey)",
+        &[
+            ("n_regionkey", Int64, true),
+            ("nations", Int64, false),
+            ("last_name", Utf8, true),
+        ],
+    );
     let mut specs: Vec<&TableSpec> = tables::REGISTRY
         .tables()
         .filter(|spec| !spec.is_view())
         .collect();
     specs.push(&spec);
+    specs.push(&rollup);
     let lineage = check(&specs)
         .await
         .unwrap_or_else(|problems| panic!("{problems:#?}"));
+    assert_eq!(
+        planned(lineage_of(&lineage, "test.rollup")),
+        by_hand(&[
+            ("n_regionkey", &["tpch.nation.n_regionkey"]),
+            ("nations", &[]),
+            ("last_name", &["tpch.nation.n_name"]),
+        ])
+    );
     let mixed = lineage_of(&lineage, "test.mixed");
     assert_eq!(
         mixed.reads,

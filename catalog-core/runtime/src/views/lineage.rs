@@ -93,13 +93,16 @@ impl Walk<'_> {
                 .map(|expr| self.expr_sources(expr, &projection.input))
                 .unwrap_or_default(),
             LogicalPlan::Aggregate(aggregate) => {
+                // Output: the grouping expressions, the grouping id when there
+                // are grouping sets (computed from no column), then the aggregates.
                 let groups = grouping_set_to_exprlist(&aggregate.group_expr).unwrap_or_default();
+                let aggregates_from = aggregate.group_expr_len().unwrap_or(groups.len());
                 if let Some(expr) = groups.get(index) {
                     self.expr_sources(expr, &aggregate.input)
                 } else {
-                    aggregate
-                        .aggr_expr
-                        .get(index - groups.len())
+                    index
+                        .checked_sub(aggregates_from)
+                        .and_then(|at| aggregate.aggr_expr.get(at))
                         .map(|expr| self.expr_sources(expr, &aggregate.input))
                         .unwrap_or_default()
                 }
