@@ -121,6 +121,28 @@ fn psql_and_psycopg_query_list_and_are_refused_as_the_service_says() {
         assert!(!declared.is_empty());
         assert_eq!(listed, declared, "{command}");
     }
+    // `\d+` of a view shows its columns and its SQL.
+    let view = psql_lines(&psql(&address, TOKEN, &["\\d+ tpch.revenue_by_year"]));
+    assert!(
+        view.iter()
+            .any(|line| line.starts_with("order_year|integer|")),
+        "{view:?}"
+    );
+    // (its "View definition" footer, which `-t` hides, comes from `pg_get_viewdef`)
+    let definition = psql_lines(&psql(
+        &address,
+        TOKEN,
+        &[
+            "SELECT pg_catalog.pg_get_viewdef(c.oid, true) FROM pg_catalog.pg_class c \
+           WHERE c.relname = 'revenue_by_year'",
+        ],
+    ));
+    assert!(
+        definition
+            .iter()
+            .any(|line| line.contains("FROM tpch.revenue_by_nation")),
+        "{definition:?}"
+    );
     let part = psql_lines(&psql(&address, TOKEN, &["\\d tpch.part"]));
     assert_eq!(part[0], "p_partkey|bigint||not null|", "{part:?}");
     assert!(

@@ -205,6 +205,30 @@ async fn an_unknown_table_or_column_or_a_bare_name_is_named() {
         "{problem}"
     );
 
+    // A catalog.json read at run time skips the derive: a statement that is no query is refused here.
+    let statement = view(
+        "s",
+        "COPY (SELECT 1 AS x) TO '/tmp/x.csv'",
+        &[("count", ColumnType::UInt64, false)],
+    );
+    let problem = one_problem(&[statement], None).await;
+    assert!(
+        problem.ends_with("its SQL is not a query: a view is one `SELECT` (or `WITH … SELECT`)"),
+        "{problem}"
+    );
+
+    // The same name twice (both sides of a join) is refused, not served as `n_name:1`.
+    let twice = view(
+        "twice",
+        "SELECT a.n_name, b.n_name FROM tpch.nation a JOIN tpch.nation b ON a.n_nationkey = b.n_nationkey",
+        &[("n_name", Utf8, false)],
+    );
+    let problem = one_problem(&[twice], Some("n_name")).await;
+    assert!(
+        problem.contains("the SQL computes it more than once"),
+        "{problem}"
+    );
+
     let bare = view("b", "SELECT n_name FROM nation", &[("n_name", Utf8, false)]);
     let problem = one_problem(&[bare], None).await;
     assert!(
@@ -230,6 +254,34 @@ async fn views_that_read_each_other_in_a_cycle_are_refused_and_their_readers_nam
     );
     assert!(
         problems[2].starts_with("view `test.c` (tests/views/c.sql): it reads view `test.a`, which has problems of its own"),
+        "{problems:#?}"
+    );
+
+    // Every view on a cycle is named, also one found only through a view already ordered.
+    let p = view(
+        "p",
+        "SELECT x FROM test.q UNION ALL SELECT x FROM test.r",
+        &[("x", Int64, false)],
+    );
+    let q = view("q", "SELECT x FROM test.p", &[("x", Int64, false)]);
+    let r = view("r", "SELECT x FROM test.q", &[("x", Int64, false)]);
+    let problems = problems_with(&[p, q, r]).await;
+    assert_eq!(
+        problems
+            .iter()
+            .map(|problem| problem
+                .split(": views read each other in a cycle: ")
+                .nth(1)
+                .unwrap_or(problem)
+                .split(';')
+                .next()
+                .unwrap())
+            .collect::<Vec<_>>(),
+        [
+            "test.p → test.q → test.p",
+            "test.q → test.p → test.q",
+            "test.r → test.q → test.p → test.r"
+        ],
         "{problems:#?}"
     );
 }
@@ -262,7 +314,16 @@ fn planned(lineage: &ViewLineage) -> Vec<(String, Vec<String>)> {
 #[tokio::test]
 async fn the_example_views_lineage_is_what_their_sql_says_column_by_column() {
     let specs: Vec<&TableSpec> = tables::REGISTRY.tables().collect();
-    let lineage = check(&specs).await.unwrap();
+    let lineage = check(&specs).await.unwrap_or_else(|problems| {
+        panic!(
+            "{}",
+            problems
+                .iter()
+                .map(ToString::to_string)
+                .collect::<Vec<_>>()
+                .join("\n")
+        )
+    });
 
     let nation = lineage_of(&lineage, "tpch.revenue_by_nation");
     assert_eq!(
@@ -410,7 +471,16 @@ async fn lineage_follows_joins_unions_case_windows_and_subqueries() {
 #[tokio::test]
 async fn catalog_json_holds_the_lineage_a_fresh_plan_gives() {
     let specs: Vec<&TableSpec> = tables::REGISTRY.tables().collect();
-    let planned = check(&specs).await.unwrap();
+    let planned = check(&specs).await.unwrap_or_else(|problems| {
+        panic!(
+            "{}",
+            problems
+                .iter()
+                .map(ToString::to_string)
+                .collect::<Vec<_>>()
+                .join("\n")
+        )
+    });
     let root = Path::new(env!("CARGO_MANIFEST_DIR")).parent().unwrap();
     let manifest =
         Manifest::from_json(&fs::read_to_string(root.join("tables/catalog.json")).unwrap())

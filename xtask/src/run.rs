@@ -44,6 +44,25 @@ pub fn build_packages(extra: &[&str], quiet: bool, release: bool) -> Result<Path
     Ok(binary_path(release))
 }
 
+/// The debug build of the test suite, exactly (`cargo build --workspace
+/// --all-targets`): what `cargo xtask test` builds, so nothing is built twice.
+/// Building only `codelake` and its plugins resolves dependency features
+/// without the tests' dev-dependencies (ahash, serde_json, regex), and so
+/// builds Arrow and DataFusion a second time. The `codelake` binary's path.
+pub fn build_like_tests(quiet: bool) -> Result<PathBuf> {
+    let mut command = crate::cargo_command();
+    command.current_dir(project_root()).arg("build");
+    if quiet {
+        command.arg("--quiet");
+    }
+    command.args(["--workspace", "--all-targets", "--locked"]);
+    let status = command.status().context("cannot run cargo")?;
+    if !status.success() {
+        bail!("building the workspace failed (see above)");
+    }
+    Ok(binary_path(false))
+}
+
 /// Where cargo puts the `codelake` binary of the debug or release profile.
 pub fn binary_path(release: bool) -> PathBuf {
     let root = project_root();

@@ -80,9 +80,11 @@ pub async fn run(global: &Global, args: MaterializeArgs) -> Result<(), CliError>
     let rows = write(&session, &spec, &view.sql, &location)
         .await
         .map_err(|error| {
-            CliError::failed(error.context(format!(
-                "view `{name}` was not materialized; the previous copy at {location}, if any, is unchanged"
-            )))
+            eprintln!(
+                "error: view `{name}` was not materialized; the previous copy at {location}, if any, is unchanged"
+            );
+            // The query's own error, with the hints a failed query gets.
+            crate::output::explain(&session, error)
         })?;
     say!(
         "materialized {name}: {} written to {location} in {}",
@@ -115,10 +117,16 @@ async fn write(
 
     // The SQL runs with the catalog's tables as the session serves them, and
     // must still compute the struct's columns.
-    let frame = session.ctx.sql(sql).await?;
+    // Planned as a query only: the SQL never writes or changes anything itself.
+    let options = datafusion::execution::context::SQLOptions::new()
+        .with_allow_ddl(false)
+        .with_allow_dml(false)
+        .with_allow_statements(false);
+    let frame = session.ctx.sql_with_options(sql, options).await?;
     let problems = catalog_runtime::views::compare(spec, frame.schema().as_arrow());
-    if let Some(problem) = problems.first() {
-        anyhow::bail!("{problem}");
+    if !problems.is_empty() {
+        let lines: Vec<String> = problems.iter().map(ToString::to_string).collect();
+        anyhow::bail!("{}", lines.join("\n"));
     }
     let declared = Arc::new(spec.query_schema());
     let spool = tempfile::Builder::new()
@@ -139,11 +147,15 @@ async fn write(
     while let Some(batch) = stream.next().await {
         let batch = batch?;
         // Text may come as views or large strings; the copy has the declared types.
-        let columns = batch
-            .columns()
+        let columns = declared
+            .fields()
             .iter()
-            .zip(declared.fields())
-            .map(|(column, field)| cast(column, field.data_type()))
+            .map(|field| {
+                let column = batch.column_by_name(field.name()).with_context(|| {
+                    format!("the view's rows have no column `{}`", field.name())
+                })?;
+                anyhow::Ok(cast(column, field.data_type())?)
+            })
             .collect::<Result<Vec<_>, _>>()?;
         rows += batch.num_rows();
         writer.write(&RecordBatch::try_new(Arc::clone(&declared), columns)?)?;
@@ -162,7 +174,13 @@ async fn write(
     }
     .await;
     // The temporary key goes whether or not the copy was made.
-    let _ = store.delete(&temporary).await;
+    if let Err(error) = store.delete(&temporary).await
+        && moved.is_ok()
+    {
+        eprintln!(
+            "warning: the temporary object s3://{bucket}/{temporary} was left behind ({error}); delete it"
+        );
+    }
     moved.with_context(|| format!("cannot write {location}"))?;
     Ok(rows)
 }

@@ -14,7 +14,7 @@ use arrow_flight::sql::{
 use catalog_serve::QueryService;
 use datafusion::arrow::array::RecordBatch;
 
-/// The one kind of table served today; views join as `VIEW`.
+/// A table read from its source.
 const TABLE: &str = "TABLE";
 /// A catalog view: rows computed by SQL over other tables.
 const VIEW: &str = "VIEW";

@@ -24,6 +24,7 @@ mod auth;
 pub mod encode;
 mod extended;
 mod front;
+mod functions;
 mod listen;
 mod params;
 pub mod pg_catalog;

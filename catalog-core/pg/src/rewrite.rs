@@ -30,6 +30,18 @@ pub fn rewrite(statement: &mut Statement) -> bool {
         catalog |= is_catalog_relation(relation, &ctes);
         ControlFlow::<()>::Continue(())
     });
+    // A call of a `pg_catalog.` function reads the catalog too, with no table
+    // (psql's `SELECT pg_catalog.pg_get_viewdef('16400'::pg_catalog.oid, true)`).
+    let _ = datafusion::sql::sqlparser::ast::visit_expressions(statement, |expr| {
+        if let Expr::Function(function) = expr
+            && let [schema, _] = function.name.0.as_slice()
+        {
+            catalog |= schema
+                .as_ident()
+                .is_some_and(|schema| schema.value == SCHEMA);
+        }
+        ControlFlow::<()>::Continue(())
+    });
     if !catalog {
         return false;
     }

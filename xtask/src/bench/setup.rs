@@ -31,20 +31,7 @@ pub(super) fn build(plan: &Plan) -> anyhow::Result<PathBuf> {
         return crate::run::build_packages(&["codelake-bench-engine"], false, true);
     }
     // The debug build of the test suite, exactly: nothing is rebuilt after `cargo xtask test`'s build.
-    let status = crate::cargo_command()
-        .current_dir(crate::project_root())
-        .args([
-            "build",
-            "--quiet",
-            "--workspace",
-            "--all-targets",
-            "--locked",
-        ])
-        .status()?;
-    if !status.success() {
-        bail!("building the workspace failed (see above)");
-    }
-    Ok(crate::run::binary_path(false))
+    crate::run::build_like_tests(true)
 }
 
 /// The virtual environment's Python, with the pinned DuckDB, Polars and ROAPI

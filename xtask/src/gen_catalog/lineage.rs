@@ -25,8 +25,10 @@ pub fn compute(root: &Path, tables: &[Found]) -> anyhow::Result<Vec<ViewLineage>
     }
     let specs = tables.iter().map(|found| found.spec.clone()).collect();
     let manifest = Manifest::new(specs, "gen-catalog, before lineage").to_json();
-    eprintln!("Checking the catalog's views with `codelake views` (builds codelake first)...");
-    let binary = crate::run::build(true, false)?;
+    eprintln!("Checking the catalog's views with `codelake views` (builds the workspace first)...");
+    // As `cargo xtask test` builds it: a build of `codelake` alone would resolve
+    // features apart from the test build's and compile DataFusion twice.
+    let binary = crate::run::build_like_tests(true)?;
     let mut child = Command::new(&binary)
         .args(["views", "--catalog", "-", "--format", "json"])
         .current_dir(root)

@@ -1,8 +1,10 @@
 //! `cargo xtask gen-catalog [--check]`: the catalog's generated files, from `tables/src`.
 //!
-//! It reads the `#[derive(Table)]` structs with syn — the catalog crate is
-//! neither built nor run — through the derive's own parse-and-check functions,
-//! and writes:
+//! It reads the `#[derive(Table)]` structs with syn, through the derive's own
+//! parse-and-check functions, and writes the files below. Only the views'
+//! lineage needs more than syntax: it is planned by `codelake views`, which
+//! gen-catalog builds and runs when the catalog has views (`lineage.rs`).
+//! It writes:
 //! - `tables/src/catalog.rs`: the typed registry (`tables::catalog().tpch().part()`);
 //! - `tables/catalog.json`: every spec, and every view's lineage, for tools
 //!   that do not compile the catalog (the lineage comes from planning each
@@ -97,6 +99,31 @@ pub fn run(root: &Path, args: &Args) -> anyhow::Result<()> {
 /// Runs the subcommand, with the lineage from `lineage`.
 pub fn run_with(root: &Path, args: &Args, lineage: Lineage) -> anyhow::Result<()> {
     let layout = Layout::new();
+    // Everything but the lineage comes from syntax alone. Planning the views
+    // builds `codelake`, which compiles the registry: a registry naming a
+    // struct since renamed or removed would stop that build, so it is brought
+    // up to date first (or, with `--check`, reported without planning).
+    let from_syntax = generate(root, &layout, Lineage::Committed)?;
+    let registry = from_syntax
+        .iter()
+        .find(|output| output.path == layout.registry);
+    let registry_stale = registry.is_some_and(|output| {
+        fs::read_to_string(root.join(&output.path)).ok().as_deref()
+            != Some(output.contents.as_str())
+    });
+    if lineage == Lineage::Committed || (args.check && registry_stale) {
+        return if args.check {
+            check(root, &layout, &from_syntax)
+        } else {
+            write(root, &layout, &from_syntax)
+        };
+    }
+    if registry_stale && let Some(registry) = registry {
+        let path = root.join(&registry.path);
+        fs::write(&path, &registry.contents)
+            .with_context(|| format!("writing {}", path.display()))?;
+        println!("wrote {}", registry.path.display());
+    }
     let outputs = generate(root, &layout, lineage)?;
     if args.check {
         check(root, &layout, &outputs)

@@ -37,6 +37,17 @@ pub fn compare(spec: &TableSpec, schema: &Schema) -> Vec<ViewProblem> {
             )),
         }
     }
+    // DataFusion lets `SELECT a.x, b.x` through; a view's columns are named once.
+    let mut seen = std::collections::BTreeSet::new();
+    for name in &computed {
+        if !seen.insert(*name) {
+            problems.push(ViewProblem::new(
+                spec,
+                Some(name),
+                "the SQL computes it more than once (as from both sides of a join); give each an alias of its own",
+            ));
+        }
+    }
     for name in &computed {
         if spec.column(name).is_none() {
             problems.push(ViewProblem::new(
@@ -76,11 +87,11 @@ fn column_problem(spec: &TableSpec, column: &ColumnSpec, field: &Field) -> Optio
             spec,
             Some(&column.name),
             format!(
-                "the struct declares {} (`{}`), but the SQL computes {}; write `CAST(… AS {})` in the SQL{declare}",
+                "the struct declares {} (`{}`), but the SQL computes {}; write `{}` in the SQL{declare}",
                 column.ty,
                 column.field_type(),
                 field.data_type(),
-                sql_type(column.ty)
+                cast_to(column.ty)
             ),
         ));
     }
@@ -116,9 +127,10 @@ fn rust_type(ty: ColumnType, nullable: bool) -> String {
     }
 }
 
-/// The SQL type that casts to `ty`.
-fn sql_type(ty: ColumnType) -> String {
-    match ty {
+/// The SQL that converts a value to `ty`: a `CAST`, or for timestamps (which
+/// SQL's `TIMESTAMP` makes nanoseconds) DataFusion's `arrow_cast` to the exact type.
+fn cast_to(ty: ColumnType) -> String {
+    let sql = match ty {
         ColumnType::Boolean => "BOOLEAN".into(),
         ColumnType::Int8 => "TINYINT".into(),
         ColumnType::Int16 => "SMALLINT".into(),
@@ -133,9 +145,8 @@ fn sql_type(ty: ColumnType) -> String {
         ColumnType::Utf8 => "VARCHAR".into(),
         ColumnType::Binary => "BYTEA".into(),
         ColumnType::Date32 => "DATE".into(),
-        ColumnType::Timestamp { utc: false } => "TIMESTAMP".into(),
-        ColumnType::Timestamp { utc: true } => "TIMESTAMPTZ".into(),
         ColumnType::Decimal128 { precision, scale } => format!("DECIMAL({precision}, {scale})"),
-        _ => ty.to_string(),
-    }
+        other => return format!("arrow_cast(…, '{}')", other.to_arrow()),
+    };
+    format!("CAST(… AS {sql})")
 }

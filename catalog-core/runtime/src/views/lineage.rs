@@ -12,11 +12,17 @@ use catalog_core::lineage::{ColumnLineage, ViewLineage};
 use datafusion::common::tree_node::{TreeNode, TreeNodeRecursion};
 use datafusion::common::{Column, JoinType};
 use datafusion::logical_expr::utils::grouping_set_to_exprlist;
-use datafusion::logical_expr::{Expr, LogicalPlan};
+use datafusion::logical_expr::{Distinct, Expr, LogicalPlan};
 
 /// The lineage of `view`, whose output columns are `plan`'s; `views` names
-/// every view of the catalog.
-pub fn of(view: &str, plan: &LogicalPlan, views: &BTreeSet<String>) -> ViewLineage {
+/// every view of the catalog, `tables` every table and view. A scan of
+/// anything else (a recursive CTE's work table) is no read of the catalog.
+pub fn of(
+    view: &str,
+    plan: &LogicalPlan,
+    views: &BTreeSet<String>,
+    tables: &BTreeSet<String>,
+) -> ViewLineage {
     let walk = Walk { views };
     let mut reads = BTreeSet::new();
     // Every scan, in subqueries too: a table read only in `WHERE x IN (…)` is still read.
@@ -25,7 +31,9 @@ pub fn of(view: &str, plan: &LogicalPlan, views: &BTreeSet<String>) -> ViewLinea
             reads.insert(view);
             return Ok(TreeNodeRecursion::Jump);
         }
-        if let LogicalPlan::TableScan(scan) = node {
+        if let LogicalPlan::TableScan(scan) = node
+            && tables.contains(&scan.table_name.to_string())
+        {
             reads.insert(scan.table_name.to_string());
         }
         Ok(TreeNodeRecursion::Continue)
@@ -135,6 +143,19 @@ impl Walk<'_> {
                 .iter()
                 .flat_map(|input| self.sources(input, index))
                 .collect(),
+            // A recursive CTE: its first term, and what its recursive term adds
+            // (the work table's own columns lead nowhere further).
+            LogicalPlan::RecursiveQuery(recursive) => {
+                [&recursive.static_term, &recursive.recursive_term]
+                    .into_iter()
+                    .flat_map(|input| self.sources(input, index))
+                    .collect()
+            }
+            LogicalPlan::Distinct(Distinct::On(on)) => on
+                .select_expr
+                .get(index)
+                .map(|expr| self.expr_sources(expr, &on.input))
+                .unwrap_or_default(),
             // Filters, sorts, limits, aliases, DISTINCT and the like pass their
             // input's columns through unchanged.
             other => match other.inputs().as_slice() {
@@ -154,6 +175,10 @@ impl Walk<'_> {
             match node {
                 Expr::Column(column) => found.extend(self.column_sources(column, input)),
                 Expr::ScalarSubquery(subquery) => found.extend(self.sources(&subquery.subquery, 0)),
+                // `x IN (SELECT y …)` depends on `y` too.
+                Expr::InSubquery(in_subquery) => {
+                    found.extend(self.sources(&in_subquery.subquery.subquery, 0));
+                }
                 _ => {}
             }
             Ok(TreeNodeRecursion::Continue)

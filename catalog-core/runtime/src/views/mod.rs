@@ -89,6 +89,7 @@ pub async fn check(specs: &[&TableSpec]) -> Result<Vec<ViewLineage>, Vec<ViewPro
         .filter(|spec| spec.is_view())
         .map(|spec| spec.qualified_name())
         .collect();
+    let tables: BTreeSet<String> = specs.iter().map(|spec| spec.qualified_name()).collect();
     for view in ordered {
         if let Some(upstream) = view.reads.iter().find(|read| broken.contains(*read)) {
             problems.push(ViewProblem::new(
@@ -100,7 +101,12 @@ pub async fn check(specs: &[&TableSpec]) -> Result<Vec<ViewLineage>, Vec<ViewPro
             continue;
         }
         match plan_and_register(&ctx, &view).await {
-            Ok(plan) => lineage.push(lineage::of(&view.spec.qualified_name(), &plan, &names)),
+            Ok(plan) => lineage.push(lineage::of(
+                &view.spec.qualified_name(),
+                &plan,
+                &names,
+                &tables,
+            )),
             Err(mut found) => {
                 problems.append(&mut found);
                 broken.insert(view.spec.qualified_name());
@@ -176,82 +182,77 @@ fn order<'a>(
             Err(problem) => problems.push(problem),
         }
     }
-    // Depth-first, in name order: a view comes after what it reads; a view
-    // met again while its own reads are being ordered closes a cycle.
+    // A view that can reach itself through what it reads is on a cycle: every
+    // such view is refused, each with the cycle read from itself.
+    let cycles: BTreeMap<String, Vec<String>> = parsed
+        .keys()
+        .filter_map(|name| cycle_from(name, &parsed).map(|cycle| (name.clone(), cycle)))
+        .collect();
+    for (name, cycle) in &cycles {
+        problems.push(ViewProblem::new(
+            views[name],
+            None,
+            format!(
+                "views read each other in a cycle: {}; a view can only read tables and views that do not read it back",
+                cycle.join(" → ")
+            ),
+        ));
+        parsed.remove(name);
+    }
+    // Depth-first, in name order: a view comes after the views it reads.
     let mut ordered = Vec::new();
-    let mut done = BTreeSet::new();
-    let mut cycles = BTreeSet::new();
     let names: Vec<String> = parsed.keys().cloned().collect();
     for name in names {
-        let mut path = Vec::new();
-        visit(
-            &name,
-            &mut parsed,
-            &mut path,
-            &mut done,
-            &mut cycles,
-            &mut ordered,
-        );
+        visit(&name, &mut parsed, &mut ordered);
     }
-    // Every view of a cycle is refused, each with the cycle read from itself.
-    for cycle in cycles {
-        for (at, name) in cycle.iter().enumerate() {
-            let mut shown = cycle.clone();
-            shown.rotate_left(at);
-            shown.push(name.clone());
-            problems.push(ViewProblem::new(
-                views[name],
-                None,
-                format!(
-                    "views read each other in a cycle: {}; a view can only read tables and views that do not read it back",
-                    shown.join(" → ")
-                ),
-            ));
-        }
-    }
-    let in_cycle: BTreeSet<String> = problems
-        .iter()
-        .map(|problem| problem.view.clone())
-        .collect();
-    ordered.retain(|view: &Parsed<'_>| !in_cycle.contains(&view.spec.qualified_name()));
     (ordered, problems)
 }
 
-fn visit<'a>(
-    name: &str,
-    parsed: &mut BTreeMap<String, Parsed<'a>>,
-    path: &mut Vec<String>,
-    done: &mut BTreeSet<String>,
-    cycles: &mut BTreeSet<Vec<String>>,
-    ordered: &mut Vec<Parsed<'a>>,
-) {
-    if done.contains(name) {
-        return;
+/// The shortest path from view `start` back to itself through the views it
+/// reads (`start → … → start`), if there is one.
+fn cycle_from(start: &str, parsed: &BTreeMap<String, Parsed<'_>>) -> Option<Vec<String>> {
+    let mut came_from: BTreeMap<&str, &str> = BTreeMap::new();
+    let mut queue = std::collections::VecDeque::from([start]);
+    while let Some(current) = queue.pop_front() {
+        for read in parsed
+            .get(current)
+            .map_or(&[][..], |view| view.reads.as_slice())
+        {
+            if read == start {
+                // Walked back from `current` to `start`, then read forwards.
+                let mut chain = Vec::new();
+                let mut at = current;
+                while at != start {
+                    chain.push(at.to_owned());
+                    at = came_from[at];
+                }
+                chain.reverse();
+                let mut path = vec![start.to_owned()];
+                path.extend(chain);
+                path.push(start.to_owned());
+                return Some(path);
+            }
+            if parsed.contains_key(read.as_str())
+                && !came_from.contains_key(read.as_str())
+                && read != start
+            {
+                came_from.insert(read, current);
+                queue.push_back(read);
+            }
+        }
     }
-    if let Some(start) = path.iter().position(|seen| seen == name) {
-        // The same cycle is found from each of its views: keep one rotation.
-        let mut cycle = path[start..].to_vec();
-        let first = cycle
-            .iter()
-            .enumerate()
-            .min_by_key(|(_, view)| *view)
-            .map_or(0, |(i, _)| i);
-        cycle.rotate_left(first);
-        cycles.insert(cycle);
-        return;
-    }
-    let Some(reads) = parsed.get(name).map(|view| view.reads.clone()) else {
-        return; // a plugin table, or a view that did not parse
+    None
+}
+
+/// Moves `name`'s view to `ordered` after the views it reads (none of them on a cycle).
+fn visit<'a>(name: &str, parsed: &mut BTreeMap<String, Parsed<'a>>, ordered: &mut Vec<Parsed<'a>>) {
+    let Some(view) = parsed.remove(name) else {
+        return; // a plugin table, a view already ordered, or one refused above
     };
-    path.push(name.to_owned());
-    for read in &reads {
-        visit(read, parsed, path, done, cycles, ordered);
+    for read in &view.reads {
+        visit(read, parsed, ordered);
     }
-    path.pop();
-    done.insert(name.to_owned());
-    if let Some(view) = parsed.remove(name) {
-        ordered.push(view);
-    }
+    ordered.push(view);
 }
 
 /// Parses a view's SQL and names the tables it reads, each as `database.name`.
@@ -270,6 +271,20 @@ fn parse<'a>(
             format!("the SQL does not parse: {}", crate::user_message(&error)),
         )
     })?;
+    // A view is one query: anything else (DDL, `COPY … TO`, `SET`) would run
+    // as a side effect of reading it. The derive refuses it at compile time; a
+    // catalog.json read at run time is checked here.
+    let is_query = matches!(
+        &statement,
+        Statement::Statement(inner) if matches!(**inner, datafusion::sql::sqlparser::ast::Statement::Query(_))
+    );
+    if !is_query {
+        return Err(ViewProblem::new(
+            spec,
+            None,
+            "its SQL is not a query: a view is one `SELECT` (or `WITH … SELECT`)",
+        ));
+    }
     let references = state
         .resolve_table_references(&statement)
         .map_err(|error| ViewProblem::new(spec, None, crate::user_message(&error)))?;
