@@ -208,7 +208,7 @@ async fn an_unknown_table_or_column_or_a_bare_name_is_named() {
     // A catalog.json read at run time skips the derive: a statement that is no query is refused here.
     let statement = view(
         "s",
-        "COPY (SELECT 1 AS x) TO '/tmp/x.csv'",
+        "COPY (SELECT 1 AS x) TO 'out.csv'",
         &[("count", ColumnType::UInt64, false)],
     );
     let problem = one_problem(&[statement], None).await;

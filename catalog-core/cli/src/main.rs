@@ -127,7 +127,7 @@ enum Command {
     /// Parquet out over HTTP, Arrow over Flight SQL for ADBC and pyarrow, rows
     /// for psql and psycopg over Postgres (docs/reference/serve.md).
     Serve(serve::ServeArgs),
-    /// Start the local environment, seed it if empty, and run the seed query and a federated join.
+    /// Start the local environment, seed it if empty, and run the seed query, a federated join and a view declared in code.
     Demo {
         /// TPC-H scale factor of the sample data: regenerate at this scale unless already so.
         /// Without it, any complete sample data is kept, and 0.01 generated if there is none.
