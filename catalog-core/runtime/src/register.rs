@@ -219,11 +219,19 @@ fn register(
     spec: &TableSpec,
     provider: Arc<dyn TableProvider>,
 ) -> Result<()> {
-    let table = spec.qualified_name();
-    let register_error = |source| Error::Register {
-        table: table.clone(),
+    register_provider(ctx, spec, provider).map_err(|source| Error::Register {
+        table: spec.qualified_name(),
         source,
-    };
+    })
+}
+
+/// Registers `provider` as `database.name` in `ctx`'s default catalog,
+/// creating the database's schema when needed: for plugin tables and views alike.
+pub(crate) fn register_provider(
+    ctx: &SessionContext,
+    spec: &TableSpec,
+    provider: Arc<dyn TableProvider>,
+) -> datafusion::error::Result<()> {
     let catalog_name = ctx
         .state()
         .config()
@@ -235,14 +243,11 @@ fn register(
         .catalog(&catalog_name)
         .expect("the default catalog exists");
     if catalog.schema(&spec.database).is_none() {
-        catalog
-            .register_schema(&spec.database, Arc::new(MemorySchemaProvider::new()))
-            .map_err(register_error)?;
+        catalog.register_schema(&spec.database, Arc::new(MemorySchemaProvider::new()))?;
     }
     ctx.register_table(
         TableReference::partial(spec.database.to_string(), spec.name.to_string()),
         provider,
-    )
-    .map_err(register_error)?;
+    )?;
     Ok(())
 }

@@ -50,6 +50,18 @@ struct Unread {
     unreachable: bool,
 }
 
+/// The checks after `reachable`, in report order: all skipped when the
+/// table (or view) cannot be read at all.
+const AFTER_REACHABLE: [CheckKind; 7] = [
+    CheckKind::Schema,
+    CheckKind::Answers,
+    CheckKind::RowCount,
+    CheckKind::Freshness,
+    CheckKind::NonNull,
+    CheckKind::Unique,
+    CheckKind::Range,
+];
+
 /// Verifies tables registered in a session.
 pub struct Verifier {
     ctx: Arc<SessionContext>,
@@ -145,15 +157,7 @@ impl Verifier {
                         message: message.into(),
                         problems,
                     });
-                    for check in [
-                        CheckKind::Schema,
-                        CheckKind::Answers,
-                        CheckKind::RowCount,
-                        CheckKind::Freshness,
-                        CheckKind::NonNull,
-                        CheckKind::Unique,
-                        CheckKind::Range,
-                    ] {
+                    for check in AFTER_REACHABLE {
                         checks.push(skipped(check, "the source cannot be read"));
                     }
                 }
@@ -271,15 +275,7 @@ impl Verifier {
                     "fix what the message names; `codelake views` checks every view against the declarations, with no data",
                 )],
             });
-            for check in [
-                CheckKind::Schema,
-                CheckKind::Answers,
-                CheckKind::RowCount,
-                CheckKind::Freshness,
-                CheckKind::NonNull,
-                CheckKind::Unique,
-                CheckKind::Range,
-            ] {
+            for check in AFTER_REACHABLE {
                 checks.push(skipped(check, "the view cannot be planned"));
             }
             return None;

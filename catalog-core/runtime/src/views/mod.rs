@@ -18,7 +18,6 @@ use std::sync::Arc;
 
 use catalog_core::lineage::ViewLineage;
 use catalog_core::{TableSpec, ViewSpec};
-use datafusion::catalog::MemorySchemaProvider;
 use datafusion::common::TableReference;
 use datafusion::datasource::ViewTable;
 use datafusion::datasource::empty::EmptyTable;
@@ -73,7 +72,7 @@ pub async fn check(specs: &[&TableSpec]) -> Result<Vec<ViewLineage>, Vec<ViewPro
     let mut problems = Vec::new();
     for spec in specs.iter().filter(|spec| !spec.is_view()) {
         let table = Arc::new(EmptyTable::new(Arc::new(spec.query_schema())));
-        if let Err(error) = register(&ctx, spec, table) {
+        if let Err(error) = crate::register::register_provider(&ctx, spec, table) {
             problems.push(ViewProblem::new(spec, None, error.to_string()));
         }
     }
@@ -352,32 +351,7 @@ async fn plan_and_register(
         return Err(problems);
     }
     let sql = spec.view.as_ref().map(|view| view.sql.to_string());
-    register(ctx, spec, Arc::new(ViewTable::new(plan.clone(), sql)))
+    crate::register::register_provider(ctx, spec, Arc::new(ViewTable::new(plan.clone(), sql)))
         .map_err(|error| vec![ViewProblem::new(spec, None, error.to_string())])?;
     Ok(plan)
-}
-
-fn register(
-    ctx: &SessionContext,
-    spec: &TableSpec,
-    table: Arc<dyn datafusion::catalog::TableProvider>,
-) -> datafusion::error::Result<()> {
-    let catalog_name = ctx
-        .state()
-        .config()
-        .options()
-        .catalog
-        .default_catalog
-        .clone();
-    let catalog = ctx
-        .catalog(&catalog_name)
-        .expect("the default catalog exists");
-    if catalog.schema(&spec.database).is_none() {
-        catalog.register_schema(&spec.database, Arc::new(MemorySchemaProvider::new()))?;
-    }
-    ctx.register_table(
-        TableReference::partial(spec.database.to_string(), spec.name.to_string()),
-        table,
-    )?;
-    Ok(())
 }
