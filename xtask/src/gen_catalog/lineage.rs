@@ -28,7 +28,7 @@ pub fn compute(root: &Path, tables: &[Found]) -> anyhow::Result<Vec<ViewLineage>
     eprintln!("Checking the catalog's views with `codelake views` (builds the workspace first)...");
     // As `cargo xtask test` builds it: a build of `codelake` alone would resolve
     // features apart from the test build's and compile DataFusion twice.
-    let binary = crate::run::build_like_tests(true)?;
+    let binary = crate::run::build_like_tests(false)?;
     let mut child = Command::new(&binary)
         .args(["views", "--catalog", "-", "--format", "json"])
         .current_dir(root)

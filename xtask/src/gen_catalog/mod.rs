@@ -201,6 +201,7 @@ pub fn check(root: &Path, layout: &Layout, outputs: &[Output]) -> anyhow::Result
     if !report.is_empty() {
         bail!("generated catalog files are stale:\n{report}run `{COMMAND}` and commit the result");
     }
+    println!("generated files are up to date");
     Ok(())
 }
 
