@@ -18,9 +18,16 @@ const PACKAGES: &[&str] = &[
 ];
 
 /// Builds `codelake` and the plugins (quietly if `quiet`, optimised if
-/// `release`); the binary's path, with the plugins beside it.
+/// `release`); the binary's path, with the plugins beside it. The debug build
+/// is the test suite's ([`build_like_tests`]): the demo, `verify` and
+/// `cargo codelake` then share one build of DataFusion with `cargo xtask test`
+/// and gen-catalog, for the price of compiling the tests' own code too.
 pub fn build(quiet: bool, release: bool) -> Result<PathBuf> {
-    build_packages(&[], quiet, release)
+    if release {
+        build_packages(&[], quiet, release)
+    } else {
+        build_like_tests(quiet)
+    }
 }
 
 /// [`build`], with `extra` packages built in the same cargo invocation (so
@@ -101,7 +108,7 @@ pub fn exec(binary: &PathBuf, args: &[String], dir: Option<PathBuf>) -> Result<(
 /// `cargo xtask demo`.
 pub fn demo(args: &[String]) -> Result<()> {
     eprintln!(
-        "Building codelake and its four source plugins (on a fresh clone: several minutes)..."
+        "Building codelake and its four source plugins, as `cargo xtask test` builds them (on a fresh clone: several minutes)..."
     );
     let binary = build(false, false)?;
     let mut all = vec!["demo".to_owned()];
