@@ -77,41 +77,25 @@ pub async fn check(specs: &[&TableSpec]) -> Result<Vec<ViewLineage>, Vec<ViewPro
         }
     }
     let (ordered, mut unordered) = order(&ctx.state(), specs, &BTreeSet::new());
-    let mut broken: BTreeSet<String> = unordered
+    let broken: BTreeSet<String> = unordered
         .iter()
         .map(|problem| problem.view.clone())
         .collect();
     problems.append(&mut unordered);
-    let mut lineage = Vec::new();
     let names: BTreeSet<String> = specs
         .iter()
         .filter(|spec| spec.is_view())
         .map(|spec| spec.qualified_name())
         .collect();
     let tables: BTreeSet<String> = specs.iter().map(|spec| spec.qualified_name()).collect();
-    for view in ordered {
-        if let Some(upstream) = view.reads.iter().find(|read| broken.contains(*read)) {
-            problems.push(ViewProblem::new(
-                view.spec,
-                None,
-                format!("it reads view `{upstream}`, which has problems of its own (above)"),
-            ));
-            broken.insert(view.spec.qualified_name());
-            continue;
-        }
-        match plan_and_register(&ctx, &view).await {
-            Ok(plan) => lineage.push(lineage::of(
-                &view.spec.qualified_name(),
-                &plan,
-                &names,
-                &tables,
-            )),
-            Err(mut found) => {
-                problems.append(&mut found);
-                broken.insert(view.spec.qualified_name());
-            }
-        }
-    }
+    let planned = plan_in_order(&ctx, ordered, broken, &mut problems, |upstream| {
+        format!("it reads view `{upstream}`, which has problems of its own (above)")
+    })
+    .await;
+    let mut lineage: Vec<ViewLineage> = planned
+        .iter()
+        .map(|(view, plan)| lineage::of(view, plan, &names, &tables))
+        .collect();
     if problems.is_empty() {
         lineage.sort_by(|a, b| a.view.cmp(&b.view));
         Ok(lineage)
@@ -132,22 +116,40 @@ pub async fn register_views(
     let (ordered, mut problems) = order(&ctx.state(), views, unavailable);
     let mut broken = unavailable.clone();
     broken.extend(problems.iter().map(|problem| problem.view.clone()));
+    plan_in_order(ctx, ordered, broken, &mut problems, |upstream| {
+        format!("it reads `{upstream}`, which is unavailable (see its own error)")
+    })
+    .await;
+    problems
+}
+
+/// Plans and registers `ordered` views in turn: a view reading one in
+/// `broken` (or one that failed before it) is a problem worded by
+/// `unavailable`, not planned. The views planned, each with its plan.
+async fn plan_in_order(
+    ctx: &SessionContext,
+    ordered: Vec<Parsed<'_>>,
+    mut broken: BTreeSet<String>,
+    problems: &mut Vec<ViewProblem>,
+    unavailable: impl Fn(&str) -> String,
+) -> Vec<(String, LogicalPlan)> {
+    let mut planned = Vec::new();
     for view in ordered {
+        let name = view.spec.qualified_name();
         if let Some(upstream) = view.reads.iter().find(|read| broken.contains(*read)) {
-            problems.push(ViewProblem::new(
-                view.spec,
-                None,
-                format!("it reads `{upstream}`, which is unavailable (see its own error)"),
-            ));
-            broken.insert(view.spec.qualified_name());
+            problems.push(ViewProblem::new(view.spec, None, unavailable(upstream)));
+            broken.insert(name);
             continue;
         }
-        if let Err(mut found) = plan_and_register(ctx, &view).await {
-            problems.append(&mut found);
-            broken.insert(view.spec.qualified_name());
+        match plan_and_register(ctx, &view).await {
+            Ok(plan) => planned.push((name, plan)),
+            Err(mut found) => {
+                problems.append(&mut found);
+                broken.insert(name);
+            }
         }
     }
-    problems
+    planned
 }
 
 /// A view, its parsed SQL and the tables it reads.
