@@ -9,6 +9,7 @@
 mod bench;
 mod gen_catalog;
 mod run;
+mod site;
 mod test;
 #[cfg(test)]
 mod tidy;
@@ -35,6 +36,8 @@ enum Command {
     Test(test::Args),
     /// Benchmark codelake against native DataFusion, DuckDB and Polars on the same files, and `codelake serve` against ROAPI; writes docs/reference/benchmarks.md.
     Bench(bench::Args),
+    /// Write the catalog site (HTML, search, lineage graph) from tables/catalog.json into target/site.
+    Site(site::Args),
     /// Build codelake and its plugins, start the local environment, seed it if empty, and run the seed's query and a federated join.
     Demo {
         /// Passed to `codelake demo` (e.g. `--scale 0.1`).
@@ -64,6 +67,7 @@ fn main() -> ExitCode {
         Command::GenCatalog(args) => gen_catalog::run(&project_root(), &args),
         Command::Test(args) => test::run(&args),
         Command::Bench(args) => bench::run(&args),
+        Command::Site(args) => site::run(&project_root(), &args),
         Command::Demo { args } => run::demo(&args),
         Command::Verify { args } => run::verify(&args),
         Command::Codelake { args } => run::codelake(&args),

@@ -115,6 +115,14 @@ const RULES: &[Rule] = &[
         kinds: Kinds::Normal,
         why: "the Postgres front end adapts the Postgres wire to the query service; its pg_catalog is built from the catalog as data, never from a source",
     },
+    // The site is generated where no engine is built (`cargo xtask site`, a CI
+    // job publishing docs) and served by any front end that is handed it.
+    Rule {
+        crates: "catalog-site",
+        must_not_reach: "datafusion* catalog-runtime catalog-env catalog-serve catalog-http axum* tonic* tokio plugins/* tables",
+        kinds: Kinds::Normal,
+        why: "the catalog site is generated from catalog.json as data: no query engine, no server, no environment, no particular catalog",
+    },
 ];
 
 fn matches(pattern: &str, package: &Package) -> bool {

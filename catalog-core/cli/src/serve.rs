@@ -15,7 +15,7 @@ use catalog_serve::{Limits, QueryService, Tokens};
 use clap::Args;
 
 use crate::Global;
-use crate::error::{CliError, EXIT_CONFIG, EXIT_ENVIRONMENT};
+use crate::error::{CliError, EXIT_CONFIG, EXIT_ENVIRONMENT, EXIT_FAILED};
 use crate::names::shown;
 use crate::session::{Seed, Session, Unavailable};
 
@@ -64,6 +64,10 @@ pub struct ServeArgs {
     /// Largest result answered as JSON, e.g. `64MiB`; the streaming formats have no cap.
     #[arg(long, default_value = "64MiB", value_parser = parse_size, value_name = "SIZE")]
     max_json: usize,
+    /// A `codelake verify --format json` report: the catalog site at `/` then
+    /// shows each table's status, its failing checks, and when it was checked.
+    #[arg(long, value_name = "FILE")]
+    verify_report: Option<PathBuf>,
     /// Time the queries in flight get to finish after SIGTERM or Ctrl-C.
     #[arg(long, default_value = "30s", value_parser = humantime::parse_duration, value_name = "DURATION")]
     grace: Duration,
@@ -196,6 +200,10 @@ pub async fn run(global: &Global, args: ServeArgs) -> Result<(), CliError> {
         .with_writer(std::io::stderr)
         .with_ansi(false)
         .try_init();
+    let report = match &args.verify_report {
+        Some(path) => Some(read_report(path)?),
+        None => None,
+    };
     let session = Session::open(global, Seed::IfEmpty, Unavailable::Each).await?;
     let (tokens, token_note) = tokens(&session, args.show_token)?;
     let catalog: Vec<catalog_core::TableSpec> = tables::REGISTRY.tables().cloned().collect();
@@ -216,6 +224,7 @@ pub async fn run(global: &Global, args: ServeArgs) -> Result<(), CliError> {
         memory: args.memory_limit,
         max_json_bytes: args.max_json,
     };
+    let site = Arc::new(site(&catalog, report.as_ref()).await?);
     let mut service = QueryService::new(&session.ctx, catalog, unavailable, tokens, limits)
         .map_err(|error| CliError::msg(EXIT_ENVIRONMENT, error.to_string()))?;
     if args.pg_listen.address().is_some() {
@@ -268,6 +277,7 @@ pub async fn run(global: &Global, args: ServeArgs) -> Result<(), CliError> {
         None => None,
     };
     println!("{token_note}");
+    println!("The catalog site: {url}/ (in a browser: any user name, the token as password)");
     println!("Try:");
     println!(
         "  curl -s -H \"Authorization: Bearer {token}\" --data-binary 'SELECT * FROM tpch.region' {url}/v1/sql",
@@ -317,9 +327,16 @@ pub async fn run(global: &Global, args: ServeArgs) -> Result<(), CliError> {
     servers.push(match &tls {
         Some(config) => {
             let (service, config) = (Arc::clone(&service), config.clone());
-            Box::pin(async move { catalog_http::serve_tls(http, service, &config, shutdown).await })
+            Box::pin(async move {
+                catalog_http::serve_tls(http, service, Some(site), &config, shutdown).await
+            })
         }
-        None => Box::pin(catalog_http::serve(http, Arc::clone(&service), shutdown)),
+        None => Box::pin(catalog_http::serve(
+            http,
+            Arc::clone(&service),
+            Some(site),
+            shutdown,
+        )),
     });
     if let Some(listener) = flight {
         let (service, config, shutdown) =
@@ -364,6 +381,35 @@ pub async fn run(global: &Global, args: ServeArgs) -> Result<(), CliError> {
 }
 
 /// SIGTERM or Ctrl-C.
+/// Reads `codelake verify --format json` output for the site.
+fn read_report(path: &Path) -> Result<catalog_site::VerifyReport, CliError> {
+    let text = std::fs::read_to_string(path).map_err(|error| {
+        CliError::msg(
+            EXIT_CONFIG,
+            format!("cannot read the verify report {}: {error}", path.display()),
+        )
+        .hint("write one with `codelake verify --format json > FILE`")
+    })?;
+    catalog_site::VerifyReport::from_json(&path.display().to_string(), &text)
+        .map_err(|error| CliError::msg(EXIT_CONFIG, error.to_string()))
+}
+
+/// The catalog site of the served catalog, lineage included, as
+/// `cargo xtask site` writes it from catalog.json.
+async fn site(
+    catalog: &[catalog_core::TableSpec],
+    report: Option<&catalog_site::VerifyReport>,
+) -> Result<catalog_site::Site, CliError> {
+    let mut manifest = catalog_core::Manifest::new(catalog.to_vec(), "codelake serve");
+    let specs: Vec<&catalog_core::TableSpec> = catalog.iter().collect();
+    // A broken view is reported by the session already; the site then shows no lineage.
+    manifest.lineage = catalog_runtime::views::check(&specs)
+        .await
+        .unwrap_or_default();
+    catalog_site::Site::build(&manifest, report)
+        .map_err(|error| CliError::msg(EXIT_FAILED, error.to_string()))
+}
+
 async fn signal() {
     let interrupt = tokio::signal::ctrl_c();
     #[cfg(unix)]

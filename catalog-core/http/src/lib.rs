@@ -10,10 +10,13 @@
 //!   format ([`Format`]), streamed as batches arrive;
 //! - `GET /v1/tables`, `GET /v1/tables/{database}/{table}`: the declared catalog;
 //! - `GET /health`, `GET /ready`: for load balancers, without a token;
-//! - `GET /metrics`: Prometheus text, with a token.
+//! - `GET /metrics`: Prometheus text, with a token;
+//! - `GET /` and below: the catalog site (`catalog-site`), when the server was
+//!   given one, with the token as a bearer or as a Basic password.
 
 mod format;
 mod listen;
+mod site;
 mod tables;
 
 use std::net::SocketAddr;
@@ -38,8 +41,9 @@ const FRONT_END: &str = "http";
 /// The largest SQL body a request may carry.
 pub const MAX_SQL_BYTES: usize = 1 << 20;
 
-/// The routes, over `service`. The token is checked before a body is read.
-pub fn router(service: Arc<QueryService>) -> Router {
+/// The routes, over `service`, and the catalog `site` at `/` when there is
+/// one. The token is checked before a body is read.
+pub fn router(service: Arc<QueryService>, site: Option<Arc<catalog_site::Site>>) -> Router {
     let guarded = Router::new()
         .route("/v1/sql", post(sql))
         .route("/v1/tables", get(tables::list))
@@ -54,7 +58,16 @@ pub fn router(service: Arc<QueryService>) -> Router {
         .merge(guarded)
         .route("/health", get(health))
         .route("/ready", get(ready))
-        .fallback(not_found)
+        .fallback(
+            move |State(service): State<Arc<QueryService>>,
+                  method: axum::http::Method,
+                  uri: axum::http::Uri,
+                  headers: HeaderMap| async move {
+                site.as_deref()
+                    .and_then(|site| site::answer(&service, site, &method, &uri, &headers))
+                    .unwrap_or_else(|| not_found(&uri, site.is_some()))
+            },
+        )
         .with_state(service)
 }
 
@@ -75,9 +88,10 @@ async fn require_token(
 pub async fn serve(
     listener: tokio::net::TcpListener,
     service: Arc<QueryService>,
+    site: Option<Arc<catalog_site::Site>>,
     shutdown: impl Future<Output = ()> + Send + 'static,
 ) -> std::io::Result<()> {
-    listen::accept_loop(listener, service, None, shutdown).await
+    listen::accept_loop(listener, service, site, None, shutdown).await
 }
 
 /// An error as JSON: `{"code": "...", "message": "..."}`, with its HTTP status.
@@ -235,13 +249,18 @@ async fn metrics(State(service): State<Arc<QueryService>>) -> Response {
         .into_response()
 }
 
-async fn not_found(uri: axum::http::Uri) -> Response {
+fn not_found(uri: &axum::http::Uri, site: bool) -> Response {
     error_response(&ServeError::new(
         ErrorCode::NotFound,
         format!(
             "no route {}: the routes are POST /v1/sql, GET /v1/tables, GET /v1/tables/{{database}}/{{table}}, \
-             GET /health, GET /ready and GET /metrics",
-            uri.path()
+             GET /health, GET /ready and GET /metrics{}",
+            uri.path(),
+            if site {
+                ", and the catalog site from GET /"
+            } else {
+                ""
+            }
         ),
     ))
 }

@@ -1,0 +1,146 @@
+//! The catalog site: a static website generated from `catalog.json`.
+//!
+//! [`Site::build`] turns a [`Manifest`] (lineage included) and, optionally, a
+//! `codelake verify --format json` report into a set of files: an index with
+//! client-side search, one page per table and view, and a lineage graph laid
+//! out here and drawn as inline SVG, so the graph needs no JavaScript. The
+//! pages link to each other by relative paths and load nothing from the
+//! network, so the same files work opened from `file://`, hosted as static
+//! files, or served in memory by `codelake serve` at `/`.
+//!
+//! This crate must not know query execution (it never depends on DataFusion),
+//! configuration, servers or any particular catalog: it reads the catalog as
+//! data. `cargo xtask site` links it without building the engine.
+
+mod graph;
+mod pages;
+mod report;
+mod search;
+
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+
+use catalog_core::Manifest;
+
+pub use report::{CheckStatus, VerifyReport};
+
+/// What can go wrong building or writing the site.
+#[derive(Debug, thiserror::Error)]
+pub enum Error {
+    /// The verify report could not be read.
+    #[error("the verify report {path}: {message}")]
+    Report {
+        /// The report's file.
+        path: String,
+        /// What is wrong with it, and the fix.
+        message: String,
+    },
+    /// A page failed to render (a bug in a template).
+    #[error("rendering {page}: {source}")]
+    Render {
+        /// The page's path in the site.
+        page: String,
+        /// The template engine's error.
+        source: askama::Error,
+    },
+    /// A file could not be written.
+    #[error("writing {}: {source}", path.display())]
+    Write {
+        /// The file.
+        path: PathBuf,
+        /// The I/O error.
+        source: std::io::Error,
+    },
+}
+
+/// The site's files, by path relative to its root (`index.html`,
+/// `tables/tpch/part.html`, ...), in memory until [`Site::write`].
+#[derive(Debug, Clone, Default)]
+pub struct Site {
+    files: BTreeMap<String, Vec<u8>>,
+}
+
+impl Site {
+    /// Every page of `manifest`, with the statuses of `report` when one is given.
+    pub fn build(manifest: &Manifest, report: Option<&VerifyReport>) -> Result<Self, Error> {
+        let mut files = BTreeMap::new();
+        pages::render(manifest, report, &mut |path: String, bytes: Vec<u8>| {
+            files.insert(path, bytes);
+        })?;
+        Ok(Self { files })
+    }
+
+    /// Writes every file under `dir`, creating it. Files of an older site
+    /// there are replaced; files this site does not have are left alone.
+    pub fn write(&self, dir: &Path) -> Result<(), Error> {
+        for (path, bytes) in &self.files {
+            let path = dir.join(path);
+            let write = |path: &Path| {
+                if let Some(parent) = path.parent() {
+                    std::fs::create_dir_all(parent)?;
+                }
+                std::fs::write(path, bytes)
+            };
+            write(&path).map_err(|source| Error::Write { path, source })?;
+        }
+        Ok(())
+    }
+
+    /// One file by its path in the site (`index.html`, `tables/tpch/part.html`),
+    /// with its content type, as a server answers it.
+    pub fn file(&self, path: &str) -> Option<(&[u8], &'static str)> {
+        let bytes = self.files.get(path)?;
+        Some((bytes, content_type(path)))
+    }
+
+    /// The paths of every file, sorted.
+    pub fn paths(&self) -> impl Iterator<Item = &str> {
+        self.files.keys().map(String::as_str)
+    }
+
+    /// How many files the site has.
+    pub fn len(&self) -> usize {
+        self.files.len()
+    }
+
+    /// Whether the site has no file (never true for a built site).
+    pub fn is_empty(&self) -> bool {
+        self.files.is_empty()
+    }
+
+    /// The total size of the files, in bytes.
+    pub fn bytes(&self) -> usize {
+        self.files.values().map(Vec::len).sum()
+    }
+}
+
+/// The content type of a site file, by its extension.
+fn content_type(path: &str) -> &'static str {
+    match path.rsplit_once('.').map(|(_, extension)| extension) {
+        Some("html") => "text/html; charset=utf-8",
+        Some("css") => "text/css; charset=utf-8",
+        Some("js") => "text/javascript; charset=utf-8",
+        Some("svg") => "image/svg+xml",
+        Some("json") => "application/json",
+        _ => "application/octet-stream",
+    }
+}
+
+/// The page of a table, `database.name`, relative to the site's root.
+pub fn table_page(qualified_name: &str) -> String {
+    let (database, name) = qualified_name
+        .split_once('.')
+        .unwrap_or(("", qualified_name));
+    format!("tables/{}/{}.html", file_name(database), file_name(name))
+}
+
+/// A name as a file name: table and database names are SQL identifiers, but
+/// a catalog read from JSON is not checked, so anything else is escaped.
+fn file_name(name: &str) -> String {
+    name.chars()
+        .map(|c| match c {
+            'a'..='z' | 'A'..='Z' | '0'..='9' | '_' | '-' => c.to_string(),
+            other => format!("_x{:X}_", u32::from(other)),
+        })
+        .collect()
+}

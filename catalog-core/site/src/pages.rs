@@ -1,0 +1,724 @@
+//! The pages: what each one shows, computed from the manifest, then rendered
+//! by the askama templates in `templates/` (checked at compile time).
+
+use std::collections::{BTreeMap, HashMap, HashSet};
+
+use askama::Template;
+use catalog_core::lineage;
+use catalog_core::{Manifest, TableSpec};
+
+use crate::report::{CheckStatus, TableStatus, VerifyReport};
+use crate::{Error, graph, search, table_page};
+
+const STYLE: &str = include_str!("../assets/style.css");
+const SCRIPT: &str = include_str!("../assets/site.js");
+
+/// Renders every file of the site into `sink(path, bytes)`.
+pub(crate) fn render(
+    manifest: &Manifest,
+    report: Option<&VerifyReport>,
+    sink: &mut dyn FnMut(String, Vec<u8>),
+) -> Result<(), Error> {
+    let site = SiteData::new(manifest, report);
+    sink("style.css".into(), STYLE.into());
+    sink("site.js".into(), SCRIPT.into());
+    sink(
+        "search-index.js".into(),
+        search::index(&manifest.tables).into(),
+    );
+    sink("index.html".into(), page("index.html", site.index())?);
+    sink("lineage.html".into(), page("lineage.html", site.lineage())?);
+    for spec in &manifest.tables {
+        let path = table_page(&spec.qualified_name());
+        let bytes = page(&path, site.table(spec)?)?;
+        sink(path, bytes);
+    }
+    Ok(())
+}
+
+fn page(path: &str, template: impl Template) -> Result<Vec<u8>, Error> {
+    template
+        .render()
+        .map(String::into_bytes)
+        .map_err(|source| Error::Render {
+            page: path.to_owned(),
+            source,
+        })
+}
+
+/// The first paragraph of a doc comment, on one line: what lists show.
+pub(crate) fn summary(doc: &str) -> &str {
+    let first = doc.trim().split("\n\n").next().unwrap_or_default();
+    first.lines().next().unwrap_or_default().trim()
+}
+
+/// A doc comment as paragraphs, each on one line.
+fn paragraphs(doc: &str) -> Vec<Rich> {
+    doc.trim()
+        .split("\n\n")
+        .map(|paragraph| {
+            let lines: Vec<&str> = paragraph.lines().map(str::trim).collect();
+            lines.join(" ")
+        })
+        .filter(|paragraph| !paragraph.is_empty())
+        .map(|paragraph| Rich::new(&paragraph))
+        .collect()
+}
+
+/// A doc as one line.
+fn paragraphs_joined(doc: &str) -> String {
+    doc.split_whitespace().collect::<Vec<_>>().join(" ")
+}
+
+/// Doc text with its `code spans`: the one piece of Markdown docs use
+/// everywhere. The template escapes each piece; nothing is raw HTML.
+struct Rich(Vec<(bool, String)>);
+
+impl Rich {
+    fn new(text: &str) -> Self {
+        let pieces = text.split('`').collect::<Vec<_>>();
+        // An odd number of backticks: the last one is a literal.
+        let balanced = pieces.len() % 2 == 1;
+        let mut out = Vec::new();
+        for (index, piece) in pieces.iter().enumerate() {
+            let code = index % 2 == 1 && (balanced || index + 1 < pieces.len());
+            if !code && index % 2 == 1 {
+                out.push((false, format!("`{piece}")));
+            } else if !piece.is_empty() {
+                out.push((code, (*piece).to_owned()));
+            }
+        }
+        Self(out)
+    }
+}
+
+/// What every page needs: the tables by name, lineage both ways, the report.
+struct SiteData<'a> {
+    manifest: &'a Manifest,
+    report: Option<&'a VerifyReport>,
+    by_name: HashMap<String, &'a TableSpec>,
+    /// `from -> readers`, one hop.
+    readers: HashMap<&'a str, Vec<&'a str>>,
+    generated_by: &'a str,
+}
+
+impl<'a> SiteData<'a> {
+    fn new(manifest: &'a Manifest, report: Option<&'a VerifyReport>) -> Self {
+        let by_name = (manifest.tables.iter())
+            .map(|spec| (spec.qualified_name(), spec))
+            .collect();
+        let mut readers: HashMap<&str, Vec<&str>> = HashMap::new();
+        for view in &manifest.lineage {
+            for read in &view.reads {
+                readers.entry(read).or_default().push(&view.view);
+            }
+        }
+        for list in readers.values_mut() {
+            list.sort_unstable();
+        }
+        Self {
+            manifest,
+            report,
+            by_name,
+            readers,
+            generated_by: &manifest.generated_by,
+        }
+    }
+
+    fn status(&self, table: &str) -> Option<StatusBadge> {
+        let status = self.report?.table(table)?;
+        Some(StatusBadge::of(status.status))
+    }
+
+    fn index(&self) -> IndexPage<'_> {
+        let mut databases: BTreeMap<&str, Vec<TableRow<'_>>> = BTreeMap::new();
+        for spec in &self.manifest.tables {
+            let name = spec.qualified_name();
+            databases.entry(&spec.database).or_default().push(TableRow {
+                href: table_page(&name),
+                status: self.status(&name),
+                short_name: &spec.name,
+                is_view: spec.is_view(),
+                summary: Rich::new(summary(&spec.doc)),
+                source: &spec.source,
+                owner: spec.owner.as_deref().unwrap_or("—"),
+                name,
+            });
+        }
+        let views = self.manifest.tables.iter().filter(|t| t.is_view()).count();
+        let report = self.report.map(|report| {
+            let known: HashSet<String> = self.by_name.keys().cloned().collect();
+            let (passed, warned, failed) = report.counts();
+            ReportSummary {
+                environment: &report.environment,
+                started_at: &report.started_at,
+                passed,
+                warned,
+                failed,
+                unverified: (self.manifest.tables.iter())
+                    .filter(|spec| report.table(&spec.qualified_name()).is_none())
+                    .count(),
+                unknown: report.unknown_tables(&known).map(str::to_owned).collect(),
+            }
+        });
+        IndexPage {
+            root: "",
+            generated_by: self.generated_by,
+            table_count: self.manifest.tables.len() - views,
+            view_count: views,
+            databases: databases
+                .into_iter()
+                .map(|(name, tables)| Database { name, tables })
+                .collect(),
+            report,
+        }
+    }
+
+    fn lineage(&self) -> LineagePage<'_> {
+        let names: Vec<String> = self
+            .manifest
+            .tables
+            .iter()
+            .map(TableSpec::qualified_name)
+            .collect();
+        let svg = self.graph("lineage-graph", "", &names, "Every table and view");
+        LineagePage {
+            root: "",
+            generated_by: self.generated_by,
+            tables: names.len(),
+            edges: self.manifest.lineage.iter().map(|v| v.reads.len()).sum(),
+            has_report: self.report.is_some(),
+            svg,
+        }
+    }
+
+    /// The graph of `names` and the dependencies among them, as SVG; links
+    /// are relative to a page at `root`.
+    fn graph(&self, id: &str, root: &str, names: &[String], caption: &str) -> String {
+        let index: HashMap<&str, usize> = (names.iter().enumerate())
+            .map(|(i, name)| (name.as_str(), i))
+            .collect();
+        let mut edges = Vec::new();
+        for view in &self.manifest.lineage {
+            let Some(&to) = index.get(view.view.as_str()) else {
+                continue;
+            };
+            for read in &view.reads {
+                if let Some(&from) = index.get(read.as_str()) {
+                    edges.push((from, to));
+                }
+            }
+        }
+        let layout = graph::layout(names.len(), &edges);
+        let nodes = (names.iter().zip(&layout.positions))
+            .map(|(name, &(x, y))| {
+                let spec = self.by_name.get(name);
+                let is_view = spec.is_some_and(|spec| spec.is_view());
+                let status = self.status(name);
+                let mut class = String::from(if is_view { "view" } else { "table" });
+                if let Some(status) = &status {
+                    class.push(' ');
+                    class.push_str(status.class);
+                }
+                GraphNode {
+                    href: format!("{root}{}", table_page(name)),
+                    label: label(name),
+                    title: match (spec, &status) {
+                        (Some(spec), Some(status)) => {
+                            format!("{name}: {} (verify: {})", summary(&spec.doc), status.label)
+                        }
+                        (Some(spec), None) => format!("{name}: {}", summary(&spec.doc)),
+                        (None, _) => name.clone(),
+                    },
+                    name: name.clone(),
+                    class,
+                    x,
+                    y,
+                    text_x: x + 10,
+                    text_y: y + graph::node_height() / 2 + 5,
+                }
+            })
+            .collect();
+        let edges = (edges.iter().zip(layout.paths))
+            .map(|(&(from, to), d)| GraphEdge {
+                d,
+                from: &names[from],
+                to: &names[to],
+            })
+            .collect();
+        let svg = GraphSvg {
+            id,
+            caption,
+            width: layout.width,
+            height: layout.height,
+            node_width: graph::NODE_WIDTH,
+            node_height: graph::node_height(),
+            nodes,
+            edges,
+        };
+        svg.render()
+            .expect("the graph template renders from plain data")
+    }
+
+    fn table(&self, spec: &'a TableSpec) -> Result<TablePage<'a>, Error> {
+        let name = spec.qualified_name();
+        let root = "../../";
+        let view_lineage = (self.manifest.lineage.iter()).find(|view| view.view == name);
+        let link = |table: &str| Link {
+            href: format!("{root}{}", table_page(table)),
+            label: table.to_owned(),
+        };
+        let upstream: Vec<Link> = lineage::upstream(&self.manifest.lineage, &name)
+            .iter()
+            .map(|t| link(t))
+            .collect();
+        let downstream: Vec<Link> = (self.readers.get(name.as_str()).into_iter().flatten())
+            .map(|t| link(t))
+            .collect();
+        let columns = spec
+            .columns
+            .iter()
+            .map(|column| ColumnRow {
+                name: &column.name,
+                sql_type: column.ty.to_string(),
+                rust_type: column.field_type(),
+                nullable: column.nullable,
+                checks: checks(column),
+                doc: Rich::new(&paragraphs_joined(&column.doc)),
+                from: view_lineage
+                    .and_then(|view| view.column(&column.name))
+                    .map(|lineage| lineage.from.iter().map(|c| column_link(root, c)).collect()),
+            })
+            .collect();
+        let neighbourhood = self.neighbourhood(&name);
+        let graph = (neighbourhood.len() > 1).then(|| {
+            self.graph(
+                "table-graph",
+                root,
+                &neighbourhood,
+                &format!("{name}, what it reads and what reads it"),
+            )
+        });
+        let (location, options) = source_facts(spec);
+        Ok(TablePage {
+            root,
+            generated_by: self.generated_by,
+            doc: paragraphs(&spec.doc),
+            database: &spec.database,
+            short_name: &spec.name,
+            is_view: spec.is_view(),
+            owner: spec.owner.as_deref(),
+            source: &spec.source,
+            location,
+            options,
+            rust_type: &spec.rust_type,
+            freshness: freshness(spec),
+            rows: rows(spec),
+            has_lineage_column: view_lineage.is_some(),
+            columns,
+            sql: sql_snippet(spec),
+            rust: rust_snippet(spec),
+            upstream,
+            downstream,
+            graph,
+            view_sql: spec.view.as_ref().map(|view| view.sql.trim_end()),
+            view_file: spec.view.as_ref().map(|view| &*view.file),
+            materialize: (spec.view.as_ref()).and_then(|view| view.materialize.as_deref()),
+            verify: self.report.and_then(|report| {
+                let status = report.table(&name)?;
+                Some(VerifySection::new(report, status))
+            }),
+            name,
+        })
+    }
+
+    /// `table`, everything upstream and everything downstream of it, sorted.
+    fn neighbourhood(&self, table: &str) -> Vec<String> {
+        let mut seen: HashSet<String> = HashSet::from([table.to_owned()]);
+        seen.extend(lineage::downstream_all(&self.manifest.lineage, table));
+        let mut next = vec![table.to_owned()];
+        while let Some(current) = next.pop() {
+            for read in lineage::upstream(&self.manifest.lineage, &current) {
+                if seen.insert(read.clone()) {
+                    next.push(read.clone());
+                }
+            }
+        }
+        let mut names: Vec<String> = seen.into_iter().collect();
+        names.sort_unstable();
+        names
+    }
+}
+
+/// A node's label: the name, cut to fit the node (the full name is its title).
+fn label(name: &str) -> String {
+    const FITS: usize = 28;
+    if name.chars().count() <= FITS {
+        return name.to_owned();
+    }
+    let mut cut: String = name.chars().take(FITS - 1).collect();
+    cut.push('…');
+    cut
+}
+
+/// A link to `database.table.column` on its table's page.
+fn column_link(root: &str, column: &str) -> Link {
+    let (table, column_name) = column.rsplit_once('.').unwrap_or((column, ""));
+    Link {
+        href: format!("{root}{}#col-{column_name}", table_page(table)),
+        label: column.to_owned(),
+    }
+}
+
+fn checks(column: &catalog_core::ColumnSpec) -> String {
+    let mut checks = Vec::new();
+    if column.unique {
+        checks.push("unique".to_owned());
+    }
+    match (column.min, column.max) {
+        (Some(min), Some(max)) => checks.push(format!("{min} ≤ x ≤ {max}")),
+        (Some(min), None) => checks.push(format!("≥ {min}")),
+        (None, Some(max)) => checks.push(format!("≤ {max}")),
+        (None, None) => {}
+    }
+    checks.join(", ")
+}
+
+fn freshness(spec: &TableSpec) -> Option<String> {
+    let expectations = &spec.expectations;
+    let freshness = expectations.freshness.as_ref()?;
+    Some(match &expectations.freshness_column {
+        Some(column) => format!(
+            "newest data at most {} old, judged by the largest `{column}`",
+            freshness.text
+        ),
+        None => format!(
+            "newest data at most {} old, judged by the newest object's time",
+            freshness.text
+        ),
+    })
+}
+
+fn rows(spec: &TableSpec) -> Option<String> {
+    match (spec.expectations.min_rows, spec.expectations.max_rows) {
+        (Some(min), Some(max)) if min == max => Some(format!("exactly {min}")),
+        (Some(min), Some(max)) => Some(format!("{min} to {max}")),
+        (Some(min), None) => Some(format!("at least {min}")),
+        (None, Some(max)) => Some(format!("at most {max}")),
+        (None, None) => None,
+    }
+}
+
+/// The location (`location`, `url` or `function`) and the other options,
+/// with anything that looks like a credential hidden. Specs hold no secrets
+/// by design (credentials come from the environment), but a site is
+/// published: this is the last line of defence, not the first.
+fn source_facts(spec: &TableSpec) -> (Option<String>, Vec<(String, String)>) {
+    let mut location = None;
+    let mut options = Vec::new();
+    for option in spec.options.iter() {
+        let value = redact(&option.key, &option.value);
+        match &*option.key {
+            "location" | "url" | "function" if location.is_none() => location = Some(value),
+            _ => options.push((option.key.to_string(), value)),
+        }
+    }
+    (location, options)
+}
+
+/// `value` with credentials hidden: the whole value when its key names one,
+/// else a URL's user info and any query parameter that names one.
+pub(crate) fn redact(key: &str, value: &str) -> String {
+    const SECRET_WORDS: [&str; 6] = [
+        "password",
+        "secret",
+        "token",
+        "credential",
+        "apikey",
+        "api_key",
+    ];
+    let secret = |name: &str| {
+        let name = name.to_ascii_lowercase();
+        SECRET_WORDS.iter().any(|word| name.contains(word)) && !name.ends_with("_env")
+    };
+    if secret(key) {
+        return "(hidden)".into();
+    }
+    let mut value = value.to_owned();
+    if let Some(scheme_end) = value.find("://") {
+        let rest = &value[scheme_end + 3..];
+        let authority_end = rest.find(['/', '?', '#']).unwrap_or(rest.len());
+        if let Some(at) = rest[..authority_end].rfind('@') {
+            value = format!("{}***{}", &value[..scheme_end + 3], &rest[at..]);
+        }
+    }
+    if let Some((base, query)) = value.split_once('?') {
+        let query: Vec<String> = query
+            .split('&')
+            .map(|pair| match pair.split_once('=') {
+                Some((name, _)) if secret(name) => format!("{name}=***"),
+                _ => pair.to_owned(),
+            })
+            .collect();
+        value = format!("{base}?{}", query.join("&"));
+    }
+    value
+}
+
+/// A name as SQL writes it: bare when it is a plain lower-case identifier.
+fn sql_name(name: &str) -> String {
+    let plain = name.starts_with(|c: char| c.is_ascii_lowercase() || c == '_')
+        && name
+            .chars()
+            .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '_');
+    match plain {
+        true => name.to_owned(),
+        false => format!("\"{}\"", name.replace('"', "\"\"")),
+    }
+}
+
+fn sql_snippet(spec: &TableSpec) -> String {
+    let columns: Vec<String> = spec.columns.iter().map(|c| sql_name(&c.name)).collect();
+    format!(
+        "SELECT {}\nFROM {}.{}\nLIMIT 100;",
+        columns.join(", "),
+        sql_name(&spec.database),
+        sql_name(&spec.name)
+    )
+}
+
+fn rust_snippet(spec: &TableSpec) -> String {
+    let krate = spec.rust_type.split("::").next().unwrap_or("tables");
+    format!(
+        "use catalog_runtime::Rows as _;\n\n\
+         // `ctx`: a session with the catalog's tables registered.\n\
+         let rows: Vec<{}> =\n    {krate}::catalog().{}().{}().rows(&ctx).await?;",
+        spec.rust_type, spec.database, spec.name
+    )
+}
+
+struct Link {
+    href: String,
+    label: String,
+}
+
+struct StatusBadge {
+    class: &'static str,
+    label: &'static str,
+}
+
+impl StatusBadge {
+    fn of(status: CheckStatus) -> Self {
+        Self {
+            class: status.class(),
+            label: status.label(),
+        }
+    }
+}
+
+struct TableRow<'a> {
+    name: String,
+    href: String,
+    short_name: &'a str,
+    is_view: bool,
+    summary: Rich,
+    source: &'a str,
+    owner: &'a str,
+    status: Option<StatusBadge>,
+}
+
+struct Database<'a> {
+    name: &'a str,
+    tables: Vec<TableRow<'a>>,
+}
+
+struct ReportSummary<'a> {
+    environment: &'a str,
+    started_at: &'a str,
+    passed: usize,
+    warned: usize,
+    failed: usize,
+    unverified: usize,
+    unknown: Vec<String>,
+}
+
+#[derive(Template)]
+#[template(path = "index.html")]
+struct IndexPage<'a> {
+    root: &'static str,
+    generated_by: &'a str,
+    table_count: usize,
+    view_count: usize,
+    databases: Vec<Database<'a>>,
+    report: Option<ReportSummary<'a>>,
+}
+
+#[derive(Template)]
+#[template(path = "lineage.html")]
+struct LineagePage<'a> {
+    root: &'static str,
+    generated_by: &'a str,
+    tables: usize,
+    edges: usize,
+    has_report: bool,
+    svg: String,
+}
+
+struct GraphNode {
+    name: String,
+    href: String,
+    label: String,
+    title: String,
+    class: String,
+    x: u32,
+    y: u32,
+    text_x: u32,
+    text_y: u32,
+}
+
+struct GraphEdge<'a> {
+    d: String,
+    from: &'a str,
+    to: &'a str,
+}
+
+#[derive(Template)]
+#[template(path = "graph.html")]
+struct GraphSvg<'a> {
+    id: &'a str,
+    caption: &'a str,
+    width: u32,
+    height: u32,
+    node_width: u32,
+    node_height: u32,
+    nodes: Vec<GraphNode>,
+    edges: Vec<GraphEdge<'a>>,
+}
+
+struct ColumnRow<'a> {
+    name: &'a str,
+    sql_type: String,
+    rust_type: String,
+    nullable: bool,
+    checks: String,
+    doc: Rich,
+    /// For a view's column, the columns it is computed from.
+    from: Option<Vec<Link>>,
+}
+
+struct CheckRow<'a> {
+    name: &'a str,
+    status: StatusBadge,
+    message: &'a str,
+    problems: Vec<(&'a str, &'a str)>,
+}
+
+struct VerifySection<'a> {
+    status: StatusBadge,
+    environment: &'a str,
+    started_at: &'a str,
+    unreachable: bool,
+    /// Failed and warned checks, first.
+    problems: Vec<CheckRow<'a>>,
+    /// The others.
+    passed: Vec<CheckRow<'a>>,
+}
+
+impl<'a> VerifySection<'a> {
+    fn new(report: &'a VerifyReport, table: &'a TableStatus) -> Self {
+        let (problems, passed) = (table.checks.iter())
+            .map(|check| CheckRow {
+                name: &check.check,
+                status: StatusBadge::of(check.status),
+                message: &check.message,
+                problems: (check.problems.iter())
+                    .map(|p| (p.message.as_str(), p.fix.as_str()))
+                    .collect(),
+            })
+            .partition(|row| matches!(row.status.class, "fail" | "warn"));
+        Self {
+            status: StatusBadge::of(table.status),
+            environment: &report.environment,
+            started_at: &report.started_at,
+            unreachable: table.unreachable,
+            problems,
+            passed,
+        }
+    }
+}
+
+#[derive(Template)]
+#[template(path = "table.html")]
+struct TablePage<'a> {
+    root: &'static str,
+    generated_by: &'a str,
+    name: String,
+    database: &'a str,
+    short_name: &'a str,
+    is_view: bool,
+    doc: Vec<Rich>,
+    owner: Option<&'a str>,
+    source: &'a str,
+    location: Option<String>,
+    options: Vec<(String, String)>,
+    rust_type: &'a str,
+    freshness: Option<String>,
+    rows: Option<String>,
+    has_lineage_column: bool,
+    columns: Vec<ColumnRow<'a>>,
+    sql: String,
+    rust: String,
+    upstream: Vec<Link>,
+    downstream: Vec<Link>,
+    graph: Option<String>,
+    view_sql: Option<&'a str>,
+    view_file: Option<&'a str>,
+    materialize: Option<&'a str>,
+    verify: Option<VerifySection<'a>>,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn hides_credentials_in_options() {
+        assert_eq!(redact("password", "hunter2"), "(hidden)");
+        assert_eq!(redact("auth_env", "FX_TOKEN"), "FX_TOKEN");
+        assert_eq!(
+            redact("url", "https://me:pw@host/x?api_key=1&page=2"),
+            "https://***@host/x?api_key=***&page=2"
+        );
+        assert_eq!(
+            redact("location", "s3://bucket/a@b.parquet"),
+            "s3://bucket/a@b.parquet"
+        );
+    }
+
+    #[test]
+    fn quotes_names_sql_would_fold() {
+        assert_eq!(sql_name("l_orderkey"), "l_orderkey");
+        assert_eq!(sql_name("Order Key"), "\"Order Key\"");
+    }
+
+    #[test]
+    fn summarises_the_first_line() {
+        assert_eq!(summary("  One line.\nMore.\n\nNext."), "One line.");
+        let texts: Vec<Vec<(bool, String)>> = paragraphs("a\nb\n\nc `d` `e")
+            .into_iter()
+            .map(|p| p.0)
+            .collect();
+        assert_eq!(
+            texts,
+            [
+                vec![(false, "a b".to_owned())],
+                vec![
+                    (false, "c ".into()),
+                    (true, "d".into()),
+                    (false, " ".into()),
+                    (false, "`e".into())
+                ]
+            ]
+        );
+    }
+}
