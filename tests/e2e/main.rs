@@ -1,6 +1,7 @@
 //! End-to-end tests: the catalog as compiled, generated and documented agrees,
 //! and the real plugins, loaded by the real loader, answer SQL.
 
+mod browser;
 mod catalog;
 mod cli;
 mod conformance;
@@ -11,6 +12,7 @@ mod plugins;
 mod postgres;
 mod s3;
 mod serve;
+mod site;
 mod support;
 mod tutorial;
 mod verify;
