@@ -63,6 +63,10 @@ impl Browser {
                 ])
                 .arg(format!("--user-data-dir={}", profile.path().display()))
                 .arg("about:blank")
+                // Its caches (fonts, crash reports) go into the temp profile, not `~`.
+                .env("HOME", profile.path())
+                .env("XDG_CONFIG_HOME", profile.path())
+                .env("XDG_CACHE_HOME", profile.path())
                 .stdin(Stdio::null())
                 .stdout(Stdio::null())
                 .stderr(Stdio::piped())

@@ -20,6 +20,7 @@ mod engines;
 mod report;
 mod serve;
 mod setup;
+mod site;
 
 use std::fs;
 use std::path::PathBuf;
@@ -51,6 +52,9 @@ pub struct Args {
     /// Tables in the synthetic catalog of the gen-catalog case.
     #[arg(long, default_value_t = 1000)]
     pub tables: usize,
+    /// Tables in the synthetic catalog of the catalog-site case.
+    #[arg(long, default_value_t = 10_000)]
+    pub site_tables: usize,
     /// Measure debug builds (quick to build, slow to run: not figures to publish).
     #[arg(long)]
     pub debug: bool,
@@ -72,6 +76,7 @@ impl Args {
             quick: false,
             runs: None,
             tables: 100,
+            site_tables: 200,
             debug: true,
             out: PathBuf::new(),
             smoke: true,
@@ -86,6 +91,7 @@ struct Plan {
     scale: f64,
     runs: usize,
     tables: usize,
+    site_tables: usize,
     verify_tables: usize,
     release: bool,
     out: PathBuf,
@@ -120,6 +126,7 @@ impl Plan {
             scale,
             runs,
             tables: args.tables.max(1),
+            site_tables: args.site_tables.max(1),
             verify_tables: if args.smoke { 10 } else { 100 },
             release: !(args.debug || args.smoke),
             out,
@@ -156,6 +163,7 @@ pub fn run(args: &Args) -> anyhow::Result<()> {
         cold_start(&plan, &codelake, &work, &mut report)?;
         serve::serve_case(&plan, &codelake, &python, &work, &mut report)?;
         gen_catalog_case(&plan, &work, &mut report)?;
+        site::site_case(&plan, &work, &mut report)?;
         verify_case(&plan, &codelake, &work, &mut report)
     })();
     let _ = fs::remove_dir_all(&work);

@@ -11,7 +11,7 @@ use catalog_site::{Site, VerifyReport};
 /// `cargo xtask site`.
 #[derive(Debug, clap::Args)]
 pub struct Args {
-    /// Where to write the site; its `tables/` folder is replaced.
+    /// Where to write the site; pages of tables it no longer has are removed.
     #[arg(long, value_name = "DIR", default_value = "target/site")]
     pub out: PathBuf,
     /// The catalog to publish.
@@ -28,12 +28,6 @@ pub fn run(root: &Path, args: &Args) -> anyhow::Result<()> {
     let started = Instant::now();
     let site = build(root, args)?;
     let out = root.join(&args.out);
-    // Pages of tables since removed must not linger in a published site.
-    let tables = out.join("tables");
-    if tables.is_dir() {
-        std::fs::remove_dir_all(&tables)
-            .with_context(|| format!("removing the old pages in {}", tables.display()))?;
-    }
     site.write(&out)?;
     let index = std::path::absolute(out.join("index.html")).unwrap_or(out.join("index.html"));
     println!(
@@ -72,4 +66,60 @@ pub fn build(root: &Path, args: &Args) -> anyhow::Result<Site> {
         None => None,
     };
     Ok(Site::build(&manifest, report.as_ref())?)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn args(out: &Path) -> Args {
+        Args {
+            out: out.to_path_buf(),
+            catalog: "tables/catalog.json".into(),
+            verify_report: None,
+        }
+    }
+
+    #[test]
+    fn writes_a_page_per_table_and_removes_pages_of_dropped_tables() {
+        let root = crate::project_root();
+        let out = tempfile::tempdir().unwrap();
+        let stale = out.path().join("tables/tpch/dropped_table.html");
+        std::fs::create_dir_all(stale.parent().unwrap()).unwrap();
+        std::fs::write(&stale, "old").unwrap();
+        let gone = out.path().join("tables/olddb/t.html");
+        std::fs::create_dir_all(gone.parent().unwrap()).unwrap();
+        std::fs::write(&gone, "old").unwrap();
+        run(&root, &args(out.path())).unwrap();
+        let manifest = Manifest::from_json(
+            &std::fs::read_to_string(root.join("tables/catalog.json")).unwrap(),
+        )
+        .unwrap();
+        for spec in &manifest.tables {
+            let page = out
+                .path()
+                .join(catalog_site::table_page(&spec.qualified_name()));
+            assert!(page.is_file(), "{}", page.display());
+        }
+        assert!(out.path().join("index.html").is_file());
+        assert!(!stale.exists() && !gone.exists() && !gone.parent().unwrap().exists());
+    }
+
+    #[test]
+    fn a_bad_verify_report_is_named_with_its_fix() {
+        let root = crate::project_root();
+        let dir = tempfile::tempdir().unwrap();
+        let mut args = args(dir.path());
+        args.verify_report = Some(dir.path().join("missing.json"));
+        let error = format!("{:#}", build(&root, &args).unwrap_err());
+        assert!(
+            error.contains("missing.json") && error.contains("--format json"),
+            "{error}"
+        );
+        let report = dir.path().join("report.json");
+        std::fs::write(&report, r#"{"tables": []}"#).unwrap();
+        args.verify_report = Some(report);
+        let error = format!("{:#}", build(&root, &args).unwrap_err());
+        assert!(error.contains("not a verify report"), "{error}");
+    }
 }

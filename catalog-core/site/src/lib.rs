@@ -70,18 +70,55 @@ impl Site {
         Ok(Self { files })
     }
 
-    /// Writes every file under `dir`, creating it. Files of an older site
-    /// there are replaced; files this site does not have are left alone.
+    /// Writes every file under `dir`, creating it, and removes the pages of
+    /// an older site there that this one does not have (a table since
+    /// dropped), so that a published folder never links to stale pages.
+    /// Other files in `dir` are left alone.
     pub fn write(&self, dir: &Path) -> Result<(), Error> {
+        let mut made = std::collections::HashSet::new();
         for (path, bytes) in &self.files {
             let path = dir.join(path);
-            let write = |path: &Path| {
-                if let Some(parent) = path.parent() {
+            let write = |path: &Path, made: &mut std::collections::HashSet<PathBuf>| {
+                if let Some(parent) = path.parent()
+                    && !made.contains(parent)
+                {
                     std::fs::create_dir_all(parent)?;
+                    made.insert(parent.to_path_buf());
                 }
                 std::fs::write(path, bytes)
             };
-            write(&path).map_err(|source| Error::Write { path, source })?;
+            write(&path, &mut made).map_err(|source| Error::Write { path, source })?;
+        }
+        self.remove_stale(dir)
+    }
+
+    /// Removes files under `dir/tables` that are not pages of this site.
+    fn remove_stale(&self, dir: &Path) -> Result<(), Error> {
+        let tables = dir.join("tables");
+        let error = |path: &Path| {
+            let path = path.to_path_buf();
+            move |source| Error::Write { path, source }
+        };
+        let Ok(databases) = std::fs::read_dir(&tables) else {
+            return Ok(());
+        };
+        for database in databases {
+            let database = database.map_err(error(&tables))?.path();
+            let entries = std::fs::read_dir(&database).map_err(error(&database))?;
+            let mut kept = 0;
+            for entry in entries {
+                let path = entry.map_err(error(&database))?.path();
+                let relative = path.strip_prefix(dir).unwrap_or(&path);
+                let relative = relative.to_string_lossy().replace('\\', "/");
+                if self.files.contains_key(&relative) {
+                    kept += 1;
+                } else if path.is_file() {
+                    std::fs::remove_file(&path).map_err(error(&path))?;
+                }
+            }
+            if kept == 0 {
+                let _ = std::fs::remove_dir(&database);
+            }
         }
         Ok(())
     }

@@ -4,7 +4,7 @@
 use std::collections::{BTreeMap, HashMap, HashSet};
 
 use askama::Template;
-use catalog_core::lineage;
+use catalog_core::lineage::ViewLineage;
 use catalog_core::{Manifest, TableSpec};
 
 use crate::report::{CheckStatus, TableStatus, VerifyReport};
@@ -97,6 +97,8 @@ struct SiteData<'a> {
     manifest: &'a Manifest,
     report: Option<&'a VerifyReport>,
     by_name: HashMap<String, &'a TableSpec>,
+    /// Each view's lineage, by the view's name.
+    lineage_of: HashMap<&'a str, &'a ViewLineage>,
     /// `from -> readers`, one hop.
     readers: HashMap<&'a str, Vec<&'a str>>,
     generated_by: &'a str,
@@ -120,6 +122,9 @@ impl<'a> SiteData<'a> {
             manifest,
             report,
             by_name,
+            lineage_of: (manifest.lineage.iter())
+                .map(|view| (view.view.as_str(), view))
+                .collect(),
             readers,
             generated_by: &manifest.generated_by,
         }
@@ -199,8 +204,8 @@ impl<'a> SiteData<'a> {
             .map(|(i, name)| (name.as_str(), i))
             .collect();
         let mut edges = Vec::new();
-        for view in &self.manifest.lineage {
-            let Some(&to) = index.get(view.view.as_str()) else {
+        for (to, name) in names.iter().enumerate() {
+            let Some(view) = self.lineage_of.get(name.as_str()) else {
                 continue;
             };
             for read in &view.reads {
@@ -263,13 +268,13 @@ impl<'a> SiteData<'a> {
     fn table(&self, spec: &'a TableSpec) -> Result<TablePage<'a>, Error> {
         let name = spec.qualified_name();
         let root = "../../";
-        let view_lineage = (self.manifest.lineage.iter()).find(|view| view.view == name);
+        let view_lineage = self.lineage_of.get(name.as_str()).copied();
         let link = |table: &str| Link {
             href: format!("{root}{}", table_page(table)),
             label: table.to_owned(),
         };
-        let upstream: Vec<Link> = lineage::upstream(&self.manifest.lineage, &name)
-            .iter()
+        let upstream: Vec<Link> = (view_lineage.into_iter())
+            .flat_map(|view| &view.reads)
             .map(|t| link(t))
             .collect();
         let downstream: Vec<Link> = (self.readers.get(name.as_str()).into_iter().flatten())
@@ -333,18 +338,30 @@ impl<'a> SiteData<'a> {
     }
 
     /// `table`, everything upstream and everything downstream of it, sorted.
-    fn neighbourhood(&self, table: &str) -> Vec<String> {
-        let mut seen: HashSet<String> = HashSet::from([table.to_owned()]);
-        seen.extend(lineage::downstream_all(&self.manifest.lineage, table));
-        let mut next = vec![table.to_owned()];
+    fn neighbourhood(&self, table: &'a str) -> Vec<String> {
+        let mut seen: HashSet<&str> = HashSet::from([table]);
+        let mut next = vec![table];
         while let Some(current) = next.pop() {
-            for read in lineage::upstream(&self.manifest.lineage, &current) {
-                if seen.insert(read.clone()) {
-                    next.push(read.clone());
+            for read in self
+                .lineage_of
+                .get(current)
+                .into_iter()
+                .flat_map(|v| &v.reads)
+            {
+                if seen.insert(read) {
+                    next.push(read);
                 }
             }
         }
-        let mut names: Vec<String> = seen.into_iter().collect();
+        let mut next = vec![table];
+        while let Some(current) = next.pop() {
+            for &reader in self.readers.get(current).into_iter().flatten() {
+                if seen.insert(reader) {
+                    next.push(reader);
+                }
+            }
+        }
+        let mut names: Vec<String> = seen.into_iter().map(str::to_owned).collect();
         names.sort_unstable();
         names
     }

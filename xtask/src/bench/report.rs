@@ -349,6 +349,29 @@ impl Report {
             idle.map(|m| format!("{:.1} MiB", m.median)),
             None,
         );
+        let site_tables = self
+            .measure("site_build")
+            .and_then(|m| {
+                m.title
+                    .split_whitespace()
+                    .find(|w| w.parse::<usize>().is_ok())
+            })
+            .unwrap_or("many")
+            .to_owned();
+        let site = self.measure("site_build");
+        goal(
+            &format!("`cargo xtask site` of {site_tables} tables (median)"),
+            "≤ 5 s",
+            site.map(|m| format!("{:.2} s", m.median / 1e3)),
+            site.map(|m| m.median <= 5000.0),
+        );
+        let search = self.measure("site_search");
+        goal(
+            &format!("The site's search over {site_tables} tables, slowest keystroke"),
+            "≤ 100 ms",
+            search.map(|m| format!("{:.1} ms (median {:.1} ms)", m.max, m.median)),
+            search.map(|m| m.max <= 100.0),
+        );
         let verify = self.measure("verify");
         goal(
             "`codelake verify` of 100 tables (median)",
@@ -373,7 +396,7 @@ impl Report {
 
         let _ = writeln!(
             md,
-            "\n## Start-up, memory, serving, gen-catalog and verify\n"
+            "\n## Start-up, memory, serving, gen-catalog, the catalog site and verify\n"
         );
         let _ = writeln!(md, "| Measure | Median | Min | Max |\n|---|---|---|---|");
         for m in &self.measures {
