@@ -85,6 +85,19 @@
     return { words, found };
   }
 
+  // Docs mark code with backticks, as in the pages; shown as <code>, never as HTML.
+  function appendRich(element, text) {
+    text.split("`").forEach((piece, index) => {
+      if (index % 2 === 1) {
+        const code = document.createElement("code");
+        code.textContent = piece;
+        element.append(code);
+      } else if (piece) {
+        element.append(piece);
+      }
+    });
+  }
+
   function show(text) {
     const { words, found } = search(text);
     results.replaceChildren();
@@ -115,7 +128,7 @@
       }
       const doc = document.createElement("span");
       doc.className = "doc";
-      doc.textContent = entry.doc;
+      appendRich(doc, entry.doc);
       link.append(doc);
       item.append(link);
       return item;

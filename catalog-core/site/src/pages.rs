@@ -626,8 +626,9 @@ struct ColumnRow<'a> {
 struct CheckRow<'a> {
     name: &'a str,
     status: StatusBadge,
-    message: &'a str,
-    problems: Vec<(&'a str, &'a str)>,
+    message: Rich,
+    /// Each problem and its fix.
+    problems: Vec<(Rich, Rich)>,
 }
 
 struct VerifySection<'a> {
@@ -647,9 +648,9 @@ impl<'a> VerifySection<'a> {
             .map(|check| CheckRow {
                 name: &check.check,
                 status: StatusBadge::of(check.status),
-                message: &check.message,
+                message: Rich::new(&check.message),
                 problems: (check.problems.iter())
-                    .map(|p| (p.message.as_str(), p.fix.as_str()))
+                    .map(|p| (Rich::new(&p.message), Rich::new(&p.fix)))
                     .collect(),
             })
             .partition(|row| matches!(row.status.class, "fail" | "warn"));
