@@ -88,7 +88,14 @@ fn the_site_is_searched_and_navigated_in_a_real_browser_from_file_urls() {
     let why = browser.eval("document.querySelector('#results a .why').textContent");
     assert_eq!(why, json!("column l_shipdate"));
     let status = browser.eval("document.getElementById('search-status').textContent");
-    assert!(status.as_str().unwrap().contains("match"), "{status}");
+    assert_eq!(
+        status,
+        json!(format!(
+            "{} match{}.",
+            found.len(),
+            if found.len() == 1 { "" } else { "es" }
+        ))
+    );
 
     // By keyboard to the first result, and into its page.
     browser.press("ArrowDown");
@@ -195,12 +202,19 @@ fn the_site_is_searched_and_navigated_in_a_real_browser_from_file_urls() {
     // Every node is drawn where it can be seen, none on another.
     let boxes = browser.eval(
         "[...document.querySelectorAll('#lineage-graph .node rect')].map(r => { \
-           const b = r.getBoundingClientRect(); return [b.width > 100 && b.height > 20, b.x + ',' + b.y]; })",
+           const b = r.getBoundingClientRect(); return [b.left, b.top, b.right, b.bottom]; })",
     );
-    let boxes = boxes.as_array().unwrap();
-    assert!(boxes.iter().all(|b| b[0] == json!(true)), "{boxes:?}");
-    let places: BTreeSet<&str> = boxes.iter().map(|b| b[1].as_str().unwrap()).collect();
-    assert_eq!(places.len(), boxes.len(), "two nodes overlap");
+    let boxes: Vec<Vec<f64>> = serde_json::from_value(boxes).unwrap();
+    for (i, a) in boxes.iter().enumerate() {
+        assert!(
+            a[2] - a[0] > 100.0 && a[3] - a[1] > 20.0,
+            "a node too small: {a:?}"
+        );
+        for b in &boxes[i + 1..] {
+            let apart = a[2] <= b[0] || b[2] <= a[0] || a[3] <= b[1] || b[3] <= a[1];
+            assert!(apart, "nodes overlap: {a:?} and {b:?}");
+        }
+    }
 
     // The verify report: on the index, and on the failing table's page.
     browser.open(&url("index.html"));
@@ -297,6 +311,10 @@ fn codelake_serve_hosts_the_site_behind_its_token() {
     assert!(!refused.text().contains("tpch.part"));
     let wrong = server.request("GET", "/", &[("Authorization", "Basic eDp5")], b"");
     assert_eq!(wrong.status, 401);
+    // Without the token, a page that exists and one that does not look alike.
+    for path in ["/tables/tpch/part.html", "/tables/tpch/no_such_table.html"] {
+        assert_eq!(server.request("GET", path, &[], b"").status, 401, "{path}");
+    }
     let basic = format!(
         "Basic {}",
         base64::engine::general_purpose::STANDARD.encode(format!("anyone:{TOKEN}"))

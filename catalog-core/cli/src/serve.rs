@@ -380,7 +380,6 @@ pub async fn run(global: &Global, args: ServeArgs) -> Result<(), CliError> {
     Ok(())
 }
 
-/// SIGTERM or Ctrl-C.
 /// Reads `codelake verify --format json` output for the site.
 fn read_report(path: &Path) -> Result<catalog_site::VerifyReport, CliError> {
     let text = std::fs::read_to_string(path).map_err(|error| {
@@ -402,14 +401,24 @@ async fn site(
 ) -> Result<catalog_site::Site, CliError> {
     let mut manifest = catalog_core::Manifest::new(catalog.to_vec(), "codelake serve");
     let specs: Vec<&catalog_core::TableSpec> = catalog.iter().collect();
-    // A broken view is reported by the session already; the site then shows no lineage.
-    manifest.lineage = catalog_runtime::views::check(&specs)
-        .await
-        .unwrap_or_default();
+    // A broken view is reported by the session already; the site then shows
+    // no lineage, and says so here rather than showing views that read nothing.
+    manifest.lineage = match catalog_runtime::views::check(&specs).await {
+        Ok(lineage) => lineage,
+        Err(problems) => {
+            eprintln!(
+                "warning: the catalog site shows no lineage: {} problem{} with the catalog's views (`codelake views` lists them)",
+                problems.len(),
+                if problems.len() == 1 { "" } else { "s" }
+            );
+            Vec::new()
+        }
+    };
     catalog_site::Site::build(&manifest, report)
         .map_err(|error| CliError::msg(EXIT_FAILED, error.to_string()))
 }
 
+/// SIGTERM or Ctrl-C.
 async fn signal() {
     let interrupt = tokio::signal::ctrl_c();
     #[cfg(unix)]

@@ -12,7 +12,9 @@ use base64::Engine as _;
 use catalog_serve::QueryService;
 use catalog_site::Site;
 
-/// The site's file for `uri`, or `None` when the site has no such file.
+/// The site's file for `uri`; a 401 without an accepted token, whatever the
+/// path (so that a 404 cannot tell a stranger which tables exist); `None`
+/// when the site has no such file, or for a method other than GET and HEAD.
 pub(crate) fn answer(
     service: &QueryService,
     site: &Site,
@@ -23,11 +25,6 @@ pub(crate) fn answer(
     if method != Method::GET && method != Method::HEAD {
         return None;
     }
-    let path = match uri.path().trim_start_matches('/') {
-        "" => "index.html",
-        path => path,
-    };
-    let (bytes, content_type) = site.file(path)?;
     if let Err(error) = service.authenticate(token(headers).as_deref()) {
         service.metrics().error(crate::FRONT_END, error.code);
         let mut response = crate::error_response(&error);
@@ -39,6 +36,11 @@ pub(crate) fn answer(
         );
         return Some(response);
     }
+    let path = match uri.path().trim_start_matches('/') {
+        "" => "index.html",
+        path => path,
+    };
+    let (bytes, content_type) = site.file(path)?;
     let headers = [
         (header::CONTENT_TYPE, content_type),
         (header::CACHE_CONTROL, "no-cache"),

@@ -87,8 +87,13 @@
 
   // Docs mark code with backticks, as in the pages; shown as <code>, never as HTML.
   function appendRich(element, text) {
-    text.split("`").forEach((piece, index) => {
-      if (index % 2 === 1) {
+    const pieces = text.split("`");
+    // An odd count of backticks: the last one is a literal, as on the pages.
+    const balanced = pieces.length % 2 === 1;
+    pieces.forEach((piece, index) => {
+      if (index % 2 === 1 && !balanced && index === pieces.length - 1) {
+        element.append("`" + piece);
+      } else if (index % 2 === 1) {
         const code = document.createElement("code");
         code.textContent = piece;
         element.append(code);
@@ -151,7 +156,8 @@
   document.addEventListener("keydown", (event) => {
     const links = [...results.querySelectorAll("a")];
     const at = links.indexOf(document.activeElement);
-    if (event.key === "/" && document.activeElement !== input) {
+    const typing = event.isComposing || event.ctrlKey || event.metaKey || event.altKey;
+    if (event.key === "/" && !typing && document.activeElement !== input) {
       event.preventDefault();
       input.focus();
       input.select();

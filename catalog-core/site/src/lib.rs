@@ -24,6 +24,10 @@ use catalog_core::Manifest;
 
 pub use report::{CheckStatus, VerifyReport};
 
+/// The list of files a written site holds, in its folder: what the next
+/// [`Site::write`] may remove.
+pub const MARKER: &str = ".catalog-site";
+
 /// What can go wrong building or writing the site.
 #[derive(Debug, thiserror::Error)]
 pub enum Error {
@@ -42,6 +46,16 @@ pub enum Error {
         page: String,
         /// The template engine's error.
         source: askama::Error,
+    },
+    /// The output folder holds other files and no catalog site.
+    #[error(
+        "{} is not empty and holds no catalog site (no {MARKER} file listing one): \
+         write the site into a new or empty folder, or into the folder an earlier site was written to",
+        dir.display()
+    )]
+    NotASite {
+        /// The folder.
+        dir: PathBuf,
     },
     /// A file could not be written.
     #[error("writing {}: {source}", path.display())]
@@ -70,11 +84,36 @@ impl Site {
         Ok(Self { files })
     }
 
-    /// Writes every file under `dir`, creating it, and removes the pages of
-    /// an older site there that this one does not have (a table since
+    /// Writes every file under `dir`, creating it, and removes the files an
+    /// earlier site wrote there that this one does not have (a table since
     /// dropped), so that a published folder never links to stale pages.
-    /// Other files in `dir` are left alone.
+    ///
+    /// The files written are listed in `dir/.catalog-site`; only files listed
+    /// there are ever removed, so other files in `dir` are left alone. A
+    /// folder that is neither empty nor a catalog site (no such list) is
+    /// refused rather than written into.
     pub fn write(&self, dir: &Path) -> Result<(), Error> {
+        let marker = dir.join(MARKER);
+        let previous = match std::fs::read_to_string(&marker) {
+            Ok(list) => list,
+            Err(error) if error.kind() == std::io::ErrorKind::NotFound => {
+                let occupied = std::fs::read_dir(dir)
+                    .map(|mut entries| entries.next().is_some())
+                    .unwrap_or(false);
+                if occupied {
+                    return Err(Error::NotASite {
+                        dir: dir.to_path_buf(),
+                    });
+                }
+                String::new()
+            }
+            Err(source) => {
+                return Err(Error::Write {
+                    path: marker,
+                    source,
+                });
+            }
+        };
         let mut made = std::collections::HashSet::new();
         for (path, bytes) in &self.files {
             let path = dir.join(path);
@@ -89,35 +128,37 @@ impl Site {
             };
             write(&path, &mut made).map_err(|source| Error::Write { path, source })?;
         }
-        self.remove_stale(dir)
-    }
-
-    /// Removes files under `dir/tables` that are not pages of this site.
-    fn remove_stale(&self, dir: &Path) -> Result<(), Error> {
-        let tables = dir.join("tables");
-        let error = |path: &Path| {
-            let path = path.to_path_buf();
-            move |source| Error::Write { path, source }
-        };
-        let Ok(databases) = std::fs::read_dir(&tables) else {
-            return Ok(());
-        };
-        for database in databases {
-            let database = database.map_err(error(&tables))?.path();
-            let entries = std::fs::read_dir(&database).map_err(error(&database))?;
-            let mut kept = 0;
-            for entry in entries {
-                let path = entry.map_err(error(&database))?.path();
-                let relative = path.strip_prefix(dir).unwrap_or(&path);
-                let relative = relative.to_string_lossy().replace('\\', "/");
-                if self.files.contains_key(&relative) {
-                    kept += 1;
-                } else if path.is_file() {
-                    std::fs::remove_file(&path).map_err(error(&path))?;
+        let mut list = String::new();
+        for path in self.files.keys() {
+            list.push_str(path);
+            list.push('\n');
+        }
+        std::fs::write(&marker, list).map_err(|source| Error::Write {
+            path: marker.clone(),
+            source,
+        })?;
+        // Only plain relative paths of the site's own shape, never `..` or absolute.
+        let stale = previous.lines().filter(|path| {
+            !self.files.contains_key(*path)
+                && !path.is_empty()
+                && Path::new(path)
+                    .components()
+                    .all(|part| matches!(part, std::path::Component::Normal(_)))
+        });
+        for path in stale {
+            let path = dir.join(path);
+            let is_file = std::fs::symlink_metadata(&path).is_ok_and(|meta| meta.is_file());
+            if is_file {
+                std::fs::remove_file(&path).map_err(|source| Error::Write {
+                    path: path.clone(),
+                    source,
+                })?;
+                // A database folder left empty goes too; a folder with anything else stays.
+                if let Some(parent) = path.parent()
+                    && parent != dir
+                {
+                    let _ = std::fs::remove_dir(parent);
                 }
-            }
-            if kept == 0 {
-                let _ = std::fs::remove_dir(&database);
             }
         }
         Ok(())

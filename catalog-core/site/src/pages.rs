@@ -47,9 +47,9 @@ fn page(path: &str, template: impl Template) -> Result<Vec<u8>, Error> {
 }
 
 /// The first paragraph of a doc comment, on one line: what lists show.
-pub(crate) fn summary(doc: &str) -> &str {
+pub(crate) fn summary(doc: &str) -> String {
     let first = doc.trim().split("\n\n").next().unwrap_or_default();
-    first.lines().next().unwrap_or_default().trim()
+    first.split_whitespace().collect::<Vec<_>>().join(" ")
 }
 
 /// A doc comment as paragraphs, each on one line.
@@ -144,7 +144,7 @@ impl<'a> SiteData<'a> {
                 status: self.status(&name),
                 short_name: &spec.name,
                 is_view: spec.is_view(),
-                summary: Rich::new(summary(&spec.doc)),
+                summary: Rich::new(&summary(&spec.doc)),
                 source: &spec.source,
                 owner: spec.owner.as_deref().unwrap_or("—"),
                 name,
@@ -369,7 +369,8 @@ impl<'a> SiteData<'a> {
 
 /// A node's label: the name, cut to fit the node (the full name is its title).
 fn label(name: &str) -> String {
-    const FITS: usize = 28;
+    // 13 px monospace in a 220 px box, with its padding.
+    const FITS: usize = 26;
     if name.chars().count() <= FITS {
         return name.to_owned();
     }
@@ -446,18 +447,27 @@ fn source_facts(spec: &TableSpec) -> (Option<String>, Vec<(String, String)>) {
 /// `value` with credentials hidden: the whole value when its key names one,
 /// else a URL's user info and any query parameter that names one.
 pub(crate) fn redact(key: &str, value: &str) -> String {
-    const SECRET_WORDS: [&str; 6] = [
+    const SECRET_WORDS: [&str; 9] = [
         "password",
+        "passwd",
         "secret",
         "token",
         "credential",
         "apikey",
         "api_key",
+        "signature",
+        "private_key",
     ];
+    // Query parameters that carry a credential under a short name (S3 and
+    // Azure presigned URLs, API keys).
+    const SECRET_PARAMETERS: [&str; 4] = ["sig", "key", "auth", "x-amz-security-token"];
+    // `auth_env` names the variable that holds a token, not the token.
     let secret = |name: &str| {
         let name = name.to_ascii_lowercase();
         SECRET_WORDS.iter().any(|word| name.contains(word)) && !name.ends_with("_env")
     };
+    let secret_parameter =
+        |name: &str| secret(name) || SECRET_PARAMETERS.contains(&&*name.to_ascii_lowercase());
     if secret(key) {
         return "(hidden)".into();
     }
@@ -473,7 +483,7 @@ pub(crate) fn redact(key: &str, value: &str) -> String {
         let query: Vec<String> = query
             .split('&')
             .map(|pair| match pair.split_once('=') {
-                Some((name, _)) if secret(name) => format!("{name}=***"),
+                Some((name, _)) if secret_parameter(name) => format!("{name}=***"),
                 _ => pair.to_owned(),
             })
             .collect();
@@ -711,6 +721,13 @@ mod tests {
             redact("location", "s3://bucket/a@b.parquet"),
             "s3://bucket/a@b.parquet"
         );
+        assert_eq!(
+            redact(
+                "url",
+                "https://acct.blob/x?sv=1&sig=abc&X-Amz-Signature=def"
+            ),
+            "https://acct.blob/x?sv=1&sig=***&X-Amz-Signature=***"
+        );
     }
 
     #[test]
@@ -721,7 +738,10 @@ mod tests {
 
     #[test]
     fn summarises_the_first_line() {
-        assert_eq!(summary("  One line.\nMore.\n\nNext."), "One line.");
+        assert_eq!(
+            summary("  One line,\n wrapped.\n\nNext."),
+            "One line, wrapped."
+        );
         let texts: Vec<Vec<(bool, String)>> = paragraphs("a\nb\n\nc `d` `e")
             .into_iter()
             .map(|p| p.0)
@@ -737,6 +757,65 @@ mod tests {
                     (false, "`e".into())
                 ]
             ]
+        );
+    }
+
+    #[test]
+    fn docs_and_report_messages_are_text_never_markup() {
+        use catalog_core::{ColumnSpec, ColumnType, Expectations, TableSpec};
+        let evil = "<img src=x onerror=alert(1)> `<b>code</b>` \"quoted\" & more";
+        let spec = TableSpec {
+            database: "db".into(),
+            name: "t".into(),
+            doc: evil.into(),
+            rust_type: "tables::db::T".into(),
+            source: "csv".into(),
+            options: vec![].into(),
+            owner: Some("<script>alert(2)</script>".into()),
+            expectations: Expectations::default(),
+            columns: vec![ColumnSpec {
+                name: "c".into(),
+                ty: ColumnType::Int64,
+                nullable: false,
+                doc: evil.into(),
+                unique: false,
+                min: None,
+                max: None,
+            }]
+            .into(),
+            view: None,
+        };
+        let manifest = Manifest::new(vec![spec], "test");
+        let report = VerifyReport::from_json(
+            "r.json",
+            r#"{"report_version": 1, "environment": "<i>env</i>", "started_at": "now",
+                "tables": [{"table": "db.t", "status": "fail", "checks": [{"check": "schema",
+                "status": "fail", "message": "<svg onload=alert(3)>",
+                "problems": [{"message": "<iframe>", "fix": "`<a href=x>`"}]}]}]}"#,
+        )
+        .unwrap();
+        let site = crate::Site::build(&manifest, Some(&report)).unwrap();
+        // In the search index they are JSON strings, which site.js shows as text.
+        let index = String::from_utf8_lossy(site.file("search-index.js").unwrap().0).into_owned();
+        assert!(!index.contains("</"), "{index}");
+        for path in ["index.html", "tables/db/t.html", "lineage.html"] {
+            let text = String::from_utf8_lossy(site.file(path).unwrap().0).into_owned();
+            for markup in [
+                "<img",
+                "<script>alert",
+                "<svg onload",
+                "<iframe",
+                "<b>",
+                "<i>",
+                "<a href=x",
+            ] {
+                assert!(!text.contains(markup), "{path} holds {markup}:\n{text}");
+            }
+        }
+        let page = String::from_utf8_lossy(site.file("tables/db/t.html").unwrap().0).into_owned();
+        assert!(
+            page.contains("<code>&#60;b&#62;code&#60;/b&#62;</code>"),
+            "{page}"
         );
     }
 }

@@ -16,7 +16,7 @@ struct Entry<'a> {
     /// `table` or `view`.
     k: &'static str,
     /// The doc's first line.
-    d: &'a str,
+    d: String,
     /// Column names.
     c: Vec<&'a str>,
     /// The rest of the docs (table and columns), searched but not shown.

@@ -101,15 +101,16 @@ pub(super) fn site_case(plan: &Plan, work: &Path, report: &mut Report) -> anyhow
         dir.join("catalog.json"),
         synthetic_manifest(plan.site_tables).to_json(),
     )?;
+    let out = dir.join("out");
     let args = crate::site::Args {
-        out: dir.join("out"),
-        catalog: dir.join("catalog.json"),
+        out: Some(out.clone()),
+        catalog: Some(dir.join("catalog.json")),
         verify_report: None,
     };
     // What `cargo xtask site` does: read catalog.json, render, write.
     let build = || -> anyhow::Result<()> {
         let site = crate::site::build(&dir, &args)?;
-        site.write(&args.out)?;
+        site.write(&out)?;
         Ok(())
     };
     build()?; // warm-up: the page cache
@@ -128,7 +129,7 @@ pub(super) fn site_case(plan: &Plan, work: &Path, report: &mut Report) -> anyhow
         times,
         "ms",
     ));
-    let keystrokes = search_latency(&args.out)?;
+    let keystrokes = search_latency(&out)?;
     report.measures.push(Measure::from_runs(
         "site_search",
         &format!(
