@@ -11,12 +11,12 @@ use catalog_site::{Site, VerifyReport};
 /// `cargo xtask site`.
 #[derive(Debug, clap::Args)]
 pub struct Args {
-    /// Where to write the site [default: target/site]: a new or empty folder,
+    /// Where to write the site [default: target/site in the checkout]: a new or empty folder,
     /// or one an earlier site was written to, whose pages of tables since
     /// dropped are removed.
     #[arg(long, value_name = "DIR")]
     pub out: Option<PathBuf>,
-    /// The catalog to publish [default: tables/catalog.json].
+    /// The catalog to publish [default: tables/catalog.json in the checkout].
     #[arg(long, value_name = "FILE")]
     pub catalog: Option<PathBuf>,
     /// A `codelake verify --format json` report: each table then shows whether
@@ -127,7 +127,7 @@ mod tests {
         std::fs::write(&src, "// mine").unwrap();
         let error = format!("{:#}", run(&root, &args(out.path())).unwrap_err());
         assert!(
-            error.contains("not empty and holds no catalog site"),
+            error.contains("holds other files and no catalog site"),
             "{error}"
         );
         assert_eq!(std::fs::read_to_string(&src).unwrap(), "// mine");

@@ -387,7 +387,7 @@ fn read_report(path: &Path) -> Result<catalog_site::VerifyReport, CliError> {
             EXIT_CONFIG,
             format!("cannot read the verify report {}: {error}", path.display()),
         )
-        .hint("write one with `codelake verify --format json > FILE`")
+        .hint("write one with `codelake verify --format json > FILE` (`cargo xtask verify --format json > FILE` in a checkout)")
     })?;
     catalog_site::VerifyReport::from_json(&path.display().to_string(), &text)
         .map_err(|error| CliError::msg(EXIT_CONFIG, error.to_string()))

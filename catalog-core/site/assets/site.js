@@ -46,7 +46,7 @@
   }));
 
   // The score of one entry for every word, or 0 when a word matches nothing.
-  function score(entry, words, matchedColumns) {
+  function score(entry, words, matchedColumns, docWords) {
     let total = 0;
     for (const word of words) {
       let best = 0;
@@ -64,7 +64,10 @@
           best = Math.max(best, hit);
         }
       }
-      if (best === 0 && entry.lowText.includes(word)) best = 5;
+      if (best === 0 && entry.lowText.includes(word)) {
+        best = 5;
+        docWords.add(word);
+      }
       if (best === 0) return 0;
       total += best;
     }
@@ -77,8 +80,9 @@
     if (words.length > 0) {
       for (const entry of entries) {
         const columns = new Set();
-        const points = score(entry, words, columns);
-        if (points > 0) found.push({ entry, points, columns });
+        const docWords = new Set();
+        const points = score(entry, words, columns, docWords);
+        if (points > 0) found.push({ entry, points, columns, docWords });
       }
       found.sort((a, b) => b.points - a.points || (a.entry.name < b.entry.name ? -1 : 1));
     }
@@ -111,7 +115,7 @@
       return;
     }
     const shown = found.slice(0, LIMIT);
-    const items = shown.map(({ entry, columns }) => {
+    const items = shown.map(({ entry, columns, docWords }) => {
       const item = document.createElement("li");
       const link = document.createElement("a");
       link.href = entry.href;
@@ -125,10 +129,17 @@
         badge.textContent = "view";
         link.append(" ", badge);
       }
+      const reasons = [];
       if (columns.size > 0) {
+        reasons.push((columns.size === 1 ? "column " : "columns ") + [...columns].slice(0, 6).join(", "));
+      }
+      if (docWords.size > 0) {
+        reasons.push("its docs mention " + [...docWords].map((word) => `“${word}”`).join(", "));
+      }
+      if (reasons.length > 0) {
         const why = document.createElement("span");
         why.className = "why";
-        why.textContent = (columns.size === 1 ? "column " : "columns ") + [...columns].slice(0, 6).join(", ");
+        why.textContent = reasons.join("; ");
         link.append(why);
       }
       const doc = document.createElement("span");

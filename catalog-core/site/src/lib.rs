@@ -40,17 +40,17 @@ pub enum Error {
         message: String,
     },
     /// A page failed to render (a bug in a template).
-    #[error("rendering {page}: {source}")]
+    #[error("rendering {page}: {error}")]
     Render {
         /// The page's path in the site.
         page: String,
         /// The template engine's error.
-        source: askama::Error,
+        error: askama::Error,
     },
     /// The output folder holds other files and no catalog site.
     #[error(
-        "{} is not empty and holds no catalog site (no {MARKER} file listing one): \
-         write the site into a new or empty folder, or into the folder an earlier site was written to",
+        "{} is a file, or a folder that holds other files and no catalog site (no {MARKER} file listing one): \
+         write the site into a new or empty folder, or into the folder an earlier site was written to (--out DIR)",
         dir.display()
     )]
     NotASite {
@@ -58,12 +58,12 @@ pub enum Error {
         dir: PathBuf,
     },
     /// A file could not be written.
-    #[error("writing {}: {source}", path.display())]
+    #[error("writing {}: {error}", path.display())]
     Write {
         /// The file.
         path: PathBuf,
         /// The I/O error.
-        source: std::io::Error,
+        error: std::io::Error,
     },
 }
 
@@ -93,6 +93,11 @@ impl Site {
     /// folder that is neither empty nor a catalog site (no such list) is
     /// refused rather than written into.
     pub fn write(&self, dir: &Path) -> Result<(), Error> {
+        if dir.exists() && !dir.is_dir() {
+            return Err(Error::NotASite {
+                dir: dir.to_path_buf(),
+            });
+        }
         let marker = dir.join(MARKER);
         let previous = match std::fs::read_to_string(&marker) {
             Ok(list) => list,
@@ -107,10 +112,10 @@ impl Site {
                 }
                 String::new()
             }
-            Err(source) => {
+            Err(error) => {
                 return Err(Error::Write {
                     path: marker,
-                    source,
+                    error,
                 });
             }
         };
@@ -126,16 +131,16 @@ impl Site {
                 }
                 std::fs::write(path, bytes)
             };
-            write(&path, &mut made).map_err(|source| Error::Write { path, source })?;
+            write(&path, &mut made).map_err(|error| Error::Write { path, error })?;
         }
         let mut list = String::new();
         for path in self.files.keys() {
             list.push_str(path);
             list.push('\n');
         }
-        std::fs::write(&marker, list).map_err(|source| Error::Write {
+        std::fs::write(&marker, list).map_err(|error| Error::Write {
             path: marker.clone(),
-            source,
+            error,
         })?;
         // Only plain relative paths of the site's own shape, never `..` or absolute.
         let stale = previous.lines().filter(|path| {
@@ -149,9 +154,9 @@ impl Site {
             let path = dir.join(path);
             let is_file = std::fs::symlink_metadata(&path).is_ok_and(|meta| meta.is_file());
             if is_file {
-                std::fs::remove_file(&path).map_err(|source| Error::Write {
+                std::fs::remove_file(&path).map_err(|error| Error::Write {
                     path: path.clone(),
-                    source,
+                    error,
                 })?;
                 // A database folder left empty goes too; a folder with anything else stays.
                 if let Some(parent) = path.parent()

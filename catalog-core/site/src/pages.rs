@@ -40,9 +40,9 @@ fn page(path: &str, template: impl Template) -> Result<Vec<u8>, Error> {
     template
         .render()
         .map(String::into_bytes)
-        .map_err(|source| Error::Render {
+        .map_err(|error| Error::Render {
             page: path.to_owned(),
-            source,
+            error,
         })
 }
 
@@ -153,7 +153,7 @@ impl<'a> SiteData<'a> {
         let views = self.manifest.tables.iter().filter(|t| t.is_view()).count();
         let report = self.report.map(|report| {
             let known: HashSet<String> = self.by_name.keys().cloned().collect();
-            let (passed, warned, failed) = report.counts();
+            let (passed, warned, failed) = report.counts(&known);
             ReportSummary {
                 environment: &report.environment,
                 started_at: &report.started_at,
@@ -317,7 +317,7 @@ impl<'a> SiteData<'a> {
             location,
             options,
             rust_type: &spec.rust_type,
-            freshness: freshness(spec),
+            freshness: freshness(spec).map(|text| Rich::new(&text)),
             rows: rows(spec),
             has_lineage_column: view_lineage.is_some(),
             columns,
@@ -690,7 +690,7 @@ struct TablePage<'a> {
     location: Option<String>,
     options: Vec<(String, String)>,
     rust_type: &'a str,
-    freshness: Option<String>,
+    freshness: Option<Rich>,
     rows: Option<String>,
     has_lineage_column: bool,
     columns: Vec<ColumnRow<'a>>,

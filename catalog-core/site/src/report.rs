@@ -97,12 +97,21 @@ impl VerifyReport {
         };
         let invalid = |e: serde_json::Error| {
             error(format!(
-                "not a verify report ({e}); write one with `codelake verify --format json > FILE`"
+                "not a verify report ({e}); write one with `codelake verify --format json > FILE` \
+                 (`cargo xtask verify --format json > FILE` in a checkout)"
             ))
         };
         #[derive(Deserialize)]
         struct Version {
             report_version: u32,
+        }
+        if text.trim().is_empty() {
+            return Err(error(
+                "the file is empty; `codelake verify --format json > FILE` (`cargo xtask verify …` \
+                 in a checkout) writes a report even when tables fail, so verify stopped before \
+                 verifying: see its error"
+                    .into(),
+            ));
         }
         let Version { report_version } = serde_json::from_str(text).map_err(invalid)?;
         if report_version != REPORT_VERSION {
@@ -132,9 +141,16 @@ impl VerifyReport {
             .filter(|table| !known.contains(*table))
     }
 
-    /// How many tables have each status: passed, warned, failed.
-    pub(crate) fn counts(&self) -> (usize, usize, usize) {
-        let count = |status| self.tables.iter().filter(|t| t.status == status).count();
+    /// How many tables of `known` have each status: passed, warned, failed.
+    pub(crate) fn counts(
+        &self,
+        known: &std::collections::HashSet<String>,
+    ) -> (usize, usize, usize) {
+        let count = |status| {
+            (self.tables.iter())
+                .filter(|t| t.status == status && known.contains(&t.table))
+                .count()
+        };
         (
             count(CheckStatus::Pass),
             count(CheckStatus::Warn),
