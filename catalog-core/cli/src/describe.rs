@@ -104,16 +104,7 @@ pub fn describe(name: &str) -> Result<(), CliError> {
             "description",
         ]);
     for column in spec.columns.iter() {
-        let mut checks = Vec::new();
-        if column.unique {
-            checks.push("unique".to_owned());
-        }
-        if let Some(min) = column.min {
-            checks.push(format!("≥ {min}"));
-        }
-        if let Some(max) = column.max {
-            checks.push(format!("≤ {max}"));
-        }
+        let checks = column.checks();
         table.add_row([
             column.name.to_string(),
             // The Arrow type, as SQL, verify and the reference docs name it.

@@ -235,6 +235,31 @@ impl ColumnSpec {
             rust_type
         }
     }
+
+    /// The column's checks in words, as `codelake describe`, the reference
+    /// docs and the catalog site show them: `unique`, `0 ≤ x ≤ 24`, `≥ 1`.
+    ///
+    /// ```
+    /// use catalog_core::{ColumnSpec, ColumnType};
+    /// let column = ColumnSpec {
+    ///     name: "n".into(), ty: ColumnType::Int64, nullable: false, doc: "".into(),
+    ///     unique: true, min: Some(0.0), max: Some(24.0),
+    /// };
+    /// assert_eq!(column.checks(), ["unique", "0 ≤ x ≤ 24"]);
+    /// ```
+    pub fn checks(&self) -> Vec<String> {
+        let mut checks = Vec::new();
+        if self.unique {
+            checks.push("unique".to_owned());
+        }
+        match (self.min, self.max) {
+            (Some(min), Some(max)) => checks.push(format!("{min} ≤ x ≤ {max}")),
+            (Some(min), None) => checks.push(format!("≥ {min}")),
+            (None, Some(max)) => checks.push(format!("≤ {max}")),
+            (None, None) => {}
+        }
+        checks
+    }
 }
 
 /// The Arrow types a column can have: exactly those a supported Rust field
@@ -398,6 +423,20 @@ pub struct Freshness {
     pub text: Str,
     /// The same bound in whole seconds.
     pub seconds: u64,
+}
+
+impl Expectations {
+    /// The row bounds in words (`exactly 25`, `1 to 10`, `at least 1`, `at
+    /// most 5`), or `None` when neither is declared.
+    pub fn row_bounds(&self) -> Option<String> {
+        match (self.min_rows, self.max_rows) {
+            (Some(min), Some(max)) if min == max => Some(format!("exactly {min}")),
+            (Some(min), Some(max)) => Some(format!("{min} to {max}")),
+            (Some(min), None) => Some(format!("at least {min}")),
+            (None, Some(max)) => Some(format!("at most {max}")),
+            (None, None) => None,
+        }
+    }
 }
 
 impl Freshness {

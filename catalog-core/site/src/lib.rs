@@ -16,6 +16,7 @@ mod graph;
 mod pages;
 mod report;
 mod search;
+mod text;
 
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};

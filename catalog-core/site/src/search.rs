@@ -37,7 +37,7 @@ pub(crate) fn index(tables: &[TableSpec]) -> String {
                 n: spec.qualified_name(),
                 h: crate::table_page(&spec.qualified_name()),
                 k: if spec.is_view() { "view" } else { "table" },
-                d: crate::pages::summary(&spec.doc),
+                d: crate::text::summary(&spec.doc),
                 c: spec.columns.iter().map(|column| &*column.name).collect(),
                 t: text,
             }

@@ -366,14 +366,7 @@ fn table_section(out: &mut String, found: &Found, lineage: &[ViewLineage]) {
             freshness.text
         );
     }
-    let rows = match (spec.expectations.min_rows, spec.expectations.max_rows) {
-        (Some(min), Some(max)) if min == max => Some(format!("exactly {min}")),
-        (Some(min), Some(max)) => Some(format!("{min} to {max}")),
-        (Some(min), None) => Some(format!("at least {min}")),
-        (None, Some(max)) => Some(format!("at most {max}")),
-        (None, None) => None,
-    };
-    if let Some(rows) = rows {
+    if let Some(rows) = spec.expectations.row_bounds() {
         let _ = writeln!(out, "- **Rows:** {rows}");
     }
     let view_lineage = lineage
@@ -402,16 +395,7 @@ fn table_section(out: &mut String, found: &Found, lineage: &[ViewLineage]) {
                     .join(", ")
             }
         });
-        let mut checks = Vec::new();
-        if column.unique {
-            checks.push("unique".to_owned());
-        }
-        match (column.min, column.max) {
-            (Some(min), Some(max)) => checks.push(format!("{min} ≤ x ≤ {max}")),
-            (Some(min), None) => checks.push(format!("≥ {min}")),
-            (None, Some(max)) => checks.push(format!("≤ {max}")),
-            (None, None) => {}
-        }
+        let checks = column.checks();
         let _ = writeln!(
             out,
             "| `{}` | `{}` | `{}` | {} | {} | {}{} |",
