@@ -11,6 +11,7 @@
 
 use std::io::{BufRead as _, BufReader};
 use std::net::TcpStream;
+use std::os::unix::process::CommandExt as _;
 use std::process::{Child, Command, Stdio};
 use std::sync::mpsc;
 use std::time::{Duration, Instant};
@@ -70,6 +71,10 @@ impl Browser {
                 .stdin(Stdio::null())
                 .stdout(Stdio::null())
                 .stderr(Stdio::piped())
+                // Its own process group: Debian's launcher is a shell script that
+                // starts the browser as its child, so killing the launcher alone
+                // would leave the browser and its helpers running.
+                .process_group(0)
                 .spawn();
             if let Ok(child) = child {
                 spawned = Some(child);
@@ -276,6 +281,16 @@ impl Browser {
 
 impl Drop for Browser {
     fn drop(&mut self) {
+        // Ask it to quit, then make sure: the whole process group, launcher,
+        // browser and helpers.
+        self.next_id += 1;
+        let close = json!({"id": self.next_id, "method": "Browser.close"});
+        let _ = self
+            .socket
+            .send(tungstenite::Message::text(close.to_string()));
+        let _ = Command::new("kill")
+            .args(["-KILL", &format!("-{}", self.child.id())])
+            .status();
         let _ = self.child.kill();
         let _ = self.child.wait();
     }

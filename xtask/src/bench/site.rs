@@ -198,6 +198,7 @@ fn search_latency(site: &Path) -> anyhow::Result<Vec<f64>> {
         .env("XDG_CONFIG_HOME", &profile)
         .env("XDG_CACHE_HOME", &profile)
         .arg(format!("file://{}", std::path::absolute(&page)?.display()))
+        .stdin(std::process::Stdio::null())
         .output()
         .with_context(|| format!("running {browser}"))?;
     let dom = String::from_utf8_lossy(&output.stdout);
