@@ -496,7 +496,23 @@ fn tokens_the_read_only_policy_and_formats_are_enforced() {
     let reply = server.sql("SELEC 1", "application/json");
     assert_eq!(reply.status, 400);
     assert_eq!(reply.json()["code"], "syntax_error");
-    assert_eq!(server.request("GET", "/nowhere", &[], b"").status, 404);
+    // An unknown path: 404 naming the routes, to a client with the token; to
+    // one without, 401 like every page of the catalog site, so that a stranger
+    // cannot tell a table's page from a path that does not exist.
+    let reply = server.request(
+        "GET",
+        "/nowhere",
+        &[("Authorization", &format!("Bearer {TOKEN}"))],
+        b"",
+    );
+    assert_eq!(reply.status, 404);
+    assert!(
+        reply.json()["message"]
+            .as_str()
+            .unwrap()
+            .contains("POST /v1/sql")
+    );
+    assert_eq!(server.request("GET", "/nowhere", &[], b"").status, 401);
 }
 
 #[test]
