@@ -281,17 +281,46 @@ impl Browser {
 
 impl Drop for Browser {
     fn drop(&mut self) {
-        // Ask it to quit, then make sure: the whole process group, launcher,
-        // browser and helpers.
+        // Ask it to quit: the browser takes its helpers with it, and the
+        // launcher script then exits.
         self.next_id += 1;
         let close = json!({"id": self.next_id, "method": "Browser.close"});
         let _ = self
             .socket
             .send(tungstenite::Message::text(close.to_string()));
-        let _ = Command::new("kill")
-            .args(["-KILL", &format!("-{}", self.child.id())])
-            .status();
+        let deadline = Instant::now() + Duration::from_secs(5);
+        while Instant::now() < deadline && matches!(self.child.try_wait(), Ok(None)) {
+            std::thread::sleep(Duration::from_millis(20));
+        }
+        // A browser that did not quit: every process of its group, one by one.
+        // Never `kill -KILL -PGID`: with Debian 12's kill (procps-ng 4.0.2) it
+        // was seen to kill processes far outside the group, the test runner's
+        // own session included.
+        for pid in group_members(self.child.id()) {
+            let _ = Command::new("kill")
+                .args(["-s", "KILL", &pid.to_string()])
+                .status();
+        }
         let _ = self.child.kill();
         let _ = self.child.wait();
     }
+}
+
+/// The processes of process group `group` (positive pids), from `/proc`.
+fn group_members(group: u32) -> Vec<u32> {
+    let Ok(entries) = std::fs::read_dir("/proc") else {
+        return Vec::new();
+    };
+    entries
+        .filter_map(|entry| entry.ok()?.file_name().to_str()?.parse::<u32>().ok())
+        .filter(|&pid| {
+            // `pid (comm) state ppid pgrp ...`; comm may hold spaces and parentheses.
+            let Ok(stat) = std::fs::read_to_string(format!("/proc/{pid}/stat")) else {
+                return false;
+            };
+            let after = stat.rsplit_once(')').map_or("", |(_, rest)| rest);
+            after.split_whitespace().nth(2) == Some(&group.to_string())
+        })
+        .filter(|&pid| pid > 1)
+        .collect()
 }
