@@ -8,14 +8,15 @@ use std::path::PathBuf;
 use catalog_core::{Manifest, Table};
 use tables::tpch;
 
-fn root() -> PathBuf {
+pub(crate) fn root() -> PathBuf {
     PathBuf::from(env!("CARGO_MANIFEST_DIR"))
         .parent()
         .unwrap()
         .to_path_buf()
 }
 
-fn manifest() -> Manifest {
+/// The committed `tables/catalog.json`.
+pub(crate) fn manifest() -> Manifest {
     let text = std::fs::read_to_string(root().join("tables/catalog.json")).unwrap();
     Manifest::from_json(&text).unwrap()
 }

@@ -4,29 +4,17 @@
 //! crawled for links that resolve nowhere.
 
 use std::collections::BTreeSet;
-use std::path::{Path, PathBuf};
+use std::path::Path;
 
 use base64::Engine as _;
-use catalog_core::Manifest;
 use catalog_core::lineage;
 use catalog_site::{Site, VerifyReport};
 use serde_json::{Value, json};
 
 use crate::browser::Browser;
+use crate::catalog::manifest;
 use crate::cli::{assert_ok, run, seeded_project, stderr};
 use crate::serve::{Server, TOKEN};
-
-fn root() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR"))
-        .parent()
-        .unwrap()
-        .to_path_buf()
-}
-
-fn manifest() -> Manifest {
-    let text = std::fs::read_to_string(root().join("tables/catalog.json")).unwrap();
-    Manifest::from_json(&text).unwrap()
-}
 
 /// `codelake verify --format json` of `tables` in `dir`: the report's text.
 fn verify_report(dir: &Path, tables: &[&str]) -> String {
