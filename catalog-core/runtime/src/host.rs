@@ -4,8 +4,8 @@ use std::ffi::c_void;
 use std::path::{Path, PathBuf};
 
 use codelake_plugin_abi::{
-    ABI_VERSION, BuildFn, CAPABILITY_INSPECT, Capabilities, HEADER_SYMBOL, HeaderFn, InspectFn,
-    MODULE_SYMBOL, ModuleFn, PluginHeader,
+    ABI_VERSION, BuildFn, CAPABILITY_INSPECT, CAPABILITY_PLAN_SCAN, Capabilities, HEADER_SYMBOL,
+    HeaderFn, InspectFn, MODULE_SYMBOL, ModuleFn, PlanScanFn, PluginHeader,
 };
 
 use crate::{Error, Result};
@@ -29,6 +29,17 @@ pub struct Plugin {
     pub(crate) build: BuildFn,
     /// Capability `inspect`, version 1, if the plugin has it.
     pub(crate) inspect: Option<InspectFn>,
+    /// Capability `plan_scan`, version 1, if the plugin has it: its scans are
+    /// planned there and executed here (see [`crate::scan`]).
+    pub(crate) plan_scan: Option<PlanScanFn>,
+}
+
+impl Plugin {
+    /// Whether the host executes this plugin's scans itself (capability
+    /// `plan_scan`), instead of streaming their rows from the plugin.
+    pub fn host_executes(&self) -> bool {
+        self.plan_scan.is_some()
+    }
 }
 
 /// Every plugin loaded from a directory, and every library that failed to load.
@@ -192,6 +203,9 @@ fn load(path: &Path) -> Result<Plugin> {
         inspect: capability(&module.capabilities, CAPABILITY_INSPECT, 1)
             // SAFETY: capability `inspect` at version 1 is an `InspectFn` (see the ABI crate).
             .map(|function| unsafe { std::mem::transmute::<*const c_void, InspectFn>(function) }),
+        plan_scan: capability(&module.capabilities, CAPABILITY_PLAN_SCAN, 1)
+            // SAFETY: capability `plan_scan` at version 1 is a `PlanScanFn` (see the ABI crate).
+            .map(|function| unsafe { std::mem::transmute::<*const c_void, PlanScanFn>(function) }),
     })
 }
 

@@ -63,9 +63,16 @@ pub fn register_tables<'a>(
         .map(|spec| &**spec)
         .partition(|spec| spec.is_view());
     let task_ctx_provider = Arc::clone(ctx) as Arc<dyn TaskContextProvider>;
+    let environment = Arc::new(env.clone());
     let mut failures = Vec::new();
     for spec in tables {
-        let registered = provider(plugins, spec, &environment_json, &task_ctx_provider)
+        let registered = provider(
+            plugins,
+            spec,
+            &environment,
+            &environment_json,
+            &task_ctx_provider,
+        )
             .and_then(|provider| register(ctx, spec, provider));
         if let Err(error) = registered {
             failures.push(not_materialized(&specs_in, spec, error));
@@ -181,6 +188,7 @@ fn plugin_for<'p>(plugins: &'p PluginSet, spec: &TableSpec) -> Result<&'p Plugin
 fn provider(
     plugins: &PluginSet,
     spec: &TableSpec,
+    environment: &Arc<Environment>,
     environment_json: &str,
     task_ctx_provider: &Arc<dyn TaskContextProvider>,
 ) -> Result<Arc<dyn TableProvider>> {
@@ -211,7 +219,20 @@ fn provider(
             }
         }
     })?;
-    Ok((&ffi).into())
+    let streamed: Arc<dyn TableProvider> = (&ffi).into();
+    // A plugin that plans its scans for the host: the host executes them.
+    Ok(match plugin.plan_scan {
+        Some(plan_scan) => Arc::new(crate::scan::HostScan::new(
+            streamed,
+            plan_scan,
+            &spec_json,
+            environment_json,
+            Arc::clone(environment),
+            spec.qualified_name(),
+            plugin.name.clone(),
+        )),
+        None => streamed,
+    })
 }
 
 fn register(

@@ -8,7 +8,8 @@
 //!    refuses a mismatch before it touches anything else.
 //! 2. [`MODULE_SYMBOL`] returns a [`PluginModule`]: the plugin's name, the source
 //!    kinds it serves, [`BuildFn`] (the one call that turns a table into a
-//!    provider), and a table of optional [`Capability`]s such as [`InspectFn`].
+//!    provider), and a table of optional [`Capability`]s such as [`InspectFn`]
+//!    and [`PlanScanFn`].
 //!
 //! Capabilities are how the ABI grows without a breaking bump: each has an id
 //! and its own version, an old host skips ids it does not know, and a new host
@@ -29,8 +30,10 @@ use std::ffi::c_void;
 
 use datafusion_ffi::proto::logical_extension_codec::FFI_LogicalExtensionCodec;
 use datafusion_ffi::table_provider::FFI_TableProvider;
+use stabby::slice::Slice;
 use stabby::str::Str;
 use stabby::string::String as SString;
+use stabby::vec::Vec as SVec;
 
 /// The version of this ABI. Bump it on any change to [`PluginModule`],
 /// [`PluginError`], the meaning of an existing [`ErrorKind`], [`PluginResult`],
@@ -156,6 +159,50 @@ pub type InspectFn = extern "C" fn(
 
 /// The id of the `inspect` capability ([`InspectFn`]).
 pub const CAPABILITY_INSPECT: u32 = 1;
+
+/// Capability [`CAPABILITY_PLAN_SCAN`], version 1: plans one scan of a table
+/// for the host to execute itself, instead of streaming its rows across the
+/// boundary. Takes the spec and the environment as JSON, the scan request as
+/// JSON (`{"projection": [usize] | null, "limit": usize | null, "config":
+/// [[key, value], …]}`, the host session's settings), and the scan's filters
+/// as a `datafusion_proto` `LogicalExprList`. Blocks until planned.
+///
+/// Returns [`ScanPlan::Plan`]: the physical plan, a `datafusion_proto`
+/// `PhysicalPlanNode` made of standard DataFusion nodes only (a
+/// `DataSourceExec` over files: its file groups, projection and statistics),
+/// and the object-store URLs it reads, which the host builds from the
+/// environment before it decodes the plan; or
+/// [`ScanPlan::Stream`] with the reason this scan cannot be executed by the
+/// host, and the host streams it through the provider [`BuildFn`] made.
+pub type PlanScanFn = extern "C" fn(
+    spec_json: Str<'_>,
+    environment_json: Str<'_>,
+    request_json: Str<'_>,
+    filters: Slice<'_, u8>,
+) -> PluginResult<ScanPlan>;
+
+/// The id of the `plan_scan` capability ([`PlanScanFn`]).
+pub const CAPABILITY_PLAN_SCAN: u32 = 2;
+
+/// A scan planned by a plugin for the host to execute.
+#[repr(C)]
+#[derive(Debug)]
+pub struct PlannedScan {
+    /// The physical plan, a `datafusion_proto` `PhysicalPlanNode`.
+    pub plan: SVec<u8>,
+    /// The object-store URLs the plan reads (`s3://bucket`, `file://`).
+    pub stores: SVec<SString>,
+}
+
+/// What [`PlanScanFn`] answers.
+#[repr(C, u8)]
+#[derive(Debug)]
+pub enum ScanPlan {
+    /// The scan's plan, for the host to execute.
+    Plan(PlannedScan),
+    /// The host must stream this scan from the plugin; why, in words.
+    Stream(SString),
+}
 
 /// One optional function of a plugin.
 #[repr(C)]

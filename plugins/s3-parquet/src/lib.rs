@@ -111,6 +111,8 @@ impl Source for S3Parquet {
     const KINDS: &'static [&'static str] = &["s3-parquet"];
     type Options = S3ParquetOptions;
     type Error = S3Error;
+    /// Its scans are DataFusion's Parquet scans: the host executes them.
+    const HOST_EXECUTES: bool = true;
 
     /// No settings or client for S3, a missing bucket, a refused credential,
     /// an endpoint that refuses or does not answer: S3 itself was not reached.

@@ -10,9 +10,25 @@ use catalog_core::inspect::InspectRequest;
 use catalog_core::source::SourceOptions;
 use catalog_core::{Environment, TableSpec};
 use codelake_plugin_abi::{
-    CAPABILITY_INSPECT, Capabilities, Capability, ErrorKind, InspectFn, PluginError, PluginHeader,
-    PluginModule, PluginResult,
+    CAPABILITY_INSPECT, CAPABILITY_PLAN_SCAN, Capabilities, Capability, ErrorKind, InspectFn,
+    PlanScanFn, PlannedScan, PluginError, PluginHeader, PluginModule, PluginResult, ScanPlan,
 };
+use datafusion::common::tree_node::{TreeNode, TreeNodeRecursion};
+use datafusion::datasource::physical_plan::FileScanConfig;
+use datafusion::datasource::source::DataSourceExec;
+use datafusion::common::config::ConfigOptions;
+use datafusion::execution::TaskContext;
+use datafusion::execution::session_state::SessionStateBuilder;
+use datafusion::logical_expr::Expr;
+use datafusion::prelude::SessionConfig;
+use datafusion_proto::logical_plan::DefaultLogicalExtensionCodec;
+use datafusion_proto::logical_plan::from_proto::parse_exprs;
+use datafusion_proto::physical_plan::{AsExecutionPlan, DefaultPhysicalExtensionCodec};
+use datafusion_proto::protobuf::{LogicalExprList, PhysicalPlanNode};
+use prost::Message;
+use serde::Deserialize;
+use stabby::slice::Slice;
+use stabby::vec::Vec as SVec;
 use datafusion_ffi::proto::logical_extension_codec::FFI_LogicalExtensionCodec;
 use datafusion_ffi::table_provider::FFI_TableProvider;
 use serde::de::DeserializeOwned;
@@ -30,12 +46,21 @@ pub fn header() -> PluginHeader {
 /// `codelake_plugin_abi::MODULE_SYMBOL`.
 pub fn module<S: Source>(version: &str) -> PluginModule {
     let inspect: InspectFn = inspect::<S>;
-    // Read once per load; the table must outlive the plugin, which is never unloaded.
-    let capabilities: &'static [Capability] = Box::leak(Box::new([Capability::new(
+    let plan_scan: PlanScanFn = plan_scan::<S>;
+    let mut entries = vec![Capability::new(
         CAPABILITY_INSPECT,
         1,
         inspect as *const c_void,
-    )]));
+    )];
+    if S::HOST_EXECUTES {
+        entries.push(Capability::new(
+            CAPABILITY_PLAN_SCAN,
+            1,
+            plan_scan as *const c_void,
+        ));
+    }
+    // Read once per load; the table must outlive the plugin, which is never unloaded.
+    let capabilities: &'static [Capability] = Box::leak(entries.into_boxed_slice());
     PluginModule {
         name: SString::from(S::NAME),
         version: SString::from(version),
@@ -124,27 +149,53 @@ fn plugin_error<S: Source>(error: S::Error) -> Error {
     }
 }
 
+/// Builds a table's guarded provider from its spec and environment.
+fn guarded<S: Source>(
+    spec_json: &Str<'_>,
+    environment_json: &Str<'_>,
+) -> Result<Arc<guard::GuardedProvider>, Error> {
+    let table = decode_table::<S>(spec_json, environment_json)?;
+    let Built {
+        provider,
+        runtime_env,
+        reads,
+        explain,
+    } = S::build(&table.source(), &table.environment).map_err(plugin_error::<S>)?;
+    Ok(Arc::new(guard::GuardedProvider::new(
+        provider,
+        runtime_env,
+        table.spec.qualified_name(),
+        reads.or(table.location),
+        S::NAME,
+        explain,
+    )))
+}
+
+/// The tables built so far, by spec and environment: a scan the host asks
+/// this plugin to plan reuses the provider [`build`] made for the same two,
+/// with the statistics it has collected. (Built from those two alone, so a
+/// table missing here is simply built again.)
+type Tables = std::collections::HashMap<(String, String), Arc<guard::GuardedProvider>>;
+
+fn built() -> std::sync::MutexGuard<'static, Tables> {
+    static BUILT: std::sync::OnceLock<std::sync::Mutex<Tables>> = std::sync::OnceLock::new();
+    BUILT
+        .get_or_init(Default::default)
+        .lock()
+        .unwrap_or_else(std::sync::PoisonError::into_inner)
+}
+
 extern "C" fn build<S: Source>(
     spec_json: Str<'_>,
     environment_json: Str<'_>,
     codec: FFI_LogicalExtensionCodec,
 ) -> PluginResult<FFI_TableProvider> {
     fenced::<S, _>("building the table", || {
-        let table = decode_table::<S>(&spec_json, &environment_json)?;
-        let Built {
-            provider,
-            runtime_env,
-            reads,
-            explain,
-        } = S::build(&table.source(), &table.environment).map_err(plugin_error::<S>)?;
-        let guarded = Arc::new(guard::GuardedProvider::new(
-            provider,
-            runtime_env,
-            table.spec.qualified_name(),
-            reads.or(table.location),
-            S::NAME,
-            explain,
-        ));
+        let guarded = guarded::<S>(&spec_json, &environment_json)?;
+        if S::HOST_EXECUTES {
+            let key = (spec_json.as_str().to_owned(), environment_json.as_str().to_owned());
+            built().insert(key, Arc::clone(&guarded));
+        }
         let handle = runtime().handle().clone();
         Ok(FFI_TableProvider::new_with_ffi_codec(
             guarded,
@@ -176,6 +227,105 @@ extern "C" fn inspect<S: Source>(
         })?;
         let json = serde_json::to_string(&inspection).map_err(Error::Encode)?;
         Ok(SString::from(json.as_str()))
+    })
+    .into()
+}
+
+/// What the host asks of [`plan_scan`], besides the filters.
+#[derive(Deserialize)]
+struct ScanRequest {
+    projection: Option<Vec<usize>>,
+    limit: Option<usize>,
+    /// The host session's settings, as `(key, value)`.
+    #[serde(default)]
+    config: Vec<(String, String)>,
+}
+
+/// A session with DataFusion's functions, for reading the host's filters.
+fn functions() -> &'static TaskContext {
+    static CONTEXT: std::sync::OnceLock<Arc<TaskContext>> = std::sync::OnceLock::new();
+    CONTEXT.get_or_init(|| {
+        SessionStateBuilder::new()
+            .with_default_features()
+            .build()
+            .task_ctx()
+    })
+}
+
+/// The filters the host sent, or why they cannot be read here (a function
+/// of the host's that this side does not have): then the host streams.
+fn read_filters(bytes: &[u8]) -> Result<Vec<Expr>, String> {
+    if bytes.is_empty() {
+        return Ok(Vec::new());
+    }
+    let list = LogicalExprList::decode(bytes).map_err(|error| error.to_string())?;
+    parse_exprs(&list.expr, functions(), &DefaultLogicalExtensionCodec {})
+        .map_err(|error| format!("its filters cannot be read by the plugin: {error}"))
+}
+
+/// Plans one scan for the host to execute (capability `plan_scan`, version 1):
+/// the provider's own plan, encoded with `datafusion_proto`, or why it must
+/// be streamed instead.
+extern "C" fn plan_scan<S: Source>(
+    spec_json: Str<'_>,
+    environment_json: Str<'_>,
+    request_json: Str<'_>,
+    filters: Slice<'_, u8>,
+) -> PluginResult<ScanPlan> {
+    fenced::<S, _>("planning a scan", || {
+        let key = (spec_json.as_str().to_owned(), environment_json.as_str().to_owned());
+        let cached = built().get(&key).cloned();
+        let provider = match cached {
+            Some(provider) => provider,
+            None => {
+                let provider = guarded::<S>(&spec_json, &environment_json)?;
+                built().insert(key, Arc::clone(&provider));
+                provider
+            }
+        };
+        let request: ScanRequest = decode("a scan request", &request_json)?;
+        let filters = match read_filters(filters.as_slice()) {
+            Ok(filters) => filters,
+            Err(reason) => return Ok(ScanPlan::Stream(SString::from(reason.as_str()))),
+        };
+        let mut options = ConfigOptions::new();
+        for (key, value) in &request.config {
+            // Both sides are DataFusion 55 (the header says so): every key is known.
+            let _ = options.set(key, value);
+        }
+        let plan = runtime()
+            .block_on(provider.plan_for_host(
+                SessionConfig::from(options),
+                request.projection.as_ref(),
+                &filters,
+                request.limit,
+            ))
+            .map_err(|error| Error::Source(Box::new(error)))?;
+        let mut stores: Vec<String> = Vec::new();
+        plan.apply(|node| {
+            let url = node
+                .downcast_ref::<DataSourceExec>()
+                .and_then(|exec| exec.data_source().downcast_ref::<FileScanConfig>())
+                .map(|files| files.object_store_url.as_str().to_owned());
+            if let Some(url) = url
+                && !stores.contains(&url)
+            {
+                stores.push(url);
+            }
+            Ok(TreeNodeRecursion::Continue)
+        })
+        .map_err(|error| Error::Source(Box::new(error)))?;
+        Ok(
+            match PhysicalPlanNode::try_from_physical_plan(plan, &DefaultPhysicalExtensionCodec {}) {
+                Ok(node) => ScanPlan::Plan(PlannedScan {
+                    plan: SVec::from(node.encode_to_vec().as_slice()),
+                    stores: stores.iter().map(|url| SString::from(url.as_str())).collect(),
+                }),
+                Err(error) => ScanPlan::Stream(SString::from(
+                    format!("its plan cannot be encoded: {error}").as_str(),
+                )),
+            },
+        )
     })
     .into()
 }

@@ -161,6 +161,37 @@ impl GuardedProvider {
     }
 }
 
+impl GuardedProvider {
+    /// Plans a scan of the plugin's own provider for the host to execute: in
+    /// the plugin's runtime environment, with the host's settings, its errors
+    /// explained and named, panics fenced. Unlike [`TableProvider::scan`], the
+    /// plan is the provider's own, with no filter applied on this side and no
+    /// wrapper: the host runs its own optimizer over it, as over a native scan.
+    pub(crate) async fn plan_for_host(
+        &self,
+        config: SessionConfig,
+        projection: Option<&Vec<usize>>,
+        filters: &[Expr],
+        limit: Option<usize>,
+    ) -> Result<Arc<dyn ExecutionPlan>> {
+        let mut builder = SessionStateBuilder::new().with_config(config);
+        if let Some(runtime_env) = &self.runtime_env {
+            builder = builder.with_runtime_env(Arc::clone(runtime_env));
+        }
+        let state = builder.build();
+        let planned = InRuntime::new(AssertUnwindSafe(
+            self.inner.scan(&state, projection, filters, limit),
+        ))
+        .catch_unwind()
+        .await;
+        match planned {
+            Ok(Ok(plan)) => Ok(plan),
+            Ok(Err(error)) => Err(self.origin.explained(error).await),
+            Err(payload) => Err(self.origin.error("planning a scan", &*payload)),
+        }
+    }
+}
+
 #[async_trait]
 impl TableProvider for GuardedProvider {
     fn schema(&self) -> SchemaRef {

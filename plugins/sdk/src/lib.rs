@@ -148,6 +148,16 @@ pub trait Source: 'static {
     /// and the SDK adds every cause and the host adds the table's name.
     type Error: std::error::Error + Send + Sync + 'static;
 
+    /// Whether the host may execute this plugin's scans itself. Set it for a
+    /// plugin whose provider's scans are DataFusion's own file scans (a
+    /// `ListingTable` over Parquet or CSV): each scan is then planned here,
+    /// sent to the host as a `datafusion_proto` plan, and executed by the
+    /// host on its own runtime, reading through object stores it builds from
+    /// the environment. A scan whose plan cannot be encoded is streamed
+    /// across the boundary as before. Leave it off for plugins that compute
+    /// rows (a function, an HTTP API). Default: off.
+    const HOST_EXECUTES: bool = false;
+
     /// Builds the table's provider, and the runtime environment its scans
     /// run in, from the table and the environment alone.
     fn build(

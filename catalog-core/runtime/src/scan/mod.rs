@@ -1,0 +1,262 @@
+//! Scans the host executes itself: a plugin with capability `plan_scan` plans
+//! each scan of its tables on its side, and sends the plan here as
+//! `datafusion_proto` bytes; the host decodes it into DataFusion's own nodes
+//! (a `DataSourceExec` over Parquet or CSV files), resolves the object stores
+//! it reads from the environment, and runs it on its own runtime. So
+//! pruning, dynamic filters from joins, statistics and `EXPLAIN ANALYZE`
+//! metrics are native, and no row crosses the plugin boundary.
+//!
+//! The host decodes standard nodes only: it still knows no source kind. A
+//! scan the plugin cannot encode, or whose plan or stores the host cannot
+//! rebuild, is streamed from the plugin's own provider, as the scans of
+//! plugins without the capability (function, http-api) always are. `EXPLAIN`
+//! tells them apart: a host-executed scan is a `DataSourceExec` naming its
+//! files, a streamed one a `CodelakePluginExec`.
+
+mod cache;
+mod stores;
+
+use std::fmt;
+use std::sync::Arc;
+
+use async_trait::async_trait;
+use codelake_plugin_abi::{PlanScanFn, ScanPlan};
+use datafusion::arrow::datatypes::SchemaRef;
+use datafusion::catalog::{Session, TableProvider};
+use datafusion::common::tree_node::{Transformed, TreeNode};
+use datafusion::common::{Result, Statistics};
+use datafusion::datasource::physical_plan::{FileScanConfig, FileScanConfigBuilder, ParquetSource};
+use datafusion::datasource::source::DataSourceExec;
+use datafusion::error::DataFusionError;
+use datafusion::execution::object_store::ObjectStoreUrl;
+use datafusion::logical_expr::{Expr, TableProviderFilterPushDown, TableType};
+use datafusion::physical_plan::ExecutionPlan;
+use datafusion_proto::logical_plan::DefaultLogicalExtensionCodec;
+use datafusion_proto::logical_plan::to_proto::serialize_exprs;
+use datafusion_proto::physical_plan::{AsExecutionPlan, DefaultPhysicalExtensionCodec};
+use datafusion_proto::protobuf::{LogicalExprList, PhysicalPlanNode};
+use prost::Message;
+use stabby::slice::Slice;
+use stabby::str::Str;
+
+use catalog_core::Environment;
+
+pub use cache::{CACHE_VAR, RangeCacheStats, range_cache_stats};
+
+/// A table whose scans the host executes when its plugin can plan them, and
+/// streams from the plugin's provider otherwise.
+pub(crate) struct HostScan {
+    /// The provider the plugin built: schema, filter push-down, statistics,
+    /// and the scans that are streamed.
+    streamed: Arc<dyn TableProvider>,
+    schema: SchemaRef,
+    plan_scan: PlanScanFn,
+    spec_json: Arc<str>,
+    environment_json: Arc<str>,
+    environment: Arc<Environment>,
+    table: String,
+    plugin: String,
+    /// Whether [`Self::streams`] has said why already.
+    said_streamed: std::sync::atomic::AtomicBool,
+}
+
+impl fmt::Debug for HostScan {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("HostScan")
+            .field("table", &self.table)
+            .field("plugin", &self.plugin)
+            .finish_non_exhaustive()
+    }
+}
+
+impl HostScan {
+    pub(crate) fn new(
+        streamed: Arc<dyn TableProvider>,
+        plan_scan: PlanScanFn,
+        spec_json: &str,
+        environment_json: &str,
+        environment: Arc<Environment>,
+        table: String,
+        plugin: String,
+    ) -> Self {
+        Self {
+            table,
+            plugin,
+            said_streamed: Default::default(),
+            schema: streamed.schema(),
+            streamed,
+            plan_scan,
+            spec_json: spec_json.into(),
+            environment_json: environment_json.into(),
+            environment,
+        }
+    }
+
+    /// The plugin's plan for this scan, decoded and ready to run here; `Ok(None)`
+    /// when it must be streamed instead.
+    async fn plan(
+        &self,
+        state: &dyn Session,
+        projection: Option<&Vec<usize>>,
+        filters: &[Expr],
+        limit: Option<usize>,
+    ) -> Result<Option<Arc<dyn ExecutionPlan>>> {
+        let filters = match serialize_exprs(filters, &DefaultLogicalExtensionCodec {}) {
+            Ok(filters) => filters,
+            Err(error) => {
+                return Ok(self.streams(&format!("its filters cannot be sent: {error}")));
+            }
+        };
+        let filters = LogicalExprList { expr: filters }.encode_to_vec();
+        let config: Vec<(String, String)> = state
+            .config_options()
+            .entries()
+            .into_iter()
+            .filter_map(|entry| Some((entry.key, entry.value?)))
+            .collect();
+        let request = serde_json::json!({
+            "projection": projection,
+            "limit": limit,
+            "config": config,
+        })
+        .to_string();
+        let call = {
+            let (plan_scan, spec, environment) = (
+                self.plan_scan,
+                Arc::clone(&self.spec_json),
+                Arc::clone(&self.environment_json),
+            );
+            move || {
+                plan_scan(
+                    Str::from(&*spec),
+                    Str::from(&*environment),
+                    Str::from(request.as_str()),
+                    Slice::from(filters.as_slice()),
+                )
+                .into_result()
+            }
+        };
+        // The plugin blocks while it plans (it may list objects and read
+        // footers): not on one of the host's async workers.
+        let answer = match tokio::runtime::Handle::try_current() {
+            Ok(_) => tokio::task::spawn_blocking(call)
+                .await
+                .map_err(|error| DataFusionError::External(Box::new(error)))?,
+            Err(_) => call(),
+        };
+        let planned = match answer {
+            Ok(ScanPlan::Plan(planned)) => planned,
+            Ok(ScanPlan::Stream(reason)) => return Ok(self.streams(reason.as_str())),
+            Err(error) => {
+                return Err(DataFusionError::External(
+                    error.message.as_str().to_owned().into(),
+                ));
+            }
+        };
+        // Its stores first: decoding a file scan looks its store up.
+        let runtime_env = Arc::clone(state.runtime_env());
+        for url in planned.stores.iter() {
+            let url = ObjectStoreUrl::parse(url.as_str())?;
+            if let Err(error) = stores::store(&runtime_env, &url, &self.environment) {
+                return Ok(self.streams(&error.to_string()));
+            }
+        }
+        let task_ctx = state.task_ctx();
+        let decoded = PhysicalPlanNode::decode(planned.plan.as_slice())
+            .map_err(|error| DataFusionError::External(Box::new(error)))
+            .and_then(|node| node.try_into_physical_plan(&task_ctx, &DefaultPhysicalExtensionCodec {}));
+        let plan = match decoded.and_then(|plan| self.bind(plan, state)) {
+            Ok(plan) => plan,
+            Err(error) => {
+                return Ok(self.streams(&format!("the host cannot decode its plan: {error}")));
+            }
+        };
+        Ok(Some(plan))
+    }
+
+    /// Says, once per table, why its scans are streamed, and streams this one.
+    fn streams<T>(&self, reason: &str) -> Option<T> {
+        if !self.said_streamed.swap(true, std::sync::atomic::Ordering::Relaxed) {
+            tracing::info!(
+                table = %self.table,
+                plugin = %self.plugin,
+                reason,
+                "the plugin streams this table's scans: the host cannot execute them"
+            );
+        }
+        None
+    }
+
+    /// Gives each file scan of `plan` its object store, built from the
+    /// environment and registered in the session's runtime environment, and
+    /// reads Parquet through the shared byte-range cache.
+    fn bind(
+        &self,
+        plan: Arc<dyn ExecutionPlan>,
+        state: &dyn Session,
+    ) -> Result<Arc<dyn ExecutionPlan>> {
+        let runtime_env = Arc::clone(state.runtime_env());
+        plan.transform_up(|node| {
+            let Some(exec) = node.downcast_ref::<DataSourceExec>() else {
+                return Ok(Transformed::no(node));
+            };
+            let Some(files) = exec.data_source().downcast_ref::<FileScanConfig>() else {
+                return Ok(Transformed::no(node));
+            };
+            let store = stores::store(&runtime_env, &files.object_store_url, &self.environment)?;
+            let Some(parquet) = files.file_source().downcast_ref::<ParquetSource>() else {
+                return Ok(Transformed::no(node));
+            };
+            let factory = cache::CachingReaderFactory::new(
+                store,
+                files.object_store_url.as_str(),
+                runtime_env.cache_manager.get_file_metadata_cache(),
+            );
+            let parquet = parquet
+                .clone()
+                .with_parquet_file_reader_factory(Arc::new(factory));
+            let files = FileScanConfigBuilder::from(files.clone())
+                .with_source(Arc::new(parquet))
+                .build();
+            Ok(Transformed::yes(
+                DataSourceExec::from_data_source(files) as Arc<dyn ExecutionPlan>
+            ))
+        })
+        .map(|transformed| transformed.data)
+    }
+}
+
+#[async_trait]
+impl TableProvider for HostScan {
+    fn schema(&self) -> SchemaRef {
+        SchemaRef::clone(&self.schema)
+    }
+
+    fn table_type(&self) -> TableType {
+        TableType::Base
+    }
+
+    async fn scan(
+        &self,
+        state: &dyn Session,
+        projection: Option<&Vec<usize>>,
+        filters: &[Expr],
+        limit: Option<usize>,
+    ) -> Result<Arc<dyn ExecutionPlan>> {
+        match self.plan(state, projection, filters, limit).await? {
+            Some(plan) => Ok(plan),
+            None => self.streamed.scan(state, projection, filters, limit).await,
+        }
+    }
+
+    fn supports_filters_pushdown(
+        &self,
+        filters: &[&Expr],
+    ) -> Result<Vec<TableProviderFilterPushDown>> {
+        self.streamed.supports_filters_pushdown(filters)
+    }
+
+    fn statistics(&self) -> Option<Statistics> {
+        self.streamed.statistics()
+    }
+}

@@ -1,0 +1,68 @@
+//! The object stores a host-executed scan reads, built from the environment.
+//!
+//! An `s3://bucket` URL gets a client from `catalog_s3::store`, the one S3
+//! client builder, with the environment's S3 settings: the same endpoint,
+//! credentials and timeouts the plugin would use, so production's bucket and
+//! credential overrides apply as they do to every other reader. One client per
+//! bucket and settings is shared by every table and every session.
+//! `file://` is DataFusion's own local file system, always registered.
+
+use std::sync::{Arc, Mutex, PoisonError};
+
+use catalog_core::{Environment, S3Settings};
+use datafusion::error::{DataFusionError, Result};
+use datafusion::execution::object_store::ObjectStoreUrl;
+use datafusion::execution::runtime_env::RuntimeEnv;
+use object_store::ObjectStore;
+
+/// The store for `url` in `runtime_env`, registered there first if it is not
+/// yet: so the scan, executed in that runtime environment, finds it.
+pub(super) fn store(
+    runtime_env: &RuntimeEnv,
+    url: &ObjectStoreUrl,
+    environment: &Environment,
+) -> Result<Arc<dyn ObjectStore>> {
+    if let Ok(store) = runtime_env.object_store(url) {
+        return Ok(store);
+    }
+    let text = url.as_str();
+    let (scheme, rest) = text.split_once("://").unwrap_or((text, ""));
+    let store: Arc<dyn ObjectStore> = match scheme {
+        "s3" => {
+            let bucket = rest.trim_end_matches('/');
+            let settings = environment.s3.as_ref().ok_or_else(|| {
+                DataFusionError::Configuration(format!(
+                    "environment `{}` has no S3 settings, so {url} cannot be read",
+                    environment.name
+                ))
+            })?;
+            s3(bucket, settings)?
+        }
+        scheme => {
+            return Err(DataFusionError::Configuration(format!(
+                "the host has no object store for `{scheme}://` ({url})"
+            )));
+        }
+    };
+    runtime_env.register_object_store(url.as_ref(), Arc::clone(&store));
+    Ok(store)
+}
+
+/// The shared client for `bucket` with `settings`.
+fn s3(bucket: &str, settings: &S3Settings) -> Result<Arc<dyn ObjectStore>> {
+    type Clients = Vec<(String, S3Settings, Arc<dyn ObjectStore>)>;
+    static CLIENTS: Mutex<Clients> = Mutex::new(Vec::new());
+    let mut clients = CLIENTS.lock().unwrap_or_else(PoisonError::into_inner);
+    if let Some((_, _, store)) = clients
+        .iter()
+        .find(|(b, s, _)| b == bucket && s == settings)
+    {
+        return Ok(Arc::clone(store));
+    }
+    let store: Arc<dyn ObjectStore> = Arc::new(
+        catalog_s3::store(bucket, settings)
+            .map_err(|error| DataFusionError::External(Box::new(error)))?,
+    );
+    clients.push((bucket.to_owned(), settings.clone(), Arc::clone(&store)));
+    Ok(store)
+}
