@@ -7,6 +7,7 @@ mod cli;
 mod conformance;
 mod faults;
 mod flight;
+mod host_scans;
 mod http;
 mod plugins;
 mod postgres;

@@ -1006,6 +1006,9 @@ async fn registered_tables_are_listed_by_show_tables_and_information_schema() {
 /// through the s3-parquet plugin in a session of `partitions` target
 /// partitions that splits files of any size. Keep the server and the data
 /// directory for as long as the session is used.
+/// `tpch.part` on a real S3 server, streamed from the plugin: these tests are
+/// about the streamed path, which the host takes for a scan it cannot execute
+/// itself (see `host_scans.rs` for the host-executed one).
 async fn part_on_s3(
     rows: i64,
     partitions: usize,
@@ -1022,7 +1025,7 @@ async fn part_on_s3(
     let part = tables::REGISTRY
         .tables()
         .filter(|spec| spec.qualified_name() == "tpch.part");
-    let failures = register_tables(&ctx, &plugins(), part, &env);
+    let failures = register_tables(&ctx, &plugins().streaming_only(), part, &env);
     assert!(failures.is_empty(), "{failures:#?}");
     (server, data, ctx)
 }

@@ -17,6 +17,7 @@ pub struct S3Server {
     /// The temporary directory `root` is, when the server made it.
     _temporary: Option<tempfile::TempDir>,
     task: tokio::task::JoinHandle<()>,
+    gets: std::sync::Arc<std::sync::atomic::AtomicU64>,
 }
 
 impl S3Server {
@@ -31,15 +32,27 @@ impl S3Server {
     /// Starts a server on a free loopback port over `root`, whose directories
     /// are its buckets. Needs a multi-threaded tokio runtime.
     pub async fn serve(root: PathBuf) -> Self {
-        let (endpoint, task) = catalog_env::local::serve_s3(&root, ACCESS_KEY, SECRET_KEY)
-            .await
-            .unwrap();
+        let gets = std::sync::Arc::default();
+        let (endpoint, task) = catalog_env::local::serve_s3_counting(
+            &root,
+            ACCESS_KEY,
+            SECRET_KEY,
+            std::sync::Arc::clone(&gets),
+        )
+        .await
+        .unwrap();
         Self {
             endpoint,
             root,
             _temporary: None,
             task,
+            gets,
         }
+    }
+
+    /// How many `GetObject` requests the server has answered.
+    pub fn gets(&self) -> u64 {
+        self.gets.load(std::sync::atomic::Ordering::Relaxed)
     }
 
     /// Where object `key` of `bucket` lives on disk (s3s-fs maps buckets to directories).

@@ -289,11 +289,23 @@ pub async fn serve_s3(
     access_key_id: &str,
     secret_access_key: &str,
 ) -> Result<(String, JoinHandle<()>), LocalError> {
+    serve_s3_counting(root, access_key_id, secret_access_key, Arc::default()).await
+}
+
+/// [`serve_s3`], counting the `GetObject` requests it answers in `gets`: a
+/// test proves with it that a read was (or was not) made.
+pub async fn serve_s3_counting(
+    root: &Path,
+    access_key_id: &str,
+    secret_access_key: &str,
+    gets: Arc<std::sync::atomic::AtomicU64>,
+) -> Result<(String, JoinHandle<()>), LocalError> {
     let fs = s3s_fs::FileSystem::new(root).map_err(|error| LocalError::Io {
         path: root.to_owned(),
         source: std::io::Error::other(format!("{error:?}")),
     })?;
-    let mut builder = S3ServiceBuilder::new(crate::s3_files::LocalS3::new(fs, root.to_owned()));
+    let mut builder =
+        S3ServiceBuilder::new(crate::s3_files::LocalS3::new(fs, root.to_owned(), gets));
     builder.set_auth(SimpleAuth::from_single(access_key_id, secret_access_key));
     let service = builder.build();
     let listener = TcpListener::bind("127.0.0.1:0")

@@ -10,6 +10,8 @@
 
 use std::io::{Read, Seek, SeekFrom};
 use std::path::PathBuf;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
 
 use futures::Stream;
 use hyper::body::Bytes;
@@ -24,17 +26,19 @@ const CHUNK: u64 = 4 << 20;
 pub(crate) struct LocalS3 {
     inner: FileSystem,
     root: PathBuf,
+    gets: Arc<AtomicU64>,
 }
 
 impl LocalS3 {
-    pub(crate) fn new(inner: FileSystem, root: PathBuf) -> Self {
-        Self { inner, root }
+    pub(crate) fn new(inner: FileSystem, root: PathBuf, gets: Arc<AtomicU64>) -> Self {
+        Self { inner, root, gets }
     }
 
     async fn get_object_chunked(
         &self,
         req: S3Request<GetObjectInput>,
     ) -> S3Result<S3Response<GetObjectOutput>> {
+        self.gets.fetch_add(1, Ordering::Relaxed);
         let path = self.root.join(&req.input.bucket).join(&req.input.key);
         // s3s-fs checks the path, the range and the conditions, and sets the headers.
         let mut response = self.inner.get_object(req).await?;

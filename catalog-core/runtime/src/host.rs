@@ -100,6 +100,16 @@ impl PluginSet {
         self.plugins.push(plugin);
     }
 
+    /// The same plugins, with every scan streamed from its plugin: none is
+    /// executed by the host (capability `plan_scan` set aside). For measuring
+    /// and testing the streamed path; nothing else needs it.
+    pub fn streaming_only(mut self) -> Self {
+        for plugin in &mut self.plugins {
+            plugin.plan_scan = None;
+        }
+        self
+    }
+
     /// The plugin serving source `kind`.
     pub fn plugin_for(&self, kind: &str) -> Option<&Plugin> {
         self.plugins

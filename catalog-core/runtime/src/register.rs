@@ -73,7 +73,7 @@ pub fn register_tables<'a>(
             &environment_json,
             &task_ctx_provider,
         )
-            .and_then(|provider| register(ctx, spec, provider));
+        .and_then(|provider| register(ctx, spec, provider));
         if let Err(error) = registered {
             failures.push(not_materialized(&specs_in, spec, error));
         }

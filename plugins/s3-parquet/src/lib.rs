@@ -195,8 +195,15 @@ impl Source for S3Parquet {
             key: key.to_owned(),
         });
         let (location, key) = (location.clone(), key.to_owned());
+        let check = FileCheck {
+            store: Arc::clone(&store) as Arc<dyn ObjectStore>,
+            bucket: bucket.to_owned(),
+            declared: Arc::clone(&declared_in_files),
+            checked: Arc::default(),
+        };
         // The bucket the environment reads, which may not be the declared one.
         Ok(Built::provider(provider)
+            .checking_files(move |objects| Box::pin(check.clone().run(objects)))
             .with_runtime_env(runtime_env)
             .reading(location.clone())
             .explaining(move |error| {
@@ -293,6 +300,59 @@ impl Source for S3Parquet {
             });
         }
         Ok(inspection)
+    }
+}
+
+/// Before the host executes a scan: each object's footer holds every
+/// declared column, typed as declared. Checked once per object version.
+#[derive(Clone)]
+struct FileCheck {
+    store: Arc<dyn ObjectStore>,
+    bucket: String,
+    declared: SchemaRef,
+    /// The objects already found readable: path, size, modification time.
+    checked: Arc<std::sync::Mutex<std::collections::HashSet<(String, u64, i64)>>>,
+}
+
+impl FileCheck {
+    async fn run(self, objects: Vec<ObjectMeta>) -> std::result::Result<(), String> {
+        let version = |object: &ObjectMeta| {
+            let modified = object
+                .last_modified
+                .timestamp_nanos_opt()
+                .unwrap_or_default();
+            (object.location.to_string(), object.size, modified)
+        };
+        let unchecked: Vec<ObjectMeta> = {
+            let checked = self
+                .checked
+                .lock()
+                .unwrap_or_else(std::sync::PoisonError::into_inner);
+            objects
+                .into_iter()
+                .filter(|object| !checked.contains(&version(object)))
+                .collect()
+        };
+        let mut footers = futures::stream::iter(unchecked)
+            .map(|object| {
+                let read = footer(Arc::clone(&self.store), object.clone(), self.bucket.clone());
+                async move { (object, read.await) }
+            })
+            .buffer_unordered(8);
+        while let Some((object, read)) = footers.next().await {
+            let (_, schema) = read.map_err(|error| error.to_string())?;
+            if let Some(difference) = footers::undeclared(&self.declared, &schema) {
+                return Err(format!(
+                    "s3://{}/{} {difference}",
+                    self.bucket, object.location
+                ));
+            }
+            self.checked
+                .lock()
+                .unwrap_or_else(std::sync::PoisonError::into_inner)
+                .insert(version(&object));
+        }
+        Ok(())
     }
 }
 

@@ -13,27 +13,27 @@ use codelake_plugin_abi::{
     CAPABILITY_INSPECT, CAPABILITY_PLAN_SCAN, Capabilities, Capability, ErrorKind, InspectFn,
     PlanScanFn, PlannedScan, PluginError, PluginHeader, PluginModule, PluginResult, ScanPlan,
 };
+use datafusion::common::config::ConfigOptions;
 use datafusion::common::tree_node::{TreeNode, TreeNodeRecursion};
 use datafusion::datasource::physical_plan::FileScanConfig;
 use datafusion::datasource::source::DataSourceExec;
-use datafusion::common::config::ConfigOptions;
 use datafusion::execution::TaskContext;
 use datafusion::execution::session_state::SessionStateBuilder;
 use datafusion::logical_expr::Expr;
 use datafusion::prelude::SessionConfig;
+use datafusion_ffi::proto::logical_extension_codec::FFI_LogicalExtensionCodec;
+use datafusion_ffi::table_provider::FFI_TableProvider;
 use datafusion_proto::logical_plan::DefaultLogicalExtensionCodec;
 use datafusion_proto::logical_plan::from_proto::parse_exprs;
 use datafusion_proto::physical_plan::{AsExecutionPlan, DefaultPhysicalExtensionCodec};
 use datafusion_proto::protobuf::{LogicalExprList, PhysicalPlanNode};
 use prost::Message;
 use serde::Deserialize;
-use stabby::slice::Slice;
-use stabby::vec::Vec as SVec;
-use datafusion_ffi::proto::logical_extension_codec::FFI_LogicalExtensionCodec;
-use datafusion_ffi::table_provider::FFI_TableProvider;
 use serde::de::DeserializeOwned;
+use stabby::slice::Slice;
 use stabby::str::Str;
 use stabby::string::String as SString;
+use stabby::vec::Vec as SVec;
 
 use crate::{Built, Error, Source, TableSource, guard, panic_message, runtime};
 
@@ -160,15 +160,19 @@ fn guarded<S: Source>(
         runtime_env,
         reads,
         explain,
+        preflight,
     } = S::build(&table.source(), &table.environment).map_err(plugin_error::<S>)?;
-    Ok(Arc::new(guard::GuardedProvider::new(
-        provider,
-        runtime_env,
-        table.spec.qualified_name(),
-        reads.or(table.location),
-        S::NAME,
-        explain,
-    )))
+    Ok(Arc::new(
+        guard::GuardedProvider::new(
+            provider,
+            runtime_env,
+            table.spec.qualified_name(),
+            reads.or(table.location),
+            S::NAME,
+            explain,
+        )
+        .with_preflight(preflight),
+    ))
 }
 
 /// The tables built so far, by spec and environment: a scan the host asks
@@ -193,7 +197,10 @@ extern "C" fn build<S: Source>(
     fenced::<S, _>("building the table", || {
         let guarded = guarded::<S>(&spec_json, &environment_json)?;
         if S::HOST_EXECUTES {
-            let key = (spec_json.as_str().to_owned(), environment_json.as_str().to_owned());
+            let key = (
+                spec_json.as_str().to_owned(),
+                environment_json.as_str().to_owned(),
+            );
             built().insert(key, Arc::clone(&guarded));
         }
         let handle = runtime().handle().clone();
@@ -273,7 +280,10 @@ extern "C" fn plan_scan<S: Source>(
     filters: Slice<'_, u8>,
 ) -> PluginResult<ScanPlan> {
     fenced::<S, _>("planning a scan", || {
-        let key = (spec_json.as_str().to_owned(), environment_json.as_str().to_owned());
+        let key = (
+            spec_json.as_str().to_owned(),
+            environment_json.as_str().to_owned(),
+        );
         let cached = built().get(&key).cloned();
         let provider = match cached {
             Some(provider) => provider,
@@ -302,24 +312,39 @@ extern "C" fn plan_scan<S: Source>(
             ))
             .map_err(|error| Error::Source(Box::new(error)))?;
         let mut stores: Vec<String> = Vec::new();
+        let mut objects = Vec::new();
         plan.apply(|node| {
-            let url = node
+            let files = node
                 .downcast_ref::<DataSourceExec>()
-                .and_then(|exec| exec.data_source().downcast_ref::<FileScanConfig>())
-                .map(|files| files.object_store_url.as_str().to_owned());
-            if let Some(url) = url
-                && !stores.contains(&url)
-            {
-                stores.push(url);
+                .and_then(|exec| exec.data_source().downcast_ref::<FileScanConfig>());
+            if let Some(files) = files {
+                let url = files.object_store_url.as_str().to_owned();
+                if !stores.contains(&url) {
+                    stores.push(url);
+                }
+                objects.extend(
+                    files
+                        .file_groups
+                        .iter()
+                        .flat_map(|group| group.iter())
+                        .map(|file| file.object_meta.clone()),
+                );
             }
             Ok(TreeNodeRecursion::Continue)
         })
         .map_err(|error| Error::Source(Box::new(error)))?;
+        if let Err(reason) = runtime().block_on(provider.preflight(objects)) {
+            return Ok(ScanPlan::Stream(SString::from(reason.as_str())));
+        }
         Ok(
-            match PhysicalPlanNode::try_from_physical_plan(plan, &DefaultPhysicalExtensionCodec {}) {
+            match PhysicalPlanNode::try_from_physical_plan(plan, &DefaultPhysicalExtensionCodec {})
+            {
                 Ok(node) => ScanPlan::Plan(PlannedScan {
                     plan: SVec::from(node.encode_to_vec().as_slice()),
-                    stores: stores.iter().map(|url| SString::from(url.as_str())).collect(),
+                    stores: stores
+                        .iter()
+                        .map(|url| SString::from(url.as_str()))
+                        .collect(),
                 }),
                 Err(error) => ScanPlan::Stream(SString::from(
                     format!("its plan cannot be encoded: {error}").as_str(),

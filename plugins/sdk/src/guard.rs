@@ -39,7 +39,8 @@ use std::future::Future;
 use std::pin::Pin;
 use std::task::{Context, Poll};
 
-use crate::{Explain, panic_message};
+use crate::{Explain, Preflight, panic_message};
+use datafusion::object_store::ObjectMeta;
 
 /// Where a panic happened, for its error message.
 #[derive(Clone)]
@@ -133,6 +134,16 @@ pub struct GuardedProvider {
     table_type: TableType,
     runtime_env: Option<Arc<RuntimeEnv>>,
     origin: Origin,
+    preflight: Checks,
+}
+
+/// A plugin's [`Preflight`], shown in `Debug` only as there or not.
+struct Checks(Option<Preflight>);
+
+impl fmt::Debug for Checks {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(if self.0.is_some() { "Some(..)" } else { "None" })
+    }
 }
 
 impl GuardedProvider {
@@ -157,7 +168,36 @@ impl GuardedProvider {
                 location,
                 explain,
             },
+            preflight: Checks(None),
         }
+    }
+
+    /// With the plugin's check of a host-executed scan's files.
+    pub(crate) fn with_preflight(mut self, preflight: Option<Preflight>) -> Self {
+        self.preflight = Checks(preflight);
+        self
+    }
+
+    /// The plugin's check of the files a host-executed scan reads, fenced:
+    /// a panic there streams the scan too.
+    pub(crate) async fn preflight(
+        &self,
+        objects: Vec<ObjectMeta>,
+    ) -> std::result::Result<(), String> {
+        let Some(preflight) = &self.preflight.0 else {
+            return Ok(());
+        };
+        let checking = crate::catch(|| preflight(objects))
+            .map_err(|payload| format!("its file check panicked: {}", panic_message(&*payload)))?;
+        AssertUnwindSafe(InRuntime::new(checking))
+            .catch_unwind()
+            .await
+            .unwrap_or_else(|payload| {
+                Err(format!(
+                    "its file check panicked: {}",
+                    panic_message(&*payload)
+                ))
+            })
     }
 }
 

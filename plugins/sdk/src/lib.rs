@@ -60,6 +60,7 @@ use catalog_core::{Environment, TableSpec};
 use datafusion::catalog::TableProvider;
 use datafusion::error::DataFusionError;
 use datafusion::execution::runtime_env::RuntimeEnv;
+use datafusion::object_store::ObjectMeta;
 
 /// A table as a plugin sees it: the spec, and its options parsed once.
 #[derive(Debug)]
@@ -88,7 +89,19 @@ pub struct Built {
     /// Rewrites an error of planning or reading in the user's terms, naming
     /// what the source's reader left out (the object, the file, the line).
     pub explain: Option<Explain>,
+    /// Checks the files a scan planned for the host reads, before the host
+    /// executes it (see [`Built::checking_files`]).
+    pub preflight: Option<Preflight>,
 }
+
+/// Checks the files of a scan the host is about to execute: `Err` says why
+/// they cannot be read as declared, and the scan is then streamed through the
+/// plugin, whose errors [`Explain`] words. It runs in the plugin's runtime.
+pub type Preflight = Arc<
+    dyn Fn(Vec<ObjectMeta>) -> futures::future::BoxFuture<'static, Result<(), String>>
+        + Send
+        + Sync,
+>;
 
 /// Rewrites a scan's error: see [`Built::explaining`]. It runs in the
 /// plugin's runtime, on the error path only, so it may read the source again.
@@ -105,6 +118,7 @@ impl Built {
             runtime_env: None,
             reads: None,
             explain: None,
+            preflight: None,
         }
     }
 
@@ -131,6 +145,22 @@ impl Built {
         + 'static,
     ) -> Self {
         self.explain = Some(Arc::new(explain));
+        self
+    }
+
+    /// Checks the files of each scan the host executes (a plugin with
+    /// [`Source::HOST_EXECUTES`]) before it does: a file that cannot be read
+    /// as declared (a column missing or of another type) sends the scan
+    /// through the plugin instead, so its error is the plugin's, explained.
+    /// Keep it cheap: it runs on every such scan (remember what was checked).
+    pub fn checking_files(
+        mut self,
+        check: impl Fn(Vec<ObjectMeta>) -> futures::future::BoxFuture<'static, Result<(), String>>
+        + Send
+        + Sync
+        + 'static,
+    ) -> Self {
+        self.preflight = Some(Arc::new(check));
         self
     }
 }

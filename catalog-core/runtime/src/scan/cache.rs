@@ -19,8 +19,8 @@ use std::sync::{Arc, Mutex, OnceLock, PoisonError};
 use bytes::Bytes;
 use datafusion::common::Result;
 use datafusion::datasource::listing::PartitionedFile;
-use datafusion::datasource::physical_plan::{ParquetFileMetrics, ParquetFileReaderFactory};
 use datafusion::datasource::physical_plan::parquet::metadata::DFParquetMetadata;
+use datafusion::datasource::physical_plan::{ParquetFileMetrics, ParquetFileReaderFactory};
 use datafusion::execution::cache::cache_manager::FileMetadataCache;
 use datafusion::execution::cache::lru_queue::LruQueue;
 use datafusion::parquet::arrow::arrow_reader::ArrowReaderOptions;
@@ -234,11 +234,13 @@ impl ParquetFileReaderFactory for CachingReaderFactory {
         metrics: &ExecutionPlanMetricsSet,
     ) -> Result<Box<dyn AsyncFileReader + Send>> {
         let meta = partitioned_file.object_meta.clone();
-        let file_metrics = ParquetFileMetrics::new(partition_index, meta.location.as_ref(), metrics);
+        let file_metrics =
+            ParquetFileMetrics::new(partition_index, meta.location.as_ref(), metrics);
         let counters = ScanCounters {
             hits: MetricBuilder::new(metrics).counter("range_cache_hits", partition_index),
             misses: MetricBuilder::new(metrics).counter("range_cache_misses", partition_index),
-            hit_bytes: MetricBuilder::new(metrics).counter("range_cache_hit_bytes", partition_index),
+            hit_bytes: MetricBuilder::new(metrics)
+                .counter("range_cache_hit_bytes", partition_index),
         };
         Ok(Box::new(CachingReader {
             store: Arc::clone(&self.store),
@@ -271,7 +273,11 @@ impl CachingReader {
             store: Arc::clone(&self.store_url),
             path: Arc::clone(&self.path),
             size: self.meta.size,
-            modified_ns: self.meta.last_modified.timestamp_nanos_opt().unwrap_or_default(),
+            modified_ns: self
+                .meta
+                .last_modified
+                .timestamp_nanos_opt()
+                .unwrap_or_default(),
             start: range.start,
             end: range.end,
         }
@@ -306,7 +312,9 @@ impl CachingReader {
         self.counters.hits.add(hits);
         self.counters.hit_bytes.add(hit_bytes);
         cache.hits.fetch_add(hits as u64, Ordering::Relaxed);
-        cache.hit_bytes.fetch_add(hit_bytes as u64, Ordering::Relaxed);
+        cache
+            .hit_bytes
+            .fetch_add(hit_bytes as u64, Ordering::Relaxed);
         if !missing.is_empty() {
             let read = self
                 .store
@@ -315,8 +323,12 @@ impl CachingReader {
                 .map_err(|error| ParquetError::External(Box::new(error)))?;
             let miss_bytes: usize = read.iter().map(Bytes::len).sum();
             self.counters.misses.add(missing.len());
-            cache.misses.fetch_add(missing.len() as u64, Ordering::Relaxed);
-            cache.miss_bytes.fetch_add(miss_bytes as u64, Ordering::Relaxed);
+            cache
+                .misses
+                .fetch_add(missing.len() as u64, Ordering::Relaxed);
+            cache
+                .miss_bytes
+                .fetch_add(miss_bytes as u64, Ordering::Relaxed);
             let mut read = missing.iter().zip(read);
             for slot in found.iter_mut().filter(|slot| slot.is_none()) {
                 let (range, bytes) = read.next().expect("one answer per missing range");

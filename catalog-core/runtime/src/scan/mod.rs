@@ -164,7 +164,9 @@ impl HostScan {
         let task_ctx = state.task_ctx();
         let decoded = PhysicalPlanNode::decode(planned.plan.as_slice())
             .map_err(|error| DataFusionError::External(Box::new(error)))
-            .and_then(|node| node.try_into_physical_plan(&task_ctx, &DefaultPhysicalExtensionCodec {}));
+            .and_then(|node| {
+                node.try_into_physical_plan(&task_ctx, &DefaultPhysicalExtensionCodec {})
+            });
         let plan = match decoded.and_then(|plan| self.bind(plan, state)) {
             Ok(plan) => plan,
             Err(error) => {
@@ -176,7 +178,10 @@ impl HostScan {
 
     /// Says, once per table, why its scans are streamed, and streams this one.
     fn streams<T>(&self, reason: &str) -> Option<T> {
-        if !self.said_streamed.swap(true, std::sync::atomic::Ordering::Relaxed) {
+        if !self
+            .said_streamed
+            .swap(true, std::sync::atomic::Ordering::Relaxed)
+        {
             tracing::info!(
                 table = %self.table,
                 plugin = %self.plugin,
