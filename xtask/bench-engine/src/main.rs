@@ -5,6 +5,8 @@
 //! Engines, all on one DataFusion version and the same session settings:
 //! - `codelake`: the catalog's tables registered through the real plugins, in
 //!   the local environment running for `DATA_DIR` (`codelake local up`);
+//! - `codelake-streamed`: the same, with every scan streamed from its plugin
+//!   (`PluginSet::streaming_only`), the path of a scan the host cannot execute;
 //! - `datafusion`: DataFusion's native listing tables over the same files, on
 //!   local disk (the S3 server's own files), with the catalog's declared schemas;
 //! - `datafusion-s3`: the same native tables read from the same S3 server, so
@@ -55,7 +57,7 @@ fn main() -> anyhow::Result<()> {
     let mut args = std::env::args().skip(1);
     let (Some(engine), Some(data_dir)) = (args.next(), args.next()) else {
         bail!(
-            "usage: codelake-bench-engine codelake|datafusion|datafusion-s3 DATA_DIR [CATALOG_JSON] \
+            "usage: codelake-bench-engine codelake|codelake-streamed|datafusion|datafusion-s3 DATA_DIR [CATALOG_JSON] \
              (run by `cargo xtask bench`)"
         );
     };
@@ -139,9 +141,12 @@ async fn session(
     })?;
     let env = local.environment();
     match engine {
-        "codelake" => {
+        "codelake" | "codelake-streamed" => {
             let ctx = Arc::new(ctx);
-            let plugins = PluginSet::load_dir(&default_plugin_dir())?;
+            let mut plugins = PluginSet::load_dir(&default_plugin_dir())?;
+            if engine == "codelake-streamed" {
+                plugins = plugins.streaming_only();
+            }
             // As `codelake sql` does: a table that cannot be opened is named, and
             // only the queries that use it fail; the others are measured.
             for failure in register_tables(&ctx, &plugins, catalog.iter(), &env) {
@@ -174,7 +179,9 @@ async fn session(
             }
             Ok(Arc::new(ctx))
         }
-        other => bail!("unknown engine `{other}`: codelake, datafusion or datafusion-s3"),
+        other => bail!(
+            "unknown engine `{other}`: codelake, codelake-streamed, datafusion or datafusion-s3"
+        ),
     }
 }
 

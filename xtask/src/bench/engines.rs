@@ -26,6 +26,9 @@ pub struct Answer {
 pub enum EngineKind {
     /// The library in-process: the catalog's tables through the real plugins, over the local S3.
     Codelake,
+    /// The same, with every scan streamed from its plugin across the FFI
+    /// boundary (the path of a scan the host cannot execute).
+    CodelakeStreamed,
     /// `codelake sql` as a new process each run, over the local S3.
     CodelakeCli,
     /// DataFusion's native listing tables, over the same S3 server.
@@ -39,8 +42,9 @@ pub enum EngineKind {
 }
 
 impl EngineKind {
-    pub const ALL: [Self; 6] = [
+    pub const ALL: [Self; 7] = [
         Self::Codelake,
+        Self::CodelakeStreamed,
         Self::CodelakeCli,
         Self::DataFusionS3,
         Self::DataFusion,
@@ -52,6 +56,7 @@ impl EngineKind {
     pub fn name(self) -> &'static str {
         match self {
             Self::Codelake => "codelake",
+            Self::CodelakeStreamed => "codelake-streamed",
             Self::CodelakeCli => "codelake-cli",
             Self::DataFusionS3 => "datafusion-s3",
             Self::DataFusion => "datafusion",
@@ -64,7 +69,10 @@ impl EngineKind {
     pub fn describe(self) -> &'static str {
         match self {
             Self::Codelake => {
-                "codelake in-process: the catalog's tables through the plugins (FFI), Parquet over the local S3 server"
+                "codelake in-process: the catalog's tables through the plugins, Parquet over the local S3 server; the plugins plan each Parquet scan and the host executes it"
+            }
+            Self::CodelakeStreamed => {
+                "codelake in-process as above, with every scan streamed from its plugin across the FFI boundary (the fall-back path)"
             }
             Self::CodelakeCli => {
                 "`codelake sql -f csv QUERY`, a new process each run (start-up, plugin loading and output included), over the local S3 server"
@@ -193,7 +201,10 @@ impl Engine {
             Ok((Backend::Worker(worker), version))
         };
         let (backend, version) = match kind {
-            EngineKind::Codelake | EngineKind::DataFusion | EngineKind::DataFusionS3 => {
+            EngineKind::Codelake
+            | EngineKind::CodelakeStreamed
+            | EngineKind::DataFusion
+            | EngineKind::DataFusionS3 => {
                 let binary = setup.codelake.with_file_name(format!(
                     "codelake-bench-engine{}",
                     std::env::consts::EXE_SUFFIX
