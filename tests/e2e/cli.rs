@@ -1094,6 +1094,7 @@ fn the_configuration_reference_documents_every_variable_read() {
         .map(|variable| variable.name)
         .collect();
     known.push(catalog_runtime::PLUGIN_DIR_VAR);
+    known.push(catalog_runtime::CACHE_VAR);
     // The credential variables tables read (`auth_env`).
     let auth: Vec<&str> = tables::REGISTRY
         .tables()

@@ -341,6 +341,58 @@ fn architecture_doc_names_every_crate() {
     );
 }
 
+/// The host executes plans that plugins send, and still knows no source
+/// kind: it decodes them with datafusion-proto's default codec, which knows
+/// DataFusion's own nodes only, and defines no codec of its own that could
+/// decode a plugin's private node.
+#[test]
+fn the_host_decodes_standard_plan_nodes_only() {
+    let dir = crate::project_root().join("catalog-core/runtime/src");
+    let mut sources = Vec::new();
+    let mut pending = vec![dir];
+    while let Some(dir) = pending.pop() {
+        for entry in std::fs::read_dir(&dir).expect("reading catalog-core/runtime/src") {
+            let path = entry.expect("a directory entry").path();
+            if path.is_dir() {
+                pending.push(path);
+            } else if path.extension().is_some_and(|extension| extension == "rs") {
+                let text = std::fs::read_to_string(&path).expect("reading a source file");
+                sources.push((path, text));
+            }
+        }
+    }
+    let mut broken = String::new();
+    for (path, text) in &sources {
+        if text.contains("ExtensionCodec for") {
+            writeln!(broken, "{} implements an extension codec", path.display()).unwrap();
+        }
+        for (line, code) in text.lines().enumerate() {
+            if code.contains("try_into_physical_plan(")
+                && !code.contains("DefaultPhysicalExtensionCodec")
+            {
+                writeln!(
+                    broken,
+                    "{}:{}: decodes a plan with a codec other than `DefaultPhysicalExtensionCodec`",
+                    path.display(),
+                    line + 1
+                )
+                .unwrap();
+            }
+        }
+    }
+    let decodes = sources
+        .iter()
+        .any(|(_, text)| text.contains("try_into_physical_plan("));
+    assert!(
+        decodes,
+        "the host decodes no plan: this rule checks nothing; update it"
+    );
+    assert!(
+        broken.is_empty(),
+        "the host must decode standard nodes only:\n{broken}"
+    );
+}
+
 #[test]
 fn walk_reports_transitive_paths_and_follows_dev_edges_from_the_root_only() {
     let package = |name: &str, deps: &[(&str, &str)]| {

@@ -16,13 +16,15 @@
 mod cache;
 mod stores;
 
+use std::collections::HashMap;
 use std::fmt;
-use std::sync::Arc;
+use std::sync::{Arc, OnceLock};
 
 use async_trait::async_trait;
 use codelake_plugin_abi::{PlanScanFn, ScanPlan};
 use datafusion::arrow::datatypes::SchemaRef;
 use datafusion::catalog::{Session, TableProvider};
+use datafusion::common::config::ConfigOptions;
 use datafusion::common::tree_node::{Transformed, TreeNode};
 use datafusion::common::{Result, Statistics};
 use datafusion::datasource::physical_plan::{FileScanConfig, FileScanConfigBuilder, ParquetSource};
@@ -108,10 +110,14 @@ impl HostScan {
             }
         };
         let filters = LogicalExprList { expr: filters }.encode_to_vec();
+        // Only the settings that differ from DataFusion's defaults, which the
+        // plugin starts from: a handful, not the two hundred there are.
+        let defaults = default_settings();
         let config: Vec<(String, String)> = state
             .config_options()
             .entries()
             .into_iter()
+            .filter(|entry| defaults.get(&entry.key) != Some(&entry.value))
             .filter_map(|entry| Some((entry.key, entry.value?)))
             .collect();
         let request = serde_json::json!({
@@ -229,6 +235,18 @@ impl HostScan {
         })
         .map(|transformed| transformed.data)
     }
+}
+
+/// DataFusion's default settings, by key.
+fn default_settings() -> &'static HashMap<String, Option<String>> {
+    static DEFAULTS: OnceLock<HashMap<String, Option<String>>> = OnceLock::new();
+    DEFAULTS.get_or_init(|| {
+        ConfigOptions::new()
+            .entries()
+            .into_iter()
+            .map(|entry| (entry.key, entry.value))
+            .collect()
+    })
 }
 
 #[async_trait]
