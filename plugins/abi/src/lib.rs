@@ -165,7 +165,8 @@ pub const CAPABILITY_INSPECT: u32 = 1;
 /// boundary. Takes the spec and the environment as JSON, the scan request as
 /// JSON (`{"projection": [usize] | null, "limit": usize | null, "config":
 /// [[key, value], …]}`, the host session's settings), and the scan's filters
-/// as a `datafusion_proto` `LogicalExprList`. Blocks until planned.
+/// as a `datafusion_proto` `LogicalExprList`. A setting the plugin does not
+/// know makes it answer [`ScanPlan::Stream`]. Blocks until planned.
 ///
 /// Returns [`ScanPlan::Plan`]: the physical plan, a `datafusion_proto`
 /// `PhysicalPlanNode` made of standard DataFusion nodes only (a
@@ -192,6 +193,11 @@ pub struct PlannedScan {
     pub plan: SVec<u8>,
     /// The object-store URLs the plan reads (`s3://bucket`, `file://`).
     pub stores: SVec<SString>,
+    /// The version of each object the plan reads, as JSON: `{"path": "etag"}`
+    /// for the objects whose store gave an ETag. The plan's own encoding
+    /// carries sizes and modification times only; a cache of the objects'
+    /// bytes keys them by version.
+    pub versions_json: SString,
 }
 
 /// What [`PlanScanFn`] answers.

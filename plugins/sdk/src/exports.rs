@@ -175,11 +175,12 @@ fn guarded<S: Source>(
     ))
 }
 
-/// The tables built so far, by spec and environment: a scan the host asks
-/// this plugin to plan reuses the provider [`build`] made for the same two,
-/// with the statistics it has collected. (Built from those two alone, so a
-/// table missing here is simply built again.)
-type Tables = std::collections::HashMap<(String, String), Arc<guard::GuardedProvider>>;
+/// The tables built so far, by spec, with the environment each was built in:
+/// a scan the host asks this plugin to plan reuses the provider [`build`] made
+/// for the same two, with the statistics it has collected. One entry per spec:
+/// a table built again, in another environment, replaces it. (Built from
+/// those two alone, so a table missing here is simply built again.)
+type Tables = std::collections::HashMap<String, (String, Arc<guard::GuardedProvider>)>;
 
 fn built() -> std::sync::MutexGuard<'static, Tables> {
     static BUILT: std::sync::OnceLock<std::sync::Mutex<Tables>> = std::sync::OnceLock::new();
@@ -197,11 +198,10 @@ extern "C" fn build<S: Source>(
     fenced::<S, _>("building the table", || {
         let guarded = guarded::<S>(&spec_json, &environment_json)?;
         if S::HOST_EXECUTES {
-            let key = (
+            built().insert(
                 spec_json.as_str().to_owned(),
-                environment_json.as_str().to_owned(),
+                (environment_json.as_str().to_owned(), Arc::clone(&guarded)),
             );
-            built().insert(key, Arc::clone(&guarded));
         }
         let handle = runtime().handle().clone();
         Ok(FFI_TableProvider::new_with_ffi_codec(
@@ -280,16 +280,18 @@ extern "C" fn plan_scan<S: Source>(
     filters: Slice<'_, u8>,
 ) -> PluginResult<ScanPlan> {
     fenced::<S, _>("planning a scan", || {
-        let key = (
-            spec_json.as_str().to_owned(),
-            environment_json.as_str().to_owned(),
-        );
-        let cached = built().get(&key).cloned();
+        let cached = built()
+            .get(spec_json.as_str())
+            .filter(|(environment, _)| environment == environment_json.as_str())
+            .map(|(_, provider)| Arc::clone(provider));
         let provider = match cached {
             Some(provider) => provider,
             None => {
                 let provider = guarded::<S>(&spec_json, &environment_json)?;
-                built().insert(key, Arc::clone(&provider));
+                built().insert(
+                    spec_json.as_str().to_owned(),
+                    (environment_json.as_str().to_owned(), Arc::clone(&provider)),
+                );
                 provider
             }
         };
@@ -300,8 +302,13 @@ extern "C" fn plan_scan<S: Source>(
         };
         let mut options = ConfigOptions::new();
         for (key, value) in &request.config {
-            // Both sides are DataFusion 55 (the header says so): every key is known.
-            let _ = options.set(key, value);
+            // Both sides are DataFusion 55 (the header says so), but a setting of
+            // an extension of the host's is unknown here: planned without it,
+            // the scan could differ from the host's, so the host streams it.
+            if let Err(error) = options.set(key, value) {
+                let reason = format!("the plugin cannot apply setting `{key}`: {error}");
+                return Ok(ScanPlan::Stream(SString::from(reason.as_str())));
+            }
         }
         let plan = runtime()
             .block_on(provider.plan_for_host(
@@ -333,6 +340,11 @@ extern "C" fn plan_scan<S: Source>(
             Ok(TreeNodeRecursion::Continue)
         })
         .map_err(|error| Error::Source(Box::new(error)))?;
+        let versions: std::collections::BTreeMap<String, String> = objects
+            .iter()
+            .filter_map(|object| Some((object.location.to_string(), object.e_tag.clone()?)))
+            .collect();
+        let versions_json = serde_json::to_string(&versions).unwrap_or_else(|_| "{}".to_owned());
         if let Err(reason) = runtime().block_on(provider.preflight(objects)) {
             return Ok(ScanPlan::Stream(SString::from(reason.as_str())));
         }
@@ -345,6 +357,7 @@ extern "C" fn plan_scan<S: Source>(
                         .iter()
                         .map(|url| SString::from(url.as_str()))
                         .collect(),
+                    versions_json: SString::from(versions_json.as_str()),
                 }),
                 Err(error) => ScanPlan::Stream(SString::from(
                     format!("its plan cannot be encoded: {error}").as_str(),

@@ -2,16 +2,19 @@
 //!
 //! Every byte range a host-executed Parquet scan reads is kept in memory, up
 //! to a bounded size, least recently used out first, so a warm query reads
-//! nothing twice. It is keyed by the store, the object's path, its size and
-//! modification time (an object rewritten in place is a new key: S3's ETag
-//! does not survive a plan's encoding, its time does), and the range. One
-//! cache is shared by every table of every store in the process.
+//! nothing twice. It is keyed by the store (its URL and client), the object's
+//! path, its version (its ETag, which the plugin sends beside the plan, and
+//! its size and modification time) and the range: an object rewritten in
+//! place is a new key. A range is copied out of the response it came in, so
+//! the cache holds exactly the bytes it counts. One cache is shared by every
+//! table of every store in the process.
 //!
 //! Hits, misses and bytes are counted per scan, as metrics of the scan's
 //! `DataSourceExec` (`EXPLAIN ANALYZE` shows them), and in total
 //! ([`range_cache_stats`]). Its size is [`CACHE_VAR`] (default 512 MiB; `0`
 //! or `off` turns it off).
 
+use std::collections::HashMap;
 use std::ops::Range;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, OnceLock, PoisonError};
@@ -69,6 +72,7 @@ pub fn range_cache_stats() -> RangeCacheStats {
 struct Key {
     store: Arc<str>,
     path: Arc<str>,
+    e_tag: Option<Arc<str>>,
     size: u64,
     modified_ns: i64,
     start: u64,
@@ -162,28 +166,32 @@ impl RangeCache {
         }
     }
 
-    fn get(&self, key: &Key) -> Option<Bytes> {
-        self.entries
-            .lock()
-            .unwrap_or_else(PoisonError::into_inner)
-            .lru
-            .get(key)
-            .cloned()
+    /// Each key's bytes, if held: one lock for all of them.
+    fn get_all(&self, keys: &[Key]) -> Vec<Option<Bytes>> {
+        let mut entries = self.entries.lock().unwrap_or_else(PoisonError::into_inner);
+        keys.iter()
+            .map(|key| entries.lru.get(key).cloned())
+            .collect()
     }
 
-    /// Keeps `bytes`, dropping the least recently used ranges to make room. A
-    /// range larger than an eighth of the cache is not kept: one scan of a
-    /// huge column must not empty the cache.
-    fn put(&self, key: Key, bytes: Bytes) {
-        let size = bytes.len() as u64;
-        if size > self.capacity / 8 {
-            return;
-        }
+    /// Keeps each range, copied out of the response it came in (a slice would
+    /// keep the whole response alive), dropping the least recently used ranges
+    /// to make room. A range larger than an eighth of the cache is not kept:
+    /// one scan of a huge column must not empty the cache.
+    fn put_all(&self, ranges: impl IntoIterator<Item = (Key, Bytes)>) {
+        let kept: Vec<(Key, Bytes)> = ranges
+            .into_iter()
+            .filter(|(_, bytes)| bytes.len() as u64 <= self.capacity / 8)
+            .map(|(key, bytes)| (key, Bytes::copy_from_slice(&bytes)))
+            .collect();
         let mut entries = self.entries.lock().unwrap_or_else(PoisonError::into_inner);
-        if let Some(old) = entries.lru.put(key, bytes) {
-            entries.resident -= old.len() as u64;
+        for (key, bytes) in kept {
+            let size = bytes.len() as u64;
+            if let Some(old) = entries.lru.put(key, bytes) {
+                entries.resident -= old.len() as u64;
+            }
+            entries.resident += size;
         }
-        entries.resident += size;
         while entries.resident > self.capacity {
             match entries.lru.pop() {
                 Some((_, evicted)) => entries.resident -= evicted.len() as u64,
@@ -208,7 +216,13 @@ struct ScanCounters {
 pub(super) struct CachingReaderFactory {
     store: Arc<dyn ObjectStore>,
     store_url: Arc<str>,
+    /// The store's URL and its client's identity: two clients for one URL
+    /// (two environments, two endpoints) never share entries.
+    store_key: Arc<str>,
     metadata_cache: Arc<FileMetadataCache>,
+    /// Each object's ETag, by path, as the plugin listed it.
+    versions: Arc<HashMap<String, String>>,
+    table: Arc<str>,
 }
 
 impl CachingReaderFactory {
@@ -216,11 +230,18 @@ impl CachingReaderFactory {
         store: Arc<dyn ObjectStore>,
         store_url: &str,
         metadata_cache: Arc<FileMetadataCache>,
+        versions: Arc<HashMap<String, String>>,
+        table: &str,
     ) -> Self {
+        // The shared clients live as long as the process, so their address is theirs.
+        let client = Arc::as_ptr(&store).cast::<()>() as usize;
         Self {
+            store_key: format!("{store_url}@{client:x}").into(),
             store,
             store_url: store_url.into(),
             metadata_cache,
+            versions,
+            table: table.into(),
         }
     }
 }
@@ -236,16 +257,21 @@ impl ParquetFileReaderFactory for CachingReaderFactory {
         let meta = partitioned_file.object_meta.clone();
         let file_metrics =
             ParquetFileMetrics::new(partition_index, meta.location.as_ref(), metrics);
-        let counters = ScanCounters {
+        // Only when the cache is on: zeros would say it missed.
+        let counters = cache().map(|_| ScanCounters {
             hits: MetricBuilder::new(metrics).counter("range_cache_hits", partition_index),
             misses: MetricBuilder::new(metrics).counter("range_cache_misses", partition_index),
             hit_bytes: MetricBuilder::new(metrics)
                 .counter("range_cache_hit_bytes", partition_index),
-        };
+        });
+        let path: Arc<str> = meta.location.as_ref().into();
         Ok(Box::new(CachingReader {
             store: Arc::clone(&self.store),
             store_url: Arc::clone(&self.store_url),
-            path: meta.location.as_ref().into(),
+            store_key: Arc::clone(&self.store_key),
+            e_tag: self.versions.get(&*path).map(|e_tag| e_tag.as_str().into()),
+            path,
+            table: Arc::clone(&self.table),
             meta,
             file_metrics,
             counters,
@@ -259,10 +285,13 @@ impl ParquetFileReaderFactory for CachingReaderFactory {
 struct CachingReader {
     store: Arc<dyn ObjectStore>,
     store_url: Arc<str>,
+    store_key: Arc<str>,
     path: Arc<str>,
+    e_tag: Option<Arc<str>>,
+    table: Arc<str>,
     meta: ObjectMeta,
     file_metrics: ParquetFileMetrics,
-    counters: ScanCounters,
+    counters: Option<ScanCounters>,
     metadata_cache: Arc<FileMetadataCache>,
     metadata_size_hint: Option<usize>,
 }
@@ -270,8 +299,9 @@ struct CachingReader {
 impl CachingReader {
     fn key(&self, range: &Range<u64>) -> Key {
         Key {
-            store: Arc::clone(&self.store_url),
+            store: Arc::clone(&self.store_key),
             path: Arc::clone(&self.path),
+            e_tag: self.e_tag.clone(),
             size: self.meta.size,
             modified_ns: self
                 .meta
@@ -283,59 +313,87 @@ impl CachingReader {
         }
     }
 
+    /// The object, for messages: `s3://bucket/key`.
+    fn object(&self) -> String {
+        format!(
+            "{}/{}",
+            self.store_url.trim_end_matches('/'),
+            self.meta.location
+        )
+    }
+
+    /// A read error, naming the table and the object.
+    fn read_error(&self, error: object_store::Error) -> ParquetError {
+        ParquetError::External(
+            format!("table `{}`: reading {}: {error}", self.table, self.object()).into(),
+        )
+    }
+
     /// `ranges`, each from the cache or, all the missing ones in one call, from the store.
     async fn read(&self, ranges: Vec<Range<u64>>) -> Result<Vec<Bytes>, ParquetError> {
         let total: u64 = ranges.iter().map(|range| range.end - range.start).sum();
         self.file_metrics.bytes_scanned.add(total as usize);
-        let Some(cache) = cache() else {
+        let (Some(cache), Some(counters)) = (cache(), &self.counters) else {
             return self
                 .store
                 .get_ranges(&self.meta.location, &ranges)
                 .await
-                .map_err(|error| ParquetError::External(Box::new(error)));
+                .map_err(|error| self.read_error(error));
         };
-        let mut found: Vec<Option<Bytes>> = ranges
-            .iter()
-            .map(|range| cache.get(&self.key(range)))
-            .collect();
-        let (mut hits, mut hit_bytes) = (0, 0);
-        for bytes in found.iter().flatten() {
-            hits += 1;
-            hit_bytes += bytes.len();
-        }
-        let missing: Vec<Range<u64>> = ranges
-            .iter()
-            .zip(&found)
-            .filter(|(_, found)| found.is_none())
-            .map(|(range, _)| range.clone())
-            .collect();
-        self.counters.hits.add(hits);
-        self.counters.hit_bytes.add(hit_bytes);
+        let keys: Vec<Key> = ranges.iter().map(|range| self.key(range)).collect();
+        let mut found = cache.get_all(&keys);
+        let hits = found.iter().flatten().count();
+        let hit_bytes: usize = found.iter().flatten().map(Bytes::len).sum();
+        counters.hits.add(hits);
+        counters.hit_bytes.add(hit_bytes);
         cache.hits.fetch_add(hits as u64, Ordering::Relaxed);
         cache
             .hit_bytes
             .fetch_add(hit_bytes as u64, Ordering::Relaxed);
-        if !missing.is_empty() {
-            let read = self
-                .store
-                .get_ranges(&self.meta.location, &missing)
-                .await
-                .map_err(|error| ParquetError::External(Box::new(error)))?;
-            let miss_bytes: usize = read.iter().map(Bytes::len).sum();
-            self.counters.misses.add(missing.len());
-            cache
-                .misses
-                .fetch_add(missing.len() as u64, Ordering::Relaxed);
-            cache
-                .miss_bytes
-                .fetch_add(miss_bytes as u64, Ordering::Relaxed);
-            let mut read = missing.iter().zip(read);
-            for slot in found.iter_mut().filter(|slot| slot.is_none()) {
-                let (range, bytes) = read.next().expect("one answer per missing range");
-                cache.put(self.key(range), bytes.clone());
-                *slot = Some(bytes);
+        // Each missing range once, even if asked for twice.
+        let mut missing: Vec<Range<u64>> = Vec::new();
+        for (range, slot) in ranges.iter().zip(&found) {
+            if slot.is_none() && !missing.contains(range) {
+                missing.push(range.clone());
             }
         }
+        if missing.is_empty() {
+            return Ok(found.into_iter().map(Option::unwrap_or_default).collect());
+        }
+        let read = self
+            .store
+            .get_ranges(&self.meta.location, &missing)
+            .await
+            .map_err(|error| self.read_error(error))?;
+        if read.len() != missing.len() {
+            return Err(ParquetError::General(format!(
+                "table `{}`: reading {}: {} ranges asked for, {} answered",
+                self.table,
+                self.object(),
+                missing.len(),
+                read.len()
+            )));
+        }
+        let miss_bytes: usize = read.iter().map(Bytes::len).sum();
+        counters.misses.add(missing.len());
+        cache
+            .misses
+            .fetch_add(missing.len() as u64, Ordering::Relaxed);
+        cache
+            .miss_bytes
+            .fetch_add(miss_bytes as u64, Ordering::Relaxed);
+        for (range, slot) in ranges.iter().zip(found.iter_mut()) {
+            if slot.is_none() {
+                let at = missing.iter().position(|missed| missed == range);
+                *slot = at.map(|at| read[at].clone());
+            }
+        }
+        cache.put_all(
+            missing
+                .iter()
+                .map(|range| self.key(range))
+                .zip(read.iter().cloned()),
+        );
         Ok(found.into_iter().map(Option::unwrap_or_default).collect())
     }
 }
@@ -370,9 +428,9 @@ impl AsyncFileReader for CachingReader {
                 .await
                 .map_err(|error| {
                     ParquetError::General(format!(
-                        "cannot read the footer of {}/{}: {error}",
-                        self.store_url.trim_end_matches('/'),
-                        self.meta.location
+                        "table `{}`: cannot read the footer of {}: {error}",
+                        self.table,
+                        self.object()
                     ))
                 })
         }

@@ -26,7 +26,7 @@ use datafusion::arrow::datatypes::SchemaRef;
 use datafusion::catalog::{Session, TableProvider};
 use datafusion::common::config::ConfigOptions;
 use datafusion::common::tree_node::{Transformed, TreeNode};
-use datafusion::common::{Result, Statistics};
+use datafusion::common::{Constraints, Result, Statistics};
 use datafusion::datasource::physical_plan::{FileScanConfig, FileScanConfigBuilder, ParquetSource};
 use datafusion::datasource::source::DataSourceExec;
 use datafusion::error::DataFusionError;
@@ -58,8 +58,8 @@ pub(crate) struct HostScan {
     environment: Arc<Environment>,
     table: String,
     plugin: String,
-    /// Whether [`Self::streams`] has said why already.
-    said_streamed: std::sync::atomic::AtomicBool,
+    /// The reasons [`Self::streams`] has given already.
+    said_streamed: std::sync::Mutex<std::collections::HashSet<String>>,
 }
 
 impl fmt::Debug for HostScan {
@@ -113,13 +113,20 @@ impl HostScan {
         // Only the settings that differ from DataFusion's defaults, which the
         // plugin starts from: a handful, not the two hundred there are.
         let defaults = default_settings();
-        let config: Vec<(String, String)> = state
-            .config_options()
-            .entries()
-            .into_iter()
-            .filter(|entry| defaults.get(&entry.key) != Some(&entry.value))
-            .filter_map(|entry| Some((entry.key, entry.value?)))
-            .collect();
+        let mut config: Vec<(String, String)> = Vec::new();
+        for entry in state.config_options().entries() {
+            if defaults.get(&entry.key) == Some(&entry.value) {
+                continue;
+            }
+            match entry.value {
+                Some(value) => config.push((entry.key, value)),
+                // A setting cleared here cannot be cleared there by `set`.
+                None => {
+                    let reason = format!("setting `{}` is unset, which cannot be sent", entry.key);
+                    return Ok(self.streams(&reason));
+                }
+            }
+        }
         let request = serde_json::json!({
             "projection": projection,
             "limit": limit,
@@ -147,33 +154,33 @@ impl HostScan {
         let answer = match tokio::runtime::Handle::try_current() {
             Ok(_) => tokio::task::spawn_blocking(call)
                 .await
-                .map_err(|error| DataFusionError::External(Box::new(error)))?,
+                .map_err(|error| self.error(format!("planning its scan stopped: {error}")))?,
             Err(_) => call(),
         };
         let planned = match answer {
             Ok(ScanPlan::Plan(planned)) => planned,
             Ok(ScanPlan::Stream(reason)) => return Ok(self.streams(reason.as_str())),
-            Err(error) => {
-                return Err(DataFusionError::External(
-                    error.message.as_str().to_owned().into(),
-                ));
-            }
+            Err(error) => return Err(self.error(error.message.as_str().to_owned())),
         };
         // Its stores first: decoding a file scan looks its store up.
         let runtime_env = Arc::clone(state.runtime_env());
         for url in planned.stores.iter() {
-            let url = ObjectStoreUrl::parse(url.as_str())?;
-            if let Err(error) = stores::store(&runtime_env, &url, &self.environment) {
+            let store = ObjectStoreUrl::parse(url.as_str())
+                .and_then(|url| stores::store(&runtime_env, &url, &self.environment));
+            if let Err(error) = store {
                 return Ok(self.streams(&error.to_string()));
             }
         }
+        let versions: HashMap<String, String> =
+            serde_json::from_str(planned.versions_json.as_str()).unwrap_or_default();
         let task_ctx = state.task_ctx();
         let decoded = PhysicalPlanNode::decode(planned.plan.as_slice())
             .map_err(|error| DataFusionError::External(Box::new(error)))
             .and_then(|node| {
                 node.try_into_physical_plan(&task_ctx, &DefaultPhysicalExtensionCodec {})
             });
-        let plan = match decoded.and_then(|plan| self.bind(plan, state)) {
+        let versions = Arc::new(versions);
+        let plan = match decoded.and_then(|plan| self.bind(plan, state, &versions)) {
             Ok(plan) => plan,
             Err(error) => {
                 return Ok(self.streams(&format!("the host cannot decode its plan: {error}")));
@@ -182,20 +189,36 @@ impl HostScan {
         Ok(Some(plan))
     }
 
-    /// Says, once per table, why its scans are streamed, and streams this one.
+    /// Says why this scan is streamed (each reason once per table, as a
+    /// warning: the scan is right, but slower than it could be), and streams it.
     fn streams<T>(&self, reason: &str) -> Option<T> {
-        if !self
+        let new = self
             .said_streamed
-            .swap(true, std::sync::atomic::Ordering::Relaxed)
-        {
-            tracing::info!(
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+            .insert(reason.to_owned());
+        if new {
+            tracing::warn!(
                 table = %self.table,
                 plugin = %self.plugin,
                 reason,
-                "the plugin streams this table's scans: the host cannot execute them"
+                "this scan is streamed from the plugin: the host cannot execute it"
             );
         }
         None
+    }
+
+    /// An error of this table's scan, naming the table and its plugin (once).
+    fn error(&self, message: String) -> DataFusionError {
+        let named = format!("table `{}`", self.table);
+        // External, as an error the plugin's stream returns: a source's fault,
+        // not the query's (front ends answer 502, not 400).
+        let message = if message.contains(&named) {
+            message
+        } else {
+            format!("{named} (plugin `{}`): {message}", self.plugin)
+        };
+        DataFusionError::External(message.into())
     }
 
     /// Gives each file scan of `plan` its object store, built from the
@@ -205,6 +228,7 @@ impl HostScan {
         &self,
         plan: Arc<dyn ExecutionPlan>,
         state: &dyn Session,
+        versions: &Arc<HashMap<String, String>>,
     ) -> Result<Arc<dyn ExecutionPlan>> {
         let runtime_env = Arc::clone(state.runtime_env());
         plan.transform_up(|node| {
@@ -222,6 +246,8 @@ impl HostScan {
                 store,
                 files.object_store_url.as_str(),
                 runtime_env.cache_manager.get_file_metadata_cache(),
+                Arc::clone(versions),
+                &self.table,
             );
             let parquet = parquet
                 .clone()
@@ -255,8 +281,12 @@ impl TableProvider for HostScan {
         SchemaRef::clone(&self.schema)
     }
 
+    fn constraints(&self) -> Option<&Constraints> {
+        self.streamed.constraints()
+    }
+
     fn table_type(&self) -> TableType {
-        TableType::Base
+        self.streamed.table_type()
     }
 
     async fn scan(
