@@ -53,6 +53,8 @@ fn things(n: i64) -> Vec<Thing> {
 enum Kind {
     Csv,
     S3Parquet,
+    /// `parquet`: a local file, declared as a `file://` URL.
+    Parquet,
     HttpApi,
 }
 
@@ -119,6 +121,18 @@ async fn serve(kind: Kind, rows: Option<&[Thing]>) -> Served {
                 spec,
                 env,
                 _keep: vec![Box::new(server), Box::new(data)],
+            }
+        }
+        Kind::Parquet => {
+            if let Some(rows) = rows {
+                let batch = Thing::to_record_batch(rows).unwrap();
+                write_parquet(&data.path().join("things.parquet"), &batch);
+            }
+            let location = format!("file://{}", data.path().join("things.parquet").display());
+            Served {
+                spec: spec_with("parquet", &[("location", &location)]),
+                env,
+                _keep: vec![Box::new(data)],
             }
         }
         Kind::HttpApi => {
@@ -298,6 +312,28 @@ async fn csv_conforms() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn s3_parquet_conforms() {
     conforms(Kind::S3Parquet).await;
+}
+
+/// Local Parquet, through the same plugin as S3, executed by the host.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn local_parquet_conforms() {
+    conforms(Kind::Parquet).await;
+    // With no S3 at all: the environment has none, and the host reads the file.
+    let served = serve(Kind::Parquet, Some(&things(3))).await;
+    assert!(served.env.s3.is_none());
+    let ctx = session_for(&served.spec, &served.env).await.unwrap();
+    let plan = crate::support::query(&ctx, "EXPLAIN SELECT sum(id) FROM conformance.things")
+        .await
+        .unwrap();
+    let plan = datafusion::arrow::util::pretty::pretty_format_batches(&plan)
+        .unwrap()
+        .to_string();
+    assert!(
+        plan.contains("DataSourceExec")
+            && plan.contains("things.parquet")
+            && !plan.contains("CodelakePluginExec"),
+        "the host executes the local scan:\n{plan}"
+    );
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -195,22 +195,26 @@ fn undeclared(args: &NewTableArgs, from: &str) -> Result<TableSpec, CliError> {
 
 fn guess_source(from: &str) -> Option<String> {
     let lower = from.to_ascii_lowercase();
-    let kind =
-        if lower.starts_with("s3://") && (lower.ends_with(".parquet") || lower.ends_with('/')) {
-            "s3-parquet"
-        } else if lower.starts_with("http://") || lower.starts_with("https://") {
-            "http-api"
-        } else if [".csv", ".tsv", ".txt", ".tbl"]
-            .iter()
-            .any(|extension| lower.ends_with(extension))
-        {
-            "csv"
-        } else if lower.starts_with('/') && !Path::new(from).exists() {
-            // A path on the environment's HTTP base URL.
-            "http-api"
-        } else {
-            return None;
-        };
+    let kind = if lower.starts_with("s3://")
+        && (lower.ends_with(".parquet") || lower.ends_with('/'))
+    {
+        "s3-parquet"
+    } else if lower.starts_with("http://") || lower.starts_with("https://") {
+        "http-api"
+    } else if lower.ends_with(".parquet") || (lower.ends_with('/') && Path::new(from).is_dir()) {
+        // A local Parquet file, or a directory of them.
+        "parquet"
+    } else if [".csv", ".tsv", ".txt", ".tbl"]
+        .iter()
+        .any(|extension| lower.ends_with(extension))
+    {
+        "csv"
+    } else if lower.starts_with('/') && !Path::new(from).exists() {
+        // A path on the environment's HTTP base URL.
+        "http-api"
+    } else {
+        return None;
+    };
     Some(kind.to_owned())
 }
 

@@ -15,7 +15,7 @@ use std::sync::Arc;
 use std::time::Instant;
 
 use anyhow::Context as _;
-use catalog_core::source::{CsvOptions, S3ParquetOptions, SourceOptions};
+use catalog_core::source::{CsvOptions, ParquetOptions, S3ParquetOptions, SourceOptions};
 use catalog_core::{Environment, TableSpec};
 use datafusion::arrow::array::RecordBatch;
 use datafusion::arrow::compute::cast;
@@ -280,6 +280,29 @@ impl Target {
                 return Ok(Self::File(csv.location.clone(), path, csv));
             }
             SourceOptions::S3Parquet(S3ParquetOptions { location, .. }) => location,
+            // Local Parquet: written through object_store's local file system,
+            // as S3 objects are through the S3 client.
+            SourceOptions::Parquet(ParquetOptions { location, .. }) => {
+                let mut path = env.local_path(&location);
+                if location.ends_with('/') {
+                    path.push("part-0.parquet");
+                }
+                let parent = path.parent().unwrap_or(&env.data_dir).to_path_buf();
+                std::fs::create_dir_all(&parent)
+                    .with_context(|| format!("cannot create {}", parent.display()))?;
+                let object = ObjectPath::from_absolute_path(&path).with_context(|| {
+                    format!(
+                        "table `{}`: `{location}` is not a path",
+                        spec.qualified_name()
+                    )
+                })?;
+                return Ok(Self::S3 {
+                    store: Arc::new(object_store::local::LocalFileSystem::new()),
+                    path: object,
+                    location: path.display().to_string(),
+                    spool: parent,
+                });
+            }
             other => anyhow::bail!(
                 "table `{}`: source `{}` is not seeded",
                 spec.qualified_name(),

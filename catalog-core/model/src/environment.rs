@@ -61,6 +61,18 @@ impl Environment {
         }
     }
 
+    /// Where a local `location` (a `csv` or `parquet` table's) is: an absolute
+    /// path or `file://` URL as written, a relative one under the data directory.
+    pub fn local_path(&self, location: &str) -> PathBuf {
+        let location = location.strip_prefix("file://").unwrap_or(location);
+        let path = std::path::Path::new(location);
+        if path.is_absolute() {
+            path.to_path_buf()
+        } else {
+            self.data_dir.join(path)
+        }
+    }
+
     /// The credential held in variable `name`: the environment's own, else the process's.
     pub fn secret(&self, name: &str) -> Option<Secret> {
         self.secrets

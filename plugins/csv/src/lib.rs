@@ -448,13 +448,7 @@ fn modified(path: &Path) -> Option<i64> {
 
 /// A relative location lives under the environment's data directory.
 fn resolve(location: &str, env: &Environment) -> PathBuf {
-    let location = location.strip_prefix("file://").unwrap_or(location);
-    let path = Path::new(location);
-    if path.is_absolute() {
-        path.to_path_buf()
-    } else {
-        env.data_dir.join(path)
-    }
+    env.local_path(location)
 }
 
 /// The declared fields, in the order the file's header names them. Columns the

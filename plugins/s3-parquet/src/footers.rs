@@ -12,7 +12,7 @@ use codelake_plugin_sdk::datafusion::parquet::file::metadata::ParquetMetaData;
 use futures::StreamExt;
 use object_store::{ObjectMeta, ObjectStore};
 
-use crate::{S3Error, bucket_and_key, objects};
+use crate::{S3Error, objects};
 
 /// A scan's error, with the object at fault named when the Parquet reader
 /// failed (its errors, a corrupt footer say, never say which object it was
@@ -20,7 +20,7 @@ use crate::{S3Error, bucket_and_key, objects};
 /// cast, or nulls where a column is missing). Only on this error path are the
 /// footers read again.
 pub(super) async fn explain(
-    store: Arc<object_store::aws::AmazonS3>,
+    store: Arc<dyn ObjectStore>,
     location: &str,
     key: &str,
     declared: &Schema,
@@ -34,19 +34,16 @@ pub(super) async fn explain(
     if !(corrupt || mismatch) {
         return error;
     }
-    let store: Arc<dyn ObjectStore> = store;
     let Ok(listed) = objects(&store, key, location).await else {
         return error;
     };
-    let bucket = bucket_and_key(location)
-        .map(|(bucket, _)| bucket.to_owned())
-        .unwrap_or_default();
+    let base = crate::base_of(location);
     // As `inspect` reads them: at most `MAX_FOOTERS`, the newest first after the first.
     let mut footers = futures::stream::iter(footers_to_read(&listed))
         .map(|object| {
-            let name = format!("s3://{bucket}/{}", object.location);
+            let name = format!("{base}/{}", object.location);
             futures::FutureExt::map(
-                footer(Arc::clone(&store), object, bucket.clone()),
+                footer(Arc::clone(&store), object, base.clone()),
                 move |read| read.map(|(_, schema)| (name, schema)),
             )
         })
@@ -150,11 +147,11 @@ pub(super) fn partition_type(listed: &[ObjectMeta], name: &str) -> DataType {
 pub(super) async fn footer(
     store: Arc<dyn ObjectStore>,
     object: ObjectMeta,
-    bucket: String,
+    base: String,
 ) -> std::result::Result<(Arc<ParquetMetaData>, Schema), S3Error> {
     // Parquet's errors and DataFusion's wrapping of them each say "Parquet error".
     let unreadable = |error: &dyn std::fmt::Display| S3Error::NotParquet {
-        object: format!("s3://{bucket}/{}", object.location),
+        object: format!("{base}/{}", object.location),
         reason: error.to_string().replace("Parquet error: ", ""),
     };
     // Reaching the object is the store's business; only what it holds can be corrupt.
@@ -163,7 +160,7 @@ pub(super) async fn footer(
         .await
         .map_err(|error| match error {
             DataFusionError::ObjectStore(error) => S3Error::Store {
-                location: format!("s3://{bucket}/{}", object.location),
+                location: format!("{base}/{}", object.location),
                 error: *error,
             },
             error => unreadable(&error),

@@ -1,10 +1,14 @@
-//! The `s3-parquet` source plugin: Parquet objects on any S3-compatible store.
+//! The `s3-parquet` source plugin: Parquet objects on any S3-compatible store
+//! (`source = "s3-parquet"`), and Parquet files on the local disk
+//! (`source = "parquet"`).
 //!
 //! The table is DataFusion's own listing table over Parquet, so projection,
-//! filter and limit push-down and row-group and page pruning are DataFusion's.
-//! `location` is one object (`s3://bucket/tpch/part.parquet`) or a prefix
-//! ending in `/` (every `.parquet` object under it). Columns are matched by
-//! name with the declared schema.
+//! filter and limit push-down and row-group and page pruning are DataFusion's;
+//! the host executes its scans (`HOST_EXECUTES`). `location` is one object
+//! (`s3://bucket/tpch/part.parquet`, `tpch/part.parquet` under the data
+//! directory, `file:///data/part.parquet`) or a prefix or directory ending in
+//! `/` (every `.parquet` file under it). Columns are matched by name with the
+//! declared schema.
 //!
 //! The S3 store is built from the environment's [`S3Settings`] and registered
 //! in the plugin's own runtime environment, which the SDK uses for planning and
@@ -18,7 +22,7 @@ use std::sync::Arc;
 
 use async_trait::async_trait;
 use codelake_plugin_sdk::catalog_core::inspect::{Drift, InspectRequest, Inspection, LiveColumn};
-use codelake_plugin_sdk::catalog_core::source::S3ParquetOptions;
+use codelake_plugin_sdk::catalog_core::source::{ParquetOptions, S3ParquetOptions, SourceOptions};
 use codelake_plugin_sdk::catalog_core::{Environment, S3Settings};
 use codelake_plugin_sdk::datafusion::arrow::datatypes::{Schema, SchemaRef};
 use codelake_plugin_sdk::datafusion::catalog::{Session, TableProvider};
@@ -28,7 +32,7 @@ use codelake_plugin_sdk::datafusion::datasource::listing::{
     ListingOptions, ListingTable, ListingTableConfig, ListingTableUrl,
 };
 use codelake_plugin_sdk::datafusion::execution::object_store::ObjectStoreUrl;
-use codelake_plugin_sdk::datafusion::execution::runtime_env::RuntimeEnvBuilder;
+use codelake_plugin_sdk::datafusion::execution::runtime_env::{RuntimeEnv, RuntimeEnvBuilder};
 use codelake_plugin_sdk::datafusion::logical_expr::{Expr, TableProviderFilterPushDown, TableType};
 use codelake_plugin_sdk::datafusion::physical_plan::ExecutionPlan;
 use codelake_plugin_sdk::{Built, Source, TableSource, export_source};
@@ -51,6 +55,9 @@ pub enum S3Error {
         /// Why.
         source: DataFusionError,
     },
+    /// A local path that is not UTF-8, which a URL cannot hold.
+    #[error("`{}` is not UTF-8: rename it, or move the data", .0.display())]
+    NotUtf8(std::path::PathBuf),
     /// The location names no bucket.
     #[error("`location = \"{0}\"` names no bucket")]
     NoBucket(String),
@@ -103,13 +110,34 @@ pub enum S3Error {
     DataFusion(#[from] DataFusionError),
 }
 
-/// Reads `s3-parquet` tables.
+/// The options of the two kinds this plugin serves.
+#[derive(Debug)]
+pub enum ParquetKinds {
+    /// `source = "s3-parquet"`: objects on S3.
+    S3(S3ParquetOptions),
+    /// `source = "parquet"`: files on the local disk.
+    Local(ParquetOptions),
+}
+
+impl TryFrom<SourceOptions> for ParquetKinds {
+    type Error = SourceOptions;
+
+    fn try_from(options: SourceOptions) -> std::result::Result<Self, SourceOptions> {
+        match options {
+            SourceOptions::S3Parquet(options) => Ok(Self::S3(options)),
+            SourceOptions::Parquet(options) => Ok(Self::Local(options)),
+            other => Err(other),
+        }
+    }
+}
+
+/// Reads `s3-parquet` and `parquet` tables.
 pub struct S3Parquet;
 
 impl Source for S3Parquet {
     const NAME: &'static str = "s3-parquet";
-    const KINDS: &'static [&'static str] = &["s3-parquet"];
-    type Options = S3ParquetOptions;
+    const KINDS: &'static [&'static str] = &["s3-parquet", "parquet"];
+    type Options = ParquetKinds;
     type Error = S3Error;
     /// Its scans are DataFusion's Parquet scans: the host executes them.
     const HOST_EXECUTES: bool = true;
@@ -128,17 +156,16 @@ impl Source for S3Parquet {
 
     /// The listing table, and the runtime environment holding its bucket's store.
     fn build(
-        table: &TableSource<'_, S3ParquetOptions>,
+        table: &TableSource<'_, ParquetKinds>,
         env: &Environment,
     ) -> std::result::Result<Built, S3Error> {
         let spec = table.spec;
-        let location = &env.s3_location(&table.options.location);
+        let (location, partitions) = &target(table.options, env)?;
         let url = ListingTableUrl::parse(location).map_err(|source| S3Error::Location {
             location: location.clone(),
             source,
         })?;
         // Hive-style partition columns come from the path, the others from the files.
-        let partitions = &table.options.partitions;
         if !partitions.is_empty() && !location.ends_with('/') {
             return Err(S3Error::PartitionsNeedPrefix(location.clone()));
         }
@@ -178,68 +205,68 @@ impl Source for S3Parquet {
             .with_listing_options(options)
             .with_schema(Arc::new(file_schema));
         let listing = ListingTable::try_new(config)?;
-        let (bucket, key) = bucket_and_key(location)?;
-        let s3 = settings(env, location)?;
-        let endpoint = s3.endpoint.clone().unwrap_or_else(|| "AWS".to_owned());
-        let request_timeout = s3.request_timeout();
-        let store = shared_store(bucket, s3)?;
-        // The plugin's own runtime environment, which has the bucket's store:
-        // the host's cannot cross the FFI boundary.
-        let runtime_env = RuntimeEnvBuilder::new().build_arc()?;
-        let url = ObjectStoreUrl::parse(format!("s3://{bucket}"))?;
-        runtime_env.register_object_store(url.as_ref(), Arc::clone(&store) as Arc<dyn ObjectStore>);
+        let place = place(env, location)?;
         let provider = Arc::new(S3Table {
             listing,
-            store: Arc::clone(&store) as Arc<dyn ObjectStore>,
+            store: Arc::clone(&place.store),
             location: location.to_owned(),
-            key: key.to_owned(),
+            key: place.key.clone(),
         });
-        let (location, key) = (location.clone(), key.to_owned());
         let check = FileCheck {
-            store: Arc::clone(&store) as Arc<dyn ObjectStore>,
-            bucket: bucket.to_owned(),
+            store: Arc::clone(&place.store),
+            base: place.base.clone(),
             declared: Arc::clone(&declared_in_files),
             checked: Arc::default(),
         };
-        // The bucket the environment reads, which may not be the declared one.
-        Ok(Built::provider(provider)
+        let (location, key, store) = (location.clone(), place.key.clone(), place.store);
+        let timeout = place.s3.map(|s3| {
+            let endpoint = s3.endpoint.clone().unwrap_or_else(|| "AWS".to_owned());
+            (endpoint, s3.request_timeout())
+        });
+        let mut built = Built::provider(provider)
             .checking_files(move |objects| Box::pin(check.clone().run(objects)))
-            .with_runtime_env(runtime_env)
-            .reading(location.clone())
-            .explaining(move |error| {
-                let (store, location, key) = (Arc::clone(&store), location.clone(), key.clone());
-                let declared = Arc::clone(&declared_in_files);
-                let rust_type = rust_type.clone();
-                if timed_out(&error) {
-                    return Box::pin(std::future::ready(DataFusionError::Execution(format!(
-                        "the S3 endpoint {endpoint} did not answer within {request_timeout:?}, \
+            // The bucket the environment reads, which may not be the declared one.
+            .reading(location.clone());
+        if let Some(runtime_env) = place.runtime_env {
+            built = built.with_runtime_env(runtime_env);
+        }
+        Ok(built.explaining(move |error| {
+            let (store, location, key) = (Arc::clone(&store), location.clone(), key.clone());
+            let declared = Arc::clone(&declared_in_files);
+            let rust_type = rust_type.clone();
+            if let Some((endpoint, request_timeout)) = &timeout
+                && timed_out(&error)
+            {
+                return Box::pin(std::future::ready(DataFusionError::Execution(format!(
+                    "the S3 endpoint {endpoint} did not answer within {request_timeout:?}, \
                          the environment's S3 request timeout; check that it is up, or raise the \
                          timeout if it is only slow"
-                    ))));
-                }
-                Box::pin(async move {
-                    explain(store, &location, &key, &declared, &rust_type, error).await
-                })
-            }))
+                ))));
+            }
+            Box::pin(
+                async move { explain(store, &location, &key, &declared, &rust_type, error).await },
+            )
+        }))
     }
 
     /// Reads the footer of every object: the first one's schema is the live
     /// schema, each other one that differs is named, and null counts come from
     /// the row groups' statistics, so they are exact for the whole table.
     async fn inspect(
-        table: &TableSource<'_, S3ParquetOptions>,
+        table: &TableSource<'_, ParquetKinds>,
         env: &Environment,
         _request: &InspectRequest,
     ) -> std::result::Result<Inspection, S3Error> {
         let spec = table.spec;
-        let location = &env.s3_location(&table.options.location);
-        let (bucket, key) = bucket_and_key(location)?;
-        let store: Arc<dyn ObjectStore> = shared_store(bucket, settings(env, location)?)?;
-        let listed = objects(&store, key, location).await?;
+        let (location, partitions) = &target(table.options, env)?;
+        let Place {
+            store, base, key, ..
+        } = place(env, location)?;
+        let listed = objects(&store, &key, location).await?;
         let objects = footers_to_read(&listed);
         // Owned values: a stream of futures borrowing from here would not be `Send`.
         let footers: Vec<_> = futures::stream::iter(objects.clone())
-            .map(|object| footer(Arc::clone(&store), object, bucket.to_owned()))
+            .map(|object| footer(Arc::clone(&store), object, base.clone()))
             .buffered(8)
             .collect()
             .await;
@@ -250,7 +277,7 @@ impl Source for S3Parquet {
         // The newest object of all, footer read or not.
         if let Some(newest) = listed.iter().max_by_key(|object| object.last_modified) {
             inspection.newest_modified = Some(newest.last_modified.timestamp());
-            inspection.newest_object = Some(format!("s3://{bucket}/{}", newest.location));
+            inspection.newest_object = Some(format!("{base}/{}", newest.location));
         }
         let mut first: Option<Schema> = None;
         for (object, footer) in objects.iter().zip(footers) {
@@ -272,7 +299,7 @@ impl Source for S3Parquet {
                 Some(first) => {
                     if let Some(message) = differs(first, &schema) {
                         inspection.problems.push(Drift::ObjectDiffers {
-                            object: format!("s3://{bucket}/{}", object.location),
+                            object: format!("{base}/{}", object.location),
                             message,
                         });
                     }
@@ -289,7 +316,7 @@ impl Source for S3Parquet {
         }
         // Hive partition columns live in the paths: typed as declared, or, for
         // `new-table`, `Int64` when every value is a number and `Utf8` otherwise.
-        for name in &table.options.partitions {
+        for name in partitions {
             let data_type = match spec.column(name) {
                 Some(declared) => declared.ty.to_arrow(),
                 None => partition_type(&listed, name),
@@ -308,7 +335,8 @@ impl Source for S3Parquet {
 #[derive(Clone)]
 struct FileCheck {
     store: Arc<dyn ObjectStore>,
-    bucket: String,
+    /// What object names start with: `s3://bucket` or `file://`.
+    base: String,
     declared: SchemaRef,
     /// The objects already found readable: path, size, modification time.
     checked: Arc<std::sync::Mutex<std::collections::HashSet<(String, u64, i64)>>>,
@@ -335,7 +363,7 @@ impl FileCheck {
         };
         let mut footers = futures::stream::iter(unchecked)
             .map(|object| {
-                let read = footer(Arc::clone(&self.store), object.clone(), self.bucket.clone());
+                let read = footer(Arc::clone(&self.store), object.clone(), self.base.clone());
                 async move { (object, read.await) }
             })
             .buffer_unordered(8);
@@ -344,7 +372,7 @@ impl FileCheck {
             if let Some(difference) = footers::undeclared(&self.declared, &schema) {
                 return Err(format!(
                     "s3://{}/{} {difference}",
-                    self.bucket, object.location
+                    self.base, object.location
                 ));
             }
             self.checked
@@ -394,6 +422,12 @@ async fn objects(
 /// bucket (a missing bucket answers like a missing object); otherwise `what`.
 /// Probed only on this error path, so a table that reads costs nothing more.
 async fn not_found(store: &dyn ObjectStore, location: &str, what: &str) -> S3Error {
+    if location.starts_with("file://") {
+        return S3Error::NotFound {
+            message: format!("{what}; write the data or fix `location`"),
+            bucket_missing: false,
+        };
+    }
     let bucket = bucket_and_key(location)
         .map(|(bucket, _)| bucket)
         .unwrap_or_default();
@@ -473,6 +507,82 @@ fn store_hint(error: &object_store::Error) -> &'static str {
 
 export_source!(S3Parquet);
 
+/// Where a table's objects are, and how to reach them.
+struct Place {
+    store: Arc<dyn ObjectStore>,
+    /// What object names start with: `s3://bucket` or `file://`.
+    base: String,
+    /// The object, or the prefix, in the store.
+    key: String,
+    /// The runtime environment holding the store, for S3 (the local file
+    /// system is in every runtime environment).
+    runtime_env: Option<Arc<RuntimeEnv>>,
+    /// The environment's S3 settings, for S3.
+    s3: Option<S3Settings>,
+}
+
+/// Where a table reads, in this environment, as a URL (`s3://…` or
+/// `file:///…`), and its partition columns.
+fn target(
+    options: &ParquetKinds,
+    env: &Environment,
+) -> std::result::Result<(String, Vec<String>), S3Error> {
+    match options {
+        ParquetKinds::S3(options) => Ok((
+            env.s3_location(&options.location),
+            options.partitions.clone(),
+        )),
+        ParquetKinds::Local(options) => {
+            let path = env.local_path(&options.location);
+            let path = path
+                .to_str()
+                .ok_or_else(|| S3Error::NotUtf8(path.clone()))?;
+            let slash = if options.location.ends_with('/') && !path.ends_with('/') {
+                "/"
+            } else {
+                ""
+            };
+            Ok((format!("file://{path}{slash}"), options.partitions.clone()))
+        }
+    }
+}
+
+/// The store, names and key of `location` (from [`target`]).
+fn place(env: &Environment, location: &str) -> std::result::Result<Place, S3Error> {
+    if let Some(path) = location.strip_prefix("file://") {
+        return Ok(Place {
+            store: Arc::new(object_store::local::LocalFileSystem::new()),
+            base: "file://".to_owned(),
+            key: path.trim_start_matches('/').to_owned(),
+            runtime_env: None,
+            s3: None,
+        });
+    }
+    let (bucket, key) = bucket_and_key(location)?;
+    let s3 = settings(env, location)?;
+    let store: Arc<dyn ObjectStore> = shared_store(bucket, s3)?;
+    // The plugin's own runtime environment, which has the bucket's store:
+    // the host's cannot cross the FFI boundary.
+    let runtime_env = RuntimeEnvBuilder::new().build_arc()?;
+    let url = ObjectStoreUrl::parse(format!("s3://{bucket}"))?;
+    runtime_env.register_object_store(url.as_ref(), Arc::clone(&store));
+    Ok(Place {
+        store,
+        base: format!("s3://{bucket}"),
+        key: key.to_owned(),
+        runtime_env: Some(runtime_env),
+        s3: Some(s3.clone()),
+    })
+}
+
+/// What the names of `location`'s objects start with.
+fn base_of(location: &str) -> String {
+    match bucket_and_key(location) {
+        Ok((bucket, _)) => format!("s3://{bucket}"),
+        Err(_) => "file://".to_owned(),
+    }
+}
+
 /// `s3://bucket/key` → (`bucket`, `key`).
 fn bucket_and_key(location: &str) -> std::result::Result<(&str, &str), S3Error> {
     location
@@ -529,10 +639,8 @@ impl S3Table {
                 .iter()
                 .find(|object| object.size == 0 && object.location.as_ref().ends_with(".parquet"));
             if let Some(object) = zero {
-                let bucket = bucket_and_key(&self.location)
-                    .map(|(bucket, _)| bucket)
-                    .unwrap_or_default();
-                return Err(empty(&format!("s3://{bucket}/{}", object.location)));
+                let base = base_of(&self.location);
+                return Err(empty(&format!("{base}/{}", object.location)));
             }
         } else {
             match self.store.head(&ObjectPath::from(self.key.as_str())).await {

@@ -7,6 +7,9 @@
 //!   the local environment running for `DATA_DIR` (`codelake local up`);
 //! - `codelake-streamed`: the same, with every scan streamed from its plugin
 //!   (`PluginSet::streaming_only`), the path of a scan the host cannot execute;
+//! - `codelake-local`: the same catalog with each `s3-parquet` table declared as
+//!   a `parquet` table over the S3 server's own files on disk, the files DuckDB
+//!   and Polars read: the headline comparison, with no S3 protocol on either side;
 //! - `datafusion`: DataFusion's native listing tables over the same files, on
 //!   local disk (the S3 server's own files), with the catalog's declared schemas;
 //! - `datafusion-s3`: the same native tables read from the same S3 server, so
@@ -57,7 +60,7 @@ fn main() -> anyhow::Result<()> {
     let mut args = std::env::args().skip(1);
     let (Some(engine), Some(data_dir)) = (args.next(), args.next()) else {
         bail!(
-            "usage: codelake-bench-engine codelake|codelake-streamed|datafusion|datafusion-s3 DATA_DIR [CATALOG_JSON] \
+            "usage: codelake-bench-engine codelake|codelake-streamed|codelake-local|datafusion|datafusion-s3 DATA_DIR [CATALOG_JSON] \
              (run by `cargo xtask bench`)"
         );
     };
@@ -141,8 +144,13 @@ async fn session(
     })?;
     let env = local.environment();
     match engine {
-        "codelake" | "codelake-streamed" => {
+        "codelake" | "codelake-streamed" | "codelake-local" => {
             let ctx = Arc::new(ctx);
+            let catalog: Vec<TableSpec> = if engine == "codelake-local" {
+                catalog.iter().map(|spec| on_disk(spec, data_dir)).collect()
+            } else {
+                catalog.to_vec()
+            };
             let mut plugins = PluginSet::load_dir(&default_plugin_dir())?;
             if engine == "codelake-streamed" {
                 plugins = plugins.streaming_only();
@@ -180,8 +188,43 @@ async fn session(
             Ok(Arc::new(ctx))
         }
         other => bail!(
-            "unknown engine `{other}`: codelake, codelake-streamed, datafusion or datafusion-s3"
+            "unknown engine `{other}`: codelake, codelake-streamed, codelake-local, datafusion or datafusion-s3"
         ),
+    }
+}
+
+/// `spec`, an `s3-parquet` table, as a `parquet` table over the local S3
+/// server's file of the same object; any other table as it is.
+fn on_disk(spec: &TableSpec, data_dir: &Path) -> TableSpec {
+    let Ok(SourceOptions::S3Parquet(S3ParquetOptions {
+        location,
+        partitions,
+        ..
+    })) = spec.source_options()
+    else {
+        return spec.clone();
+    };
+    let Some(key) = location.strip_prefix("s3://") else {
+        return spec.clone();
+    };
+    let mut path = s3_root(data_dir).join(key).display().to_string();
+    if key.ends_with('/') && !path.ends_with('/') {
+        path.push('/');
+    }
+    let mut options = vec![catalog_core::SourceOption {
+        key: "location".into(),
+        value: path.into(),
+    }];
+    if !partitions.is_empty() {
+        options.push(catalog_core::SourceOption {
+            key: "partitions".into(),
+            value: partitions.join(",").into(),
+        });
+    }
+    TableSpec {
+        source: "parquet".into(),
+        options: options.into(),
+        ..spec.clone()
     }
 }
 

@@ -29,6 +29,9 @@ pub enum EngineKind {
     /// The same, with every scan streamed from its plugin across the FFI
     /// boundary (the path of a scan the host cannot execute).
     CodelakeStreamed,
+    /// The library in-process, its Parquet tables declared as local `parquet`
+    /// tables over the files DuckDB and Polars read: no S3 on either side.
+    CodelakeLocal,
     /// `codelake sql` as a new process each run, over the local S3.
     CodelakeCli,
     /// DataFusion's native listing tables, over the same S3 server.
@@ -42,9 +45,10 @@ pub enum EngineKind {
 }
 
 impl EngineKind {
-    pub const ALL: [Self; 7] = [
+    pub const ALL: [Self; 8] = [
         Self::Codelake,
         Self::CodelakeStreamed,
+        Self::CodelakeLocal,
         Self::CodelakeCli,
         Self::DataFusionS3,
         Self::DataFusion,
@@ -57,6 +61,7 @@ impl EngineKind {
         match self {
             Self::Codelake => "codelake",
             Self::CodelakeStreamed => "codelake-streamed",
+            Self::CodelakeLocal => "codelake-local",
             Self::CodelakeCli => "codelake-cli",
             Self::DataFusionS3 => "datafusion-s3",
             Self::DataFusion => "datafusion",
@@ -73,6 +78,9 @@ impl EngineKind {
             }
             Self::CodelakeStreamed => {
                 "codelake in-process as above, with every scan streamed from its plugin across the FFI boundary (the fall-back path)"
+            }
+            Self::CodelakeLocal => {
+                "codelake in-process, its Parquet tables declared as local `parquet` tables over the same files on disk that DuckDB and Polars read"
             }
             Self::CodelakeCli => {
                 "`codelake sql -f csv QUERY`, a new process each run (start-up, plugin loading and output included), over the local S3 server"
@@ -203,6 +211,7 @@ impl Engine {
         let (backend, version) = match kind {
             EngineKind::Codelake
             | EngineKind::CodelakeStreamed
+            | EngineKind::CodelakeLocal
             | EngineKind::DataFusion
             | EngineKind::DataFusionS3 => {
                 let binary = setup.codelake.with_file_name(format!(

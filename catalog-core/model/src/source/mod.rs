@@ -12,8 +12,8 @@
 mod options;
 
 pub use options::{
-    CsvOptions, FunctionOptions, HttpApiOptions, HttpAuth, Pagination, S3ParquetOptions,
-    SourceOptions,
+    CsvOptions, FunctionOptions, HttpApiOptions, HttpAuth, Pagination, ParquetOptions,
+    S3ParquetOptions, SourceOptions,
 };
 
 /// A source kind and the options it accepts.
@@ -205,6 +205,25 @@ pub const SOURCES: &[SourceDef] = &[
                 OptionValue::Columns,
                 None,
                 "With a prefix: the declared columns read from Hive-style `column=value` directories, outermost first.",
+            ),
+        ],
+    },
+    SourceDef {
+        kind: "parquet",
+        target: "location",
+        unreachable: Some("check `location` and the environment's data directory"),
+        doc: "Parquet files on the local disk, no S3 needed: one file, or a directory with Hive-style partitions.",
+        options: &[
+            required(
+                "location",
+                OptionValue::FilePath,
+                "The file, or a directory ending in `/` (every `.parquet` file under it), absolute or relative to the environment's data directory; `file://` allowed.",
+            ),
+            optional(
+                "partitions",
+                OptionValue::Columns,
+                None,
+                "With a directory: the declared columns read from Hive-style `column=value` directories, outermost first.",
             ),
         ],
     },

@@ -31,6 +31,8 @@ use crate::{Error, TableSpec};
 pub enum SourceOptions {
     /// `source = "s3-parquet"`.
     S3Parquet(S3ParquetOptions),
+    /// `source = "parquet"`.
+    Parquet(ParquetOptions),
     /// `source = "csv"`.
     Csv(CsvOptions),
     /// `source = "http-api"`.
@@ -44,6 +46,17 @@ pub enum SourceOptions {
 #[non_exhaustive]
 pub struct S3ParquetOptions {
     /// `s3://bucket/key`, or a prefix ending in `/`.
+    pub location: String,
+    /// Hive-style partition columns, outermost first; empty when not partitioned.
+    pub partitions: Vec<String>,
+}
+
+/// The options of a `parquet` table: Parquet files on the local disk.
+#[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct ParquetOptions {
+    /// The file, or a directory ending in `/`, absolute or relative to the
+    /// environment's data directory (`file://` allowed).
     pub location: String,
     /// Hive-style partition columns, outermost first; empty when not partitioned.
     pub partitions: Vec<String>,
@@ -132,6 +145,10 @@ impl SourceOptions {
                 location: values.text("location"),
                 partitions: values.columns("partitions"),
             }),
+            "parquet" => Self::Parquet(ParquetOptions {
+                location: values.text("location"),
+                partitions: values.columns("partitions"),
+            }),
             "csv" => Self::Csv(CsvOptions {
                 location: values.text("location"),
                 delimiter: values.char("delimiter"),
@@ -172,6 +189,7 @@ impl SourceOptions {
     pub fn kind(&self) -> &'static str {
         match self {
             Self::S3Parquet(_) => "s3-parquet",
+            Self::Parquet(_) => "parquet",
             Self::Csv(_) => "csv",
             Self::HttpApi(_) => "http-api",
             Self::Function(_) => "function",
@@ -183,6 +201,7 @@ impl SourceOptions {
     pub fn location(&self) -> Option<&str> {
         match self {
             Self::S3Parquet(options) => Some(&options.location),
+            Self::Parquet(options) => Some(&options.location),
             Self::Csv(options) => Some(&options.location),
             Self::HttpApi(options) => Some(&options.url),
             Self::Function(_) => None,
@@ -216,6 +235,7 @@ macro_rules! kind_options {
 
 kind_options![
     S3Parquet(S3ParquetOptions),
+    Parquet(ParquetOptions),
     Csv(CsvOptions),
     HttpApi(HttpApiOptions),
     Function(FunctionOptions),

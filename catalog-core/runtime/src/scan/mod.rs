@@ -27,7 +27,10 @@ use datafusion::catalog::{Session, TableProvider};
 use datafusion::common::config::ConfigOptions;
 use datafusion::common::tree_node::{Transformed, TreeNode};
 use datafusion::common::{Constraints, Result, Statistics};
-use datafusion::datasource::physical_plan::{FileScanConfig, FileScanConfigBuilder, ParquetSource};
+use datafusion::datasource::physical_plan::parquet::CachedParquetFileReaderFactory;
+use datafusion::datasource::physical_plan::{
+    FileScanConfig, FileScanConfigBuilder, ParquetFileReaderFactory, ParquetSource,
+};
 use datafusion::datasource::source::DataSourceExec;
 use datafusion::error::DataFusionError;
 use datafusion::execution::object_store::ObjectStoreUrl;
@@ -242,16 +245,22 @@ impl HostScan {
             let Some(parquet) = files.file_source().downcast_ref::<ParquetSource>() else {
                 return Ok(Transformed::no(node));
             };
-            let factory = cache::CachingReaderFactory::new(
-                store,
-                files.object_store_url.as_str(),
-                runtime_env.cache_manager.get_file_metadata_cache(),
-                Arc::clone(versions),
-                &self.table,
-            );
-            let parquet = parquet
-                .clone()
-                .with_parquet_file_reader_factory(Arc::new(factory));
+            let metadata_cache = runtime_env.cache_manager.get_file_metadata_cache();
+            // Local files are the operating system's to cache: read them as
+            // native DataFusion does. Remote ones go through the byte-range cache.
+            let factory: Arc<dyn ParquetFileReaderFactory> =
+                if files.object_store_url.as_str().starts_with("file://") {
+                    Arc::new(CachedParquetFileReaderFactory::new(store, metadata_cache))
+                } else {
+                    Arc::new(cache::CachingReaderFactory::new(
+                        store,
+                        files.object_store_url.as_str(),
+                        metadata_cache,
+                        Arc::clone(versions),
+                        &self.table,
+                    ))
+                };
+            let parquet = parquet.clone().with_parquet_file_reader_factory(factory);
             let files = FileScanConfigBuilder::from(files.clone())
                 .with_source(Arc::new(parquet))
                 .build();

@@ -4,7 +4,7 @@ use catalog_derive::Table;
 #[derive(Table)]
 #[table(
     database = "shop",
-    source = "parquet",
+    source = "orc",
     location = "s3://bucket/orders.parquet"
 )]
 struct Order {
