@@ -9,7 +9,7 @@ use anyhow::{Context, bail};
 
 use super::Plan;
 use super::engines::{self, Engine, EngineKind, Setup};
-use super::report::{Case, EngineResult, Measure, Report};
+use super::report::{Case, Checked, EngineResult, Measure, Report};
 use super::setup::{
     LocalUp, codelake_in, millis, proc_status_mib, say, seeded_project, tables_json, tpch_project,
     write_synthetic_catalog,
@@ -85,6 +85,107 @@ const QUERY_CASES: &[QueryCase] = &[
         group: "seed",
         sql: include_str!("../../../catalog-core/env/src/queries/federated.sql"),
         engines: CATALOG_ENGINES,
+    },
+];
+
+/// A TPC-H query answered once by every file engine and cross-checked, not
+/// timed: with the five timed ones, all 22.
+struct CheckedCase {
+    name: &'static str,
+    title: &'static str,
+    sql: &'static str,
+}
+
+/// The engines allowed to refuse a cross-checked query: Polars' SQL has no
+/// correlated subqueries and no `EXISTS`. Every other engine answers all 22.
+const MAY_REFUSE: &[EngineKind] = &[EngineKind::Polars];
+
+/// The TPC-H queries that are cross-checked but not timed.
+const CHECKED_CASES: &[CheckedCase] = &[
+    CheckedCase {
+        name: "q02",
+        title: "TPC-H Q2: minimum cost supplier",
+        sql: include_str!("../../bench/queries/q02.sql"),
+    },
+    CheckedCase {
+        name: "q04",
+        title: "TPC-H Q4: order priority checking",
+        sql: include_str!("../../bench/queries/q04.sql"),
+    },
+    CheckedCase {
+        name: "q07",
+        title: "TPC-H Q7: volume shipping",
+        sql: include_str!("../../bench/queries/q07.sql"),
+    },
+    CheckedCase {
+        name: "q08",
+        title: "TPC-H Q8: national market share",
+        sql: include_str!("../../bench/queries/q08.sql"),
+    },
+    CheckedCase {
+        name: "q09",
+        title: "TPC-H Q9: product type profit measure",
+        sql: include_str!("../../bench/queries/q09.sql"),
+    },
+    CheckedCase {
+        name: "q11",
+        title: "TPC-H Q11: important stock identification",
+        sql: include_str!("../../bench/queries/q11.sql"),
+    },
+    CheckedCase {
+        name: "q12",
+        title: "TPC-H Q12: shipping modes and order priority",
+        sql: include_str!("../../bench/queries/q12.sql"),
+    },
+    CheckedCase {
+        name: "q13",
+        title: "TPC-H Q13: customer distribution",
+        sql: include_str!("../../bench/queries/q13.sql"),
+    },
+    CheckedCase {
+        name: "q14",
+        title: "TPC-H Q14: promotion effect",
+        sql: include_str!("../../bench/queries/q14.sql"),
+    },
+    CheckedCase {
+        name: "q15",
+        title: "TPC-H Q15: top supplier",
+        sql: include_str!("../../bench/queries/q15.sql"),
+    },
+    CheckedCase {
+        name: "q16",
+        title: "TPC-H Q16: parts/supplier relationship",
+        sql: include_str!("../../bench/queries/q16.sql"),
+    },
+    CheckedCase {
+        name: "q17",
+        title: "TPC-H Q17: small-quantity-order revenue",
+        sql: include_str!("../../bench/queries/q17.sql"),
+    },
+    CheckedCase {
+        name: "q18",
+        title: "TPC-H Q18: large volume customer",
+        sql: include_str!("../../bench/queries/q18.sql"),
+    },
+    CheckedCase {
+        name: "q19",
+        title: "TPC-H Q19: discounted revenue",
+        sql: include_str!("../../bench/queries/q19.sql"),
+    },
+    CheckedCase {
+        name: "q20",
+        title: "TPC-H Q20: potential part promotion",
+        sql: include_str!("../../bench/queries/q20.sql"),
+    },
+    CheckedCase {
+        name: "q21",
+        title: "TPC-H Q21: suppliers who kept orders waiting",
+        sql: include_str!("../../bench/queries/q21.sql"),
+    },
+    CheckedCase {
+        name: "q22",
+        title: "TPC-H Q22: global sales opportunity",
+        sql: include_str!("../../bench/queries/q22.sql"),
     },
 ];
 
@@ -192,6 +293,9 @@ pub(super) fn engine_cases(
             results,
         });
     }
+    for case in CHECKED_CASES {
+        report.checked.push(cross_check_only(case, &mut engines)?);
+    }
     for engine in &engines {
         if let Some(peak) = engine.peak_rss_mib() {
             report.measures.push(Measure::new(
@@ -206,6 +310,74 @@ pub(super) fn engine_cases(
         }
     }
     Ok(())
+}
+
+/// One untimed query on every file engine: the answers agree, or the case
+/// fails the bench; an engine of [`MAY_REFUSE`] that errs is recorded as unable.
+fn cross_check_only(case: &CheckedCase, engines: &mut [Engine]) -> anyhow::Result<Checked> {
+    let mut order: Vec<usize> = (0..engines.len())
+        .filter(|&index| FILE_ENGINES.contains(&engines[index].kind))
+        .collect();
+    order.sort_by_key(|&index| engines[index].kind != EngineKind::DataFusion);
+    let mut reference: Option<(EngineKind, engines::Answer)> = None;
+    let mut agreed = Vec::new();
+    let mut refused = Vec::new();
+    let mut mismatches = Vec::new();
+    for index in order {
+        let engine = &mut engines[index];
+        let answer = match engine.query(case.sql) {
+            Ok(answer) => answer,
+            Err(error) if MAY_REFUSE.contains(&engine.kind) => {
+                let first = format!("{error:#}");
+                let first = first.lines().next().unwrap_or_default().to_owned();
+                refused.push((engine.kind.name().to_owned(), first));
+                continue;
+            }
+            Err(error) => {
+                return Err(error.context(format!("case {} ({})", case.name, case.title)));
+            }
+        };
+        match &reference {
+            None => {
+                agreed.push(engine.kind.name().to_owned());
+                reference = Some((engine.kind, answer));
+            }
+            Some((reference_kind, expected)) => match engines::cross_check(expected, &answer) {
+                Ok(()) => agreed.push(engine.kind.name().to_owned()),
+                Err(difference) => mismatches.push(format!(
+                    "{} disagrees with {}: {difference}",
+                    engine.kind.name(),
+                    reference_kind.name()
+                )),
+            },
+        }
+    }
+    if !mismatches.is_empty() {
+        bail!(
+            "case {}: the engines' answers differ:\n  {}",
+            case.name,
+            mismatches.join("\n  ")
+        );
+    }
+    let rows = reference.map_or(0, |(_, answer)| answer.rows.len());
+    say(format!(
+        "{}: {rows} rows, answers agree ({}){}",
+        case.name,
+        agreed.join(", "),
+        if refused.is_empty() {
+            String::new()
+        } else {
+            let names: Vec<&str> = refused.iter().map(|(name, _)| name.as_str()).collect();
+            format!("; cannot run it: {}", names.join(", "))
+        }
+    ));
+    Ok(Checked {
+        name: case.name.to_owned(),
+        title: case.title.to_owned(),
+        rows,
+        agreed,
+        refused,
+    })
 }
 
 /// The query of the cold-start case: small, through a plugin (CSV).

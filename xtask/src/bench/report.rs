@@ -38,7 +38,22 @@ pub struct Report {
     #[serde(serialize_with = "as_map")]
     pub versions: Vec<(String, String)>,
     pub cases: Vec<Case>,
+    /// The TPC-H queries answered and cross-checked, not timed.
+    pub checked: Vec<Checked>,
     pub measures: Vec<Measure>,
+}
+
+/// A query cross-checked across the engines, not timed.
+#[derive(Debug, Serialize)]
+pub struct Checked {
+    pub name: String,
+    pub title: String,
+    /// Rows of the agreed answer.
+    pub rows: usize,
+    /// The engines whose answers agree.
+    pub agreed: Vec<String>,
+    /// The engines that cannot run it, each with the first line of its error.
+    pub refused: Vec<(String, String)>,
 }
 
 fn as_map<S: serde::Serializer>(
@@ -150,6 +165,7 @@ impl Report {
             machine: machine(),
             versions: vec![("rustc".into(), rustc_version())],
             cases: Vec::new(),
+            checked: Vec::new(),
             measures: Vec::new(),
         }
     }
@@ -298,6 +314,13 @@ impl Report {
             }),
             None,
         );
+        let checked = self.tpch().count() + self.checked.len();
+        goal(
+            "TPC-H queries answered by codelake and cross-checked against the other engines",
+            "22 of 22",
+            Some(format!("{checked} of 22")),
+            Some(checked == 22),
+        );
         let cold = self.measure("cold_start_first_result");
         goal(
             "`codelake sql` cold start to first result (median)",
@@ -400,6 +423,7 @@ impl Report {
              ![TPC-H medians relative to DuckDB](benchmarks-tpch.svg)\n"
         );
         self.case_tables(&mut md, |case| case.group == "tpch");
+        self.checked_table(&mut md);
         let _ = writeln!(
             md,
             "\n## Reading Parquet, the seed's query and the federated join\n"
@@ -436,6 +460,45 @@ impl Report {
              the result, except `codelake-cli`, timed from spawn to exit."
         );
         md
+    }
+
+    /// The TPC-H queries cross-checked and not timed.
+    fn checked_table(&self, md: &mut String) {
+        if self.checked.is_empty() {
+            return;
+        }
+        let timed = self.tpch().count();
+        let _ = writeln!(
+            md,
+            "### The other TPC-H queries, cross-checked
+
+             All {} TPC-H queries are answered by every engine that can run them, and the answers              agree row by row ({timed} timed above, {} here, answered once each):
+
+             | Query | Rows | Engines that agree | Cannot run it |
+|---|---|---|---|",
+            timed + self.checked.len(),
+            self.checked.len()
+        );
+        for case in &self.checked {
+            let refused: Vec<String> = case
+                .refused
+                .iter()
+                .map(|(engine, error)| format!("{engine} ({})", error.replace('|', "\\|")))
+                .collect();
+            let _ = writeln!(
+                md,
+                "| {} | {} | {} | {} |",
+                case.title,
+                case.rows,
+                case.agreed.join(", "),
+                if refused.is_empty() {
+                    "—".to_owned()
+                } else {
+                    refused.join("; ")
+                }
+            );
+        }
+        md.push('\n');
     }
 
     /// One table per case: each engine's median, min and max, and codelake's ratio to it.
