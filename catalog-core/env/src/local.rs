@@ -162,6 +162,7 @@ impl LocalEnvironment {
         let http_task = tokio::spawn(async move {
             let http = ConnBuilder::new(TokioExecutor::new());
             while let Ok((socket, _)) = http_listener.accept().await {
+                let _ = socket.set_nodelay(true);
                 let fx = Arc::clone(&fx);
                 let service = service_fn(move |request: Request<Incoming>| {
                     let response = fx.answer(&request);
@@ -318,6 +319,9 @@ pub async fn serve_s3_counting(
     let task = tokio::spawn(async move {
         let http = ConnBuilder::new(TokioExecutor::new());
         while let Ok((socket, _)) = listener.accept().await {
+            // Small responses (a footer, a page index) go out at once: with
+            // Nagle's algorithm on, each waited for the client's delayed ACK, 40 ms.
+            let _ = socket.set_nodelay(true);
             let connection = http
                 .serve_connection(TokioIo::new(socket), service.clone())
                 .into_owned();

@@ -40,5 +40,5 @@ pub use host::{PLUGIN_DIR_VAR, Plugin, PluginSet, default_plugin_dir};
 pub use message::user_message;
 pub use policy::StatementPolicy;
 pub use register::{inspect, register_tables};
-pub use scan::{CACHE_VAR, RangeCacheStats, range_cache_stats};
+pub use scan::{CACHE_VAR, HOST_SCANS_VAR, RangeCacheStats, range_cache_stats};
 pub use typed::Rows;

@@ -220,19 +220,22 @@ fn provider(
         }
     })?;
     let streamed: Arc<dyn TableProvider> = (&ffi).into();
-    // A plugin that plans its scans for the host: the host executes them.
-    Ok(match plugin.plan_scan {
-        Some(plan_scan) => Arc::new(crate::scan::HostScan::new(
-            streamed,
-            plan_scan,
-            &spec_json,
-            environment_json,
-            Arc::clone(environment),
-            spec.qualified_name(),
-            plugin.name.clone(),
-        )),
-        None => streamed,
-    })
+    // A plugin that plans its scans for the host: the host executes them
+    // (unless `CODELAKE_HOST_SCANS=off` asks for the streamed path).
+    Ok(
+        match plugin.plan_scan.filter(|_| crate::scan::host_scans_on()) {
+            Some(plan_scan) => Arc::new(crate::scan::HostScan::new(
+                streamed,
+                plan_scan,
+                &spec_json,
+                environment_json,
+                Arc::clone(environment),
+                spec.qualified_name(),
+                plugin.name.clone(),
+            )),
+            None => streamed,
+        },
+    )
 }
 
 fn register(

@@ -256,14 +256,23 @@ impl Report {
                 .collect::<Vec<_>>()
                 .join(", ")
         };
-        let boundary = self.tpch_ratios(Codelake, DataFusionS3);
+        // Like for like: the same local files, no cache on either side.
+        let boundary = self.tpch_ratios(CodelakeLocal, DataFusion);
         let values: Vec<f64> = boundary.iter().map(|(_, r)| *r).collect();
         let mean = geometric_mean(&values);
         goal(
-            "Plugin path (host-executed scans) ÷ native DataFusion, both over the same S3 (TPC-H, geometric mean)",
+            "Plugin path (host-executed scans) ÷ native DataFusion, both on the same local files (TPC-H, geometric mean)",
             "≤ 1.02×",
             mean.map(|mean| format!("{mean:.2}× ({})", ratio_list(&boundary))),
             mean.map(|mean| mean <= 1.02),
+        );
+        let over_s3 = self.tpch_ratios(Codelake, DataFusionS3);
+        let values: Vec<f64> = over_s3.iter().map(|(_, r)| *r).collect();
+        goal(
+            "Plugin path ÷ native DataFusion, both over the same S3 (codelake reads through its byte-range cache; TPC-H, geometric mean)",
+            "—",
+            geometric_mean(&values).map(|mean| format!("{mean:.2}× ({})", ratio_list(&over_s3))),
+            None,
         );
         let streamed = self.tpch_ratios(CodelakeStreamed, DataFusionS3);
         let values: Vec<f64> = streamed.iter().map(|(_, r)| *r).collect();

@@ -48,6 +48,16 @@ use catalog_core::Environment;
 
 pub use cache::{CACHE_VAR, RangeCacheStats, range_cache_stats};
 
+/// The environment variable that turns host-executed scans off (`off`): every
+/// scan is then streamed from its plugin, as before capability `plan_scan`. For
+/// comparing the two paths, and a way around a problem in one.
+pub const HOST_SCANS_VAR: &str = "CODELAKE_HOST_SCANS";
+
+/// Whether scans are host-executed where a plugin can plan them ([`HOST_SCANS_VAR`]).
+pub(crate) fn host_scans_on() -> bool {
+    std::env::var(HOST_SCANS_VAR).map_or(true, |value| value != "off")
+}
+
 /// A table whose scans the host executes when its plugin can plan them, and
 /// streams from the plugin's provider otherwise.
 pub(crate) struct HostScan {
