@@ -18,8 +18,9 @@ use crate::session::{Seed, Session, Unavailable};
 #[derive(Debug, clap::Args)]
 #[command(group(clap::ArgGroup::new("what").required(true).args(["from", "table"])))]
 pub struct NewTableArgs {
-    /// The source to read: `s3://bucket/key.parquet` or `s3://bucket/prefix/`, a CSV file
-    /// (relative paths are under the environment's data directory), an `http(s)://` JSON
+    /// The source to read: `s3://bucket/key.parquet` or `s3://bucket/prefix/`, a local
+    /// Parquet file or directory, a CSV file (relative paths are under the
+    /// environment's data directory), an `http(s)://` JSON
     /// URL or a `/path` on the environment's HTTP base URL, or a function's name with
     /// `--source function`.
     #[arg(long, value_name = "URI")]
@@ -28,7 +29,7 @@ pub struct NewTableArgs {
     /// (to compare with the declaration after `verify` found drift).
     #[arg(long, value_name = "DB.NAME", conflicts_with_all = ["source", "database", "name", "option"])]
     table: Option<String>,
-    /// The source kind, when the URI does not say it: s3-parquet, csv, http-api, function.
+    /// The source kind, when the URI does not say it: s3-parquet, parquet, csv, http-api, function.
     #[arg(long, value_name = "KIND")]
     source: Option<String>,
     /// The database of the new table.
