@@ -73,6 +73,8 @@ pub(crate) struct HostScan {
     plugin: String,
     /// The reasons [`Self::streams`] has given already.
     said_streamed: std::sync::Mutex<std::collections::HashSet<String>>,
+    /// The plugin's filter push-down answers, by filter.
+    pushdown: std::sync::Mutex<HashMap<String, TableProviderFilterPushDown>>,
 }
 
 impl fmt::Debug for HostScan {
@@ -98,6 +100,7 @@ impl HostScan {
             table,
             plugin,
             said_streamed: Default::default(),
+            pushdown: Default::default(),
             schema: streamed.schema(),
             streamed,
             plan_scan,
@@ -321,11 +324,38 @@ impl TableProvider for HostScan {
         }
     }
 
+    /// The plugin's answer, asked once per filter: each call across the FFI
+    /// boundary re-wraps every function of the session (datafusion-ffi), which
+    /// made planning a three-table query take ten times native DataFusion's
+    /// time, and the optimizer asks several times per query.
     fn supports_filters_pushdown(
         &self,
         filters: &[&Expr],
     ) -> Result<Vec<TableProviderFilterPushDown>> {
-        self.streamed.supports_filters_pushdown(filters)
+        let keys: Vec<String> = filters.iter().map(|filter| format!("{filter:?}")).collect();
+        {
+            let known = self
+                .pushdown
+                .lock()
+                .unwrap_or_else(std::sync::PoisonError::into_inner);
+            let answers: Option<Vec<_>> = keys.iter().map(|key| known.get(key).cloned()).collect();
+            if let Some(answers) = answers {
+                return Ok(answers);
+            }
+        }
+        let answers = self.streamed.supports_filters_pushdown(filters)?;
+        if answers.len() == keys.len() {
+            let mut known = self
+                .pushdown
+                .lock()
+                .unwrap_or_else(std::sync::PoisonError::into_inner);
+            // Bounded: a server sees endless distinct filters.
+            if known.len() > 10_000 {
+                known.clear();
+            }
+            known.extend(keys.into_iter().zip(answers.iter().cloned()));
+        }
+        Ok(answers)
     }
 
     fn statistics(&self) -> Option<Statistics> {
