@@ -596,13 +596,15 @@ fn limits_fail_a_query_alone() {
         &reply.text()[..reply.text().len().min(500)]
     );
     assert_eq!(reply.json()["code"], "resources_exhausted");
-    // Over the timeout: cancelled, as 504.
+    // Over the timeout: cancelled, as 504, on time although the join computes
+    // for seconds between yields (it runs apart from the front end, and yields
+    // every so many batches), and stopped: the next queries find the cores free.
     let started = std::time::Instant::now();
     let reply = server.sql(SLOW, "application/json");
     assert_eq!(reply.status, 504, "{}", reply.text());
     assert_eq!(reply.json()["code"], "timeout");
     assert!(
-        started.elapsed() < Duration::from_secs(20),
+        started.elapsed() < Duration::from_secs(10),
         "{:?}",
         started.elapsed()
     );

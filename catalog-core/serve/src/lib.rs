@@ -10,7 +10,9 @@
 //!   limited to [`ALLOWED_SETTINGS`]; no URL tables;
 //! - **limits**: concurrent queries (the rest queue, then are refused), a
 //!   per-query timeout, and a memory pool for the whole server, so that a
-//!   runaway query fails alone;
+//!   runaway query fails alone; queries execute on a runtime of their own,
+//!   so that one computing for seconds never delays a deadline, `/health` or
+//!   another client;
 //! - **metrics and tracing**: counts, errors, a latency histogram and bytes
 //!   out per front end ([`Metrics`]), and one `tracing` span per query;
 //! - **TLS material**: the certificate and key, read once ([`server_config`]);
@@ -23,6 +25,7 @@
 
 mod auth;
 mod error;
+mod executor;
 mod metrics;
 mod service;
 mod stream;

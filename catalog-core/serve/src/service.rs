@@ -20,6 +20,7 @@ use datafusion::physical_plan::ExecutionPlan;
 use datafusion::prelude::SessionContext;
 use tokio::sync::{OwnedSemaphorePermit, Semaphore};
 
+use crate::executor::{Executor, YieldInJoins};
 use crate::stream::Running;
 use crate::{ErrorCode, Metrics, QueryStream, ServeError, Tokens};
 
@@ -91,6 +92,8 @@ pub struct QueryService {
     metrics: Arc<Metrics>,
     next_id: AtomicU64,
     shutting_down: AtomicBool,
+    /// Where queries execute, apart from the front ends' runtime.
+    executor: Executor,
 }
 
 impl std::fmt::Debug for QueryService {
@@ -128,6 +131,7 @@ impl QueryService {
             .map_err(|error| ServeError::new(ErrorCode::Internal, error.to_string()))?;
         let state = SessionStateBuilder::new_from_existing(ctx.state())
             .with_runtime_env(runtime)
+            .with_physical_optimizer_rule(Arc::new(YieldInJoins))
             .build();
         let databases: Vec<String> = catalog
             .iter()
@@ -146,6 +150,12 @@ impl QueryService {
             metrics: Arc::new(Metrics::default()),
             next_id: AtomicU64::new(1),
             shutting_down: AtomicBool::new(false),
+            executor: Executor::new().map_err(|error| {
+                ServeError::new(
+                    ErrorCode::Internal,
+                    format!("could not start the query runtime: {error}"),
+                )
+            })?,
         })
     }
 
@@ -329,10 +339,7 @@ impl QueryService {
         let stream = async {
             match work {
                 Work::Sql(sql, params) => self.plan(sql, caller.front_end, params).await,
-                Work::Planned(prepared) => {
-                    datafusion::physical_plan::execute_stream(prepared.plan, prepared.task)
-                        .map_err(|error| ServeError::from_datafusion(&error))
-                }
+                Work::Planned(prepared) => Ok(self.executor.execute(prepared.plan, prepared.task)),
             }
         };
         let planned = tokio::time::timeout_at(deadline.into(), stream).await;
@@ -447,8 +454,7 @@ impl QueryService {
         params: Vec<ScalarValue>,
     ) -> Result<SendableRecordBatchStream, ServeError> {
         let (plan, task) = self.physical(sql, front_end, params).await?;
-        datafusion::physical_plan::execute_stream(plan, task)
-            .map_err(|error| ServeError::from_datafusion(&error))
+        Ok(self.executor.execute(plan, task))
     }
 
     /// The schema `sql` would answer, and the type its last statement uses each
