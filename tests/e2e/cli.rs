@@ -250,7 +250,9 @@ fn csv_output_pipes_and_a_reader_that_stops_early_is_no_error() {
         .unwrap();
     let mut lines = BufReader::new(child.stdout.take().unwrap()).lines();
     assert_eq!(lines.next().unwrap().unwrap(), "l_orderkey,l_comment");
-    assert!(lines.next().unwrap().unwrap().starts_with("1,"));
+    let first = lines.next().unwrap().unwrap();
+    let (key, _) = first.split_once(',').unwrap();
+    assert!(key.parse::<i64>().is_ok_and(|key| key > 0), "{first}");
     drop(lines); // like `| head -2`
     let output = child.wait_with_output().unwrap();
     assert!(output.status.success(), "{}", stderr(&output));

@@ -216,3 +216,87 @@ async fn cached_byte_ranges_cause_no_second_get() {
         "{stats:?}"
     );
 }
+
+/// `data seed` lays fact tables out for pruning: sorted on their date, in row
+/// groups of at most 131072 rows written interleaved, with a page index; and
+/// no row is lost on the way through the external sort.
+#[test]
+fn seeded_fact_tables_are_sorted_interleaved_and_page_indexed() {
+    use datafusion::parquet::file::reader::{FileReader, SerializedFileReader};
+    use datafusion::parquet::file::serialized_reader::ReadOptionsBuilder;
+    use datafusion::parquet::file::statistics::Statistics;
+
+    let dir = tempfile::tempdir().unwrap();
+    let seeded = crate::cli::run(dir.path(), &["data", "seed", "--scale", "0.05"]);
+    crate::cli::assert_ok(&seeded);
+    let file = dir
+        .path()
+        .join(".codelake/local/s3/codelake/tpch/lineitem/part-0.parquet");
+    let reader = SerializedFileReader::new_with_options(
+        std::fs::File::open(&file).unwrap(),
+        ReadOptionsBuilder::new().with_page_index().build(),
+    )
+    .unwrap();
+    let metadata = reader.metadata();
+    let shipdate = metadata
+        .file_metadata()
+        .schema_descr()
+        .columns()
+        .iter()
+        .position(|column| column.name() == "l_shipdate")
+        .unwrap();
+    // Each row group's date range, in file order.
+    let ranges: Vec<(i32, i32)> = metadata
+        .row_groups()
+        .iter()
+        .map(|group| {
+            assert!(group.num_rows() <= 131_072, "{}", group.num_rows());
+            match group.column(shipdate).statistics() {
+                Some(Statistics::Int32(s)) => (*s.min_opt().unwrap(), *s.max_opt().unwrap()),
+                other => panic!("l_shipdate statistics: {other:?}"),
+            }
+        })
+        .collect();
+    assert_eq!(ranges.len(), 3, "{ranges:?}");
+    // Sorted: ranked by date, the ranges follow one another.
+    let mut ranked = ranges.clone();
+    ranked.sort_unstable();
+    assert!(
+        ranked.windows(2).all(|pair| pair[0].1 <= pair[1].0),
+        "{ranked:?}"
+    );
+    // Interleaved: ranks 0, 2, 1 in the file.
+    assert_eq!(ranges, [ranked[0], ranked[2], ranked[1]]);
+    // A page index for every column of every row group.
+    let offsets = metadata.offset_index().expect("an offset index");
+    assert!(metadata.column_index().is_some(), "no column index");
+    assert!(
+        offsets
+            .iter()
+            .all(|group| group.len() == metadata.file_metadata().schema_descr().num_columns())
+    );
+    // Every row is there.
+    let rows: i64 = metadata
+        .row_groups()
+        .iter()
+        .map(|group| group.num_rows())
+        .sum();
+    let expected = tpchgen::generators::LineItemGenerator::new(0.05, 1, 1)
+        .iter()
+        .count() as i64;
+    assert_eq!(rows, expected);
+    let output = crate::cli::run(
+        dir.path(),
+        &[
+            "sql",
+            "-f",
+            "csv",
+            "SELECT count(DISTINCT (l_orderkey, l_linenumber)) AS n FROM tpch.lineitem",
+        ],
+    );
+    crate::cli::assert_ok(&output);
+    assert_eq!(
+        String::from_utf8_lossy(&output.stdout),
+        format!("n\n{expected}\n")
+    );
+}

@@ -1,7 +1,9 @@
 //! Sample data: each table's fixture (`tables/fixtures/<database>/<table>.csv`,
 //! see [`catalog_core::fixture`]), or else the catalog's TPC-H tables generated
 //! by `tpchgen`, written into the local environment in the table's own format —
-//! Parquet through its S3 server, CSV into its data directory.
+//! Parquet through its S3 server, CSV into its data directory. Parquet is laid
+//! out for pruning: fact tables sorted on the dates their queries filter by,
+//! small row groups, page indexes (see `layout`).
 //!
 //! Seeding is idempotent and never clobbers data that is not its own: it
 //! records what it wrote, with sizes and what wrote it (the generator's scale,
@@ -11,28 +13,24 @@
 
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
-use std::sync::Arc;
 use std::time::Instant;
 
-use anyhow::Context as _;
-use catalog_core::source::{CsvOptions, ParquetOptions, S3ParquetOptions, SourceOptions};
 use catalog_core::{Environment, TableSpec};
 use datafusion::arrow::array::RecordBatch;
-use datafusion::arrow::compute::cast;
 use datafusion::arrow::error::ArrowError;
 use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
-use object_store::path::Path as ObjectPath;
-use object_store::{ObjectStore, ObjectStoreExt};
-use parquet::basic::Compression;
-use parquet::file::properties::WriterProperties;
 use serde_json::json;
 
 mod fixtures;
+mod layout;
+mod target;
 mod upload;
 
 use crate::names::shown;
 pub use fixtures::missing_sample_data;
 use fixtures::{Fixture, fixture_path, plan};
+use layout::Layout;
+use target::Target;
 pub(crate) use upload::upload;
 
 /// The scale factor seeded when none is given: instant (part has 2,000 rows).
@@ -153,7 +151,12 @@ pub async fn seed(
     for (spec, origin) in &plan.targets {
         let target = Target::of(env, spec)?;
         let location = target.location();
-        let made_by = origin.describe(scale);
+        let layout = Layout::of(spec, matches!(origin, Origin::Generator));
+        let made_by = if target.is_parquet() {
+            format!("{}; {}", origin.describe(scale), layout.describe())
+        } else {
+            origin.describe(scale)
+        };
         let size = target.size().await?;
         if let Some(size) = size
             && files.get(&location) != Some(&size)
@@ -189,7 +192,7 @@ pub async fn seed(
                 generator(spec.name.as_ref(), scale).expect("planned with a generator")
             }
         };
-        rows += target.write(spec, batches, &progress).await?;
+        rows += target.write(spec, batches, &layout, &progress).await?;
         let size = target.size().await?.unwrap_or_default();
         files.insert(location.clone(), size);
         origins.insert(location, made_by);
@@ -258,225 +261,6 @@ impl Origin {
     }
 }
 
-/// Where one table's data goes.
-enum Target {
-    S3 {
-        store: Arc<dyn ObjectStore>,
-        location: String,
-        path: ObjectPath,
-        /// Where the Parquet file is written before it is uploaded: the data directory.
-        spool: PathBuf,
-    },
-    /// The declared location (relative to the data directory), the path, and
-    /// the table's CSV dialect.
-    File(String, PathBuf, CsvOptions),
-}
-
-impl Target {
-    fn of(env: &Environment, spec: &TableSpec) -> anyhow::Result<Self> {
-        let declared = match spec.source_options()? {
-            SourceOptions::Csv(csv) => {
-                let path = env.data_dir.join(&csv.location);
-                return Ok(Self::File(csv.location.clone(), path, csv));
-            }
-            SourceOptions::S3Parquet(S3ParquetOptions { location, .. }) => location,
-            // Local Parquet: written through object_store's local file system,
-            // as S3 objects are through the S3 client.
-            SourceOptions::Parquet(ParquetOptions { location, .. }) => {
-                let mut path = env.local_path(&location);
-                if location.ends_with('/') {
-                    path.push("part-0.parquet");
-                }
-                let parent = path.parent().unwrap_or(&env.data_dir).to_path_buf();
-                std::fs::create_dir_all(&parent)
-                    .with_context(|| format!("cannot create {}", parent.display()))?;
-                let object = ObjectPath::from_absolute_path(&path).with_context(|| {
-                    format!(
-                        "table `{}`: `{location}` is not a path",
-                        spec.qualified_name()
-                    )
-                })?;
-                return Ok(Self::S3 {
-                    store: Arc::new(object_store::local::LocalFileSystem::new()),
-                    path: object,
-                    location: path.display().to_string(),
-                    spool: parent,
-                });
-            }
-            other => anyhow::bail!(
-                "table `{}`: source `{}` is not seeded",
-                spec.qualified_name(),
-                other.kind()
-            ),
-        };
-        let mut location = env.s3_location(&declared);
-        // A prefix (a table of many files) gets one file of its own.
-        if location.ends_with('/') {
-            location.push_str("part-0.parquet");
-        }
-        let (bucket, key) = location
-            .strip_prefix("s3://")
-            .and_then(|rest| rest.split_once('/'))
-            .ok_or_else(|| {
-                anyhow::anyhow!(
-                    "table `{}`: `{declared}` is not s3://bucket/key",
-                    spec.qualified_name()
-                )
-            })?;
-        let s3 = env
-            .s3
-            .as_ref()
-            .ok_or_else(|| anyhow::anyhow!("environment `{}` has no S3 settings", env.name))?;
-        let store = catalog_s3::store(bucket, s3)?;
-        Ok(Self::S3 {
-            store: Arc::new(store),
-            path: ObjectPath::from(key),
-            location,
-            spool: env.data_dir.clone(),
-        })
-    }
-
-    /// The location recorded in the marker: `s3://bucket/key`, or the path under the data directory.
-    fn location(&self) -> String {
-        match self {
-            Self::S3 { location, .. } => location.clone(),
-            Self::File(declared, ..) => declared.clone(),
-        }
-    }
-
-    fn describe(&self) -> String {
-        match self {
-            Self::S3 { location, .. } => location.clone(),
-            Self::File(_, path, _) => path.display().to_string(),
-        }
-    }
-
-    /// The size of what is there now, if anything.
-    async fn size(&self) -> anyhow::Result<Option<u64>> {
-        match self {
-            Self::S3 {
-                store,
-                path,
-                location,
-                ..
-            } => match store.head(path).await {
-                Ok(meta) => Ok(Some(meta.size)),
-                Err(object_store::Error::NotFound { .. }) => Ok(None),
-                Err(error) => {
-                    Err(anyhow::Error::new(error).context(format!("cannot check {location}")))
-                }
-            },
-            Self::File(_, path, _) => Ok(std::fs::metadata(path).ok().map(|meta| meta.len())),
-        }
-    }
-
-    /// Writes a table's batches here, as its source's format: Parquet written
-    /// whole beside the data, then sent to S3 as one multipart upload; or CSV
-    /// with the declared delimiter and header (written aside, then renamed).
-    /// Either way a reader never sees half a file. The rows written.
-    async fn write(
-        &self,
-        spec: &TableSpec,
-        batches: Batches,
-        progress: &ProgressBar,
-    ) -> anyhow::Result<usize> {
-        let table = spec.qualified_name();
-        let declared = Arc::new(spec.arrow_schema());
-        let mut rows = 0;
-        // tpchgen's strings are views; the catalog's are `Utf8`: cast column by
-        // column to the declared type, after checking the names line up.
-        let mut conform = |batch: Result<RecordBatch, ArrowError>| -> anyhow::Result<RecordBatch> {
-            let batch = batch?;
-            let names: Vec<&String> = batch
-                .schema_ref()
-                .fields()
-                .iter()
-                .map(|f| f.name())
-                .collect();
-            let want: Vec<&String> = declared.fields().iter().map(|f| f.name()).collect();
-            anyhow::ensure!(
-                names == want,
-                "table `{table}`: tpchgen generates columns {names:?}, but the catalog declares {want:?}; align the struct with the generator"
-            );
-            let columns = batch
-                .columns()
-                .iter()
-                .zip(declared.fields())
-                .map(|(column, field)| cast(column, field.data_type()))
-                .collect::<Result<Vec<_>, _>>()?;
-            rows += batch.num_rows();
-            progress.inc(batch.num_rows() as u64);
-            Ok(RecordBatch::try_new(Arc::clone(&declared), columns)?)
-        };
-        match self {
-            Self::S3 {
-                store,
-                path,
-                location,
-                spool,
-            } => {
-                // Written whole to a file beside the data first: a batch that fails
-                // never reaches S3, and the object is then one multipart upload.
-                let properties = WriterProperties::builder()
-                    .set_compression(Compression::SNAPPY)
-                    .build();
-                let cannot = |error: &dyn std::fmt::Display| {
-                    anyhow::anyhow!("cannot write {location}: {error}")
-                };
-                let file = tempfile::Builder::new()
-                    .prefix(SPOOL_PREFIX)
-                    .suffix(".parquet")
-                    .tempfile_in(spool)
-                    .map_err(|error| cannot(&error))?;
-                let spooled = (|| -> anyhow::Result<()> {
-                    let mut writer = parquet::arrow::ArrowWriter::try_new(
-                        std::io::BufWriter::new(file.as_file()),
-                        Arc::clone(&declared),
-                        Some(properties),
-                    )?;
-                    for batch in batches {
-                        writer.write(&conform(batch)?)?;
-                    }
-                    writer.close()?;
-                    Ok(())
-                })();
-                spooled.with_context(|| {
-                    format!(
-                        "cannot write {location} (spooled in {})",
-                        file.path().display()
-                    )
-                })?;
-                upload(store.as_ref(), path, file.path())
-                    .await
-                    .with_context(|| format!("cannot write {location}"))?;
-            }
-            Self::File(_, path, csv) => {
-                let io = |error: std::io::Error| {
-                    anyhow::anyhow!("cannot write {}: {error}", path.display())
-                };
-                if let Some(dir) = path.parent() {
-                    std::fs::create_dir_all(dir).map_err(io)?;
-                }
-                let tmp = path.with_extension("seed-tmp");
-                let file = std::io::BufWriter::new(std::fs::File::create(&tmp).map_err(io)?);
-                let mut writer = datafusion::arrow::csv::WriterBuilder::new()
-                    .with_delimiter(csv.delimiter)
-                    .with_header(csv.header)
-                    .build(file);
-                for batch in batches {
-                    writer.write(&conform(batch)?)?;
-                }
-                writer
-                    .into_inner()
-                    .into_inner()
-                    .map_err(|e| io(e.into_error()))?;
-                std::fs::rename(&tmp, path).map_err(io)?;
-            }
-        }
-        Ok(rows)
-    }
-}
-
 /// Whether tpchgen writes `spec`'s data: a TPC-H table of database `tpch`
 /// (another database's `orders` is not TPC-H's).
 fn generates(spec: &TableSpec) -> bool {
@@ -484,7 +268,7 @@ fn generates(spec: &TableSpec) -> bool {
 }
 
 /// The name of the files a seed writes Parquet into before uploading it.
-const SPOOL_PREFIX: &str = ".seed-spool-";
+pub(super) const SPOOL_PREFIX: &str = ".seed-spool-";
 
 /// The generator of TPC-H table `name`, if there is one.
 fn generator(name: &str, scale: f64) -> Option<Batches> {

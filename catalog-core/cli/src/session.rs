@@ -8,7 +8,7 @@ use catalog_core::{Environment, TableSpec};
 use catalog_env::config::{Config, ConfigBuilder};
 use catalog_env::local::LocalEnvironment;
 use catalog_runtime::{PluginSet, default_plugin_dir, register_tables};
-use datafusion::prelude::{SessionConfig, SessionContext};
+use datafusion::prelude::SessionContext;
 
 use crate::Global;
 use crate::error::{CliError, EXIT_CONFIG};
@@ -251,7 +251,7 @@ impl Session {
         // The embedded environment's servers answer at once; a cap set for it still holds.
         env.http_timeout = config.http_timeout;
         let ctx = Arc::new(SessionContext::new_with_config(
-            SessionConfig::new().with_information_schema(true),
+            catalog_runtime::session_config(),
         ));
         Ok(Self {
             ctx,

@@ -31,6 +31,7 @@ mod message;
 pub mod policy;
 mod register;
 mod scan;
+mod settings;
 mod typed;
 pub mod verify;
 pub mod views;
@@ -41,4 +42,7 @@ pub use message::user_message;
 pub use policy::StatementPolicy;
 pub use register::{inspect, register_tables};
 pub use scan::{CACHE_VAR, HOST_SCANS_VAR, RangeCacheStats, range_cache_stats};
+pub use settings::{
+    HASH_JOIN_SINGLE_PARTITION_BYTES, HASH_JOIN_SINGLE_PARTITION_ROWS, session_config,
+};
 pub use typed::Rows;

@@ -43,7 +43,7 @@ use datafusion::datasource::listing::{
     ListingOptions, ListingTable, ListingTableConfig, ListingTableUrl,
 };
 use datafusion::execution::object_store::ObjectStoreUrl;
-use datafusion::prelude::{SessionConfig, SessionContext};
+use datafusion::prelude::SessionContext;
 
 mod flight_load;
 mod load;
@@ -135,7 +135,7 @@ async fn session(
     catalog: &[TableSpec],
 ) -> anyhow::Result<Arc<SessionContext>> {
     // The settings `codelake sql` uses.
-    let ctx = SessionContext::new_with_config(SessionConfig::new().with_information_schema(true));
+    let ctx = SessionContext::new_with_config(catalog_runtime::session_config());
     let local = LocalEnvironment::attach(data_dir).with_context(|| {
         format!(
             "no local environment runs for {}: start it with `codelake local up`",
