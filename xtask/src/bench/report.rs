@@ -12,6 +12,8 @@ use serde::Serialize;
 
 use super::engines::EngineKind;
 
+mod machine;
+mod plot;
 mod serve;
 
 /// The serve case's loaded queries: the measure key and its title.
@@ -162,8 +164,8 @@ impl Report {
             scale,
             runs,
             profile,
-            machine: machine(),
-            versions: vec![("rustc".into(), rustc_version())],
+            machine: machine::machine(),
+            versions: vec![("rustc".into(), machine::rustc_version())],
             cases: Vec::new(),
             checked: Vec::new(),
             measures: Vec::new(),
@@ -479,12 +481,11 @@ impl Report {
         let timed = self.tpch().count();
         let _ = writeln!(
             md,
-            "### The other TPC-H queries, cross-checked
-
-             All {} TPC-H queries are answered by every engine that can run them, and the answers              agree row by row ({timed} timed above, {} here, answered once each):
-
-             | Query | Rows | Engines that agree | Cannot run it |
-|---|---|---|---|",
+            "### The other TPC-H queries, cross-checked\n\n\
+             All {} TPC-H queries are answered by every engine that can run them, and the answers \
+             agree row by row ({timed} timed above, {} here, answered once each):\n\n\
+             | Query | Rows | Engines that agree | Cannot run it |\n\
+             |---|---|---|---|",
             timed + self.checked.len(),
             self.checked.len()
         );
@@ -533,89 +534,6 @@ impl Report {
             md.push('\n');
         }
     }
-
-    /// Grouped bars: each engine's TPC-H median ÷ DuckDB's, per query.
-    fn plot(&self, path: &Path) -> anyhow::Result<()> {
-        use plotters::prelude::*;
-
-        let cases: Vec<&Case> = self.tpch().collect();
-        let engines: Vec<EngineKind> = EngineKind::ALL
-            .into_iter()
-            .filter(|kind| {
-                cases
-                    .iter()
-                    .any(|case| self.median(&case.name, *kind).is_some())
-            })
-            .collect();
-        let ratio = |case: &Case, kind: EngineKind| {
-            Some(self.median(&case.name, kind)? / self.median(&case.name, EngineKind::DuckDb)?)
-        };
-        let top = cases
-            .iter()
-            .flat_map(|case| engines.iter().filter_map(|kind| ratio(case, *kind)))
-            .fold(1.0_f64, f64::max)
-            * 1.1;
-        let root = SVGBackend::new(path, (960, 480)).into_drawing_area();
-        let draw = || -> Result<(), Box<dyn std::error::Error>> {
-            root.fill(&WHITE)?;
-            let mut chart = ChartBuilder::on(&root)
-                .caption(
-                    format!(
-                        "TPC-H SF{}: median time ÷ DuckDB's (lower is faster)",
-                        self.scale
-                    ),
-                    ("sans-serif", 20),
-                )
-                .margin(12)
-                .x_label_area_size(36)
-                .y_label_area_size(56)
-                .build_cartesian_2d(0.0..cases.len() as f64, 0.0..top)?;
-            chart
-                .configure_mesh()
-                .disable_x_mesh()
-                .x_labels(cases.len() * 2 + 1)
-                .x_label_formatter(&|x| {
-                    let index = x.floor() as usize;
-                    if (x - index as f64 - 0.5).abs() < 0.01 && index < cases.len() {
-                        cases[index].name.to_uppercase()
-                    } else {
-                        String::new()
-                    }
-                })
-                .y_desc("× DuckDB's median")
-                .draw()?;
-            let width = 0.8 / engines.len() as f64;
-            for (slot, kind) in engines.iter().enumerate() {
-                let color = Palette99::pick(slot).to_rgba();
-                let bars = cases.iter().enumerate().filter_map(|(index, case)| {
-                    let x = index as f64 + 0.1 + slot as f64 * width;
-                    Some(Rectangle::new(
-                        [(x, 0.0), (x + width * 0.9, ratio(case, *kind)?)],
-                        color.filled(),
-                    ))
-                });
-                chart
-                    .draw_series(bars)?
-                    .label(kind.name())
-                    .legend(move |(x, y)| {
-                        Rectangle::new([(x, y - 5), (x + 10, y + 5)], color.filled())
-                    });
-            }
-            chart.draw_series(std::iter::once(PathElement::new(
-                vec![(0.0, 1.0), (cases.len() as f64, 1.0)],
-                BLACK.stroke_width(1),
-            )))?;
-            chart
-                .configure_series_labels()
-                .position(SeriesLabelPosition::UpperRight)
-                .background_style(WHITE.mix(0.8))
-                .border_style(BLACK)
-                .draw()?;
-            root.present()?;
-            Ok(())
-        };
-        draw().map_err(|error| anyhow::anyhow!("drawing {}: {error}", path.display()))
-    }
 }
 
 fn fmt_value(value: f64, unit: &str) -> String {
@@ -625,49 +543,6 @@ fn fmt_value(value: f64, unit: &str) -> String {
         "count" => format!("{value:.0}"),
         unit => format!("{value:.1} {unit}"),
     }
-}
-
-fn machine() -> BTreeMap<&'static str, String> {
-    let read = |path: &str| fs::read_to_string(path).unwrap_or_default();
-    let cpuinfo = read("/proc/cpuinfo");
-    let cpu = cpuinfo
-        .lines()
-        .find(|line| line.starts_with("model name"))
-        .and_then(|line| line.split(':').nth(1))
-        .map_or_else(
-            || std::env::consts::ARCH.to_owned(),
-            |model| model.trim().to_owned(),
-        );
-    let memory = read("/proc/meminfo")
-        .lines()
-        .find(|line| line.starts_with("MemTotal:"))
-        .and_then(|line| line.split_whitespace().nth(1)?.parse::<f64>().ok())
-        .map_or_else(
-            || "unknown".into(),
-            |kib| format!("{:.1} GiB", kib / 1024.0 / 1024.0),
-        );
-    let cores = std::thread::available_parallelism().map_or(0, usize::from);
-    BTreeMap::from([
-        ("CPU", cpu),
-        ("cores", cores.to_string()),
-        ("memory", memory),
-        (
-            "OS",
-            format!(
-                "{} {}",
-                std::env::consts::OS,
-                read("/proc/sys/kernel/osrelease").trim()
-            ),
-        ),
-    ])
-}
-
-fn rustc_version() -> String {
-    std::process::Command::new("rustc")
-        .arg("--version")
-        .output()
-        .map(|output| String::from_utf8_lossy(&output.stdout).trim().to_owned())
-        .unwrap_or_else(|_| "unknown".into())
 }
 
 #[cfg(test)]
