@@ -13,17 +13,19 @@
 //! nowhere in between, so [`YieldInJoins`] makes it count against tokio's
 //! budget for each batch it emits, as DataFusion's scans do.
 
+use std::panic::AssertUnwindSafe;
 use std::sync::Arc;
 
 use datafusion::common::config::ConfigOptions;
 use datafusion::common::tree_node::{Transformed, TreeNode};
+use datafusion::error::DataFusionError;
 use datafusion::execution::{SendableRecordBatchStream, TaskContext};
 use datafusion::physical_optimizer::PhysicalOptimizerRule;
 use datafusion::physical_plan::ExecutionPlan;
 use datafusion::physical_plan::coop::CooperativeExec;
 use datafusion::physical_plan::joins::{CrossJoinExec, NestedLoopJoinExec};
 use datafusion::physical_plan::stream::RecordBatchStreamAdapter;
-use futures::StreamExt;
+use futures::{FutureExt, StreamExt};
 
 /// Batches a query may have computed ahead of its client.
 const AHEAD: usize = 2;
@@ -65,7 +67,10 @@ impl Executor {
         let schema = plan.schema();
         let (sender, mut receiver) = tokio::sync::mpsc::channel(AHEAD);
         let runtime = self.runtime.as_ref().expect("only taken on drop");
-        let driver = runtime.spawn(async move {
+        // A panic ends the query with an error, never with a stream that
+        // merely stops early, as if the answer were complete.
+        let on_panic = sender.clone();
+        let drive = async move {
             // Executed here, so that the tasks operators spawn run here too.
             let mut stream = match datafusion::physical_plan::execute_stream(plan, task) {
                 Ok(stream) => stream,
@@ -78,6 +83,20 @@ impl Executor {
                 if sender.send(item).await.is_err() {
                     return;
                 }
+            }
+        };
+        let driver = runtime.spawn(async move {
+            if let Err(payload) = AssertUnwindSafe(drive).catch_unwind().await {
+                let message = payload
+                    .downcast_ref::<&str>()
+                    .map(|text| (*text).to_owned())
+                    .or_else(|| payload.downcast_ref::<String>().cloned())
+                    .unwrap_or_else(|| "no message".to_owned());
+                let error = DataFusionError::Execution(format!(
+                    "the query stopped on an internal error (a panic: {message}); the server \
+                     keeps serving, and the server's log has the details"
+                ));
+                let _ = on_panic.send(Err(error)).await;
             }
         });
         let abort = AbortOnDrop(driver);
@@ -136,5 +155,53 @@ impl PhysicalOptimizerRule for YieldInJoins {
 
     fn schema_check(&self) -> bool {
         true
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::sync::Arc;
+
+    use datafusion::arrow::datatypes::{DataType, Field, Schema, SchemaRef};
+    use datafusion::execution::{SendableRecordBatchStream, TaskContext};
+    use datafusion::physical_plan::stream::RecordBatchStreamAdapter;
+    use datafusion::physical_plan::streaming::{PartitionStream, StreamingTableExec};
+    use futures::StreamExt;
+
+    use super::Executor;
+
+    /// A partition whose stream panics when polled.
+    #[derive(Debug)]
+    struct Panics(SchemaRef);
+
+    impl PartitionStream for Panics {
+        fn schema(&self) -> &SchemaRef {
+            &self.0
+        }
+
+        fn execute(&self, _ctx: Arc<TaskContext>) -> SendableRecordBatchStream {
+            let stream = futures::stream::poll_fn(|_| -> std::task::Poll<Option<_>> {
+                panic!("an operator's bug")
+            });
+            Box::pin(RecordBatchStreamAdapter::new(Arc::clone(&self.0), stream))
+        }
+    }
+
+    #[test]
+    fn a_panic_ends_the_query_with_an_error_not_a_short_answer() {
+        let schema: SchemaRef =
+            Arc::new(Schema::new(vec![Field::new("n", DataType::Int64, false)]));
+        let partition = Arc::new(Panics(Arc::clone(&schema)));
+        let plan =
+            StreamingTableExec::try_new(schema, vec![partition], None, [], false, None).unwrap();
+        let executor = Executor::new().unwrap();
+        let mut stream = executor.execute(Arc::new(plan), Arc::new(TaskContext::default()));
+        let first = futures::executor::block_on(stream.next());
+        let error = first
+            .expect("an item, not the end")
+            .unwrap_err()
+            .to_string();
+        assert!(error.contains("an operator's bug"), "{error}");
+        assert!(futures::executor::block_on(stream.next()).is_none());
     }
 }
