@@ -1,5 +1,5 @@
-//! Scans the host executes: a plugin with capability `plan_scan` (s3-parquet)
-//! plans each scan, and the host decodes and runs it as its own. Proved
+//! Scans the host executes: a plugin with capability `plan_scan` (s3-parquet,
+//! csv) plans each scan, and the host decodes and runs it as its own. Proved
 //! against native DataFusion over the same files on the same S3 server: the
 //! same plan, the same rows, the same pruning, and a join's dynamic filter in
 //! the scan; and warm scans read from the byte-range cache, counted at the
@@ -215,6 +215,99 @@ async fn cached_byte_ranges_cause_no_second_get() {
         stats.hits > 0 && stats.hit_bytes > 0 && stats.resident_bytes > 0,
         "{stats:?}"
     );
+}
+
+/// A CSV table's scans are host-executed too: planned by the csv plugin with
+/// the file's own column order, executed as native DataFusion would, and
+/// answering as it does. A file that does not read as declared is streamed
+/// through the plugin, whose error names its line; once fixed, the next scan
+/// is host-executed again.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_csv_scan_is_host_executed_like_native_and_a_bad_file_is_streamed() {
+    use datafusion::datasource::file_format::csv::CsvFormat;
+
+    let data = tempfile::tempdir().unwrap();
+    let path = data.path().join("tpch/nation.csv");
+    std::fs::create_dir_all(path.parent().unwrap()).unwrap();
+    // Columns in another order than declared: matched by name.
+    let mut text = String::from("n_comment|n_regionkey|n_name|n_nationkey\n");
+    for key in 0..25 {
+        text.push_str(&format!("comment {key}|{}|NATION {key}|{key}\n", key % 5));
+    }
+    std::fs::write(&path, &text).unwrap();
+    let env = Environment::new("test", data.path());
+    let host = Arc::new(SessionContext::new_with_config(config()));
+    let spec = tables::REGISTRY.get("tpch.nation").unwrap();
+    let failures = register_tables(&host, &plugins(), [spec], &env);
+    assert!(failures.is_empty(), "{failures:#?}");
+
+    let native = SessionContext::new_with_config(config());
+    let declared = spec.query_schema();
+    let in_file_order = datafusion::arrow::datatypes::Schema::new(
+        ["n_comment", "n_regionkey", "n_name", "n_nationkey"]
+            .map(|name| declared.field_with_name(name).unwrap().clone())
+            .to_vec(),
+    );
+    let listing = ListingTableConfig::new(ListingTableUrl::parse(path.to_str().unwrap()).unwrap())
+        .with_listing_options(
+            ListingOptions::new(Arc::new(
+                CsvFormat::default()
+                    .with_has_header(true)
+                    .with_delimiter(b'|'),
+            ))
+            .with_file_extension(".csv"),
+        )
+        .with_schema(Arc::new(in_file_order));
+    native.sql("CREATE SCHEMA tpch").await.unwrap();
+    native
+        .register_table(
+            "tpch.nation",
+            Arc::new(ListingTable::try_new(listing).unwrap()),
+        )
+        .unwrap();
+
+    let queries = [
+        "SELECT n_regionkey, count(*), max(n_name) FROM tpch.nation GROUP BY n_regionkey ORDER BY n_regionkey",
+        "SELECT a.n_name, b.n_comment FROM tpch.nation a JOIN tpch.nation b ON a.n_nationkey = b.n_nationkey WHERE a.n_regionkey = 3 ORDER BY 1",
+    ];
+    for sql in queries {
+        let (ours, theirs) = (plan(&host, sql).await, plan(&native, sql).await);
+        assert_eq!(ours, theirs, "{sql}: the host's plan differs from native's");
+        assert!(
+            ours.contains("file_type=csv") && !ours.contains("CodelakePluginExec"),
+            "{sql}: the host executes the scan:\n{ours}"
+        );
+        assert_eq!(shown(&host, sql).await, shown(&native, sql).await, "{sql}");
+    }
+
+    let sql = "SELECT sum(n_nationkey) FROM tpch.nation";
+    std::fs::write(&path, text.replace("|NATION 7|7\n", "|NATION 7|seven\n")).unwrap();
+    assert!(
+        plan(&host, sql).await.contains("CodelakePluginExec"),
+        "a file that does not read as declared is streamed"
+    );
+    let error = host
+        .sql(sql)
+        .await
+        .unwrap()
+        .collect()
+        .await
+        .unwrap_err()
+        .to_string();
+    assert!(
+        error.contains(&format!(
+            "line 9 of {}: `seven` in column `n_nationkey` is not a valid Int64",
+            path.display()
+        )),
+        "the plugin's error, naming the file's line:\n{error}"
+    );
+    std::fs::write(&path, &text).unwrap();
+    let fixed = plan(&host, sql).await;
+    assert!(
+        fixed.contains("file_type=csv") && !fixed.contains("CodelakePluginExec"),
+        "the fixed file is host-executed again:\n{fixed}"
+    );
+    assert_eq!(shown(&host, sql).await, shown(&native, sql).await);
 }
 
 /// `data seed` lays fact tables out for pruning: sorted on their date, in row
