@@ -20,133 +20,21 @@ use codelake_plugin_sdk::catalog_core::{ColumnType, Environment};
 use codelake_plugin_sdk::datafusion::arrow::array::{Array, AsArray};
 use codelake_plugin_sdk::datafusion::arrow::compute::{CastOptions, cast_with_options};
 use codelake_plugin_sdk::datafusion::arrow::csv::reader::{Format, ReaderBuilder};
-use codelake_plugin_sdk::datafusion::arrow::datatypes::{DataType, Field, Schema, SchemaRef};
+use codelake_plugin_sdk::datafusion::arrow::datatypes::{DataType, Field, Schema};
 use codelake_plugin_sdk::datafusion::arrow::error::ArrowError;
 use codelake_plugin_sdk::datafusion::datasource::file_format::csv::CsvFormat;
 use codelake_plugin_sdk::datafusion::datasource::listing::{
     ListingOptions, ListingTable, ListingTableConfig, ListingTableUrl,
 };
 use codelake_plugin_sdk::datafusion::error::DataFusionError;
-use codelake_plugin_sdk::datafusion::object_store::ObjectMeta;
 use codelake_plugin_sdk::{Built, Source, TableSource, export_source};
 
-/// Why a CSV table cannot be read.
-#[derive(Debug, thiserror::Error)]
-pub enum CsvError {
-    /// The file is not there.
-    #[error(
-        "file {} does not exist (`location = \"{location}\"`, environment `{environment}`, data directory {}); \
-         create it or fix `location`", path.display(), data_dir.display()
-    )]
-    Missing {
-        /// The resolved path.
-        path: PathBuf,
-        /// The table's `location`.
-        location: String,
-        /// The environment's name.
-        environment: String,
-        /// The environment's data directory.
-        data_dir: PathBuf,
-    },
-    /// The path cannot be given to DataFusion.
-    #[error("path {} is not UTF-8", .0.display())]
-    NotUtf8(PathBuf),
-    /// The file cannot be opened.
-    #[error("cannot open {}: {source}", path.display())]
-    Open {
-        /// The file.
-        path: PathBuf,
-        /// Why.
-        source: std::io::Error,
-    },
-    /// The file cannot be read as CSV.
-    #[error("cannot read {}: {source}", path.display())]
-    Read {
-        /// The file.
-        path: PathBuf,
-        /// Why.
-        source: ArrowError,
-    },
-    /// A line whose number of fields is not the table's: said in fields,
-    /// where Arrow's reader says "records", with the file it left out.
-    #[error(
-        "{} has {found} fields where {expected} are expected; fix that line \
-         (a value holding the delimiter must be quoted)",
-        place(*line, path)
-    )]
-    Fields {
-        /// The file.
-        path: PathBuf,
-        /// The line, counting the header; `None` when the reader read the file in
-        /// byte ranges, each counting lines from its own start.
-        line: Option<u64>,
-        /// The fields found: `6`, or `more than 6`.
-        found: String,
-        /// The table's columns.
-        expected: u64,
-    },
-    /// A value that does not parse as its column's declared type.
-    #[error(
-        "{}: `{value}` in column `{column}` is not a valid {ty}; fix the value, \
-         or change the column's type in the declaration",
-        place(*line, path)
-    )]
-    Value {
-        /// The file.
-        path: PathBuf,
-        /// The line, counting the header; `None` when the reader read the file in
-        /// byte ranges, each counting lines from its own start.
-        line: Option<u64>,
-        /// The value as written.
-        value: String,
-        /// The column.
-        column: String,
-        /// The declared type.
-        ty: String,
-    },
-    /// The header line cannot be read.
-    #[error("cannot read the header of {}: {source}", path.display())]
-    Header {
-        /// The file.
-        path: PathBuf,
-        /// Why.
-        source: ArrowError,
-    },
-    /// A file with a header declared and not even a header line.
-    #[error(
-        "{} is empty (0 bytes): the table declares a header line, and it has none; \
-         write the data, or remove the file",
-        path.display()
-    )]
-    Empty {
-        /// The file.
-        path: PathBuf,
-    },
-    /// Declared columns the header does not name.
-    #[error(
-        "{} has no column {missing} (its header is: {header}); fix the file or the declaration",
-        path.display()
-    )]
-    MissingColumns {
-        /// The file.
-        path: PathBuf,
-        /// The missing columns, quoted and comma-separated.
-        missing: String,
-        /// The header's names, comma-separated.
-        header: String,
-    },
-    /// A sampled column cannot be parsed as its declared type.
-    #[error("column `{column}`: {source}")]
-    Cast {
-        /// The column.
-        column: String,
-        /// Why.
-        source: ArrowError,
-    },
-    /// DataFusion refused the listing table.
-    #[error(transparent)]
-    DataFusion(#[from] DataFusionError),
-}
+mod check;
+mod error;
+
+use check::FileCheck;
+pub use error::CsvError;
+use error::{fields_error, value_error};
 
 /// Reads `csv` tables.
 pub struct Csv;
@@ -332,170 +220,9 @@ impl Source for Csv {
 
 export_source!(Csv);
 
-/// Before the host executes a scan: the file reads as declared, every line
-/// of it, as DataFusion's reader will read it (the same Arrow reader, schema
-/// and format). Arrow's errors do not say which file, and a scan executed by
-/// the host never reaches [`Csv::build`]'s explanation; a file that fails
-/// here is streamed through the plugin instead, whose error names its line.
-/// Checked once per version of the file (size and modification time), so a
-/// long-lived server reads a file twice only when it changes.
-#[derive(Clone)]
-struct FileCheck {
-    path: PathBuf,
-    /// The table's schema, in the file's column order.
-    schema: SchemaRef,
-    header: bool,
-    delimiter: u8,
-    /// The columns in the file's order, for naming a bad value's column.
-    columns: Vec<String>,
-    /// The version last checked (size and modification time, in
-    /// nanoseconds) and what was found: a file found unreadable is not read
-    /// again for each query that streams it.
-    checked: Arc<std::sync::Mutex<Option<Checked>>>,
-}
-
-impl FileCheck {
-    async fn run(self, objects: Vec<ObjectMeta>) -> Result<(), String> {
-        for object in &objects {
-            let version = (
-                object.size,
-                object
-                    .last_modified
-                    .timestamp_nanos_opt()
-                    .unwrap_or_default(),
-            );
-            let known = self
-                .checked
-                .lock()
-                .unwrap_or_else(std::sync::PoisonError::into_inner)
-                .clone();
-            let found = match known {
-                Some((checked, found)) if checked == version => found,
-                _ => {
-                    let found = self.read_all();
-                    *self
-                        .checked
-                        .lock()
-                        .unwrap_or_else(std::sync::PoisonError::into_inner) =
-                        Some((version, found.clone()));
-                    found
-                }
-            };
-            found?;
-        }
-        Ok(())
-    }
-
-    /// Reads every line, keeping nothing: `Err` says why the file does not
-    /// read as declared, as the plugin's own error would.
-    fn read_all(&self) -> Result<(), String> {
-        let path = &self.path;
-        let file = File::open(path).map_err(|source| {
-            CsvError::Open {
-                path: path.clone(),
-                source,
-            }
-            .to_string()
-        })?;
-        let format = Format::default()
-            .with_header(self.header)
-            .with_delimiter(self.delimiter);
-        let explained = |error: ArrowError| {
-            let text = error.to_string();
-            fields_error(path, &text, true)
-                .or_else(|| value_error(path, &self.columns, &text, true))
-                .unwrap_or(CsvError::Read {
-                    path: path.clone(),
-                    source: error,
-                })
-                .to_string()
-        };
-        let reader = ReaderBuilder::new(SchemaRef::clone(&self.schema))
-            .with_format(format)
-            .with_batch_size(CHECK_BATCH_ROWS)
-            .build(std::io::BufReader::new(file))
-            .map_err(explained)?;
-        for batch in reader {
-            batch.map_err(explained)?;
-        }
-        Ok(())
-    }
-}
-
-/// A version of a file (size, modification time) and whether it reads as declared.
-type Checked = ((u64, i64), Result<(), String>);
-
-/// Rows per batch while checking a file: enough to amortise, small enough
-/// that the check holds little memory.
-const CHECK_BATCH_ROWS: usize = 8192;
-
-/// Arrow's error about a line with the wrong number of fields, as
-/// [`CsvError::Fields`]. The reader says "incorrect number of fields for line
-/// 5, expected 4 got 6" (or "got more than 6"), its schema inference
-/// "Expected 4 records, found 6 records at line 5".
-fn fields_error(path: &Path, error: &str, line_known: bool) -> Option<CsvError> {
-    let number = |text: &str| -> Option<u64> {
-        let digits: String = text.chars().take_while(char::is_ascii_digit).collect();
-        digits.parse().ok()
-    };
-    let (line, expected, found) =
-        if let Some((_, rest)) = error.split_once("incorrect number of fields for line ") {
-            let (line, rest) = rest.split_once(", expected ")?;
-            let (expected, found) = rest.split_once(" got ")?;
-            let more = found.starts_with("more than ");
-            let found = number(found.trim_start_matches("more than "))?;
-            let found = match more {
-                true => format!("more than {found}"),
-                false => found.to_string(),
-            };
-            (number(line)?, number(expected)?, found)
-        } else {
-            let (_, rest) = error.split_once("Expected ")?;
-            let (expected, rest) = rest.split_once(" records, found ")?;
-            let (found, line) = rest.split_once(" records at line ")?;
-            (number(line)?, number(expected)?, number(found)?.to_string())
-        };
-    Some(CsvError::Fields {
-        path: path.to_owned(),
-        line: line_known.then_some(line),
-        found,
-        expected,
-    })
-}
-
-/// Arrow's error about a value that does not parse, as [`CsvError::Value`],
-/// without the row it quotes (it may hold what the user never meant to
-/// print). The reader says "Error while parsing value 'three' as type
-/// 'Int64' for column 0 at line 4. Row data: '[…]'", its column counted in
-/// the file's order and its line counted from 0 (the header, if any, is line
-/// 0): one is added, so the line is the file's, as an editor shows it.
-fn value_error(path: &Path, columns: &[String], error: &str, line_known: bool) -> Option<CsvError> {
-    let (_, rest) = error.split_once("Error while parsing value '")?;
-    let (value, rest) = rest.split_once("' as type '")?;
-    let (ty, rest) = rest.split_once("' for column ")?;
-    let (index, rest) = rest.split_once(" at line ")?;
-    let line: String = rest.chars().take_while(char::is_ascii_digit).collect();
-    Some(CsvError::Value {
-        path: path.to_owned(),
-        line: line_known.then_some(line.parse::<u64>().ok()? + 1),
-        value: value.to_owned(),
-        column: columns.get(index.parse::<usize>().ok()?)?.clone(),
-        ty: ty.to_owned(),
-    })
-}
-
 /// DataFusion's default `repartition_file_min_size`: a file above it may be
 /// read in several byte ranges.
 const DATAFUSION_REPARTITION_FILE_MIN_SIZE: u64 = 10 * 1024 * 1024;
-
-/// Where in the file: `line 5 of FILE`, or `a line of FILE` when the reader's
-/// count is not the file's.
-fn place(line: Option<u64>, path: &Path) -> String {
-    match line {
-        Some(line) => format!("line {line} of {}", path.display()),
-        None => format!("a line of {}", path.display()),
-    }
-}
 
 /// The table's file, which must exist.
 fn file(options: &CsvOptions, env: &Environment) -> Result<PathBuf, CsvError> {
