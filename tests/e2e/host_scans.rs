@@ -310,6 +310,61 @@ async fn a_csv_scan_is_host_executed_like_native_and_a_bad_file_is_streamed() {
     assert_eq!(shown(&host, sql).await, shown(&native, sql).await);
 }
 
+/// A long-lived session sees what is in storage now, on both paths: an
+/// object added under a table's prefix is read by the next query, and one
+/// removed is no longer (DataFusion 55 keeps listings for ever by default).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_prefix_table_sees_objects_added_and_removed_since_the_last_query() {
+    use datafusion::arrow::array::Int64Array;
+    use datafusion::arrow::datatypes::{DataType, Field, Schema};
+
+    let server = S3Server::start().await;
+    let schema = Arc::new(Schema::new(vec![Field::new("id", DataType::Int64, false)]));
+    let write = |year: i32, ids: Vec<i64>| {
+        let batch = datafusion::arrow::array::RecordBatch::try_new(
+            Arc::clone(&schema),
+            vec![Arc::new(Int64Array::from(ids))],
+        )
+        .unwrap();
+        let path = server.object_path("codelake", &format!("events/year={year}/part-0.parquet"));
+        crate::support::write_parquet(&path, &batch);
+        path
+    };
+    write(2025, vec![1, 2]);
+    let data = tempfile::tempdir().unwrap();
+    let env = Environment::new("test", data.path()).with_s3(server.settings(SECRET_KEY));
+    let spec = crate::plugins::Event::SPEC;
+    let host = Arc::new(SessionContext::new_with_config(config()));
+    let streamed = Arc::new(SessionContext::new_with_config(config()));
+    for (ctx, plugins) in [(&host, plugins()), (&streamed, plugins().streaming_only())] {
+        let failures = register_tables(ctx, &plugins, [spec], &env);
+        assert!(failures.is_empty(), "{failures:#?}");
+    }
+    let sql = "SELECT count(*), sum(id) FROM test.events";
+    let count = |ctx: Arc<SessionContext>| async move {
+        let shown = shown(&ctx, sql).await;
+        (
+            shown.contains("| 2        | 3 "),
+            shown.contains("| 3        | 6 "),
+            shown,
+        )
+    };
+    for ctx in [&host, &streamed] {
+        let (two, _, shown) = count(Arc::clone(ctx)).await;
+        assert!(two, "{shown}");
+    }
+    let added = write(2026, vec![3]);
+    for ctx in [&host, &streamed] {
+        let (_, three, shown) = count(Arc::clone(ctx)).await;
+        assert!(three, "the object added since is read:\n{shown}");
+    }
+    std::fs::remove_file(added).unwrap();
+    for ctx in [&host, &streamed] {
+        let (two, _, shown) = count(Arc::clone(ctx)).await;
+        assert!(two, "the object removed since is not:\n{shown}");
+    }
+}
+
 /// `data seed` lays fact tables out for pruning: sorted on their date, in row
 /// groups of at most 131072 rows written interleaved, with a page index; and
 /// no row is lost on the way through the external sort.

@@ -204,8 +204,11 @@ impl Source for S3Parquet {
         let config = ListingTableConfig::new(url)
             .with_listing_options(options)
             .with_schema(Arc::new(file_schema));
-        let listing = ListingTable::try_new(config)?;
         let place = place(env, location)?;
+        // Each file's statistics, read from its footer once per version of
+        // the file, not at every scan.
+        let statistics = place.runtime_env.cache_manager.get_file_statistic_cache();
+        let listing = ListingTable::try_new(config)?.with_cache(statistics);
         let provider = Arc::new(S3Table {
             listing,
             store: Arc::clone(&place.store),
@@ -223,13 +226,11 @@ impl Source for S3Parquet {
             let endpoint = s3.endpoint.clone().unwrap_or_else(|| "AWS".to_owned());
             (endpoint, s3.request_timeout())
         });
-        let mut built = Built::provider(provider)
+        let built = Built::provider(provider)
             .checking_files(move |objects| Box::pin(check.clone().run(objects)))
             // The bucket the environment reads, which may not be the declared one.
-            .reading(location.clone());
-        if let Some(runtime_env) = place.runtime_env {
-            built = built.with_runtime_env(runtime_env);
-        }
+            .reading(location.clone())
+            .with_runtime_env(place.runtime_env);
         Ok(built.explaining(move |error| {
             let (store, location, key) = (Arc::clone(&store), location.clone(), key.clone());
             let declared = Arc::clone(&declared_in_files);

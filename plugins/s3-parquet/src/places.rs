@@ -6,7 +6,7 @@ use std::sync::Arc;
 
 use codelake_plugin_sdk::catalog_core::{Environment, S3Settings};
 use codelake_plugin_sdk::datafusion::execution::object_store::ObjectStoreUrl;
-use codelake_plugin_sdk::datafusion::execution::runtime_env::{RuntimeEnv, RuntimeEnvBuilder};
+use codelake_plugin_sdk::datafusion::execution::runtime_env::RuntimeEnv;
 use object_store::ObjectStore;
 
 use crate::{ParquetKinds, S3Error};
@@ -18,9 +18,9 @@ pub(crate) struct Place {
     pub(crate) base: String,
     /// The object, or the prefix, in the store.
     pub(crate) key: String,
-    /// The runtime environment holding the store, for S3 (the local file
-    /// system is in every runtime environment).
-    pub(crate) runtime_env: Option<Arc<RuntimeEnv>>,
+    /// The table's runtime environment: the bucket's store for S3 (the local
+    /// file system is in every one), and the caches of footers and statistics.
+    pub(crate) runtime_env: Arc<RuntimeEnv>,
     /// The environment's S3 settings, for S3.
     pub(crate) s3: Option<S3Settings>,
 }
@@ -58,7 +58,7 @@ pub(crate) fn place(env: &Environment, location: &str) -> std::result::Result<Pl
             store: Arc::new(object_store::local::LocalFileSystem::new()),
             base: "file://".to_owned(),
             key: path.trim_start_matches('/').to_owned(),
-            runtime_env: None,
+            runtime_env: codelake_plugin_sdk::runtime_env_builder().build_arc()?,
             s3: None,
         });
     }
@@ -67,14 +67,14 @@ pub(crate) fn place(env: &Environment, location: &str) -> std::result::Result<Pl
     let store: Arc<dyn ObjectStore> = shared_store(bucket, s3)?;
     // The plugin's own runtime environment, which has the bucket's store:
     // the host's cannot cross the FFI boundary.
-    let runtime_env = RuntimeEnvBuilder::new().build_arc()?;
+    let runtime_env = codelake_plugin_sdk::runtime_env_builder().build_arc()?;
     let url = ObjectStoreUrl::parse(format!("s3://{bucket}"))?;
     runtime_env.register_object_store(url.as_ref(), Arc::clone(&store));
     Ok(Place {
         store,
         base: format!("s3://{bucket}"),
         key: key.to_owned(),
-        runtime_env: Some(runtime_env),
+        runtime_env,
         s3: Some(s3.clone()),
     })
 }

@@ -152,6 +152,9 @@ impl GuardedProvider {
         plugin: &'static str,
         explain: Option<Explain>,
     ) -> Self {
+        // One of the table's own when the plugin gave none, kept for its
+        // life: its caches (footers, statistics) last from scan to scan.
+        let runtime_env = runtime_env.or_else(|| crate::runtime_env_builder().build_arc().ok());
         Self {
             schema: inner.schema(),
             table_type: inner.table_type(),

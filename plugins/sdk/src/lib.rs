@@ -59,7 +59,7 @@ use catalog_core::source::SourceOptions;
 use catalog_core::{Environment, TableSpec};
 use datafusion::catalog::TableProvider;
 use datafusion::error::DataFusionError;
-use datafusion::execution::runtime_env::RuntimeEnv;
+use datafusion::execution::runtime_env::{RuntimeEnv, RuntimeEnvBuilder};
 use datafusion::object_store::ObjectMeta;
 
 /// A table as a plugin sees it: the spec, and its options parsed once.
@@ -228,6 +228,18 @@ pub trait Source: 'static {
             })
         }
     }
+}
+
+/// The runtime environment a plugin's scans should run in, for a plugin that
+/// registers object stores of its own (see [`Built::with_runtime_env`]); the
+/// SDK gives every other table one of these. DataFusion's caches of Parquet
+/// footers and of file statistics stay on: each entry is checked against the
+/// object's size and modification time before use. Its cache of listings is
+/// off: DataFusion 55 keeps a listing for ever by default, so a table read
+/// by a long-lived process would never see an object added under its prefix,
+/// nor stop reading one removed.
+pub fn runtime_env_builder() -> RuntimeEnvBuilder {
+    RuntimeEnvBuilder::new().with_object_list_cache_limit(0)
 }
 
 /// The plugin's own runtime: the FFI layer runs the plugin's async work on it,
