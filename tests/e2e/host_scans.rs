@@ -189,6 +189,35 @@ async fn a_host_executed_scan_prunes_row_groups_and_pages_and_takes_a_joins_dyna
     );
 }
 
+/// A warm host-executed scan reads what native DataFusion's reads, byte for
+/// byte: the footers, page indexes included, come from the session's cache
+/// (the plugin plans in its own runtime environment, so the host puts them
+/// there itself; it once read every page index again at each query).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_warm_host_executed_scan_reads_no_more_than_native() {
+    let (_server, _data, host, native) = part_twice().await;
+    let bytes = |shown: &str| -> String {
+        let scan = shown
+            .lines()
+            .find(|line| line.contains("DataSourceExec"))
+            .unwrap_or_else(|| panic!("no scan in:\n{shown}"));
+        let (_, rest) = scan.split_once("bytes_scanned=").expect("bytes_scanned");
+        rest.split(',').next().unwrap().to_owned()
+    };
+    let sql = QUERIES[0];
+    for _ in 0..2 {
+        shown(&host, sql).await;
+        shown(&native, sql).await;
+    }
+    let analyze = format!("EXPLAIN ANALYZE {sql}");
+    let (ours, theirs) = (shown(&host, &analyze).await, shown(&native, &analyze).await);
+    assert_eq!(
+        bytes(&ours),
+        bytes(&theirs),
+        "bytes read by a warm scan:\nhost:\n{ours}\nnative:\n{theirs}"
+    );
+}
+
 /// A warm scan reads its byte ranges from the cache: not one `GetObject`
 /// reaches the server, and `EXPLAIN ANALYZE` counts the hits.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -25,21 +25,24 @@ use codelake_plugin_abi::{PlanScanFn, ScanPlan};
 use datafusion::arrow::datatypes::SchemaRef;
 use datafusion::catalog::{Session, TableProvider};
 use datafusion::common::config::ConfigOptions;
-use datafusion::common::tree_node::{Transformed, TreeNode};
+use datafusion::common::tree_node::{Transformed, TreeNode, TreeNodeRecursion};
 use datafusion::common::{Constraints, Result, Statistics};
 use datafusion::datasource::physical_plan::parquet::CachedParquetFileReaderFactory;
+use datafusion::datasource::physical_plan::parquet::metadata::DFParquetMetadata;
 use datafusion::datasource::physical_plan::{
     FileScanConfig, FileScanConfigBuilder, ParquetFileReaderFactory, ParquetSource,
 };
 use datafusion::datasource::source::DataSourceExec;
 use datafusion::error::DataFusionError;
 use datafusion::execution::object_store::ObjectStoreUrl;
+use datafusion::execution::runtime_env::RuntimeEnv;
 use datafusion::logical_expr::{Expr, TableProviderFilterPushDown, TableType};
 use datafusion::physical_plan::ExecutionPlan;
 use datafusion_proto::logical_plan::DefaultLogicalExtensionCodec;
 use datafusion_proto::logical_plan::to_proto::serialize_exprs;
 use datafusion_proto::physical_plan::{AsExecutionPlan, DefaultPhysicalExtensionCodec};
 use datafusion_proto::protobuf::{LogicalExprList, PhysicalPlanNode};
+use futures::StreamExt;
 use prost::Message;
 use stabby::slice::Slice;
 use stabby::str::Str;
@@ -202,6 +205,7 @@ impl HostScan {
                 return Ok(self.streams(&format!("the host cannot decode its plan: {error}")));
             }
         };
+        footers_in_cache(&plan, &runtime_env).await;
         Ok(Some(plan))
     }
 
@@ -283,6 +287,46 @@ impl HostScan {
         })
         .map(|transformed| transformed.data)
     }
+}
+
+/// Puts each Parquet file's footer, with its page index, in the session's
+/// cache of footers, as native DataFusion's planning does (it reads them for
+/// the files' statistics) before it executes the scan. The plugin planned this
+/// scan in its own runtime environment, so without this the host's cache is
+/// filled by the scan alone, which leaves the page index out: every query read
+/// and decoded it again (0.37 MB and 1.3 ms of TPC-H Q6 at SF1). A cached
+/// footer is checked against the object's size and modification time, so a
+/// warm scan costs one lookup per file. An error is left for the scan to report.
+async fn footers_in_cache(plan: &Arc<dyn ExecutionPlan>, runtime_env: &Arc<RuntimeEnv>) {
+    let mut files = Vec::new();
+    let _ = plan.apply(|node| {
+        let scan = node
+            .downcast_ref::<DataSourceExec>()
+            .and_then(|exec| exec.data_source().downcast_ref::<FileScanConfig>())
+            .filter(|scan| scan.file_source().downcast_ref::<ParquetSource>().is_some());
+        if let Some(scan) = scan {
+            for file in scan.file_groups.iter().flat_map(|group| group.iter()) {
+                files.push((scan.object_store_url.clone(), file.object_meta.clone()));
+            }
+        }
+        Ok(TreeNodeRecursion::Continue)
+    });
+    let cache = runtime_env.cache_manager.get_file_metadata_cache();
+    let fetches = files.into_iter().filter_map(|(url, object)| {
+        let store = runtime_env.object_store(&url).ok()?;
+        let cache = Arc::clone(&cache);
+        Some(async move {
+            let _ = DFParquetMetadata::new(store.as_ref(), &object)
+                .with_file_metadata_cache(Some(cache))
+                .fetch_metadata()
+                .await;
+        })
+    });
+    // A few at a time: a cold table of many objects on S3 is many round trips.
+    futures::stream::iter(fetches)
+        .buffer_unordered(8)
+        .for_each(|()| async {})
+        .await;
 }
 
 /// DataFusion's default settings, by key.
