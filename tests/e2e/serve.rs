@@ -382,6 +382,21 @@ fn the_federated_query_answers_in_every_format_as_the_cli_does() {
         .unwrap_or_else(|| panic!("{metrics}"));
     // Seven queries above; the last one's count may land just after its answer.
     assert!((6..=7).contains(&queries), "{metrics}");
+    // The federated query read `tpch.part` from S3 five times: once from the
+    // store, then from the byte-range cache.
+    let total = |name: &str| -> u64 {
+        metrics
+            .lines()
+            .find_map(|line| line.strip_prefix(&format!("{name} ")))
+            .and_then(|count| count.parse().ok())
+            .unwrap_or_else(|| panic!("no {name} in:\n{metrics}"))
+    };
+    assert!(total("codelake_range_cache_misses_total") > 0, "{metrics}");
+    assert!(total("codelake_range_cache_hits_total") > 0, "{metrics}");
+    assert!(
+        total("codelake_range_cache_capacity_bytes") > 0,
+        "{metrics}"
+    );
 
     // The log has a line a query, and neither a token nor the SQL.
     let log = std::fs::read_to_string(dir.path().join("serve.log")).unwrap();

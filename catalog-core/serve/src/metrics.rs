@@ -161,7 +161,57 @@ impl Metrics {
             "# HELP codelake_queries_waiting Queries waiting for a slot now.\n# TYPE codelake_queries_waiting gauge\ncodelake_queries_waiting {}",
             self.waiting.load(Ordering::Relaxed)
         );
+        range_cache(&mut out);
         out
+    }
+}
+
+/// The byte-range cache's totals: one cache per process, shared by every table
+/// and front end, so these carry no labels.
+fn range_cache(out: &mut String) {
+    let stats = catalog_runtime::range_cache_stats();
+    for (name, kind, help, value) in [
+        (
+            "codelake_range_cache_hits_total",
+            "counter",
+            "Byte ranges of remote objects answered from the byte-range cache.",
+            stats.hits,
+        ),
+        (
+            "codelake_range_cache_misses_total",
+            "counter",
+            "Byte ranges of remote objects read from their store.",
+            stats.misses,
+        ),
+        (
+            "codelake_range_cache_hit_bytes_total",
+            "counter",
+            "Bytes answered from the byte-range cache.",
+            stats.hit_bytes,
+        ),
+        (
+            "codelake_range_cache_miss_bytes_total",
+            "counter",
+            "Bytes read from remote objects' stores.",
+            stats.miss_bytes,
+        ),
+        (
+            "codelake_range_cache_resident_bytes",
+            "gauge",
+            "Bytes the byte-range cache holds now.",
+            stats.resident_bytes,
+        ),
+        (
+            "codelake_range_cache_capacity_bytes",
+            "gauge",
+            "The most the byte-range cache may hold (CODELAKE_RANGE_CACHE); 0 when off.",
+            stats.capacity_bytes,
+        ),
+    ] {
+        let _ = writeln!(
+            out,
+            "# HELP {name} {help}\n# TYPE {name} {kind}\n{name} {value}"
+        );
     }
 }
 

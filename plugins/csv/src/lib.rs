@@ -45,7 +45,7 @@ impl Source for Csv {
     /// Its scans are DataFusion's own CSV scans, which the host executes:
     /// read in byte ranges on every core, with native metrics, and no row
     /// crossing the boundary. A file is first read once here, in full, to
-    /// check that it reads as declared ([`FileCheck`]); one that does not is
+    /// check that it reads as declared (`check.rs`); one that does not is
     /// streamed through this plugin, whose errors name the line.
     const HOST_EXECUTES: bool = true;
     type Options = CsvOptions;
