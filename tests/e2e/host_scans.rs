@@ -404,8 +404,23 @@ fn seeded_fact_tables_are_sorted_interleaved_and_page_indexed() {
     use datafusion::parquet::file::statistics::Statistics;
 
     let dir = tempfile::tempdir().unwrap();
+    // What a seed killed while sorting leaves behind: its spill folder.
+    let leftover = dir
+        .path()
+        .join(".codelake/local/.seed-spool-killed/datafusion-x");
+    std::fs::create_dir_all(&leftover).unwrap();
+    std::fs::write(leftover.join("spill.arrow"), b"partial").unwrap();
     let seeded = crate::cli::run(dir.path(), &["data", "seed", "--scale", "0.05"]);
     crate::cli::assert_ok(&seeded);
+    let spooled: Vec<String> = std::fs::read_dir(dir.path().join(".codelake/local"))
+        .unwrap()
+        .map(|entry| entry.unwrap().file_name().to_string_lossy().into_owned())
+        .filter(|name| name.starts_with(".seed-spool") || name.starts_with("datafusion-"))
+        .collect();
+    assert!(
+        spooled.is_empty(),
+        "no spool file or spill folder is left, the killed seed's included: {spooled:?}"
+    );
     let file = dir
         .path()
         .join(".codelake/local/s3/codelake/tpch/lineitem/part-0.parquet");

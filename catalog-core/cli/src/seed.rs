@@ -83,14 +83,19 @@ pub async fn seed(
         Ok(file)
     })
     .await??;
-    // Spool files of a seed that was killed before it could remove them.
+    // Spool files, and sort spill folders, of a seed that was killed before
+    // it could remove them.
     for entry in std::fs::read_dir(&data_dir).into_iter().flatten().flatten() {
         if entry
             .file_name()
             .to_string_lossy()
             .starts_with(SPOOL_PREFIX)
         {
-            let _ = std::fs::remove_file(entry.path());
+            let path = entry.path();
+            let _ = match entry.file_type().is_ok_and(|kind| kind.is_dir()) {
+                true => std::fs::remove_dir_all(path),
+                false => std::fs::remove_file(path),
+            };
         }
     }
 

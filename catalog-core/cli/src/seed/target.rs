@@ -213,10 +213,17 @@ impl Target {
                         Arc::clone(&declared),
                         Some(layout.properties()),
                     )?;
-                    let mut ordered = layout.order(batches, spool).await?;
+                    // The sort's spill files go in a folder of the seed's own
+                    // (removed when the sort ends, or by the next seed if this
+                    // one is killed), not loose in the data directory.
+                    let spill = tempfile::Builder::new()
+                        .prefix(SPOOL_PREFIX)
+                        .tempdir_in(spool)?;
+                    let mut ordered = layout.order(batches, spill.path()).await?;
                     while let Some(batch) = ordered.next().await {
                         writer.write(&conform(batch?)?)?;
                     }
+                    drop(ordered);
                     writer.close()?;
                     if let Some(sorted) = sorted {
                         layout.interleave(sorted.path(), file.as_file())?;
