@@ -337,6 +337,29 @@ async fn a_csv_scan_is_host_executed_like_native_and_a_bad_file_is_streamed() {
         "the fixed file is host-executed again:\n{fixed}"
     );
     assert_eq!(shown(&host, sql).await, shown(&native, sql).await);
+
+    // A file that shrinks between a scan's planning and its reading (rewritten
+    // in place) ends the scan with an error naming it: DataFusion's own CSV
+    // reader waited for the missing bytes for ever, at full CPU.
+    let planned = host
+        .sql(sql)
+        .await
+        .unwrap()
+        .create_physical_plan()
+        .await
+        .unwrap();
+    std::fs::write(&path, &text[..text.len() / 3]).unwrap();
+    let error = datafusion::physical_plan::collect(planned, host.task_ctx())
+        .await
+        .unwrap_err()
+        .to_string();
+    assert!(
+        error.contains(&format!(
+            "{} changed while it was being read",
+            path.display()
+        )),
+        "{error}"
+    );
 }
 
 /// A long-lived session sees what is in storage now, on both paths: an

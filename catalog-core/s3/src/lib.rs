@@ -3,13 +3,21 @@
 //! their client here, so they agree on path-style requests, plain HTTP for
 //! loopback endpoints, and what a half-set credential means.
 //!
+//! The local file system is opened through [`LocalFiles`] by every reader
+//! too (`local.rs` says why).
+//!
 //! What it must not know: DataFusion, the plugins, any catalog. It turns
-//! [`S3Settings`] into an object_store client and nothing else.
+//! [`S3Settings`] into an object_store client, wraps the local file system,
+//! and nothing else.
 
 use object_store::aws::{AmazonS3, AmazonS3Builder};
 use object_store::{ClientOptions, RetryConfig};
 
 use catalog_core::S3Settings;
+
+mod local;
+
+pub use local::LocalFiles;
 
 /// Why a client could not be built. Names the bucket, never a secret.
 #[derive(Debug, thiserror::Error)]

@@ -59,6 +59,9 @@ use catalog_core::source::SourceOptions;
 use catalog_core::{Environment, TableSpec};
 use datafusion::catalog::TableProvider;
 use datafusion::error::DataFusionError;
+use datafusion::execution::object_store::{
+    DefaultObjectStoreRegistry, ObjectStoreRegistry as _, ObjectStoreUrl,
+};
 use datafusion::execution::runtime_env::{RuntimeEnv, RuntimeEnvBuilder};
 use datafusion::object_store::ObjectMeta;
 
@@ -238,8 +241,19 @@ pub trait Source: 'static {
 /// off: DataFusion 55 keeps a listing for ever by default, so a table read
 /// by a long-lived process would never see an object added under its prefix,
 /// nor stop reading one removed.
+///
+/// Local files are read through [`catalog_s3::LocalFiles`], so a file that
+/// shrinks while a scan reads it ends the scan with an error naming it,
+/// where DataFusion's own reader would spin for ever.
 pub fn runtime_env_builder() -> RuntimeEnvBuilder {
-    RuntimeEnvBuilder::new().with_object_list_cache_limit(0)
+    let stores = DefaultObjectStoreRegistry::new();
+    stores.register_store(
+        ObjectStoreUrl::local_filesystem().as_ref(),
+        Arc::new(catalog_s3::LocalFiles::new()),
+    );
+    RuntimeEnvBuilder::new()
+        .with_object_list_cache_limit(0)
+        .with_object_store_registry(Arc::new(stores))
 }
 
 /// The plugin's own runtime: the FFI layer runs the plugin's async work on it,

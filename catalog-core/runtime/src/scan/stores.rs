@@ -5,7 +5,9 @@
 //! credentials and timeouts the plugin would use, so production's bucket and
 //! credential overrides apply as they do to every other reader. One client per
 //! bucket and settings is shared by every table and every session.
-//! `file://` is DataFusion's own local file system, always registered.
+//! `file://` is [`catalog_s3::LocalFiles`], put in place of DataFusion's own
+//! local file system, whose CSV reader spins for ever on a file that shrinks
+//! while it is read.
 
 use std::sync::{Arc, Mutex, PoisonError};
 
@@ -22,10 +24,13 @@ pub(super) fn store(
     url: &ObjectStoreUrl,
     environment: &Environment,
 ) -> Result<Arc<dyn ObjectStore>> {
+    let text = url.as_str();
+    if text.starts_with("file://") {
+        return Ok(local_files(runtime_env, url));
+    }
     if let Ok(store) = runtime_env.object_store(url) {
         return Ok(store);
     }
-    let text = url.as_str();
     let (scheme, rest) = text.split_once("://").unwrap_or((text, ""));
     let store: Arc<dyn ObjectStore> = match scheme {
         "s3" => {
@@ -46,6 +51,19 @@ pub(super) fn store(
     };
     runtime_env.register_object_store(url.as_ref(), Arc::clone(&store));
     Ok(store)
+}
+
+/// The runtime environment's store for local files, made a
+/// [`catalog_s3::LocalFiles`] if it is not one yet.
+fn local_files(runtime_env: &RuntimeEnv, url: &ObjectStoreUrl) -> Arc<dyn ObjectStore> {
+    if let Ok(store) = runtime_env.object_store(url)
+        && store.to_string().starts_with("LocalFiles(")
+    {
+        return store;
+    }
+    let store: Arc<dyn ObjectStore> = Arc::new(catalog_s3::LocalFiles::new());
+    runtime_env.register_object_store(url.as_ref(), Arc::clone(&store));
+    store
 }
 
 /// The shared client for `bucket` with `settings`.
