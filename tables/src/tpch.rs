@@ -308,7 +308,9 @@ pub struct Region {
     owner = "data-platform@codelake.dev",
     freshness = "15m",
     freshness_column = "as_of",
-    min_rows = 1
+    min_rows = 1,
+    accelerate = "memory",
+    refresh = "5m"
 )]
 pub struct ExchangeRate {
     /// ISO 4217 currency code, e.g. `EUR`; the primary key.

@@ -1098,6 +1098,7 @@ fn the_configuration_reference_documents_every_variable_read() {
     known.push(catalog_runtime::PLUGIN_DIR_VAR);
     known.push(catalog_runtime::CACHE_VAR);
     known.push(catalog_runtime::HOST_SCANS_VAR);
+    known.push(catalog_runtime::accelerate::MEMORY_VAR);
     // The credential variables tables read (`auth_env`).
     let auth: Vec<&str> = tables::REGISTRY
         .tables()

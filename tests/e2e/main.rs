@@ -1,6 +1,7 @@
 //! End-to-end tests: the catalog as compiled, generated and documented agrees,
 //! and the real plugins, loaded by the real loader, answer SQL.
 
+mod accelerate;
 mod browser;
 mod catalog;
 mod cli;

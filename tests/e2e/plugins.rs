@@ -179,6 +179,8 @@ fn spec(name: &str, source: &str, options: &[(&str, &str)]) -> catalog_core::Tab
             max: None,
         }]),
         view: None,
+        accelerate: None,
+        refresh: None,
     }
 }
 
@@ -474,7 +476,7 @@ const FX_TOKEN: &str = "Bearer fx-test-token-do-not-print";
 
 /// Sets `CODELAKE_FX_TOKEN`, once, to the same value for every test.
 #[allow(unsafe_code)] // std::env::set_var is unsafe in edition 2024
-fn set_fx_token() {
+pub(crate) fn set_fx_token() {
     static ONCE: std::sync::Once = std::sync::Once::new();
     // SAFETY: this is the only write to the environment in this test binary, it
     // always writes the same value, and it happens before any reader of this variable.

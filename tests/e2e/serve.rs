@@ -105,7 +105,7 @@ impl Server {
     }
 
     /// `POST /v1/sql` with the first token, asking for `accept`.
-    fn sql(&self, sql: &str, accept: &str) -> Reply {
+    pub(crate) fn sql(&self, sql: &str, accept: &str) -> Reply {
         self.request(
             "POST",
             "/v1/sql",

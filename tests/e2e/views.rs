@@ -44,6 +44,8 @@ fn view(name: &str, sql: &str, columns: &[(&str, ColumnType, bool)]) -> TableSpe
             file: Cow::Owned(format!("tests/views/{name}.sql")),
             materialize: None,
         }),
+        accelerate: None,
+        refresh: None,
     }
 }
 

@@ -2,7 +2,10 @@
 queries over standard input and output, in the protocol of
 `codelake-bench-engine` (xtask/bench-engine/src/main.rs):
 
-    python_engine.py duckdb|polars TABLES_JSON
+    python_engine.py duckdb|duckdb-memory|polars TABLES_JSON
+
+`duckdb-memory` loads every table into DuckDB's own in-memory tables
+(`CREATE TABLE … AS SELECT * FROM read_parquet(…)`) before it says it is ready.
 
 TABLES_JSON names each table (`tpch.lineitem`), its format (`parquet` or
 `csv`), its path (a file, or a directory of `.parquet` files) and, for CSV,
@@ -31,7 +34,7 @@ def text(value):
     return str(value)
 
 
-def duckdb_engine(tables):
+def duckdb_engine(tables, in_memory=False):
     import duckdb
 
     con = duckdb.connect()
@@ -44,7 +47,8 @@ def duckdb_engine(tables):
             source = f"read_parquet('{path}/*.parquet')" if os.path.isdir(path) else f"read_parquet('{path}')"
         else:
             source = f"read_csv('{path}', delim='{table['delimiter']}', header=true)"
-        con.execute(f"CREATE VIEW {name} AS SELECT * FROM {source}")
+        kind = "TABLE" if in_memory else "VIEW"
+        con.execute(f"CREATE {kind} {name} AS SELECT * FROM {source}")
 
     def run(sql):
         start = time.perf_counter()
@@ -79,10 +83,15 @@ def polars_engine(tables):
 
 
 def main():
-    if len(sys.argv) != 3 or sys.argv[1] not in ("duckdb", "polars"):
-        sys.exit("usage: python_engine.py duckdb|polars TABLES_JSON (run by `cargo xtask bench`)")
+    engines = {
+        "duckdb": duckdb_engine,
+        "duckdb-memory": lambda tables: duckdb_engine(tables, in_memory=True),
+        "polars": polars_engine,
+    }
+    if len(sys.argv) != 3 or sys.argv[1] not in engines:
+        sys.exit("usage: python_engine.py duckdb|duckdb-memory|polars TABLES_JSON (run by `cargo xtask bench`)")
     engine, tables = sys.argv[1], json.loads(sys.argv[2])
-    version, run = (duckdb_engine if engine == "duckdb" else polars_engine)(tables)
+    version, run = engines[engine](tables)
     print(json.dumps({"engine": engine, "version": version}), flush=True)
     for line in sys.stdin:
         request = json.loads(line)

@@ -19,6 +19,8 @@ pub fn tables(format: ListFormat) -> Result<(), CliError> {
                 "table": spec.qualified_name(),
                 "source": spec.source,
                 "owner": spec.owner,
+                "accelerate": spec.accelerate,
+                "refresh": spec.refresh.as_ref().map(|refresh| &refresh.text),
                 "doc": first_line(&spec.doc),
             });
             writeln!(out, "{line}")
@@ -28,12 +30,17 @@ pub fn tables(format: ListFormat) -> Result<(), CliError> {
             table
                 .load_preset(presets::UTF8_FULL_CONDENSED)
                 .set_content_arrangement(ContentArrangement::Dynamic)
-                .set_header(["table", "source", "owner", "description"]);
+                .set_header(["table", "source", "owner", "accelerated", "description"]);
             for spec in tables::REGISTRY.tables() {
                 table.add_row([
                     spec.qualified_name(),
                     spec.source.to_string(),
                     spec.owner.as_deref().unwrap_or("-").to_owned(),
+                    match (spec.accelerate, &spec.refresh) {
+                        (Some(kind), Some(refresh)) => format!("{kind}, every {}", refresh.text),
+                        (Some(kind), None) => kind.to_string(),
+                        _ => "-".to_owned(),
+                    },
                     first_line(&spec.doc).to_owned(),
                 ]);
             }
@@ -74,6 +81,11 @@ pub fn describe(name: &str) -> Result<(), CliError> {
         "owner:      {}",
         spec.owner.as_deref().unwrap_or("none declared")
     ));
+    if let Some(acceleration) = spec.acceleration() {
+        line(format!(
+            "accelerate: {acceleration} (by `codelake serve`; one-shot commands read the source)"
+        ));
+    }
     let expectations = &spec.expectations;
     line(format!(
         "freshness:  {}",

@@ -178,6 +178,8 @@ fn undeclared(args: &NewTableArgs, from: &str) -> Result<TableSpec, CliError> {
         expectations: Expectations::default(),
         columns: Cow::Borrowed(&[]),
         view: None,
+        accelerate: None,
+        refresh: None,
     };
     let problems = catalog_core::source::validate(
         &spec.source,
@@ -404,6 +406,12 @@ pub fn render(
     }
     attributes.extend(expectations.min_rows.map(|n| format!("min_rows = {n}")));
     attributes.extend(expectations.max_rows.map(|n| format!("max_rows = {n}")));
+    if let Some(kind) = spec.accelerate {
+        attributes.push(format!("accelerate = {}", string_literal(kind.as_str())));
+    }
+    if let Some(refresh) = &spec.refresh {
+        attributes.push(format!("refresh = {}", string_literal(&refresh.text)));
+    }
     let mut text = String::new();
     for line in &uses {
         text.push_str(line);
@@ -511,6 +519,8 @@ mod tests {
             expectations: Expectations::default(),
             columns: Cow::Borrowed(&[]),
             view: None,
+            accelerate: None,
+            refresh: None,
         };
         let names = [
             "#",

@@ -61,6 +61,11 @@ pub struct ServeArgs {
     /// fails alone (HTTP 507); nothing spills to disk. Default: no limit.
     #[arg(long, value_parser = parse_size, value_name = "SIZE")]
     memory_limit: Option<usize>,
+    /// Memory the copies of accelerated tables (`accelerate = "memory"`) may
+    /// take together, e.g. `4GiB`; a table whose copy does not fit is read
+    /// from its source. Default: CODELAKE_ACCELERATE_MEMORY, or 1GiB.
+    #[arg(long, value_parser = parse_size, value_name = "SIZE")]
+    accelerate_memory: Option<usize>,
     /// Largest result answered as JSON, e.g. `64MiB`; the streaming formats have no cap.
     #[arg(long, default_value = "64MiB", value_parser = parse_size, value_name = "SIZE")]
     max_json: usize,
@@ -224,12 +229,23 @@ pub async fn run(global: &Global, args: ServeArgs) -> Result<(), CliError> {
         memory: args.memory_limit,
         max_json_bytes: args.max_json,
     };
+    let budget = match args.accelerate_memory {
+        Some(bytes) => bytes as u64,
+        None => catalog_runtime::accelerate::budget_from_env().map_err(|message| {
+            CliError::msg(EXIT_CONFIG, message)
+                .hint("or give the budget as `--accelerate-memory SIZE`")
+        })?,
+    };
+    // Wrapped before the service copies the session; loaded once it answers.
+    let accelerator = catalog_runtime::Accelerator::install(&session.ctx, &catalog, budget).await;
     let site = Arc::new(site(&catalog, report.as_ref()).await?);
     let mut service = QueryService::new(&session.ctx, catalog, unavailable, tokens, limits)
         .map_err(|error| CliError::msg(EXIT_ENVIRONMENT, error.to_string()))?;
     if args.pg_listen.address().is_some() {
         catalog_pg::install(&mut service);
     }
+    let accelerated = accelerator.statuses().len();
+    service.accelerate(accelerator);
     let service = Arc::new(service);
     let http = bind("--listen", args.listen).await?;
     let flight = match args.flight_listen.address() {
@@ -276,6 +292,13 @@ pub async fn run(global: &Global, args: ServeArgs) -> Result<(), CliError> {
         }
         None => None,
     };
+    if accelerated > 0 {
+        println!(
+            "Loading {} into memory in the background (budget {}); they answer from their sources until then (GET /metrics: codelake_accelerated_*)",
+            crate::names::counted(accelerated, "accelerated table"),
+            catalog_runtime::accelerate::size(budget),
+        );
+    }
     println!("{token_note}");
     println!("The catalog site: {url}/ (in a browser: any user name, the token as password)");
     println!("Try:");

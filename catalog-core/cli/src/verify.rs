@@ -50,6 +50,11 @@ pub struct VerifyArgs {
     /// How long one table's source read or one query may take.
     #[arg(long, default_value = "30s", value_parser = humantime::parse_duration)]
     timeout: Duration,
+    /// Load the copies of accelerated tables (`accelerate = "memory"`) first,
+    /// within CODELAKE_ACCELERATE_MEMORY, as `serve` does: each gets an
+    /// `accelerated` check, and the queries and freshness read the copy.
+    #[arg(long)]
+    accelerated: bool,
 }
 
 /// Runs `codelake verify`; fails with exit code 1 when a table fails.
@@ -102,11 +107,21 @@ pub async fn run(global: &Global, args: VerifyArgs) -> Result<(), CliError> {
         .collect();
     let session =
         Session::open_catalog(global, Seed::IfEmpty, Unavailable::Silent, catalog).await?;
+    let copies = if args.accelerated {
+        let budget = catalog_runtime::accelerate::budget_from_env()
+            .map_err(|message| CliError::msg(crate::error::EXIT_CONFIG, message))?;
+        let owned: Vec<TableSpec> = specs.iter().map(|spec| (*spec).clone()).collect();
+        let accelerator = catalog_runtime::Accelerator::install(&session.ctx, &owned, budget).await;
+        accelerator.load_all(&session.ctx.state()).await
+    } else {
+        Vec::new()
+    };
     let options = VerifyOptions {
         strict: args.strict,
         sample_rows: args.sample_rows,
         concurrency: args.jobs,
         timeout: args.timeout,
+        copies,
     };
     let progress = if args.format == ReportFormat::Human && std::io::stderr().is_terminal() {
         ProgressBar::with_draw_target(Some(specs.len() as u64), ProgressDrawTarget::stderr())

@@ -55,8 +55,8 @@ pub use error::{Error, Result};
 pub use manifest::Manifest;
 pub use registry::Registry;
 pub use spec::{
-    ColumnSpec, ColumnType, DOC_METADATA_KEY, Expectations, Freshness, SourceOption, Str,
-    TableSpec, UTC, VIEW_SOURCE, ViewSpec, parse_duration,
+    Accelerate, ColumnSpec, ColumnType, DOC_METADATA_KEY, Expectations, Freshness, Interval,
+    SourceOption, Str, TableSpec, UTC, VIEW_SOURCE, ViewSpec, parse_duration,
 };
 pub use table::{Table, TableRef};
 

@@ -414,6 +414,8 @@ pub mod __private {
         },
         columns: std::borrow::Cow::Borrowed(&[]),
         view: None,
+        accelerate: None,
+        refresh: None,
     };
 
     /// Assembles a batch from one array per declared column.

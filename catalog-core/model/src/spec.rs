@@ -45,6 +45,58 @@ pub struct TableSpec {
     /// For a view ([`VIEW_SOURCE`]), its SQL; `None` for a table read by a plugin.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub view: Option<ViewSpec>,
+    /// Where long-lived processes keep a copy of the table for queries
+    /// (`accelerate = "memory"`); `None`: every query reads the source.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub accelerate: Option<Accelerate>,
+    /// How often the table is read again from its source: for an accelerated
+    /// table, its copy. One key for every table kind, with one meaning.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub refresh: Option<Interval>,
+}
+
+/// Where an accelerated table's copy is kept.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Accelerate {
+    /// In Arrow memory, in the process that serves queries.
+    Memory,
+}
+
+impl Accelerate {
+    /// Every kind, as written in `accelerate = ".."`.
+    pub const ALL: &[Accelerate] = &[Accelerate::Memory];
+
+    /// The kind as written in `accelerate = ".."`.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Memory => "memory",
+        }
+    }
+
+    /// The kind written as `text`, or an error listing the kinds.
+    pub fn parse(text: &str) -> Result<Self, String> {
+        Self::ALL
+            .iter()
+            .copied()
+            .find(|kind| kind.as_str() == text)
+            .ok_or_else(|| {
+                let kinds: Vec<String> = Self::ALL
+                    .iter()
+                    .map(|kind| format!("\"{}\"", kind.as_str()))
+                    .collect();
+                format!(
+                    "`{text}` is not a place to keep a copy: use {}",
+                    kinds.join(", ")
+                )
+            })
+    }
+}
+
+impl fmt::Display for Accelerate {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
 }
 
 /// The source kind of a view: a table whose rows are a SQL query over other
@@ -105,6 +157,16 @@ impl TableSpec {
             view.materialize = None;
         }
         live
+    }
+
+    /// How the table is accelerated, in words (`memory, refreshed every
+    /// 15m`); `None` when every query reads its source.
+    pub fn acceleration(&self) -> Option<String> {
+        let kind = self.accelerate?;
+        Some(match &self.refresh {
+            Some(refresh) => format!("{kind}, refreshed every {}", refresh.text),
+            None => kind.to_string(),
+        })
     }
 
     /// The source options, typed, with their declared defaults; an error names
@@ -416,9 +478,13 @@ pub struct Expectations {
 }
 
 /// A freshness bound as declared (`"24h"`) and in seconds.
+pub type Freshness = Interval;
+
+/// A positive whole number of seconds, as declared (`"24h"`, `"15m"`) and in
+/// seconds: a freshness bound, or a refresh interval.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
-pub struct Freshness {
+pub struct Interval {
     /// The text as declared, kept for docs and messages.
     pub text: Str,
     /// The same bound in whole seconds.
@@ -439,7 +505,7 @@ impl Expectations {
     }
 }
 
-impl Freshness {
+impl Interval {
     /// Parses a duration such as `30m`, `24h`, `7d` or `1h 30m`.
     ///
     /// ```
@@ -449,16 +515,16 @@ impl Freshness {
     /// ```
     pub fn parse(text: &str) -> Result<Self, String> {
         let duration = parse_duration(text)?;
-        // Freshness is compared with object timestamps in whole seconds; `1500ms` would be silently rounded.
+        // Intervals are compared with object timestamps in whole seconds; `1500ms` would be silently rounded.
         if duration.subsec_nanos() != 0 {
             return Err(format!(
-                "freshness `{text}` has a fraction of a second; use whole seconds, e.g. \"2s\""
+                "`{text}` has a fraction of a second; use whole seconds, e.g. \"2s\""
             ));
         }
         let seconds = duration.as_secs();
         if seconds == 0 {
             return Err(format!(
-                "freshness `{text}` is zero; use a positive duration such as \"24h\""
+                "`{text}` is zero; use a positive duration such as \"24h\""
             ));
         }
         Ok(Self {
@@ -467,7 +533,7 @@ impl Freshness {
         })
     }
 
-    /// The bound as a [`Duration`].
+    /// The interval as a [`Duration`].
     pub fn duration(&self) -> Duration {
         Duration::from_secs(self.seconds)
     }

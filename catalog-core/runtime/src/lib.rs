@@ -25,6 +25,7 @@
 //! # Ok(()) }
 //! ```
 
+pub mod accelerate;
 mod error;
 mod host;
 mod message;
@@ -36,6 +37,7 @@ mod typed;
 pub mod verify;
 pub mod views;
 
+pub use accelerate::{Accelerator, CopyStatus};
 pub use error::{Error, Result};
 pub use host::{PLUGIN_DIR_VAR, Plugin, PluginSet, default_plugin_dir};
 pub use message::user_message;

@@ -56,6 +56,15 @@ impl Executor {
         })
     }
 
+    /// A handle to spawn background work on this runtime.
+    pub(crate) fn handle(&self) -> tokio::runtime::Handle {
+        self.runtime
+            .as_ref()
+            .expect("only taken on drop")
+            .handle()
+            .clone()
+    }
+
     /// Executes `plan` on this runtime: the batches come back through a
     /// channel of [`AHEAD`] batches. Dropping the stream stops the query at
     /// its next yield.

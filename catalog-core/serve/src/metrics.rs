@@ -31,6 +31,8 @@ pub struct Metrics {
     front_ends: Mutex<BTreeMap<&'static str, std::sync::Arc<FrontEnd>>>,
     running: AtomicU64,
     waiting: AtomicU64,
+    /// The copies of accelerated tables, once the service keeps any.
+    accelerator: std::sync::OnceLock<std::sync::Arc<catalog_runtime::Accelerator>>,
 }
 
 impl Metrics {
@@ -162,8 +164,90 @@ impl Metrics {
             self.waiting.load(Ordering::Relaxed)
         );
         range_cache(&mut out);
+        if let Some(accelerator) = self.accelerator.get() {
+            acceleration(&mut out, accelerator);
+        }
         out
     }
+
+    /// The accelerated tables' copies now.
+    pub(crate) fn accelerated(&self) -> Vec<catalog_runtime::CopyStatus> {
+        self.accelerator
+            .get()
+            .map(|accelerator| accelerator.statuses())
+            .unwrap_or_default()
+    }
+
+    /// Reports `accelerator`'s copies from now on.
+    pub(crate) fn watch(&self, accelerator: std::sync::Arc<catalog_runtime::Accelerator>) {
+        let _ = self.accelerator.set(accelerator);
+    }
+}
+
+/// One metric family over the copies: its name, kind, help and the value
+/// each copy gives (none to leave the copy out).
+type Family = (
+    &'static str,
+    &'static str,
+    &'static str,
+    fn(&catalog_runtime::CopyStatus) -> Option<f64>,
+);
+
+/// Each accelerated table's copy: its age, size, rows, loads and failures,
+/// labelled by table; and the budget they share.
+fn acceleration(out: &mut String, accelerator: &catalog_runtime::Accelerator) {
+    let statuses = accelerator.statuses();
+    let families: [Family; 6] = [
+        (
+            "codelake_accelerated_copy_age_seconds",
+            "gauge",
+            "How old each accelerated table's copy is; absent while it has none.",
+            |status| status.age().map(|age| age.as_secs_f64()),
+        ),
+        (
+            "codelake_accelerated_copy_bytes",
+            "gauge",
+            "Memory each accelerated table's copy takes.",
+            |status| Some(status.bytes as f64),
+        ),
+        (
+            "codelake_accelerated_copy_rows",
+            "gauge",
+            "Rows in each accelerated table's copy.",
+            |status| Some(status.rows as f64),
+        ),
+        (
+            "codelake_accelerated_loads_total",
+            "counter",
+            "Loads and refreshes of each accelerated table that succeeded.",
+            |status| Some(status.loads as f64),
+        ),
+        (
+            "codelake_accelerated_refresh_failures_total",
+            "counter",
+            "Loads and refreshes of each accelerated table that failed; the old copy is kept.",
+            |status| Some(status.failures as f64),
+        ),
+        (
+            "codelake_accelerated_refused",
+            "gauge",
+            "1 for a table refused acceleration (its copy is over the budget) and read from its source.",
+            |status| Some(if status.refused.is_some() { 1.0 } else { 0.0 }),
+        ),
+    ];
+    for (name, kind, help, value) in families {
+        let _ = writeln!(out, "# HELP {name} {help}\n# TYPE {name} {kind}");
+        for status in &statuses {
+            if let Some(value) = value(status) {
+                let _ = writeln!(out, "{name}{{table=\"{}\"}} {value}", status.table);
+            }
+        }
+    }
+    let _ = writeln!(
+        out,
+        "# HELP codelake_accelerate_budget_bytes The memory all accelerated copies may take together (CODELAKE_ACCELERATE_MEMORY).\n# TYPE codelake_accelerate_budget_bytes gauge\ncodelake_accelerate_budget_bytes {}",
+        accelerator.budget()
+    );
 }
 
 /// The byte-range cache's totals: one cache per process, shared by every table

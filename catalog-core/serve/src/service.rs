@@ -230,6 +230,24 @@ impl QueryService {
         &self.limits
     }
 
+    /// Keeps the tables `accelerator` holds in memory: their copies load in
+    /// the background on the query runtime, after this service already
+    /// answers (from the sources, until each copy is in), and refresh on their
+    /// intervals. `/metrics` reports them. Install it in the session this
+    /// service was made from ([`catalog_runtime::Accelerator::install`]).
+    pub fn accelerate(&self, accelerator: catalog_runtime::Accelerator) {
+        if accelerator.is_empty() {
+            return;
+        }
+        accelerator.start(Arc::new(self.state.clone()), &self.executor.handle());
+        self.metrics.watch(Arc::new(accelerator));
+    }
+
+    /// The copies of the accelerated tables now (none before [`Self::accelerate`]).
+    pub fn accelerated(&self) -> Vec<catalog_runtime::CopyStatus> {
+        self.metrics.accelerated()
+    }
+
     /// The server's metrics.
     pub fn metrics(&self) -> &Arc<Metrics> {
         &self.metrics

@@ -276,6 +276,7 @@ impl<'a> SiteData<'a> {
             options,
             rust_type: &spec.rust_type,
             freshness: freshness(spec).map(|text| Rich::new(&text)),
+            acceleration: spec.acceleration(),
             rows: spec.expectations.row_bounds(),
             has_lineage_column: view_lineage.is_some(),
             columns,
@@ -501,6 +502,8 @@ struct TablePage<'a> {
     options: Vec<(String, String)>,
     rust_type: &'a str,
     freshness: Option<Rich>,
+    /// How `serve` keeps a copy (`memory, refreshed every 15m`).
+    acceleration: Option<String>,
     rows: Option<String>,
     has_lineage_column: bool,
     columns: Vec<ColumnRow<'a>>,
@@ -543,6 +546,8 @@ mod tests {
             }]
             .into(),
             view: None,
+            accelerate: None,
+            refresh: None,
         };
         let manifest = Manifest::new(vec![spec], "test");
         let report = VerifyReport::from_json(

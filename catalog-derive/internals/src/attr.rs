@@ -35,6 +35,10 @@ pub const VIEW: &str = "view";
 pub const SQL: &str = "sql";
 /// Where `codelake materialize` writes a view's rows.
 pub const MATERIALIZE: &str = "materialize";
+/// Where long-lived processes keep a copy of the table (`"memory"`).
+pub const ACCELERATE: &str = "accelerate";
+/// How often the table is read again from its source.
+pub const REFRESH: &str = "refresh";
 /// Every table-level key that is not a source option.
 pub const TABLE_KEYS: &[&str] = &[
     DATABASE,
@@ -48,6 +52,8 @@ pub const TABLE_KEYS: &[&str] = &[
     FRESHNESS_COLUMN,
     MIN_ROWS,
     MAX_ROWS,
+    ACCELERATE,
+    REFRESH,
 ];
 
 /// Column-level: the column's name when it differs from the field's.
@@ -95,6 +101,10 @@ pub struct TableAttrs {
     pub min_rows: Option<Spanned<u64>>,
     /// `max_rows = N`.
     pub max_rows: Option<Spanned<u64>>,
+    /// `accelerate = ".."`.
+    pub accelerate: Option<Spanned<String>>,
+    /// `refresh = ".."`.
+    pub refresh: Option<Spanned<String>>,
     /// Every other `key = value`: source options, checked against the source kind.
     pub options: Vec<(Spanned<String>, Spanned<String>)>,
     /// Span of the first `#[table]` attribute, for "missing key" errors.
@@ -163,6 +173,8 @@ fn table_key(
         OWNER => &mut out.owner,
         FRESHNESS => &mut out.freshness,
         FRESHNESS_COLUMN => &mut out.freshness_column,
+        ACCELERATE => &mut out.accelerate,
+        REFRESH => &mut out.refresh,
         MIN_ROWS => return keep_set(&mut out.min_rows, &key, lit_u64(&key, lit), errors),
         MAX_ROWS => return keep_set(&mut out.max_rows, &key, lit_u64(&key, lit), errors),
         _ => {

@@ -4,7 +4,9 @@ use std::borrow::Cow;
 use std::collections::BTreeMap;
 
 use catalog_core::source::ProblemKind;
-use catalog_core::{ColumnSpec, Expectations, Freshness, SourceOption, TableSpec};
+use catalog_core::{
+    Accelerate, ColumnSpec, Expectations, Freshness, Interval, SourceOption, TableSpec,
+};
 use proc_macro2::Span;
 
 use crate::ast::{Field, FieldDef, Input, TableDef};
@@ -78,6 +80,7 @@ pub fn check(input: Input<'_>, origin: &Origin, errors: &mut Errors) -> Option<T
         Some(Cow::Owned(owner.value.clone()))
     });
     let expectations = expectations(&input, errors);
+    let (accelerate, refresh) = acceleration(&input, &expectations, errors);
     // A generic struct's field types are unknowable; checking them would only repeat that error.
     let fields = if input.generics.params.is_empty() {
         fields(&input, errors)
@@ -108,6 +111,8 @@ pub fn check(input: Input<'_>, origin: &Origin, errors: &mut Errors) -> Option<T
         },
         columns: Cow::Owned(fields.iter().map(|field| field.column.clone()).collect()),
         view: view.map(|view| view.spec),
+        accelerate,
+        refresh,
     };
     Some(TableDef {
         ident: input.ident.clone(),
@@ -329,6 +334,81 @@ fn expectations(input: &Input<'_>, errors: &mut Errors) -> Expectations {
         min_rows: attrs.min_rows.as_ref().map(|min| min.value),
         max_rows: attrs.max_rows.as_ref().map(|max| max.value),
     }
+}
+
+/// `accelerate` and `refresh`, which go together: a copy without a refresh
+/// would be served stale for as long as the process lives, and a refresh
+/// without a copy would refresh nothing.
+fn acceleration(
+    input: &Input<'_>,
+    expectations: &Expectations,
+    errors: &mut Errors,
+) -> (Option<Accelerate>, Option<Interval>) {
+    let attrs = &input.attrs;
+    let accelerate =
+        attrs
+            .accelerate
+            .as_ref()
+            .and_then(|kind| match Accelerate::parse(&kind.value) {
+                Ok(kind) => Some(kind),
+                Err(message) => {
+                    errors.push(
+                        kind.span,
+                        format!("invalid `{}`: {message}", attr::ACCELERATE),
+                    );
+                    None
+                }
+            });
+    let refresh =
+        attrs
+            .refresh
+            .as_ref()
+            .and_then(|refresh| match Interval::parse(&refresh.value) {
+                Ok(interval) => Some(interval),
+                Err(message) => {
+                    errors.push(
+                        refresh.span,
+                        format!("invalid `{}`: {message}", attr::REFRESH),
+                    );
+                    None
+                }
+            });
+    match (&attrs.accelerate, &attrs.refresh) {
+        (Some(kind), None) => errors.push(
+            kind.span,
+            format!(
+                "an accelerated table needs `{refresh} = \"…\"`: how often its copy is read again from the source, e.g. `{refresh} = \"15m\"`",
+                refresh = attr::REFRESH
+            ),
+        ),
+        (None, Some(refresh)) => errors.push(
+            refresh.span,
+            format!(
+                "`{}` says how often a table's copy is read again, and this table keeps none: add `{} = \"memory\"`, or remove `{}`",
+                attr::REFRESH,
+                attr::ACCELERATE,
+                attr::REFRESH
+            ),
+        ),
+        _ => {}
+    }
+    // A copy refreshed less often than the data must be fresh would be stale by design.
+    if let (Some(interval), Some(freshness), Some(at)) =
+        (&refresh, &expectations.freshness, &attrs.refresh)
+        && interval.seconds >= freshness.seconds
+    {
+        errors.push(
+            at.span,
+            format!(
+                "`{} = \"{}\"` is not shorter than `{} = \"{}\"`: the copy would be older than the data may be; refresh more often than the freshness bound",
+                attr::REFRESH,
+                interval.text,
+                attr::FRESHNESS,
+                freshness.text
+            ),
+        );
+    }
+    (accelerate, refresh)
 }
 
 fn fields(input: &Input<'_>, errors: &mut Errors) -> Vec<FieldDef> {

@@ -3,7 +3,7 @@
 //! Every path is absolute (`::catalog_core`, `::std`) so the output means the
 //! same in any module, whatever it has imported or shadowed.
 
-use catalog_core::{ColumnSpec, ColumnType, TableSpec};
+use catalog_core::{Accelerate, ColumnSpec, ColumnType, TableSpec};
 use proc_macro2::TokenStream;
 use quote::{format_ident, quote};
 
@@ -187,6 +187,13 @@ fn spec_tokens(spec: &TableSpec) -> TokenStream {
         let materialize = option(&view.materialize, |location| cow_str(location));
         quote! { ::catalog_core::ViewSpec { sql: #sql, file: #file, materialize: #materialize } }
     });
+    let accelerate = option(&spec.accelerate, |kind| match kind {
+        Accelerate::Memory => quote! { ::catalog_core::Accelerate::Memory },
+    });
+    let refresh = option(&spec.refresh, |refresh| {
+        let (text, seconds) = (cow_str(&refresh.text), refresh.seconds);
+        quote! { ::catalog_core::Interval { text: #text, seconds: #seconds } }
+    });
     quote! {
         ::catalog_core::TableSpec {
             database: #database,
@@ -204,6 +211,8 @@ fn spec_tokens(spec: &TableSpec) -> TokenStream {
             },
             columns: ::std::borrow::Cow::Borrowed(&[#(#columns),*]),
             view: #view,
+            accelerate: #accelerate,
+            refresh: #refresh,
         }
     }
 }

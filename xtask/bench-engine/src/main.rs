@@ -10,6 +10,10 @@
 //! - `codelake-local`: the same catalog with each `s3-parquet` table declared as
 //!   a `parquet` table over the S3 server's own files on disk, the files DuckDB
 //!   and Polars read: the headline comparison, with no S3 protocol on either side;
+//! - `codelake-memory`: `codelake-local` with every table accelerated
+//!   (`accelerate = "memory"`): the copies are loaded before the engine says
+//!   it is ready, within `CODELAKE_ACCELERATE_MEMORY` (default here 16 GiB),
+//!   so queries read Arrow memory, as in a warm `codelake serve`;
 //! - `datafusion`: DataFusion's native listing tables over the same files, on
 //!   local disk (the S3 server's own files), with the catalog's declared schemas;
 //! - `datafusion-s3`: the same native tables read from the same S3 server, so
@@ -60,7 +64,7 @@ fn main() -> anyhow::Result<()> {
     let mut args = std::env::args().skip(1);
     let (Some(engine), Some(data_dir)) = (args.next(), args.next()) else {
         bail!(
-            "usage: codelake-bench-engine codelake|codelake-streamed|codelake-local|datafusion|datafusion-s3 DATA_DIR [CATALOG_JSON] \
+            "usage: codelake-bench-engine codelake|codelake-streamed|codelake-local|codelake-memory|datafusion|datafusion-s3 DATA_DIR [CATALOG_JSON] \
              (run by `cargo xtask bench`)"
         );
     };
@@ -144,9 +148,9 @@ async fn session(
     })?;
     let env = local.environment();
     match engine {
-        "codelake" | "codelake-streamed" | "codelake-local" => {
+        "codelake" | "codelake-streamed" | "codelake-local" | "codelake-memory" => {
             let ctx = Arc::new(ctx);
-            let catalog: Vec<TableSpec> = if engine == "codelake-local" {
+            let catalog: Vec<TableSpec> = if engine != "codelake" && engine != "codelake-streamed" {
                 catalog.iter().map(|spec| on_disk(spec, data_dir)).collect()
             } else {
                 catalog.to_vec()
@@ -159,6 +163,9 @@ async fn session(
             // only the queries that use it fail; the others are measured.
             for failure in register_tables(&ctx, &plugins, catalog.iter(), &env) {
                 eprintln!("warning: {failure}; queries that use it fail");
+            }
+            if engine == "codelake-memory" {
+                accelerate_all(&ctx, &catalog).await?;
             }
             Ok(ctx)
         }
@@ -188,9 +195,33 @@ async fn session(
             Ok(Arc::new(ctx))
         }
         other => bail!(
-            "unknown engine `{other}`: codelake, codelake-streamed, codelake-local, datafusion or datafusion-s3"
+            "unknown engine `{other}`: codelake, codelake-streamed, codelake-local, codelake-memory, datafusion or datafusion-s3"
         ),
     }
+}
+
+/// Every table of `catalog` accelerated, its copy loaded before this returns;
+/// a copy that cannot be made is named, and its table read from its source.
+async fn accelerate_all(ctx: &SessionContext, catalog: &[TableSpec]) -> anyhow::Result<()> {
+    let budget = match std::env::var_os(catalog_runtime::accelerate::MEMORY_VAR) {
+        Some(_) => catalog_runtime::accelerate::budget_from_env().map_err(anyhow::Error::msg)?,
+        None => 16 << 30,
+    };
+    let accelerated: Vec<TableSpec> = catalog
+        .iter()
+        .map(|spec| TableSpec {
+            accelerate: Some(catalog_core::Accelerate::Memory),
+            refresh: Some(catalog_core::Interval::parse("1h").expect("a duration")),
+            ..spec.clone()
+        })
+        .collect();
+    let accelerator = catalog_runtime::Accelerator::install(ctx, &accelerated, budget).await;
+    for copy in accelerator.load_all(&ctx.state()).await {
+        if let Some(why) = copy.refused.or(copy.last_error) {
+            eprintln!("warning: {why}");
+        }
+    }
+    Ok(())
 }
 
 /// `spec`, an `s3-parquet` table, as a `parquet` table over the local S3

@@ -32,6 +32,9 @@ pub enum EngineKind {
     /// The library in-process, its Parquet tables declared as local `parquet`
     /// tables over the files DuckDB and Polars read: no S3 on either side.
     CodelakeLocal,
+    /// `CodelakeLocal` with every table accelerated: its copy in Arrow memory,
+    /// loaded before the first query, as in a warm `codelake serve`.
+    CodelakeMemory,
     /// `codelake sql` as a new process each run, over the local S3.
     CodelakeCli,
     /// DataFusion's native listing tables, over the same S3 server.
@@ -40,19 +43,23 @@ pub enum EngineKind {
     DataFusion,
     /// DuckDB from PyPI, on local disk.
     DuckDb,
+    /// DuckDB from PyPI, every table loaded into its own in-memory tables.
+    DuckDbMemory,
     /// Polars from PyPI, on local disk.
     Polars,
 }
 
 impl EngineKind {
-    pub const ALL: [Self; 8] = [
+    pub const ALL: [Self; 10] = [
         Self::Codelake,
         Self::CodelakeStreamed,
         Self::CodelakeLocal,
+        Self::CodelakeMemory,
         Self::CodelakeCli,
         Self::DataFusionS3,
         Self::DataFusion,
         Self::DuckDb,
+        Self::DuckDbMemory,
         Self::Polars,
     ];
 
@@ -62,10 +69,12 @@ impl EngineKind {
             Self::Codelake => "codelake",
             Self::CodelakeStreamed => "codelake-streamed",
             Self::CodelakeLocal => "codelake-local",
+            Self::CodelakeMemory => "codelake-memory",
             Self::CodelakeCli => "codelake-cli",
             Self::DataFusionS3 => "datafusion-s3",
             Self::DataFusion => "datafusion",
             Self::DuckDb => "duckdb",
+            Self::DuckDbMemory => "duckdb-memory",
             Self::Polars => "polars",
         }
     }
@@ -82,6 +91,9 @@ impl EngineKind {
             Self::CodelakeLocal => {
                 "codelake in-process, its Parquet tables declared as local `parquet` tables over the same files on disk that DuckDB and Polars read"
             }
+            Self::CodelakeMemory => {
+                "codelake in-process as codelake-local, every table accelerated (`accelerate = \"memory\"`): queries read its copy in Arrow memory, loaded before the first query"
+            }
             Self::CodelakeCli => {
                 "`codelake sql -f csv QUERY`, a new process each run (start-up, plugin loading and output included), over the local S3 server"
             }
@@ -92,6 +104,9 @@ impl EngineKind {
                 "DataFusion's native listing tables in-process, Parquet from local disk"
             }
             Self::DuckDb => "DuckDB (PyPI) in-process in Python, Parquet from local disk",
+            Self::DuckDbMemory => {
+                "DuckDB (PyPI) in-process in Python, every table loaded into its own in-memory tables (`CREATE TABLE … AS SELECT * FROM read_parquet(…)`)"
+            }
             Self::Polars => "Polars (PyPI) lazy SQL in-process in Python, Parquet from local disk",
         }
     }
@@ -212,6 +227,7 @@ impl Engine {
             EngineKind::Codelake
             | EngineKind::CodelakeStreamed
             | EngineKind::CodelakeLocal
+            | EngineKind::CodelakeMemory
             | EngineKind::DataFusion
             | EngineKind::DataFusionS3 => {
                 let binary = setup.codelake.with_file_name(format!(
@@ -222,7 +238,7 @@ impl Engine {
                 command.arg(kind.name()).arg(setup.data_dir);
                 backend_worker(command)?
             }
-            EngineKind::DuckDb | EngineKind::Polars => {
+            EngineKind::DuckDb | EngineKind::DuckDbMemory | EngineKind::Polars => {
                 let mut command = Command::new(setup.python);
                 command
                     .arg(super::setup::resources().join("python_engine.py"))

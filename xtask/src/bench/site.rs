@@ -85,6 +85,8 @@ pub(super) fn synthetic_manifest(tables: usize) -> Manifest {
                 file: "bench.sql".into(),
                 materialize: None,
             }),
+            accelerate: None,
+            refresh: None,
         });
     }
     specs.sort_by(|a, b| (&a.database, &a.name).cmp(&(&b.database, &b.name)));

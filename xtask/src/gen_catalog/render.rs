@@ -366,6 +366,12 @@ fn table_section(out: &mut String, found: &Found, lineage: &[ViewLineage]) {
             freshness.text
         );
     }
+    if let Some(acceleration) = spec.acceleration() {
+        let _ = writeln!(
+            out,
+            "- **Accelerated:** kept in {acceleration} by `codelake serve`; one-shot commands read the source"
+        );
+    }
     if let Some(rows) = spec.expectations.row_bounds() {
         let _ = writeln!(out, "- **Rows:** {rows}");
     }

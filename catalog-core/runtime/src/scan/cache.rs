@@ -115,7 +115,7 @@ fn cache() -> Option<&'static RangeCache> {
 }
 
 /// `512MiB`, `2GiB`, `1000000`, `off`: a size in bytes.
-fn parse_size(text: &str) -> Option<u64> {
+pub(crate) fn parse_size(text: &str) -> Option<u64> {
     let text = text.trim();
     if text.eq_ignore_ascii_case("off") {
         return Some(0);

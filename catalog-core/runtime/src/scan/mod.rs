@@ -49,6 +49,7 @@ use stabby::str::Str;
 
 use catalog_core::Environment;
 
+pub(crate) use cache::parse_size;
 pub use cache::{CACHE_VAR, RangeCacheStats, range_cache_stats};
 
 /// The environment variable that turns host-executed scans off (`off`): every

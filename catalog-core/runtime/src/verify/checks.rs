@@ -153,3 +153,46 @@ pub(super) fn worst(problems: &[Problem]) -> Status {
 pub(super) fn plural(n: usize) -> &'static str {
     if n == 1 { "" } else { "s" }
 }
+
+/// Whether an accelerated table's copy loaded, within the budget.
+pub(super) fn accelerated(copy: &crate::CopyStatus) -> Check {
+    let check = |status, message: String, problems| Check {
+        check: CheckKind::Accelerated,
+        status,
+        message,
+        problems,
+    };
+    if let Some(refused) = &copy.refused {
+        return check(
+            Status::Fail,
+            "its copy does not fit in the acceleration budget".into(),
+            vec![Problem::failure(
+                refused.clone(),
+                format!(
+                    "raise {} (or `codelake serve --accelerate-memory`), or remove `accelerate` from the table",
+                    crate::accelerate::MEMORY_VAR
+                ),
+            )],
+        );
+    }
+    match (&copy.loaded_at, &copy.last_error) {
+        (Some(_), None) => check(
+            Status::Pass,
+            format!(
+                "its copy holds {} rows in {} of memory (refreshed every {})",
+                copy.rows,
+                crate::accelerate::size(copy.bytes),
+                humantime::format_duration(copy.refresh)
+            ),
+            vec![],
+        ),
+        (_, error) => check(
+            Status::Fail,
+            "its copy cannot be loaded".into(),
+            vec![Problem::failure(
+                error.clone().unwrap_or_else(|| "no copy was loaded".into()),
+                "see the `answers` check: the copy is read as queries read the source",
+            )],
+        ),
+    }
+}

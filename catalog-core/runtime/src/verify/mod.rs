@@ -13,6 +13,7 @@
 //! | `unique` | `#[column(unique)]` columns have no repeated value in the sample |
 //! | `range` | `#[column(min, max)]` columns stay within bounds in the sample |
 //! | `owner` | the table names an owner |
+//! | `accelerated` | with `--accelerated`, for a table declared `accelerate`: its copy loads within the memory budget (and `freshness` counts the copy's age) |
 //!
 //! Tables are verified concurrently, at most [`VerifyOptions::concurrency`] at
 //! a time, and independently: one unreachable source fails its own table only.
@@ -32,7 +33,9 @@ use datafusion::arrow::array::RecordBatch;
 use datafusion::prelude::SessionContext;
 use futures::StreamExt;
 
-use self::checks::{owner, reachable, reachable_fix, row_count, schema, skipped, worst};
+use self::checks::{
+    accelerated, owner, reachable, reachable_fix, row_count, schema, skipped, worst,
+};
 pub use self::options::VerifyOptions;
 use self::report::millis;
 pub use self::report::{
@@ -226,6 +229,9 @@ impl Verifier {
             }
         }
         checks.push(owner(spec));
+        if let Some(copy) = self.copy(&name) {
+            checks.push(accelerated(copy));
+        }
         if self.options.strict {
             for check in &mut checks {
                 if check.status == Status::Warn {
@@ -401,6 +407,11 @@ impl Verifier {
             })?
     }
 
+    /// The accelerated copy of `table`, when `--accelerated` loaded one.
+    fn copy(&self, table: &str) -> Option<&crate::CopyStatus> {
+        self.options.copies.iter().find(|copy| copy.table == table)
+    }
+
     async fn freshness(&self, spec: &TableSpec, inspection: &Inspection) -> Check {
         let check = |status, message: String, problems| Check {
             check: CheckKind::Freshness,
@@ -461,7 +472,17 @@ impl Verifier {
         let now = SystemTime::now()
             .duration_since(UNIX_EPOCH)
             .map_or(0, |now| now.as_secs() as i64);
-        let age = Duration::from_secs(now.saturating_sub(newest).max(0) as u64);
+        let mut age = Duration::from_secs(now.saturating_sub(newest).max(0) as u64);
+        // A copy holds no newer data than its source had when it was read.
+        let mut what = what;
+        if let Some(copy_age) = self
+            .copy(&spec.qualified_name())
+            .and_then(crate::CopyStatus::age)
+            && copy_age > age
+        {
+            age = copy_age;
+            what = "the accelerated copy".to_owned();
+        }
         let age_text = humantime::format_duration(Duration::from_secs(age.as_secs()));
         if age > freshness.duration() {
             check(

@@ -14,6 +14,10 @@ pub struct VerifyOptions {
     pub concurrency: usize,
     /// How long one table's source read or one query may take.
     pub timeout: Duration,
+    /// The copies of accelerated tables, loaded before verifying
+    /// (`verify --accelerated`): each gets an `accelerated` check, and its
+    /// freshness counts the copy's age. Empty: tables are read from their sources.
+    pub copies: Vec<crate::CopyStatus>,
 }
 
 impl Default for VerifyOptions {
@@ -23,6 +27,7 @@ impl Default for VerifyOptions {
             sample_rows: 10_000,
             concurrency: 8,
             timeout: Duration::from_secs(30),
+            copies: Vec::new(),
         }
     }
 }

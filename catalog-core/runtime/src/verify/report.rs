@@ -185,6 +185,9 @@ pub enum CheckKind {
     Range,
     /// The table names an owner.
     Owner,
+    /// An accelerated table's copy loads within the memory budget
+    /// (`verify --accelerated` only).
+    Accelerated,
 }
 
 impl CheckKind {
@@ -200,6 +203,7 @@ impl CheckKind {
             Self::Unique => "unique",
             Self::Range => "range",
             Self::Owner => "owner",
+            Self::Accelerated => "accelerated",
         }
     }
 }

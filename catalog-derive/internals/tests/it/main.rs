@@ -429,3 +429,72 @@ fn a_views_sql_file_is_found_beside_its_module_or_named_with_both_paths() {
         "{message}"
     );
 }
+
+/// The messages for a table with `keys` added to a valid `#[table(..)]`.
+fn errors_with(keys: TokenStream) -> Vec<String> {
+    errors(quote! {
+        /// Rates.
+        #[table(database = "fx", source = "csv", location = "rates.csv", freshness = "15m", #keys)]
+        struct Rate {
+            /// Currency.
+            currency: String,
+        }
+    })
+}
+
+#[test]
+fn an_accelerated_table_keeps_its_kind_and_refresh_in_its_spec() {
+    let input: syn::DeriveInput = syn::parse2(quote! {
+        /// Rates.
+        #[table(database = "fx", source = "csv", location = "rates.csv", accelerate = "memory", refresh = "5m")]
+        struct Rate {
+            /// Currency.
+            currency: String,
+        }
+    })
+    .unwrap();
+    let def = catalog_derive_internals::table_def(&input, &Default::default()).unwrap();
+    assert_eq!(def.spec.accelerate, Some(catalog_core::Accelerate::Memory));
+    assert_eq!(def.spec.refresh.as_ref().map(|r| r.seconds), Some(300));
+    assert_eq!(
+        def.spec.acceleration().as_deref(),
+        Some("memory, refreshed every 5m")
+    );
+}
+
+#[test]
+fn accelerate_and_refresh_are_checked_together_and_against_freshness() {
+    let cases = [
+        (
+            quote! { accelerate = "disk", refresh = "5m" },
+            "invalid `accelerate`: `disk` is not a place to keep a copy: use \"memory\"",
+        ),
+        (
+            quote! { accelerate = "memory" },
+            "an accelerated table needs `refresh = \"…\"`: how often its copy is read again from the source, e.g. `refresh = \"15m\"`",
+        ),
+        (
+            quote! { refresh = "5m" },
+            "`refresh` says how often a table's copy is read again, and this table keeps none: add `accelerate = \"memory\"`, or remove `refresh`",
+        ),
+        (
+            quote! { accelerate = "memory", refresh = "1h" },
+            "`refresh = \"1h\"` is not shorter than `freshness = \"15m\"`: the copy would be older than the data may be; refresh more often than the freshness bound",
+        ),
+        (
+            quote! { accelerate = "memory", refresh = "0s" },
+            "invalid `refresh`: `0s` is zero; use a positive duration such as \"24h\"",
+        ),
+        (
+            quote! { accelerate = "memory", refresh = "1500ms" },
+            "invalid `refresh`: `1500ms` has a fraction of a second; use whole seconds, e.g. \"2s\"",
+        ),
+    ];
+    for (keys, expected) in cases {
+        assert_eq!(errors_with(keys.clone()), [expected], "{keys}");
+    }
+    assert_eq!(
+        errors_with(quote! { accelerate = "memory", refresh = "5m" }),
+        Vec::<String>::new()
+    );
+}

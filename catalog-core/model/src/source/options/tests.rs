@@ -63,6 +63,8 @@ fn every_kind_parses_with_only_its_required_options() {
             expectations: crate::Expectations::default(),
             columns: std::borrow::Cow::Borrowed(&[]),
             view: None,
+            accelerate: None,
+            refresh: None,
         };
         assert_eq!(
             super::super::declared_location(&spec),
