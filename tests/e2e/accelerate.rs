@@ -136,6 +136,83 @@ async fn an_accelerated_table_answers_from_memory_and_no_request_reaches_s3() {
     assert_eq!(server.gets(), read);
 }
 
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_copy_that_outgrows_the_budget_is_dropped_and_comes_back_once_it_fits() {
+    let server = S3Server::start().await;
+    write_part(&server, 1000);
+    let data = tempfile::tempdir().unwrap();
+    let env = Environment::new("test", data.path()).with_s3(server.settings(SECRET_KEY));
+    let spec = accelerated("tpch.part", "1h");
+    let ctx = session(std::slice::from_ref(&spec), &env);
+    let small = {
+        let probe = Accelerator::install(&ctx, std::slice::from_ref(&spec), GIB).await;
+        probe.load_all(&ctx.state()).await[0].bytes
+    };
+    let ctx = session(std::slice::from_ref(&spec), &env);
+    let accelerator = Accelerator::install(&ctx, std::slice::from_ref(&spec), small * 2).await;
+    assert_eq!(accelerator.load_all(&ctx.state()).await[0].rows, 1000);
+
+    // Five times the rows: the refresh does not fit. The copy is dropped, so
+    // queries read the source (fresh), not a copy that only grows older.
+    write_part(&server, 5000);
+    let copies = accelerator.load_all(&ctx.state()).await;
+    assert!(
+        copies[0].loaded_at.is_none()
+            && copies[0]
+                .refused
+                .as_deref()
+                .is_some_and(|why| why.contains("tried again every refresh")),
+        "{copies:#?}"
+    );
+    assert_eq!(ints(&ctx, "SELECT count(*) FROM tpch.part").await, [5000]);
+    let explained = shown(&ctx, "EXPLAIN SELECT p_name FROM tpch.part").await;
+    assert!(!explained.contains("AcceleratedExec"), "{explained}");
+
+    // Back to a size that fits: the next refresh accelerates the table again.
+    write_part(&server, 800);
+    let copies = accelerator.load_all(&ctx.state()).await;
+    assert!(
+        copies[0].refused.is_none() && copies[0].rows == 800 && copies[0].loads == 2,
+        "{copies:#?}"
+    );
+    let read = server.gets();
+    assert_eq!(ints(&ctx, "SELECT count(*) FROM tpch.part").await, [800]);
+    assert_eq!(server.gets(), read, "the copy answers again");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_view_over_an_accelerated_table_reads_its_copy() {
+    let fx = Fx::start().await;
+    let data = tempfile::tempdir().unwrap();
+    let env = fx.env(&data);
+    let specs = [
+        accelerated("tpch.exchange_rates", "1h"),
+        tables::REGISTRY.get("tpch.price_tiers").unwrap().clone(),
+        tables::REGISTRY
+            .get("tpch.price_tiers_local")
+            .unwrap()
+            .live(),
+    ];
+    let ctx = session(&specs, &env);
+    let accelerator = Accelerator::install(&ctx, &specs, GIB).await;
+    let copies = accelerator.load_all(&ctx.state()).await;
+    assert_eq!((copies.len(), copies[0].rows), (1, 2), "{copies:#?}");
+
+    let asked = fx.server.requests();
+    let sql = "SELECT count(DISTINCT currency) FROM tpch.price_tiers_local";
+    assert_eq!(ints(&ctx, sql).await, [2]);
+    assert_eq!(
+        fx.server.requests(),
+        asked,
+        "the view reads the accelerated table's copy, not the API"
+    );
+    let explained = shown(&ctx, &format!("EXPLAIN {sql}")).await;
+    assert!(
+        explained.contains("AcceleratedExec: table=tpch.exchange_rates"),
+        "{explained}"
+    );
+}
+
 /// An FX API whose rates the test sets, and whose answers it can hold back:
 /// while `held`, a request waits (up to 30 s) until the test lets it go.
 struct Fx {
@@ -378,9 +455,9 @@ async fn a_table_over_the_budget_is_refused_and_the_others_stay_accelerated() {
     assert!(copies[1].loaded_at.is_none(), "{copies:#?}");
     let refused = copies[1].refused.as_deref().unwrap();
     assert!(
-        refused.starts_with("tpch.part is not accelerated: its copy takes ")
+        refused.starts_with("tpch.part is not accelerated: its copy takes at least ")
             && refused.contains(&format!(
-                "more than the acceleration budget of {}",
+                "left of the acceleration budget of {} (other tables' copies hold ",
                 catalog_runtime::accelerate::size(budget)
             ))
             && refused.contains("CODELAKE_ACCELERATE_MEMORY"),

@@ -9,13 +9,17 @@
 //! each on its declared `refresh` interval. A refresh swaps the new copy in at
 //! once; until then queries read the old one. A failed refresh keeps the old
 //! copy, is counted in [`CopyStatus`] and retried sooner, backing off up to
-//! the interval.
+//! the interval; a load that takes longer than the interval (and five
+//! minutes) is stopped and counted as failed.
 //!
 //! The copies together stay within a memory budget ([`MEMORY_VAR`]): a table
 //! whose copy would not fit is refused, with its size and the budget, and is
-//! read from its source; the others stay accelerated. A refresh holds the old
-//! copy until the new one is whole, so a process may briefly hold the budget
-//! plus its largest copy.
+//! read from its source; the others stay accelerated. The read stops as soon
+//! as the copy passes the room left. A copy that grows past it on a refresh
+//! is dropped (queries read the source, fresh) and the table is tried again on
+//! its interval, as a refused one is. A refresh holds the old copy until the
+//! new one is whole, so a process may briefly hold the budget plus its largest
+//! copy.
 //!
 //! One-shot commands never install it: a cold start reads only what its query
 //! reads.
@@ -105,26 +109,18 @@ struct Shared {
 impl Accelerator {
     /// Puts an accelerated provider in front of every table of `specs`
     /// declared `accelerate = "memory"` and registered in `ctx` (a table that
-    /// failed to register is left out). Nothing is read yet.
+    /// failed to register is left out), then plans the views run live again,
+    /// so that a view reading an accelerated table reads its copy. Nothing is
+    /// read yet.
     pub async fn install(ctx: &SessionContext, specs: &[TableSpec], budget: u64) -> Self {
+        let live_view = |spec: &TableSpec| spec.is_view() && spec.materialized_copy().is_none();
         let mut tables = Vec::new();
-        for spec in specs {
-            let (Some(Accelerate::Memory), Some(refresh)) = (spec.accelerate, &spec.refresh) else {
-                continue;
-            };
-            let reference =
-                TableReference::partial(spec.database.to_string(), spec.name.to_string());
-            let Ok(Some(source)) = ctx.deregister_table(reference.clone()) else {
-                continue;
-            };
-            let table = Arc::new(AcceleratedTable::new(
-                spec.qualified_name(),
-                refresh.duration(),
-                source,
-            ));
-            ctx.register_table(reference, Arc::clone(&table) as _)
-                .expect("a table just deregistered registers again");
-            tables.push(table);
+        for spec in specs.iter().filter(|spec| !live_view(spec)) {
+            tables.extend(wrap(ctx, spec));
+        }
+        let views: Vec<&TableSpec> = specs.iter().filter(|spec| live_view(spec)).collect();
+        if !views.is_empty() {
+            crate::views::replan_views(ctx, &views, |view| tables.extend(wrap(ctx, view))).await;
         }
         Self {
             shared: Arc::new(Shared {
@@ -204,16 +200,11 @@ impl Drop for Accelerator {
 
 impl Shared {
     /// Refreshes `table` on its interval, and sooner after a failure (1 s,
-    /// 2 s, 4 s … up to the interval), until the table is refused.
+    /// 2 s, 4 s … up to the interval). A refused table is tried again on its
+    /// interval: it is accelerated again once it fits.
     async fn refresh_loop(&self, table: &AcceleratedTable, state: &dyn Session) {
         loop {
-            let failing = {
-                let history = table.history();
-                if history.refused.is_some() {
-                    return;
-                }
-                history.failing
-            };
+            let failing = table.history().failing;
             tokio::time::sleep(retry_after(failing, table.refresh)).await;
             self.load(table, state).await;
         }
@@ -222,9 +213,6 @@ impl Shared {
     /// Reads `table`'s source into a new copy and swaps it in; or records why not.
     async fn load(&self, table: &AcceleratedTable, state: &dyn Session) {
         let _one_at_a_time = self.loading.lock().await;
-        if table.history().refused.is_some() {
-            return;
-        }
         let others: u64 = self
             .tables
             .iter()
@@ -234,7 +222,16 @@ impl Shared {
             .sum();
         let room = self.budget.saturating_sub(others);
         let had_copy = table.copy().is_some();
-        match table.read_source(state, room).await {
+        let limit = load_timeout(table.refresh);
+        let read = tokio::time::timeout(limit, table.read_source(state, room))
+            .await
+            .unwrap_or_else(|_| {
+                Err(Load::Failed(format!(
+                    "reading the source took longer than {}, and was stopped",
+                    humantime::format_duration(limit)
+                )))
+            });
+        match read {
             Ok(copy) => {
                 tracing::info!(
                     table = %table.name,
@@ -242,31 +239,29 @@ impl Shared {
                     bytes = copy.bytes,
                     "accelerated copy loaded"
                 );
-                table.swap(copy);
+                table.swap(Some(copy));
                 let mut history = table.history();
                 history.loads += 1;
                 history.failing = 0;
                 history.last_error = None;
+                history.refused = None;
             }
-            Err(Load::Over(bytes)) if !had_copy => {
+            Err(Load::Over(bytes)) => {
+                // A copy that no longer fits is dropped, not kept: queries read
+                // the source, fresh, rather than a copy that can only grow older.
+                table.swap(None);
                 let message = over_budget(&table.name, bytes, self.budget, others);
                 tracing::warn!("{message}");
-                table.history().refused = Some(message);
+                let mut history = table.history();
+                history.failing = 0;
+                history.last_error = None;
+                history.refused = Some(message);
             }
-            Err(error) => {
-                let message = match error {
-                    Load::Over(bytes) => format!(
-                        "its copy grew to {}, past the {} left of the acceleration budget ({MEMORY_VAR}); queries read the copy of {}",
-                        size(bytes),
-                        size(room),
-                        loaded_at(table)
-                    ),
-                    Load::Failed(message) if had_copy => {
-                        format!("{message}; queries read the copy of {}", loaded_at(table))
-                    }
-                    Load::Failed(message) => {
-                        format!("{message}; queries read the source until a copy loads")
-                    }
+            Err(Load::Failed(message)) => {
+                let message = if had_copy {
+                    format!("{message}; queries read the copy of {}", loaded_at(table))
+                } else {
+                    format!("{message}; queries read the source until a copy loads")
                 };
                 tracing::warn!(table = %table.name, "accelerated copy not refreshed: {message}");
                 let mut history = table.history();
@@ -276,6 +271,31 @@ impl Shared {
             }
         }
     }
+}
+
+/// The longest a load may read its source: the refresh interval, and at
+/// least five minutes. A source that hangs does not hold up the others for
+/// longer.
+fn load_timeout(refresh: Duration) -> Duration {
+    refresh.max(Duration::from_secs(300))
+}
+
+/// Puts an accelerated provider in front of `spec`'s table in `ctx`, if it is
+/// declared accelerated and registered.
+fn wrap(ctx: &SessionContext, spec: &TableSpec) -> Option<Arc<AcceleratedTable>> {
+    let (Some(Accelerate::Memory), Some(refresh)) = (spec.accelerate, &spec.refresh) else {
+        return None;
+    };
+    let reference = TableReference::partial(spec.database.to_string(), spec.name.to_string());
+    let source = ctx.deregister_table(reference.clone()).ok()??;
+    let table = Arc::new(AcceleratedTable::new(
+        spec.qualified_name(),
+        refresh.duration(),
+        source,
+    ));
+    ctx.register_table(reference, Arc::clone(&table) as _)
+        .expect("a table just deregistered registers again");
+    Some(table)
 }
 
 /// How long to wait before the next load: the interval after a success;
@@ -312,19 +332,24 @@ fn loaded_at(table: &AcceleratedTable) -> String {
     )
 }
 
-/// The refusal of a copy that does not fit.
+/// The refusal of a copy that does not fit: it takes at least `bytes`, and
+/// other tables' copies hold `others` of the budget.
 fn over_budget(table: &str, bytes: u64, budget: u64, others: u64) -> String {
-    let held = if others > 0 {
-        format!(", of which other tables' copies hold {}", size(others))
+    let room = if others > 0 {
+        format!(
+            "the {} left of the acceleration budget of {} (other tables' copies hold {})",
+            size(budget.saturating_sub(others)),
+            size(budget),
+            size(others)
+        )
     } else {
-        String::new()
+        format!("the acceleration budget of {}", size(budget))
     };
     format!(
-        "{table} is not accelerated: its copy takes {}, more than the acceleration budget of {}{held} \
-         ({MEMORY_VAR}, or `codelake serve --accelerate-memory`); it is read from its source. \
-         Raise the budget, or remove `accelerate` from the table",
+        "{table} is not accelerated: its copy takes at least {}, more than {room}; it is read \
+         from its source, and tried again every refresh. Raise {MEMORY_VAR} (or `codelake serve \
+         --accelerate-memory`), or remove `accelerate` from the table",
         size(bytes),
-        size(budget),
     )
 }
 

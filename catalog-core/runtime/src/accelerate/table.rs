@@ -88,9 +88,10 @@ impl AcceleratedTable {
             .clone()
     }
 
-    /// Makes `copy` the one queries read, from their next scan on.
-    pub(crate) fn swap(&self, copy: Copy) {
-        *self.copy.write().unwrap_or_else(PoisonError::into_inner) = Some(Arc::new(copy));
+    /// Makes `copy` the one queries read from their next scan on; `None`
+    /// sends them to the source.
+    pub(crate) fn swap(&self, copy: Option<Copy>) {
+        *self.copy.write().unwrap_or_else(PoisonError::into_inner) = copy.map(Arc::new);
     }
 
     pub(crate) fn history(&self) -> std::sync::MutexGuard<'_, History> {
@@ -98,8 +99,10 @@ impl AcceleratedTable {
     }
 
     /// Reads the whole source, partition by partition at once. Stops with an
-    /// error naming the size once the copy would pass `room` bytes.
+    /// error naming the size read so far once the copy would pass `room` bytes.
+    /// The copy's age counts from when the read started.
     pub(crate) async fn read_source(&self, state: &dyn Session, room: u64) -> Result<Copy, Load> {
+        let started = SystemTime::now();
         let plan = self
             .source
             .scan(state, None, &[], None)
@@ -121,7 +124,7 @@ impl AcceleratedTable {
         let collected = futures::future::join_all(collect).await;
         let mut copy = Copy {
             partitions: Vec::with_capacity(partitions),
-            loaded_at: SystemTime::now(),
+            loaded_at: started,
             bytes: 0,
             rows: 0,
         };
@@ -153,30 +156,23 @@ pub(crate) enum Load {
     Over(u64),
 }
 
-/// One partition's batches. Past `room` bytes (all partitions together), the
-/// batches are counted and dropped, so that the size reported is the whole
-/// table's while the memory held stays within `room`.
+/// One partition's batches. Once the partitions together pass `room` bytes,
+/// the read stops with the size read so far: a copy that does not fit is not
+/// read whole.
 async fn collect(
     mut stream: SendableRecordBatchStream,
     bytes: &std::sync::atomic::AtomicU64,
     room: u64,
 ) -> Result<Vec<RecordBatch>, Load> {
     let mut batches = Vec::new();
-    let mut over = false;
     while let Some(batch) = stream.next().await {
         let batch = batch.map_err(|error| Load::Failed(error.to_string()))?;
         let size = batch.get_array_memory_size() as u64;
         let total = bytes.fetch_add(size, std::sync::atomic::Ordering::Relaxed) + size;
         if total > room {
-            over = true;
-            batches.clear();
+            return Err(Load::Over(total));
         }
-        if !over {
-            batches.push(batch);
-        }
-    }
-    if over || bytes.load(std::sync::atomic::Ordering::Relaxed) > room {
-        return Err(Load::Over(bytes.load(std::sync::atomic::Ordering::Relaxed)));
+        batches.push(batch);
     }
     Ok(batches)
 }

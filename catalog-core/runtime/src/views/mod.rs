@@ -123,6 +123,30 @@ pub async fn register_views(
     problems
 }
 
+/// Plans the views of `views` registered in `ctx` again, each after the views
+/// it reads, so that they read the providers their tables have now (an
+/// accelerated table's, put in after the views were planned). `then` is
+/// called after each view is planned again. A view that no longer plans keeps
+/// the plan it had.
+pub(crate) async fn replan_views(
+    ctx: &SessionContext,
+    views: &[&TableSpec],
+    mut then: impl FnMut(&TableSpec),
+) {
+    let (ordered, _) = order(&ctx.state(), views, &BTreeSet::new());
+    for view in ordered {
+        let reference =
+            TableReference::partial(view.spec.database.to_string(), view.spec.name.to_string());
+        let Ok(Some(planned)) = ctx.deregister_table(reference.clone()) else {
+            continue;
+        };
+        if plan_and_register(ctx, &view).await.is_err() {
+            let _ = ctx.register_table(reference, planned);
+        }
+        then(view.spec);
+    }
+}
+
 /// Plans and registers `ordered` views in turn: a view reading one in
 /// `broken` (or one that failed before it) is a problem worded by
 /// `unavailable`, not planned. The views planned, each with its plan.
