@@ -80,6 +80,18 @@ impl EngineKind {
     }
 
     /// What the engine is, for the report's legend.
+    /// Whether the engine answers from tables it holds in memory: its figures
+    /// are compared only with the other in-memory engine's, never with those
+    /// of engines that read files.
+    pub fn in_memory(self) -> bool {
+        matches!(self, Self::CodelakeMemory | Self::DuckDbMemory)
+    }
+
+    /// The engine called `name`, if there is one.
+    pub fn named(name: &str) -> Option<Self> {
+        Self::ALL.into_iter().find(|kind| kind.name() == name)
+    }
+
     pub fn describe(self) -> &'static str {
         match self {
             Self::Codelake => {

@@ -446,6 +446,7 @@ impl Report {
         );
         self.case_tables(&mut md, |case| case.group == "tpch");
         self.checked_table(&mut md);
+        self.memory_table(&mut md);
         let _ = writeln!(
             md,
             "\n## Reading Parquet, the seed's query and the federated join\n"
@@ -523,6 +524,46 @@ impl Report {
     }
 
     /// One table per case: each engine's median, min and max, and codelake's ratio to it.
+    /// The in-memory section: accelerated codelake against DuckDB's in-memory
+    /// tables, query by query, apart from every figure read from files.
+    fn memory_table(&self, md: &mut String) {
+        use EngineKind::{CodelakeMemory, DuckDbMemory};
+        let ratios = self.tpch_ratios(CodelakeMemory, DuckDbMemory);
+        if ratios.is_empty() {
+            return;
+        }
+        let _ = writeln!(
+            md,
+            "\n## In memory\n\n\
+             Both engines answer from tables they hold in memory, loaded before anything is timed: \
+             codelake with every table accelerated (`accelerate = \"memory\"`), DuckDB from its own \
+             tables (`CREATE TABLE … AS SELECT * FROM read_parquet(…)`). These figures are compared \
+             with each other only, never with the engines above that read files.\n\n\
+             | Query | {} | {} | {} ÷ {} |\n|---|---|---|---|",
+            CodelakeMemory.name(),
+            DuckDbMemory.name(),
+            CodelakeMemory.name(),
+            DuckDbMemory.name()
+        );
+        for (query, ratio) in &ratios {
+            let ms = |kind| {
+                self.median(query, kind)
+                    .map_or("—".into(), |ms| fmt_value(ms, "ms"))
+            };
+            let _ = writeln!(
+                md,
+                "| {} | {} | {} | {ratio:.2}× |",
+                query.to_uppercase(),
+                ms(CodelakeMemory),
+                ms(DuckDbMemory)
+            );
+        }
+        let values: Vec<f64> = ratios.iter().map(|(_, ratio)| *ratio).collect();
+        if let Some(mean) = geometric_mean(&values) {
+            let _ = writeln!(md, "| geometric mean | | | {mean:.2}× |");
+        }
+    }
+
     fn case_tables(&self, md: &mut String, keep: impl Fn(&Case) -> bool) {
         for case in self.cases.iter().filter(|case| keep(case)) {
             let _ = writeln!(md, "### {} ({} rows)\n", case.title, case.rows);
@@ -531,7 +572,11 @@ impl Report {
                 "| Engine | Median | Min | Max | codelake ÷ engine |\n|---|---|---|---|---|"
             );
             let codelake = self.median(&case.name, EngineKind::Codelake);
-            for result in &case.results {
+            // Memory against disk is never a ratio here: see the in-memory section.
+            let on_disk = case.results.iter().filter(|result| {
+                !EngineKind::named(&result.engine).is_some_and(EngineKind::in_memory)
+            });
+            for result in on_disk {
                 let _ = writeln!(
                     md,
                     "| {} | {} | {} | {} | {} |",

@@ -6,7 +6,8 @@ use super::{Case, Report};
 use crate::bench::engines::EngineKind;
 
 impl Report {
-    /// Grouped bars: each engine's TPC-H median ÷ DuckDB's, per query.
+    /// Grouped bars: each engine's TPC-H median ÷ DuckDB's, per query; the
+    /// in-memory engines are left out (their section compares them together).
     pub(super) fn plot(&self, path: &Path) -> anyhow::Result<()> {
         use plotters::prelude::*;
 
@@ -14,9 +15,10 @@ impl Report {
         let engines: Vec<EngineKind> = EngineKind::ALL
             .into_iter()
             .filter(|kind| {
-                cases
-                    .iter()
-                    .any(|case| self.median(&case.name, *kind).is_some())
+                !kind.in_memory()
+                    && cases
+                        .iter()
+                        .any(|case| self.median(&case.name, *kind).is_some())
             })
             .collect();
         let ratio = |case: &Case, kind: EngineKind| {
