@@ -4,7 +4,10 @@
 //! [`Accelerator::install`] puts an accelerated provider in front of each such
 //! table registered in a session: it answers from the source until a copy is
 //! loaded, then from the copy, and shows it in `EXPLAIN` (`AcceleratedExec`,
-//! with the copy's age). [`Accelerator::start`] loads the copies one by one,
+//! with the copy's age). A copy keeps each batch's minimum, maximum and null
+//! count per column (its zone maps), so a filtered scan skips the batches that
+//! cannot match, as a Parquet scan skips row groups; `EXPLAIN` shows how many
+//! it kept (`batches=K of T`). [`Accelerator::start`] loads the copies one by one,
 //! in catalog order, after the process already answers queries, then refreshes
 //! each on its declared `refresh` interval. A refresh swaps the new copy in at
 //! once; until then queries read the old one. A failed refresh keeps the old
@@ -25,6 +28,7 @@
 //! reads.
 
 mod table;
+mod zones;
 
 use std::sync::{Arc, Mutex, PoisonError};
 use std::time::{Duration, SystemTime};

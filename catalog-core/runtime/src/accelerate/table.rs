@@ -13,6 +13,7 @@ use datafusion::catalog::{Session, TableProvider};
 use datafusion::common::Result;
 use datafusion::common::Statistics;
 use datafusion::common::config::ConfigOptions;
+use datafusion::common::pruning::PruningStatistics;
 use datafusion::common::tree_node::TreeNodeRecursion;
 use datafusion::datasource::TableType;
 use datafusion::datasource::memory::MemorySourceConfig;
@@ -25,10 +26,14 @@ use datafusion::physical_plan::{
 };
 use futures::StreamExt;
 
-/// A table's copy: its rows as the source gave them, partition by partition.
+use super::zones::Zones;
+
+/// A table's copy: its rows as the source gave them, partition by partition,
+/// and the zone maps that let a filtered scan skip batches.
 #[derive(Debug)]
 pub(crate) struct Copy {
     pub(crate) partitions: Vec<Vec<RecordBatch>>,
+    pub(crate) zones: Zones,
     pub(crate) loaded_at: SystemTime,
     pub(crate) bytes: u64,
     pub(crate) rows: u64,
@@ -122,28 +127,27 @@ impl AcceleratedTable {
             .into_iter()
             .map(|stream| collect(stream, &bytes, room));
         let collected = futures::future::join_all(collect).await;
-        let mut copy = Copy {
-            partitions: Vec::with_capacity(partitions),
-            loaded_at: started,
-            bytes: 0,
-            rows: 0,
-        };
-        let mut over = None;
+        let bytes = bytes.load(std::sync::atomic::Ordering::Relaxed);
+        let mut partitions = Vec::with_capacity(collected.len());
+        let mut over = false;
         for partition in collected {
             match partition {
-                Ok(batches) => {
-                    copy.rows += batches.iter().map(|b| b.num_rows() as u64).sum::<u64>();
-                    copy.partitions.push(batches);
-                }
-                Err(Load::Over(bytes)) => over = Some(bytes),
+                Ok(batches) => partitions.push(batches),
+                Err(Load::Over(_)) => over = true,
                 Err(error) => return Err(error),
             }
         }
-        copy.bytes = bytes.load(std::sync::atomic::Ordering::Relaxed);
-        match over {
-            Some(_) => Err(Load::Over(copy.bytes)),
-            None => Ok(copy),
+        if over {
+            return Err(Load::Over(bytes));
         }
+        let batches = partitions.iter().flatten();
+        Ok(Copy {
+            rows: batches.clone().map(|batch| batch.num_rows() as u64).sum(),
+            zones: Zones::of(self.schema(), batches),
+            partitions,
+            loaded_at: started,
+            bytes,
+        })
     }
 }
 
@@ -215,17 +219,43 @@ impl TableProvider for AcceleratedTable {
         let Some(copy) = self.copy() else {
             return self.source.scan(state, projection, filters, limit).await;
         };
-        let memory =
-            MemorySourceConfig::try_new(&copy.partitions, self.schema(), projection.cloned())?
-                .with_limit(limit);
+        let batches = copy.zones.num_containers();
+        let (partitions, kept) = match copy.zones.keep(state, filters) {
+            Some(keep) => spread(&copy.partitions, &keep),
+            None => (copy.partitions.clone(), batches),
+        };
+        let memory = MemorySourceConfig::try_new(&partitions, self.schema(), projection.cloned())?
+            .with_limit(limit);
         let input = datafusion::datasource::source::DataSourceExec::from_data_source(memory);
         Ok(Arc::new(AcceleratedExec {
             table: self.name.clone(),
             loaded_at: copy.loaded_at,
             bytes: copy.bytes,
+            batches: (kept, batches),
             input,
         }))
     }
+}
+
+/// The batches of `partitions` that `keep` says to scan (one flag per batch,
+/// in order), dealt in turn over as many partitions as the copy has, so that
+/// what a filter keeps is spread over every core even when it sits in one
+/// partition of the copy; and how many were kept.
+fn spread(partitions: &[Vec<RecordBatch>], keep: &[bool]) -> (Vec<Vec<RecordBatch>>, usize) {
+    let count = partitions.len().max(1);
+    let mut spread = vec![Vec::new(); count];
+    let kept = partitions
+        .iter()
+        .flatten()
+        .zip(keep)
+        .filter(|(_, keep)| **keep)
+        .map(|(batch, _)| batch);
+    let mut kept_count = 0;
+    for (index, batch) in kept.enumerate() {
+        spread[index % count].push(batch.clone());
+        kept_count += 1;
+    }
+    (spread, kept_count)
 }
 
 /// A scan answered from a table's copy in memory: shows the table, the copy's
@@ -235,6 +265,8 @@ pub struct AcceleratedExec {
     table: String,
     loaded_at: SystemTime,
     bytes: u64,
+    /// The batches a filter left to scan, of the copy's.
+    batches: (usize, usize),
     input: Arc<dyn ExecutionPlan>,
 }
 
@@ -245,10 +277,12 @@ impl DisplayAs for AcceleratedExec {
             .unwrap_or_default();
         write!(
             f,
-            "AcceleratedExec: table={}, copy=memory, age={}, bytes={}",
+            "AcceleratedExec: table={}, copy=memory, age={}, bytes={}, batches={} of {}",
             self.table,
             humantime::format_duration(Duration::from_secs(age.as_secs())),
-            self.bytes
+            self.bytes,
+            self.batches.0,
+            self.batches.1
         )
     }
 }
@@ -259,6 +293,7 @@ impl AcceleratedExec {
             table: self.table.clone(),
             loaded_at: self.loaded_at,
             bytes: self.bytes,
+            batches: self.batches,
             input,
         }
     }
