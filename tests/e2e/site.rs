@@ -214,6 +214,16 @@ fn the_site_is_searched_and_navigated_in_a_real_browser_from_file_urls() {
     assert_eq!(status_of(&mut browser, "tpch.nation"), json!("failed"));
     assert_eq!(status_of(&mut browser, "tpch.region"), json!("passed"));
     assert_eq!(status_of(&mut browser, "tpch.part"), json!("not verified"));
+    // The accelerated tables, and only they, are marked as kept in memory.
+    let marked = strings(&browser.eval(
+        "[...document.querySelectorAll('tr:has(.badge.accelerated)')].map(r => r.dataset.table)",
+    ));
+    let accelerated: Vec<String> = (manifest.tables.iter())
+        .filter(|spec| spec.accelerate.is_some())
+        .map(|spec| spec.qualified_name())
+        .collect();
+    assert!(!accelerated.is_empty());
+    assert_eq!(marked, accelerated);
     let nation_report = &report_json["tables"][0];
     assert_eq!(nation_report["table"], "tpch.nation");
     let failing = (nation_report["checks"].as_array().unwrap().iter())

@@ -149,6 +149,7 @@ pub fn run(args: &Args) -> anyhow::Result<()> {
         plan.runs,
         plan.profile()
     ));
+    site::browser()?;
     let codelake = build(&plan)?;
     let python = python_env()?;
     let mut report = Report::new(plan.mode, plan.scale, plan.runs, plan.profile());

@@ -102,6 +102,7 @@ impl<'a> SiteData<'a> {
                 status: self.status(&name),
                 short_name: &spec.name,
                 is_view: spec.is_view(),
+                acceleration: spec.acceleration(),
                 summary: Rich::new(&summary(&spec.doc)),
                 source: &spec.source,
                 owner: spec.owner.as_deref().unwrap_or("—"),
@@ -359,6 +360,8 @@ struct TableRow<'a> {
     href: String,
     short_name: &'a str,
     is_view: bool,
+    /// How `serve` keeps the table (`memory, refreshed every 5m`), if it does.
+    acceleration: Option<String>,
     summary: Rich,
     source: &'a str,
     owner: &'a str,

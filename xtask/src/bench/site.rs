@@ -178,13 +178,7 @@ fn search_latency(site: &Path) -> anyhow::Result<Vec<f64>> {
     let page = site.join("search-bench.html");
     std::fs::write(&page, index.replace("</body>", &probe))?;
     let profile = site.join("chromium-profile");
-    let browser = ["chromium-headless-shell", "chromium"]
-        .into_iter()
-        .find(|browser| Command::new(browser).arg("--version").output().is_ok())
-        .context(
-            "the site's search benchmark needs headless Chromium; install it with: \
-             sudo apt-get install chromium-headless-shell",
-        )?;
+    let browser = browser()?;
     let output = Command::new(browser)
         .args([
             "--headless",
@@ -244,4 +238,17 @@ mod tests {
             .unwrap();
         }
     }
+}
+
+/// The headless Chromium the site case drives; an error that says how to
+/// install it. The bench asks before it measures anything, so a machine
+/// without one fails in seconds, not after the engine cases.
+pub(super) fn browser() -> anyhow::Result<&'static str> {
+    ["chromium-headless-shell", "chromium"]
+        .into_iter()
+        .find(|browser| Command::new(browser).arg("--version").output().is_ok())
+        .context(
+            "the site's search benchmark needs headless Chromium; install it with: \
+             sudo apt-get install chromium-headless-shell",
+        )
 }
