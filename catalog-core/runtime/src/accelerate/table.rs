@@ -140,10 +140,21 @@ impl AcceleratedTable {
         if over {
             return Err(Load::Over(bytes));
         }
-        let batches = partitions.iter().flatten();
+        // A pass over every batch in memory: off the runtime's workers, which
+        // answer queries meanwhile.
+        let schema = self.schema();
+        let (zones, partitions) = tokio::task::spawn_blocking(move || {
+            (Zones::of(schema, partitions.iter().flatten()), partitions)
+        })
+        .await
+        .map_err(|error| Load::Failed(format!("taking the copy's zone maps: {error}")))?;
         Ok(Copy {
-            rows: batches.clone().map(|batch| batch.num_rows() as u64).sum(),
-            zones: Zones::of(self.schema(), batches),
+            rows: partitions
+                .iter()
+                .flatten()
+                .map(|batch| batch.num_rows() as u64)
+                .sum(),
+            zones,
             partitions,
             loaded_at: started,
             bytes,
@@ -191,22 +202,16 @@ impl TableProvider for AcceleratedTable {
         self.source.table_type()
     }
 
-    /// Filters the source applies exactly are reported as inexact: a query
-    /// planned before a copy arrives may be scanned from the copy, which
-    /// applies none, so DataFusion always keeps its own filter above.
+    /// Every filter is taken, as inexact: the copy skips batches with any
+    /// filter its zones can read, whatever the source supports, and applies
+    /// none exactly (a query planned before a copy arrives may be scanned from
+    /// it), so DataFusion always keeps its own filter above. The source is
+    /// handed only the filters it takes (see [`Self::scan`]).
     fn supports_filters_pushdown(
         &self,
         filters: &[&Expr],
     ) -> Result<Vec<TableProviderFilterPushDown>> {
-        Ok(self
-            .source
-            .supports_filters_pushdown(filters)?
-            .into_iter()
-            .map(|support| match support {
-                TableProviderFilterPushDown::Exact => TableProviderFilterPushDown::Inexact,
-                other => other,
-            })
-            .collect())
+        Ok(vec![TableProviderFilterPushDown::Inexact; filters.len()])
     }
 
     async fn scan(
@@ -217,7 +222,13 @@ impl TableProvider for AcceleratedTable {
         limit: Option<usize>,
     ) -> Result<Arc<dyn ExecutionPlan>> {
         let Some(copy) = self.copy() else {
-            return self.source.scan(state, projection, filters, limit).await;
+            let asked: Vec<&Expr> = filters.iter().collect();
+            let support = self.source.supports_filters_pushdown(&asked)?;
+            let taken: Vec<Expr> = (filters.iter().zip(support))
+                .filter(|(_, support)| *support != TableProviderFilterPushDown::Unsupported)
+                .map(|(filter, _)| filter.clone())
+                .collect();
+            return self.source.scan(state, projection, &taken, limit).await;
         };
         let batches = copy.zones.num_containers();
         let (partitions, kept) = match copy.zones.keep(state, filters) {
