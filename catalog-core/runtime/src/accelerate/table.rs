@@ -140,21 +140,10 @@ impl AcceleratedTable {
         if over {
             return Err(Load::Over(bytes));
         }
-        // A pass over every batch in memory: off the runtime's workers, which
-        // answer queries meanwhile.
-        let schema = self.schema();
-        let (zones, partitions) = tokio::task::spawn_blocking(move || {
-            (Zones::of(schema, partitions.iter().flatten()), partitions)
-        })
-        .await
-        .map_err(|error| Load::Failed(format!("taking the copy's zone maps: {error}")))?;
+        let batches = partitions.iter().flatten();
         Ok(Copy {
-            rows: partitions
-                .iter()
-                .flatten()
-                .map(|batch| batch.num_rows() as u64)
-                .sum(),
-            zones,
+            rows: batches.clone().map(|batch| batch.num_rows() as u64).sum(),
+            zones: Zones::of(self.schema(), batches),
             partitions,
             loaded_at: started,
             bytes,
