@@ -215,6 +215,19 @@ fn search_latency(site: &Path) -> anyhow::Result<Vec<f64>> {
     Ok(times)
 }
 
+/// The headless Chromium the site case drives; an error that says how to
+/// install it. The bench asks before it measures anything, so a machine
+/// without one fails in seconds, not after the engine cases.
+pub(super) fn browser() -> anyhow::Result<&'static str> {
+    ["chromium-headless-shell", "chromium"]
+        .into_iter()
+        .find(|browser| Command::new(browser).arg("--version").output().is_ok())
+        .context(
+            "the site's search benchmark needs headless Chromium; install it with: \
+             sudo apt-get install chromium-headless-shell",
+        )
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -238,17 +251,4 @@ mod tests {
             .unwrap();
         }
     }
-}
-
-/// The headless Chromium the site case drives; an error that says how to
-/// install it. The bench asks before it measures anything, so a machine
-/// without one fails in seconds, not after the engine cases.
-pub(super) fn browser() -> anyhow::Result<&'static str> {
-    ["chromium-headless-shell", "chromium"]
-        .into_iter()
-        .find(|browser| Command::new(browser).arg("--version").output().is_ok())
-        .context(
-            "the site's search benchmark needs headless Chromium; install it with: \
-             sudo apt-get install chromium-headless-shell",
-        )
 }
