@@ -543,7 +543,10 @@ async fn a_table_over_the_budget_is_refused_and_the_others_stay_accelerated() {
 /// The catalog declares `tpch.exchange_rates` accelerated: `codelake serve`
 /// loads its copy in the background and shows it in `/metrics` and `EXPLAIN`;
 /// one-shot commands read the source (a cold start loads nothing), and
-/// `verify --accelerated` checks the copy.
+/// `verify --accelerated` checks the copy. Served from a manifest that also
+/// accelerates `tpch.region` (`serve --catalog`), a refresh that fails once
+/// its CSV file is gone reaches `verify --serve`'s report, while the server
+/// keeps answering from the old copy.
 #[test]
 fn serve_keeps_the_declared_copy_and_one_shot_commands_read_the_source() {
     use crate::cli::{assert_ok, run, seeded_project, stdout};
@@ -589,9 +592,30 @@ fn serve_keeps_the_declared_copy_and_one_shot_commands_read_the_source() {
         .unwrap_or_else(|| panic!("no accelerated check: {report:#}"));
     assert_eq!(check["status"], "pass", "{check:#}");
 
+    // The built-in catalog, with `tpch.region` accelerated too and refreshed every second.
+    let manifest = dir.path().join("accelerated.json");
+    let catalog = std::fs::read_to_string(
+        std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../tables/catalog.json"),
+    )
+    .unwrap();
+    let mut catalog: serde_json::Value = serde_json::from_str(&catalog).unwrap();
+    for table in catalog["tables"].as_array_mut().unwrap() {
+        if table["name"] == "region" {
+            table["accelerate"] = "memory".into();
+            table["refresh"] = serde_json::json!({ "text": "1s", "seconds": 1 });
+        }
+    }
+    std::fs::write(&manifest, catalog.to_string()).unwrap();
     let server = crate::serve::Server::start(
         dir.path(),
-        &["--flight-listen", "off", "--pg-listen", "off"],
+        &[
+            "--flight-listen",
+            "off",
+            "--pg-listen",
+            "off",
+            "--catalog",
+            manifest.to_str().unwrap(),
+        ],
     );
     let started = Instant::now();
     let loaded = "codelake_accelerated_loads_total{table=\"tpch.exchange_rates\"} 1";
@@ -616,4 +640,103 @@ fn serve_keeps_the_declared_copy_and_one_shot_commands_read_the_source() {
         plan.contains("AcceleratedExec: table=tpch.exchange_rates, copy=memory"),
         "{plan}"
     );
+    verify_serve_reports_the_served_copies(dir.path(), &server, &manifest);
+}
+
+/// `codelake verify --serve` against `server`, which accelerates
+/// `tpch.region` every second: passes while the copies load, fails the
+/// `accelerated` check once a refresh failed, and refuses a wrong token
+/// without printing it.
+fn verify_serve_reports_the_served_copies(
+    dir: &std::path::Path,
+    server: &crate::serve::Server,
+    manifest: &std::path::Path,
+) {
+    use crate::cli::{codelake, stderr, stdout};
+
+    let url = format!("http://{}", server.address);
+    let verify = |token: &str| {
+        codelake(dir)
+            .args(["verify", "--format", "json", "--serve", &url, "--catalog"])
+            .arg(manifest)
+            .args(["--table", "tpch.region", "--table", "tpch.exchange_rates"])
+            .env("CODELAKE_TOKEN", token)
+            .output()
+            .unwrap()
+    };
+    let accelerated = |report: &serde_json::Value, table: usize| {
+        report["tables"][table]["checks"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|check| check["check"] == "accelerated")
+            .cloned()
+            .unwrap_or_else(|| panic!("no accelerated check: {report:#}"))
+    };
+    until_metric(
+        server,
+        "codelake_accelerated_loads_total{table=\"tpch.region\"} ",
+    );
+    let verified = verify(crate::serve::TOKEN);
+    let report: serde_json::Value = serde_json::from_str(&stdout(&verified))
+        .unwrap_or_else(|error| panic!("{error}: {}", stderr(&verified)));
+    assert_eq!(report["copies_from"], url.as_str(), "{report:#}");
+    for table in [0, 1] {
+        let check = accelerated(&report, table);
+        assert_eq!(check["status"], "pass", "{check:#}");
+    }
+
+    // The region file goes: the server's next refresh fails, and it keeps the old copy.
+    std::fs::remove_file(dir.join(".codelake/local/tpch/region.csv")).unwrap();
+    until_metric(
+        server,
+        "codelake_accelerated_refresh_failures_total{table=\"tpch.region\"} ",
+    );
+    let answer = server.sql("SELECT count(*) AS n FROM tpch.region", "text/csv");
+    assert_eq!(answer.text().trim(), "n\n5", "the old copy answers");
+    let verified = verify(crate::serve::TOKEN);
+    assert!(!verified.status.success(), "{}", stdout(&verified));
+    let report: serde_json::Value = serde_json::from_str(&stdout(&verified)).unwrap();
+    let check = accelerated(&report, 0);
+    let problem = check["problems"][0]["message"].as_str().unwrap_or_default();
+    assert!(
+        check["status"] == "fail"
+            && check["message"]
+                .as_str()
+                .unwrap()
+                .starts_with("its last refresh failed; queries read the copy loaded ")
+            && problem.contains("region"),
+        "{check:#}"
+    );
+    assert_eq!(accelerated(&report, 1)["status"], "pass", "{report:#}");
+
+    let refused = verify("wrong-token-do-not-print");
+    let said = stderr(&refused);
+    assert!(
+        !refused.status.success()
+            && said.contains(&format!(
+                "`codelake serve` at {url} refused the token from CODELAKE_TOKEN"
+            ))
+            && !said.contains("wrong-token-do-not-print"),
+        "{said}"
+    );
+}
+
+/// Waits until a line of `server`'s metrics starts with `prefix` and is not 0.
+fn until_metric(server: &crate::serve::Server, prefix: &str) {
+    let started = Instant::now();
+    loop {
+        let metrics = server.metrics();
+        if metrics
+            .lines()
+            .any(|line| line.starts_with(prefix) && !line.ends_with(" 0"))
+        {
+            return;
+        }
+        assert!(
+            started.elapsed() < Duration::from_secs(30),
+            "no `{prefix}` above 0:\n{metrics}"
+        );
+        std::thread::sleep(Duration::from_millis(50));
+    }
 }

@@ -129,6 +129,37 @@ async fn a_missing_csv_file_names_the_table_and_the_path_and_the_rest_still_answ
     assert_eq!(tiers[0].column(0).len(), 1);
 }
 
+/// A CSV file deleted after its table was registered is an error naming it,
+/// not an empty table; put back, it answers again.
+#[tokio::test]
+async fn a_csv_file_deleted_after_registration_is_an_error_not_an_empty_table() {
+    let data = tempfile::tempdir().unwrap();
+    let file = data.path().join("tpch/nation.csv");
+    std::fs::create_dir_all(file.parent().unwrap()).unwrap();
+    let text = "n_nationkey|n_name|n_regionkey|n_comment\n0|ALGERIA|0|x\n1|ARGENTINA|1|y\n";
+    std::fs::write(&file, text).unwrap();
+    let (ctx, _) = session(&data).await;
+    let count = || async {
+        let batches = ctx
+            .sql("SELECT count(*) FROM tpch.nation")
+            .await?
+            .collect()
+            .await?;
+        Ok::<_, datafusion::error::DataFusionError>(
+            batches[0].column(0).as_primitive::<Int64Type>().value(0),
+        )
+    };
+    assert_eq!(count().await.unwrap(), 2);
+    std::fs::remove_file(&file).unwrap();
+    let error = count().await.unwrap_err().to_string();
+    assert!(
+        error.contains("tpch.nation") && error.contains("nation.csv does not exist"),
+        "{error}"
+    );
+    std::fs::write(&file, text).unwrap();
+    assert_eq!(count().await.unwrap(), 2);
+}
+
 /// A test-only plugin's file, beside the real ones (named so that `load_dir` skips it).
 fn test_plugin(name: &str) -> std::path::PathBuf {
     let file = format!(

@@ -20,6 +20,7 @@ macro_rules! say {
     }};
 }
 
+mod copies;
 mod demo;
 mod describe;
 mod error;

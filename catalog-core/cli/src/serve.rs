@@ -73,6 +73,10 @@ pub struct ServeArgs {
     /// shows each table's status, its failing checks, and when it was checked.
     #[arg(long, value_name = "FILE")]
     verify_report: Option<PathBuf>,
+    /// Serve the tables of this catalog manifest (a `catalog.json` written by
+    /// `cargo xtask gen-catalog`) instead of the catalog built into codelake.
+    #[arg(long, value_name = "FILE")]
+    catalog: Option<PathBuf>,
     /// Time the queries in flight get to finish after SIGTERM or Ctrl-C.
     #[arg(long, default_value = "30s", value_parser = humantime::parse_duration, value_name = "DURATION")]
     grace: Duration,
@@ -209,9 +213,25 @@ pub async fn run(global: &Global, args: ServeArgs) -> Result<(), CliError> {
         Some(path) => Some(read_report(path)?),
         None => None,
     };
-    let session = Session::open(global, Seed::IfEmpty, Unavailable::Each).await?;
+    // Settings first: a bad budget stops serve before it seeds or loads anything.
+    let budget = match args.accelerate_memory {
+        Some(bytes) => bytes as u64,
+        None => catalog_runtime::accelerate::budget_from_env().map_err(|message| {
+            CliError::msg(EXIT_CONFIG, message)
+                .hint("or give the budget as `--accelerate-memory SIZE`")
+        })?,
+    };
+    let manifest = args
+        .catalog
+        .as_deref()
+        .map(crate::verify::read_catalog)
+        .transpose()?;
+    let catalog: Vec<catalog_core::TableSpec> = match &manifest {
+        Some(tables) => tables.clone(),
+        None => tables::REGISTRY.tables().cloned().collect(),
+    };
+    let session = Session::open_catalog(global, Seed::IfEmpty, Unavailable::Each, manifest).await?;
     let (tokens, token_note) = tokens(&session, args.show_token)?;
-    let catalog: Vec<catalog_core::TableSpec> = tables::REGISTRY.tables().cloned().collect();
     let unavailable: Vec<(String, String)> = session
         .failures
         .iter()
@@ -228,13 +248,6 @@ pub async fn run(global: &Global, args: ServeArgs) -> Result<(), CliError> {
         query_timeout: args.query_timeout,
         memory: args.memory_limit,
         max_json_bytes: args.max_json,
-    };
-    let budget = match args.accelerate_memory {
-        Some(bytes) => bytes as u64,
-        None => catalog_runtime::accelerate::budget_from_env().map_err(|message| {
-            CliError::msg(EXIT_CONFIG, message)
-                .hint("or give the budget as `--accelerate-memory SIZE`")
-        })?,
     };
     // Wrapped before the service copies the session; loaded once it answers.
     let accelerator = catalog_runtime::Accelerator::install(&session.ctx, &catalog, budget).await;
@@ -466,7 +479,7 @@ async fn signal() {
 }
 
 /// Where a server that was given no token keeps the one it made.
-fn token_file(session: &Session) -> PathBuf {
+pub(crate) fn token_file(session: &Session) -> PathBuf {
     session.config.data_dir.join("serve.token")
 }
 

@@ -55,6 +55,14 @@ pub struct VerifyArgs {
     /// `accelerated` check, and the queries and freshness read the copy.
     #[arg(long)]
     accelerated: bool,
+    /// Check the accelerated copies a running `codelake serve` holds, at this
+    /// URL (e.g. `http://127.0.0.1:8080`), instead of loading copies here: a
+    /// failed refresh or a copy still loading shows in each table's
+    /// `accelerated` check, and `freshness` counts the served copy's age. The
+    /// token: CODELAKE_TOKEN, else the configured serve tokens, else the one a
+    /// local server made.
+    #[arg(long, value_name = "URL", conflicts_with = "accelerated")]
+    serve: Option<String>,
 }
 
 /// Runs `codelake verify`; fails with exit code 1 when a table fails.
@@ -107,7 +115,9 @@ pub async fn run(global: &Global, args: VerifyArgs) -> Result<(), CliError> {
         .collect();
     let session =
         Session::open_catalog(global, Seed::IfEmpty, Unavailable::Silent, catalog).await?;
-    let copies = if args.accelerated {
+    let copies = if let Some(url) = &args.serve {
+        crate::copies::served(&session, url, &specs).await?
+    } else if args.accelerated {
         let budget = catalog_runtime::accelerate::budget_from_env()
             .map_err(|message| CliError::msg(crate::error::EXIT_CONFIG, message))?;
         let owned: Vec<TableSpec> = specs.iter().map(|spec| (*spec).clone()).collect();
@@ -122,6 +132,7 @@ pub async fn run(global: &Global, args: VerifyArgs) -> Result<(), CliError> {
         concurrency: args.jobs,
         timeout: args.timeout,
         copies,
+        copies_from: args.serve.clone(),
     };
     let progress = if args.format == ReportFormat::Human && std::io::stderr().is_terminal() {
         ProgressBar::with_draw_target(Some(specs.len() as u64), ProgressDrawTarget::stderr())

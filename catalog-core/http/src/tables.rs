@@ -8,13 +8,15 @@ use axum::extract::State;
 use axum::http::header;
 use axum::response::{IntoResponse, Response};
 use catalog_core::TableSpec;
+use catalog_serve::CopyStatus;
 use catalog_serve::{ErrorCode, QueryService, ServeError};
 use serde_json::{Value, json};
 
 use crate::{TablePath, error_response};
 
-/// One table as a client reads it.
-fn table(spec: &TableSpec, unavailable: Option<&str>) -> Value {
+/// One table as a client reads it; `copy` is its accelerated copy's status
+/// in this server, for a table declared `accelerate`.
+fn table(spec: &TableSpec, unavailable: Option<&str>, copy: Option<&CopyStatus>) -> Value {
     let columns: Vec<Value> = spec
         .columns
         .iter()
@@ -42,6 +44,9 @@ fn table(spec: &TableSpec, unavailable: Option<&str>) -> Value {
         "freshness": expectations.freshness.as_ref().map(|freshness| freshness.text.to_string()),
         "min_rows": expectations.min_rows,
         "max_rows": expectations.max_rows,
+        "accelerate": spec.accelerate.map(|kind| kind.as_str()),
+        "refresh": spec.refresh.as_ref().map(|refresh| refresh.text.to_string()),
+        "copy": copy,
         "available": unavailable.is_none(),
         "unavailable_because": unavailable,
         "columns": columns,
@@ -57,6 +62,11 @@ fn why<'a>(service: &'a QueryService, spec: &TableSpec) -> Option<&'a str> {
         .map(|(_, why)| why.as_str())
 }
 
+fn copy<'a>(copies: &'a [CopyStatus], spec: &TableSpec) -> Option<&'a CopyStatus> {
+    let name = spec.qualified_name();
+    copies.iter().find(|copy| copy.table == name)
+}
+
 fn json_response(value: &Value) -> Response {
     (
         [(header::CONTENT_TYPE, "application/json")],
@@ -67,10 +77,11 @@ fn json_response(value: &Value) -> Response {
 
 /// `GET /v1/tables`.
 pub(crate) async fn list(State(service): State<Arc<QueryService>>) -> Response {
+    let copies = service.accelerated();
     let tables: Vec<Value> = service
         .catalog()
         .iter()
-        .map(|spec| table(spec, why(&service, spec)))
+        .map(|spec| table(spec, why(&service, spec), copy(&copies, spec)))
         .collect();
     json_response(&json!({ "tables": tables }))
 }
@@ -85,7 +96,10 @@ pub(crate) async fn one(
         .iter()
         .find(|spec| spec.database == database && spec.name == name)
     {
-        Some(spec) => json_response(&table(spec, why(&service, spec))),
+        Some(spec) => {
+            let copies = service.accelerated();
+            json_response(&table(spec, why(&service, spec), copy(&copies, spec)))
+        }
         None => error_response(&ServeError::new(
             ErrorCode::NotFound,
             format!("there is no table `{database}.{name}`; `GET /v1/tables` lists them"),

@@ -32,6 +32,7 @@ mod stream;
 mod tls;
 
 pub use auth::Tokens;
+pub use catalog_runtime::CopyStatus;
 pub use error::{ErrorCode, ServeError};
 pub use metrics::Metrics;
 pub use service::{ALLOWED_SETTINGS, Caller, Limits, MAX_PARAMETERS, Prepared, QueryService};

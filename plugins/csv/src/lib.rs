@@ -31,6 +31,7 @@ use codelake_plugin_sdk::{Built, Source, TableSource, export_source};
 
 mod check;
 mod error;
+mod present;
 
 use check::FileCheck;
 pub use error::CsvError;
@@ -93,7 +94,15 @@ impl Source for Csv {
         // from its own start: a line number is the file's only in a file read whole.
         let whole = std::fs::metadata(&path)
             .is_ok_and(|meta| meta.len() <= DATAFUSION_REPARTITION_FILE_MIN_SIZE);
-        let built = Built::provider(Arc::new(listing))
+        let missing = CsvError::Missing {
+            path: path.clone(),
+            location: table.options.location.clone(),
+            environment: env.name.clone(),
+            data_dir: env.data_dir.clone(),
+        }
+        .to_string();
+        let present = present::Present::new(listing, path.clone(), missing);
+        let built = Built::provider(Arc::new(present))
             .checking_files(move |objects| Box::pin(check.clone().run(objects)));
         Ok(built.explaining(move |error| {
             let text = error.to_string();

@@ -28,6 +28,7 @@
 //! reads.
 
 mod table;
+mod wire;
 mod zones;
 
 use std::sync::{Arc, Mutex, PoisonError};
@@ -62,7 +63,12 @@ pub fn budget_from_env() -> Result<u64, String> {
 }
 
 /// An accelerated table's copy now: for metrics, `verify` and `tables`.
-#[derive(Debug, Clone, PartialEq, Eq)]
+///
+/// As JSON (`GET /v1/tables` of `codelake serve`, read back by
+/// `codelake verify --serve`): the interval as a duration (`"5m"`), the load
+/// time in RFC 3339 (UTC) and the copy's age in seconds, which is only written.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+#[serde(into = "wire::CopyStatusJson", try_from = "wire::CopyStatusJson")]
 pub struct CopyStatus {
     /// `database.name`.
     pub table: String,

@@ -1,6 +1,8 @@
 //! The checks that need no query: each builds one [`Check`] from the
 //! declaration, the plugin's inspection, or numbers already measured.
 
+use std::time::Duration;
+
 use catalog_core::TableSpec;
 use catalog_core::inspect::{Inspection, Severity, compare};
 
@@ -175,7 +177,10 @@ pub(super) fn accelerated(copy: &crate::CopyStatus) -> Check {
             )],
         );
     }
-    match (&copy.loaded_at, &copy.last_error) {
+    let age = copy
+        .age()
+        .map(|age| humantime::format_duration(Duration::from_secs(age.as_secs())).to_string());
+    match (&age, &copy.last_error) {
         (Some(_), None) => check(
             Status::Pass,
             format!(
@@ -186,7 +191,28 @@ pub(super) fn accelerated(copy: &crate::CopyStatus) -> Check {
             ),
             vec![],
         ),
-        (_, error) => check(
+        (Some(age), Some(error)) => check(
+            Status::Fail,
+            format!("its last refresh failed; queries read the copy loaded {age} ago"),
+            vec![Problem::failure(
+                format!(
+                    "{} of its loads and refreshes failed; the last: {error}",
+                    copy.failures
+                ),
+                "mend the source (see the `reachable` and `answers` checks); the copy is \
+                 refreshed again on its own, backing off up to the `refresh` interval",
+            )],
+        ),
+        (None, None) if copy.failures == 0 => check(
+            Status::Warn,
+            "its copy is still loading; queries read the source until it is in".into(),
+            vec![Problem::warning(
+                "no copy is loaded yet".to_owned(),
+                "verify again once the server has loaded it (`GET /metrics`: \
+                 codelake_accelerated_copy_bytes)",
+            )],
+        ),
+        (None, error) => check(
             Status::Fail,
             "its copy cannot be loaded".into(),
             vec![Problem::failure(

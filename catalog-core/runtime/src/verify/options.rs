@@ -18,6 +18,9 @@ pub struct VerifyOptions {
     /// (`verify --accelerated`): each gets an `accelerated` check, and its
     /// freshness counts the copy's age. Empty: tables are read from their sources.
     pub copies: Vec<crate::CopyStatus>,
+    /// The `codelake serve` whose copies `copies` are (`verify --serve URL`);
+    /// `None`: they were loaded by this process.
+    pub copies_from: Option<String>,
 }
 
 impl Default for VerifyOptions {
@@ -28,6 +31,7 @@ impl Default for VerifyOptions {
             concurrency: 8,
             timeout: Duration::from_secs(30),
             copies: Vec::new(),
+            copies_from: None,
         }
     }
 }

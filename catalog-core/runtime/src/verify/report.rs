@@ -56,6 +56,10 @@ pub struct Report {
     pub started_at: String,
     /// How long it took, in milliseconds.
     pub duration_ms: u64,
+    /// The `codelake serve` whose accelerated copies were checked
+    /// (`verify --serve URL`); absent when none was asked.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub copies_from: Option<String>,
     /// Counts of tables by status.
     pub summary: Summary,
     /// One entry per table, in catalog order.
@@ -80,6 +84,7 @@ impl Report {
             sample_rows: options.sample_rows,
             started_at: humantime::format_rfc3339_seconds(started).to_string(),
             duration_ms: millis(duration),
+            copies_from: options.copies_from.clone(),
             summary: Summary {
                 tables: tables.len(),
                 passed: count(Status::Pass),
