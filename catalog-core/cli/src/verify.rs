@@ -59,10 +59,14 @@ pub struct VerifyArgs {
     /// URL (e.g. `http://127.0.0.1:8080`), instead of loading copies here: a
     /// failed refresh or a copy still loading shows in each table's
     /// `accelerated` check, and `freshness` counts the served copy's age. The
-    /// token: CODELAKE_TOKEN, else the configured serve tokens, else the one a
-    /// local server made.
+    /// token: CODELAKE_TOKEN; for a server on loopback, else the configured
+    /// serve tokens, else the one a local server made.
     #[arg(long, value_name = "URL", conflicts_with = "accelerated")]
     serve: Option<String>,
+    /// With --serve, allow plain http:// to a host beyond loopback, so the
+    /// token crosses the network in clear text: on a trusted network only.
+    #[arg(long, requires = "serve")]
+    insecure: bool,
 }
 
 /// Runs `codelake verify`; fails with exit code 1 when a table fails.
@@ -79,6 +83,19 @@ pub async fn run(global: &Global, args: VerifyArgs) -> Result<(), CliError> {
             ));
         }
     }
+    // Settings first: a bad URL or budget stops verify before it seeds or starts anything.
+    let server = args
+        .serve
+        .as_deref()
+        .map(|url| crate::copies::ServerUrl::parse(url, args.insecure))
+        .transpose()?;
+    let budget = match args.accelerated {
+        true => Some(
+            catalog_runtime::accelerate::budget_from_env()
+                .map_err(|message| CliError::msg(crate::error::EXIT_CONFIG, message))?,
+        ),
+        false => None,
+    };
     let catalog = args.catalog.as_deref().map(read_catalog).transpose()?;
     let specs: Vec<TableSpec> = match &catalog {
         Some(catalog) if args.tables.is_empty() => catalog.clone(),
@@ -115,11 +132,9 @@ pub async fn run(global: &Global, args: VerifyArgs) -> Result<(), CliError> {
         .collect();
     let session =
         Session::open_catalog(global, Seed::IfEmpty, Unavailable::Silent, catalog).await?;
-    let copies = if let Some(url) = &args.serve {
-        crate::copies::served(&session, url, &specs).await?
-    } else if args.accelerated {
-        let budget = catalog_runtime::accelerate::budget_from_env()
-            .map_err(|message| CliError::msg(crate::error::EXIT_CONFIG, message))?;
+    let copies = if let Some(server) = &server {
+        crate::copies::served(&session, server, &specs).await?
+    } else if let Some(budget) = budget {
         let owned: Vec<TableSpec> = specs.iter().map(|spec| (*spec).clone()).collect();
         let accelerator = catalog_runtime::Accelerator::install(&session.ctx, &owned, budget).await;
         accelerator.load_all(&session.ctx.state()).await
@@ -132,7 +147,7 @@ pub async fn run(global: &Global, args: VerifyArgs) -> Result<(), CliError> {
         concurrency: args.jobs,
         timeout: args.timeout,
         copies,
-        copies_from: args.serve.clone(),
+        copies_from: server.map(|server| server.shown),
     };
     let progress = if args.format == ReportFormat::Human && std::io::stderr().is_terminal() {
         ProgressBar::with_draw_target(Some(specs.len() as u64), ProgressDrawTarget::stderr())

@@ -102,6 +102,10 @@ pub const VARIABLES: &[Variable] = &[
         doc: "The bearer tokens `codelake serve` accepts, separated by commas (several at once, for rotation); never printed.",
     },
     Variable {
+        name: "CODELAKE_TOKEN",
+        doc: "The token codelake presents to a running `codelake serve` as a client (`codelake verify --serve URL`); never printed. Unset: the first of the configured serve tokens, then the token a local server made, for a server on loopback only.",
+    },
+    Variable {
         name: "CODELAKE_S3_REQUEST_TIMEOUT",
         doc: "How long one S3 request may take, e.g. `10s`; default `30s`. A failed request is retried for at most twice this long.",
     },
@@ -172,6 +176,9 @@ pub struct Config {
     pub serve_tokens: Vec<Secret>,
     /// Where they were read from, for messages: the variable or the file.
     pub serve_tokens_from: Option<String>,
+    /// The token presented to a running `codelake serve` as its client:
+    /// `CODELAKE_TOKEN`. Never printed.
+    pub client_token: Option<Secret>,
     /// How to reach S3 (ignored when `embedded`).
     pub s3: S3Config,
     /// The profiles file that was read, if any.
@@ -246,6 +253,7 @@ impl fmt::Debug for Config {
             http_timeout,
             serve_tokens,
             serve_tokens_from,
+            client_token,
             s3,
             file,
         } = self;
@@ -260,6 +268,7 @@ impl fmt::Debug for Config {
                 &format_args!("{} redacted", serve_tokens.len()),
             )
             .field("serve_tokens_from", serve_tokens_from)
+            .field("client_token", &client_token.as_ref().map(|_| "redacted"))
             .field("s3", s3)
             .field("file", file)
             .finish()
@@ -609,6 +618,7 @@ impl ConfigBuilder {
                 .or(profile.http_timeout),
             serve_tokens,
             serve_tokens_from,
+            client_token: var("CODELAKE_TOKEN").map(|token| Secret::new(token.trim())),
             s3,
             file: file_path,
         })

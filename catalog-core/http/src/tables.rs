@@ -1,6 +1,9 @@
 //! `GET /v1/tables` and `GET /v1/tables/{database}/{table}`: the declared
-//! catalog, as JSON. A spec holds the names of credential variables, never a
-//! credential, so nothing here can leak one.
+//! catalog, as JSON, with each accelerated table's copy in this server. A spec
+//! holds the names of credential variables, never a credential; a copy's
+//! `last_error` and `refused` are the plugins' and the accelerator's own
+//! messages, which name tables, files and settings, never a credential's value
+//! (the acceleration tests check a failed refresh's message for its token).
 
 use std::sync::Arc;
 

@@ -1,14 +1,20 @@
 //! `codelake serve` under the bench, beside ROAPI serving the same files: the
 //! time from exec to the first answer, idle memory, and many clients at once on
 //! a small query and on TPC-H Q6 (throughput, p50 and p99 latency, errors).
+//!
+//! Two `codelake serve`s are measured: one over the built-in catalog, which
+//! reads its sources on every query, and one over the same catalog with every
+//! table accelerated (a `catalog.json` given to `serve --catalog`), which
+//! answers from memory as ROAPI does. Their figures against ROAPI's are kept
+//! apart: disk against memory, and memory against memory.
 
+mod load;
 mod roapi;
 
 use std::io::{BufRead, BufReader, Read, Write};
 use std::net::TcpStream;
 use std::path::Path;
 use std::process::{Child, Stdio};
-use std::sync::Mutex;
 use std::time::{Duration, Instant};
 
 use anyhow::Context;
@@ -36,6 +42,8 @@ enum Dialect {
 /// A server the bench started, killed when dropped.
 struct Served {
     name: &'static str,
+    /// The measure names' prefix: `serve`, `memory_serve` or `roapi`.
+    key: &'static str,
     child: Child,
     /// HTTP's `127.0.0.1:PORT`.
     address: String,
@@ -54,14 +62,6 @@ impl Drop for Served {
 }
 
 impl Served {
-    /// The measure names' prefix.
-    fn key(&self) -> &'static str {
-        match self.dialect {
-            Dialect::Codelake => "serve",
-            Dialect::Roapi => "roapi",
-        }
-    }
-
     /// `sql` as this server names the tables.
     fn sql(&self, sql: &str) -> String {
         match self.dialect {
@@ -72,22 +72,38 @@ impl Served {
 
     /// `sql` asked as CSV, on a new connection: the status, and the raw response.
     fn post(&self, sql: &str) -> std::io::Result<(u16, Vec<u8>)> {
-        let (path, accept, auth) = match self.dialect {
-            Dialect::Codelake => (
-                "/v1/sql",
-                "text/csv",
-                format!("Authorization: Bearer {TOKEN}\r\n"),
-            ),
-            Dialect::Roapi => ("/api/sql", "application/csv", String::new()),
+        let (path, accept) = match self.dialect {
+            Dialect::Codelake => ("/v1/sql", "text/csv"),
+            Dialect::Roapi => ("/api/sql", "application/csv"),
+        };
+        self.request("POST", path, accept, sql)
+    }
+
+    /// `GET path` as JSON (`codelake serve` only), on a new connection.
+    fn get(&self, path: &str) -> std::io::Result<(u16, Vec<u8>)> {
+        self.request("GET", path, "application/json", "")
+    }
+
+    /// One request on a new connection: the status, and the raw response.
+    fn request(
+        &self,
+        method: &str,
+        path: &str,
+        accept: &str,
+        body: &str,
+    ) -> std::io::Result<(u16, Vec<u8>)> {
+        let auth = match self.dialect {
+            Dialect::Codelake => format!("Authorization: Bearer {TOKEN}\r\n"),
+            Dialect::Roapi => String::new(),
         };
         let address = &self.address;
         let mut stream = TcpStream::connect(address)?;
         stream.set_read_timeout(Some(Duration::from_secs(120)))?;
         write!(
             stream,
-            "POST {path} HTTP/1.1\r\nHost: {address}\r\nConnection: close\r\n{auth}\
-             Accept: {accept}\r\nContent-Length: {}\r\n\r\n{sql}",
-            sql.len()
+            "{method} {path} HTTP/1.1\r\nHost: {address}\r\nConnection: close\r\n{auth}\
+             Accept: {accept}\r\nContent-Length: {}\r\n\r\n{body}",
+            body.len()
         )?;
         let mut raw = Vec::new();
         stream.read_to_end(&mut raw)?;
@@ -140,12 +156,27 @@ fn body(raw: &[u8]) -> Vec<u8> {
     body
 }
 
-/// `codelake serve` on a free loopback port in `project`, and when it was started.
-fn start(codelake: &Path, project: &Path) -> anyhow::Result<(Served, Instant)> {
+/// `codelake serve` on a free loopback port in `project`, and when it was
+/// started; over the tables of `accelerated` (every one accelerated), when given.
+fn start(
+    codelake: &Path,
+    project: &Path,
+    accelerated: Option<&Path>,
+) -> anyhow::Result<(Served, Instant)> {
     let started = Instant::now();
-    let mut child = codelake_in(codelake, project)
+    let mut command = codelake_in(codelake, project);
+    if let Some(catalog) = accelerated {
+        // Room for every SF1 copy (about 1.2 GiB) and larger scales.
+        command
+            .arg("serve")
+            .arg("--catalog")
+            .arg(catalog)
+            .args(["--accelerate-memory", "64GiB"]);
+    } else {
+        command.arg("serve");
+    }
+    let mut child = command
         .args([
-            "serve",
             "--listen",
             "127.0.0.1:0",
             "--flight-listen",
@@ -182,7 +213,14 @@ fn start(codelake: &Path, project: &Path) -> anyhow::Result<(Served, Instant)> {
     std::thread::spawn(move || for _ in lines {});
     Ok((
         Served {
-            name: "`codelake serve`",
+            name: match accelerated {
+                Some(_) => "accelerated `codelake serve`",
+                None => "`codelake serve`",
+            },
+            key: match accelerated {
+                Some(_) => "memory_serve",
+                None => "serve",
+            },
             child,
             address: address.context("`codelake serve` printed no HTTP address")?,
             flight: flight.context("`codelake serve` printed no Flight SQL address")?,
@@ -201,7 +239,7 @@ fn first_answers(
     report: &mut Report,
     mut start: impl FnMut() -> anyhow::Result<(Served, Instant)>,
 ) -> anyhow::Result<Served> {
-    let mut first = Vec::new();
+    let (mut first, mut loaded) = (Vec::new(), Vec::new());
     let mut last = None;
     for run in 0..=plan.runs {
         let (server, started) = start()?;
@@ -215,18 +253,35 @@ fn first_answers(
                 _ => std::thread::sleep(Duration::from_millis(1)),
             }
         };
+        let in_memory = match server.key {
+            "memory_serve" => Some(copies_loaded(&server, started)?),
+            _ => None,
+        };
         if run > 0 {
             first.push(millis(answered));
+            loaded.extend(in_memory.map(millis));
         }
         last = Some(server);
     }
     let server = last.context("at least one run")?;
-    let what = match server.dialect {
-        Dialect::Codelake => "no table data loaded; 4 plugins, local servers up",
-        Dialect::Roapi => "every TPC-H table loaded into memory",
+    let what = match server.key {
+        "serve" => "no table data loaded; 4 plugins, local servers up",
+        "memory_serve" => "every table accelerated, its copy loading in the background",
+        _ => "every TPC-H table loaded into memory",
     };
+    if !loaded.is_empty() {
+        report.measures.push(Measure::from_runs(
+            &format!("{}_loaded", server.key),
+            &format!(
+                "{}: exec until every table's copy is in memory (`GET /v1/tables`)",
+                server.name
+            ),
+            loaded,
+            "ms",
+        ));
+    }
     report.measures.push(Measure::from_runs(
-        &format!("{}_first_answer", server.key()),
+        &format!("{}_first_answer", server.key),
         &format!(
             "{}: exec to its first answer over HTTP (`{}`; {what})",
             server.name,
@@ -238,7 +293,7 @@ fn first_answers(
     std::thread::sleep(Duration::from_millis(300));
     if let Some(idle) = proc_status_mib(server.child.id(), "VmRSS:") {
         report.measures.push(Measure::new(
-            &format!("{}_idle_rss", server.key()),
+            &format!("{}_idle_rss", server.key),
             &format!("RSS of an idle {} after one query ({what})", server.name),
             idle,
             "MiB",
@@ -264,16 +319,26 @@ pub(super) fn serve_case(
     roapi::write_config(&project.join(".codelake/local"), &config)?;
     let roapi_bin = python.with_file_name("roapi");
 
-    let served = first_answers(plan, report, || start(codelake, &project))?;
+    let accelerated = work.join("accelerated-catalog.json");
+    write_accelerated_catalog(&accelerated)?;
+
+    let served = first_answers(plan, report, || start(codelake, &project, None))?;
+    let memory = first_answers(plan, report, || {
+        start(codelake, &project, Some(&accelerated))
+    })?;
     let roapi = first_answers(plan, report, || roapi::start(&roapi_bin, &config))?;
 
     let q6 = include_str!("../../bench/queries/q06.sql");
     for sql in [SMALL, q6] {
-        let (ours, theirs) = (served.answer(sql)?, roapi.answer(sql)?);
-        anyhow::ensure!(
-            same_answer(&ours, &theirs),
-            "`codelake serve` and ROAPI answer `{sql}` differently:\n{ours}\nvs\n{theirs}"
-        );
+        let theirs = roapi.answer(sql)?;
+        for ours in [&served, &memory] {
+            let answer = ours.answer(sql)?;
+            anyhow::ensure!(
+                same_answer(&answer, &theirs),
+                "{} and ROAPI answer `{sql}` differently:\n{answer}\nvs\n{theirs}",
+                ours.name
+            );
+        }
     }
 
     let (clients, seconds) = match plan.mode {
@@ -288,22 +353,29 @@ pub(super) fn serve_case(
     let duration = Duration::from_secs(seconds);
     for (protocol, over) in super::report::PROTOCOLS {
         for (name, title, sql) in [("small", SMALL, SMALL), ("q06", "TPC-H Q6", q6)] {
-            for server in [&served, &roapi] {
+            for server in [&served, &memory, &roapi] {
                 let sql = server.sql(sql);
                 let load = match protocol {
-                    "" => load(server, &sql, clients, duration)?,
-                    "flight_" => {
-                        engine_load(&load_client, "flight-load", server, &sql, clients, duration)?
+                    "" => load::load(server, &sql, clients, duration)?,
+                    "flight_" => load::engine_load(
+                        &load_client,
+                        "flight-load",
+                        server,
+                        &sql,
+                        clients,
+                        duration,
+                    )?,
+                    _ => {
+                        load::engine_load(&load_client, "pg-load", server, &sql, clients, duration)?
                     }
-                    _ => engine_load(&load_client, "pg-load", server, &sql, clients, duration)?,
                 };
                 let label = format!(
                     "{} over {over}, {clients} clients for {seconds} s, {title}",
                     server.name
                 );
-                record(
+                load::record(
                     report,
-                    &format!("{}_{protocol}{name}", server.key()),
+                    &format!("{}_{protocol}{name}", server.key),
                     &label,
                     &load,
                 );
@@ -317,84 +389,66 @@ pub(super) fn serve_case(
             }
         }
     }
-    say("serve: measured, beside ROAPI");
+    say("serve: measured, from its sources and accelerated, beside ROAPI");
     Ok(())
 }
 
-/// The figures of one load under `key`: throughput, p50, p99 and errors.
-fn record(report: &mut Report, key: &str, label: &str, load: &Load) {
-    report.measures.push(Measure::new(
-        &format!("{key}_throughput"),
-        &format!("{label}: throughput"),
-        load.done as f64 / load.elapsed.as_secs_f64(),
-        "req/s",
-    ));
-    report.measures.push(Measure::new(
-        &format!("{key}_p50"),
-        &format!("{label}: p50 latency"),
-        percentile(&load.latencies, 0.50),
-        "ms",
-    ));
-    report.measures.push(Measure::new(
-        &format!("{key}_p99"),
-        &format!("{label}: p99 latency"),
-        percentile(&load.latencies, 0.99),
-        "ms",
-    ));
-    report.measures.push(Measure::new(
-        &format!("{key}_errors"),
-        &format!("{label}: errors"),
-        load.errors as f64,
-        "count",
-    ));
+/// The built-in catalog (`tables/catalog.json`) with every table but the
+/// views accelerated, written to `path` for `serve --catalog`: acceleration
+/// stays declared, in the manifest the bench serves. Views are left live, so
+/// that their work is served as it is declared.
+fn write_accelerated_catalog(path: &Path) -> anyhow::Result<()> {
+    use catalog_core::{Accelerate, Interval, Manifest};
+    let text = std::fs::read_to_string(crate::project_root().join("tables/catalog.json"))?;
+    let mut manifest = Manifest::from_json(&text)?;
+    for spec in manifest.tables.iter_mut().filter(|spec| !spec.is_view()) {
+        spec.accelerate = Some(Accelerate::Memory);
+        spec.refresh = Some(Interval::parse("1h").map_err(anyhow::Error::msg)?);
+    }
+    manifest.generated_by = "cargo xtask bench (every table accelerated)".into();
+    std::fs::write(path, manifest.to_json())?;
+    Ok(())
 }
 
-/// `clients` Flight SQL or Postgres clients on `server`, through the bench
-/// engine's `flight-load` or `pg-load` (Rust clients: Python ones would
-/// measure themselves).
-fn engine_load(
-    client: &Path,
-    which: &str,
-    server: &Served,
-    sql: &str,
-    clients: usize,
-    duration: Duration,
-) -> anyhow::Result<Load> {
-    let token = match server.dialect {
-        Dialect::Codelake => TOKEN,
-        Dialect::Roapi => "-",
-    };
-    let target = match which {
-        "flight-load" => &server.flight,
-        _ => &server.pg,
-    };
-    let output = std::process::Command::new(client)
-        .args([which, target, token])
-        .arg(clients.to_string())
-        .arg(duration.as_secs().to_string())
-        .arg(sql)
-        .stderr(Stdio::inherit())
-        .output()
-        .with_context(|| format!("running {}", client.display()))?;
-    anyhow::ensure!(
-        output.status.success(),
-        "the {which} client failed on {}",
-        server.name
-    );
-    let seen: serde_json::Value = serde_json::from_slice(&output.stdout)?;
-    let latencies: Vec<f64> = seen["latencies_ms"]
-        .as_array()
-        .context("latencies_ms")?
-        .iter()
-        .filter_map(serde_json::Value::as_f64)
-        .collect();
-    Ok(Load {
-        done: latencies.len(),
-        errors: seen["errors"].as_u64().unwrap_or(0) as usize,
-        latencies,
-        elapsed: Duration::from_secs_f64(seen["elapsed_s"].as_f64().unwrap_or(1.0)),
-        first_error: seen["first_error"].as_str().map(str::to_owned),
-    })
+/// How long after `started` every accelerated copy of `server` was in
+/// memory, as its `GET /v1/tables` says. A copy that is refused or fails to
+/// load fails the bench, so that no "memory" figure is read from a source.
+fn copies_loaded(server: &Served, started: Instant) -> anyhow::Result<Duration> {
+    loop {
+        let (status, raw) = server.get("/v1/tables")?;
+        anyhow::ensure!(
+            status == 200,
+            "{} answered {status} to GET /v1/tables",
+            server.name
+        );
+        let tables: serde_json::Value = serde_json::from_slice(&body(&raw))?;
+        let mut waiting = 0;
+        for table in tables["tables"].as_array().context("a `tables` list")? {
+            let copy = &table["copy"];
+            if table["accelerate"].is_null() {
+                continue;
+            }
+            if let Some(why) = copy["refused"].as_str().or(copy["last_error"].as_str()) {
+                anyhow::bail!(
+                    "{} cannot keep {} in memory: {why}",
+                    server.name,
+                    table["name"]
+                );
+            }
+            if copy["loaded_at"].is_null() {
+                waiting += 1;
+            }
+        }
+        if waiting == 0 {
+            return Ok(started.elapsed());
+        }
+        anyhow::ensure!(
+            started.elapsed() < Duration::from_secs(600),
+            "{} had {waiting} copies still loading after 600 s",
+            server.name
+        );
+        std::thread::sleep(Duration::from_millis(5));
+    }
 }
 
 /// Whether two CSV answers hold the same values: the same header and cells,
@@ -418,62 +472,10 @@ fn same_answer(ours: &str, theirs: &str) -> bool {
         })
 }
 
-/// What many clients saw.
-struct Load {
-    done: usize,
-    errors: usize,
-    latencies: Vec<f64>,
-    elapsed: Duration,
-    first_error: Option<String>,
-}
-
-/// `clients` threads, each posting `sql` to `server` one request after another
-/// for `duration`.
-fn load(server: &Served, sql: &str, clients: usize, duration: Duration) -> anyhow::Result<Load> {
-    let seen = Mutex::new((Vec::new(), 0usize));
-    let started = Instant::now();
-    std::thread::scope(|scope| {
-        for _ in 0..clients {
-            scope.spawn(|| {
-                let (mut latencies, mut errors) = (Vec::new(), 0);
-                while started.elapsed() < duration {
-                    let sent = Instant::now();
-                    match server.post(sql) {
-                        Ok((200, _)) => latencies.push(millis(sent.elapsed())),
-                        _ => errors += 1,
-                    }
-                }
-                let mut seen = seen.lock().unwrap_or_else(|e| e.into_inner());
-                seen.0.extend(latencies);
-                seen.1 += errors;
-            });
-        }
-    });
-    let elapsed = started.elapsed();
-    let (latencies, errors) = seen.into_inner().unwrap_or_else(|e| e.into_inner());
-    Ok(Load {
-        done: latencies.len(),
-        errors,
-        latencies,
-        elapsed,
-        first_error: None,
-    })
-}
-
-/// The `q` quantile of `values` (nearest rank), 0 when empty.
-fn percentile(values: &[f64], q: f64) -> f64 {
-    if values.is_empty() {
-        return 0.0;
-    }
-    let mut sorted = values.to_vec();
-    sorted.sort_by(f64::total_cmp);
-    let rank = ((q * sorted.len() as f64).ceil() as usize).clamp(1, sorted.len());
-    sorted[rank - 1]
-}
-
 #[cfg(test)]
 mod tests {
-    use super::{body, percentile, same_answer};
+    use super::load::percentile;
+    use super::{body, same_answer};
 
     #[test]
     fn percentiles_are_nearest_rank() {

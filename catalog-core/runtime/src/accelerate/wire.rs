@@ -14,7 +14,8 @@ pub(super) struct CopyStatusJson {
     refresh: String,
     /// RFC 3339, UTC, to the second; `null` while there is no copy.
     loaded_at: Option<String>,
-    /// Seconds since `loaded_at` when written; ignored when read.
+    /// Seconds since `loaded_at` by the writer's clock; when read, it places
+    /// `loaded_at` on the reader's clock.
     #[serde(default)]
     age_seconds: Option<u64>,
     bytes: u64,
@@ -58,6 +59,12 @@ impl TryFrom<CopyStatusJson> for CopyStatus {
                     .map_err(|error| format!("`loaded_at` {at:?}: {error}"))
             })
             .transpose()?;
+        // The writer's clock says how old the copy is: a reader whose clock is
+        // off by minutes still sees the copy's true age.
+        let loaded_at = match (loaded_at, json.age_seconds) {
+            (Some(_), Some(age)) => SystemTime::now().checked_sub(Duration::from_secs(age)),
+            (loaded_at, _) => loaded_at,
+        };
         Ok(Self {
             table: json.table,
             refresh,
@@ -83,7 +90,7 @@ mod tests {
         let status = CopyStatus {
             table: "tpch.nation".into(),
             refresh: Duration::from_secs(300),
-            loaded_at: Some(UNIX_EPOCH + Duration::from_secs(1_796_000_000)),
+            loaded_at: Some(UNIX_EPOCH + Duration::from_secs(1_700_000_000)),
             bytes: 4096,
             rows: 25,
             loads: 3,
@@ -91,12 +98,33 @@ mod tests {
             last_error: Some("the S3 server refused".into()),
             refused: None,
         };
-        let json = serde_json::to_value(&status).unwrap();
+        let mut json = serde_json::to_value(&status).unwrap();
         assert_eq!(json["refresh"], "5m");
-        assert_eq!(json["loaded_at"], "2026-11-30T00:53:20Z");
-        assert!(json["age_seconds"].as_u64().unwrap() > 0);
+        assert_eq!(json["loaded_at"], "2023-11-14T22:13:20Z");
+        let age = json["age_seconds"].as_u64().unwrap();
+        assert!(age > 80_000_000, "{age}");
+        let back: CopyStatus = serde_json::from_value(json.clone()).unwrap();
+        let drift = back
+            .loaded_at
+            .unwrap()
+            .duration_since(status.loaded_at.unwrap());
+        assert!(
+            drift.unwrap_or_default() < Duration::from_secs(5),
+            "{back:?}"
+        );
+        assert_eq!(
+            CopyStatus {
+                loaded_at: status.loaded_at,
+                ..back
+            },
+            status
+        );
+
+        // The writer's clock decides the age: one minute old, whatever `loaded_at` says.
+        json["age_seconds"] = 60.into();
         let back: CopyStatus = serde_json::from_value(json).unwrap();
-        assert_eq!(back, status);
+        let age = back.age().unwrap().as_secs();
+        assert!((60..65).contains(&age), "{age}");
 
         let none = CopyStatus {
             loaded_at: None,

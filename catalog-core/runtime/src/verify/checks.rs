@@ -156,8 +156,11 @@ pub(super) fn plural(n: usize) -> &'static str {
     if n == 1 { "" } else { "s" }
 }
 
-/// Whether an accelerated table's copy loaded, within the budget.
-pub(super) fn accelerated(copy: &crate::CopyStatus) -> Check {
+/// Whether an accelerated table's copy loaded, within the budget, and is kept
+/// fresh: a copy older than its refresh interval plus the longest a load may
+/// take warns, and fails once a refresh failed too. `served_by` is the
+/// `codelake serve` whose copy it is (`verify --serve`), if any.
+pub(super) fn accelerated(copy: &crate::CopyStatus, served_by: Option<&str>) -> Check {
     let check = |status, message: String, problems| Check {
         check: CheckKind::Accelerated,
         status,
@@ -177,47 +180,77 @@ pub(super) fn accelerated(copy: &crate::CopyStatus) -> Check {
             )],
         );
     }
-    let age = copy
-        .age()
-        .map(|age| humantime::format_duration(Duration::from_secs(age.as_secs())).to_string());
-    match (&age, &copy.last_error) {
-        (Some(_), None) => check(
+    // A refresh starts an interval after the last load and may take the
+    // interval (at least five minutes) before it is stopped.
+    let due = copy.refresh + copy.refresh.max(Duration::from_secs(300));
+    let words =
+        |age: Duration| humantime::format_duration(Duration::from_secs(age.as_secs())).to_string();
+    let every = words(copy.refresh);
+    let retried = match served_by {
+        Some(server) => format!(
+            "the server at {server} retries on its own, backing off up to the `refresh` interval; \
+             its log and `GET /metrics` (codelake_accelerated_refresh_failures_total) say more"
+        ),
+        None => "mend the source (see the `reachable` and `answers` checks)".to_owned(),
+    };
+    match (copy.age(), &copy.last_error) {
+        (Some(age), None) if age <= due => check(
             Status::Pass,
             format!(
-                "its copy holds {} rows in {} of memory (refreshed every {})",
+                "its copy holds {} rows in {} of memory (refreshed every {every})",
                 copy.rows,
                 crate::accelerate::size(copy.bytes),
-                humantime::format_duration(copy.refresh)
             ),
             vec![],
         ),
-        (Some(age), Some(error)) => check(
-            Status::Fail,
-            format!("its last refresh failed; queries read the copy loaded {age} ago"),
-            vec![Problem::failure(
+        (Some(age), None) => check(
+            Status::Warn,
+            format!("its copy is {} old, refreshed every {every}", words(age)),
+            vec![Problem::warning(
                 format!(
-                    "{} of its loads and refreshes failed; the last: {error}",
-                    copy.failures
+                    "no refresh has replaced the copy for {}, though none failed",
+                    words(age)
                 ),
-                "mend the source (see the `reachable` and `answers` checks); the copy is \
-                 refreshed again on its own, backing off up to the `refresh` interval",
+                retried,
             )],
         ),
+        (Some(age), Some(error)) => {
+            let problem = format!(
+                "{} of its loads and refreshes failed; the last: {error}",
+                copy.failures
+            );
+            let (status, problem) = match age <= due {
+                true => (Status::Warn, Problem::warning(problem, retried)),
+                false => (Status::Fail, Problem::failure(problem, retried)),
+            };
+            check(
+                status,
+                format!(
+                    "its last refresh failed; queries read a copy {} old (refreshed every {every})",
+                    words(age)
+                ),
+                vec![problem],
+            )
+        }
         (None, None) if copy.failures == 0 => check(
             Status::Warn,
             "its copy is still loading; queries read the source until it is in".into(),
             vec![Problem::warning(
-                "no copy is loaded yet".to_owned(),
+                "no copy is loaded yet",
                 "verify again once the server has loaded it (`GET /metrics`: \
                  codelake_accelerated_copy_bytes)",
             )],
         ),
         (None, error) => check(
             Status::Fail,
-            "its copy cannot be loaded".into(),
+            "it has no copy: queries read its source".into(),
             vec![Problem::failure(
                 error.clone().unwrap_or_else(|| "no copy was loaded".into()),
-                "see the `answers` check: the copy is read as queries read the source",
+                match served_by {
+                    Some(_) => retried,
+                    None => "see the `answers` check: the copy is read as queries read the source"
+                        .to_owned(),
+                },
             )],
         ),
     }

@@ -230,7 +230,7 @@ impl Verifier {
         }
         checks.push(owner(spec));
         if let Some(copy) = self.copy(&name) {
-            checks.push(accelerated(copy));
+            checks.push(accelerated(copy, self.options.copies_from.as_deref()));
         }
         if self.options.strict {
             for check in &mut checks {

@@ -104,6 +104,7 @@ pub(super) fn start(roapi: &Path, config: &Path) -> anyhow::Result<(Served, Inst
     Ok((
         Served {
             name: "ROAPI",
+            key: "roapi",
             child,
             address,
             flight: flight.context("ROAPI printed no Flight SQL address")?,
