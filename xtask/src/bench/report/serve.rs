@@ -26,7 +26,7 @@ impl Report {
     pub(super) fn memory_serve_table(&self, md: &mut String) {
         let intro = "Both answer from memory: `codelake serve --catalog` over the built-in catalog with \
              every table declared `accelerate = \"memory\"` (its copies load in the background after \
-             the first answer; the load starts once every copy is in), and ROAPI, which loads every \
+             its first answer; the clients start once every copy is in), and ROAPI, which loads every \
              table before its first answer.";
         self.served_table(
             md,
