@@ -644,9 +644,10 @@ fn serve_keeps_the_declared_copy_and_one_shot_commands_read_the_source() {
 }
 
 /// `codelake verify --serve` against `server`, which accelerates
-/// `tpch.region` every second: passes while the copies load, fails the
-/// `accelerated` check once a refresh failed, and refuses a wrong token
-/// without printing it.
+/// `tpch.region` every second: both copies pass once loaded; once a refresh
+/// failed, the `accelerated` check warns (the copy is young), naming the file
+/// and the server's retry, while the server answers from the old copy; bad
+/// addresses and a wrong token are refused without printing a secret.
 fn verify_serve_reports_the_served_copies(
     dir: &std::path::Path,
     server: &crate::serve::Server,
@@ -702,12 +703,11 @@ fn verify_serve_reports_the_served_copies(
     }
 
     // The region file goes bad: the server's next refresh fails, and it keeps the old copy.
-    // (Rewritten, not deleted: a one-shot command would seed a missing file again.)
-    std::fs::write(
-        dir.join(".codelake/local/tpch/region.csv"),
-        "not_a_region|nor_this\n1|2\n",
-    )
-    .unwrap();
+    // Rewritten, not deleted (a one-shot command would seed a missing file
+    // again), and renamed into place, so no refresh reads it half-written.
+    let bad = dir.join(".codelake/local/tpch/region.csv.new");
+    std::fs::write(&bad, "not_a_region|nor_this\n1|2\n").unwrap();
+    std::fs::rename(&bad, dir.join(".codelake/local/tpch/region.csv")).unwrap();
     until_metric(
         server,
         "codelake_accelerated_refresh_failures_total{table=\"tpch.region\"} ",

@@ -36,6 +36,11 @@ impl ServerUrl {
             )
             .hint("put the token in CODELAKE_TOKEN, never in the URL"));
         }
+        if url.path() != "/" || url.query().is_some() || url.fragment().is_some() {
+            return Err(bad(
+                "give the server's address alone, with no path, query or fragment",
+            ));
+        }
         let host = url.host_str().ok_or_else(|| bad("the URL has no host"))?;
         let loopback = host == "localhost"
             || host
@@ -74,7 +79,11 @@ pub async fn served(
 ) -> Result<Vec<CopyStatus>, CliError> {
     let base = &url.shown;
     let (token, from) = token(session, url)?;
+    // No proxy (one would see the token, in clear text for a loopback
+    // http:// server) and no redirect (`GET /v1/tables` never redirects).
     let client = reqwest::Client::builder()
+        .no_proxy()
+        .redirect(reqwest::redirect::Policy::none())
         .timeout(Duration::from_secs(30))
         .build()
         .map_err(|error| CliError::msg(EXIT_ENVIRONMENT, format!("no HTTP client: {error}")))?;

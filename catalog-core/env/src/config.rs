@@ -618,7 +618,10 @@ impl ConfigBuilder {
                 .or(profile.http_timeout),
             serve_tokens,
             serve_tokens_from,
-            client_token: var("CODELAKE_TOKEN").map(|token| Secret::new(token.trim())),
+            client_token: var("CODELAKE_TOKEN")
+                .map(|token| token.trim().to_owned())
+                .filter(|token| !token.is_empty())
+                .map(Secret::new),
             s3,
             file: file_path,
         })

@@ -157,10 +157,15 @@ pub(super) fn plural(n: usize) -> &'static str {
 }
 
 /// Whether an accelerated table's copy loaded, within the budget, and is kept
-/// fresh: a copy older than its refresh interval plus the longest a load may
-/// take warns, and fails once a refresh failed too. `served_by` is the
+/// fresh: a copy older than its refresh interval plus `queue` (the longest
+/// every copy's load may take, one after another, as the accelerator runs
+/// them) warns, and fails once a refresh failed too. `served_by` is the
 /// `codelake serve` whose copy it is (`verify --serve`), if any.
-pub(super) fn accelerated(copy: &crate::CopyStatus, served_by: Option<&str>) -> Check {
+pub(super) fn accelerated(
+    copy: &crate::CopyStatus,
+    served_by: Option<&str>,
+    queue: Duration,
+) -> Check {
     let check = |status, message: String, problems| Check {
         check: CheckKind::Accelerated,
         status,
@@ -180,9 +185,10 @@ pub(super) fn accelerated(copy: &crate::CopyStatus, served_by: Option<&str>) -> 
             )],
         );
     }
-    // A refresh starts an interval after the last load and may take the
-    // interval (at least five minutes) before it is stopped.
-    let due = copy.refresh + copy.refresh.max(Duration::from_secs(300));
+    // A refresh starts an interval after the last load, may wait for the
+    // other copies' loads (one runs at a time), and may take the interval (at
+    // least five minutes) before it is stopped.
+    let due = copy.refresh + queue;
     let words =
         |age: Duration| humantime::format_duration(Duration::from_secs(age.as_secs())).to_string();
     let every = words(copy.refresh);
@@ -253,5 +259,53 @@ pub(super) fn accelerated(copy: &crate::CopyStatus, served_by: Option<&str>) -> 
                 },
             )],
         ),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::time::{Duration, SystemTime};
+
+    use super::{Status, accelerated};
+    use crate::CopyStatus;
+
+    const MINUTE: Duration = Duration::from_secs(60);
+
+    /// A copy refreshed every minute, loaded `age` ago, with `error` from its last try.
+    fn copy(age: Option<Duration>, failures: u64, error: Option<&str>) -> CopyStatus {
+        CopyStatus {
+            table: "tpch.nation".into(),
+            refresh: MINUTE,
+            loaded_at: age.map(|age| SystemTime::now() - age),
+            bytes: 1024,
+            rows: 25,
+            loads: 1,
+            failures,
+            last_error: error.map(str::to_owned),
+            refused: None,
+        }
+    }
+
+    #[test]
+    fn a_copy_is_judged_by_its_age_against_its_refresh_and_the_load_queue() {
+        let queue = 5 * MINUTE;
+        let server = Some("http://127.0.0.1:8080");
+        let status = |copy: &CopyStatus| accelerated(copy, server, queue).status;
+        // Fresh, or young with a failed refresh: pass, then warn.
+        assert_eq!(status(&copy(Some(MINUTE), 0, None)), Status::Pass);
+        assert_eq!(status(&copy(Some(MINUTE), 1, Some("down"))), Status::Warn);
+        // Past the interval and the queue: unrefreshed warns, failing fails.
+        let old = Some(7 * MINUTE);
+        assert_eq!(status(&copy(old, 0, None)), Status::Warn);
+        let failing = accelerated(&copy(old, 3, Some("down")), server, queue);
+        assert_eq!(failing.status, Status::Fail);
+        assert!(
+            failing.problems[0].message.contains("3 of its loads")
+                && failing.problems[0].fix.contains("http://127.0.0.1:8080"),
+            "{failing:?}"
+        );
+        // Still loading, then a first load that failed.
+        assert_eq!(status(&copy(None, 0, None)), Status::Warn);
+        assert_eq!(status(&copy(None, 1, Some("down"))), Status::Fail);
     }
 }

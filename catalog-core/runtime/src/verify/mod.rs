@@ -230,7 +230,18 @@ impl Verifier {
         }
         checks.push(owner(spec));
         if let Some(copy) = self.copy(&name) {
-            checks.push(accelerated(copy, self.options.copies_from.as_deref()));
+            // Loads run one at a time: a copy may wait for every other's.
+            let queue = self
+                .options
+                .copies
+                .iter()
+                .map(|copy| copy.refresh.max(Duration::from_secs(300)))
+                .sum();
+            checks.push(accelerated(
+                copy,
+                self.options.copies_from.as_deref(),
+                queue,
+            ));
         }
         if self.options.strict {
             for check in &mut checks {

@@ -25,9 +25,10 @@ impl Report {
     /// from memory.
     pub(super) fn memory_serve_table(&self, md: &mut String) {
         let intro = "Both answer from memory: `codelake serve --catalog` over the built-in catalog with \
-             every table declared `accelerate = \"memory\"` (its copies load in the background after \
-             its first answer; the clients start once every copy is in), and ROAPI, which loads every \
-             table before its first answer.";
+             every table declared `accelerate = \"memory\"` (its copies load in the background as it \
+             starts, through the local S3 server, while it already answers; the clients start once \
+             every copy is in), and ROAPI, which loads every table from the files on disk before its \
+             first answer.";
         self.served_table(
             md,
             "memory_serve",
