@@ -324,6 +324,11 @@ pub fn human(report: &Report) -> String {
         report.duration_ms,
         if report.strict { ", strict" } else { "" }
     ));
+    if let Some(server) = &report.copies_from {
+        text.push_str(&format!(
+            "Accelerated copies as `codelake serve` at {server} holds them.\n"
+        ));
+    }
     text
 }
 
