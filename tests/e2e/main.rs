@@ -5,6 +5,7 @@ mod accelerate;
 mod browser;
 mod catalog;
 mod cli;
+mod cluster;
 mod conformance;
 mod faults;
 mod flight;

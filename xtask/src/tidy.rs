@@ -115,6 +115,14 @@ const RULES: &[Rule] = &[
         kinds: Kinds::Normal,
         why: "the Postgres front end adapts the Postgres wire to the query service; its pg_catalog is built from the catalog as data, never from a source",
     },
+    // Scale-out moves plans between processes: what a plan reads comes from
+    // the environment it is handed and the tables the binary registered.
+    Rule {
+        crates: "catalog-cluster",
+        must_not_reach: "catalog-env catalog-http catalog-flight catalog-pg pgwire plugins/* !plugins/abi tables",
+        kinds: Kinds::Normal,
+        why: "the cluster crate moves plans and table names between processes; configuration, front ends, plugins and the catalog are the binary's",
+    },
     // The site is generated where no engine is built (`cargo xtask site`, a CI
     // job publishing docs) and served by any front end that is handed it.
     Rule {

@@ -29,16 +29,29 @@ fn embedded_config(global: &Global) -> Result<Config, CliError> {
     Ok(config)
 }
 
-/// Starts the local environment, in the background unless `foreground`.
-pub async fn up(global: &Global, foreground: bool) -> Result<(), CliError> {
+/// Starts the local environment, in the background unless `foreground`,
+/// and `workers` local workers beside it (`codelake worker` processes).
+pub async fn up(global: &Global, foreground: bool, workers: usize) -> Result<(), CliError> {
     let config = embedded_config(global)?;
+    up_environment(global, &config, foreground).await?;
+    if workers > 0 {
+        start_workers(global, &config, workers).await?;
+    }
+    Ok(())
+}
+
+async fn up_environment(
+    global: &Global,
+    config: &Config,
+    foreground: bool,
+) -> Result<(), CliError> {
     if let Some(running) = LocalEnvironment::attach(&config.data_dir) {
         eprintln!("Already running.");
         print_state(&config.data_dir, running.state());
         return Ok(());
     }
     if foreground {
-        return serve(&config).await;
+        return serve(config).await;
     }
     std::fs::create_dir_all(&config.data_dir).map_err(|error| {
         CliError::environment(error).hint(format!("cannot create {}", config.data_dir.display()))
@@ -104,6 +117,164 @@ pub async fn up(global: &Global, foreground: bool) -> Result<(), CliError> {
     .hint(format!("its log is {}", log_path.display())))
 }
 
+/// A worker `local up --workers N` started.
+#[derive(Debug, Clone)]
+pub struct LocalWorker {
+    /// Its number, from 1.
+    pub index: usize,
+    /// Its process.
+    pub pid: u32,
+    /// Where it listens, `http://127.0.0.1:PORT`.
+    pub url: String,
+}
+
+fn workers_dir(data_dir: &Path) -> std::path::PathBuf {
+    data_dir.join("workers")
+}
+
+/// The local workers that still run: recorded, their process alive, their port answering.
+pub fn running_workers(data_dir: &Path) -> Vec<LocalWorker> {
+    let mut workers = Vec::new();
+    let Ok(entries) = std::fs::read_dir(workers_dir(data_dir)) else {
+        return workers;
+    };
+    for entry in entries.flatten() {
+        let path = entry.path();
+        if path.extension().is_none_or(|extension| extension != "pid") {
+            continue;
+        }
+        let Some(index) = path
+            .file_stem()
+            .and_then(|stem| stem.to_str())
+            .and_then(|stem| stem.parse::<usize>().ok())
+        else {
+            continue;
+        };
+        let pid = std::fs::read_to_string(&path)
+            .ok()
+            .and_then(|text| text.trim().parse::<u32>().ok());
+        let url = std::fs::read_to_string(crate::cluster::record_path(data_dir, index))
+            .ok()
+            .map(|text| text.trim().to_owned());
+        if let (Some(pid), Some(url)) = (pid, url)
+            && process_alive(pid)
+            && answers(&url)
+        {
+            workers.push(LocalWorker { index, pid, url });
+        }
+    }
+    workers.sort_by_key(|worker| worker.index);
+    workers
+}
+
+/// Whether something accepts connections at `url`'s address.
+fn answers(url: &str) -> bool {
+    let address = url.trim_start_matches("http://").trim_end_matches('/');
+    address
+        .parse::<std::net::SocketAddr>()
+        .is_ok_and(|address| {
+            std::net::TcpStream::connect_timeout(&address, Duration::from_millis(300)).is_ok()
+        })
+}
+
+/// Starts local workers until `count` run, each a `codelake worker` on a free loopback port.
+async fn start_workers(global: &Global, config: &Config, count: usize) -> Result<(), CliError> {
+    let dir = workers_dir(&config.data_dir);
+    std::fs::create_dir_all(&dir).map_err(CliError::environment)?;
+    let running = running_workers(&config.data_dir);
+    let mut started = Vec::new();
+    for index in 1..=count {
+        if running.iter().any(|worker| worker.index == index) {
+            continue;
+        }
+        let address_file = crate::cluster::record_path(&config.data_dir, index);
+        let _ = std::fs::remove_file(&address_file);
+        let log_path = dir.join(format!("{index}.log"));
+        let log = std::fs::File::create(&log_path).map_err(CliError::environment)?;
+        let mut command = Command::new(std::env::current_exe().map_err(CliError::environment)?);
+        command
+            .arg("--data-dir")
+            .arg(&config.data_dir)
+            .arg("--env")
+            .arg(&config.profile);
+        if let Some(file) = &config.file {
+            command.arg("--config").arg(file);
+        }
+        if let Some(dir) = &global.plugin_dir {
+            command.arg("--plugin-dir").arg(dir);
+        }
+        let child = command
+            .args(["worker", "--listen", "127.0.0.1:0", "--address-file"])
+            .arg(&address_file)
+            .stdin(Stdio::null())
+            .stdout(log.try_clone().map_err(CliError::environment)?)
+            .stderr(log)
+            .spawn()
+            .map_err(CliError::environment)?;
+        std::fs::write(dir.join(format!("{index}.pid")), child.id().to_string())
+            .map_err(CliError::environment)?;
+        started.push((index, child, address_file, log_path));
+    }
+    for (index, mut child, address_file, log_path) in started {
+        let begun = Instant::now();
+        loop {
+            if let Ok(url) = std::fs::read_to_string(&address_file)
+                && !url.trim().is_empty()
+            {
+                break;
+            }
+            if matches!(child.try_wait(), Ok(Some(_))) || begun.elapsed() > Duration::from_secs(30)
+            {
+                let _ = child.kill();
+                let _ = child.wait();
+                return Err(CliError::msg(
+                    EXIT_ENVIRONMENT,
+                    format!("local worker {index} did not start"),
+                )
+                .hint(format!("its log is {}", log_path.display())));
+            }
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+    }
+    print_workers(&config.data_dir);
+    Ok(())
+}
+
+fn print_workers(data_dir: &Path) {
+    let workers = running_workers(data_dir);
+    if workers.is_empty() {
+        return;
+    }
+    say!("Local workers ({}):", workers.len());
+    for worker in &workers {
+        say!("  {}  {} (pid {})", worker.index, worker.url, worker.pid);
+    }
+    say!(
+        "Query across them with `codelake sql --workers local \"…\"` (or `--workers {}`).",
+        workers
+            .iter()
+            .map(|worker| worker.url.trim_start_matches("http://"))
+            .collect::<Vec<_>>()
+            .join(",")
+    );
+}
+
+/// Stops the local workers; returns how many were running.
+fn stop_workers(data_dir: &Path) -> usize {
+    let workers = running_workers(data_dir);
+    for worker in &workers {
+        let _ = Command::new("kill").arg(worker.pid.to_string()).status();
+    }
+    let asked = Instant::now();
+    while workers.iter().any(|worker| process_alive(worker.pid))
+        && asked.elapsed() < Duration::from_secs(10)
+    {
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    let _ = std::fs::remove_dir_all(workers_dir(data_dir));
+    workers.len()
+}
+
 /// Runs the servers in this process until Ctrl-C or SIGTERM.
 async fn serve(config: &Config) -> Result<(), CliError> {
     let local = LocalEnvironment::start(&config.data_dir)
@@ -118,8 +289,9 @@ async fn serve(config: &Config) -> Result<(), CliError> {
     Ok(())
 }
 
+/// Completes on Ctrl-C or SIGTERM.
 #[cfg(unix)]
-async fn wait_for_stop() {
+pub async fn wait_for_stop() {
     use tokio::signal::unix::{SignalKind, signal};
     match signal(SignalKind::terminate()) {
         Ok(mut terminate) => {
@@ -134,14 +306,20 @@ async fn wait_for_stop() {
     }
 }
 
+/// Completes on Ctrl-C.
 #[cfg(not(unix))]
-async fn wait_for_stop() {
+pub async fn wait_for_stop() {
     let _ = tokio::signal::ctrl_c().await;
 }
 
 /// Stops the environment `local up` started.
 pub fn down(global: &Global) -> Result<(), CliError> {
     let config = embedded_config(global)?;
+    match stop_workers(&config.data_dir) {
+        0 => {}
+        1 => say!("Stopped 1 local worker."),
+        n => say!("Stopped {n} local workers."),
+    }
     let Some(state) = read_state(&config.data_dir) else {
         say!("The local environment is not running.");
         return Ok(());
@@ -193,6 +371,7 @@ pub fn status(global: &Global) -> Result<(), CliError> {
     match LocalEnvironment::attach(&config.data_dir) {
         Some(running) => {
             print_state(&config.data_dir, running.state());
+            print_workers(&config.data_dir);
             Ok(())
         }
         None => Err(CliError::msg(

@@ -20,6 +20,7 @@ macro_rules! say {
     }};
 }
 
+mod cluster;
 mod copies;
 mod demo;
 mod describe;
@@ -128,6 +129,14 @@ enum Command {
     /// Parquet out over HTTP, Arrow over Flight SQL for ADBC and pyarrow, rows
     /// for psql and psycopg over Postgres (docs/reference/serve.md).
     Serve(serve::ServeArgs),
+    /// Run a worker: execute the stages of queries a coordinator (`sql` or
+    /// `serve` with `--workers`) plans across processes, reading the same
+    /// catalog through the same plugins and environment.
+    ///
+    /// It runs only the plans of its own catalog (compared by a hash of the
+    /// catalog and the plugins' versions) and, beyond loopback, only with the
+    /// cluster token (CODELAKE_WORKER_TOKEN). Stops on Ctrl-C or SIGTERM.
+    Worker(cluster::WorkerArgs),
     /// Start the local environment, seed it if empty, and run the seed query, a federated join and a view declared in code.
     Demo {
         /// TPC-H scale factor of the sample data: regenerate at this scale unless already so.
@@ -153,6 +162,8 @@ struct SqlArgs {
     /// Query the tables of this catalog.json instead of the compiled catalog
     #[arg(long, value_name = "FILE")]
     catalog: Option<PathBuf>,
+    #[command(flatten)]
+    workers: cluster::WorkersArgs,
 }
 
 #[derive(Debug, Clone, Copy, clap::ValueEnum)]
@@ -166,8 +177,12 @@ enum LocalCommand {
     /// Start the local environment in the background and print how to reach it.
     Up {
         /// Stay in the foreground until Ctrl-C instead.
-        #[arg(long)]
+        #[arg(long, conflicts_with = "workers")]
         foreground: bool,
+        /// Also start N local workers (`codelake worker` on loopback), for
+        /// `codelake sql --workers local` and `serve --workers local`.
+        #[arg(long, value_name = "N", default_value_t = 0)]
+        workers: usize,
     },
     /// Stop the local environment started by `codelake local up`.
     Down,
@@ -269,13 +284,19 @@ async fn run(cli: Cli) -> Result<(), CliError> {
                 .as_deref()
                 .map(verify::read_catalog)
                 .transpose()?;
-            let session = session::Session::open_catalog(
+            let workers = args.workers.urls(&global)?;
+            let mut session = session::Session::open_catalog(
                 &global,
                 session::Seed::IfEmpty,
                 unavailable,
                 catalog,
             )
             .await?;
+            if let Some(urls) = workers {
+                args.workers
+                    .distribute(&mut session, urls, args.query.is_none())
+                    .await?;
+            }
             match args.query {
                 Some(query) => {
                     output::run_query(
@@ -296,7 +317,10 @@ async fn run(cli: Cli) -> Result<(), CliError> {
         Command::Serve(args) => serve::run(&global, args).await,
         Command::Describe { table } => describe::describe(&table),
         Command::Local { command } => match command {
-            LocalCommand::Up { foreground } => local::up(&global, foreground).await,
+            LocalCommand::Up {
+                foreground,
+                workers,
+            } => local::up(&global, foreground, workers).await,
             LocalCommand::Down => local::down(&global),
             LocalCommand::Status => local::status(&global),
         },
@@ -338,5 +362,6 @@ async fn run(cli: Cli) -> Result<(), CliError> {
         Command::Verify(args) => verify::run(&global, args).await,
         Command::NewTable(args) => new_table::run(&global, args).await,
         Command::Demo { scale } => demo::run(&global, scale).await,
+        Command::Worker(args) => cluster::run_worker(&global, args).await,
     }
 }

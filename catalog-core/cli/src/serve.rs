@@ -81,6 +81,10 @@ pub struct ServeArgs {
     /// `cargo xtask gen-catalog`) instead of the catalog built into codelake.
     #[arg(long, value_name = "FILE")]
     catalog: Option<PathBuf>,
+    /// Workers are probed every 2 s: one that goes away stops taking tasks,
+    /// one that comes back takes them again.
+    #[command(flatten)]
+    workers: crate::cluster::WorkersArgs,
     /// Time the queries in flight get to finish after SIGTERM or Ctrl-C.
     #[arg(long, default_value = "30s", value_parser = humantime::parse_duration, value_name = "DURATION")]
     grace: Duration,
@@ -115,7 +119,7 @@ fn parse_listen(text: &str) -> Result<Listen, String> {
 }
 
 /// A size such as `512MiB`, `2GiB`, `1GB` or `1048576` (bytes).
-fn parse_size(text: &str) -> Result<usize, String> {
+pub(crate) fn parse_size(text: &str) -> Result<usize, String> {
     let text = text.trim();
     let split = text
         .find(|c: char| !(c.is_ascii_digit() || c == '.'))
@@ -206,7 +210,9 @@ pub async fn run(global: &Global, args: ServeArgs) -> Result<(), CliError> {
     }
     // One line a query on standard error (RUST_LOG changes what is logged).
     let filter = tracing_subscriber::EnvFilter::try_from_default_env().unwrap_or_else(|_| {
-        tracing_subscriber::EnvFilter::new("catalog_serve=info,catalog_http=info,warn")
+        tracing_subscriber::EnvFilter::new(
+            "catalog_serve=info,catalog_http=info,catalog_cluster=info,warn",
+        )
     });
     let _ = tracing_subscriber::fmt()
         .with_env_filter(filter)
@@ -234,7 +240,13 @@ pub async fn run(global: &Global, args: ServeArgs) -> Result<(), CliError> {
         Some(tables) => tables.clone(),
         None => tables::REGISTRY.tables().cloned().collect(),
     };
-    let session = Session::open_catalog(global, Seed::IfEmpty, Unavailable::Each, manifest).await?;
+    let workers = args.workers.urls(global)?;
+    let mut session =
+        Session::open_catalog(global, Seed::IfEmpty, Unavailable::Each, manifest).await?;
+    let cluster = match workers {
+        Some(urls) => Some(args.workers.distribute(&mut session, urls, true).await?),
+        None => None,
+    };
     let (tokens, token_note) = tokens(&session, args.show_token)?;
     let unavailable: Vec<(String, String)> = session
         .failures
@@ -309,6 +321,17 @@ pub async fn run(global: &Global, args: ServeArgs) -> Result<(), CliError> {
         }
         None => None,
     };
+    if let Some(cluster) = &cluster {
+        let probes = cluster.probes();
+        let ready = probes
+            .iter()
+            .filter(|probe| probe.state == catalog_cluster::WorkerState::Ready)
+            .count();
+        println!(
+            "Planning across {ready} of {} (one-task stages, and tables that are not files, run here)",
+            crate::names::counted(probes.len(), "worker"),
+        );
+    }
     if accelerated > 0 {
         println!(
             "Loading {} into memory in the background (budget {}); they answer from their sources until then (GET /metrics: codelake_accelerated_*)",

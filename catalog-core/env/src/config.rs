@@ -109,6 +109,9 @@ pub struct Config {
     /// The token presented to a running `codelake serve` as its client:
     /// `CODELAKE_TOKEN`. Never printed.
     pub client_token: Option<Secret>,
+    /// The token a cluster's coordinator and workers share (`codelake worker`,
+    /// `--workers`): `CODELAKE_WORKER_TOKEN`. Never printed.
+    pub worker_token: Option<Secret>,
     /// How to reach S3 (ignored when `embedded`).
     pub s3: S3Config,
     /// The profiles file that was read, if any.
@@ -490,6 +493,10 @@ impl ConfigBuilder {
             serve_tokens,
             serve_tokens_from,
             client_token: var("CODELAKE_TOKEN")
+                .map(|token| token.trim().to_owned())
+                .filter(|token| !token.is_empty())
+                .map(Secret::new),
+            worker_token: var("CODELAKE_WORKER_TOKEN")
                 .map(|token| token.trim().to_owned())
                 .filter(|token| !token.is_empty())
                 .map(Secret::new),

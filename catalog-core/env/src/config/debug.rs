@@ -17,6 +17,7 @@ impl fmt::Debug for Config {
             serve_tokens,
             serve_tokens_from,
             client_token,
+            worker_token,
             s3,
             file,
         } = self;
@@ -32,6 +33,7 @@ impl fmt::Debug for Config {
             )
             .field("serve_tokens_from", serve_tokens_from)
             .field("client_token", &client_token.as_ref().map(|_| "redacted"))
+            .field("worker_token", &worker_token.as_ref().map(|_| "redacted"))
             .field("s3", s3)
             .field("file", file)
             .finish()

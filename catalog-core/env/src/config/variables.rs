@@ -70,6 +70,10 @@ pub const VARIABLES: &[Variable] = &[
         doc: "The token codelake presents to a running `codelake serve` as a client (`codelake verify --serve URL`); never printed. Unset: the first of the configured serve tokens, then the token a local server made, for a server on loopback only.",
     },
     Variable {
+        name: "CODELAKE_WORKER_TOKEN",
+        doc: "The token a coordinator (`--workers`) and its workers (`codelake worker`) share; every call between them carries it, and a worker beyond loopback requires it. Never printed.",
+    },
+    Variable {
         name: "CODELAKE_S3_REQUEST_TIMEOUT",
         doc: "How long one S3 request may take, e.g. `10s`; default `30s`. A failed request is retried for at most twice this long.",
     },

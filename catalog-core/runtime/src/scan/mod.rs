@@ -51,6 +51,7 @@ use catalog_core::Environment;
 
 pub(crate) use cache::parse_size;
 pub use cache::{CACHE_VAR, RangeCacheStats, range_cache_stats};
+pub use stores::EnvironmentStores;
 
 /// The environment variable that turns host-executed scans off (`off`): every
 /// scan is then streamed from its plugin, as before capability `plan_scan`. For
@@ -135,7 +136,11 @@ impl HostScan {
         let defaults = default_settings();
         let mut config: Vec<(String, String)> = Vec::new();
         for entry in state.config_options().entries() {
-            if defaults.get(&entry.key) == Some(&entry.value) {
+            // DataFusion's own settings only: an extension's (the distributed
+            // engine's `distributed.*`) means nothing to the plugin's session.
+            if !entry.key.starts_with("datafusion.")
+                || defaults.get(&entry.key) == Some(&entry.value)
+            {
                 continue;
             }
             match entry.value {

@@ -84,3 +84,81 @@ fn s3(bucket: &str, settings: &S3Settings) -> Result<Arc<dyn ObjectStore>> {
     clients.push((bucket.to_owned(), settings.clone(), Arc::clone(&store)));
     Ok(store)
 }
+
+/// An object store registry that builds each store from an environment the
+/// first time a plan reads it: the one a process uses when it executes plans
+/// that another process planned (a worker of `codelake worker`), where no scan
+/// of its own registered the stores before the plan arrived. `s3://bucket`
+/// gets the same shared client as a host-executed scan, `file://` the same
+/// [`catalog_s3::LocalFiles`]. A store registered explicitly wins.
+pub struct EnvironmentStores {
+    environment: Arc<Environment>,
+    registered: datafusion::execution::object_store::DefaultObjectStoreRegistry,
+}
+
+impl std::fmt::Debug for EnvironmentStores {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("EnvironmentStores")
+            .field("environment", &self.environment.name)
+            .finish_non_exhaustive()
+    }
+}
+
+impl EnvironmentStores {
+    /// A registry building stores from `environment`.
+    pub fn new(environment: Arc<Environment>) -> Self {
+        let registered = datafusion::execution::object_store::DefaultObjectStoreRegistry::new();
+        // Not DataFusion's local file system: see `local_files`.
+        let local: Arc<dyn ObjectStore> = Arc::new(catalog_s3::LocalFiles::new());
+        let file = url::Url::parse("file://").expect("a valid URL");
+        datafusion::execution::object_store::ObjectStoreRegistry::register_store(
+            &registered,
+            &file,
+            local,
+        );
+        Self {
+            environment,
+            registered,
+        }
+    }
+}
+
+impl datafusion::execution::object_store::ObjectStoreRegistry for EnvironmentStores {
+    fn register_store(
+        &self,
+        url: &url::Url,
+        store: Arc<dyn ObjectStore>,
+    ) -> Option<Arc<dyn ObjectStore>> {
+        self.registered.register_store(url, store)
+    }
+
+    fn deregister_store(&self, url: &url::Url) -> Result<Arc<dyn ObjectStore>> {
+        self.registered.deregister_store(url)
+    }
+
+    fn get_store(&self, url: &url::Url) -> Result<Arc<dyn ObjectStore>> {
+        if let Ok(store) = self.registered.get_store(url) {
+            return Ok(store);
+        }
+        let store = match url.scheme() {
+            "s3" => {
+                let bucket = url.host_str().unwrap_or_default();
+                let settings = self.environment.s3.as_ref().ok_or_else(|| {
+                    DataFusionError::Configuration(format!(
+                        "environment `{}` has no S3 settings, so s3://{bucket} cannot be read",
+                        self.environment.name
+                    ))
+                })?;
+                s3(bucket, settings)?
+            }
+            scheme => {
+                return Err(DataFusionError::Configuration(format!(
+                    "environment `{}` has no object store for `{scheme}://` ({url})",
+                    self.environment.name
+                )));
+            }
+        };
+        self.registered.register_store(url, Arc::clone(&store));
+        Ok(store)
+    }
+}

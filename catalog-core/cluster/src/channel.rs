@@ -1,0 +1,170 @@
+//! How a process calls a worker: datafusion-distributed's default channels
+//! (one connection per worker, reused), with the catalog hash and the
+//! cluster token on every request, and every error naming the worker.
+
+use std::collections::BTreeMap;
+use std::sync::{Arc, Mutex, PoisonError};
+
+use async_trait::async_trait;
+use datafusion::arrow::record_batch::RecordBatch;
+use datafusion::common::{DataFusionError, Result};
+use datafusion::execution::TaskContext;
+use datafusion::physical_plan::metrics::ExecutionPlanMetricsSet;
+use datafusion_distributed::grpc::{
+    BoxCloneSyncChannel, DefaultChannelResolver, create_worker_client,
+};
+use datafusion_distributed::{
+    ChannelResolver, CoordinatorToWorkerMsg, ExecuteTaskRequest, GetWorkerInfoRequest,
+    GetWorkerInfoResponse, SetPlanRequest, WorkerChannel, WorkerToCoordinatorMsg,
+};
+use futures::stream::BoxStream;
+use futures::{StreamExt, TryStreamExt};
+use http::{HeaderMap, HeaderName, HeaderValue};
+use tower::ServiceExt;
+use url::Url;
+
+use crate::{CATALOG_HEADER, CatalogHash, ClusterToken};
+
+/// The channels of one process to the workers it calls.
+#[derive(Clone)]
+pub(crate) struct Channels {
+    connections: DefaultChannelResolver,
+    headers: Arc<HeaderMap>,
+    tasks: Arc<Mutex<BTreeMap<String, u64>>>,
+}
+
+impl Channels {
+    pub(crate) fn new(catalog: &CatalogHash, token: Option<&ClusterToken>) -> Self {
+        let mut headers = HeaderMap::new();
+        if let Ok(value) = HeaderValue::from_str(catalog.as_str()) {
+            headers.insert(HeaderName::from_static(CATALOG_HEADER), value);
+        }
+        if let Some(value) = token.and_then(ClusterToken::header) {
+            headers.insert(http::header::AUTHORIZATION, value);
+        }
+        Self {
+            connections: DefaultChannelResolver::default(),
+            headers: Arc::new(headers),
+            tasks: Arc::default(),
+        }
+    }
+
+    /// How many tasks each worker was sent, by URL.
+    pub(crate) fn tasks(&self) -> BTreeMap<String, u64> {
+        self.tasks
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .clone()
+    }
+
+    /// A client of the worker at `url`.
+    pub(crate) async fn client(&self, url: &Url) -> Result<Named> {
+        let channel = self
+            .connections
+            .get_channel(url)
+            .await
+            .map_err(|error| named(url, error))?;
+        let headers = Arc::clone(&self.headers);
+        let channel = channel.map_request(move |mut request: http::Request<tonic::body::Body>| {
+            for (name, value) in headers.iter() {
+                request.headers_mut().insert(name.clone(), value.clone());
+            }
+            request
+        });
+        Ok(Named {
+            url: url.clone(),
+            inner: create_worker_client(BoxCloneSyncChannel::new(channel)),
+            tasks: Arc::clone(&self.tasks),
+        })
+    }
+}
+
+#[async_trait]
+impl ChannelResolver for Channels {
+    async fn get_worker_client_for_url(&self, url: &Url) -> Result<Box<dyn WorkerChannel>> {
+        Ok(Box::new(self.client(url).await?))
+    }
+}
+
+/// `error`, said to come from the worker at `url`.
+pub(crate) fn named(url: &Url, error: DataFusionError) -> DataFusionError {
+    let text = error.to_string();
+    if text.contains(url.as_str()) || text.contains(url.as_str().trim_end_matches('/')) {
+        return error;
+    }
+    DataFusionError::Context(format!("worker {url}"), Box::new(error))
+}
+
+/// A worker's client whose every error names the worker.
+pub(crate) struct Named {
+    url: Url,
+    inner: Box<dyn WorkerChannel>,
+    tasks: Arc<Mutex<BTreeMap<String, u64>>>,
+}
+
+#[async_trait]
+impl WorkerChannel for Named {
+    async fn coordinator_channel(
+        &mut self,
+        headers: HeaderMap,
+        set_plan_request: SetPlanRequest,
+        c2w_stream: BoxStream<'static, CoordinatorToWorkerMsg>,
+        metrics: ExecutionPlanMetricsSet,
+        task_ctx: &Arc<TaskContext>,
+    ) -> Result<BoxStream<'static, Result<WorkerToCoordinatorMsg>>> {
+        let key = set_plan_request.task_key;
+        tracing::info!(
+            worker = %self.url,
+            query = %key.query_id,
+            stage = key.stage_id,
+            task = key.task_number,
+            tasks = set_plan_request.task_count,
+            "task sent to worker"
+        );
+        *self
+            .tasks
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .entry(self.url.to_string())
+            .or_default() += 1;
+        let url = self.url.clone();
+        let stream = self
+            .inner
+            .coordinator_channel(headers, set_plan_request, c2w_stream, metrics, task_ctx)
+            .await
+            .map_err(|error| named(&url, error))?;
+        Ok(stream.map_err(move |error| named(&url, error)).boxed())
+    }
+
+    async fn execute_task(
+        &mut self,
+        headers: HeaderMap,
+        request: ExecuteTaskRequest,
+        metrics: ExecutionPlanMetricsSet,
+        task_ctx: &Arc<TaskContext>,
+    ) -> Result<Vec<BoxStream<'static, Result<RecordBatch>>>> {
+        let url = self.url.clone();
+        let streams = self
+            .inner
+            .execute_task(headers, request, metrics, task_ctx)
+            .await
+            .map_err(|error| named(&url, error))?;
+        Ok(streams
+            .into_iter()
+            .map(|stream| {
+                let url = url.clone();
+                stream.map_err(move |error| named(&url, error)).boxed()
+            })
+            .collect())
+    }
+
+    async fn get_worker_info(
+        &mut self,
+        request: GetWorkerInfoRequest,
+    ) -> Result<GetWorkerInfoResponse> {
+        self.inner
+            .get_worker_info(request)
+            .await
+            .map_err(|error| named(&self.url, error))
+    }
+}

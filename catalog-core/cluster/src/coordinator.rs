@@ -1,0 +1,302 @@
+//! The coordinator's side: which workers are ready, and a session that plans
+//! across them.
+
+use std::collections::BTreeMap;
+use std::fmt;
+use std::sync::{Arc, PoisonError, RwLock, Weak};
+use std::time::Duration;
+
+use datafusion::common::DataFusionError;
+use datafusion::execution::{SessionState, SessionStateBuilder};
+use datafusion_distributed::{
+    DistributedExt, GetWorkerInfoRequest, SessionStateBuilderExt, WorkerChannel, WorkerResolver,
+};
+use http::{HeaderMap, HeaderName, HeaderValue};
+use url::Url;
+
+use crate::channel::Channels;
+use crate::explain::ExplainStages;
+use crate::rebuild::Rebuild;
+use crate::{CATALOG_HEADER, CatalogHash, ClusterToken};
+
+/// How long a worker has to answer a probe.
+const PROBE_TIMEOUT: Duration = Duration::from_secs(5);
+
+/// What can go wrong across processes.
+#[derive(Debug, thiserror::Error)]
+pub enum ClusterError {
+    /// A worker address that is not an `http://host:port` URL.
+    #[error("worker address `{address}`: {reason}")]
+    Address {
+        /// The address as given.
+        address: String,
+        /// What is wrong with it.
+        reason: String,
+    },
+    /// No worker can take tasks.
+    #[error("none of the {} workers can run this catalog's plans:\n{}", .probes.len(), list(.probes))]
+    NoWorkers {
+        /// Every worker, with why it cannot.
+        probes: Vec<WorkerProbe>,
+    },
+    /// The engine refused a setting.
+    #[error(transparent)]
+    Engine(DataFusionError),
+    /// The worker's server stopped.
+    #[error("the worker's server stopped: {0}")]
+    Serve(String),
+}
+
+fn list(probes: &[WorkerProbe]) -> String {
+    probes
+        .iter()
+        .map(|probe| format!("  {probe}"))
+        .collect::<Vec<_>>()
+        .join("\n")
+}
+
+/// One worker, as the coordinator last found it.
+#[derive(Debug, Clone)]
+pub struct WorkerProbe {
+    /// Its address.
+    pub url: Url,
+    /// Whether it takes tasks.
+    pub state: WorkerState,
+}
+
+/// Whether a worker takes this coordinator's tasks.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum WorkerState {
+    /// It answers, with the same catalog.
+    Ready,
+    /// It serves another catalog (its hash): it is refused.
+    OtherCatalog(CatalogHash),
+    /// It did not answer, or refused the call (why).
+    Unreachable(String),
+}
+
+impl fmt::Display for WorkerProbe {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match &self.state {
+            WorkerState::Ready => write!(f, "{}: ready", self.url),
+            WorkerState::OtherCatalog(theirs) => {
+                write!(f, "{}: refused, it serves catalog {theirs}", self.url)
+            }
+            WorkerState::Unreachable(why) => write!(f, "{}: unreachable: {why}", self.url),
+        }
+    }
+}
+
+/// A coordinator's workers: the ones that are ready take tasks, the others
+/// are probed again by [`Cluster::watch`] and join when they answer.
+pub struct Cluster {
+    catalog: CatalogHash,
+    channels: Channels,
+    workers: Vec<Url>,
+    probes: RwLock<Vec<WorkerProbe>>,
+}
+
+impl fmt::Debug for Cluster {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Cluster")
+            .field("catalog", &self.catalog)
+            .field("workers", &self.workers)
+            .finish_non_exhaustive()
+    }
+}
+
+impl Cluster {
+    /// Parses worker addresses: `http://host:port` or `host:port`.
+    pub fn parse_workers(addresses: &str) -> Result<Vec<Url>, ClusterError> {
+        let mut urls = Vec::new();
+        for address in addresses
+            .split(',')
+            .map(str::trim)
+            .filter(|a| !a.is_empty())
+        {
+            let text = if address.contains("://") {
+                address.to_owned()
+            } else {
+                format!("http://{address}")
+            };
+            let bad = |reason: &str| ClusterError::Address {
+                address: address.to_owned(),
+                reason: reason.to_owned(),
+            };
+            let url = Url::parse(&text).map_err(|error| bad(&error.to_string()))?;
+            if url.scheme() != "http" {
+                return Err(bad(
+                    "workers speak plain gRPC (`http://`); reach workers on other hosts over a private network, see docs/how-to/run-across-machines.md",
+                ));
+            }
+            if url.port().is_none() {
+                return Err(bad("give the port the worker printed (`host:port`)"));
+            }
+            if !url.username().is_empty()
+                || url.password().is_some()
+                || url.path() != "/"
+                || url.query().is_some()
+            {
+                return Err(bad(
+                    "give `host:port` only: a token goes in CODELAKE_WORKER_TOKEN, never in the address",
+                ));
+            }
+            if !urls.contains(&url) {
+                urls.push(url);
+            }
+        }
+        if urls.is_empty() {
+            return Err(ClusterError::Address {
+                address: addresses.to_owned(),
+                reason: "no worker address given".to_owned(),
+            });
+        }
+        Ok(urls)
+    }
+
+    /// Probes `workers` and keeps the ready ones. Fails only when none is.
+    pub async fn connect(
+        workers: Vec<Url>,
+        catalog: CatalogHash,
+        token: Option<ClusterToken>,
+    ) -> Result<Arc<Self>, ClusterError> {
+        let cluster = Arc::new(Self {
+            channels: Channels::new(&catalog, token.as_ref()),
+            catalog,
+            workers,
+            probes: RwLock::default(),
+        });
+        let probes = cluster.probe().await;
+        if !probes.iter().any(|probe| probe.state == WorkerState::Ready) {
+            return Err(ClusterError::NoWorkers { probes });
+        }
+        Ok(cluster)
+    }
+
+    /// Each worker as last probed.
+    pub fn probes(&self) -> Vec<WorkerProbe> {
+        self.probes
+            .read()
+            .unwrap_or_else(PoisonError::into_inner)
+            .clone()
+    }
+
+    /// How many tasks each worker was sent since the start, by URL.
+    pub fn tasks_by_worker(&self) -> BTreeMap<String, u64> {
+        self.channels.tasks()
+    }
+
+    /// Probes every worker again, logs what changed, and returns the probes.
+    pub async fn probe(&self) -> Vec<WorkerProbe> {
+        let probes = futures::future::join_all(self.workers.iter().map(|url| async move {
+            WorkerProbe {
+                url: url.clone(),
+                state: self.probe_one(url).await,
+            }
+        }))
+        .await;
+        let mut last = self.probes.write().unwrap_or_else(PoisonError::into_inner);
+        for probe in &probes {
+            let before = last.iter().find(|old| old.url == probe.url);
+            if before.map(|old| &old.state) != Some(&probe.state) {
+                match probe.state {
+                    WorkerState::Ready => tracing::info!(worker = %probe.url, "worker ready"),
+                    _ => tracing::warn!("worker {probe}"),
+                }
+            }
+        }
+        *last = probes.clone();
+        probes
+    }
+
+    async fn probe_one(&self, url: &Url) -> WorkerState {
+        let answer = tokio::time::timeout(PROBE_TIMEOUT, async {
+            let mut client = self.channels.client(url).await?;
+            client.get_worker_info(GetWorkerInfoRequest {}).await
+        })
+        .await;
+        match answer {
+            Err(_) => {
+                WorkerState::Unreachable(format!("no answer in {} s", PROBE_TIMEOUT.as_secs()))
+            }
+            Ok(Err(error)) => WorkerState::Unreachable(first_line(&error)),
+            Ok(Ok(info)) if info.version == self.catalog.as_str() => WorkerState::Ready,
+            Ok(Ok(info)) => WorkerState::OtherCatalog(CatalogHash::from_wire(&info.version)),
+        }
+    }
+
+    /// Probes the workers every `every` until the cluster is dropped (with the
+    /// last session planning across it), so a
+    /// worker that went away stops taking tasks and one that came back takes them again.
+    pub fn watch(self: &Arc<Self>, every: Duration) -> tokio::task::JoinHandle<()> {
+        let cluster: Weak<Self> = Arc::downgrade(self);
+        tokio::spawn(async move {
+            loop {
+                tokio::time::sleep(every).await;
+                let Some(cluster) = cluster.upgrade() else {
+                    return;
+                };
+                cluster.probe().await;
+            }
+        })
+    }
+
+    /// `state`, planning across the ready workers. Its tables are wrapped
+    /// first, so that a scan that is not DataFusion's own travels as the
+    /// table's name (see the crate's docs). The one-task head stage of every
+    /// query runs in this process.
+    pub async fn distribute(
+        self: &Arc<Self>,
+        state: SessionState,
+    ) -> Result<SessionState, ClusterError> {
+        crate::rebuild::name_tables(state.catalog_list())
+            .await
+            .map_err(ClusterError::Engine)?;
+        let mut headers = HeaderMap::new();
+        if let Ok(value) = HeaderValue::from_str(self.catalog.as_str()) {
+            headers.insert(HeaderName::from_static(CATALOG_HEADER), value);
+        }
+        let mut builder = SessionStateBuilder::new_from_existing(state)
+            .with_distributed_worker_resolver(Ready(Arc::clone(self)))
+            .with_distributed_channel_resolver(self.channels.clone())
+            .with_distributed_user_codec(Rebuild { tables: None })
+            .with_distributed_passthrough_headers(headers)
+            .map_err(ClusterError::Engine)?
+            .with_distributed_planner();
+        let Some(distributed) = builder.query_planner().clone() else {
+            return Err(ClusterError::Engine(DataFusionError::Internal(
+                "the distributed engine set no query planner".to_owned(),
+            )));
+        };
+        Ok(builder
+            .with_query_planner(Arc::new(ExplainStages { inner: distributed }))
+            .build())
+    }
+}
+
+fn first_line(error: &DataFusionError) -> String {
+    let text = error.to_string();
+    // A transport error is a chain of causes; the first lines say what happened.
+    text.lines().take(3).collect::<Vec<_>>().join(" ")
+}
+
+/// The ready workers, as datafusion-distributed asks for them.
+struct Ready(Arc<Cluster>);
+
+impl WorkerResolver for Ready {
+    fn get_urls(&self) -> Result<Vec<Url>, DataFusionError> {
+        let probes = self.0.probes();
+        let ready: Vec<Url> = probes
+            .iter()
+            .filter(|probe| probe.state == WorkerState::Ready)
+            .map(|probe| probe.url.clone())
+            .collect();
+        if ready.is_empty() {
+            return Err(DataFusionError::Execution(format!(
+                "no worker is ready:\n{}",
+                list(&probes)
+            )));
+        }
+        Ok(ready)
+    }
+}

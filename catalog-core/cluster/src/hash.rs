@@ -1,0 +1,87 @@
+//! [`CatalogHash`]: what a coordinator and its workers compare before one
+//! runs the other's plans.
+
+use std::fmt;
+
+use sha2::{Digest, Sha256};
+
+/// The SHA-256 of a catalog (its `catalog.json`) and of the plugins that
+/// serve it (name and version each), hex-encoded. Two processes with the same
+/// hash plan and read every table the same way. `Display` shows the first 12
+/// digits, enough to tell catalogs apart in a message.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct CatalogHash(String);
+
+impl CatalogHash {
+    /// The hash of `catalog_json` and `plugins` (`(name, version)`, in any order).
+    pub fn new<N: AsRef<str>, V: AsRef<str>>(
+        catalog_json: &str,
+        plugins: impl IntoIterator<Item = (N, V)>,
+    ) -> Self {
+        let mut plugins: Vec<String> = plugins
+            .into_iter()
+            .map(|(name, version)| format!("{} {}", name.as_ref(), version.as_ref()))
+            .collect();
+        plugins.sort();
+        let mut hasher = Sha256::new();
+        hasher.update(catalog_json.as_bytes());
+        for plugin in &plugins {
+            hasher.update(b"\nplugin ");
+            hasher.update(plugin.as_bytes());
+        }
+        let digest = hasher.finalize();
+        Self(digest.iter().map(|byte| format!("{byte:02x}")).collect())
+    }
+
+    /// The hash of a catalog's specs (serialised as `catalog.json` holds
+    /// them) and of the plugins that serve it.
+    pub fn of<N: AsRef<str>, V: AsRef<str>>(
+        specs: &[&catalog_core::TableSpec],
+        plugins: impl IntoIterator<Item = (N, V)>,
+    ) -> Self {
+        Self::new(&serde_json::to_string(specs).unwrap_or_default(), plugins)
+    }
+
+    /// A hash as another process sent it.
+    pub fn from_wire(text: &str) -> Self {
+        Self(text.trim().to_owned())
+    }
+
+    /// All 64 hex digits.
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+}
+
+impl fmt::Display for CatalogHash {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self.0.get(..12) {
+            Some(short) => f.write_str(short),
+            None if self.0.is_empty() => f.write_str("(none)"),
+            None => f.write_str(&self.0),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_hash_follows_the_catalog_and_each_plugin_version_not_their_order() {
+        let a = CatalogHash::new("[1]", [("csv", "0.1.0"), ("s3-parquet", "0.1.0")]);
+        let b = CatalogHash::new("[1]", [("s3-parquet", "0.1.0"), ("csv", "0.1.0")]);
+        assert_eq!(a, b);
+        assert_ne!(
+            a,
+            CatalogHash::new("[2]", [("csv", "0.1.0"), ("s3-parquet", "0.1.0")])
+        );
+        assert_ne!(
+            a,
+            CatalogHash::new("[1]", [("csv", "0.1.1"), ("s3-parquet", "0.1.0")])
+        );
+        assert_eq!(a.as_str().len(), 64);
+        assert_eq!(a.to_string().len(), 12);
+        assert_eq!(CatalogHash::from_wire(a.as_str()), a);
+    }
+}

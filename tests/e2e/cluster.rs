@@ -1,0 +1,414 @@
+//! The catalog across processes: real `codelake worker` processes on loopback
+//! port 0 (started by `codelake local up --workers 2`, or one by one), a
+//! coordinator in this process or as `codelake sql|serve --workers`.
+
+use std::io::{BufRead, BufReader};
+use std::path::Path;
+use std::process::{Child, Stdio};
+use std::time::{Duration, Instant};
+
+use catalog_cluster::{CatalogHash, Cluster, ClusterToken};
+use catalog_core::TableSpec;
+use catalog_env::local::LocalEnvironment;
+use datafusion::prelude::SessionContext;
+
+use crate::cli::{assert_ok, codelake, run, seeded_project, stderr, stdout};
+use crate::serve::{Server, TOKEN};
+
+/// The 22 TPC-H queries, as the bench runs them.
+const TPCH: [(&str, &str); 22] = [
+    ("q01", include_str!("../../xtask/bench/queries/q01.sql")),
+    ("q02", include_str!("../../xtask/bench/queries/q02.sql")),
+    ("q03", include_str!("../../xtask/bench/queries/q03.sql")),
+    ("q04", include_str!("../../xtask/bench/queries/q04.sql")),
+    ("q05", include_str!("../../xtask/bench/queries/q05.sql")),
+    ("q06", include_str!("../../xtask/bench/queries/q06.sql")),
+    ("q07", include_str!("../../xtask/bench/queries/q07.sql")),
+    ("q08", include_str!("../../xtask/bench/queries/q08.sql")),
+    ("q09", include_str!("../../xtask/bench/queries/q09.sql")),
+    ("q10", include_str!("../../xtask/bench/queries/q10.sql")),
+    ("q11", include_str!("../../xtask/bench/queries/q11.sql")),
+    ("q12", include_str!("../../xtask/bench/queries/q12.sql")),
+    ("q13", include_str!("../../xtask/bench/queries/q13.sql")),
+    ("q14", include_str!("../../xtask/bench/queries/q14.sql")),
+    ("q15", include_str!("../../xtask/bench/queries/q15.sql")),
+    ("q16", include_str!("../../xtask/bench/queries/q16.sql")),
+    ("q17", include_str!("../../xtask/bench/queries/q17.sql")),
+    ("q18", include_str!("../../xtask/bench/queries/q18.sql")),
+    ("q19", include_str!("../../xtask/bench/queries/q19.sql")),
+    ("q20", include_str!("../../xtask/bench/queries/q20.sql")),
+    ("q21", include_str!("../../xtask/bench/queries/q21.sql")),
+    ("q22", include_str!("../../xtask/bench/queries/q22.sql")),
+];
+
+/// Spread every scan as thin as it goes: at the test's scale, the default
+/// (16 MiB a partition) would leave each scan one task, run by the coordinator.
+const SPREAD: &str = "SET distributed.file_scan_config_bytes_per_partition = 1";
+
+/// The environment `local up` runs in a project directory.
+fn data_dir(dir: &Path) -> std::path::PathBuf {
+    dir.join(".codelake/local")
+}
+
+/// A `codelake worker` process; killed when dropped.
+struct Worker {
+    child: Child,
+    url: String,
+}
+
+impl Worker {
+    /// `codelake worker --listen 127.0.0.1:0 ARGS` in `dir`, once it says where it listens.
+    fn start(dir: &Path, args: &[&str], env: &[(&str, &str)]) -> Self {
+        let mut command = codelake(dir);
+        command
+            .args(["worker", "--listen", "127.0.0.1:0"])
+            .args(args);
+        for (name, value) in env {
+            command.env(name, value);
+        }
+        let mut child = command
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .unwrap();
+        let mut lines = BufReader::new(child.stdout.take().unwrap()).lines();
+        let line = match lines.next() {
+            Some(line) => line.unwrap(),
+            None => {
+                let output = child.wait_with_output().unwrap();
+                panic!("`codelake worker` exited: {}", stderr(&output));
+            }
+        };
+        let url = line
+            .strip_prefix("Worker on ")
+            .map(|rest| rest.split(':').take(3).collect::<Vec<_>>().join(":"))
+            .unwrap_or_else(|| panic!("`codelake worker` printed {line:?}"));
+        std::thread::spawn(move || for _ in lines {});
+        Self { child, url }
+    }
+
+    /// `127.0.0.1:PORT`.
+    fn address(&self) -> &str {
+        self.url.trim_start_matches("http://")
+    }
+}
+
+impl Drop for Worker {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+/// Runs `local down` in `dir` when dropped, whatever the test did.
+struct LocalDown<'a>(&'a Path);
+
+impl Drop for LocalDown<'_> {
+    fn drop(&mut self) {
+        let _ = run(self.0, &["local", "down"]);
+    }
+}
+
+/// Each row of `sql` in `ctx`, as text, sorted: TPC-H's `ORDER BY`s leave ties
+/// in any order, and an order that differs is not a wrong answer.
+async fn sorted_rows(ctx: &SessionContext, name: &str, sql: &str) -> Vec<String> {
+    let frame = ctx
+        .sql(sql)
+        .await
+        .unwrap_or_else(|error| panic!("{name}: {error}"));
+    let batches = frame
+        .collect()
+        .await
+        .unwrap_or_else(|error| panic!("{name}: {error}"));
+    let mut rows: Vec<String> = crate::serve::rows(&batches)
+        .into_iter()
+        .map(|row| row.to_string())
+        .collect();
+    rows.sort();
+    rows
+}
+
+/// `local up --workers 2`, then the 22 TPC-H queries planned in this process
+/// across the two workers, against the same queries in one process.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn tpch_gives_the_same_rows_across_two_workers_and_explain_shows_the_stages() {
+    let dir = seeded_project();
+    let _down = LocalDown(dir.path());
+    let up = run(dir.path(), &["local", "up", "--workers", "2"]);
+    assert_ok(&up);
+    assert!(
+        stdout(&up).contains("Local workers (2):"),
+        "{}",
+        stdout(&up)
+    );
+    let status = run(dir.path(), &["local", "status"]);
+    assert_ok(&status);
+    let urls: Vec<String> = (1..=2)
+        .map(|index| {
+            std::fs::read_to_string(data_dir(dir.path()).join(format!("workers/{index}.url")))
+                .unwrap()
+                .trim()
+                .to_owned()
+        })
+        .collect();
+    for url in &urls {
+        assert!(
+            stdout(&status).contains(url.as_str()),
+            "{}",
+            stdout(&status)
+        );
+    }
+
+    // The coordinator: this process, with the catalog and plugins the workers loaded.
+    let environment = LocalEnvironment::attach(&data_dir(dir.path()))
+        .expect("`local up` runs the environment")
+        .environment();
+    let plugins = crate::support::plugins();
+    let specs: Vec<&TableSpec> = tables::REGISTRY.tables().collect();
+    let single = std::sync::Arc::new(SessionContext::new_with_config(
+        catalog_runtime::session_config(),
+    ));
+    let failures = catalog_runtime::register_tables(&single, &plugins, specs.clone(), &environment);
+    assert!(failures.is_empty(), "{failures:?}");
+    let catalog = CatalogHash::of(
+        &specs,
+        plugins
+            .plugins
+            .iter()
+            .map(|plugin| (plugin.name.as_str(), plugin.version.as_str())),
+    );
+    let workers = Cluster::parse_workers(&urls.join(",")).unwrap();
+    let cluster = Cluster::connect(workers, catalog, None).await.unwrap();
+    let distributed =
+        SessionContext::new_with_state(cluster.distribute(single.state()).await.unwrap());
+    distributed.sql(SPREAD).await.unwrap();
+
+    for (name, sql) in TPCH {
+        let expected = sorted_rows(&single, name, sql).await;
+        let across = sorted_rows(&distributed, name, sql).await;
+        assert_eq!(across, expected, "{name} across two workers");
+    }
+    // Both workers ran tasks: the rows above did cross processes.
+    let tasks = cluster.tasks_by_worker();
+    for url in &urls {
+        let sent = tasks
+            .iter()
+            .find(|(worker, _)| worker.trim_end_matches('/') == url)
+            .map_or(0, |(_, count)| *count);
+        assert!(sent > 0, "no task was sent to {url}: {tasks:?}");
+    }
+
+    // `codelake sql --workers local`: EXPLAIN shows the stages and their task counts.
+    let explain = format!("{SPREAD}; EXPLAIN {}", TPCH[0].1);
+    let output = run(
+        dir.path(),
+        &["sql", "--workers", "local", "-f", "csv", &explain],
+    );
+    assert_ok(&output);
+    let plan = stdout(&output);
+    for shown in [
+        "DistributedExec",
+        "Stage 1 ── tasks=2",
+        "NetworkShuffleExec",
+        "DistributedLeafExec",
+    ] {
+        assert!(plan.contains(shown), "{shown} is not in\n{plan}");
+    }
+    // Without --workers, nothing changes.
+    let output = run(
+        dir.path(),
+        &["sql", "-f", "csv", &format!("EXPLAIN {}", TPCH[0].1)],
+    );
+    assert_ok(&output);
+    assert!(!stdout(&output).contains("Stage"), "{}", stdout(&output));
+
+    // `local down` stops the workers too.
+    let down = run(dir.path(), &["local", "down"]);
+    assert_ok(&down);
+    assert!(
+        stdout(&down).contains("Stopped 2 local workers"),
+        "{}",
+        stdout(&down)
+    );
+    assert!(
+        crate::cli::stdout(&run(dir.path(), &["local", "status"])).is_empty(),
+        "status after down"
+    );
+}
+
+/// A worker that goes away fails the query that used it, naming it; the
+/// server keeps serving, on the other worker. A worker that cannot be reached
+/// at the start is reported, and queries run on the others.
+#[test]
+fn a_worker_that_dies_fails_its_query_by_name_and_the_server_keeps_serving() {
+    let dir = seeded_project();
+    let _down = LocalDown(dir.path());
+    assert_ok(&run(dir.path(), &["local", "up"]));
+    let first = Worker::start(dir.path(), &[], &[]);
+    let mut second = Worker::start(dir.path(), &[], &[]);
+    // Nothing listens on a port that was just free.
+    let gone = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let gone_address = gone.local_addr().unwrap().to_string();
+    drop(gone);
+
+    // `sql`: an unreachable worker is reported, and the query runs on the others.
+    let workers = format!("{},{},{gone_address}", first.address(), second.address());
+    let q1 = TPCH[0].1;
+    let output = run(
+        dir.path(),
+        &[
+            "sql",
+            "--workers",
+            &workers,
+            "--bytes-per-partition",
+            "1",
+            "-f",
+            "json",
+            q1,
+        ],
+    );
+    assert_ok(&output);
+    assert!(
+        stderr(&output).contains(&format!("worker http://{gone_address}/ unreachable")),
+        "{}",
+        stderr(&output)
+    );
+    let single = run(dir.path(), &["sql", "-f", "json", q1]);
+    assert_ok(&single);
+    assert_eq!(stdout(&output), stdout(&single));
+
+    let server = Server::start(
+        dir.path(),
+        &[
+            "--workers",
+            &format!("{},{}", first.address(), second.address()),
+            "--bytes-per-partition",
+            "1",
+        ],
+    );
+    let auth = format!("Bearer {TOKEN}");
+    let headers = [("Authorization", auth.as_str())];
+    let reply = server.request("POST", "/v1/sql", &headers, q1.as_bytes());
+    assert_eq!(reply.status, 200, "{}", reply.text());
+
+    // The second worker dies between queries: the server still thinks it
+    // ready, so the next query that sends it a task fails, naming it.
+    let _ = second.child.kill();
+    let _ = second.child.wait();
+    let reply = server.request("POST", "/v1/sql", &headers, q1.as_bytes());
+    assert!(reply.status >= 500, "{}: {}", reply.status, reply.text());
+    assert!(
+        reply.text().contains(&second.url),
+        "the error names the worker {}: {}",
+        second.url,
+        reply.text()
+    );
+    // Within a few probes it stops taking tasks, and queries answer again.
+    let started = Instant::now();
+    loop {
+        let reply = server.request("POST", "/v1/sql", &headers, q1.as_bytes());
+        if reply.status == 200 {
+            break;
+        }
+        assert!(
+            started.elapsed() < Duration::from_secs(20),
+            "the server did not recover from the lost worker: {}",
+            reply.text()
+        );
+        std::thread::sleep(Duration::from_millis(500));
+    }
+    drop(first);
+}
+
+/// A worker refuses what is not its catalog's coordinator: another catalog,
+/// or a call without the cluster token; and it will not listen beyond
+/// loopback without the token and an explicit --insecure.
+#[test]
+fn a_worker_refuses_another_catalog_and_calls_without_its_token() {
+    let dir = seeded_project();
+    let _down = LocalDown(dir.path());
+    assert_ok(&run(dir.path(), &["local", "up"]));
+
+    // Another catalog: the built-in one, less a table.
+    let manifest = std::fs::read_to_string(
+        Path::new(env!("CARGO_MANIFEST_DIR")).join("../tables/catalog.json"),
+    )
+    .unwrap();
+    let mut other: serde_json::Value = serde_json::from_str(&manifest).unwrap();
+    other["tables"].as_array_mut().unwrap().pop();
+    let other_file = dir.path().join("other.json");
+    std::fs::write(&other_file, other.to_string()).unwrap();
+    let stranger = Worker::start(
+        dir.path(),
+        &["--catalog", other_file.to_str().unwrap()],
+        &[],
+    );
+    let output = run(
+        dir.path(),
+        &["sql", "--workers", stranger.address(), "SELECT 1"],
+    );
+    assert_eq!(output.status.code(), Some(4), "{}", stderr(&output));
+    assert!(
+        stderr(&output).contains(&format!("{}/: refused, it serves catalog", stranger.url)),
+        "{}",
+        stderr(&output)
+    );
+
+    // A token: required of every call.
+    let secret = "cluster-token-do-not-print";
+    let guarded = Worker::start(dir.path(), &[], &[("CODELAKE_WORKER_TOKEN", secret)]);
+    let output = run(
+        dir.path(),
+        &["sql", "--workers", guarded.address(), "SELECT 1"],
+    );
+    assert_eq!(output.status.code(), Some(4), "{}", stderr(&output));
+    assert!(
+        stderr(&output).contains("CODELAKE_WORKER_TOKEN"),
+        "{}",
+        stderr(&output)
+    );
+    let output = codelake(dir.path())
+        .args([
+            "sql",
+            "--workers",
+            guarded.address(),
+            "--bytes-per-partition",
+            "1",
+        ])
+        .arg(TPCH[5].1)
+        .env("CODELAKE_WORKER_TOKEN", secret)
+        .output()
+        .unwrap();
+    assert_ok(&output);
+    assert!(!stderr(&output).contains(secret) && !stdout(&output).contains(secret));
+    assert!(ClusterToken::new(secret).is_some_and(|token| !format!("{token:?}").contains(secret)));
+
+    // Beyond loopback: the token, and --insecure, or it does not start.
+    let refused = run(dir.path(), &["worker", "--listen", "0.0.0.0:0"]);
+    assert_eq!(refused.status.code(), Some(3), "{}", stderr(&refused));
+    assert!(
+        stderr(&refused).contains("CODELAKE_WORKER_TOKEN"),
+        "{}",
+        stderr(&refused)
+    );
+    let refused = codelake(dir.path())
+        .args(["worker", "--listen", "0.0.0.0:0"])
+        .env("CODELAKE_WORKER_TOKEN", secret)
+        .output()
+        .unwrap();
+    assert_eq!(refused.status.code(), Some(3), "{}", stderr(&refused));
+    assert!(
+        stderr(&refused).contains("--insecure"),
+        "{}",
+        stderr(&refused)
+    );
+
+    // A bad address names itself and the fix.
+    let output = run(dir.path(), &["sql", "--workers", "https://a:1", "SELECT 1"]);
+    assert_eq!(output.status.code(), Some(2), "{}", stderr(&output));
+    assert!(
+        stderr(&output).contains("https://a:1"),
+        "{}",
+        stderr(&output)
+    );
+}
