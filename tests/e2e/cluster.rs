@@ -176,9 +176,26 @@ async fn tpch_gives_the_same_rows_across_two_workers_and_explain_shows_the_stage
             .plugins
             .iter()
             .map(|plugin| (plugin.name.as_str(), plugin.version.as_str())),
+        &environment.name,
     );
     let workers = Cluster::parse_workers(&urls.join(",")).unwrap();
-    let cluster = Cluster::connect(workers, catalog, None).await.unwrap();
+    // `local up --workers` made the workers a token (0600): without it they refuse.
+    let token_path = data_dir(dir.path()).join("workers/token");
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt as _;
+        let mode = std::fs::metadata(&token_path).unwrap().permissions().mode();
+        assert_eq!(mode & 0o777, 0o600, "{}", token_path.display());
+    }
+    let secret = std::fs::read_to_string(&token_path).unwrap();
+    let refused = Cluster::connect(workers.clone(), catalog.clone(), None).await;
+    assert!(
+        matches!(refused, Err(ref error) if error.to_string().contains("CODELAKE_WORKER_TOKEN")),
+        "{:?}",
+        refused.err()
+    );
+    let token = ClusterToken::new(&secret).unwrap();
+    let cluster = Cluster::connect(workers, catalog, token).await.unwrap();
     let distributed =
         SessionContext::new_with_state(cluster.distribute(single.state()).await.unwrap());
     distributed.sql(SPREAD).await.unwrap();
@@ -291,6 +308,34 @@ fn a_worker_that_dies_fails_its_query_by_name_and_the_server_keeps_serving() {
     let reply = server.request("POST", "/v1/sql", &headers, q1.as_bytes());
     assert_eq!(reply.status, 200, "{}", reply.text());
 
+    // A table kept in memory (an HTTP API's, `accelerate = "memory"`): once
+    // its copy is loaded, a query over it across the workers gives the rows
+    // one process gives (its scan travels by the table's name).
+    let loaded = "codelake_accelerated_loads_total{table=\"tpch.exchange_rates\"}";
+    let started = Instant::now();
+    loop {
+        let metrics = server.request("GET", "/metrics", &headers, b"").text();
+        if metrics
+            .lines()
+            .filter_map(|line| line.strip_prefix(loaded))
+            .any(|value| value.trim().parse::<f64>().is_ok_and(|loads| loads > 0.0))
+        {
+            break;
+        }
+        assert!(
+            started.elapsed() < Duration::from_secs(30),
+            "the copy of tpch.exchange_rates did not load:\n{metrics}"
+        );
+        std::thread::sleep(Duration::from_millis(200));
+    }
+    let fx = "SELECT n.n_name, e.currency, e.rate_to_usd FROM tpch.exchange_rates e \
+              JOIN tpch.nation n ON e.n_nationkey = n.n_nationkey ORDER BY 1, 2";
+    let reply = server.sql(fx, "text/csv");
+    assert_eq!(reply.status, 200, "{}", reply.text());
+    let single = run(dir.path(), &["sql", "-f", "csv", fx]);
+    assert_ok(&single);
+    assert_eq!(reply.text(), stdout(&single));
+
     // The second worker dies between queries: the server still thinks it
     // ready, so the next query that sends it a task fails, naming it.
     let _ = second.child.kill();
@@ -317,7 +362,21 @@ fn a_worker_that_dies_fails_its_query_by_name_and_the_server_keeps_serving() {
         );
         std::thread::sleep(Duration::from_millis(500));
     }
+    // With every worker gone, the server plans in its own process and keeps answering.
     drop(first);
+    let started = Instant::now();
+    loop {
+        let reply = server.request("POST", "/v1/sql", &headers, q1.as_bytes());
+        if reply.status == 200 {
+            break;
+        }
+        assert!(
+            started.elapsed() < Duration::from_secs(20),
+            "the server did not answer without workers: {}",
+            reply.text()
+        );
+        std::thread::sleep(Duration::from_millis(500));
+    }
 }
 
 /// A worker refuses what is not its catalog's coordinator: another catalog,
@@ -381,7 +440,11 @@ fn a_worker_refuses_another_catalog_and_calls_without_its_token() {
         .unwrap();
     assert_ok(&output);
     assert!(!stderr(&output).contains(secret) && !stdout(&output).contains(secret));
-    assert!(ClusterToken::new(secret).is_some_and(|token| !format!("{token:?}").contains(secret)));
+    assert!(
+        ClusterToken::new(secret)
+            .unwrap()
+            .is_some_and(|token| !format!("{token:?}").contains(secret))
+    );
 
     // Beyond loopback: the token, and --insecure, or it does not start.
     let refused = run(dir.path(), &["worker", "--listen", "0.0.0.0:0"]);

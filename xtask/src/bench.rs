@@ -18,6 +18,7 @@
 mod cases;
 mod engines;
 mod report;
+mod scale_out;
 mod serve;
 mod setup;
 mod site;
@@ -55,6 +56,11 @@ pub struct Args {
     /// Tables in the synthetic catalog of the catalog-site case.
     #[arg(long, default_value_t = 10_000)]
     pub site_tables: usize,
+    /// Only the scale-out case: TPC-H Q1, Q3 and Q6 (scale 10 unless --scale,
+    /// 5 runs unless --runs) in one process pinned to one core against two
+    /// `codelake worker`s pinned to one core each; writes benchmarks-scale-out.md.
+    #[arg(long)]
+    pub scale_out: bool,
     /// Measure debug builds (quick to build, slow to run: not figures to publish).
     #[arg(long)]
     pub debug: bool,
@@ -80,6 +86,7 @@ impl Args {
             debug: true,
             out: PathBuf::new(),
             smoke: true,
+            scale_out: false,
         }
     }
 }
@@ -101,6 +108,10 @@ impl Plan {
     fn new(args: &Args) -> anyhow::Result<Self> {
         let (mode, scale, runs) = if args.smoke {
             ("smoke", 0.01, 1)
+        } else if args.scale_out {
+            // Large enough that two workers have work to share; five runs of
+            // each side keep it within a quarter of an hour on 2 cores.
+            ("scale-out", 10.0, 5)
         } else if args.quick {
             ("quick", 0.1, 3)
         } else {
@@ -149,6 +160,15 @@ pub fn run(args: &Args) -> anyhow::Result<()> {
         plan.runs,
         plan.profile()
     ));
+    if args.scale_out {
+        let codelake = build(&plan)?;
+        let work = std::env::temp_dir().join(format!("codelake-bench-{}", std::process::id()));
+        let result = scale_out::scale_out_case(&plan, &codelake, &work);
+        let _ = fs::remove_dir_all(&work);
+        result?;
+        say(format!("Done in {:.0} s.", started.elapsed().as_secs_f64()));
+        return Ok(());
+    }
     site::browser()?;
     let codelake = build(&plan)?;
     let python = python_env()?;
@@ -159,13 +179,19 @@ pub fn run(args: &Args) -> anyhow::Result<()> {
     ));
 
     let work = std::env::temp_dir().join(format!("codelake-bench-{}", std::process::id()));
-    let result = (|| {
+    let result = (|| -> anyhow::Result<()> {
         engine_cases(&plan, &codelake, &python, &mut report)?;
         cold_start(&plan, &codelake, &work, &mut report)?;
         serve::serve_case(&plan, &codelake, &python, &work, &mut report)?;
         gen_catalog_case(&plan, &work, &mut report)?;
         site::site_case(&plan, &work, &mut report)?;
-        verify_case(&plan, &codelake, &work, &mut report)
+        verify_case(&plan, &codelake, &work, &mut report)?;
+        // The smoke run checks the scale-out case runs and agrees; a real run
+        // of it is `--scale-out`, at its own scale.
+        if args.smoke {
+            scale_out::scale_out_case(&plan, &codelake, &work.join("scale-out"))?;
+        }
+        Ok(())
     })();
     let _ = fs::remove_dir_all(&work);
     result?;

@@ -67,33 +67,37 @@ impl WorkersArgs {
         urls: Vec<url::Url>,
         watch: bool,
     ) -> Result<Arc<Cluster>, CliError> {
-        distribute(session, urls, watch, self.bytes_per_partition.max(1)).await
+        let local = self.workers.as_deref().map(str::trim) == Some("local");
+        distribute(session, urls, watch, self.bytes_per_partition.max(1), local).await
     }
 }
 
 /// The hash a coordinator and its workers compare: the catalog's specs as
-/// `catalog.json` holds them, and each loaded plugin's name and version.
-pub fn catalog_hash(specs: &[&TableSpec], plugins: &PluginSet) -> CatalogHash {
+/// `catalog.json` holds them, each loaded plugin's name and version, and the
+/// environment's name.
+pub fn catalog_hash(specs: &[&TableSpec], plugins: &PluginSet, environment: &str) -> CatalogHash {
     CatalogHash::of(
         specs,
         plugins
             .plugins
             .iter()
             .map(|plugin| (plugin.name.as_str(), plugin.version.as_str())),
+        environment,
     )
 }
 
-fn token(config: &Config) -> Option<ClusterToken> {
-    config
-        .worker_token
-        .as_ref()
-        .and_then(|secret| ClusterToken::new(secret.expose()))
+fn token(config: &Config) -> Result<Option<ClusterToken>, CliError> {
+    match &config.worker_token {
+        None => Ok(None),
+        Some(secret) => ClusterToken::new(secret.expose())
+            .map_err(|error| CliError::msg(EXIT_CONFIG, error.to_string())),
+    }
 }
 
 /// Runs a worker until Ctrl-C or SIGTERM.
 pub async fn run_worker(global: &Global, args: WorkerArgs) -> Result<(), CliError> {
     let config = session::config(global)?;
-    let token = token(&config);
+    let token = token(&config)?;
     // The probes and refusals on standard error (RUST_LOG changes what is logged).
     let filter = tracing_subscriber::EnvFilter::try_from_default_env()
         .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("catalog_cluster=info,warn"));
@@ -138,7 +142,11 @@ pub async fn run_worker(global: &Global, args: WorkerArgs) -> Result<(), CliErro
     for error in &plugins.errors {
         eprintln!("warning: {error}");
     }
-    let catalog = catalog_hash(&specs.iter().collect::<Vec<_>>(), &plugins);
+    let catalog = catalog_hash(
+        &specs.iter().collect::<Vec<_>>(),
+        &plugins,
+        &environment.name,
+    );
     let listener = tokio::net::TcpListener::bind(args.listen)
         .await
         .map_err(|error| {
@@ -235,15 +243,45 @@ fn worker_urls(global: &Global, workers: &str) -> Result<Vec<url::Url>, CliError
 
 /// Plans `session`'s queries across `workers` from now on. Workers that
 /// cannot take tasks are reported; the others are used. `watch` re-probes
-/// them every few seconds (a server); a one-off query probes once.
+/// them every few seconds (a server); a one-off query probes once. `local`
+/// workers (`local up --workers N`) are sent the token kept beside them,
+/// unless CODELAKE_WORKER_TOKEN is set.
 async fn distribute(
     session: &mut Session,
     urls: Vec<url::Url>,
     watch: bool,
     bytes_per_partition: usize,
+    local: bool,
 ) -> Result<Arc<Cluster>, CliError> {
-    let catalog = catalog_hash(&session.specs(), &session.plugins);
-    let token = token(&session.config);
+    let catalog = catalog_hash(&session.specs(), &session.plugins, &session.env.name);
+    let mut token = token(&session.config)?;
+    if token.is_none() && local {
+        let path = crate::local::worker_token_path(&session.config.data_dir);
+        let kept = std::fs::read_to_string(&path).map_err(|error| {
+            CliError::environment(error).hint(format!(
+                "cannot read the local workers' token {}: start them again with `codelake local up --workers 2`",
+                path.display()
+            ))
+        })?;
+        token = ClusterToken::new(&kept)
+            .map_err(|error| CliError::msg(EXIT_CONFIG, format!("{}: {error}", path.display())))?;
+    }
+    if token.is_some() {
+        for url in &urls {
+            let loopback = match url.host() {
+                Some(url::Host::Ipv4(ip)) => ip.is_loopback(),
+                Some(url::Host::Ipv6(ip)) => ip.is_loopback(),
+                Some(url::Host::Domain(name)) => name == "localhost",
+                None => false,
+            };
+            if !loopback {
+                eprintln!(
+                    "warning: worker {url} is beyond loopback and workers speak plain gRPC: the cluster token \
+                     crosses the network in clear text (use a private network, or an SSH tunnel to a loopback port)"
+                );
+            }
+        }
+    }
     let cluster = Cluster::connect(urls, catalog.clone(), token)
         .await
         .map_err(|error| {
@@ -281,6 +319,9 @@ async fn distribute(
     // The same context, planning differently: the plugins' tables hold on
     // to it (datafusion-ffi's task context provider), so it must stay the one.
     *session.ctx.state_ref().write() = state;
+    // The views were planned over the tables as they were: plan them again
+    // over the wrapped ones, or a view's scan could not travel.
+    catalog_runtime::views::replan_live_views(&session.ctx, &session.specs()).await;
     if watch {
         cluster.watch(Duration::from_secs(2));
     }

@@ -1,6 +1,6 @@
 //! `codelake local up|down|status`: the embedded environment, kept running for other tools.
 
-use std::path::Path;
+use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
@@ -75,19 +75,7 @@ async fn up_environment(
     }
     let log_path = config.data_dir.join("local.log");
     let log = std::fs::File::create(&log_path).map_err(CliError::environment)?;
-    let mut command = Command::new(std::env::current_exe().map_err(CliError::environment)?);
-    command
-        .arg("--data-dir")
-        .arg(&config.data_dir)
-        .arg("--env")
-        .arg(&config.profile);
-    if let Some(file) = &config.file {
-        command.arg("--config").arg(file);
-    }
-    if let Some(dir) = &global.plugin_dir {
-        command.arg("--plugin-dir").arg(dir);
-    }
-    let mut child = command
+    let mut child = child_command(global, config)?
         .args(["local", "up", "--foreground"])
         .stdin(Stdio::null())
         .stdout(log.try_clone().map_err(CliError::environment)?)
@@ -177,12 +165,72 @@ fn answers(url: &str) -> bool {
         })
 }
 
-/// Starts local workers until `count` run, each a `codelake worker` on a free loopback port.
+/// A `codelake` child process for the same data directory, profile, config
+/// file and plugin directory as this one.
+fn child_command(global: &Global, config: &Config) -> Result<Command, CliError> {
+    let mut command = Command::new(std::env::current_exe().map_err(CliError::environment)?);
+    command
+        .arg("--data-dir")
+        .arg(&config.data_dir)
+        .arg("--env")
+        .arg(&config.profile);
+    if let Some(file) = &config.file {
+        command.arg("--config").arg(file);
+    }
+    if let Some(dir) = &global.plugin_dir {
+        command.arg("--plugin-dir").arg(dir);
+    }
+    Ok(command)
+}
+
+/// Where `local up --workers` keeps the token its workers require, readable
+/// by this user only; `--workers local` presents it.
+pub fn worker_token_path(data_dir: &Path) -> PathBuf {
+    workers_dir(data_dir).join("token")
+}
+
+/// The token the local workers require: CODELAKE_WORKER_TOKEN when set,
+/// else the one kept in [`worker_token_path`], made on first use. So even on
+/// loopback, another user's process cannot hand them plans.
+fn local_worker_token(config: &Config) -> Result<String, CliError> {
+    if let Some(secret) = &config.worker_token {
+        return Ok(secret.expose().to_owned());
+    }
+    let path = worker_token_path(&config.data_dir);
+    if let Ok(token) = std::fs::read_to_string(&path)
+        && !token.trim().is_empty()
+    {
+        return Ok(token.trim().to_owned());
+    }
+    let token = catalog_serve::Tokens::generate().map_err(|error| {
+        CliError::msg(
+            EXIT_ENVIRONMENT,
+            format!("cannot make a token for the local workers: {error}"),
+        )
+    })?;
+    crate::serve::write_private(&path, &token).map_err(|error| {
+        CliError::environment(error).hint(format!("cannot write {}", path.display()))
+    })?;
+    Ok(token)
+}
+
+/// Starts local workers until `count` run, each a `codelake worker` on a free
+/// loopback port requiring the local worker token. If one fails to start,
+/// those this call started are stopped again.
 async fn start_workers(global: &Global, config: &Config, count: usize) -> Result<(), CliError> {
     let dir = workers_dir(&config.data_dir);
     std::fs::create_dir_all(&dir).map_err(CliError::environment)?;
+    let token = local_worker_token(config)?;
     let running = running_workers(&config.data_dir);
-    let mut started = Vec::new();
+    let mut started: Vec<(usize, std::process::Child, PathBuf, PathBuf)> = Vec::new();
+    let stop = |started: &mut Vec<(usize, std::process::Child, PathBuf, PathBuf)>| {
+        for (index, child, address_file, _) in started.iter_mut() {
+            let _ = child.kill();
+            let _ = child.wait();
+            let _ = std::fs::remove_file(address_file);
+            let _ = std::fs::remove_file(dir.join(format!("{index}.pid")));
+        }
+    };
     for index in 1..=count {
         if running.iter().any(|worker| worker.index == index) {
             continue;
@@ -190,48 +238,47 @@ async fn start_workers(global: &Global, config: &Config, count: usize) -> Result
         let address_file = crate::cluster::record_path(&config.data_dir, index);
         let _ = std::fs::remove_file(&address_file);
         let log_path = dir.join(format!("{index}.log"));
-        let log = std::fs::File::create(&log_path).map_err(CliError::environment)?;
-        let mut command = Command::new(std::env::current_exe().map_err(CliError::environment)?);
-        command
-            .arg("--data-dir")
-            .arg(&config.data_dir)
-            .arg("--env")
-            .arg(&config.profile);
-        if let Some(file) = &config.file {
-            command.arg("--config").arg(file);
+        let spawned = (|| -> Result<std::process::Child, CliError> {
+            let log = std::fs::File::create(&log_path).map_err(CliError::environment)?;
+            let child = child_command(global, config)?
+                .args(["worker", "--listen", "127.0.0.1:0", "--address-file"])
+                .arg(&address_file)
+                .env("CODELAKE_WORKER_TOKEN", &token)
+                .stdin(Stdio::null())
+                .stdout(log.try_clone().map_err(CliError::environment)?)
+                .stderr(log)
+                .spawn()
+                .map_err(CliError::environment)?;
+            std::fs::write(dir.join(format!("{index}.pid")), child.id().to_string())
+                .map_err(CliError::environment)?;
+            Ok(child)
+        })();
+        match spawned {
+            Ok(child) => started.push((index, child, address_file, log_path)),
+            Err(error) => {
+                stop(&mut started);
+                return Err(error);
+            }
         }
-        if let Some(dir) = &global.plugin_dir {
-            command.arg("--plugin-dir").arg(dir);
-        }
-        let child = command
-            .args(["worker", "--listen", "127.0.0.1:0", "--address-file"])
-            .arg(&address_file)
-            .stdin(Stdio::null())
-            .stdout(log.try_clone().map_err(CliError::environment)?)
-            .stderr(log)
-            .spawn()
-            .map_err(CliError::environment)?;
-        std::fs::write(dir.join(format!("{index}.pid")), child.id().to_string())
-            .map_err(CliError::environment)?;
-        started.push((index, child, address_file, log_path));
     }
-    for (index, mut child, address_file, log_path) in started {
+    for position in 0..started.len() {
         let begun = Instant::now();
         loop {
-            if let Ok(url) = std::fs::read_to_string(&address_file)
+            let (index, child, address_file, log_path) = &mut started[position];
+            if let Ok(url) = std::fs::read_to_string(&*address_file)
                 && !url.trim().is_empty()
             {
                 break;
             }
             if matches!(child.try_wait(), Ok(Some(_))) || begun.elapsed() > Duration::from_secs(30)
             {
-                let _ = child.kill();
-                let _ = child.wait();
-                return Err(CliError::msg(
+                let error = CliError::msg(
                     EXIT_ENVIRONMENT,
                     format!("local worker {index} did not start"),
                 )
-                .hint(format!("its log is {}", log_path.display())));
+                .hint(format!("its log is {}", log_path.display()));
+                stop(&mut started);
+                return Err(error);
             }
             tokio::time::sleep(Duration::from_millis(50)).await;
         }
@@ -250,29 +297,69 @@ fn print_workers(data_dir: &Path) {
         say!("  {}  {} (pid {})", worker.index, worker.url, worker.pid);
     }
     say!(
-        "Query across them with `codelake sql --workers local \"…\"` (or `--workers {}`).",
+        "Query across them with `codelake sql --workers local \"…\"` (or `--workers {}` with the token in {}).",
         workers
             .iter()
             .map(|worker| worker.url.trim_start_matches("http://"))
             .collect::<Vec<_>>()
-            .join(",")
+            .join(","),
+        worker_token_path(data_dir).display()
     );
 }
 
-/// Stops the local workers; returns how many were running.
+/// Whether `pid` is a `codelake worker` process (Linux: its command line;
+/// elsewhere, that it is alive). A recorded pid reused by another program
+/// after a reboot is not ours to stop.
+fn is_worker_process(pid: u32) -> bool {
+    match std::fs::read(format!("/proc/{pid}/cmdline")) {
+        Ok(cmdline) => cmdline
+            .split(|byte| *byte == 0)
+            .any(|argument| argument == b"worker"),
+        Err(_) => !cfg!(target_os = "linux") && process_alive(pid),
+    }
+}
+
+/// Stops the local workers, whether or not they still answer: SIGTERM, then
+/// SIGKILL after 10 s. Returns how many were running. The records of a
+/// worker that would not stop are kept, so `local status` still shows it.
 fn stop_workers(data_dir: &Path) -> usize {
-    let workers = running_workers(data_dir);
-    for worker in &workers {
-        let _ = Command::new("kill").arg(worker.pid.to_string()).status();
+    let dir = workers_dir(data_dir);
+    let Ok(entries) = std::fs::read_dir(&dir) else {
+        return 0;
+    };
+    let pids: Vec<u32> = entries
+        .flatten()
+        .map(|entry| entry.path())
+        .filter(|path| path.extension().is_some_and(|extension| extension == "pid"))
+        .filter_map(|path| std::fs::read_to_string(path).ok()?.trim().parse().ok())
+        .filter(|&pid| is_worker_process(pid))
+        .collect();
+    for pid in &pids {
+        let _ = Command::new("kill").arg(pid.to_string()).status();
     }
     let asked = Instant::now();
-    while workers.iter().any(|worker| process_alive(worker.pid))
-        && asked.elapsed() < Duration::from_secs(10)
+    while pids.iter().any(|&pid| process_alive(pid)) && asked.elapsed() < Duration::from_secs(10) {
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    let stubborn: Vec<u32> = pids
+        .iter()
+        .copied()
+        .filter(|&pid| process_alive(pid))
+        .collect();
+    for pid in &stubborn {
+        let _ = Command::new("kill")
+            .args(["-KILL", &pid.to_string()])
+            .status();
+    }
+    let asked = Instant::now();
+    while stubborn.iter().any(|&pid| process_alive(pid)) && asked.elapsed() < Duration::from_secs(2)
     {
         std::thread::sleep(Duration::from_millis(20));
     }
-    let _ = std::fs::remove_dir_all(workers_dir(data_dir));
-    workers.len()
+    if pids.iter().all(|&pid| !process_alive(pid)) {
+        let _ = std::fs::remove_dir_all(&dir);
+    }
+    pids.len()
 }
 
 /// Runs the servers in this process until Ctrl-C or SIGTERM.

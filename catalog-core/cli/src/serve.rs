@@ -20,7 +20,7 @@ use crate::session::{Seed, Session, Unavailable};
 
 mod tokens;
 
-pub(crate) use tokens::token_file;
+pub(crate) use tokens::{token_file, write_private};
 use tokens::{token_shell, tokens};
 
 /// `codelake serve`'s flags.
@@ -243,10 +243,6 @@ pub async fn run(global: &Global, args: ServeArgs) -> Result<(), CliError> {
     let workers = args.workers.urls(global)?;
     let mut session =
         Session::open_catalog(global, Seed::IfEmpty, Unavailable::Each, manifest).await?;
-    let cluster = match workers {
-        Some(urls) => Some(args.workers.distribute(&mut session, urls, true).await?),
-        None => None,
-    };
     let (tokens, token_note) = tokens(&session, args.show_token)?;
     let unavailable: Vec<(String, String)> = session
         .failures
@@ -267,6 +263,12 @@ pub async fn run(global: &Global, args: ServeArgs) -> Result<(), CliError> {
     };
     // Wrapped before the service copies the session; loaded once it answers.
     let accelerator = catalog_runtime::Accelerator::install(&session.ctx, &catalog, budget).await;
+    // After the accelerator, so that a copy's scan is wrapped too and travels
+    // to a worker by its table's name; before the service copies the session.
+    let cluster = match workers {
+        Some(urls) => Some(args.workers.distribute(&mut session, urls, true).await?),
+        None => None,
+    };
     let site = Arc::new(site(&catalog, report.as_ref()).await?);
     let mut service = QueryService::new(&session.ctx, catalog, unavailable, tokens, limits)
         .map_err(|error| CliError::msg(EXIT_ENVIRONMENT, error.to_string()))?;

@@ -1,18 +1,23 @@
-//! How a process calls a worker: datafusion-distributed's default channels
-//! (one connection per worker, reused), with the catalog hash and the
-//! cluster token on every request, and every error naming the worker.
+//! How a process calls a worker: one HTTP/2 connection per worker, reused,
+//! with the catalog hash and the cluster token on every request, and every
+//! error naming the worker.
+//!
+//! The connections are ours rather than datafusion-distributed's default
+//! resolver's, which sets no timeouts: a connection attempt gives up after
+//! [`CONNECT_TIMEOUT`], and keep-alive pings find a vanished host within
+//! about [`KEEP_ALIVE`] + [`KEEP_ALIVE_TIMEOUT`] instead of a query waiting
+//! for the kernel. A connection that broke is made again on the next call.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, HashMap};
 use std::sync::{Arc, Mutex, PoisonError};
+use std::time::Duration;
 
 use async_trait::async_trait;
 use datafusion::arrow::record_batch::RecordBatch;
 use datafusion::common::{DataFusionError, Result};
 use datafusion::execution::TaskContext;
 use datafusion::physical_plan::metrics::ExecutionPlanMetricsSet;
-use datafusion_distributed::grpc::{
-    BoxCloneSyncChannel, DefaultChannelResolver, create_worker_client,
-};
+use datafusion_distributed::grpc::{BoxCloneSyncChannel, create_worker_client};
 use datafusion_distributed::{
     ChannelResolver, CoordinatorToWorkerMsg, ExecuteTaskRequest, GetWorkerInfoRequest,
     GetWorkerInfoResponse, SetPlanRequest, WorkerChannel, WorkerToCoordinatorMsg,
@@ -20,15 +25,23 @@ use datafusion_distributed::{
 use futures::stream::BoxStream;
 use futures::{StreamExt, TryStreamExt};
 use http::{HeaderMap, HeaderName, HeaderValue};
+use tonic::transport::{Channel, Endpoint};
 use tower::ServiceExt;
 use url::Url;
 
 use crate::{CATALOG_HEADER, CatalogHash, ClusterToken};
 
+/// How long connecting to a worker may take.
+pub(crate) const CONNECT_TIMEOUT: Duration = Duration::from_secs(5);
+/// How often an open connection is pinged (HTTP/2 and TCP keep-alive).
+const KEEP_ALIVE: Duration = Duration::from_secs(15);
+/// How long a ping may go unanswered before the connection is dropped.
+const KEEP_ALIVE_TIMEOUT: Duration = Duration::from_secs(10);
+
 /// The channels of one process to the workers it calls.
 #[derive(Clone)]
 pub(crate) struct Channels {
-    connections: DefaultChannelResolver,
+    connections: Arc<Mutex<HashMap<Url, Channel>>>,
     headers: Arc<HeaderMap>,
     tasks: Arc<Mutex<BTreeMap<String, u64>>>,
 }
@@ -43,7 +56,7 @@ impl Channels {
             headers.insert(http::header::AUTHORIZATION, value);
         }
         Self {
-            connections: DefaultChannelResolver::default(),
+            connections: Arc::default(),
             headers: Arc::new(headers),
             tasks: Arc::default(),
         }
@@ -57,13 +70,32 @@ impl Channels {
             .clone()
     }
 
-    /// A client of the worker at `url`.
-    pub(crate) async fn client(&self, url: &Url) -> Result<Named> {
-        let channel = self
+    /// The connection to `url`, made on its first use.
+    fn channel(&self, url: &Url) -> Result<Channel> {
+        let mut connections = self
             .connections
-            .get_channel(url)
-            .await
-            .map_err(|error| named(url, error))?;
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner);
+        if let Some(channel) = connections.get(url) {
+            return Ok(channel.clone());
+        }
+        let endpoint = Endpoint::from_shared(url.to_string()).map_err(|error| {
+            DataFusionError::Configuration(format!("worker address {url}: {error}"))
+        })?;
+        let channel = endpoint
+            .connect_timeout(CONNECT_TIMEOUT)
+            .tcp_keepalive(Some(KEEP_ALIVE))
+            .http2_keep_alive_interval(KEEP_ALIVE)
+            .keep_alive_timeout(KEEP_ALIVE_TIMEOUT)
+            .keep_alive_while_idle(true)
+            .connect_lazy();
+        connections.insert(url.clone(), channel.clone());
+        Ok(channel)
+    }
+
+    /// A client of the worker at `url`.
+    pub(crate) fn client(&self, url: &Url) -> Result<Named> {
+        let channel = self.channel(url).map_err(|error| named(url, error))?;
         let headers = Arc::clone(&self.headers);
         let channel = channel.map_request(move |mut request: http::Request<tonic::body::Body>| {
             for (name, value) in headers.iter() {
@@ -82,7 +114,7 @@ impl Channels {
 #[async_trait]
 impl ChannelResolver for Channels {
     async fn get_worker_client_for_url(&self, url: &Url) -> Result<Box<dyn WorkerChannel>> {
-        Ok(Box::new(self.client(url).await?))
+        Ok(Box::new(self.client(url)?))
     }
 }
 

@@ -5,18 +5,21 @@ use std::fmt;
 
 use sha2::{Digest, Sha256};
 
-/// The SHA-256 of a catalog (its `catalog.json`) and of the plugins that
-/// serve it (name and version each), hex-encoded. Two processes with the same
-/// hash plan and read every table the same way. `Display` shows the first 12
+/// The SHA-256 of a catalog (its `catalog.json`), the plugins that serve it
+/// (name and version each), the environment it reads (`local`,
+/// `production`…) and codelake's version, hex-encoded. Two processes with the
+/// same hash plan and read every table the same way, from the same place. `Display` shows the first 12
 /// digits, enough to tell catalogs apart in a message.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct CatalogHash(String);
 
 impl CatalogHash {
-    /// The hash of `catalog_json` and `plugins` (`(name, version)`, in any order).
+    /// The hash of `catalog_json`, `plugins` (`(name, version)`, in any
+    /// order) and `environment`'s name, by this build of codelake.
     pub fn new<N: AsRef<str>, V: AsRef<str>>(
         catalog_json: &str,
         plugins: impl IntoIterator<Item = (N, V)>,
+        environment: &str,
     ) -> Self {
         let mut plugins: Vec<String> = plugins
             .into_iter()
@@ -29,17 +32,26 @@ impl CatalogHash {
             hasher.update(b"\nplugin ");
             hasher.update(plugin.as_bytes());
         }
+        hasher.update(b"\nenvironment ");
+        hasher.update(environment.as_bytes());
+        hasher.update(b"\ncodelake ");
+        hasher.update(env!("CARGO_PKG_VERSION").as_bytes());
         let digest = hasher.finalize();
         Self(digest.iter().map(|byte| format!("{byte:02x}")).collect())
     }
 
     /// The hash of a catalog's specs (serialised as `catalog.json` holds
-    /// them) and of the plugins that serve it.
+    /// them), the plugins that serve it and the environment it reads.
     pub fn of<N: AsRef<str>, V: AsRef<str>>(
         specs: &[&catalog_core::TableSpec],
         plugins: impl IntoIterator<Item = (N, V)>,
+        environment: &str,
     ) -> Self {
-        Self::new(&serde_json::to_string(specs).unwrap_or_default(), plugins)
+        Self::new(
+            &serde_json::to_string(specs).unwrap_or_default(),
+            plugins,
+            environment,
+        )
     }
 
     /// A hash as another process sent it.
@@ -68,18 +80,17 @@ mod tests {
     use super::*;
 
     #[test]
-    fn the_hash_follows_the_catalog_and_each_plugin_version_not_their_order() {
-        let a = CatalogHash::new("[1]", [("csv", "0.1.0"), ("s3-parquet", "0.1.0")]);
-        let b = CatalogHash::new("[1]", [("s3-parquet", "0.1.0"), ("csv", "0.1.0")]);
+    fn the_hash_follows_the_catalog_each_plugin_version_and_the_environment_not_their_order() {
+        let plugins = [("csv", "0.1.0"), ("s3-parquet", "0.1.0")];
+        let a = CatalogHash::new("[1]", plugins, "local");
+        let b = CatalogHash::new("[1]", [("s3-parquet", "0.1.0"), ("csv", "0.1.0")], "local");
         assert_eq!(a, b);
+        assert_ne!(a, CatalogHash::new("[2]", plugins, "local"));
         assert_ne!(
             a,
-            CatalogHash::new("[2]", [("csv", "0.1.0"), ("s3-parquet", "0.1.0")])
+            CatalogHash::new("[1]", [("csv", "0.1.1"), ("s3-parquet", "0.1.0")], "local")
         );
-        assert_ne!(
-            a,
-            CatalogHash::new("[1]", [("csv", "0.1.1"), ("s3-parquet", "0.1.0")])
-        );
+        assert_ne!(a, CatalogHash::new("[1]", plugins, "production"));
         assert_eq!(a.as_str().len(), 64);
         assert_eq!(a.to_string().len(), 12);
         assert_eq!(CatalogHash::from_wire(a.as_str()), a);

@@ -22,7 +22,7 @@ use datafusion::arrow::datatypes::{Schema, SchemaRef};
 use datafusion::catalog::{CatalogProviderList, Session, TableProvider};
 use datafusion::common::tree_node::TreeNodeRecursion;
 use datafusion::common::{Constraints, DataFusionError, Result, Statistics};
-use datafusion::datasource::TableType;
+use datafusion::datasource::{TableType, ViewTable};
 use datafusion::execution::{SendableRecordBatchStream, TaskContext};
 use datafusion::logical_expr::{Expr, TableProviderFilterPushDown};
 use datafusion::physical_expr::{EquivalenceProperties, PhysicalExpr};
@@ -47,8 +47,10 @@ use futures::{StreamExt, TryStreamExt};
 use prost::Message;
 use tokio::sync::OnceCell;
 
-/// Wraps every table of `ctx` (not its views, which are planned from the
-/// tables they read) so that a scan no other process can decode travels by name.
+/// Wraps every table of `ctx` (not its plain views, which are planned from
+/// the tables they read) so that a scan no other process can decode travels
+/// by name. A view planned before this still reads the unwrapped tables: plan
+/// it again afterwards (`catalog_runtime::views::replan_live_views`).
 pub(crate) async fn name_tables(catalogs: &Arc<dyn CatalogProviderList>) -> Result<()> {
     for catalog_name in catalogs.catalog_names() {
         let Some(catalog) = catalogs.catalog(&catalog_name) else {
@@ -62,10 +64,14 @@ pub(crate) async fn name_tables(catalogs: &Arc<dyn CatalogProviderList>) -> Resu
                 let Some(table) = schema.table(&table_name).await? else {
                     continue;
                 };
-                if table.table_type() != TableType::Base || table.is::<Named>() {
+                if table.is::<ViewTable>() || table.is::<Named>() {
                     continue;
                 }
-                let name = format!("{catalog_name}.{schema_name}.{table_name}");
+                let name = [
+                    catalog_name.clone(),
+                    schema_name.clone(),
+                    table_name.clone(),
+                ];
                 let named: Arc<dyn TableProvider> = Arc::new(Named { name, inner: table });
                 schema.deregister_table(&table_name)?;
                 schema.register_table(table_name, named)?;
@@ -77,13 +83,16 @@ pub(crate) async fn name_tables(catalogs: &Arc<dyn CatalogProviderList>) -> Resu
 
 /// A table whose scans that cannot travel as plans travel as its name.
 struct Named {
-    name: String,
+    /// Catalog, schema and table, kept apart: a name may hold dots or capitals.
+    name: [String; 3],
     inner: Arc<dyn TableProvider>,
 }
 
 impl fmt::Debug for Named {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_struct("Named").field("name", &self.name).finish()
+        f.debug_struct("Named")
+            .field("name", &self.name.join("."))
+            .finish()
     }
 }
 
@@ -154,7 +163,10 @@ enum Source {
 /// What a worker needs to scan a table as its coordinator did.
 #[derive(Debug, Clone, serde::Serialize, serde::Deserialize)]
 struct Recipe {
+    /// `catalog.schema.table`, for messages.
     table: String,
+    /// The same three parts, as the table is looked up.
+    path: [String; 3],
     projection: Option<Vec<usize>>,
     limit: Option<usize>,
     partitions: usize,
@@ -166,9 +178,11 @@ impl Recipe {
     async fn build(
         &self,
         filters: &[Expr],
+        expected: &Schema,
         tables: &SessionContext,
     ) -> Result<Arc<dyn ExecutionPlan>> {
-        let reference = datafusion::common::TableReference::parse_str(&self.table);
+        let [catalog, schema, table] = self.path.clone();
+        let reference = datafusion::common::TableReference::full(catalog, schema, table);
         let provider = tables.table_provider(reference).await.map_err(|error| {
             DataFusionError::Plan(format!(
                 "this worker cannot rebuild table `{}`: {error}",
@@ -179,6 +193,23 @@ impl Recipe {
         let plan = provider
             .scan(&state, self.projection.as_ref(), filters, self.limit)
             .await?;
+        let columns = |schema: &Schema| -> Vec<String> {
+            schema
+                .fields()
+                .iter()
+                .map(|field| format!("{} {}", field.name(), field.data_type()))
+                .collect()
+        };
+        let (theirs, ours) = (columns(expected), columns(&plan.schema()));
+        if theirs != ours {
+            return Err(DataFusionError::Plan(format!(
+                "table `{}` has other columns on this worker ({}) than on the coordinator ({}): \
+                 start both from the same build",
+                self.table,
+                ours.join(", "),
+                theirs.join(", ")
+            )));
+        }
         let had = plan.output_partitioning().partition_count();
         Ok(match (had == self.partitions, self.partitions) {
             (true, _) => plan,
@@ -209,16 +240,26 @@ impl fmt::Debug for TableScanExec {
 
 impl TableScanExec {
     fn planned(
-        table: String,
+        path: [String; 3],
         projection: Option<Vec<usize>>,
         filters: Vec<Expr>,
         limit: Option<usize>,
         plan: Arc<dyn ExecutionPlan>,
     ) -> Self {
-        let properties = Arc::new(plan.properties().as_ref().clone());
+        // Unordered and unknown partitioning, whatever the scan here says: a
+        // worker's rebuilt scan can promise no more (its partitions are
+        // redealt to this count), so no plan above may count on an ordering
+        // or a hash partitioning the worker would not keep.
+        let properties = Arc::new(PlanProperties::new(
+            EquivalenceProperties::new(plan.schema()),
+            Partitioning::UnknownPartitioning(plan.output_partitioning().partition_count()),
+            EmissionType::Incremental,
+            Boundedness::Bounded,
+        ));
         Self {
             recipe: Recipe {
-                table,
+                table: path.join("."),
+                path,
                 projection,
                 limit,
                 partitions: properties.output_partitioning().partition_count(),
@@ -301,9 +342,10 @@ impl ExecutionPlan for TableScanExec {
         };
         // Planning is async and `execute` is not: the stream plans first.
         let (recipe, filters) = (self.recipe.clone(), Arc::clone(&self.filters));
+        let schema = Arc::clone(self.properties.eq_properties.schema());
         let stream = futures::stream::once(async move {
             let plan = built
-                .get_or_try_init(|| recipe.build(&filters, &tables))
+                .get_or_try_init(|| recipe.build(&filters, &schema, &tables))
                 .await?;
             plan.execute(partition, context)
         })

@@ -220,6 +220,7 @@ fn provider(
         }
     })?;
     let streamed: Arc<dyn TableProvider> = (&ffi).into();
+    let streamed: Arc<dyn TableProvider> = Arc::new(crate::scan::PlainSettingsTable::new(streamed));
     // A plugin that plans its scans for the host: the host executes them
     // (unless `CODELAKE_HOST_SCANS=off` asks for the streamed path).
     Ok(

@@ -18,7 +18,14 @@
 //!   local disk (the S3 server's own files), with the catalog's declared schemas;
 //! - `datafusion-s3`: the same native tables read from the same S3 server, so
 //!   `codelake` ÷ `datafusion-s3` is the cost of the plugin boundary alone, and
-//!   `datafusion-s3` ÷ `datafusion` the cost of the S3 protocol.
+//!   `datafusion-s3` ÷ `datafusion` the cost of the S3 protocol;
+//! - `codelake-cluster`: `codelake-local` planning across the `codelake
+//!   worker` processes named in `CODELAKE_BENCH_WORKERS` (`host:port,…`),
+//!   which serve the same catalog (`local-catalog` writes it for them).
+//!
+//! `codelake-bench-engine local-catalog DATA_DIR OUT` writes the catalog as
+//! `codelake-local` declares it (each `s3-parquet` table a `parquet` table on
+//! disk), for `codelake worker --catalog OUT`.
 //!
 //! `codelake-bench-engine pg-load …` is its Postgres load client;
 //! `codelake-bench-engine flight-load …` is the bench's Flight SQL load client
@@ -61,10 +68,22 @@ fn main() -> anyhow::Result<()> {
     if all.first().map(String::as_str) == Some("pg-load") {
         return pg_load::run(&all[1..]);
     }
+    if all.first().map(String::as_str) == Some("local-catalog") {
+        let [data_dir, out] = &all[1..] else {
+            bail!("usage: codelake-bench-engine local-catalog DATA_DIR OUT");
+        };
+        let specs = tables::REGISTRY
+            .tables()
+            .map(|spec| on_disk(spec, Path::new(data_dir)))
+            .collect();
+        let manifest = catalog_core::Manifest::new(specs, "codelake-bench-engine local-catalog");
+        return std::fs::write(out, manifest.to_json())
+            .with_context(|| format!("cannot write {out}"));
+    }
     let mut args = std::env::args().skip(1);
     let (Some(engine), Some(data_dir)) = (args.next(), args.next()) else {
         bail!(
-            "usage: codelake-bench-engine codelake|codelake-streamed|codelake-local|codelake-memory|datafusion|datafusion-s3 DATA_DIR [CATALOG_JSON] \
+            "usage: codelake-bench-engine codelake|codelake-streamed|codelake-local|codelake-memory|codelake-cluster|datafusion|datafusion-s3 DATA_DIR [CATALOG_JSON] \
              (run by `cargo xtask bench`)"
         );
     };
@@ -148,7 +167,8 @@ async fn session(
     })?;
     let env = local.environment();
     match engine {
-        "codelake" | "codelake-streamed" | "codelake-local" | "codelake-memory" => {
+        "codelake" | "codelake-streamed" | "codelake-local" | "codelake-memory"
+        | "codelake-cluster" => {
             let ctx = Arc::new(ctx);
             let catalog: Vec<TableSpec> = if engine != "codelake" && engine != "codelake-streamed" {
                 catalog.iter().map(|spec| on_disk(spec, data_dir)).collect()
@@ -166,6 +186,9 @@ async fn session(
             }
             if engine == "codelake-memory" {
                 accelerate_all(&ctx, &catalog).await?;
+            }
+            if engine == "codelake-cluster" {
+                distribute(&ctx, &catalog, &plugins, &env.name).await?;
             }
             Ok(ctx)
         }
@@ -195,10 +218,50 @@ async fn session(
             Ok(Arc::new(ctx))
         }
         other => bail!(
-            "unknown engine `{other}`: codelake, codelake-streamed, codelake-local, codelake-memory, datafusion or datafusion-s3"
+            "unknown engine `{other}`: codelake, codelake-streamed, codelake-local, codelake-memory, codelake-cluster, datafusion or datafusion-s3"
         ),
     }
 }
+
+/// `ctx` planning across the workers in `CODELAKE_BENCH_WORKERS`, as
+/// `codelake sql --workers` does (catalog hash, 16 MiB per scan partition).
+/// Every worker must be ready: a figure from fewer workers than the report
+/// says would mislead.
+async fn distribute(
+    ctx: &SessionContext,
+    catalog: &[TableSpec],
+    plugins: &PluginSet,
+    environment: &str,
+) -> anyhow::Result<()> {
+    let workers = std::env::var(WORKERS_VAR)
+        .with_context(|| format!("codelake-cluster needs {WORKERS_VAR}=host:port,…"))?;
+    let urls = catalog_cluster::Cluster::parse_workers(&workers)?;
+    let hash = catalog_cluster::CatalogHash::of(
+        &catalog.iter().collect::<Vec<_>>(),
+        plugins
+            .plugins
+            .iter()
+            .map(|plugin| (plugin.name.as_str(), plugin.version.as_str())),
+        environment,
+    );
+    let cluster = catalog_cluster::Cluster::connect(urls, hash, None).await?;
+    for probe in cluster.probes() {
+        if probe.state != catalog_cluster::WorkerState::Ready {
+            bail!("worker {probe}");
+        }
+    }
+    let mut state = cluster.distribute(ctx.state()).await?;
+    state.config_mut().options_mut().set(
+        "distributed.file_scan_config_bytes_per_partition",
+        "16777216",
+    )?;
+    *ctx.state_ref().write() = state;
+    // The cluster lives as long as the engine: the session's resolver holds it.
+    Ok(())
+}
+
+/// The workers `codelake-cluster` plans across.
+const WORKERS_VAR: &str = "CODELAKE_BENCH_WORKERS";
 
 /// Every table of `catalog` accelerated, its copy loaded before this returns.
 /// Views are left live, so that their work is timed. A Parquet table whose

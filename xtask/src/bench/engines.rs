@@ -125,7 +125,7 @@ impl EngineKind {
 }
 
 /// A worker process answering queries.
-struct Worker {
+pub(super) struct Worker {
     child: Child,
     stdin: ChildStdin,
     stdout: BufReader<ChildStdout>,
@@ -145,7 +145,7 @@ struct Reply {
 
 impl Worker {
     /// Starts `command` and reads its ready line: the engine's version.
-    fn start(mut command: Command, name: &str) -> anyhow::Result<(Self, String)> {
+    pub(super) fn start(mut command: Command, name: &str) -> anyhow::Result<(Self, String)> {
         let mut child = command
             .stdin(Stdio::piped())
             .stdout(Stdio::piped())
@@ -169,7 +169,7 @@ impl Worker {
         ))
     }
 
-    fn query(&mut self, sql: &str) -> anyhow::Result<Answer> {
+    pub(super) fn query(&mut self, sql: &str) -> anyhow::Result<Answer> {
         writeln!(self.stdin, "{}", serde_json::json!({ "sql": sql }))?;
         self.stdin.flush()?;
         let mut line = String::new();
@@ -187,6 +187,11 @@ impl Worker {
             } => bail!("{error}"),
             _ => bail!("an answer with neither a result nor an error: {line:?}"),
         }
+    }
+
+    /// The process's id.
+    pub(super) fn pid(&self) -> u32 {
+        self.child.id()
     }
 
     /// The worker's peak resident memory so far, in MiB (Linux only).

@@ -12,7 +12,7 @@ use serde::Serialize;
 
 use super::engines::EngineKind;
 
-mod machine;
+pub(super) mod machine;
 mod memory;
 mod plot;
 mod serve;

@@ -92,7 +92,7 @@ fn warn_if_readable_by_others(path: &Path) {
 /// Writes `text` to a new file at `path`, readable and writable by the current
 /// user only. Whatever was there (a file, a link) is removed first, so a link
 /// planted at the path is never followed.
-fn write_private(path: &Path, text: &str) -> std::io::Result<()> {
+pub(crate) fn write_private(path: &Path, text: &str) -> std::io::Result<()> {
     use std::io::Write as _;
     if let Some(dir) = path.parent() {
         std::fs::create_dir_all(dir)?;

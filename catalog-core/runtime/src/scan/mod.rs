@@ -14,7 +14,10 @@
 //! files, a streamed one a `CodelakePluginExec`.
 
 mod cache;
+mod plain;
 mod stores;
+
+pub(crate) use plain::PlainSettingsTable;
 
 use std::collections::HashMap;
 use std::fmt;

@@ -123,6 +123,21 @@ pub async fn register_views(
     problems
 }
 
+/// Plans the live views of `specs` (those without a copy of their own) that
+/// are registered in `ctx` again, so that they read the providers their
+/// tables have now: after a wrapper replaced those tables, as the cluster's
+/// does so that a scan can travel to a worker by the table's name.
+pub async fn replan_live_views(ctx: &SessionContext, specs: &[&TableSpec]) {
+    let live: Vec<&TableSpec> = specs
+        .iter()
+        .copied()
+        .filter(|spec| spec.is_view() && spec.materialized_copy().is_none())
+        .collect();
+    if !live.is_empty() {
+        replan_views(ctx, &live, |_| {}).await;
+    }
+}
+
 /// Plans the views of `views` registered in `ctx` again, each after the views
 /// it reads, so that they read the providers their tables have now (an
 /// accelerated table's, put in after the views were planned). `then` is

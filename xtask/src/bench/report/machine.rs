@@ -3,7 +3,7 @@
 use std::collections::BTreeMap;
 use std::fs;
 
-pub(super) fn machine() -> BTreeMap<&'static str, String> {
+pub(in crate::bench) fn machine() -> BTreeMap<&'static str, String> {
     let read = |path: &str| fs::read_to_string(path).unwrap_or_default();
     let cpuinfo = read("/proc/cpuinfo");
     let cpu = cpuinfo
@@ -38,7 +38,7 @@ pub(super) fn machine() -> BTreeMap<&'static str, String> {
     ])
 }
 
-pub(super) fn rustc_version() -> String {
+pub(in crate::bench) fn rustc_version() -> String {
     std::process::Command::new("rustc")
         .arg("--version")
         .output()
