@@ -251,10 +251,16 @@ impl Cluster {
     /// first, so that a scan that is not DataFusion's own travels as the
     /// table's name (see the crate's docs). The one-task head stage of every
     /// query runs in this process.
+    ///
+    /// The plan gets at least one partition per worker: the engine splits a
+    /// query where its plan repartitions, and a plan made for this process
+    /// alone on one core (`target_partitions = 1`) never does.
     pub async fn distribute(
         self: &Arc<Self>,
-        state: SessionState,
+        mut state: SessionState,
     ) -> Result<SessionState, ClusterError> {
+        let execution = &mut state.config_mut().options_mut().execution;
+        execution.target_partitions = execution.target_partitions.max(self.workers.len());
         crate::rebuild::name_tables(state.catalog_list())
             .await
             .map_err(ClusterError::Engine)?;

@@ -224,7 +224,8 @@ async fn session(
 }
 
 /// `ctx` planning across the workers in `CODELAKE_BENCH_WORKERS`, as
-/// `codelake sql --workers` does (catalog hash, 16 MiB per scan partition).
+/// `codelake sql --workers` does (catalog hash, 16 MiB per scan partition
+/// unless `CODELAKE_BENCH_BYTES_PER_PARTITION`).
 /// Every worker must be ready: a figure from fewer workers than the report
 /// says would mislead.
 async fn distribute(
@@ -251,10 +252,13 @@ async fn distribute(
         }
     }
     let mut state = cluster.distribute(ctx.state()).await?;
-    state.config_mut().options_mut().set(
-        "distributed.file_scan_config_bytes_per_partition",
-        "16777216",
-    )?;
+    // `codelake sql --workers`'s default, unless the bench asks for another
+    // (its smoke run: 1, so that tiny tables are split too).
+    let bytes = std::env::var(BYTES_VAR).unwrap_or_else(|_| (16 << 20).to_string());
+    state
+        .config_mut()
+        .options_mut()
+        .set("distributed.file_scan_config_bytes_per_partition", &bytes)?;
     *ctx.state_ref().write() = state;
     // The cluster lives as long as the engine: the session's resolver holds it.
     Ok(())
@@ -262,6 +266,8 @@ async fn distribute(
 
 /// The workers `codelake-cluster` plans across.
 const WORKERS_VAR: &str = "CODELAKE_BENCH_WORKERS";
+/// The bytes of files each partition of a distributed scan reads.
+const BYTES_VAR: &str = "CODELAKE_BENCH_BYTES_PER_PARTITION";
 
 /// Every table of `catalog` accelerated, its copy loaded before this returns.
 /// Views are left live, so that their work is timed. A Parquet table whose

@@ -74,6 +74,8 @@ struct QueryFigures {
     loopback_bytes: f64,
     /// The one process's median wall time over the cluster's.
     speed_up: f64,
+    /// The distributed plan's stages, as EXPLAIN draws them (`Stage 1 ── tasks=2, partitions=4`).
+    stages: Vec<String>,
 }
 
 /// What a run of the case found.
@@ -152,6 +154,11 @@ pub(super) fn scale_out_case(plan: &Plan, codelake: &Path, work: &Path) -> anyho
             .collect::<Vec<_>>()
             .join(","),
     );
+    if plan.mode == "smoke" {
+        // Tables of a few kilobytes: split them anyway, so the smoke run
+        // sends tasks to the workers.
+        coordinator_command.env("CODELAKE_BENCH_BYTES_PER_PARTITION", "1");
+    }
     let (mut coordinator, _) = Worker::start(coordinator_command, "codelake-cluster")?;
 
     let mut queries = Vec::new();
@@ -166,6 +173,16 @@ pub(super) fn scale_out_case(plan: &Plan, codelake: &Path, work: &Path) -> anyho
         if let Err(difference) = engines::cross_check(&expected, &answer) {
             bail!("{name}: two workers disagree with one process: {difference}");
         }
+        // The stages and their tasks, as EXPLAIN draws them.
+        let explain = coordinator.query(&format!("EXPLAIN {sql}"))?;
+        let stages: Vec<String> = explain
+            .rows
+            .iter()
+            .flatten()
+            .flat_map(|text| text.lines())
+            .filter(|line| line.contains("── tasks="))
+            .map(|line| line.trim_matches(|c: char| !c.is_alphanumeric()).to_owned())
+            .collect();
         let mut single_ms = Vec::new();
         let mut cluster_ms = Vec::new();
         let mut single_cpu = Vec::new();
@@ -214,6 +231,7 @@ pub(super) fn scale_out_case(plan: &Plan, codelake: &Path, work: &Path) -> anyho
             worker_b_cpu_s: median(worker_b_cpu),
             loopback_bytes: median(bytes),
             speed_up,
+            stages,
         });
     }
     drop(coordinator);
@@ -431,9 +449,13 @@ fn markdown(result: &ScaleOut) -> String {
         let busiest = workers[0].max(workers[1]);
         let idlest = workers[0].min(workers[1]);
         let cluster_cpu = query.coordinator_cpu_s + busiest + idlest;
+        let stages = match query.stages.is_empty() {
+            true => "no stage: the whole query ran on the coordinator".to_owned(),
+            false => query.stages.join("; "),
+        };
         let _ = writeln!(
             md,
-            "- **{}** ({}): {:.2}× on two cores. The coordinator used {:.0}% of the cluster's CPU; \
+            "- **{}** ({}): {:.2}× on two cores ({stages}). The coordinator used {:.0}% of the cluster's CPU; \
              the busier worker {:.2} s against {:.2} s{}; {} crossed loopback.",
             query.name,
             query.title,
