@@ -225,7 +225,9 @@ impl Report {
              of each engine per case after a warm-up, engines alternating run by run with their order rotated, \
              {} builds. Every engine's answer is cross-checked against DataFusion's before anything is timed. \
              Do not edit: run the bench again. The raw figures are in [benchmarks.json](benchmarks.json); \
-             where the time goes, and why, is in [performance](../explanation/performance.md).\n",
+             where the time goes, and why, is in [performance](../explanation/performance.md). \
+             The scale-out case (`cargo xtask bench --scale-out`: one core against two workers) has \
+             [its own page](benchmarks-scale-out.md).\n",
             self.mode, self.generated, self.scale, self.runs, self.profile
         );
 
