@@ -194,14 +194,19 @@ async fn tpch_gives_the_same_rows_across_two_workers_and_explain_shows_the_stage
         "{:?}",
         refused.err()
     );
+    // The rows of one process first: distributing wraps the tables of the
+    // catalog it shares with `single`.
+    let mut expected = Vec::new();
+    for (name, sql) in TPCH {
+        expected.push(sorted_rows(&single, name, sql).await);
+    }
     let token = ClusterToken::new(&secret).unwrap();
     let cluster = Cluster::connect(workers, catalog, token).await.unwrap();
     let distributed =
         SessionContext::new_with_state(cluster.distribute(single.state()).await.unwrap());
     distributed.sql(SPREAD).await.unwrap();
 
-    for (name, sql) in TPCH {
-        let expected = sorted_rows(&single, name, sql).await;
+    for ((name, sql), expected) in TPCH.iter().zip(expected) {
         let across = sorted_rows(&distributed, name, sql).await;
         assert_eq!(across, expected, "{name} across two workers");
     }
@@ -362,6 +367,24 @@ fn a_worker_that_dies_fails_its_query_by_name_and_the_server_keeps_serving() {
         );
         std::thread::sleep(Duration::from_millis(500));
     }
+    // `/metrics` says which worker takes tasks and how many each was sent.
+    let metrics = server.request("GET", "/metrics", &headers, b"").text();
+    let value = |name: &str, worker: &Worker| -> f64 {
+        let prefix = format!("{name}{{worker=\"http://{}/\"}} ", worker.address());
+        metrics
+            .lines()
+            .find_map(|line| line.strip_prefix(prefix.as_str()))
+            .and_then(|value| value.trim().parse().ok())
+            .unwrap_or_else(|| panic!("no {prefix} in\n{metrics}"))
+    };
+    assert_eq!(value("codelake_worker_ready", &first), 1.0);
+    assert_eq!(value("codelake_worker_ready", &second), 0.0);
+    assert!(
+        value("codelake_worker_tasks_total", &first)
+            + value("codelake_worker_tasks_total", &second)
+            > 0.0,
+        "{metrics}"
+    );
     // With every worker gone, the server plans in its own process and keeps answering.
     drop(first);
     let started = Instant::now();
@@ -377,6 +400,46 @@ fn a_worker_that_dies_fails_its_query_by_name_and_the_server_keeps_serving() {
         );
         std::thread::sleep(Duration::from_millis(500));
     }
+    drop(server);
+
+    // Workers that die in the middle of a query: it fails, naming one of
+    // them, instead of waiting. A pairwise comparison of every lineitem row
+    // (no pair qualifies) keeps both busy for minutes.
+    let third = Worker::start(dir.path(), &[], &[]);
+    let fourth = Worker::start(dir.path(), &[], &[]);
+    let heavy = "SELECT count(*) FROM tpch.lineitem a CROSS JOIN tpch.lineitem b \
+                 WHERE a.l_quantity + b.l_quantity > 1000";
+    let mut query = codelake(dir.path())
+        .args(["sql", "--workers"])
+        .arg(format!("{},{}", third.address(), fourth.address()))
+        .args(["--bytes-per-partition", "1", heavy])
+        .stdout(Stdio::null())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    std::thread::sleep(Duration::from_secs(3));
+    assert!(
+        query.try_wait().unwrap().is_none(),
+        "the query should still run"
+    );
+    let (third_url, fourth_url) = (third.url.clone(), fourth.url.clone());
+    drop(third);
+    drop(fourth);
+    let started = Instant::now();
+    while query.try_wait().unwrap().is_none() {
+        if started.elapsed() > Duration::from_secs(30) {
+            let _ = query.kill();
+            panic!("the query still ran 30 s after its workers died");
+        }
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    let output = query.wait_with_output().unwrap();
+    assert!(!output.status.success());
+    let said = stderr(&output);
+    assert!(
+        said.contains(&third_url) || said.contains(&fourth_url),
+        "the error names a worker ({third_url} or {fourth_url}): {said}"
+    );
 }
 
 /// A worker refuses what is not its catalog's coordinator: another catalog,

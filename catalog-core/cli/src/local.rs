@@ -190,24 +190,26 @@ pub fn worker_token_path(data_dir: &Path) -> PathBuf {
 }
 
 /// The token the local workers require: CODELAKE_WORKER_TOKEN when set,
-/// else the one kept in [`worker_token_path`], made on first use. So even on
-/// loopback, another user's process cannot hand them plans.
+/// else the one kept in [`worker_token_path`], made on first use. Either way
+/// the file holds the token in use, so `--workers local` finds it. So even on
+/// loopback, another user's process cannot hand the workers plans.
 fn local_worker_token(config: &Config) -> Result<String, CliError> {
-    if let Some(secret) = &config.worker_token {
-        return Ok(secret.expose().to_owned());
-    }
     let path = worker_token_path(&config.data_dir);
-    if let Ok(token) = std::fs::read_to_string(&path)
-        && !token.trim().is_empty()
-    {
-        return Ok(token.trim().to_owned());
-    }
-    let token = catalog_serve::Tokens::generate().map_err(|error| {
-        CliError::msg(
-            EXIT_ENVIRONMENT,
-            format!("cannot make a token for the local workers: {error}"),
-        )
-    })?;
+    let kept = std::fs::read_to_string(&path)
+        .ok()
+        .map(|token| token.trim().to_owned())
+        .filter(|token| !token.is_empty());
+    let token = match (&config.worker_token, kept) {
+        (Some(secret), Some(kept)) if kept == secret.expose() => return Ok(kept),
+        (Some(secret), _) => secret.expose().to_owned(),
+        (None, Some(kept)) => return Ok(kept),
+        (None, None) => catalog_serve::Tokens::generate().map_err(|error| {
+            CliError::msg(
+                EXIT_ENVIRONMENT,
+                format!("cannot make a token for the local workers: {error}"),
+            )
+        })?,
+    };
     crate::serve::write_private(&path, &token).map_err(|error| {
         CliError::environment(error).hint(format!("cannot write {}", path.display()))
     })?;
@@ -307,16 +309,27 @@ fn print_workers(data_dir: &Path) {
     );
 }
 
-/// Whether `pid` is a `codelake worker` process (Linux: its command line;
-/// elsewhere, that it is alive). A recorded pid reused by another program
-/// after a reboot is not ours to stop.
-fn is_worker_process(pid: u32) -> bool {
-    match std::fs::read(format!("/proc/{pid}/cmdline")) {
-        Ok(cmdline) => cmdline
-            .split(|byte| *byte == 0)
-            .any(|argument| argument == b"worker"),
-        Err(_) => !cfg!(target_os = "linux") && process_alive(pid),
+/// Whether `pid` is a `codelake worker` of `data_dir`: on Linux, its command
+/// line says `worker` and `--data-dir DATA_DIR`, so a recorded pid reused by
+/// another program after a reboot is not ours to stop; elsewhere, that the
+/// process is alive (`kill -0`).
+fn is_worker_process(pid: u32, data_dir: &Path) -> bool {
+    if cfg!(target_os = "linux") {
+        let Ok(cmdline) = std::fs::read(format!("/proc/{pid}/cmdline")) else {
+            return false;
+        };
+        let arguments: Vec<&[u8]> = cmdline.split(|byte| *byte == 0).collect();
+        let data_dir = data_dir.as_os_str().as_encoded_bytes();
+        return arguments.contains(&b"worker".as_slice())
+            && arguments
+                .windows(2)
+                .any(|pair| pair[0] == b"--data-dir" && pair[1] == data_dir);
     }
+    Command::new("kill")
+        .args(["-0", &pid.to_string()])
+        .stderr(Stdio::null())
+        .status()
+        .is_ok_and(|status| status.success())
 }
 
 /// Stops the local workers, whether or not they still answer: SIGTERM, then
@@ -332,19 +345,21 @@ fn stop_workers(data_dir: &Path) -> usize {
         .map(|entry| entry.path())
         .filter(|path| path.extension().is_some_and(|extension| extension == "pid"))
         .filter_map(|path| std::fs::read_to_string(path).ok()?.trim().parse().ok())
-        .filter(|&pid| is_worker_process(pid))
+        .filter(|&pid| is_worker_process(pid, data_dir))
         .collect();
     for pid in &pids {
         let _ = Command::new("kill").arg(pid.to_string()).status();
     }
     let asked = Instant::now();
-    while pids.iter().any(|&pid| process_alive(pid)) && asked.elapsed() < Duration::from_secs(10) {
+    while pids.iter().any(|&pid| is_worker_process(pid, data_dir))
+        && asked.elapsed() < Duration::from_secs(10)
+    {
         std::thread::sleep(Duration::from_millis(20));
     }
     let stubborn: Vec<u32> = pids
         .iter()
         .copied()
-        .filter(|&pid| process_alive(pid))
+        .filter(|&pid| is_worker_process(pid, data_dir))
         .collect();
     for pid in &stubborn {
         let _ = Command::new("kill")
@@ -352,11 +367,12 @@ fn stop_workers(data_dir: &Path) -> usize {
             .status();
     }
     let asked = Instant::now();
-    while stubborn.iter().any(|&pid| process_alive(pid)) && asked.elapsed() < Duration::from_secs(2)
+    while stubborn.iter().any(|&pid| is_worker_process(pid, data_dir))
+        && asked.elapsed() < Duration::from_secs(2)
     {
         std::thread::sleep(Duration::from_millis(20));
     }
-    if pids.iter().all(|&pid| !process_alive(pid)) {
+    if pids.iter().all(|&pid| !is_worker_process(pid, data_dir)) {
         let _ = std::fs::remove_dir_all(&dir);
     }
     pids.len()

@@ -277,6 +277,10 @@ pub async fn run(global: &Global, args: ServeArgs) -> Result<(), CliError> {
     }
     let accelerated = accelerator.statuses().len();
     service.accelerate(accelerator);
+    if let Some(cluster) = &cluster {
+        let cluster = Arc::clone(cluster);
+        service.metrics().report(move |out| cluster.prometheus(out));
+    }
     let service = Arc::new(service);
     let http = bind("--listen", args.listen).await?;
     let flight = match args.flight_listen.address() {

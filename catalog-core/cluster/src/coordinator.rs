@@ -192,6 +192,41 @@ impl Cluster {
         self.channels.tasks()
     }
 
+    /// The workers in the Prometheus text format: whether each takes tasks
+    /// now (`codelake_worker_ready`) and the tasks sent to each
+    /// (`codelake_worker_tasks_total`), labelled by URL.
+    pub fn prometheus(&self, out: &mut String) {
+        use std::fmt::Write as _;
+        let label = |url: &str| url.replace('\\', "\\\\").replace('"', "\\\"");
+        let _ = writeln!(
+            out,
+            "# HELP codelake_worker_ready 1 for a worker that takes tasks now; 0 for one left out (unreachable, or another catalog).\n\
+             # TYPE codelake_worker_ready gauge"
+        );
+        for probe in self.probes() {
+            let ready = u8::from(probe.state == WorkerState::Ready);
+            let _ = writeln!(
+                out,
+                "codelake_worker_ready{{worker=\"{}\"}} {ready}",
+                label(probe.url.as_str())
+            );
+        }
+        let tasks = self.tasks_by_worker();
+        let _ = writeln!(
+            out,
+            "# HELP codelake_worker_tasks_total Tasks sent to each worker since the start.\n\
+             # TYPE codelake_worker_tasks_total counter"
+        );
+        for url in &self.workers {
+            let sent = tasks.get(url.as_str()).copied().unwrap_or(0);
+            let _ = writeln!(
+                out,
+                "codelake_worker_tasks_total{{worker=\"{}\"}} {sent}",
+                label(url.as_str())
+            );
+        }
+    }
+
     /// Probes every worker again, logs what changed, and returns the probes.
     pub async fn probe(&self) -> Vec<WorkerProbe> {
         let probes = futures::future::join_all(self.workers.iter().map(|url| async move {

@@ -5,10 +5,19 @@ use std::fmt;
 
 use sha2::{Digest, Sha256};
 
+/// The version of what travels between codelake processes besides the
+/// engine's own protocol (a scan sent by name: `rebuild::Wire`). Raise it
+/// whenever that changes, so that processes of two builds refuse each other
+/// by hash instead of failing on a plan they cannot decode.
+const WIRE: u32 = 2;
+
 /// The SHA-256 of a catalog (its `catalog.json`), the plugins that serve it
 /// (name and version each), the environment it reads (`local`,
-/// `production`…) and codelake's version, hex-encoded. Two processes with the
-/// same hash plan and read every table the same way, from the same place. `Display` shows the first 12
+/// `production`…), codelake's version and the version of what codelake
+/// sends beside the engine's protocol (`WIRE`), hex-encoded.
+/// Two processes with the same hash plan and read every table the same way,
+/// from the same place. Two builds of one version whose code differs
+/// elsewhere are not told apart: deploy one build everywhere. `Display` shows the first 12
 /// digits, enough to tell catalogs apart in a message.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct CatalogHash(String);
@@ -36,6 +45,8 @@ impl CatalogHash {
         hasher.update(environment.as_bytes());
         hasher.update(b"\ncodelake ");
         hasher.update(env!("CARGO_PKG_VERSION").as_bytes());
+        hasher.update(b"\nwire ");
+        hasher.update(WIRE.to_string().as_bytes());
         let digest = hasher.finalize();
         Self(digest.iter().map(|byte| format!("{byte:02x}")).collect())
     }

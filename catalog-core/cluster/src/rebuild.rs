@@ -189,9 +189,20 @@ impl Recipe {
                 self.table
             ))
         })?;
+        // Only the filters this provider takes: the coordinator's table may
+        // have taken more (an in-memory copy takes all), and DataFusion keeps
+        // a filter above any scan that may not apply it exactly.
+        let offered: Vec<&Expr> = filters.iter().collect();
+        let taken: Vec<Expr> = provider
+            .supports_filters_pushdown(&offered)?
+            .into_iter()
+            .zip(filters)
+            .filter(|(support, _)| *support != TableProviderFilterPushDown::Unsupported)
+            .map(|(_, filter)| filter.clone())
+            .collect();
         let state = tables.state();
         let plan = provider
-            .scan(&state, self.projection.as_ref(), filters, self.limit)
+            .scan(&state, self.projection.as_ref(), &taken, self.limit)
             .await?;
         let columns = |schema: &Schema| -> Vec<String> {
             schema
@@ -347,7 +358,9 @@ impl ExecutionPlan for TableScanExec {
             let plan = built
                 .get_or_try_init(|| recipe.build(&filters, &schema, &tables))
                 .await?;
-            plan.execute(partition, context)
+            // The engine's task context carries its `distributed.*` settings,
+            // which a plugin's scan must not be given.
+            plan.execute(partition, catalog_runtime::plain_task_context(context))
         })
         .try_flatten();
         Ok(Box::pin(RecordBatchStreamAdapter::new(

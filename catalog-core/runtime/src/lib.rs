@@ -43,7 +43,10 @@ pub use host::{PLUGIN_DIR_VAR, Plugin, PluginSet, default_plugin_dir};
 pub use message::user_message;
 pub use policy::StatementPolicy;
 pub use register::{inspect, register_tables};
-pub use scan::{CACHE_VAR, EnvironmentStores, HOST_SCANS_VAR, RangeCacheStats, range_cache_stats};
+pub use scan::{
+    CACHE_VAR, EnvironmentStores, HOST_SCANS_VAR, RangeCacheStats, plain_task_context,
+    range_cache_stats,
+};
 pub use settings::{
     HASH_JOIN_SINGLE_PARTITION_BYTES, HASH_JOIN_SINGLE_PARTITION_ROWS, session_config,
 };

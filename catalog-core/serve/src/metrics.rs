@@ -33,6 +33,22 @@ pub struct Metrics {
     waiting: AtomicU64,
     /// The copies of accelerated tables, once the service keeps any.
     accelerator: std::sync::OnceLock<std::sync::Arc<catalog_runtime::Accelerator>>,
+    /// Families reported by what the binary put beside the service.
+    sources: Sources,
+}
+
+/// Writes metric families, whole, in the text format.
+type Source = Box<dyn Fn(&mut String) + Send + Sync>;
+
+/// The [`Source`]s added with [`Metrics::report`].
+#[derive(Default)]
+struct Sources(Mutex<Vec<Source>>);
+
+impl std::fmt::Debug for Sources {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let count = self.0.lock().map_or(0, |sources| sources.len());
+        write!(f, "Sources({count})")
+    }
 }
 
 impl Metrics {
@@ -167,7 +183,27 @@ impl Metrics {
         if let Some(accelerator) = self.accelerator.get() {
             acceleration(&mut out, accelerator);
         }
+        for source in self
+            .sources
+            .0
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .iter()
+        {
+            source(&mut out);
+        }
         out
+    }
+
+    /// Adds the families `source` writes (whole, with their `# HELP` and
+    /// `# TYPE` lines) to every scrape: for parts of the server this crate
+    /// does not know, such as the workers of `serve --workers`.
+    pub fn report(&self, source: impl Fn(&mut String) + Send + Sync + 'static) {
+        self.sources
+            .0
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .push(Box::new(source));
     }
 
     /// The accelerated tables' copies now.

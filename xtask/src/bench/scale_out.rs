@@ -50,10 +50,6 @@ const QUERIES: [(&str, &str, &str); 3] = [
 /// The speed-up the case aims at: two cores' worth of workers against one.
 const GOAL: f64 = 1.7;
 
-/// The cores the processes are pinned to.
-const CORE_A: usize = 0;
-const CORE_B: usize = 1;
-
 /// One query's figures.
 #[derive(Debug, serde::Serialize)]
 struct QueryFigures {
@@ -87,20 +83,15 @@ struct ScaleOut {
     profile: &'static str,
     goal: f64,
     machine: std::collections::BTreeMap<&'static str, String>,
+    /// The cores the processes were pinned to: the one process, the
+    /// coordinator and worker A on the first, worker B on the second.
+    cores: [usize; 2],
     queries: Vec<QueryFigures>,
 }
 
 /// Runs the case and writes `benchmarks-scale-out.{md,json}` into `plan.out`.
 pub(super) fn scale_out_case(plan: &Plan, codelake: &Path, work: &Path) -> anyhow::Result<()> {
-    let cores = std::thread::available_parallelism().map_or(1, usize::from);
-    if cores < 2 {
-        bail!(
-            "the scale-out case pins its processes to cores {CORE_A} and {CORE_B}, but this process may use {cores} core(s)"
-        );
-    }
-    capture(Command::new("taskset").arg("--version")).context(
-        "the scale-out case pins processes with `taskset`: install util-linux (`sudo apt-get install util-linux`)",
-    )?;
+    let [core_a, core_b] = two_cores()?;
     let ticks: f64 = capture(Command::new("getconf").arg("CLK_TCK"))
         .ok()
         .and_then(|text| text.parse().ok())
@@ -125,11 +116,11 @@ pub(super) fn scale_out_case(plan: &Plan, codelake: &Path, work: &Path) -> anyho
     )?;
 
     say(format!(
-        "Scale-out: starting two workers (cores {CORE_A} and {CORE_B}) and the engines..."
+        "Scale-out: starting two workers (cores {core_a} and {core_b}) and the engines..."
     ));
     let workers = [
-        WorkerProcess::start(codelake, &project, &catalog, work, CORE_A)?,
-        WorkerProcess::start(codelake, &project, &catalog, work, CORE_B)?,
+        WorkerProcess::start(codelake, &project, &catalog, work, core_a)?,
+        WorkerProcess::start(codelake, &project, &catalog, work, core_b)?,
     ];
     let pinned = |core: usize, name: &str| {
         let mut command = Command::new("taskset");
@@ -144,8 +135,8 @@ pub(super) fn scale_out_case(plan: &Plan, codelake: &Path, work: &Path) -> anyho
             .env_remove("CODELAKE_ENV");
         command
     };
-    let (mut single, version) = Worker::start(pinned(CORE_A, "codelake-local"), "codelake-local")?;
-    let mut coordinator_command = pinned(CORE_A, "codelake-cluster");
+    let (mut single, version) = Worker::start(pinned(core_a, "codelake-local"), "codelake-local")?;
+    let mut coordinator_command = pinned(core_a, "codelake-cluster");
     coordinator_command.env(
         "CODELAKE_BENCH_WORKERS",
         workers
@@ -248,6 +239,7 @@ pub(super) fn scale_out_case(plan: &Plan, codelake: &Path, work: &Path) -> anyho
         profile: plan.profile(),
         goal: GOAL,
         machine,
+        cores: [core_a, core_b],
         queries,
     };
     fs::create_dir_all(&plan.out)?;
@@ -334,6 +326,36 @@ impl Drop for WorkerProcess {
     }
 }
 
+/// The first two cores this process may run on (its affinity list, as
+/// `taskset` reads it), which the case pins its processes to.
+fn two_cores() -> anyhow::Result<[usize; 2]> {
+    let shown = capture(
+        Command::new("taskset")
+            .arg("-pc")
+            .arg(std::process::id().to_string()),
+    )
+    .context(
+        "the scale-out case pins processes with `taskset`: install util-linux (`sudo apt-get install util-linux`)",
+    )?;
+    let list = shown.rsplit(':').next().unwrap_or_default();
+    let mut cores = Vec::new();
+    for part in list
+        .split(',')
+        .map(str::trim)
+        .filter(|part| !part.is_empty())
+    {
+        let (first, last) = part.split_once('-').unwrap_or((part, part));
+        let (first, last): (usize, usize) = (first.parse()?, last.parse()?);
+        cores.extend(first..=last);
+    }
+    match cores[..] {
+        [a, b, ..] => Ok([a, b]),
+        _ => bail!(
+            "the scale-out case pins its processes to two cores, but this process may use only {list:?}: run it on a machine (or cpuset) with two cores or more"
+        ),
+    }
+}
+
 /// The user and system CPU seconds process `pid` has used (Linux).
 fn cpu_seconds(pid: u32, ticks: f64) -> anyhow::Result<f64> {
     let stat = fs::read_to_string(format!("/proc/{pid}/stat"))
@@ -378,6 +400,7 @@ fn geometric_mean(values: impl Iterator<Item = f64>) -> f64 {
 }
 
 fn markdown(result: &ScaleOut) -> String {
+    let [core_a, core_b] = result.cores;
     let mut md = String::new();
     let mean = geometric_mean(result.queries.iter().map(|query| query.speed_up));
     let _ = writeln!(
@@ -394,10 +417,10 @@ fn markdown(result: &ScaleOut) -> String {
     md.push_str("## Who ran where\n\n| Process | What it does | Core |\n|---|---|---|\n");
     let _ = writeln!(
         md,
-        "| one process | `codelake-bench-engine codelake-local`: the catalog in-process, every scan on local files | {CORE_A} |\n\
-         | coordinator | `codelake-bench-engine codelake-cluster`: the same session planning across the workers; it runs each query's head stage | {CORE_A} |\n\
-         | worker A | `codelake worker --catalog …`, on loopback | {CORE_A} |\n\
-         | worker B | `codelake worker --catalog …`, on loopback | {CORE_B} |\n\n\
+        "| one process | `codelake-bench-engine codelake-local`: the catalog in-process, every scan on local files | {core_a} |\n\
+         | coordinator | `codelake-bench-engine codelake-cluster`: the same session planning across the workers; it runs each query's head stage | {core_a} |\n\
+         | worker A | `codelake worker --catalog …`, on loopback | {core_a} |\n\
+         | worker B | `codelake worker --catalog …`, on loopback | {core_b} |\n\n\
          One side has one core; the other has two, and its coordinator's CPU is part of its result.\n"
     );
     md.push_str("## Goal\n\n| Measure | Goal | Measured | Met |\n|---|---|---|---|\n");

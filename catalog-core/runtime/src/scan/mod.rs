@@ -18,6 +18,7 @@ mod plain;
 mod stores;
 
 pub(crate) use plain::PlainSettingsTable;
+pub use plain::plain_task_context;
 
 use std::collections::HashMap;
 use std::fmt;

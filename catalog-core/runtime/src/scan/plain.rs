@@ -8,7 +8,10 @@
 //! session would fail. [`PlainSettingsTable`], around every plugin's own
 //! provider, gives the plugin the session minus those settings when it plans
 //! a scan, and [`PlainSettingsExec`] does the same for each task context the
-//! scan runs in.
+//! scan runs in ([`plain_task_context`], which a worker also applies to the
+//! scans it rebuilds by name). At planning the plugin refuses such settings;
+//! when a task runs, datafusion-ffi would silently give it DataFusion's
+//! default settings instead of the session's.
 
 use std::fmt;
 use std::sync::Arc;
@@ -161,28 +164,34 @@ impl ExecutionPlan for PlainSettingsExec {
         partition: usize,
         context: Arc<TaskContext>,
     ) -> Result<SendableRecordBatchStream> {
-        if context
-            .session_config()
-            .options()
-            .extensions
-            .iter()
-            .next()
-            .is_none()
-        {
-            return self.inner.execute(partition, context);
-        }
-        let mut config = context.session_config().clone();
-        config.options_mut().extensions = Extensions::new();
-        let plain = TaskContext::new(
-            context.task_id(),
-            context.session_id(),
-            config,
-            context.scalar_functions().clone(),
-            context.higher_order_functions().clone(),
-            context.aggregate_functions().clone(),
-            context.window_functions().clone(),
-            context.runtime_env(),
-        );
-        self.inner.execute(partition, Arc::new(plain))
+        self.inner.execute(partition, plain_task_context(context))
     }
+}
+
+/// `context` without its extensions' settings, for a plan that crosses the
+/// FFI boundary when it runs: as it is when it has none. A scan a worker
+/// rebuilds by name runs in the engine's task context, which carries them.
+pub fn plain_task_context(context: Arc<TaskContext>) -> Arc<TaskContext> {
+    if context
+        .session_config()
+        .options()
+        .extensions
+        .iter()
+        .next()
+        .is_none()
+    {
+        return context;
+    }
+    let mut config = context.session_config().clone();
+    config.options_mut().extensions = Extensions::new();
+    Arc::new(TaskContext::new(
+        context.task_id(),
+        context.session_id(),
+        config,
+        context.scalar_functions().clone(),
+        context.higher_order_functions().clone(),
+        context.aggregate_functions().clone(),
+        context.window_functions().clone(),
+        context.runtime_env(),
+    ))
 }

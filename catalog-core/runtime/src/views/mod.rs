@@ -123,18 +123,23 @@ pub async fn register_views(
     problems
 }
 
-/// Plans the live views of `specs` (those without a copy of their own) that
-/// are registered in `ctx` again, so that they read the providers their
-/// tables have now: after a wrapper replaced those tables, as the cluster's
-/// does so that a scan can travel to a worker by the table's name.
+/// Plans the views of `specs` that `ctx` runs as SQL again (each registered as
+/// a `ViewTable`: a live view, or a materialized one under `--live`), so that
+/// they read the providers their tables have now: after a wrapper replaced
+/// those tables, as the cluster's does so that a scan can travel to a worker
+/// by the table's name. A view whose name holds another provider (an
+/// accelerated view's copy, a materialized view's stored table) is left as it is.
 pub async fn replan_live_views(ctx: &SessionContext, specs: &[&TableSpec]) {
-    let live: Vec<&TableSpec> = specs
-        .iter()
-        .copied()
-        .filter(|spec| spec.is_view() && spec.materialized_copy().is_none())
-        .collect();
+    let mut live = Vec::new();
+    for spec in specs.iter().filter(|spec| spec.is_view()) {
+        let reference = TableReference::partial(spec.database.to_string(), spec.name.to_string());
+        let registered = ctx.table_provider(reference).await;
+        if registered.is_ok_and(|provider| provider.is::<ViewTable>()) {
+            live.push(spec.live());
+        }
+    }
     if !live.is_empty() {
-        replan_views(ctx, &live, |_| {}).await;
+        replan_views(ctx, &live.iter().collect::<Vec<_>>(), |_| {}).await;
     }
 }
 
