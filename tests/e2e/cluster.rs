@@ -57,12 +57,15 @@ struct Worker {
 }
 
 impl Worker {
-    /// `codelake worker --listen 127.0.0.1:0 ARGS` in `dir`, once it says where it listens.
+    /// `codelake worker ARGS` in `dir` (on `--listen 127.0.0.1:0` unless ARGS
+    /// say), once it says where it listens.
     fn start(dir: &Path, args: &[&str], env: &[(&str, &str)]) -> Self {
         let mut command = codelake(dir);
-        command
-            .args(["worker", "--listen", "127.0.0.1:0"])
-            .args(args);
+        command.arg("worker");
+        if !args.contains(&"--listen") {
+            command.args(["--listen", "127.0.0.1:0"]);
+        }
+        command.args(args);
         for (name, value) in env {
             command.env(name, value);
         }
@@ -188,7 +191,7 @@ async fn tpch_gives_the_same_rows_across_two_workers_and_explain_shows_the_stage
         assert_eq!(mode & 0o777, 0o600, "{}", token_path.display());
     }
     let secret = std::fs::read_to_string(&token_path).unwrap();
-    let refused = Cluster::connect(workers.clone(), catalog.clone(), None).await;
+    let refused = Cluster::connect(workers.clone(), catalog.clone(), None, None).await;
     assert!(
         matches!(refused, Err(ref error) if error.to_string().contains("CODELAKE_WORKER_TOKEN")),
         "{:?}",
@@ -201,7 +204,9 @@ async fn tpch_gives_the_same_rows_across_two_workers_and_explain_shows_the_stage
         expected.push(sorted_rows(&single, name, sql).await);
     }
     let token = ClusterToken::new(&secret).unwrap();
-    let cluster = Cluster::connect(workers, catalog, token).await.unwrap();
+    let cluster = Cluster::connect(workers, catalog, token, None)
+        .await
+        .unwrap();
     let distributed =
         SessionContext::new_with_state(cluster.distribute(single.state()).await.unwrap());
     distributed.sql(SPREAD).await.unwrap();
@@ -354,19 +359,22 @@ fn a_worker_that_dies_fails_its_query_by_name_and_the_server_keeps_serving() {
         reply.text()
     );
     // Within a few probes it stops taking tasks, and queries answer again.
-    let started = Instant::now();
-    loop {
-        let reply = server.request("POST", "/v1/sql", &headers, q1.as_bytes());
-        if reply.status == 200 {
-            break;
+    let answers_within = |seconds: u64, what: &str| {
+        let started = Instant::now();
+        loop {
+            let reply = server.request("POST", "/v1/sql", &headers, q1.as_bytes());
+            if reply.status == 200 {
+                return;
+            }
+            assert!(
+                started.elapsed() < Duration::from_secs(seconds),
+                "the server did not {what}: {}",
+                reply.text()
+            );
+            std::thread::sleep(Duration::from_millis(500));
         }
-        assert!(
-            started.elapsed() < Duration::from_secs(20),
-            "the server did not recover from the lost worker: {}",
-            reply.text()
-        );
-        std::thread::sleep(Duration::from_millis(500));
-    }
+    };
+    answers_within(20, "recover from the lost worker");
     // `/metrics` says which worker takes tasks and how many each was sent.
     let metrics = server.request("GET", "/metrics", &headers, b"").text();
     let value = |name: &str, worker: &Worker| -> f64 {
@@ -387,19 +395,7 @@ fn a_worker_that_dies_fails_its_query_by_name_and_the_server_keeps_serving() {
     );
     // With every worker gone, the server plans in its own process and keeps answering.
     drop(first);
-    let started = Instant::now();
-    loop {
-        let reply = server.request("POST", "/v1/sql", &headers, q1.as_bytes());
-        if reply.status == 200 {
-            break;
-        }
-        assert!(
-            started.elapsed() < Duration::from_secs(20),
-            "the server did not answer without workers: {}",
-            reply.text()
-        );
-        std::thread::sleep(Duration::from_millis(500));
-    }
+    answers_within(20, "answer without workers");
     drop(server);
 
     // Workers that die in the middle of a query: it fails, naming one of
@@ -530,11 +526,111 @@ fn a_worker_refuses_another_catalog_and_calls_without_its_token() {
     );
 
     // A bad address names itself and the fix.
-    let output = run(dir.path(), &["sql", "--workers", "https://a:1", "SELECT 1"]);
+    let output = run(dir.path(), &["sql", "--workers", "ftp://a:1", "SELECT 1"]);
     assert_eq!(output.status.code(), Some(2), "{}", stderr(&output));
+    assert!(stderr(&output).contains("ftp://a:1"), "{}", stderr(&output));
+}
+
+#[test]
+fn workers_beyond_loopback_speak_tls_to_the_coordinator_and_to_each_other() {
+    let dir = seeded_project();
+    let _down = LocalDown(dir.path());
+    assert_ok(&run(dir.path(), &["local", "up"]));
+    let (cert, key) = crate::serve::leaf_certificate(dir.path(), "worker-");
+    let (stranger_cert, _) = crate::serve::leaf_certificate(dir.path(), "stranger-");
+    let secret = "tls-cluster-token-do-not-print";
+    let tls = [
+        "--listen",
+        "0.0.0.0:0",
+        "--tls-cert",
+        &cert,
+        "--tls-key",
+        &key,
+        "--worker-ca",
+        &cert,
+    ];
+    let token = [("CODELAKE_WORKER_TOKEN", secret)];
+    let workers = [
+        Worker::start(dir.path(), &tls, &token),
+        Worker::start(dir.path(), &tls, &token),
+    ];
+    // Reached at 127.0.0.1, the address in their certificate.
+    let urls: Vec<String> = workers
+        .iter()
+        .map(|worker| {
+            assert!(worker.url.starts_with("https://"), "{}", worker.url);
+            worker.url.replace("0.0.0.0", "127.0.0.1")
+        })
+        .collect();
+    let urls = urls.join(",");
+    let sql = |ca: &str, query: &str| {
+        codelake(dir.path())
+            .args(["sql", "--workers", &urls, "--bytes-per-partition", "1"])
+            .args(["--worker-ca", ca, "--format", "csv"])
+            .arg(query)
+            .env("CODELAKE_WORKER_TOKEN", secret)
+            .output()
+            .unwrap()
+    };
+    // Q3 joins and shuffles, so the workers read from each other over TLS too.
+    let query = TPCH[2].1;
+    let alone = run(dir.path(), &["sql", "--format", "csv", query]);
+    assert_ok(&alone);
+    let across = sql(&cert, &format!("EXPLAIN ANALYZE {query}"));
+    assert_ok(&across);
+    assert!(stdout(&across).contains("Stage 2"), "{}", stdout(&across));
+    let across = sql(&cert, query);
+    assert_ok(&across);
+    assert_eq!(stdout(&across), stdout(&alone));
     assert!(
-        stderr(&output).contains("https://a:1"),
+        !stderr(&across).contains("without TLS"),
+        "{}",
+        stderr(&across)
+    );
+
+    // Not trusted: refused at the handshake, naming the worker, the reason and the fix.
+    let output = sql(&stranger_cert, "SELECT 1");
+    assert_eq!(output.status.code(), Some(4), "{}", stderr(&output));
+    for expected in [
+        &urls[..urls.find(',').unwrap()],
+        "invalid peer certificate",
+        "--worker-ca",
+    ] {
+        assert!(stderr(&output).contains(expected), "{}", stderr(&output));
+    }
+    // No CA given: the fix is named.
+    let output = codelake(dir.path())
+        .args(["sql", "--workers", &urls, "SELECT 1"])
+        .env("CODELAKE_WORKER_TOKEN", secret)
+        .output()
+        .unwrap();
+    assert_eq!(output.status.code(), Some(4), "{}", stderr(&output));
+    assert!(
+        stderr(&output).contains("--worker-ca"),
         "{}",
         stderr(&output)
     );
+    // A plain-text call to a TLS worker gets nowhere.
+    let plain = urls.replace("https://", "http://");
+    let output = codelake(dir.path())
+        .args(["sql", "--workers", &plain, "SELECT 1"])
+        .env("CODELAKE_WORKER_TOKEN", secret)
+        .output()
+        .unwrap();
+    assert_eq!(output.status.code(), Some(4), "{}", stderr(&output));
+    // A CA file that is not one names itself.
+    let output = codelake(dir.path())
+        .args(["sql", "--workers", &urls, "--worker-ca", &key, "SELECT 1"])
+        .env("CODELAKE_WORKER_TOKEN", secret)
+        .output()
+        .unwrap();
+    assert_eq!(output.status.code(), Some(3), "{}", stderr(&output));
+    assert!(
+        stderr(&output).contains(&format!("--worker-ca {key}")),
+        "{}",
+        stderr(&output)
+    );
+    for output in [&across, &output] {
+        assert!(!stderr(output).contains(secret) && !stdout(output).contains(secret));
+    }
 }

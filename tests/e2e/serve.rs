@@ -729,7 +729,25 @@ fn a_full_server_refuses_and_sigterm_lets_the_query_in_flight_finish() {
 
 /// A self-signed certificate for 127.0.0.1 and localhost, made by openssl in `dir`.
 pub(crate) fn certificate(dir: &Path) -> (String, String) {
-    let (cert, key) = (dir.join("cert.pem"), dir.join("key.pem"));
+    make_certificate(dir, "", &[])
+}
+
+/// A self-signed certificate for 127.0.0.1 and localhost that is not a CA's
+/// (`CA:FALSE`), as rustls takes one for its own trust anchor, made by
+/// openssl in `dir` with files named after `name`.
+pub(crate) fn leaf_certificate(dir: &Path, name: &str) -> (String, String) {
+    make_certificate(
+        dir,
+        name,
+        &["-addext", "basicConstraints=critical,CA:FALSE"],
+    )
+}
+
+fn make_certificate(dir: &Path, name: &str, extra: &[&str]) -> (String, String) {
+    let (cert, key) = (
+        dir.join(format!("{name}cert.pem")),
+        dir.join(format!("{name}key.pem")),
+    );
     let made = Command::new("openssl")
         .args([
             "req",
@@ -745,8 +763,9 @@ pub(crate) fn certificate(dir: &Path) -> (String, String) {
             "/CN=localhost",
             "-addext",
             "subjectAltName=IP:127.0.0.1,DNS:localhost",
-            "-keyout",
         ])
+        .args(extra)
+        .arg("-keyout")
         .arg(&key)
         .arg("-out")
         .arg(&cert)

@@ -6,7 +6,9 @@ use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::time::Duration;
 
-use catalog_cluster::{CatalogHash, Cluster, ClusterToken, WorkerOptions, WorkerState};
+use catalog_cluster::{
+    CatalogHash, Cluster, ClusterToken, WorkerOptions, WorkerState, WorkerTrust,
+};
 use catalog_core::{Environment, TableSpec};
 use catalog_env::config::Config;
 use catalog_env::local::LocalEnvironment;
@@ -22,10 +24,21 @@ pub struct WorkerArgs {
     /// Address the worker listens on; port 0 picks a free port (the address is printed).
     #[arg(long, default_value = "127.0.0.1:0", value_name = "ADDR")]
     listen: SocketAddr,
+    /// The worker's certificate (PEM, then its chain): with --tls-key, it
+    /// serves TLS (`https://`), as a worker beyond loopback must.
+    #[arg(long, value_name = "FILE", requires = "tls_key")]
+    tls_cert: Option<PathBuf>,
+    /// The certificate's private key (PEM).
+    #[arg(long, value_name = "FILE", requires = "tls_cert")]
+    tls_key: Option<PathBuf>,
+    /// The CA certificate (PEM) that signed the workers' certificates: this
+    /// worker reads from `https://` workers trusting it and no other.
+    #[arg(long, value_name = "FILE")]
+    worker_ca: Option<PathBuf>,
     /// Listen beyond loopback without TLS, on a private network you trust: the
     /// cluster token (CODELAKE_WORKER_TOKEN) is still required, but plans, rows
     /// and the token cross the network in clear text.
-    #[arg(long)]
+    #[arg(long, conflicts_with = "tls_cert")]
     insecure: bool,
     /// Serve the tables of this catalog manifest (a `catalog.json` written by
     /// `cargo xtask gen-catalog`) instead of the catalog built into codelake.
@@ -49,6 +62,10 @@ pub struct WorkersArgs {
     /// Also `SET distributed.file_scan_config_bytes_per_partition`.
     #[arg(long, value_parser = crate::serve::parse_size, value_name = "SIZE", default_value = "16MiB", requires = "workers")]
     bytes_per_partition: usize,
+    /// With --workers: the CA certificate (PEM) that signed the certificates
+    /// of `https://` workers, trusted for them and nothing else.
+    #[arg(long, value_name = "FILE", requires = "workers")]
+    worker_ca: Option<PathBuf>,
 }
 
 impl WorkersArgs {
@@ -68,7 +85,13 @@ impl WorkersArgs {
         watch: bool,
     ) -> Result<Arc<Cluster>, CliError> {
         let local = self.workers.as_deref().map(str::trim) == Some("local");
-        distribute(session, urls, watch, self.bytes_per_partition.max(1), local).await
+        let trust = trust(self.worker_ca.as_deref())?;
+        let settings = Settings {
+            bytes_per_partition: self.bytes_per_partition.max(1),
+            local,
+            trust,
+        };
+        distribute(session, urls, watch, settings).await
     }
 }
 
@@ -84,6 +107,15 @@ pub fn catalog_hash(specs: &[&TableSpec], plugins: &PluginSet, environment: &str
             .map(|plugin| (plugin.name.as_str(), plugin.version.as_str())),
         environment,
     )
+}
+
+/// The certificates `--worker-ca FILE` trusts.
+fn trust(ca: Option<&Path>) -> Result<Option<WorkerTrust>, CliError> {
+    ca.map(|file| {
+        WorkerTrust::from_pem_file(file)
+            .map_err(|error| CliError::msg(EXIT_CONFIG, error.to_string()))
+    })
+    .transpose()
 }
 
 fn token(config: &Config) -> Result<Option<ClusterToken>, CliError> {
@@ -117,21 +149,31 @@ pub async fn run_worker(global: &Global, args: WorkerArgs) -> Result<(), CliErro
             )
             .hint("set CODELAKE_WORKER_TOKEN to the same secret on the workers and the coordinator (`openssl rand -hex 32`)"));
         }
-        if !args.insecure {
+        if args.tls_cert.is_none() && !args.insecure {
             return Err(CliError::msg(
                 EXIT_CONFIG,
                 format!(
-                    "--listen {}: workers speak plain gRPC, so beyond loopback their plans, rows and token cross the network in clear text",
+                    "--listen {}: beyond loopback, a worker's plans, rows and token would cross the network in clear text",
                     args.listen
                 ),
             )
-            .hint("on a private network you trust, add --insecure; otherwise keep workers on loopback and reach them through an SSH tunnel or a VPN (docs/how-to/run-across-machines.md)"));
+            .hint("serve TLS with --tls-cert FILE --tls-key FILE (callers trust it with --worker-ca); on a private network you trust, add --insecure instead (docs/how-to/run-across-machines.md)"));
         }
-        eprintln!(
-            "warning: worker on {} without TLS (--insecure): plans, rows and the token cross the network in clear text",
-            args.listen
-        );
+        if args.tls_cert.is_none() {
+            eprintln!(
+                "warning: worker on {} without TLS (--insecure): plans, rows and the token cross the network in clear text",
+                args.listen
+            );
+        }
     }
+    let tls = match (&args.tls_cert, &args.tls_key) {
+        (Some(cert), Some(key)) => Some(
+            catalog_serve::server_config(cert, key)
+                .map_err(|error| CliError::msg(EXIT_CONFIG, error.to_string()))?,
+        ),
+        _ => None,
+    };
+    let trust = trust(args.worker_ca.as_deref())?;
     let environment = worker_environment(&config)?;
     let specs: Vec<TableSpec> = match &args.catalog {
         Some(file) => crate::verify::read_catalog(file)?,
@@ -157,7 +199,8 @@ pub async fn run_worker(global: &Global, args: WorkerArgs) -> Result<(), CliErro
             .hint("pick another address, or port 0 for any free port")
         })?;
     let address = listener.local_addr().map_err(CliError::environment)?;
-    let url = format!("http://{address}");
+    let scheme = if tls.is_some() { "https" } else { "http" };
+    let url = format!("{scheme}://{address}");
     say!(
         "Worker on {url}: catalog {catalog} ({}, {}), environment `{}`",
         crate::names::counted(specs.len(), "table"),
@@ -183,6 +226,8 @@ pub async fn run_worker(global: &Global, args: WorkerArgs) -> Result<(), CliErro
     let options = WorkerOptions {
         catalog,
         token,
+        tls,
+        trust,
         tables,
     };
     catalog_cluster::serve_worker(listener, options, crate::local::wait_for_stop())
@@ -241,6 +286,16 @@ fn worker_urls(global: &Global, workers: &str) -> Result<Vec<url::Url>, CliError
     })
 }
 
+/// How [`distribute`] spreads a query.
+struct Settings {
+    /// `distributed.file_scan_config_bytes_per_partition`.
+    bytes_per_partition: usize,
+    /// The workers are `codelake local up --workers N`'s.
+    local: bool,
+    /// The certificates trusted for `https://` workers.
+    trust: Option<WorkerTrust>,
+}
+
 /// Plans `session`'s queries across `workers` from now on. Workers that
 /// cannot take tasks are reported; the others are used. `watch` re-probes
 /// them every few seconds (a server); a one-off query probes once. `local`
@@ -250,9 +305,13 @@ async fn distribute(
     session: &mut Session,
     urls: Vec<url::Url>,
     watch: bool,
-    bytes_per_partition: usize,
-    local: bool,
+    settings: Settings,
 ) -> Result<Arc<Cluster>, CliError> {
+    let Settings {
+        bytes_per_partition,
+        local,
+        trust,
+    } = settings;
     let catalog = catalog_hash(&session.specs(), &session.plugins, &session.env.name);
     let mut token = token(&session.config)?;
     if token.is_none() && local {
@@ -267,7 +326,7 @@ async fn distribute(
             .map_err(|error| CliError::msg(EXIT_CONFIG, format!("{}: {error}", path.display())))?;
     }
     if token.is_some() {
-        for url in &urls {
+        for url in urls.iter().filter(|url| url.scheme() == "http") {
             let loopback = match url.host() {
                 Some(url::Host::Ipv4(ip)) => ip.is_loopback(),
                 Some(url::Host::Ipv6(ip)) => ip.is_loopback(),
@@ -276,19 +335,25 @@ async fn distribute(
             };
             if !loopback {
                 eprintln!(
-                    "warning: worker {url} is beyond loopback and workers speak plain gRPC: the cluster token \
-                     crosses the network in clear text (use a private network, or an SSH tunnel to a loopback port)"
+                    "warning: worker {url} is beyond loopback without TLS: the cluster token crosses the \
+                     network in clear text (serve the workers with --tls-cert and call them at https://, or \
+                     use a private network)"
                 );
             }
         }
     }
-    let cluster = Cluster::connect(urls, catalog.clone(), token)
+    let tls = urls.iter().any(|url| url.scheme() == "https");
+    let cluster = Cluster::connect(urls, catalog.clone(), token, trust)
         .await
         .map_err(|error| {
-            CliError::msg(EXIT_ENVIRONMENT, error.to_string()).hint(
-                "start workers with `codelake worker` (or `codelake local up --workers 2`) from the same build, \
-                 with the same CODELAKE_WORKER_TOKEN",
-            )
+            let hint = "start workers with `codelake worker` (or `codelake local up --workers 2`) from the same build, \
+                        with the same CODELAKE_WORKER_TOKEN";
+            let hint = if tls {
+                format!("{hint}; for https:// workers, give the CA that signed their certificates with --worker-ca")
+            } else {
+                hint.to_owned()
+            };
+            CliError::msg(EXIT_ENVIRONMENT, error.to_string()).hint(hint)
         })?;
     for probe in cluster.probes() {
         match &probe.state {

@@ -135,7 +135,8 @@ enum Command {
     ///
     /// It runs only the plans of its own catalog (compared by a hash of the
     /// catalog and the plugins' versions) and, beyond loopback, only with the
-    /// cluster token (CODELAKE_WORKER_TOKEN). Stops on Ctrl-C or SIGTERM.
+    /// cluster token (CODELAKE_WORKER_TOKEN) and over TLS (--tls-cert,
+    /// --tls-key), unless --insecure. Stops on Ctrl-C or SIGTERM.
     Worker(cluster::WorkerArgs),
     /// Start the local environment, seed it if empty, and run the seed query, a federated join and a view declared in code.
     Demo {

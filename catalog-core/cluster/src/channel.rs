@@ -29,7 +29,7 @@ use tonic::transport::{Channel, Endpoint};
 use tower::ServiceExt;
 use url::Url;
 
-use crate::{CATALOG_HEADER, CatalogHash, ClusterToken};
+use crate::{CATALOG_HEADER, CatalogHash, ClusterToken, WorkerTrust};
 
 /// How long connecting to a worker may take.
 pub(crate) const CONNECT_TIMEOUT: Duration = Duration::from_secs(5);
@@ -44,10 +44,17 @@ pub(crate) struct Channels {
     connections: Arc<Mutex<HashMap<Url, Channel>>>,
     headers: Arc<HeaderMap>,
     tasks: Arc<Mutex<BTreeMap<String, u64>>>,
+    trust: Option<WorkerTrust>,
 }
 
 impl Channels {
-    pub(crate) fn new(catalog: &CatalogHash, token: Option<&ClusterToken>) -> Self {
+    /// Channels presenting `catalog` and `token`, trusting `trust` for
+    /// `https://` workers.
+    pub(crate) fn new(
+        catalog: &CatalogHash,
+        token: Option<&ClusterToken>,
+        trust: Option<WorkerTrust>,
+    ) -> Self {
         let mut headers = HeaderMap::new();
         if let Ok(value) = HeaderValue::from_str(catalog.as_str()) {
             headers.insert(HeaderName::from_static(CATALOG_HEADER), value);
@@ -59,6 +66,7 @@ impl Channels {
             connections: Arc::default(),
             headers: Arc::new(headers),
             tasks: Arc::default(),
+            trust,
         }
     }
 
@@ -82,13 +90,27 @@ impl Channels {
         let endpoint = Endpoint::from_shared(url.to_string()).map_err(|error| {
             DataFusionError::Configuration(format!("worker address {url}: {error}"))
         })?;
-        let channel = endpoint
+        let endpoint = endpoint
             .connect_timeout(CONNECT_TIMEOUT)
             .tcp_keepalive(Some(KEEP_ALIVE))
             .http2_keep_alive_interval(KEEP_ALIVE)
             .keep_alive_timeout(KEEP_ALIVE_TIMEOUT)
-            .keep_alive_while_idle(true)
-            .connect_lazy();
+            .keep_alive_while_idle(true);
+        // Over TLS, our own connector (TCP keep-alive is then the system's;
+        // the HTTP/2 pings still find a vanished host).
+        let channel = if url.scheme() == "https" {
+            let Some(trust) = self.trust.clone() else {
+                return Err(DataFusionError::Configuration(format!(
+                    "worker {url} speaks TLS: give the certificate of the CA that signed its \
+                     certificate with --worker-ca FILE"
+                )));
+            };
+            endpoint.connect_with_connector_lazy(tower::service_fn(move |uri| {
+                trust.clone().connect(uri)
+            }))
+        } else {
+            endpoint.connect_lazy()
+        };
         connections.insert(url.clone(), channel.clone());
         Ok(channel)
     }

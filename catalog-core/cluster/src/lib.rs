@@ -17,7 +17,8 @@
 //! the catalog it serves: a coordinator and a worker compare a
 //! [`CatalogHash`] (of `catalog.json` and the plugins' versions) when the
 //! coordinator starts and on every task, and a worker beyond loopback
-//! requires the cluster's [`ClusterToken`].
+//! requires the cluster's [`ClusterToken`], and TLS (a certificate, and a
+//! [`WorkerTrust`] in the processes that call it) or an explicit opt-out.
 //!
 //! This crate must not know configuration files, profiles or the embedded
 //! environment (`catalog-env`: the binary hands it an `Environment`), any
@@ -30,11 +31,13 @@ mod coordinator;
 mod explain;
 mod hash;
 mod rebuild;
+mod tls;
 mod token;
 mod worker;
 
 pub use coordinator::{Cluster, ClusterError, WorkerProbe, WorkerState};
 pub use hash::CatalogHash;
+pub use tls::{TrustError, WorkerTrust};
 pub use token::ClusterToken;
 pub use worker::{WorkerOptions, serve_worker, worker_context};
 

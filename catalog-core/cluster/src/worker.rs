@@ -8,17 +8,19 @@ use std::sync::Arc;
 use async_trait::async_trait;
 use catalog_core::Environment;
 use catalog_runtime::EnvironmentStores;
+use catalog_serve::rustls::ServerConfig;
 use datafusion::common::DataFusionError;
 use datafusion::execution::SessionState;
 use datafusion::execution::runtime_env::RuntimeEnvBuilder;
 use datafusion::prelude::SessionContext;
 use datafusion_distributed::{DistributedExt, Worker, WorkerQueryContext, WorkerSessionBuilder};
+use futures::TryStreamExt;
 use tokio::net::TcpListener;
 use tonic::{Request, Status};
 
 use crate::channel::Channels;
 use crate::rebuild::Rebuild;
-use crate::{CATALOG_HEADER, CatalogHash, ClusterError, ClusterToken};
+use crate::{CATALOG_HEADER, CatalogHash, ClusterError, ClusterToken, WorkerTrust};
 
 /// What a worker serves with.
 #[derive(Clone)]
@@ -27,6 +29,11 @@ pub struct WorkerOptions {
     pub catalog: CatalogHash,
     /// The token every call must carry; `None` on loopback only (the binary checks).
     pub token: Option<ClusterToken>,
+    /// Serve over TLS with this certificate (`https://`).
+    pub tls: Option<ServerConfig>,
+    /// The certificates this worker trusts when it reads from `https://`
+    /// workers (the stages before its own run there).
+    pub trust: Option<WorkerTrust>,
     /// The catalog's tables, registered through the plugins in a context
     /// made by [`worker_context`]: where scans sent by name are rebuilt, and
     /// whose runtime environment every task runs in.
@@ -46,13 +53,14 @@ pub fn worker_context(environment: Arc<Environment>) -> Result<SessionContext, C
     ))
 }
 
-/// Serves the worker protocol on `listener` until `shutdown` completes.
+/// Serves the worker protocol on `listener` (over TLS when `options.tls` is
+/// given) until `shutdown` completes.
 pub async fn serve_worker(
     listener: TcpListener,
     options: WorkerOptions,
     shutdown: impl Future<Output = ()> + Send + 'static,
 ) -> Result<(), ClusterError> {
-    let worker = worker(&options.catalog, options.token.as_ref(), &options.tables);
+    let worker = worker(&options);
     let token = options.token.clone();
     let check = move |request: Request<()>| -> Result<Request<()>, Status> {
         let Some(token) = &token else {
@@ -74,26 +82,37 @@ pub async fn serve_worker(
     };
     let service =
         tonic::service::interceptor::InterceptedService::new(worker.into_worker_server(), check);
-    tonic::transport::Server::builder()
-        .add_service(service)
-        .serve_with_incoming_shutdown(
-            tokio_stream::wrappers::TcpListenerStream::new(listener),
-            shutdown,
-        )
-        .await
-        .map_err(|error| ClusterError::Serve(error.to_string()))
+    let router = tonic::transport::Server::builder().add_service(service);
+    let served = match &options.tls {
+        None => {
+            // Without TCP_NODELAY, each small reply (a batch of a partial
+            // aggregate, a stream's end) waited for the caller's delayed
+            // ACK: about 40 ms per message on Linux, twice per query. tonic
+            // sets it only on listeners it binds itself.
+            let incoming =
+                tokio_stream::wrappers::TcpListenerStream::new(listener).inspect_ok(|tcp| {
+                    let _ = tcp.set_nodelay(true);
+                });
+            router
+                .serve_with_incoming_shutdown(incoming, shutdown)
+                .await
+        }
+        Some(config) => {
+            router
+                .serve_with_incoming_shutdown(crate::tls::accept(listener, config), shutdown)
+                .await
+        }
+    };
+    served.map_err(|error| ClusterError::Serve(error.to_string()))
 }
 
-/// A datafusion-distributed worker of `catalog`, rebuilding scans sent by
-/// name from `tables`, in their runtime environment.
-fn worker(
-    catalog: &CatalogHash,
-    token: Option<&ClusterToken>,
-    tables: &Arc<SessionContext>,
-) -> Worker {
+/// A datafusion-distributed worker of the options' catalog, rebuilding scans
+/// sent by name from its tables, in their runtime environment.
+fn worker(options: &WorkerOptions) -> Worker {
+    let (catalog, tables) = (&options.catalog, &options.tables);
     Worker::from_session_builder(Sessions {
         catalog: catalog.clone(),
-        channels: Channels::new(catalog, token),
+        channels: Channels::new(catalog, options.token.as_ref(), options.trust.clone()),
         codec: Rebuild {
             tables: Some(Arc::clone(tables)),
         },

@@ -75,6 +75,9 @@ pub(crate) async fn accept_loop(
                 }
             },
         };
+        // Small writes (a streamed response's chunks) go out at once rather
+        // than waiting for the client's delayed ACK.
+        let _ = tcp.set_nodelay(true);
         while connections.try_join_next().is_some() {}
         let (tls, app, stopping) = (tls.clone(), app.clone(), stopping.clone());
         connections.spawn(async move {

@@ -245,7 +245,7 @@ async fn distribute(
             .map(|plugin| (plugin.name.as_str(), plugin.version.as_str())),
         environment,
     );
-    let cluster = catalog_cluster::Cluster::connect(urls, hash, None).await?;
+    let cluster = catalog_cluster::Cluster::connect(urls, hash, None, None).await?;
     for probe in cluster.probes() {
         if probe.state != catalog_cluster::WorkerState::Ready {
             bail!("worker {probe}");
