@@ -562,16 +562,18 @@ fn workers_beyond_loopback_speak_tls_to_the_coordinator_and_to_each_other() {
             worker.url.replace("0.0.0.0", "127.0.0.1")
         })
         .collect();
+    let first = urls[0].clone();
     let urls = urls.join(",");
-    let sql = |ca: &str, query: &str| {
+    let sql_on = |urls: &str, ca: &str, query: &str| {
         codelake(dir.path())
-            .args(["sql", "--workers", &urls, "--bytes-per-partition", "1"])
+            .args(["sql", "--workers", urls, "--bytes-per-partition", "1"])
             .args(["--worker-ca", ca, "--format", "csv"])
             .arg(query)
             .env("CODELAKE_WORKER_TOKEN", secret)
             .output()
             .unwrap()
     };
+    let sql = |ca: &str, query: &str| sql_on(&urls, ca, query);
     // Q3 joins and shuffles, so the workers read from each other over TLS too.
     let query = TPCH[2].1;
     let alone = run(dir.path(), &["sql", "--format", "csv", query]);
@@ -579,13 +581,30 @@ fn workers_beyond_loopback_speak_tls_to_the_coordinator_and_to_each_other() {
     let across = sql(&cert, &format!("EXPLAIN ANALYZE {query}"));
     assert_ok(&across);
     assert!(stdout(&across).contains("Stage 2"), "{}", stdout(&across));
+    // A caller that connects and never says a word holds up no other.
+    let idle = std::net::TcpStream::connect(first.trim_start_matches("https://")).unwrap();
     let across = sql(&cert, query);
     assert_ok(&across);
     assert_eq!(stdout(&across), stdout(&alone));
+    // Both workers were usable: none was reported unreachable while the idle
+    // connection waited for its handshake.
+    for unexpected in ["without TLS", "unreachable"] {
+        assert!(!stderr(&across).contains(unexpected), "{}", stderr(&across));
+    }
+    drop(idle);
+
+    // A worker that trusts another CA cannot read from the others (nor from
+    // itself): the query fails, saying why.
+    let mut doubting = tls;
+    doubting[7] = &stranger_cert;
+    let doubter = Worker::start(dir.path(), &doubting, &token);
+    let mixed = format!("{first},{}", doubter.url.replace("0.0.0.0", "127.0.0.1"));
+    let output = sql_on(&mixed, &cert, query);
+    assert!(!output.status.success(), "{}", stdout(&output));
     assert!(
-        !stderr(&across).contains("without TLS"),
+        stderr(&output).contains("invalid peer certificate"),
         "{}",
-        stderr(&across)
+        stderr(&output)
     );
 
     // Not trusted: refused at the handshake, naming the worker, the reason and the fix.

@@ -174,6 +174,13 @@ pub async fn run_worker(global: &Global, args: WorkerArgs) -> Result<(), CliErro
         _ => None,
     };
     let trust = trust(args.worker_ca.as_deref())?;
+    if tls.is_some() && trust.is_none() {
+        eprintln!(
+            "warning: this worker serves TLS but trusts no CA (--worker-ca): it cannot read from other \
+             https:// workers, so a query whose stages span workers fails; start every worker with \
+             --worker-ca FILE"
+        );
+    }
     let environment = worker_environment(&config)?;
     let specs: Vec<TableSpec> = match &args.catalog {
         Some(file) => crate::verify::read_catalog(file)?,

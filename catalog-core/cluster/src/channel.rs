@@ -34,9 +34,9 @@ use crate::{CATALOG_HEADER, CatalogHash, ClusterToken, WorkerTrust};
 /// How long connecting to a worker may take.
 pub(crate) const CONNECT_TIMEOUT: Duration = Duration::from_secs(5);
 /// How often an open connection is pinged (HTTP/2 and TCP keep-alive).
-const KEEP_ALIVE: Duration = Duration::from_secs(15);
+pub(crate) const KEEP_ALIVE: Duration = Duration::from_secs(15);
 /// How long a ping may go unanswered before the connection is dropped.
-const KEEP_ALIVE_TIMEOUT: Duration = Duration::from_secs(10);
+pub(crate) const KEEP_ALIVE_TIMEOUT: Duration = Duration::from_secs(10);
 
 /// The channels of one process to the workers it calls.
 #[derive(Clone)]
@@ -45,6 +45,8 @@ pub(crate) struct Channels {
     headers: Arc<HeaderMap>,
     tasks: Arc<Mutex<BTreeMap<String, u64>>>,
     trust: Option<WorkerTrust>,
+    /// These are a worker's channels to the other workers.
+    in_worker: bool,
 }
 
 impl Channels {
@@ -67,6 +69,16 @@ impl Channels {
             headers: Arc::new(headers),
             tasks: Arc::default(),
             trust,
+            in_worker: false,
+        }
+    }
+
+    /// The same, as a worker's channels to the other workers (which changes
+    /// what an error says to fix).
+    pub(crate) fn in_worker(self) -> Self {
+        Self {
+            in_worker: true,
+            ..self
         }
     }
 
@@ -96,13 +108,17 @@ impl Channels {
             .http2_keep_alive_interval(KEEP_ALIVE)
             .keep_alive_timeout(KEEP_ALIVE_TIMEOUT)
             .keep_alive_while_idle(true);
-        // Over TLS, our own connector (TCP keep-alive is then the system's;
-        // the HTTP/2 pings still find a vanished host).
+        // Over TLS, our own connector (with the same TCP settings).
         let channel = if url.scheme() == "https" {
             let Some(trust) = self.trust.clone() else {
+                let who = if self.in_worker {
+                    "this worker was started without --worker-ca: start every worker"
+                } else {
+                    "call it"
+                };
                 return Err(DataFusionError::Configuration(format!(
-                    "worker {url} speaks TLS: give the certificate of the CA that signed its \
-                     certificate with --worker-ca FILE"
+                    "worker {url} speaks TLS and {who} with --worker-ca FILE, the certificate \
+                     of the CA that signed the workers' certificates"
                 )));
             };
             endpoint.connect_with_connector_lazy(tower::service_fn(move |uri| {

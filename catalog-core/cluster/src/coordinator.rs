@@ -135,8 +135,17 @@ impl Cluster {
             } else {
                 format!("http://{address}")
             };
+            // An address is shown in errors without what precedes an `@`:
+            // a user name or password, which might be a secret.
+            let shown = match (address.find("://"), address.rfind('@')) {
+                (Some(scheme), Some(at)) if at > scheme => {
+                    format!("{}…{}", &address[..scheme + 3], &address[at..])
+                }
+                (None, Some(at)) => format!("…{}", &address[at..]),
+                _ => address.to_owned(),
+            };
             let bad = |reason: &str| ClusterError::Address {
-                address: address.to_owned(),
+                address: shown.clone(),
                 reason: reason.to_owned(),
             };
             let url = Url::parse(&text).map_err(|error| bad(&error.to_string()))?;
@@ -145,7 +154,11 @@ impl Cluster {
                     "give `host:port`, or `https://host:port` for a worker serving TLS",
                 ));
             }
-            if url.port().is_none() {
+            // `https://host` is port 443, but a bare `host` names no port.
+            let bare_port = address
+                .rsplit_once(':')
+                .is_some_and(|(_, port)| port.parse::<u16>().is_ok());
+            if url.port_or_known_default().is_none() || (!address.contains("://") && !bare_port) {
                 return Err(bad("give the port the worker printed (`host:port`)"));
             }
             if !url.username().is_empty()
@@ -368,5 +381,35 @@ impl WorkerResolver for Ready {
             .filter(|probe| probe.state == WorkerState::Ready)
             .map(|probe| probe.url.clone())
             .collect())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::Cluster;
+
+    #[test]
+    fn worker_addresses_need_a_port_unless_their_scheme_implies_one() {
+        let parsed = |text: &str| {
+            Cluster::parse_workers(text)
+                .map(|urls| urls.iter().map(|url| url.to_string()).collect::<Vec<_>>())
+                .map_err(|error| error.to_string())
+        };
+        assert_eq!(
+            parsed("127.0.0.1:7700, https://w2:443,https://w3").unwrap(),
+            ["http://127.0.0.1:7700/", "https://w2/", "https://w3/"]
+        );
+        assert_eq!(parsed("w1:80").unwrap(), ["http://w1/"]);
+        for bad in ["w1", "[::1]", "ftp://w1:1", "w1:1/path"] {
+            let error = parsed(bad).unwrap_err();
+            assert!(error.contains(bad), "{bad}: {error}");
+        }
+        for secret in ["http://user:secret@w1:1", "user:secret@w1:1"] {
+            let error = parsed(secret).unwrap_err();
+            assert!(
+                error.contains("…@w1:1") && !error.contains("secret"),
+                "{error}"
+            );
+        }
     }
 }

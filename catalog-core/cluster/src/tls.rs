@@ -1,11 +1,14 @@
-//! TLS between the processes of a cluster. A worker given a certificate
-//! serves `https://`; every process that calls workers (the coordinator, and
-//! each worker, which reads the stages before its own from the other workers)
+//! How processes of a cluster connect. A worker given a certificate serves
+//! `https://`; every process that calls workers (the coordinator, and each
+//! worker, which reads the stages before its own from the other workers)
 //! trusts the certificates of a [`WorkerTrust`]. rustls on ring, as every
-//! front end.
+//! front end. [`accept`] is a worker's side, in clear text or over TLS.
 
+use std::io::IoSlice;
 use std::path::{Path, PathBuf};
+use std::pin::Pin;
 use std::sync::Arc;
+use std::task::{Context, Poll};
 use std::time::Duration;
 
 use catalog_serve::rustls::pki_types::pem::PemObject;
@@ -13,12 +16,28 @@ use catalog_serve::rustls::pki_types::{CertificateDer, ServerName};
 use catalog_serve::rustls::{ClientConfig, RootCertStore, ServerConfig};
 use futures::Stream;
 use hyper_util::rt::TokioIo;
+use socket2::{SockRef, TcpKeepalive};
+use tokio::io::{AsyncRead, AsyncWrite, ReadBuf};
 use tokio::net::{TcpListener, TcpStream};
-use tokio_rustls::server::TlsStream;
+use tokio::sync::{OwnedSemaphorePermit, Semaphore};
 use tokio_rustls::{TlsAcceptor, TlsConnector};
 
 /// How long a caller may take to finish its TLS handshake with a worker.
 const HANDSHAKE_TIMEOUT: Duration = Duration::from_secs(10);
+
+/// Connections a worker holds at once; beyond them, the next waits to be
+/// accepted (as the HTTP and Flight front ends do).
+const MAX_CONNECTIONS: usize = 1024;
+
+/// TCP keep-alive on every connection between processes: a host that
+/// vanished is found even when no HTTP/2 ping is due.
+fn keep_alive(tcp: &TcpStream) {
+    let _ = tcp.set_nodelay(true);
+    let keepalive = TcpKeepalive::new()
+        .with_time(crate::channel::KEEP_ALIVE)
+        .with_interval(crate::channel::KEEP_ALIVE);
+    let _ = SockRef::from(tcp).set_tcp_keepalive(&keepalive);
+}
 
 /// The certificates a process trusts when it calls `https://` workers.
 #[derive(Clone)]
@@ -80,11 +99,11 @@ impl WorkerTrust {
             .trim_start_matches('[')
             .trim_end_matches(']')
             .to_owned();
-        let port = uri.port_u16().ok_or_else(|| invalid("no port"))?;
+        let port = uri.port_u16().unwrap_or(443);
         let name = ServerName::try_from(host.clone())
             .map_err(|_| invalid("not a host name or IP address"))?;
         let tcp = TcpStream::connect((host.as_str(), port)).await?;
-        let _ = tcp.set_nodelay(true);
+        keep_alive(&tcp);
         let tls = TlsConnector::from(self.config).connect(name, tcp).await?;
         Ok(TokioIo::new(tls))
     }
@@ -93,43 +112,121 @@ impl WorkerTrust {
 /// A TLS connection to a worker.
 pub(crate) type ClientStream = tokio_rustls::client::TlsStream<TcpStream>;
 
-/// The connections to `listener` once their TLS handshake (with `config`,
-/// offering h2) is done. Each handshake runs on its own task within
-/// [`HANDSHAKE_TIMEOUT`], so a caller that stalls holds up no other; one that
-/// fails is dropped. An accept error (no file descriptor left) is waited out,
-/// never returned, since it would stop the server.
+/// The connections to a worker's `listener`, in clear text or, with `tls`,
+/// once their TLS handshake (offering h2) is done. At most
+/// [`MAX_CONNECTIONS`] are held at once. Each handshake runs on its own task
+/// within [`HANDSHAKE_TIMEOUT`], so a caller that stalls holds up no other;
+/// one that fails is dropped. An accept error (no file descriptor left) is
+/// waited out, never returned, since it would stop the server.
 pub(crate) fn accept(
     listener: TcpListener,
-    config: &ServerConfig,
-) -> impl Stream<Item = std::io::Result<TlsStream<TcpStream>>> + use<> {
-    let mut config = config.clone();
-    config.alpn_protocols = vec![b"h2".to_vec()];
-    let acceptor = TlsAcceptor::from(Arc::new(config));
+    tls: Option<&ServerConfig>,
+) -> impl Stream<Item = std::io::Result<Held>> + use<> {
+    let acceptor = tls.map(|config| {
+        let mut config = config.clone();
+        config.alpn_protocols = vec![b"h2".to_vec()];
+        TlsAcceptor::from(Arc::new(config))
+    });
     let (ready, opened) = tokio::sync::mpsc::channel(64);
+    let slots = Arc::new(Semaphore::new(MAX_CONNECTIONS));
     tokio::spawn(async move {
         loop {
-            let tcp = tokio::select! {
+            let slot = tokio::select! {
+                () = ready.closed() => return,
+                slot = Arc::clone(&slots).acquire_owned() => slot.expect("never closed"),
+            };
+            let (tcp, peer) = tokio::select! {
                 () = ready.closed() => return,
                 accepted = listener.accept() => match accepted {
-                    Ok((tcp, _)) => tcp,
+                    Ok(accepted) => accepted,
                     Err(_) => {
                         tokio::time::sleep(Duration::from_millis(50)).await;
                         continue;
                     }
                 },
             };
-            let _ = tcp.set_nodelay(true);
-            let (handshake, ready) = (acceptor.accept(tcp), ready.clone());
+            keep_alive(&tcp);
+            let Some(acceptor) = acceptor.clone() else {
+                let _ = ready.send(Ok(Held::new(tcp, slot))).await;
+                continue;
+            };
+            let ready = ready.clone();
             tokio::spawn(async move {
-                match tokio::time::timeout(HANDSHAKE_TIMEOUT, handshake).await {
+                match tokio::time::timeout(HANDSHAKE_TIMEOUT, acceptor.accept(tcp)).await {
                     Ok(Ok(tls)) => {
-                        let _ = ready.send(Ok(tls)).await;
+                        let _ = ready.send(Ok(Held::new(tls, slot))).await;
                     }
-                    Ok(Err(error)) => tracing::warn!(%error, "TLS handshake with a caller failed"),
-                    Err(_) => tracing::warn!("a caller did not finish its TLS handshake in time"),
+                    Ok(Err(error)) => tracing::debug!(%peer, %error, "TLS handshake failed"),
+                    Err(_) => tracing::debug!(%peer, "TLS handshake not finished in time"),
                 }
             });
         }
     });
     tokio_stream::wrappers::ReceiverStream::new(opened)
+}
+
+/// Reading and writing, whatever the connection is.
+trait Io: AsyncRead + AsyncWrite + Send + Unpin {}
+
+impl<T: AsyncRead + AsyncWrite + Send + Unpin> Io for T {}
+
+/// A connection holding its slot until it is dropped.
+pub(crate) struct Held {
+    io: Box<dyn Io>,
+    _slot: OwnedSemaphorePermit,
+}
+
+impl Held {
+    fn new(io: impl Io + 'static, slot: OwnedSemaphorePermit) -> Self {
+        Self {
+            io: Box::new(io),
+            _slot: slot,
+        }
+    }
+}
+
+impl tonic::transport::server::Connected for Held {
+    type ConnectInfo = ();
+
+    fn connect_info(&self) -> Self::ConnectInfo {}
+}
+
+impl AsyncRead for Held {
+    fn poll_read(
+        mut self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        buf: &mut ReadBuf<'_>,
+    ) -> Poll<std::io::Result<()>> {
+        Pin::new(&mut self.io).poll_read(cx, buf)
+    }
+}
+
+impl AsyncWrite for Held {
+    fn poll_write(
+        mut self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        buf: &[u8],
+    ) -> Poll<std::io::Result<usize>> {
+        Pin::new(&mut self.io).poll_write(cx, buf)
+    }
+
+    fn poll_write_vectored(
+        mut self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        bufs: &[IoSlice<'_>],
+    ) -> Poll<std::io::Result<usize>> {
+        Pin::new(&mut self.io).poll_write_vectored(cx, bufs)
+    }
+
+    fn is_write_vectored(&self) -> bool {
+        self.io.is_write_vectored()
+    }
+
+    fn poll_flush(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<std::io::Result<()>> {
+        Pin::new(&mut self.io).poll_flush(cx)
+    }
+
+    fn poll_shutdown(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<std::io::Result<()>> {
+        Pin::new(&mut self.io).poll_shutdown(cx)
+    }
 }

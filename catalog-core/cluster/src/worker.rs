@@ -14,7 +14,6 @@ use datafusion::execution::SessionState;
 use datafusion::execution::runtime_env::RuntimeEnvBuilder;
 use datafusion::prelude::SessionContext;
 use datafusion_distributed::{DistributedExt, Worker, WorkerQueryContext, WorkerSessionBuilder};
-use futures::TryStreamExt;
 use tokio::net::TcpListener;
 use tonic::{Request, Status};
 
@@ -82,28 +81,14 @@ pub async fn serve_worker(
     };
     let service =
         tonic::service::interceptor::InterceptedService::new(worker.into_worker_server(), check);
-    let router = tonic::transport::Server::builder().add_service(service);
-    let served = match &options.tls {
-        None => {
-            // Without TCP_NODELAY, each small reply (a batch of a partial
-            // aggregate, a stream's end) waited for the caller's delayed
-            // ACK: about 40 ms per message on Linux, twice per query. tonic
-            // sets it only on listeners it binds itself.
-            let incoming =
-                tokio_stream::wrappers::TcpListenerStream::new(listener).inspect_ok(|tcp| {
-                    let _ = tcp.set_nodelay(true);
-                });
-            router
-                .serve_with_incoming_shutdown(incoming, shutdown)
-                .await
-        }
-        Some(config) => {
-            router
-                .serve_with_incoming_shutdown(crate::tls::accept(listener, config), shutdown)
-                .await
-        }
-    };
-    served.map_err(|error| ClusterError::Serve(error.to_string()))
+    // Keep-alive pings close connections whose caller vanished.
+    tonic::transport::Server::builder()
+        .http2_keepalive_interval(Some(crate::channel::KEEP_ALIVE))
+        .http2_keepalive_timeout(Some(crate::channel::KEEP_ALIVE_TIMEOUT))
+        .add_service(service)
+        .serve_with_incoming_shutdown(crate::tls::accept(listener, options.tls.as_ref()), shutdown)
+        .await
+        .map_err(|error| ClusterError::Serve(error.to_string()))
 }
 
 /// A datafusion-distributed worker of the options' catalog, rebuilding scans
@@ -112,7 +97,7 @@ fn worker(options: &WorkerOptions) -> Worker {
     let (catalog, tables) = (&options.catalog, &options.tables);
     Worker::from_session_builder(Sessions {
         catalog: catalog.clone(),
-        channels: Channels::new(catalog, options.token.as_ref(), options.trust.clone()),
+        channels: Channels::new(catalog, options.token.as_ref(), options.trust.clone()).in_worker(),
         codec: Rebuild {
             tables: Some(Arc::clone(tables)),
         },
