@@ -111,14 +111,14 @@ impl Channels {
         // Over TLS, our own connector (with the same TCP settings).
         let channel = if url.scheme() == "https" {
             let Some(trust) = self.trust.clone() else {
-                let who = if self.in_worker {
-                    "this worker was started without --worker-ca: start every worker"
+                let fix = if self.in_worker {
+                    "this worker was started without --worker-ca: start every worker with it"
                 } else {
-                    "call it"
+                    "call it with --worker-ca FILE"
                 };
                 return Err(DataFusionError::Configuration(format!(
-                    "worker {url} speaks TLS and {who} with --worker-ca FILE, the certificate \
-                     of the CA that signed the workers' certificates"
+                    "worker {url} speaks TLS; {fix}, the certificate of the CA that signed \
+                     the workers' certificates"
                 )));
             };
             endpoint.connect_with_connector_lazy(tower::service_fn(move |uri| {
