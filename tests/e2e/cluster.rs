@@ -617,12 +617,18 @@ fn workers_beyond_loopback_speak_tls_to_the_coordinator_and_to_each_other() {
     ] {
         assert!(stderr(&output).contains(expected), "{}", stderr(&output));
     }
+    // `codelake sql --workers WORKERS [ARGS] "SELECT 1"` with the token.
+    let select_one = |workers: &str, args: &[&str]| {
+        codelake(dir.path())
+            .args(["sql", "--workers", workers])
+            .args(args)
+            .arg("SELECT 1")
+            .env("CODELAKE_WORKER_TOKEN", secret)
+            .output()
+            .unwrap()
+    };
     // No CA given: the fix is named.
-    let output = codelake(dir.path())
-        .args(["sql", "--workers", &urls, "SELECT 1"])
-        .env("CODELAKE_WORKER_TOKEN", secret)
-        .output()
-        .unwrap();
+    let output = select_one(&urls, &[]);
     assert_eq!(output.status.code(), Some(4), "{}", stderr(&output));
     assert!(
         stderr(&output).contains("--worker-ca"),
@@ -630,19 +636,10 @@ fn workers_beyond_loopback_speak_tls_to_the_coordinator_and_to_each_other() {
         stderr(&output)
     );
     // A plain-text call to a TLS worker gets nowhere.
-    let plain = urls.replace("https://", "http://");
-    let output = codelake(dir.path())
-        .args(["sql", "--workers", &plain, "SELECT 1"])
-        .env("CODELAKE_WORKER_TOKEN", secret)
-        .output()
-        .unwrap();
+    let output = select_one(&urls.replace("https://", "http://"), &[]);
     assert_eq!(output.status.code(), Some(4), "{}", stderr(&output));
     // A CA file that is not one names itself.
-    let output = codelake(dir.path())
-        .args(["sql", "--workers", &urls, "--worker-ca", &key, "SELECT 1"])
-        .env("CODELAKE_WORKER_TOKEN", secret)
-        .output()
-        .unwrap();
+    let output = select_one(&urls, &["--worker-ca", &key]);
     assert_eq!(output.status.code(), Some(3), "{}", stderr(&output));
     assert!(
         stderr(&output).contains(&format!("--worker-ca {key}")),
