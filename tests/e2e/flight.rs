@@ -23,7 +23,7 @@ pub(crate) fn client_python() -> PathBuf {
     let python = root.join(".codelake/clients/venv/bin/python");
     assert!(
         python.exists(),
-        "the Flight SQL tests need their Python clients (ADBC, pyarrow) in \
+        "the end-to-end tests need their Python clients (ADBC, pyarrow, psycopg, mcp) in \
          {}; `cargo xtask test` installs them, or run: python3 -m venv .codelake/clients/venv && \
          .codelake/clients/venv/bin/pip install -r tests/clients/requirements.txt",
         python.display()

@@ -11,6 +11,7 @@ mod faults;
 mod flight;
 mod host_scans;
 mod http;
+mod mcp;
 mod plugins;
 mod postgres;
 mod s3;

@@ -8,6 +8,7 @@
 
 mod bench;
 mod gen_catalog;
+mod node;
 mod run;
 mod site;
 mod test;

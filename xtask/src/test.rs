@@ -242,9 +242,20 @@ pub fn run(args: &Args) -> anyhow::Result<()> {
             crate::venv::ensure(
                 &project_root().join(".codelake/clients/venv"),
                 &project_root().join("tests/clients/requirements.txt"),
-                "the tests' Python clients (ADBC, pyarrow)",
+                "the tests' Python clients (ADBC, pyarrow, psycopg, mcp)",
             )
             .map(drop)
+        }),
+    });
+    // The MCP Inspector's CLI, a second MCP client, from its lockfile.
+    steps.push(Step {
+        name: "test clients (tests/clients/inspector into .codelake/clients/inspector)",
+        run: Box::new(|| {
+            crate::node::ensure(
+                &project_root().join("tests/clients/inspector"),
+                &project_root().join(".codelake/clients/inspector"),
+                "the tests' Node client (the MCP Inspector's CLI)",
+            )
         }),
     });
     if has_nextest() {

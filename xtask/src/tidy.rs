@@ -115,6 +115,14 @@ const RULES: &[Rule] = &[
         kinds: Kinds::Normal,
         why: "the Postgres front end adapts the Postgres wire to the query service; its pg_catalog is built from the catalog as data, never from a source",
     },
+    // Agents get the same service as every client: MCP adapts it, and knows
+    // HTTP only as the endpoint another front end mounts.
+    Rule {
+        crates: "catalog-mcp",
+        must_not_reach: "catalog-env catalog-http catalog-flight catalog-pg catalog-cluster catalog-site tonic* arrow-flight pgwire plugins/* !plugins/abi tables",
+        kinds: Kinds::Normal,
+        why: "the MCP front end adapts the Model Context Protocol to the query service; configuration, other protocols, plugins and the catalog are others' business",
+    },
     // Scale-out moves plans between processes: what a plan reads comes from
     // the environment it is handed and the tables the binary registered.
     Rule {

@@ -27,6 +27,7 @@ mod describe;
 mod error;
 mod local;
 mod materialize;
+mod mcp;
 mod names;
 mod new_table;
 mod output;
@@ -128,7 +129,7 @@ enum Command {
     /// read-only, behind bearer tokens: SQL in; JSON, NDJSON, CSV, Arrow or
     /// Parquet out over HTTP, Arrow over Flight SQL for ADBC and pyarrow, rows
     /// for psql and psycopg over Postgres (docs/reference/serve.md).
-    Serve(serve::ServeArgs),
+    Serve(Box<serve::ServeArgs>),
     /// Run a worker: execute the stages of queries a coordinator (`sql` or
     /// `serve` with `--workers`) plans across processes, reading the same
     /// catalog through the same plugins and environment.
@@ -138,6 +139,12 @@ enum Command {
     /// cluster token (CODELAKE_WORKER_TOKEN) and over TLS (--tls-cert,
     /// --tls-key), unless --insecure. Stops on Ctrl-C or SIGTERM.
     Worker(cluster::WorkerArgs),
+    /// Serve the catalog to AI agents over the Model Context Protocol on standard
+    /// input and output, for an editor or agent to launch: tools to list, describe,
+    /// query (read-only, capped), explain and verify tables, and each table's docs
+    /// and the lineage graph as resources (docs/how-to/give-agents-the-catalog.md).
+    /// `codelake serve` offers the same at `/mcp`, behind its tokens.
+    Mcp(mcp::McpArgs),
     /// Start the local environment, seed it if empty, and run the seed query, a federated join and a view declared in code.
     Demo {
         /// TPC-H scale factor of the sample data: regenerate at this scale unless already so.
@@ -315,7 +322,7 @@ async fn run(cli: Cli) -> Result<(), CliError> {
         Command::Tables { format } => describe::tables(format),
         Command::Views(args) => views::run(args).await,
         Command::Materialize(args) => materialize::run(&global, args).await,
-        Command::Serve(args) => serve::run(&global, args).await,
+        Command::Serve(args) => serve::run(&global, *args).await,
         Command::Describe { table } => describe::describe(&table),
         Command::Local { command } => match command {
             LocalCommand::Up {
@@ -364,5 +371,6 @@ async fn run(cli: Cli) -> Result<(), CliError> {
         Command::NewTable(args) => new_table::run(&global, args).await,
         Command::Demo { scale } => demo::run(&global, scale).await,
         Command::Worker(args) => cluster::run_worker(&global, args).await,
+        Command::Mcp(args) => mcp::run(&global, args).await,
     }
 }

@@ -1,5 +1,5 @@
-//! `codelake serve`: the catalog over HTTP, Arrow Flight SQL and the Postgres
-//! wire, read-only, behind bearer tokens.
+//! `codelake serve`: the catalog over HTTP, Arrow Flight SQL, the Postgres
+//! wire and MCP for agents (at `/mcp`), read-only, behind bearer tokens.
 //!
 //! The process loads the environment, the plugins and the catalog once (no
 //! table data), then hands every request to the query service
@@ -11,7 +11,7 @@ use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use catalog_serve::{Limits, QueryService};
+use catalog_serve::Limits;
 use clap::Args;
 
 use crate::Global;
@@ -81,6 +81,12 @@ pub struct ServeArgs {
     /// `cargo xtask gen-catalog`) instead of the catalog built into codelake.
     #[arg(long, value_name = "FILE")]
     catalog: Option<PathBuf>,
+    /// Turn off the agents' MCP endpoint (`/mcp`, streamable HTTP, behind the
+    /// same tokens; docs/how-to/give-agents-the-catalog.md).
+    #[arg(long)]
+    no_mcp: bool,
+    #[command(flatten)]
+    agents: crate::mcp::AgentArgs,
     /// Workers are probed every 2 s: one that goes away stops taking tasks,
     /// one that comes back takes them again.
     #[command(flatten)]
@@ -219,6 +225,7 @@ pub async fn run(global: &Global, args: ServeArgs) -> Result<(), CliError> {
         .with_writer(std::io::stderr)
         .with_ansi(false)
         .try_init();
+    let caps = args.agents.caps()?;
     let report = match &args.verify_report {
         Some(path) => Some(read_report(path)?),
         None => None,
@@ -244,16 +251,6 @@ pub async fn run(global: &Global, args: ServeArgs) -> Result<(), CliError> {
     let mut session =
         Session::open_catalog(global, Seed::IfEmpty, Unavailable::Each, manifest).await?;
     let (tokens, token_note) = tokens(&session, args.show_token)?;
-    let unavailable: Vec<(String, String)> = session
-        .failures
-        .iter()
-        .map(|failure| {
-            (
-                failure.table().unwrap_or_default().to_owned(),
-                failure.to_string(),
-            )
-        })
-        .collect();
     let limits = Limits {
         max_concurrent: args.max_concurrent,
         max_waiting: args.max_waiting,
@@ -269,9 +266,13 @@ pub async fn run(global: &Global, args: ServeArgs) -> Result<(), CliError> {
         Some(urls) => Some(args.workers.distribute(&mut session, urls, true).await?),
         None => None,
     };
-    let site = Arc::new(site(&catalog, report.as_ref()).await?);
-    let mut service = QueryService::new(&session.ctx, catalog, unavailable, tokens, limits)
-        .map_err(|error| CliError::msg(EXIT_ENVIRONMENT, error.to_string()))?;
+    let lineage = lineage(&catalog, "the catalog site and the agents get").await;
+    let site = Arc::new(site(
+        &catalog,
+        &lineage,
+        report.as_ref().map(|(_, report)| report),
+    )?);
+    let (mut service, verifier) = crate::mcp::service(&mut session, catalog, tokens, limits)?;
     if args.pg_listen.address().is_some() {
         catalog_pg::install(&mut service);
     }
@@ -282,6 +283,18 @@ pub async fn run(global: &Global, args: ServeArgs) -> Result<(), CliError> {
         service.metrics().report(move |out| cluster.prometheus(out));
     }
     let service = Arc::new(service);
+    let mcp = (!args.no_mcp).then(|| {
+        let mut agents =
+            catalog_mcp::Agents::new(Arc::clone(&service), lineage, caps).with_verifier(verifier);
+        if let Some((text, _)) = report {
+            agents = agents.with_report(text);
+        }
+        catalog_mcp::http_service(Arc::new(agents), args.listen.ip().is_loopback())
+    });
+    let mounts = catalog_http::Mounts {
+        site: Some(site),
+        mcp,
+    };
     let http = bind("--listen", args.listen).await?;
     let flight = match args.flight_listen.address() {
         Some(address) => Some(bind("--flight-listen", address).await?),
@@ -347,6 +360,12 @@ pub async fn run(global: &Global, args: ServeArgs) -> Result<(), CliError> {
     }
     println!("{token_note}");
     println!("The catalog site: {url}/ (in a browser: any user name, the token as password)");
+    if mounts.mcp.is_some() {
+        println!(
+            "Agents (MCP, streamable HTTP): {url}/mcp with `Authorization: Bearer <token>` \
+             (docs/how-to/give-agents-the-catalog.md)"
+        );
+    }
     println!("Try:");
     println!(
         "  curl -s -H \"Authorization: Bearer {token}\" --data-binary 'SELECT * FROM tpch.region' {url}/v1/sql",
@@ -397,13 +416,13 @@ pub async fn run(global: &Global, args: ServeArgs) -> Result<(), CliError> {
         Some(config) => {
             let (service, config) = (Arc::clone(&service), config.clone());
             Box::pin(async move {
-                catalog_http::serve_tls(http, service, Some(site), &config, shutdown).await
+                catalog_http::serve_tls(http, service, mounts, &config, shutdown).await
             })
         }
         None => Box::pin(catalog_http::serve(
             http,
             Arc::clone(&service),
-            Some(site),
+            mounts,
             shutdown,
         )),
     });
@@ -449,8 +468,9 @@ pub async fn run(global: &Global, args: ServeArgs) -> Result<(), CliError> {
     Ok(())
 }
 
-/// Reads `codelake verify --format json` output for the site.
-fn read_report(path: &Path) -> Result<catalog_site::VerifyReport, CliError> {
+/// Reads `codelake verify --format json` output for the site and the agents:
+/// its text, and the report it holds.
+pub(crate) fn read_report(path: &Path) -> Result<(String, catalog_site::VerifyReport), CliError> {
     let text = std::fs::read_to_string(path).map_err(|error| {
         CliError::msg(
             EXIT_CONFIG,
@@ -458,31 +478,42 @@ fn read_report(path: &Path) -> Result<catalog_site::VerifyReport, CliError> {
         )
         .hint("write one with `codelake verify --format json > FILE` (`cargo xtask verify --format json > FILE` in a checkout)")
     })?;
-    catalog_site::VerifyReport::from_json(&path.display().to_string(), &text)
-        .map_err(|error| CliError::msg(EXIT_CONFIG, error.to_string()))
+    let report = catalog_site::VerifyReport::from_json(&path.display().to_string(), &text)
+        .map_err(|error| CliError::msg(EXIT_CONFIG, error.to_string()))?;
+    Ok((text, report))
 }
 
-/// The catalog site of the served catalog, lineage included, as
-/// `cargo xtask site` writes it from catalog.json.
-async fn site(
+/// The lineage of the served catalog's views, computed from their plans. A
+/// broken view is reported by the session already; then there is no
+/// lineage, and a warning says so (`who` gets none) rather than showing
+/// views that read nothing.
+pub(crate) async fn lineage(
     catalog: &[catalog_core::TableSpec],
-    report: Option<&catalog_site::VerifyReport>,
-) -> Result<catalog_site::Site, CliError> {
-    let mut manifest = catalog_core::Manifest::new(catalog.to_vec(), "codelake serve");
+    who: &str,
+) -> Vec<catalog_core::lineage::ViewLineage> {
     let specs: Vec<&catalog_core::TableSpec> = catalog.iter().collect();
-    // A broken view is reported by the session already; the site then shows
-    // no lineage, and says so here rather than showing views that read nothing.
-    manifest.lineage = match catalog_runtime::views::check(&specs).await {
+    match catalog_runtime::views::check(&specs).await {
         Ok(lineage) => lineage,
         Err(problems) => {
             eprintln!(
-                "warning: the catalog site shows no lineage: {} problem{} with the catalog's views (`codelake views` lists them)",
+                "warning: no lineage for {who}: {} problem{} with the catalog's views (`codelake views` lists them)",
                 problems.len(),
                 if problems.len() == 1 { "" } else { "s" }
             );
             Vec::new()
         }
-    };
+    }
+}
+
+/// The catalog site of the served catalog, lineage included, as
+/// `cargo xtask site` writes it from catalog.json.
+fn site(
+    catalog: &[catalog_core::TableSpec],
+    lineage: &[catalog_core::lineage::ViewLineage],
+    report: Option<&catalog_site::VerifyReport>,
+) -> Result<catalog_site::Site, CliError> {
+    let mut manifest = catalog_core::Manifest::new(catalog.to_vec(), "codelake serve");
+    manifest.lineage = lineage.to_vec();
     catalog_site::Site::build(&manifest, report)
         .map_err(|error| CliError::msg(EXIT_FAILED, error.to_string()))
 }

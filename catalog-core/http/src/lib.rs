@@ -12,7 +12,9 @@
 //! - `GET /health`, `GET /ready`: for load balancers, without a token;
 //! - `GET /metrics`: Prometheus text, with a token;
 //! - `GET /` and below: the catalog site (`catalog-site`), when the server was
-//!   given one, with the token as a bearer or as a Basic password.
+//!   given one, with the token as a bearer or as a Basic password;
+//! - `/mcp`: the agents' endpoint (MCP's streamable HTTP, from `catalog-mcp`),
+//!   when the server was given one, behind the same token check.
 
 mod format;
 mod listen;
@@ -41,14 +43,29 @@ const FRONT_END: &str = "http";
 /// The largest SQL body a request may carry.
 pub const MAX_SQL_BYTES: usize = 1 << 20;
 
-/// The routes, over `service`, and the catalog `site` at `/` when there is
-/// one. The token is checked before a body is read.
-pub fn router(service: Arc<QueryService>, site: Option<Arc<catalog_site::Site>>) -> Router {
-    let guarded = Router::new()
+/// What the HTTP front end serves beside its own routes.
+#[derive(Debug, Default, Clone)]
+pub struct Mounts {
+    /// The catalog site, at `/` and below.
+    pub site: Option<Arc<catalog_site::Site>>,
+    /// Another front end's endpoint, at `/mcp`, behind the same token check
+    /// (the agents' MCP endpoint). This crate only routes to it.
+    pub mcp: Option<Router>,
+}
+
+/// The routes, over `service`, and what `mounts` adds. The token is checked
+/// before a body is read.
+pub fn router(service: Arc<QueryService>, mounts: Mounts) -> Router {
+    let Mounts { site, mcp } = mounts;
+    let mut guarded = Router::new()
         .route("/v1/sql", post(sql))
         .route("/v1/tables", get(tables::list))
         .route("/v1/tables/{database}/{table}", get(tables::one))
-        .route("/metrics", get(metrics))
+        .route("/metrics", get(metrics));
+    if let Some(mcp) = mcp {
+        guarded = guarded.nest_service("/mcp", mcp);
+    }
+    let guarded = guarded
         .route_layer(axum::middleware::from_fn_with_state(
             Arc::clone(&service),
             require_token,
@@ -88,10 +105,10 @@ async fn require_token(
 pub async fn serve(
     listener: tokio::net::TcpListener,
     service: Arc<QueryService>,
-    site: Option<Arc<catalog_site::Site>>,
+    mounts: Mounts,
     shutdown: impl Future<Output = ()> + Send + 'static,
 ) -> std::io::Result<()> {
-    listen::accept_loop(listener, service, site, None, shutdown).await
+    listen::accept_loop(listener, service, mounts, None, shutdown).await
 }
 
 /// An error as JSON: `{"code": "...", "message": "..."}`, with its HTTP status.

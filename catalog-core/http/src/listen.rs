@@ -14,7 +14,7 @@ use tokio::task::JoinSet;
 use tokio_rustls::TlsAcceptor;
 use tokio_rustls::rustls::ServerConfig;
 
-use crate::router;
+use crate::{Mounts, router};
 
 /// How long a client may take to finish the TLS handshake.
 const HANDSHAKE_TIMEOUT: Duration = Duration::from_secs(10);
@@ -25,14 +25,14 @@ const HANDSHAKE_TIMEOUT: Duration = Duration::from_secs(10);
 pub async fn serve_tls(
     listener: tokio::net::TcpListener,
     service: Arc<QueryService>,
-    site: Option<Arc<catalog_site::Site>>,
+    mounts: Mounts,
     config: &ServerConfig,
     shutdown: impl Future<Output = ()> + Send + 'static,
 ) -> std::io::Result<()> {
     let mut config = config.clone();
     config.alpn_protocols = vec![b"http/1.1".to_vec()];
     let acceptor = TlsAcceptor::from(Arc::new(config));
-    accept_loop(listener, service, site, Some(acceptor), shutdown).await
+    accept_loop(listener, service, mounts, Some(acceptor), shutdown).await
 }
 
 /// How long a client may take to send a request's head.
@@ -48,11 +48,11 @@ const MAX_CONNECTIONS: usize = 1024;
 pub(crate) async fn accept_loop(
     listener: tokio::net::TcpListener,
     service: Arc<QueryService>,
-    site: Option<Arc<catalog_site::Site>>,
+    mounts: Mounts,
     tls: Option<TlsAcceptor>,
     shutdown: impl Future<Output = ()> + Send + 'static,
 ) -> std::io::Result<()> {
-    let app = router(service, site);
+    let app = router(service, mounts);
     let (stop, stopping) = tokio::sync::watch::channel(false);
     let slots = Arc::new(tokio::sync::Semaphore::new(MAX_CONNECTIONS));
     let mut connections = JoinSet::new();
