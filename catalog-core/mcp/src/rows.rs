@@ -29,6 +29,10 @@ pub struct QueryResult {
     pub rows_left_out: Option<u64>,
     /// What the cut means and how to narrow the query, when truncated.
     pub note: Option<String>,
+    /// Bytes of the rows as JSON, for the metrics.
+    #[serde(skip)]
+    #[schemars(skip)]
+    pub bytes: usize,
 }
 
 /// One result column.
@@ -117,6 +121,7 @@ pub async fn collect(
         truncated,
         rows_left_out: truncated.then_some(left_out),
         note,
+        bytes,
     })
 }
 

@@ -194,6 +194,10 @@ impl CatalogServer {
         let result = rows::collect(stream, max_rows, caps.max_bytes)
             .await
             .map_err(|error| failed(&error))?;
+        self.agents
+            .service
+            .metrics()
+            .bytes_out(FRONT_END, result.bytes as u64);
         Ok(Json(result))
     }
 
