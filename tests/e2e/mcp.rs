@@ -394,6 +394,24 @@ fn agents_reach_serve_at_mcp_behind_its_tokens() {
     assert_eq!(reply.json()["code"], "unauthenticated");
     assert!(!reply.text().contains("not-a-token"));
 
+    // Stateless: one request is a whole call, as a plain HTTP client sends it.
+    let reply = server.request(
+        "POST",
+        "/mcp",
+        &[
+            ("Authorization", &format!("Bearer {TOKEN}")),
+            ("Content-Type", "application/json"),
+            ("Accept", "application/json, text/event-stream"),
+        ],
+        br#"{"jsonrpc":"2.0","id":7,"method":"tools/call","params":{"name":"query","arguments":{"sql":"SELECT count(*) AS n FROM tpch.region"}}}"#,
+    );
+    assert_eq!(reply.status, 200, "{}", reply.text());
+    assert_eq!(reply.json()["id"], 7);
+    assert_eq!(
+        reply.json()["result"]["structuredContent"]["rows"],
+        json!([[5]])
+    );
+
     // The service counted the agents' queries as their own front end's.
     let metrics = server.metrics();
     assert!(

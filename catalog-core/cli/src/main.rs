@@ -139,10 +139,11 @@ enum Command {
     /// cluster token (CODELAKE_WORKER_TOKEN) and over TLS (--tls-cert,
     /// --tls-key), unless --insecure. Stops on Ctrl-C or SIGTERM.
     Worker(cluster::WorkerArgs),
-    /// Serve the catalog to AI agents over the Model Context Protocol on standard
-    /// input and output, for an editor or agent to launch: tools to list, describe,
-    /// query (read-only, capped), explain and verify tables, and each table's docs
-    /// and the lineage graph as resources (docs/how-to/give-agents-the-catalog.md).
+    /// Serve the catalog to AI agents (MCP) on standard input and output.
+    ///
+    /// For an editor or agent to launch: tools to list, describe, query (read-only,
+    /// capped), explain and verify tables, and each table's docs, the lineage graph
+    /// and a verify report as resources (docs/how-to/give-agents-the-catalog.md).
     /// `codelake serve` offers the same at `/mcp`, behind its tokens.
     Mcp(mcp::McpArgs),
     /// Start the local environment, seed it if empty, and run the seed query, a federated join and a view declared in code.

@@ -18,7 +18,7 @@ use crate::session::{Seed, Session, Unavailable};
 /// The caps on what one `query` returns to an agent (`mcp`, and `serve`'s `/mcp`).
 #[derive(Debug, Args)]
 pub struct AgentArgs {
-    /// Rows a `query` tool call returns when the agent does not ask for fewer.
+    /// Rows a `query` tool call returns when the agent names no number.
     #[arg(long, default_value_t = 100, value_name = "N")]
     mcp_default_rows: usize,
     /// The most rows a `query` tool call returns, whatever the agent asks;

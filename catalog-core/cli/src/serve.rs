@@ -289,7 +289,7 @@ pub async fn run(global: &Global, args: ServeArgs) -> Result<(), CliError> {
         if let Some((text, _)) = report {
             agents = agents.with_report(text);
         }
-        catalog_mcp::http_service(Arc::new(agents), args.listen.ip().is_loopback())
+        catalog_mcp::http_service(Arc::new(agents))
     });
     let mounts = catalog_http::Mounts {
         site: Some(site),

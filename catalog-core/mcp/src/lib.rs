@@ -135,20 +135,20 @@ pub async fn serve_stdio(agents: Arc<Agents>) -> std::io::Result<()> {
 /// The streamable HTTP endpoint over `agents`, for a front end to mount
 /// (`codelake serve` mounts it at `/mcp`, behind its token check). Stateless:
 /// each request stands alone, so nothing is held per client between requests.
-/// `loopback_only`: refuse `Host` headers other than loopback names (against
-/// DNS rebinding when the server listens on loopback only).
-pub fn http_service(agents: Arc<Agents>, loopback_only: bool) -> axum::Router {
+///
+/// rmcp's `Host` check (loopback names only, against DNS rebinding) is off:
+/// every request must carry a token, which a rebinding page does not have,
+/// and the check would refuse a server reached through a proxy under its own name.
+pub fn http_service(agents: Arc<Agents>) -> axum::Router {
     use rmcp::transport::streamable_http_server::session::never::NeverSessionManager;
     use rmcp::transport::streamable_http_server::{
         StreamableHttpServerConfig, StreamableHttpService,
     };
-    let mut config = StreamableHttpServerConfig::default()
+    let config = StreamableHttpServerConfig::default()
         .with_legacy_session_mode(false)
         .with_json_response(true)
-        .with_sse_keep_alive(None);
-    if !loopback_only {
-        config = config.disable_allowed_hosts();
-    }
+        .with_sse_keep_alive(None)
+        .disable_allowed_hosts();
     let service = StreamableHttpService::new(
         move || Ok(CatalogServer::new(Arc::clone(&agents))),
         Arc::new(NeverSessionManager::default()),
