@@ -55,6 +55,9 @@ fn steps() -> Value {
         call("broken", "query", json!({"sql": "SELECT count(*) FROM tpch.part"})),
         call("explain", "explain", json!({"sql": NATIONS})),
         call("explain_analyze", "explain", json!({"sql": format!("EXPLAIN ANALYZE {NATIONS}")})),
+        call("explain_analyze_options", "explain", json!({"sql": format!("EXPLAIN (ANALYZE) {NATIONS}")})),
+        call("explain_analyze_comment", "explain", json!({"sql": format!("explain /* plan */ analyze {NATIONS}")})),
+        call("exact", "query", json!({"sql": "SELECT CAST('12345678901234567890.12' AS DECIMAL(38, 2)) AS d"})),
         call("verify_region", "verify_table", json!({"table": "tpch.region"})),
         call("verify_part", "verify_table", json!({"table": "tpch.part"})),
     ])
@@ -62,7 +65,9 @@ fn steps() -> Value {
 
 /// Runs the steps with the Python SDK: `args` after the script's path.
 fn session(dir: &Path, args: &[&str]) -> Value {
-    let mut child = Command::new(client_python())
+    let mut command = Command::new(client_python());
+    hermetic(&mut command);
+    let mut child = command
         .arg(clients_dir().join("mcp_session.py"))
         .args(args)
         .current_dir(dir)
@@ -98,6 +103,16 @@ fn environment(dir: &Path) -> Vec<(String, String)> {
         ("XDG_CONFIG_HOME".into(), text(&dir.join(".config"))),
         ("XDG_CACHE_HOME".into(), text(&dir.join(".cache"))),
     ]
+}
+
+/// No setting of the developer's shell reaches the server a client launches
+/// (as `crate::cli::codelake` does for the CLI).
+fn hermetic(command: &mut Command) {
+    for (name, _) in std::env::vars() {
+        if name.starts_with("CODELAKE_") || name.starts_with("AWS_") {
+            command.env_remove(name);
+        }
+    }
 }
 
 /// A tool call's structured content, after asserting it succeeded.
@@ -289,8 +304,30 @@ fn assert_session(dir: &Path, answers: &Value) {
     assert_eq!(objects(nations), cli_rows(dir, NATIONS));
     assert_eq!(nations["truncated"], false);
     assert_eq!(nations["rows_left_out"], Value::Null);
+    // Decimals come as exact text (the CLI's JSON has numbers): compared as numbers.
     let orders = structured(answers, "orders");
-    assert_eq!(objects(orders), cli_rows(dir, ORDERS));
+    assert_eq!(orders["columns"][1]["type"], "Decimal128(15, 2)");
+    let as_numbers = |rows: Vec<Value>| -> Vec<Value> {
+        rows.into_iter()
+            .map(|mut row| {
+                let price = &row["o_totalprice"];
+                let price: f64 = price
+                    .as_str()
+                    .map_or_else(|| price.as_f64().unwrap(), |text| text.parse().unwrap());
+                row["o_totalprice"] = json!(price);
+                row
+            })
+            .collect()
+    };
+    assert!(orders["rows"][0][1].is_string(), "{orders}");
+    assert_eq!(
+        as_numbers(objects(orders)),
+        as_numbers(cli_rows(dir, ORDERS))
+    );
+    assert_eq!(
+        structured(answers, "exact")["rows"],
+        json!([["12345678901234567890.12"]])
+    );
     let capped = structured(answers, "capped");
     assert_eq!(capped["returned_rows"], 3);
     assert_eq!(capped["rows"].as_array().unwrap().len(), 3);
@@ -330,7 +367,14 @@ fn assert_session(dir: &Path, answers: &Value) {
         plans[1]["plan"].as_str().unwrap().contains("HashJoinExec"),
         "{plans:?}"
     );
-    assert!(tool_error(answers, "explain_analyze").contains("runs the query"));
+    for step in [
+        "explain_analyze",
+        "explain_analyze_options",
+        "explain_analyze_comment",
+    ] {
+        let refused = tool_error(answers, step);
+        assert!(refused.contains("runs the query"), "{step}: {refused}");
+    }
 
     // verify_table: live checks, a pass and a failure naming the corrupt object.
     let region = structured(answers, "verify_region");
@@ -466,6 +510,50 @@ fn the_mcp_inspector_lists_the_tools_over_stdio() {
         query["inputSchema"]["properties"]["max_rows"].is_object(),
         "{query}"
     );
+}
+
+/// Standard output carries the protocol alone: every line a JSON-RPC message,
+/// as the how-to's check by hand sends them.
+#[test]
+fn stdout_holds_nothing_but_the_protocol() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut child = crate::cli::codelake(dir.path())
+        .arg("mcp")
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let requests = [
+        json!({"jsonrpc": "2.0", "id": 1, "method": "initialize", "params": {
+            "protocolVersion": "2025-06-18", "capabilities": {},
+            "clientInfo": {"name": "test", "version": "0"}}}),
+        json!({"jsonrpc": "2.0", "method": "notifications/initialized"}),
+        json!({"jsonrpc": "2.0", "id": 2, "method": "tools/call", "params": {
+            "name": "query", "arguments": {"sql": "SELECT r_name FROM tpch.region", "max_rows": 2}}}),
+    ];
+    let mut stdin = child.stdin.take().unwrap();
+    for request in requests {
+        writeln!(stdin, "{request}").unwrap();
+    }
+    drop(stdin);
+    let output = child.wait_with_output().unwrap();
+    assert_ok(&output);
+    let lines: Vec<Value> = stdout(&output)
+        .lines()
+        .map(|line| serde_json::from_str(line).unwrap_or_else(|_| panic!("not JSON-RPC: {line}")))
+        .collect();
+    assert_eq!(lines.len(), 2, "{lines:?}");
+    assert!(lines.iter().all(|line| line["jsonrpc"] == "2.0"));
+    let result = &lines[1]["result"]["structuredContent"];
+    assert_eq!(
+        result["rows"],
+        json!([["AFRICA"], ["AMERICA"]]),
+        "{lines:?}"
+    );
+    assert_eq!(result["rows_left_out"], 3);
+    // Seeding the empty project was said on standard error.
+    assert!(crate::cli::stderr(&output).contains("codelake MCP server"));
 }
 
 #[test]

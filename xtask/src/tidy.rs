@@ -92,26 +92,26 @@ const RULES: &[Rule] = &[
     // so Flight SQL, Postgres and agents reuse it without pulling in HTTP.
     Rule {
         crates: "catalog-serve",
-        must_not_reach: "axum* tonic* arrow-flight pgwire catalog-http catalog-flight catalog-pg catalog-env plugins/* !plugins/abi",
+        must_not_reach: "axum* tonic* arrow-flight pgwire rmcp* catalog-http catalog-flight catalog-pg catalog-mcp catalog-env plugins/* !plugins/abi",
         kinds: Kinds::Normal,
         why: "the query service owns tokens, policy, limits and metrics for every front end; wire protocols, configuration and plugins are others' business",
     },
     // A front end is a thin adapter: it serves any environment and reads no source itself.
     Rule {
         crates: "catalog-http",
-        must_not_reach: "catalog-env catalog-flight catalog-pg tonic* arrow-flight pgwire plugins/* !plugins/abi",
+        must_not_reach: "catalog-env catalog-flight catalog-pg catalog-mcp rmcp* tonic* arrow-flight pgwire plugins/* !plugins/abi",
         kinds: Kinds::Normal,
         why: "the HTTP front end adapts HTTP to the query service; environments are the binary's, sources the plugins', other protocols their own front ends'",
     },
     Rule {
         crates: "catalog-flight",
-        must_not_reach: "catalog-env catalog-http catalog-pg pgwire plugins/* !plugins/abi",
+        must_not_reach: "catalog-env catalog-http catalog-pg catalog-mcp rmcp* pgwire plugins/* !plugins/abi",
         kinds: Kinds::Normal,
         why: "the Flight SQL front end adapts Flight SQL to the query service; it shares nothing with HTTP's routes but the service",
     },
     Rule {
         crates: "catalog-pg",
-        must_not_reach: "catalog-env catalog-http catalog-flight axum* tonic* arrow-flight plugins/* !plugins/abi",
+        must_not_reach: "catalog-env catalog-http catalog-flight catalog-mcp rmcp* axum* tonic* arrow-flight plugins/* !plugins/abi",
         kinds: Kinds::Normal,
         why: "the Postgres front end adapts the Postgres wire to the query service; its pg_catalog is built from the catalog as data, never from a source",
     },
@@ -127,7 +127,7 @@ const RULES: &[Rule] = &[
     // the environment it is handed and the tables the binary registered.
     Rule {
         crates: "catalog-cluster",
-        must_not_reach: "catalog-env catalog-http catalog-flight catalog-pg pgwire plugins/* !plugins/abi tables",
+        must_not_reach: "catalog-env catalog-http catalog-flight catalog-pg catalog-mcp rmcp* pgwire plugins/* !plugins/abi tables",
         kinds: Kinds::Normal,
         why: "the cluster crate moves plans and table names between processes; configuration, front ends, plugins and the catalog are the binary's",
     },

@@ -70,9 +70,14 @@ pub struct Agents {
     service: Arc<QueryService>,
     lineage: Vec<ViewLineage>,
     verifier: Option<Verifier>,
+    /// `verify_table` calls that may run at once.
+    verifying: tokio::sync::Semaphore,
     report: Option<String>,
     caps: Caps,
 }
+
+/// `verify_table` calls that run at once; more wait.
+const VERIFYING_AT_ONCE: usize = 2;
 
 impl std::fmt::Debug for Agents {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
@@ -94,6 +99,7 @@ impl Agents {
             service,
             lineage,
             verifier: None,
+            verifying: tokio::sync::Semaphore::new(VERIFYING_AT_ONCE),
             report: None,
             caps,
         }

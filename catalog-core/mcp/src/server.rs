@@ -74,7 +74,8 @@ pub struct QueryArgs {
     /// One read-only SQL statement (SELECT, WITH, SHOW, DESCRIBE), optionally
     /// after `SET` statements of allowed settings. Tables are `database.table`.
     pub sql: String,
-    /// The most rows to return (default 100; the server caps it).
+    /// The most rows to return (default: the server's, 100 unless its
+    /// operator changed it; the server caps it).
     #[serde(default)]
     pub max_rows: Option<u32>,
 }
@@ -172,12 +173,13 @@ impl CatalogServer {
     #[tool(
         description = "Run one read-only SQL query over the catalog (tables are `database.table`) \
                        and return its rows as a compact table: columns once, then rows as arrays. \
-                       At most `max_rows` rows (default 100) and a byte cap are returned; a cut \
-                       result says how many rows were left out. Writes, DDL and COPY are refused.",
+                       At most `max_rows` rows and a byte cap are returned; a cut result says how \
+                       many rows were left out. Writes, DDL and COPY are refused.",
         annotations(title = "Query", read_only_hint = true, open_world_hint = false)
     )]
     async fn query(
         &self,
+        context: RequestContext<RoleServer>,
         Parameters(args): Parameters<QueryArgs>,
     ) -> Result<Json<QueryResult>, String> {
         let caps = self.agents.caps;
@@ -188,10 +190,10 @@ impl CatalogServer {
         let stream = self
             .agents
             .service
-            .query(&args.sql, caller())
+            .query(&args.sql, caller(&context))
             .await
             .map_err(|error| failed(&error))?;
-        let result = rows::collect(stream, max_rows, caps.max_bytes)
+        let result = rows::collect(stream.schema(), stream, max_rows, caps.max_bytes)
             .await
             .map_err(|error| failed(&error))?;
         self.agents
@@ -213,31 +215,14 @@ impl CatalogServer {
     )]
     async fn explain(
         &self,
+        context: RequestContext<RoleServer>,
         Parameters(args): Parameters<ExplainArgs>,
     ) -> Result<Json<Plan>, String> {
-        let sql = args.sql.trim().trim_end_matches(';');
-        let words: Vec<String> = sql
-            .split_whitespace()
-            .take(2)
-            .map(str::to_ascii_lowercase)
-            .collect();
-        let explains = words.first().is_some_and(|word| word == "explain");
-        if explains && words.get(1).is_some_and(|word| word == "analyze") {
-            return Err(
-                "EXPLAIN ANALYZE runs the query; `explain` only plans one. Pass the query \
-                        itself (without EXPLAIN), or run it with `query`"
-                    .to_owned(),
-            );
-        }
-        let statement = if explains {
-            sql.to_owned()
-        } else {
-            format!("EXPLAIN {sql}")
-        };
+        let statement = explain_statement(&args.sql)?;
         let mut stream = self
             .agents
             .service
-            .query(&statement, caller())
+            .query(&statement, caller(&context))
             .await
             .map_err(|error| failed(&error))?;
         let mut plans = Vec::new();
@@ -278,16 +263,35 @@ impl CatalogServer {
                 "this server does not run verify checks; run `codelake verify` instead".to_owned(),
             );
         }
+        // A few at once, each within the server's query timeout: live checks
+        // read sources (a count, a sample), as queries do.
+        let _permit = self
+            .agents
+            .verifying
+            .acquire()
+            .await
+            .map_err(|_| "the server is shutting down".to_owned())?;
+        let timeout = self.agents.service.limits().query_timeout;
         // On a thread of its own: the verifier's futures are not provably
-        // `Send` for every lifetime, which a tool's future must be.
+        // `Send` for every lifetime, which a tool's future must be. The
+        // timeout is inside, so the thread is given back when it fires.
         let agents = Arc::clone(&self.agents);
         let handle = tokio::runtime::Handle::current();
-        let mut reports = tokio::task::spawn_blocking(move || {
+        let reports = tokio::task::spawn_blocking(move || {
             let verifier = agents.verifier.as_ref().expect("checked above");
-            handle.block_on(verifier.run(&[&spec], |_| ()))
+            handle.block_on(async {
+                tokio::time::timeout(timeout, verifier.run(&[&spec], |_| ())).await
+            })
         })
         .await
         .map_err(|error| format!("verifying `{}` failed: {error}", args.table))?;
+        let Ok(mut reports) = reports else {
+            return Err(format!(
+                "timeout: verifying `{}` took longer than {timeout:?}, the server's query \
+                 timeout; run `codelake verify {}` instead, or ask the operator to raise it",
+                args.table, args.table
+            ));
+        };
         let report = reports
             .pop()
             .ok_or_else(|| format!("verify returned no report for `{}`", args.table))?;
@@ -462,13 +466,56 @@ impl ServerHandler for CatalogServer {
     }
 }
 
-/// Who asks: an agent. (A stdio client has no address; over HTTP the token
-/// was checked by the front end that mounts the endpoint.)
-fn caller() -> Caller {
+/// Who asks: an agent, with its address when it came over HTTP (the front
+/// end that mounts the endpoint checked its token). A stdio client has none.
+fn caller(context: &RequestContext<RoleServer>) -> Caller {
+    let address = context
+        .extensions
+        .get::<http::request::Parts>()
+        .and_then(|parts| {
+            parts
+                .extensions
+                .get::<axum::extract::ConnectInfo<std::net::SocketAddr>>()
+        })
+        .map(|info| info.0);
     Caller {
         front_end: FRONT_END,
-        address: None,
+        address,
     }
+}
+
+/// The statement `explain` sends: `EXPLAIN` and the last statement, after any
+/// `SET`s before it. A statement that would run (`EXPLAIN ANALYZE`, in any
+/// spelling DataFusion parses) is refused.
+fn explain_statement(sql: &str) -> Result<String, String> {
+    use datafusion::sql::parser::{DFParser, Statement};
+    let Ok(statements) = DFParser::parse_sql(sql) else {
+        // The service names the syntax error.
+        return Ok(format!("EXPLAIN {sql}"));
+    };
+    fn analyzes(statement: &Statement) -> bool {
+        match statement {
+            Statement::Explain(explain) => explain.options.analyze || analyzes(&explain.statement),
+            _ => false,
+        }
+    }
+    if statements.iter().any(analyzes) {
+        return Err(
+            "EXPLAIN ANALYZE runs the query; `explain` only plans one. Pass the query itself, \
+             or run it with `query`"
+                .to_owned(),
+        );
+    }
+    let mut texts: Vec<String> = statements.iter().map(ToString::to_string).collect();
+    match statements.back() {
+        Some(Statement::Explain(_)) => {}
+        Some(_) => {
+            let last = texts.pop().unwrap_or_default();
+            texts.push(format!("EXPLAIN {last}"));
+        }
+        None => return Err("there is no statement to explain".to_owned()),
+    }
+    Ok(texts.join("; "))
 }
 
 /// A service error as a tool error's text: the code, then what went wrong
