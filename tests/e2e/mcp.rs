@@ -536,14 +536,23 @@ fn stdout_holds_nothing_but_the_protocol() {
     for request in requests {
         writeln!(stdin, "{request}").unwrap();
     }
+    // Standard input stays open until both answers are in: at its end the
+    // server gives calls in flight only a few seconds, which a slow machine
+    // could take.
+    let mut reader = std::io::BufReader::new(child.stdout.take().unwrap());
+    let mut lines: Vec<Value> = Vec::new();
+    while lines.len() < 2 {
+        let mut line = String::new();
+        let read = std::io::BufRead::read_line(&mut reader, &mut line).unwrap();
+        assert!(read > 0, "the server closed its output after {lines:?}");
+        lines.push(serde_json::from_str(&line).unwrap_or_else(|_| panic!("not JSON-RPC: {line}")));
+    }
     drop(stdin);
+    let mut rest = String::new();
+    std::io::Read::read_to_string(&mut reader, &mut rest).unwrap();
+    assert_eq!(rest, "", "after the answers");
     let output = child.wait_with_output().unwrap();
     assert_ok(&output);
-    let lines: Vec<Value> = stdout(&output)
-        .lines()
-        .map(|line| serde_json::from_str(line).unwrap_or_else(|_| panic!("not JSON-RPC: {line}")))
-        .collect();
-    assert_eq!(lines.len(), 2, "{lines:?}");
     assert!(lines.iter().all(|line| line["jsonrpc"] == "2.0"));
     let result = &lines[1]["result"]["structuredContent"];
     assert_eq!(

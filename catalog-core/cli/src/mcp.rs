@@ -19,11 +19,11 @@ use crate::session::{Seed, Session, Unavailable};
 #[derive(Debug, Args)]
 pub struct AgentArgs {
     /// Rows a `query` tool call returns when the agent names no number.
-    #[arg(long, default_value_t = 100, value_name = "N")]
+    #[arg(long, default_value_t = catalog_mcp::Caps::default().default_rows, value_name = "N")]
     mcp_default_rows: usize,
     /// The most rows a `query` tool call returns, whatever the agent asks;
     /// a cut result says how many rows were left out.
-    #[arg(long, default_value_t = 1000, value_name = "N")]
+    #[arg(long, default_value_t = catalog_mcp::Caps::default().max_rows, value_name = "N")]
     mcp_max_rows: usize,
     /// The most bytes of rows (as JSON) a `query` tool call returns, e.g. `256KiB`.
     #[arg(long, default_value = "256KiB", value_parser = parse_size, value_name = "SIZE")]

@@ -117,11 +117,13 @@ pub struct Verified {
 
 #[tool_router]
 impl CatalogServer {
-    /// A server over `agents`.
+    /// A server over `agents`. The tools and their schemas are built once per
+    /// process: over HTTP a server is made for every request.
     pub fn new(agents: Arc<Agents>) -> Self {
+        static TOOLS: std::sync::OnceLock<ToolRouter<CatalogServer>> = std::sync::OnceLock::new();
         Self {
             agents,
-            tool_router: Self::tool_router(),
+            tool_router: TOOLS.get_or_init(Self::tool_router).clone(),
         }
     }
 
