@@ -204,6 +204,16 @@ pub enum Drift {
         /// How it differs.
         message: String,
     },
+    /// A change of the table's schema in its log (Delta) that the declaration
+    /// does not follow: the commit that made the column what it is now.
+    SchemaEvolved {
+        /// The column.
+        column: String,
+        /// The commit version that changed it.
+        version: u64,
+        /// What changed, e.g. `added as Int64`, `retyped from Int32 to Int64`.
+        change: String,
+    },
 }
 
 /// How much a [`Drift`] matters.
@@ -221,9 +231,10 @@ impl Drift {
     /// declared `Option<..>` (it reads as all nulls), is a warning.
     pub fn severity(&self) -> Severity {
         match self {
-            Self::ExtraColumn { .. } | Self::MissingColumn { nullable: true, .. } => {
-                Severity::Warning
-            }
+            // Where the schema changed: the column's own drift says how much it matters.
+            Self::ExtraColumn { .. }
+            | Self::MissingColumn { nullable: true, .. }
+            | Self::SchemaEvolved { .. } => Severity::Warning,
             _ => Severity::Failure,
         }
     }
@@ -235,7 +246,8 @@ impl Drift {
             | Self::ExtraColumn { column, .. }
             | Self::TypeMismatch { column, .. }
             | Self::NullsInNonNull { column, .. }
-            | Self::BadValue { column, .. } => Some(column),
+            | Self::BadValue { column, .. }
+            | Self::SchemaEvolved { column, .. } => Some(column),
             Self::ObjectDiffers { .. } => None,
         }
     }
@@ -298,6 +310,12 @@ impl Drift {
                     "rewrite {object} with the table's schema, or move it out of the table's location"
                 )
             }
+            Self::SchemaEvolved {
+                column, version, ..
+            } => format!(
+                "follow the change in {rust_type} (the field of `{column}`), or read the table as it was before with `version = {}`",
+                version.saturating_sub(1)
+            ),
         }
     }
 }
@@ -415,6 +433,14 @@ impl fmt::Display for Drift {
                 "column `{column}`: `{value}` ({at}) is not a valid {declared}"
             ),
             Self::ObjectDiffers { object, message } => write!(f, "{object}: {message}"),
+            Self::SchemaEvolved {
+                column,
+                version,
+                change,
+            } => write!(
+                f,
+                "column `{column}` was {change} by commit version {version} of the table's log"
+            ),
         }
     }
 }

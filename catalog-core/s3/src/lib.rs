@@ -1,5 +1,5 @@
-//! The one way codelake connects to an S3-compatible store:
-//! the s3-parquet plugin, `codelake data seed` and the benchmarks all build
+//! The one way codelake connects to an S3-compatible store, and reads its errors:
+//! the s3-parquet and delta plugins, `codelake data seed` and the benchmarks all build
 //! their client here, so they agree on path-style requests, plain HTTP for
 //! loopback endpoints, and what a half-set credential means.
 //!
@@ -9,6 +9,8 @@
 //! What it must not know: DataFusion, the plugins, any catalog. It turns
 //! [`S3Settings`] into an object_store client, wraps the local file system,
 //! and nothing else.
+
+use std::sync::{Arc, Mutex, PoisonError};
 
 use object_store::aws::{AmazonS3, AmazonS3Builder};
 use object_store::{ClientOptions, RetryConfig};
@@ -97,4 +99,83 @@ pub fn store(bucket: &str, settings: &S3Settings) -> Result<AmazonS3, Error> {
         bucket: bucket.to_owned(),
         source,
     })
+}
+
+/// One client for each bucket and settings, shared by every table of a
+/// process that reads them. Building a client loads the system's root
+/// certificates (a PEM parse of every file in the certificate directory):
+/// once per table and per use, that was the largest part of `codelake sql`'s
+/// cold start.
+///
+/// # Errors
+/// As [`store`], the first time a bucket and settings are asked for.
+pub fn shared_store(bucket: &str, settings: &S3Settings) -> Result<Arc<AmazonS3>, Error> {
+    type Stores = Vec<(String, S3Settings, Arc<AmazonS3>)>;
+    static STORES: Mutex<Stores> = Mutex::new(Vec::new());
+    let mut stores = STORES.lock().unwrap_or_else(PoisonError::into_inner);
+    if let Some((_, _, store)) = stores.iter().find(|(b, s, _)| b == bucket && s == settings) {
+        return Ok(Arc::clone(store));
+    }
+    let store = Arc::new(store(bucket, settings)?);
+    stores.push((bucket.to_owned(), settings.clone(), Arc::clone(&store)));
+    Ok(store)
+}
+
+/// Why an S3 store was not reached: a reader's error is then the store's or
+/// the settings' fault, not the data's.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum Fault {
+    /// It refused the credentials.
+    Credentials,
+    /// It refused the connection, or did not answer.
+    Connection,
+}
+
+/// Whether a store error means S3 was not reached, and why.
+pub fn fault(error: &object_store::Error) -> Option<Fault> {
+    if matches!(
+        error,
+        object_store::Error::PermissionDenied { .. } | object_store::Error::Unauthenticated { .. }
+    ) {
+        return Some(Fault::Credentials);
+    }
+    let text = error.to_string();
+    if text.contains("403")
+        || text.contains("Forbidden")
+        || text.contains("InvalidAccessKeyId")
+        || text.contains("SignatureDoesNotMatch")
+    {
+        Some(Fault::Credentials)
+    } else if ["onnect", "dns", "timed out", "error sending request"]
+        .iter()
+        .any(|phrase| text.contains(phrase))
+    {
+        Some(Fault::Connection)
+    } else {
+        None
+    }
+}
+
+/// What to do about a store error, for the common ones: text to append to
+/// its message (`"; the credentials were refused: …"`), or nothing.
+pub fn hint(error: &object_store::Error) -> &'static str {
+    match fault(error) {
+        Some(Fault::Credentials) => {
+            "; the credentials were refused: check the S3 access key id and secret"
+        }
+        Some(Fault::Connection) => {
+            "; the S3 endpoint cannot be reached: check it and that the server runs"
+        }
+        None => "",
+    }
+}
+
+/// Whether a store error says the bucket itself does not exist (S3 answers a
+/// missing bucket's listing with a 404 whose body carries `NoSuchBucket`).
+pub fn bucket_missing(error: &object_store::Error) -> bool {
+    match error {
+        object_store::Error::NotFound { .. } => true,
+        error => format!("{error:?}").contains("NoSuchBucket"),
+    }
 }

@@ -381,10 +381,12 @@ fn acceleration(
                 refresh = attr::REFRESH
             ),
         ),
+        // A Delta table's log is read again on `refresh`, copy or not.
+        (None, Some(_)) if reads_a_log(attrs) => {}
         (None, Some(refresh)) => errors.push(
             refresh.span,
             format!(
-                "`{}` says how often a table's copy is read again, and this table keeps none: add `{} = \"memory\"`, or remove `{}`",
+                "`{}` says how often a table's copy (or a Delta table's log) is read again, and this table keeps none: add `{} = \"memory\"`, or remove `{}`",
                 attr::REFRESH,
                 attr::ACCELERATE,
                 attr::REFRESH
@@ -409,6 +411,14 @@ fn acceleration(
         );
     }
     (accelerate, refresh)
+}
+
+/// Whether the table is read through a log that `refresh` reads again: a Delta table's.
+fn reads_a_log(attrs: &attr::TableAttrs) -> bool {
+    attrs
+        .source
+        .as_ref()
+        .is_some_and(|source| source.value == "delta")
 }
 
 fn fields(input: &Input<'_>, errors: &mut Errors) -> Vec<FieldDef> {

@@ -90,7 +90,7 @@ pub enum S3Error {
     },
     /// The store refused or failed a request. The store's error is not a
     /// `source`: its text already holds its causes, and the hint comes last.
-    #[error("reading {location}: {error}{}", store_hint(error))]
+    #[error("reading {location}: {error}{}", catalog_s3::hint(error))]
     Store {
         /// The table's location.
         location: String,
@@ -149,7 +149,7 @@ impl Source for S3Parquet {
         match error {
             S3Error::NoSettings { .. } | S3Error::Client(_) => true,
             S3Error::NotFound { bucket_missing, .. } => *bucket_missing,
-            S3Error::Store { error, .. } => store_fault(error).is_some(),
+            S3Error::Store { error, .. } => catalog_s3::fault(error).is_some(),
             _ => false,
         }
     }
@@ -432,11 +432,8 @@ async fn not_found(store: &dyn ObjectStore, location: &str, what: &str) -> S3Err
     let bucket = bucket_and_key(location)
         .map(|(bucket, _)| bucket)
         .unwrap_or_default();
-    // object_store reports a missing bucket's listing as a generic 404 error
-    // whose body carries S3's own code.
     let bucket_missing = match store.list(None).next().await.transpose() {
-        Err(object_store::Error::NotFound { .. }) => true,
-        Err(error) => format!("{error:?}").contains("NoSuchBucket"),
+        Err(error) => catalog_s3::bucket_missing(&error),
         Ok(_) => false,
     };
     let message = if bucket_missing {
@@ -457,52 +454,6 @@ fn store_error(error: object_store::Error, location: &str) -> S3Error {
     S3Error::Store {
         location: location.to_owned(),
         error,
-    }
-}
-
-/// Why S3 itself was not reached.
-enum Fault {
-    /// It refused the credentials.
-    Credentials,
-    /// It refused the connection, or did not answer.
-    Connection,
-}
-
-/// Whether a store error means S3 was not reached, and why.
-fn store_fault(error: &object_store::Error) -> Option<Fault> {
-    if matches!(
-        error,
-        object_store::Error::PermissionDenied { .. } | object_store::Error::Unauthenticated { .. }
-    ) {
-        return Some(Fault::Credentials);
-    }
-    let text = error.to_string();
-    if text.contains("403")
-        || text.contains("Forbidden")
-        || text.contains("InvalidAccessKeyId")
-        || text.contains("SignatureDoesNotMatch")
-    {
-        Some(Fault::Credentials)
-    } else if ["onnect", "dns", "timed out", "error sending request"]
-        .iter()
-        .any(|phrase| text.contains(phrase))
-    {
-        Some(Fault::Connection)
-    } else {
-        None
-    }
-}
-
-/// What to do about a store error, for the common ones.
-fn store_hint(error: &object_store::Error) -> &'static str {
-    match store_fault(error) {
-        Some(Fault::Credentials) => {
-            "; the credentials were refused: check the S3 access key id and secret"
-        }
-        Some(Fault::Connection) => {
-            "; the S3 endpoint cannot be reached: check it and that the server runs"
-        }
-        None => "",
     }
 }
 

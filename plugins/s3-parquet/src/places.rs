@@ -64,7 +64,7 @@ pub(crate) fn place(env: &Environment, location: &str) -> std::result::Result<Pl
     }
     let (bucket, key) = bucket_and_key(location)?;
     let s3 = settings(env, location)?;
-    let store: Arc<dyn ObjectStore> = shared_store(bucket, s3)?;
+    let store: Arc<dyn ObjectStore> = catalog_s3::shared_store(bucket, s3)?;
     // The plugin's own runtime environment, which has the bucket's store:
     // the host's cannot cross the FFI boundary.
     let runtime_env = codelake_plugin_sdk::runtime_env_builder().build_arc()?;
@@ -104,25 +104,4 @@ pub(crate) fn settings<'a>(
         environment: env.name.clone(),
         location: location.to_owned(),
     })
-}
-
-/// One S3 client for each bucket and settings, shared by every table that
-/// reads them. Building a client loads the system's root certificates (a
-/// PEM parse of every file in the certificate directory): once per table and
-/// per use, that was the largest part of `codelake sql`'s cold start.
-pub(crate) fn shared_store(
-    bucket: &str,
-    settings: &S3Settings,
-) -> std::result::Result<Arc<object_store::aws::AmazonS3>, S3Error> {
-    type Stores = Vec<(String, S3Settings, Arc<object_store::aws::AmazonS3>)>;
-    static STORES: std::sync::Mutex<Stores> = std::sync::Mutex::new(Vec::new());
-    let mut stores = STORES
-        .lock()
-        .unwrap_or_else(std::sync::PoisonError::into_inner);
-    if let Some((_, _, store)) = stores.iter().find(|(b, s, _)| b == bucket && s == settings) {
-        return Ok(Arc::clone(store));
-    }
-    let store = Arc::new(catalog_s3::store(bucket, settings)?);
-    stores.push((bucket.to_owned(), settings.clone(), Arc::clone(&store)));
-    Ok(store)
 }

@@ -12,8 +12,8 @@
 mod options;
 
 pub use options::{
-    CsvOptions, FunctionOptions, HttpApiOptions, HttpAuth, Pagination, ParquetOptions,
-    S3ParquetOptions, SourceOptions,
+    CsvOptions, DeltaOptions, DeltaVersion, FunctionOptions, HttpApiOptions, HttpAuth, Pagination,
+    ParquetOptions, S3ParquetOptions, SourceOptions,
 };
 
 /// A source kind and the options it accepts.
@@ -76,6 +76,11 @@ impl OptionDef {
 pub enum OptionValue {
     /// `s3://bucket/key` or `s3://bucket/prefix/`.
     S3Uri,
+    /// A table's root: `s3://bucket/prefix/`, or a local directory
+    /// (absolute, relative to the environment's data directory, or `file://`).
+    TableRoot,
+    /// An instant in RFC 3339, e.g. `2026-01-31T12:00:00Z`.
+    Timestamp,
     /// A local file path, absolute or relative to the environment's data
     /// directory (`file://` allowed); no other scheme.
     FilePath,
@@ -129,6 +134,12 @@ impl OptionValue {
         let shown = example.or(self.example()).unwrap_or_default();
         let text = match self {
             Self::S3Uri => "an S3 URI, `s3://bucket/key` or `s3://bucket/prefix/`".into(),
+            Self::TableRoot => {
+                "a table's root directory: an S3 prefix `s3://bucket/prefix/`, or a local directory, absolute or relative to the environment's data directory".into()
+            }
+            Self::Timestamp => {
+                "an instant in RFC 3339, e.g. \"2026-01-31T12:00:00Z\"".into()
+            }
             Self::FilePath => {
                 "a local file path, absolute or relative to the environment's data directory (no `s3://` or other scheme)".into()
             }
@@ -313,6 +324,33 @@ pub const SOURCES: &[SourceDef] = &[
         ],
     },
     SourceDef {
+        kind: "delta",
+        target: "location",
+        unreachable: Some(
+            "check `location`, the S3 endpoint and credentials of the environment (docs/reference/configuration.md), and that the table's `_delta_log/` exists",
+        ),
+        doc: "A Delta Lake table on S3 or the local disk: its live files and partition values come from the Delta log, and the host scans them as Parquet.",
+        options: &[
+            required(
+                "location",
+                OptionValue::TableRoot,
+                "The table's root, the directory that holds `_delta_log/`: `s3://bucket/prefix/`, or a local directory.",
+            ),
+            optional(
+                "version",
+                OptionValue::Count,
+                None,
+                "Time travel: read the table as of this commit version instead of the latest.",
+            ),
+            optional(
+                "timestamp",
+                OptionValue::Timestamp,
+                None,
+                "Time travel: read the table as of the last commit at or before this instant.",
+            ),
+        ],
+    },
+    SourceDef {
         kind: "function",
         target: "function",
         unreachable: None,
@@ -338,7 +376,7 @@ pub fn declared_location(spec: &crate::TableSpec) -> Option<&str> {
     let target = def.options.iter().find(|option| option.key == def.target)?;
     let is_location = matches!(
         target.value,
-        OptionValue::S3Uri | OptionValue::FilePath | OptionValue::Url
+        OptionValue::S3Uri | OptionValue::TableRoot | OptionValue::FilePath | OptionValue::Url
     );
     is_location.then(|| spec.option(def.target)).flatten()
 }
@@ -477,6 +515,22 @@ mod tests {
             &["-1", "3.5", "", "4294967296"],
         );
         check(EnvVar, &["FX_TOKEN", "_X1"], &["fx", "1X", "X-Y", ""]);
+        check(
+            TableRoot,
+            &[
+                "s3://b/orders/",
+                "s3://b/",
+                "tpch/orders",
+                "/data/orders/",
+                "file:///d/",
+            ],
+            &["s3://b", "https://h/t/", ""],
+        );
+        check(
+            Timestamp,
+            &["2026-01-31T12:00:00Z", "2026-01-31T12:00:00.5+01:00"],
+            &["2026-01-31", "yesterday", ""],
+        );
         check(JsonPointer, &["", "/data/rows"], &["data"]);
     }
 

@@ -39,6 +39,44 @@ pub enum SourceOptions {
     HttpApi(HttpApiOptions),
     /// `source = "function"`.
     Function(FunctionOptions),
+    /// `source = "delta"`.
+    Delta(DeltaOptions),
+}
+
+/// The options of a `delta` table.
+#[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct DeltaOptions {
+    /// The table's root, the directory holding `_delta_log/`: `s3://bucket/prefix/`,
+    /// or a local directory (absolute, relative to the data directory, `file://`).
+    pub location: String,
+    /// Which version of the table is read.
+    pub version: DeltaVersion,
+}
+
+/// Which version of a Delta table is read. Exhaustive on purpose: a new way
+/// of pinning must be a compile error wherever a snapshot is chosen.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum DeltaVersion {
+    /// The latest commit, followed as the table changes.
+    Latest,
+    /// This commit version (`version = N`).
+    At(u64),
+    /// The last commit at or before this instant, in milliseconds since the
+    /// Unix epoch (`timestamp = "…"`, kept as written in `text`).
+    AsOf {
+        /// Milliseconds since the Unix epoch.
+        millis: i64,
+        /// The instant as written.
+        text: String,
+    },
+}
+
+impl DeltaOptions {
+    /// Whether the table is read from S3 (else from the local disk).
+    pub fn on_s3(&self) -> bool {
+        self.location.starts_with("s3://")
+    }
 }
 
 /// The options of an `s3-parquet` table.
@@ -158,6 +196,7 @@ impl SourceOptions {
             "function" => Self::Function(FunctionOptions {
                 function: values.text("function"),
             }),
+            "delta" => Self::Delta(delta(&mut values)),
             other => {
                 values.problem(None, format!("source `{other}` has no typed options yet"));
                 return Err(values.problems);
@@ -193,6 +232,7 @@ impl SourceOptions {
             Self::Csv(_) => "csv",
             Self::HttpApi(_) => "http-api",
             Self::Function(_) => "function",
+            Self::Delta(_) => "delta",
         }
     }
 
@@ -204,6 +244,7 @@ impl SourceOptions {
             Self::Parquet(options) => Some(&options.location),
             Self::Csv(options) => Some(&options.location),
             Self::HttpApi(options) => Some(&options.url),
+            Self::Delta(options) => Some(&options.location),
             Self::Function(_) => None,
         }
     }
@@ -239,7 +280,37 @@ kind_options![
     Csv(CsvOptions),
     HttpApi(HttpApiOptions),
     Function(FunctionOptions),
+    Delta(DeltaOptions),
 ];
+
+/// The `delta` options: a version and a timestamp pin the same thing, so not both.
+fn delta(values: &mut Values<'_>) -> DeltaOptions {
+    if values.is_given("version") && values.is_given("timestamp") {
+        values.conflict(
+            "timestamp",
+            "`version` and `timestamp` both pin the version read: keep one".into(),
+        );
+    }
+    let version = match (
+        values.optional_count("version"),
+        values.optional_text("timestamp"),
+    ) {
+        (Some(version), _) => DeltaVersion::At(u64::from(version)),
+        (None, Some(text)) => match chrono::DateTime::parse_from_rfc3339(&text) {
+            Ok(instant) => DeltaVersion::AsOf {
+                millis: instant.timestamp_millis(),
+                text,
+            },
+            // Refused by the shape already.
+            Err(_) => DeltaVersion::Latest,
+        },
+        (None, None) => DeltaVersion::Latest,
+    };
+    DeltaOptions {
+        location: values.text("location"),
+        version,
+    }
+}
 
 /// The `http-api` options, with the rules for options that only make sense together.
 fn http_api(values: &mut Values<'_>) -> HttpApiOptions {
@@ -440,6 +511,13 @@ impl<'a> Values<'a> {
         }
     }
 
+    fn optional_count(&mut self, key: &str) -> Option<u32> {
+        match self.get(key) {
+            Some(Parsed::Count(value)) => Some(value),
+            other => self.wrong_shape(key, other),
+        }
+    }
+
     fn count(&mut self, key: &str) -> u32 {
         match self.get(key) {
             Some(Parsed::Count(value)) => value,
@@ -486,6 +564,12 @@ impl OptionValue {
                 .strip_prefix("s3://")
                 .and_then(|rest| rest.split_once('/'))
                 .is_some_and(|(bucket, _)| !bucket.is_empty())
+                .then(text)?,
+            Self::TableRoot => (Self::S3Uri.parse(value).is_some()
+                || Self::FilePath.parse(value).is_some())
+            .then(text)?,
+            Self::Timestamp => chrono::DateTime::parse_from_rfc3339(value)
+                .is_ok()
                 .then(text)?,
             Self::FilePath => (!value.is_empty()
                 && (!value.contains("://") || value.starts_with("file://")))

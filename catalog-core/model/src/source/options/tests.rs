@@ -160,3 +160,38 @@ fn an_out_of_range_count_is_refused_with_the_accepted_values() {
         "`max_retries = \"4294967296\"` is not valid: expected an integer from 0 to 4294967295"
     );
 }
+
+#[test]
+fn delta_pins_one_version_or_none() {
+    let parse = |options: &[(&str, &str)]| SourceOptions::parse("delta", options);
+    let root = ("location", "s3://lake/orders/");
+    let Ok(SourceOptions::Delta(latest)) = parse(&[root]) else {
+        panic!("a root alone is a delta table");
+    };
+    assert_eq!(latest.version, DeltaVersion::Latest);
+    assert!(latest.on_s3());
+    let Ok(SourceOptions::Delta(pinned)) = parse(&[root, ("version", "3")]) else {
+        panic!("a version pins the table");
+    };
+    assert_eq!(pinned.version, DeltaVersion::At(3));
+    let Ok(SourceOptions::Delta(as_of)) =
+        parse(&[root, ("timestamp", "2026-01-31T12:00:00+01:00")])
+    else {
+        panic!("a timestamp pins the table");
+    };
+    let DeltaVersion::AsOf { millis, .. } = as_of.version else {
+        panic!("{:?}", as_of.version);
+    };
+    assert_eq!(millis, 1_769_857_200_000);
+    let both = parse(&[
+        root,
+        ("version", "3"),
+        ("timestamp", "2026-01-31T12:00:00Z"),
+    ])
+    .unwrap_err();
+    assert!(both[0].message.contains("keep one"), "{both:?}");
+    let bad = parse(&[root, ("timestamp", "yesterday")]).unwrap_err();
+    assert!(bad[0].message.contains("RFC 3339"), "{bad:?}");
+    let bad = parse(&[("location", "https://h/orders/")]).unwrap_err();
+    assert!(bad[0].message.contains("table's root"), "{bad:?}");
+}

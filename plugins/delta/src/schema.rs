@@ -1,0 +1,163 @@
+//! Delta's types as Arrow's, and a file's statistics as DataFusion's.
+
+use std::sync::Arc;
+
+use codelake_plugin_sdk::datafusion::arrow::datatypes::{DataType, Field, Fields, TimeUnit};
+use codelake_plugin_sdk::datafusion::common::stats::Precision;
+use codelake_plugin_sdk::datafusion::common::{ColumnStatistics, ScalarValue, Statistics};
+
+use crate::log::{DeltaField, Stats};
+
+/// The Arrow type of a Delta type (`"long"`, `"decimal(15,2)"`, a struct…);
+/// `Err` names a type this reader does not know.
+pub(crate) fn arrow_type(delta: &serde_json::Value) -> Result<DataType, String> {
+    if let Some(name) = delta.as_str() {
+        return Ok(match name {
+            "string" => DataType::Utf8,
+            "long" => DataType::Int64,
+            "integer" => DataType::Int32,
+            "short" => DataType::Int16,
+            "byte" => DataType::Int8,
+            "float" => DataType::Float32,
+            "double" => DataType::Float64,
+            "boolean" => DataType::Boolean,
+            "binary" => DataType::Binary,
+            "date" => DataType::Date32,
+            "timestamp" => DataType::Timestamp(TimeUnit::Microsecond, Some("UTC".into())),
+            "timestamp_ntz" => DataType::Timestamp(TimeUnit::Microsecond, None),
+            other => {
+                let decimal = other
+                    .strip_prefix("decimal(")
+                    .and_then(|rest| rest.strip_suffix(')'))
+                    .and_then(|rest| rest.split_once(','))
+                    .and_then(|(precision, scale)| {
+                        Some((precision.trim().parse().ok()?, scale.trim().parse().ok()?))
+                    });
+                match decimal {
+                    Some((precision, scale)) => DataType::Decimal128(precision, scale),
+                    None => return Err(format!("Delta type `{other}` is not known to codelake")),
+                }
+            }
+        });
+    }
+    match delta.get("type").and_then(serde_json::Value::as_str) {
+        Some("struct") => {
+            let fields: Vec<DeltaField> = delta
+                .get("fields")
+                .cloned()
+                .map(serde_json::from_value)
+                .transpose()
+                .map_err(|error| format!("a struct type does not parse: {error}"))?
+                .unwrap_or_default();
+            Ok(DataType::Struct(Fields::from(
+                fields.iter().map(field).collect::<Result<Vec<_>, _>>()?,
+            )))
+        }
+        Some("array") => {
+            let element = arrow_type(&delta["elementType"])?;
+            let nullable = delta["containsNull"].as_bool().unwrap_or(true);
+            Ok(DataType::List(Arc::new(Field::new(
+                "element", element, nullable,
+            ))))
+        }
+        Some("map") => {
+            let key = arrow_type(&delta["keyType"])?;
+            let value = arrow_type(&delta["valueType"])?;
+            let nullable = delta["valueContainsNull"].as_bool().unwrap_or(true);
+            let entries = Field::new(
+                "key_value",
+                DataType::Struct(Fields::from(vec![
+                    Field::new("key", key, false),
+                    Field::new("value", value, nullable),
+                ])),
+                false,
+            );
+            Ok(DataType::Map(Arc::new(entries), false))
+        }
+        _ => Err(format!("Delta type {delta} is not known to codelake")),
+    }
+}
+
+/// The Arrow field of a Delta column.
+pub(crate) fn field(delta: &DeltaField) -> Result<Field, String> {
+    let data_type = arrow_type(&delta.data_type)
+        .map_err(|error| format!("column `{}`: {error}", delta.name))?;
+    Ok(Field::new(&delta.name, data_type, delta.nullable))
+}
+
+/// A value as the log writes it (a partition value's text, or a statistic's
+/// JSON) as a scalar of `data_type`; `None` when it does not convert.
+pub(crate) fn scalar(text: Option<&str>, data_type: &DataType) -> Option<ScalarValue> {
+    match text {
+        None => ScalarValue::try_from(data_type).ok(),
+        Some(text) => {
+            let data_type = match data_type {
+                // Views are how strings are read; the statistic is the same text.
+                DataType::Utf8View => &DataType::Utf8,
+                other => other,
+            };
+            ScalarValue::try_from_string(text.to_owned(), data_type).ok()
+        }
+    }
+}
+
+/// The text of a statistic, as `scalar` takes it.
+fn stat_text(value: &serde_json::Value) -> Option<String> {
+    match value {
+        serde_json::Value::String(text) => Some(text.clone()),
+        serde_json::Value::Number(number) => Some(number.to_string()),
+        serde_json::Value::Bool(flag) => Some(flag.to_string()),
+        _ => None,
+    }
+}
+
+/// A file's statistics over `file_fields` (the columns in the file), in
+/// DataFusion's terms. Minimums and maximums are exact for every type but
+/// text, whose statistics a Delta writer may truncate.
+pub(crate) fn statistics(
+    stats: Option<&Stats>,
+    file_fields: &[Arc<Field>],
+    size: u64,
+) -> Statistics {
+    let Some(stats) = stats else {
+        return Statistics::new_unknown(
+            &codelake_plugin_sdk::datafusion::arrow::datatypes::Schema::new(file_fields.to_vec()),
+        )
+        .with_total_byte_size(Precision::Inexact(size as usize));
+    };
+    let columns = file_fields
+        .iter()
+        .map(|field| {
+            let name = field.name();
+            let exact = !matches!(
+                field.data_type(),
+                DataType::Utf8 | DataType::Utf8View | DataType::LargeUtf8 | DataType::Binary
+            );
+            let bound = |values: &std::collections::HashMap<String, serde_json::Value>| {
+                values
+                    .get(name)
+                    .and_then(stat_text)
+                    .and_then(|text| scalar(Some(&text), field.data_type()))
+                    .filter(|_| exact)
+                    .map_or(Precision::Absent, Precision::Exact)
+            };
+            ColumnStatistics {
+                null_count: stats
+                    .null_count
+                    .get(name)
+                    .and_then(serde_json::Value::as_u64)
+                    .map_or(Precision::Absent, |nulls| Precision::Exact(nulls as usize)),
+                min_value: bound(&stats.min_values),
+                max_value: bound(&stats.max_values),
+                ..ColumnStatistics::new_unknown()
+            }
+        })
+        .collect();
+    Statistics {
+        num_rows: stats
+            .num_records
+            .map_or(Precision::Absent, |rows| Precision::Exact(rows as usize)),
+        total_byte_size: Precision::Inexact(size as usize),
+        column_statistics: columns,
+    }
+}
