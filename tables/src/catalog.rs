@@ -12,6 +12,7 @@ pub static REGISTRY: Registry = Registry::new(&[
     <crate::tpch::LineItem as Table>::SPEC,
     <crate::tpch::Nation as Table>::SPEC,
     <crate::tpch::Orders as Table>::SPEC,
+    <crate::tpch::OrdersDelta as Table>::SPEC,
     <crate::tpch::Part as Table>::SPEC,
     <crate::tpch::PartSupp as Table>::SPEC,
     <crate::tpch::PriceTier as Table>::SPEC,
@@ -36,7 +37,7 @@ impl Catalog {
     pub const fn registry(self) -> &'static Registry {
         &REGISTRY
     }
-    /// Database `tpch`: 13 tables.
+    /// Database `tpch`: 14 tables.
     pub const fn tpch(self) -> databases::Tpch {
         databases::Tpch
     }
@@ -67,6 +68,10 @@ pub mod databases {
         }
         /// `tpch.orders`: Orders: one row per order a customer placed (TPC-H `ORDERS`, SF × 1,500,000 rows).
         pub const fn orders(self) -> ::catalog_core::TableRef<crate::tpch::Orders> {
+            ::catalog_core::TableRef::new()
+        }
+        /// `tpch.orders_delta`: Orders as a Delta Lake table, partitioned by the year of the order: the same rows as `orders`, kept the way a lakehouse keeps them (SF × 1,500,000 rows).
+        pub const fn orders_delta(self) -> ::catalog_core::TableRef<crate::tpch::OrdersDelta> {
             ::catalog_core::TableRef::new()
         }
         /// `tpch.part`: Parts: one row per part that suppliers sell (TPC-H `PART`, SF × 200,000 rows).

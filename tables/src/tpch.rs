@@ -8,7 +8,8 @@
 //!
 //! - The large tables (`part`, `supplier`, `partsupp`, `customer`, `orders`)
 //!   are Parquet objects on S3, and `lineitem`, the largest fact table, is a
-//!   partitioned Parquet dataset under an S3 prefix.
+//!   partitioned Parquet dataset under an S3 prefix. `orders_delta` holds the
+//!   same rows as `orders` as a Delta Lake table partitioned by year.
 //! - The tiny fixed dimensions (`nation`, 25 rows, and `region`, 5 rows) are
 //!   pipe-delimited text files, the way TPC-H's `dbgen` ships them (here with a
 //!   header line naming the columns).
@@ -179,6 +180,48 @@ pub struct Orders {
     pub o_shippriority: i32,
     /// Free-text comment (generated filler text).
     pub o_comment: String,
+}
+
+/// Orders as a Delta Lake table, partitioned by the year of the order: the same rows as `orders`, kept the way a lakehouse keeps them (SF × 1,500,000 rows).
+///
+/// Its files, their partition values and statistics come from the table's
+/// Delta log, read again at most every minute; a filter on `o_orderyear`
+/// reads only that year's files.
+#[derive(Table, Debug, Clone, PartialEq)]
+#[table(
+    database = "tpch",
+    name = "orders_delta",
+    source = "delta",
+    location = "s3://codelake/tpch/orders_delta/",
+    owner = "data-platform@codelake.dev",
+    freshness = "1h",
+    min_rows = 1,
+    refresh = "1m"
+)]
+pub struct OrdersDelta {
+    /// Order key, the primary key; sparse: only the first 8 of every 32 keys are used.
+    #[column(unique)]
+    pub o_orderkey: i64,
+    /// Customer who placed the order; foreign key to `customer.c_custkey`.
+    pub o_custkey: i64,
+    /// Status: `F` (every line filled), `O` (all open) or `P` (mixed).
+    pub o_orderstatus: String,
+    /// Order total in dollars.
+    #[column(min = 0)]
+    pub o_totalprice: Decimal<15, 2>,
+    /// Date the order was placed, 1992-01-01 to 1998-08-02.
+    pub o_orderdate: NaiveDate,
+    /// Priority: `1-URGENT`, `2-HIGH`, `3-MEDIUM`, `4-NOT SPECIFIED` or `5-LOW`.
+    pub o_orderpriority: String,
+    /// Clerk who took the order, `Clerk#` followed by a 9-digit number.
+    pub o_clerk: String,
+    /// Shipping priority; always 0 in generated data.
+    pub o_shippriority: i32,
+    /// Free-text comment (generated filler text).
+    pub o_comment: String,
+    /// Year of `o_orderdate`, 1992 to 1998: the Delta partition column.
+    #[column(min = 1992, max = 1998)]
+    pub o_orderyear: i32,
 }
 
 /// Line items: one row per part ordered on an order, 1 to 7 per order (TPC-H `LINEITEM`, about SF × 6,000,000 rows).

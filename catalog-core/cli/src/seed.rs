@@ -21,6 +21,7 @@ use datafusion::arrow::error::ArrowError;
 use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
 use serde_json::json;
 
+mod delta;
 mod fixtures;
 mod layout;
 mod target;
@@ -290,7 +291,9 @@ fn generator(name: &str, scale: f64) -> Option<Batches> {
         "customer" => Box::new(a::CustomerArrow::new(g::CustomerGenerator::new(
             scale, 1, 1,
         ))),
-        "orders" => Box::new(a::OrderArrow::new(g::OrderGenerator::new(scale, 1, 1))),
+        "orders" | "orders_delta" => {
+            Box::new(a::OrderArrow::new(g::OrderGenerator::new(scale, 1, 1)))
+        }
         "lineitem" => Box::new(a::LineItemArrow::new(g::LineItemGenerator::new(
             scale, 1, 1,
         ))),
@@ -307,7 +310,7 @@ fn expected_rows(name: &str, scale: f64) -> u64 {
         "supplier" => 10_000.0,
         "partsupp" => 800_000.0,
         "customer" => 150_000.0,
-        "orders" => 1_500_000.0,
+        "orders" | "orders_delta" => 1_500_000.0,
         "lineitem" => 6_000_000.0,
         "nation" => return 25,
         "region" => return 5,

@@ -28,10 +28,10 @@ pub const FORMAT: &str = "a header naming every declared column (in any order), 
      fields separated by `,`, instants in RFC 3339, an empty field for null";
 
 /// Whether `data seed` can install sample data for a table of source `kind`:
-/// it writes files (Parquet through S3 or into the data directory, CSV into
+/// it writes files (Parquet or a Delta table through S3 or into the data directory, CSV into
 /// the data directory), and an HTTP API or a function is not its to write.
 pub fn seedable(kind: &str) -> bool {
-    matches!(kind, "s3-parquet" | "parquet" | "csv")
+    matches!(kind, "s3-parquet" | "parquet" | "csv" | "delta")
 }
 
 /// `<database>/<table>.csv`: where a table's fixture is, under the fixtures directory.

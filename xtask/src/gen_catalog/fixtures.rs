@@ -90,7 +90,7 @@ fn check_one(root: &Path, layout: &Layout, scan: &Scan, file: &Path) -> Result<(
     if !fixture::seedable(&found.spec.source) {
         return Err(format!(
             "table `{qualified}` (struct `{}` at {}) reads source `{}`, which `codelake data seed` does not write; \
-             remove the fixture (only `s3-parquet` and `csv` tables take sample data)",
+             remove the fixture (only `s3-parquet`, `parquet`, `delta` and `csv` tables take sample data)",
             found.ident, found.location, found.spec.source
         ));
     }

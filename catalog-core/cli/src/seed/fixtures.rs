@@ -71,7 +71,7 @@ pub(super) fn plan<'a>(dir: &Path, catalog: &'a [TableSpec]) -> Plan<'a> {
         if !fixture::seedable(&spec.source) {
             problems.push(format!(
                 "{}: table `{qualified}` reads source `{}`, which `codelake data seed` does not write; remove the fixture \
-                 (only `s3-parquet` and `csv` tables take sample data)",
+                 (only `s3-parquet`, `parquet`, `delta` and `csv` tables take sample data)",
                 shown(&path),
                 spec.source
             ));

@@ -59,6 +59,9 @@ const SORT_MEMORY: usize = 1 << 30;
 pub(super) struct Layout {
     /// The columns the rows are sorted by, if any.
     pub(super) sort: &'static [&'static str],
+    /// For a Delta table, its partition column and the date column it is the
+    /// year of (`o_orderyear` of `o_orderdate`): one file per year.
+    pub(super) partition: Option<(&'static str, &'static str)>,
 }
 
 impl Layout {
@@ -67,10 +70,14 @@ impl Layout {
     pub(super) fn of(spec: &TableSpec, generated: bool) -> Self {
         let sort: &[&str] = match (generated, spec.name.as_ref()) {
             (true, "lineitem") => &["l_shipdate", "l_orderkey", "l_linenumber"],
-            (true, "orders") => &["o_orderdate", "o_orderkey"],
+            (true, "orders" | "orders_delta") => &["o_orderdate", "o_orderkey"],
             _ => &[],
         };
-        Self { sort }
+        let partition = match (generated, spec.name.as_ref()) {
+            (true, "orders_delta") => Some(("o_orderyear", "o_orderdate")),
+            _ => None,
+        };
+        Self { sort, partition }
     }
 
     /// How the seed's marker records it: a table is written again when this changes.
@@ -80,8 +87,12 @@ impl Layout {
         } else {
             format!("sorted by {}", self.sort.join(", "))
         };
+        let files = match self.partition {
+            Some((column, date)) => format!("Delta, a file per {column} (the year of {date}), "),
+            None => String::new(),
+        };
         format!(
-            "{order}, row groups of {ROW_GROUP_ROWS} rows, page index, pages of {PAGE_ROWS} rows"
+            "{files}{order}, row groups of {ROW_GROUP_ROWS} rows, page index, pages of {PAGE_ROWS} rows"
         )
     }
 

@@ -14,6 +14,7 @@ use indicatif::ProgressBar;
 use object_store::path::Path as ObjectPath;
 use object_store::{ObjectStore, ObjectStoreExt};
 
+use super::delta::{DeltaTarget, FIRST_COMMIT};
 use super::layout::Layout;
 use super::{Batches, SPOOL_PREFIX, upload};
 
@@ -29,6 +30,8 @@ pub(super) enum Target {
     /// The declared location (relative to the data directory), the path, and
     /// the table's CSV dialect.
     File(String, PathBuf, CsvOptions),
+    /// A Delta table, and the location of its first commit (recorded in the marker).
+    Delta(DeltaTarget, String),
 }
 
 impl Target {
@@ -62,6 +65,7 @@ impl Target {
                     spool: parent,
                 });
             }
+            SourceOptions::Delta(delta) => return Self::delta(env, spec, &delta),
             other => anyhow::bail!(
                 "table `{}`: source `{}` is not seeded",
                 spec.qualified_name(),
@@ -95,22 +99,74 @@ impl Target {
         })
     }
 
+    /// A Delta table's target: its root on S3 or on the local disk.
+    fn delta(
+        env: &Environment,
+        spec: &TableSpec,
+        delta: &catalog_core::source::DeltaOptions,
+    ) -> anyhow::Result<Self> {
+        if !delta.on_s3() {
+            let path = env.local_path(&delta.location);
+            std::fs::create_dir_all(&path)
+                .with_context(|| format!("cannot create {}", path.display()))?;
+            let root = ObjectPath::from_absolute_path(&path).with_context(|| {
+                format!(
+                    "table `{}`: `{}` is not a path",
+                    spec.qualified_name(),
+                    delta.location
+                )
+            })?;
+            let commit = path.join(FIRST_COMMIT).display().to_string();
+            let target = DeltaTarget {
+                store: Arc::new(object_store::local::LocalFileSystem::new()),
+                root,
+                spool: env.data_dir.clone(),
+            };
+            return Ok(Self::Delta(target, commit));
+        }
+        let location = env.s3_location(&delta.location);
+        let (bucket, key) = location
+            .strip_prefix("s3://")
+            .and_then(|rest| rest.split_once('/'))
+            .ok_or_else(|| {
+                anyhow::anyhow!(
+                    "table `{}`: `{}` is not s3://bucket/prefix/",
+                    spec.qualified_name(),
+                    delta.location
+                )
+            })?;
+        let s3 = env
+            .s3
+            .as_ref()
+            .ok_or_else(|| anyhow::anyhow!("environment `{}` has no S3 settings", env.name))?;
+        let key = key.trim_end_matches('/');
+        let target = DeltaTarget {
+            store: Arc::new(catalog_s3::store(bucket, s3)?),
+            root: ObjectPath::from(key),
+            spool: env.data_dir.clone(),
+        };
+        Ok(Self::Delta(
+            target,
+            format!("s3://{bucket}/{key}/{FIRST_COMMIT}"),
+        ))
+    }
+
     /// Whether the data is written as Parquet (and so laid out by a [`Layout`]).
     pub(super) fn is_parquet(&self) -> bool {
-        matches!(self, Self::S3 { .. })
+        matches!(self, Self::S3 { .. } | Self::Delta(..))
     }
 
     /// The location recorded in the marker: `s3://bucket/key`, or the path under the data directory.
     pub(super) fn location(&self) -> String {
         match self {
-            Self::S3 { location, .. } => location.clone(),
+            Self::S3 { location, .. } | Self::Delta(_, location) => location.clone(),
             Self::File(declared, ..) => declared.clone(),
         }
     }
 
     pub(super) fn describe(&self) -> String {
         match self {
-            Self::S3 { location, .. } => location.clone(),
+            Self::S3 { location, .. } | Self::Delta(_, location) => location.clone(),
             Self::File(_, path, _) => path.display().to_string(),
         }
     }
@@ -131,6 +187,13 @@ impl Target {
                 }
             },
             Self::File(_, path, _) => Ok(std::fs::metadata(path).ok().map(|meta| meta.len())),
+            Self::Delta(delta, location) => match delta.store.head(&delta.commit()).await {
+                Ok(meta) => Ok(Some(meta.size)),
+                Err(object_store::Error::NotFound { .. }) => Ok(None),
+                Err(error) => {
+                    Err(anyhow::Error::new(error).context(format!("cannot check {location}")))
+                }
+            },
         }
     }
 
@@ -145,6 +208,9 @@ impl Target {
         layout: &Layout,
         progress: &ProgressBar,
     ) -> anyhow::Result<usize> {
+        if let Self::Delta(delta, _) = self {
+            return delta.write(spec, batches, layout, progress).await;
+        }
         let table = spec.qualified_name();
         let declared = Arc::new(spec.arrow_schema());
         let mut rows = 0;
@@ -241,6 +307,7 @@ impl Target {
                     .await
                     .with_context(|| format!("cannot write {location}"))?;
             }
+            Self::Delta(..) => unreachable!("written above"),
             Self::File(_, path, csv) => {
                 let io = |error: std::io::Error| {
                     anyhow::anyhow!("cannot write {}: {error}", path.display())
