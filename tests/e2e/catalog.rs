@@ -41,7 +41,7 @@ fn catalog_json_equals_the_compiled_registry() {
 }
 
 #[test]
-fn the_catalog_has_every_tpch_table_and_all_four_source_kinds() {
+fn the_catalog_has_every_tpch_table_and_all_five_source_kinds() {
     let registry = tables::catalog().registry();
     for name in [
         "part", "supplier", "partsupp", "lineitem", "orders", "customer", "nation", "region",
@@ -54,7 +54,10 @@ fn the_catalog_has_every_tpch_table_and_all_four_source_kinds() {
     let mut kinds: Vec<&str> = registry.tables().map(|spec| &*spec.source).collect();
     kinds.sort();
     kinds.dedup();
-    assert_eq!(kinds, ["csv", "function", "http-api", "s3-parquet", "view"]);
+    assert_eq!(
+        kinds,
+        ["csv", "delta", "function", "http-api", "s3-parquet", "view"]
+    );
 }
 
 #[test]

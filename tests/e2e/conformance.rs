@@ -5,6 +5,7 @@
 //! server — and every kind must give the same answers: the declared schema by
 //! name, type and nullability; typed rows; projection; filters; limits; an
 //! empty source; a missing source reported on the table; concurrent scans.
+//! A `delta` table is served from S3 and from a local directory.
 //! The `function` kind serves only functions compiled into its plugin, so it
 //! runs the same checks on its own table, `tpch.price_tiers`.
 
@@ -56,6 +57,10 @@ enum Kind {
     /// `parquet`: a local file, declared as a `file://` URL.
     Parquet,
     HttpApi,
+    /// `delta`: a Delta table on the S3 server.
+    Delta,
+    /// `delta`: a Delta table in a local directory.
+    DeltaLocal,
 }
 
 /// A real source holding `rows` (or nothing at all, for `None`), and how to reach it.
@@ -171,6 +176,43 @@ async fn serve(kind: Kind, rows: Option<&[Thing]>) -> Served {
                 spec,
                 env,
                 _keep: vec![Box::new(server), Box::new(data)],
+            }
+        }
+        Kind::Delta | Kind::DeltaLocal => {
+            let server = match kind {
+                Kind::Delta => Some(crate::s3::S3Server::start().await),
+                _ => None,
+            };
+            let root = match &server {
+                Some(server) => server.object_path("codelake", "things/_delta_log/.keep"),
+                None => data.path().join("things/_delta_log/.keep"),
+            };
+            let root = root.parent().and_then(std::path::Path::parent).unwrap();
+            if let Some(rows) = rows {
+                let table = crate::delta::DeltaDir::new(root);
+                let mut actions = vec![
+                    crate::delta::protocol(),
+                    crate::delta::metadata(crate::delta::THINGS, &[]),
+                ];
+                if !rows.is_empty() {
+                    let batch = Thing::to_record_batch(rows).unwrap();
+                    actions.push(table.add("part-00000.parquet", &batch, &[]));
+                }
+                table.commit(0, &actions);
+            }
+            let (location, env) = match &server {
+                Some(server) => (
+                    "s3://codelake/things/".to_owned(),
+                    env.with_s3(server.settings(crate::s3::SECRET_KEY)),
+                ),
+                None => ("things/".to_owned(), env),
+            };
+            let mut keep: Vec<Box<dyn Any + Send>> = vec![Box::new(data)];
+            keep.extend(server.map(|server| Box::new(server) as Box<dyn Any + Send>));
+            Served {
+                spec: spec_with("delta", &[("location", &location)]),
+                env,
+                _keep: keep,
             }
         }
     }
@@ -334,6 +376,16 @@ async fn local_parquet_conforms() {
             && !plan.contains("CodelakePluginExec"),
         "the host executes the local scan:\n{plan}"
     );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn delta_on_s3_conforms() {
+    conforms(Kind::Delta).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn local_delta_conforms() {
+    conforms(Kind::DeltaLocal).await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

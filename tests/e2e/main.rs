@@ -7,6 +7,7 @@ mod catalog;
 mod cli;
 mod cluster;
 mod conformance;
+mod delta;
 mod faults;
 mod flight;
 mod host_scans;

@@ -536,11 +536,59 @@ async fn fx_server(expected_token: &'static str) -> crate::http::HttpServer {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn all_four_source_kinds_join_in_one_query() {
+async fn all_five_source_kinds_join_in_one_query() {
     set_fx_token();
     let s3 = crate::s3::S3Server::start().await;
     let batch = tables::tpch::Part::to_record_batch(&parts(10)).unwrap();
     write_parquet(&s3.object_path("codelake", "tpch/part.parquet"), &batch);
+    // A Delta table on S3 too: orders of the same keys, partitioned by year.
+    let orders = crate::delta::DeltaDir::new(
+        s3.object_path("codelake", "tpch/orders_delta/_delta_log/.keep")
+            .parent()
+            .and_then(std::path::Path::parent)
+            .unwrap(),
+    );
+    let mut actions = vec![
+        crate::delta::protocol(),
+        crate::delta::metadata(
+            &[
+                ("o_orderkey", "long", false),
+                ("o_custkey", "long", false),
+                ("o_orderstatus", "string", false),
+                ("o_totalprice", "decimal(15,2)", false),
+                ("o_orderdate", "date", false),
+                ("o_orderpriority", "string", false),
+                ("o_clerk", "string", false),
+                ("o_shippriority", "integer", false),
+                ("o_comment", "string", false),
+                ("o_orderyear", "integer", false),
+            ],
+            &["o_orderyear"],
+        ),
+    ];
+    for year in [1995, 1996] {
+        let rows: Vec<tables::tpch::OrdersDelta> = (1..=10)
+            .filter(|key| 1995 + key % 2 == year)
+            .map(|key| tables::tpch::OrdersDelta {
+                o_orderkey: key,
+                o_custkey: key,
+                o_orderstatus: "O".into(),
+                o_totalprice: catalog_core::Decimal::from_mantissa(i128::from(key) * 100).unwrap(),
+                o_orderdate: catalog_core::chrono::NaiveDate::from_ymd_opt(year as i32, 1, 1)
+                    .unwrap(),
+                o_orderpriority: "1-URGENT".into(),
+                o_clerk: "Clerk#000000001".into(),
+                o_shippriority: 0,
+                o_comment: "test".into(),
+                o_orderyear: year as i32,
+            })
+            .collect();
+        let mut batch = tables::tpch::OrdersDelta::to_record_batch(&rows).unwrap();
+        batch.remove_column(batch.schema().index_of("o_orderyear").unwrap());
+        let relative = format!("o_orderyear={year}/part-0.parquet");
+        actions.push(orders.add(&relative, &batch, &[("o_orderyear", &year.to_string())]));
+    }
+    orders.commit(0, &actions);
     let http = fx_server(FX_TOKEN).await;
     let data = data_dir();
     let mut env = Environment::new("test", data.path()).with_s3(s3.settings(crate::s3::SECRET_KEY));
@@ -552,6 +600,7 @@ async fn all_four_source_kinds_join_in_one_query() {
         "tpch.nation`",
         "tpch.price_tiers`",
         "tpch.exchange_rates`",
+        "tpch.orders_delta`",
     ] {
         assert!(
             !failures
@@ -571,14 +620,16 @@ async fn all_four_source_kinds_join_in_one_query() {
         [1]
     );
 
-    // Parquet on S3 × Rust function × CSV × HTTP JSON API.
+    // Parquet on S3 × Rust function × CSV × HTTP JSON API × Delta on S3.
     let sql = "SELECT p.p_partkey, t.tier, n.n_name, e.currency, \
-                      CAST(p.p_retailprice AS DOUBLE) * e.rate_to_usd AS price_usd \
+                      CAST(p.p_retailprice AS DOUBLE) * e.rate_to_usd AS price_usd, \
+                      CAST(o.o_orderyear AS BIGINT) AS year \
                FROM tpch.part p \
                JOIN tpch.price_tiers t ON p.p_retailprice >= t.min_price \
                  AND (t.max_price IS NULL OR p.p_retailprice < t.max_price) \
                JOIN tpch.nation n ON n.n_nationkey = p.p_partkey % 3 \
                JOIN tpch.exchange_rates e ON e.n_nationkey = n.n_nationkey \
+               JOIN tpch.orders_delta o ON o.o_orderkey = p.p_partkey \
                ORDER BY p.p_partkey";
     let batches = ctx.sql(sql).await.unwrap().collect().await.unwrap();
     let mut got = Vec::new();
@@ -590,6 +641,7 @@ async fn all_four_source_kinds_join_in_one_query() {
         let prices = batch
             .column(4)
             .as_primitive::<datafusion::arrow::datatypes::Float64Type>();
+        let years = batch.column(5).as_primitive::<Int64Type>();
         for row in 0..batch.num_rows() {
             got.push((
                 keys.value(row),
@@ -598,6 +650,8 @@ async fn all_four_source_kinds_join_in_one_query() {
                 currencies.value(row).to_owned(),
                 prices.value(row),
             ));
+            // Each order's year, from its Delta partition.
+            assert_eq!(years.value(row), 1995 + keys.value(row) % 2);
         }
     }
     // The same answer, computed here from the inputs alone.

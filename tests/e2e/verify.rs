@@ -993,3 +993,109 @@ fn a_table_without_sample_data_fails_naming_the_fixture_to_add() {
     assert_eq!(out.matches("has no local sample data").count(), 1, "{out}");
     assert!(out.contains(&format!("fix: {hint}")), "{out}");
 }
+
+/// A Delta table's log that changed its schema after the table was created:
+/// a column added by commit 1 of one table, a column retyped by commit 2 of
+/// another. Each is named on its own table with the commit version, beside
+/// the column's own drift, while a table whose declaration follows its log
+/// passes clean.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn delta_schema_evolution_is_named_with_its_commit_version() {
+    use crate::delta::{DeltaDir, THINGS, metadata, protocol};
+    let s3 = S3Server::start().await;
+    let data = tempfile::tempdir().unwrap();
+    let table = |name: &str| {
+        let keep = s3.object_path("lake", &format!("{name}/_delta_log/.keep"));
+        let table = DeltaDir::new(keep.parent().and_then(std::path::Path::parent).unwrap());
+        let rows: Vec<crate::conformance::Thing> = (1..=3)
+            .map(|id| crate::conformance::Thing {
+                id,
+                label: None,
+                amount: 1.5,
+            })
+            .collect();
+        let batch = crate::conformance::Thing::to_record_batch(&rows).unwrap();
+        let file = table.add("part-0.parquet", &batch, &[]);
+        table.commit(0, &[protocol(), metadata(THINGS, &[]), file]);
+        table
+    };
+    table("follows");
+    let added = table("added");
+    let mut with_note = THINGS.to_vec();
+    with_note.push(("note", "string", true));
+    added.commit(1, &[metadata(&with_note, &[])]);
+    let retyped = table("retyped");
+    retyped.commit(
+        1,
+        &[serde_json::json!({"commitInfo": {"operation": "OPTIMIZE"}})],
+    );
+    let decimal = [THINGS[0], THINGS[1], ("amount", "decimal(12,2)", false)];
+    retyped.commit(2, &[metadata(&decimal, &[])]);
+
+    let env = Environment::new("test", data.path()).with_s3(s3.settings(SECRET_KEY));
+    let like = crate::conformance::Thing::SPEC;
+    let specs: Vec<TableSpec> = ["follows", "added", "retyped"]
+        .iter()
+        .map(|name| {
+            let location = format!("s3://lake/{name}/");
+            crate::delta::spec(like, name, &[("location", &location)])
+        })
+        .collect();
+    let report = verify(&specs, &env, false).await;
+    let table = |name: &str| {
+        report
+            .tables
+            .iter()
+            .find(|table| table.table == format!("delta.{name}"))
+            .unwrap_or_else(|| panic!("no report on delta.{name}"))
+    };
+    assert!(
+        drifts(table("follows")).is_empty(),
+        "{:#?}",
+        table("follows")
+    );
+    // (It warns only that the test's struct names no owner.)
+    assert_eq!(check(table("follows"), "schema").status, Status::Pass);
+
+    let added = drifts(table("added"));
+    assert!(
+        added
+            .iter()
+            .any(|drift| matches!(drift, Drift::ExtraColumn { column, .. } if column == "note")),
+        "{added:#?}"
+    );
+    assert!(
+        added.iter().any(|drift| matches!(
+            drift,
+            Drift::SchemaEvolved { column, version: 1, change } if column == "note" && change == "added as Utf8"
+        )),
+        "{added:#?}"
+    );
+
+    let retyped = drifts(table("retyped"));
+    assert!(
+        retyped
+            .iter()
+            .any(|drift| matches!(drift, Drift::TypeMismatch { column, .. } if column == "amount")),
+        "{retyped:#?}"
+    );
+    assert!(
+        retyped.iter().any(|drift| matches!(
+            drift,
+            Drift::SchemaEvolved { column, version: 2, change }
+                if column == "amount" && change.contains("from Float64 to Decimal128(12, 2)")
+        )),
+        "{retyped:#?}"
+    );
+    assert_eq!(check(table("retyped"), "schema").status, Status::Fail);
+    assert_eq!(check(table("added"), "schema").status, Status::Warn);
+    // Neither change is blamed on another table.
+    assert!(
+        !added.iter().any(|drift| drift.column() == Some("amount")),
+        "{added:#?}"
+    );
+    assert!(
+        !retyped.iter().any(|drift| drift.column() == Some("note")),
+        "{retyped:#?}"
+    );
+}

@@ -90,14 +90,11 @@ pub(crate) fn field(delta: &DeltaField) -> Result<Field, String> {
 pub(crate) fn scalar(text: Option<&str>, data_type: &DataType) -> Option<ScalarValue> {
     match text {
         None => ScalarValue::try_from(data_type).ok(),
-        Some(text) => {
-            let data_type = match data_type {
-                // Views are how strings are read; the statistic is the same text.
-                DataType::Utf8View => &DataType::Utf8,
-                other => other,
-            };
-            ScalarValue::try_from_string(text.to_owned(), data_type).ok()
+        // Views are how strings are read: the value is the same text.
+        Some(text) if data_type == &DataType::Utf8View => {
+            Some(ScalarValue::Utf8View(Some(text.to_owned())))
         }
+        Some(text) => ScalarValue::try_from_string(text.to_owned(), data_type).ok(),
     }
 }
 

@@ -37,10 +37,9 @@ pub(crate) struct DeltaTable {
     wanted: Wanted,
     /// How long a snapshot of the latest version is used before the log is read again.
     refresh: Option<Duration>,
-    /// The declared columns, strings as views (as Parquet is read).
+    /// The declared columns, strings as views (as Parquet is read, and
+    /// partition values are served).
     schema: SchemaRef,
-    /// The declared columns, strings as declared (partition values' types).
-    declared: SchemaRef,
     /// The snapshot read last, and when.
     current: Mutex<Option<(Instant, Arc<Snapshot>)>>,
 }
@@ -67,7 +66,6 @@ impl DeltaTable {
             wanted,
             refresh,
             schema: Arc::new(spec.query_schema_with_views()),
-            declared: Arc::new(spec.query_schema()),
             current: Mutex::new(None),
         }
     }
@@ -131,7 +129,7 @@ impl TableProvider for DeltaTable {
             .collect();
         let partition_fields: Vec<FieldRef> = partitions
             .iter()
-            .filter_map(|name| self.declared.field_with_name(name).ok())
+            .filter_map(|name| self.schema.field_with_name(name).ok())
             .map(|field| Arc::new(Field::clone(field)))
             .collect();
         let table_fields: Vec<FieldRef> = file_fields
