@@ -1150,7 +1150,7 @@ fn a_fixture_replaces_generated_data_in_the_tables_own_format() {
     let output = run(dir.path(), &["data", "seed", "--fixtures", root]);
     assert_ok(&output);
     assert!(
-        stderr(&output).contains("Seeded 8 tables") && stderr(&output).contains("2 fixtures"),
+        stderr(&output).contains("Seeded 9 tables") && stderr(&output).contains("2 fixtures"),
         "{}",
         stderr(&output)
     );

@@ -748,6 +748,15 @@ fn the_example_views_answer_as_their_sql_over_the_tables_does() {
         .nth(1)
         .unwrap_or_else(|| panic!("the demo shows no view:\n{printed}"));
     assert!(shown.contains("7 rows in"), "{shown}");
+    // And a Delta table, pruned to the three years asked for.
+    let delta = printed
+        .split("--- A Delta Lake table: tpch.orders_delta")
+        .nth(1)
+        .unwrap_or_else(|| panic!("the demo shows no Delta table:\n{printed}"));
+    assert!(
+        delta.contains("1996") && delta.contains("3 rows in"),
+        "{delta}"
+    );
 
     // And `verify` checks every view live: it plans, answers, and meets its expectations.
     let output = run(dir.path(), &["verify", "--format", "json"]);

@@ -19,7 +19,8 @@ use crate::session::{Seed, Session, Unavailable};
 #[command(group(clap::ArgGroup::new("what").required(true).args(["from", "table"])))]
 pub struct NewTableArgs {
     /// The source to read: `s3://bucket/key.parquet` or `s3://bucket/prefix/`, a local
-    /// Parquet file or directory, a CSV file (relative paths are under the
+    /// Parquet file or directory, a local Delta table's directory (or one on S3 with
+    /// `--source delta`), a CSV file (relative paths are under the
     /// environment's data directory), an `http(s)://` JSON
     /// URL or a `/path` on the environment's HTTP base URL, or a function's name with
     /// `--source function`.
@@ -29,7 +30,7 @@ pub struct NewTableArgs {
     /// (to compare with the declaration after `verify` found drift).
     #[arg(long, value_name = "DB.NAME", conflicts_with_all = ["source", "database", "name", "option"])]
     table: Option<String>,
-    /// The source kind, when the URI does not say it: s3-parquet, parquet, csv, http-api, function.
+    /// The source kind, when the URI does not say it: s3-parquet, parquet, delta, csv, http-api, function.
     #[arg(long, value_name = "KIND")]
     source: Option<String>,
     /// The database of the new table.
@@ -127,7 +128,7 @@ fn undeclared(args: &NewTableArgs, from: &str) -> Result<TableSpec, CliError> {
         Some(source) => source.clone(),
         None => guess_source(from).ok_or_else(|| {
             usage(format!(
-                "cannot tell the source kind of `{from}`; add --source s3-parquet, csv, http-api or function"
+                "cannot tell the source kind of `{from}`; add --source s3-parquet, parquet, delta, csv, http-api or function"
             ))
         })?,
     };
@@ -204,6 +205,9 @@ fn guess_source(from: &str) -> Option<String> {
         "s3-parquet"
     } else if lower.starts_with("http://") || lower.starts_with("https://") {
         "http-api"
+    } else if Path::new(from).join("_delta_log").is_dir() {
+        // A local Delta table (one on S3 needs `--source delta`: only a listing tells).
+        "delta"
     } else if lower.ends_with(".parquet") || (lower.ends_with('/') && Path::new(from).is_dir()) {
         // A local Parquet file, or a directory of them.
         "parquet"

@@ -386,7 +386,7 @@ fn acceleration(
         (None, Some(refresh)) => errors.push(
             refresh.span,
             format!(
-                "`{}` says how often a table's copy (or a Delta table's log) is read again, and this table keeps none: add `{} = \"memory\"`, or remove `{}`",
+                "`{}` says how often a table's copy is read again, and this table keeps none: add `{} = \"memory\"`, or remove `{}`",
                 attr::REFRESH,
                 attr::ACCELERATE,
                 attr::REFRESH

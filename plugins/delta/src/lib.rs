@@ -231,7 +231,12 @@ fn null_counts(snapshot: &Snapshot) -> impl Fn(&str, bool) -> Option<u64> + '_ {
 /// for each column whose type in the log is not the declared one (or that
 /// the declaration lacks, or the log dropped), the commit version that made it so.
 fn evolutions(table: &TableSource<'_, DeltaOptions>, snapshot: &Snapshot) -> Vec<Drift> {
-    let Some((first, _)) = snapshot.schemas.first() else {
+    // An undeclared table (`new-table`) has nothing to follow the log.
+    let Some((first, _)) = snapshot
+        .schemas
+        .first()
+        .filter(|_| !table.spec.columns.is_empty())
+    else {
         return Vec::new();
     };
     let type_in = |fields: &[log::DeltaField], column: &str| {

@@ -564,6 +564,14 @@ impl Snapshot {
                 ),
             ));
         }
+        if let Some(path) = self.files.keys().find(|path| path.contains("://")) {
+            return Err(unsupported(
+                "absolute file paths",
+                format!(
+                    "{path} is outside the table's root (a shallow clone?), and codelake reads files under the root only"
+                ),
+            ));
+        }
         if let Some((path, _)) = self.files.iter().find(|(_, file)| file.deletion_vector) {
             return Err(unsupported(
                 "deletionVectors",

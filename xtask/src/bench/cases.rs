@@ -86,6 +86,13 @@ const QUERY_CASES: &[QueryCase] = &[
         sql: include_str!("../../../catalog-core/env/src/queries/federated.sql"),
         engines: CATALOG_ENGINES,
     },
+    QueryCase {
+        name: "delta",
+        title: "A Delta Lake table: orders by year, three partitions of seven read",
+        group: "seed",
+        sql: include_str!("../../bench/queries/delta.sql"),
+        engines: CATALOG_ENGINES,
+    },
 ];
 
 /// A TPC-H query answered once by every file engine and cross-checked, not

@@ -200,38 +200,37 @@ impl DeltaTarget {
         schema: &SchemaRef,
         layout: &Layout,
     ) -> anyhow::Result<()> {
-        if !files.contains_key(&value) {
-            let file = tempfile::Builder::new()
-                .prefix(SPOOL_PREFIX)
-                .suffix(".parquet")
-                .tempfile_in(&self.spool)?;
-            let writer = parquet::arrow::ArrowWriter::try_new(
-                std::io::BufWriter::new(file.reopen()?),
-                Arc::clone(schema),
-                Some(layout.properties()),
-            )?;
-            let bounds = schema
-                .fields()
-                .iter()
-                .map(|field| {
-                    Ok((
-                        MinAccumulator::try_new(field.data_type())?,
-                        MaxAccumulator::try_new(field.data_type())?,
-                        0,
-                    ))
-                })
-                .collect::<anyhow::Result<Vec<_>>>()?;
-            files.insert(
-                value,
-                DataFile {
+        let data = match files.entry(value) {
+            std::collections::btree_map::Entry::Occupied(entry) => entry.into_mut(),
+            std::collections::btree_map::Entry::Vacant(entry) => {
+                let file = tempfile::Builder::new()
+                    .prefix(SPOOL_PREFIX)
+                    .suffix(".parquet")
+                    .tempfile_in(&self.spool)?;
+                let writer = parquet::arrow::ArrowWriter::try_new(
+                    std::io::BufWriter::new(file.reopen()?),
+                    Arc::clone(schema),
+                    Some(layout.properties()),
+                )?;
+                let bounds = schema
+                    .fields()
+                    .iter()
+                    .map(|field| {
+                        Ok((
+                            MinAccumulator::try_new(field.data_type())?,
+                            MaxAccumulator::try_new(field.data_type())?,
+                            0,
+                        ))
+                    })
+                    .collect::<anyhow::Result<Vec<_>>>()?;
+                entry.insert(DataFile {
                     file,
                     writer,
                     rows: 0,
                     bounds,
-                },
-            );
-        }
-        let data = files.get_mut(&value).expect("opened above");
+                })
+            }
+        };
         data.writer.write(batch)?;
         data.rows += batch.num_rows() as u64;
         for ((min, max, nulls), column) in data.bounds.iter_mut().zip(batch.columns()) {

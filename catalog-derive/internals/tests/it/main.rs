@@ -498,3 +498,33 @@ fn accelerate_and_refresh_are_checked_together_and_against_freshness() {
         Vec::<String>::new()
     );
 }
+
+/// A Delta table's log is read again on `refresh`, with or without a copy;
+/// its time-travel options are checked like any other.
+#[test]
+fn a_delta_table_takes_refresh_alone_and_one_pinned_version() {
+    let input: syn::DeriveInput = syn::parse2(quote! {
+        /// Orders.
+        #[table(database = "lake", source = "delta", location = "s3://lake/orders/", refresh = "1m")]
+        struct Order {
+            /// Key.
+            key: i64,
+        }
+    })
+    .unwrap();
+    let def = catalog_derive_internals::table_def(&input, &Default::default()).unwrap();
+    assert_eq!(def.spec.refresh.as_ref().map(|r| r.seconds), Some(60));
+    assert_eq!(def.spec.accelerate, None);
+    let errors = errors(quote! {
+        /// Orders.
+        #[table(database = "lake", source = "delta", location = "s3://lake/orders/", version = 3, timestamp = "2026-01-01T00:00:00Z")]
+        struct Order {
+            /// Key.
+            key: i64,
+        }
+    });
+    assert!(
+        errors.iter().any(|error| error.contains("keep one")),
+        "{errors:?}"
+    );
+}
