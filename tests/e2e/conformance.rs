@@ -5,7 +5,8 @@
 //! server — and every kind must give the same answers: the declared schema by
 //! name, type and nullability; typed rows; projection; filters; limits; an
 //! empty source; a missing source reported on the table; concurrent scans.
-//! A `delta` table is served from S3 and from a local directory.
+//! A `delta` table is served from S3 and from a local directory, a `csv`
+//! table from a local file and from an object on S3.
 //! The `function` kind serves only functions compiled into its plugin, so it
 //! runs the same checks on its own table, `tpch.price_tiers`.
 
@@ -53,6 +54,8 @@ fn things(n: i64) -> Vec<Thing> {
 #[derive(Debug, Clone, Copy)]
 enum Kind {
     Csv,
+    /// `csv`: an object on the S3 server.
+    CsvS3,
     S3Parquet,
     /// `parquet`: a local file, declared as a `file://` URL.
     Parquet,
@@ -107,6 +110,29 @@ async fn serve(kind: Kind, rows: Option<&[Thing]>) -> Served {
                 spec: spec_with("csv", &[("location", "things.csv")]),
                 env,
                 _keep: vec![Box::new(data)],
+            }
+        }
+        Kind::CsvS3 => {
+            let server = crate::s3::S3Server::start().await;
+            if let Some(rows) = rows {
+                let mut csv = "id,label,amount\n".to_owned();
+                for row in rows {
+                    csv.push_str(&format!(
+                        "{},{},{}\n",
+                        row.id,
+                        row.label.as_deref().unwrap_or_default(),
+                        row.amount
+                    ));
+                }
+                std::fs::write(server.object_path("codelake", "things.csv"), csv).unwrap();
+            } else {
+                server.object_path("codelake", "other/");
+            }
+            let env = env.with_s3(server.settings(crate::s3::SECRET_KEY));
+            Served {
+                spec: spec_with("csv", &[("location", "s3://codelake/things.csv")]),
+                env,
+                _keep: vec![Box::new(server), Box::new(data)],
             }
         }
         Kind::S3Parquet => {
@@ -349,6 +375,44 @@ async fn conforms(kind: Kind) {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn csv_conforms() {
     conforms(Kind::Csv).await;
+}
+
+/// CSV on S3, with the same header and errors as a local file.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn csv_on_s3_conforms() {
+    conforms(Kind::CsvS3).await;
+    // A bad row is named with its line and its object, as a local file's is.
+    let server = crate::s3::S3Server::start().await;
+    std::fs::write(
+        server.object_path("codelake", "things.csv"),
+        "label,id,amount\nthing 1,1,1.5\nthing 2,two,3\n",
+    )
+    .unwrap();
+    let data = tempfile::tempdir().unwrap();
+    let env = Environment::new("conformance", data.path())
+        .with_s3(server.settings(crate::s3::SECRET_KEY));
+    let spec = spec_with("csv", &[("location", "s3://codelake/things.csv")]);
+    let ctx = session_for(&spec, &env).await.unwrap();
+    let error = query(&ctx, "SELECT * FROM conformance.things")
+        .await
+        .unwrap_err();
+    assert!(
+        error.contains("conformance.things")
+            && error.contains("line 3 of s3://codelake/things.csv")
+            && error.contains("`two` in column `id`"),
+        "{error}"
+    );
+    // Columns in another order than declared are matched by name.
+    std::fs::write(
+        server.object_path("codelake", "things.csv"),
+        "label,id,amount\nthing 1,1,1.5\n",
+    )
+    .unwrap();
+    let ctx = session_for(&spec, &env).await.unwrap();
+    let sum = query(&ctx, "SELECT sum(id) FROM conformance.things")
+        .await
+        .unwrap();
+    assert_eq!(column_ints(&sum), [1]);
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

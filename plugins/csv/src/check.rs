@@ -1,7 +1,5 @@
 //! The check that comes before the host executes a CSV scan.
 
-use std::fs::File;
-use std::path::PathBuf;
 use std::sync::Arc;
 
 use codelake_plugin_sdk::datafusion::arrow::csv::reader::{Format, ReaderBuilder};
@@ -10,6 +8,7 @@ use codelake_plugin_sdk::datafusion::arrow::error::ArrowError;
 use codelake_plugin_sdk::datafusion::object_store::ObjectMeta;
 
 use crate::error::{CsvError, fields_error, value_error};
+use crate::file::CsvFile;
 
 /// Before the host executes a scan: the file reads as declared, every line
 /// of it, as DataFusion's reader will read it (the same Arrow reader, schema
@@ -20,7 +19,7 @@ use crate::error::{CsvError, fields_error, value_error};
 /// long-lived server reads a file twice only when it changes.
 #[derive(Clone)]
 pub(crate) struct FileCheck {
-    pub(crate) path: PathBuf,
+    pub(crate) file: Arc<CsvFile>,
     /// The table's schema, in the file's column order.
     pub(crate) schema: SchemaRef,
     pub(crate) header: bool,
@@ -51,7 +50,7 @@ impl FileCheck {
             let found = match known {
                 Some((checked, found)) if checked == version => found,
                 _ => {
-                    let found = self.read_all();
+                    let found = self.read_all().await;
                     *self
                         .checked
                         .lock()
@@ -67,15 +66,14 @@ impl FileCheck {
 
     /// Reads every line, keeping nothing: `Err` says why the file does not
     /// read as declared, as the plugin's own error would.
-    fn read_all(&self) -> Result<(), String> {
-        let path = &self.path;
-        let file = File::open(path).map_err(|source| {
-            CsvError::Open {
-                path: path.clone(),
-                source,
-            }
-            .to_string()
-        })?;
+    async fn read_all(&self) -> Result<(), String> {
+        let path = &self.file.name();
+        let open = self
+            .file
+            .opener()
+            .await
+            .map_err(|error| error.to_string())?;
+        let file = open().map_err(|error| error.to_string())?;
         let format = Format::default()
             .with_header(self.header)
             .with_delimiter(self.delimiter);
@@ -92,7 +90,7 @@ impl FileCheck {
         let reader = ReaderBuilder::new(SchemaRef::clone(&self.schema))
             .with_format(format)
             .with_batch_size(CHECK_BATCH_ROWS)
-            .build(std::io::BufReader::new(file))
+            .build(file)
             .map_err(explained)?;
         for batch in reader {
             batch.map_err(explained)?;

@@ -24,6 +24,40 @@ pub enum CsvError {
         /// The environment's data directory.
         data_dir: PathBuf,
     },
+    /// The object is not on S3.
+    #[error(
+        "object {url} does not exist (`location = \"{location}\"`, environment `{environment}`); \
+         upload it or fix `location`"
+    )]
+    MissingObject {
+        /// The object, in this environment.
+        url: String,
+        /// The table's `location`.
+        location: String,
+        /// The environment's name.
+        environment: String,
+    },
+    /// The environment cannot reach S3.
+    #[error(
+        "environment `{environment}` has no S3 settings, so `{url}` cannot be reached; configure the environment's S3 endpoint and credentials"
+    )]
+    NoSettings {
+        /// The environment's name.
+        environment: String,
+        /// The object.
+        url: String,
+    },
+    /// The S3 client cannot be built.
+    #[error(transparent)]
+    Client(#[from] catalog_s3::Error),
+    /// The store refused or failed a request.
+    #[error("reading {url}: {error}{}", catalog_s3::hint(error))]
+    Store {
+        /// The object.
+        url: String,
+        /// The store's error.
+        error: object_store::Error,
+    },
     /// The path cannot be given to DataFusion.
     #[error("path {} is not UTF-8", .0.display())]
     NotUtf8(PathBuf),

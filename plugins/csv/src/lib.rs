@@ -1,5 +1,6 @@
-//! The `csv` source plugin: CSV files read through DataFusion's listing table,
-//! with the declared schema (never inferred) and columns matched by name.
+//! The `csv` source plugin: CSV files, on the local disk or on S3, read
+//! through DataFusion's listing table, with the declared schema (never
+//! inferred) and columns matched by name.
 //!
 //! DataFusion's CSV reader applies a schema by position. This plugin reads the
 //! header line first and orders the declared types as the file orders its
@@ -10,8 +11,7 @@
 //! and other source kinds; it reads its options only as the typed values the
 //! SDK hands it.
 
-use std::fs::File;
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::sync::Arc;
 
 use codelake_plugin_sdk::catalog_core::inspect::{Drift, InspectRequest, Inspection, LiveColumn};
@@ -31,11 +31,13 @@ use codelake_plugin_sdk::{Built, Source, TableSource, export_source};
 
 mod check;
 mod error;
+mod file;
 mod present;
 
 use check::FileCheck;
 pub use error::CsvError;
 use error::{fields_error, value_error};
+use file::CsvFile;
 
 /// Reads `csv` tables.
 pub struct Csv;
@@ -52,24 +54,35 @@ impl Source for Csv {
     type Options = CsvOptions;
     type Error = CsvError;
 
+    /// No S3 settings or client, or a store error that says S3 itself was
+    /// not reached: the source is unreachable. A missing or bad file is the data's fault.
+    fn unreachable(error: &CsvError) -> bool {
+        match error {
+            CsvError::NoSettings { .. } | CsvError::Client(_) => true,
+            CsvError::Store { error, .. } => catalog_s3::fault(error).is_some(),
+            _ => false,
+        }
+    }
+
     fn build(table: &TableSource<'_, CsvOptions>, env: &Environment) -> Result<Built, CsvError> {
         let CsvOptions {
             delimiter, header, ..
         } = *table.options;
-        let path = file(table.options, env)?;
+        let file = Arc::new(CsvFile::of(table.options, env)?);
+        let runtime = codelake_plugin_sdk::runtime();
+        let meta = runtime.block_on(file.existing(env))?;
+        let path = file.name();
         let declared = table.spec.query_schema();
         let schema = if header {
-            schema_in_file_order(&path, delimiter, &declared)?
+            let start = runtime.block_on(file.head_bytes(HEADER_BYTES))?;
+            schema_in_file_order(start, &path, meta.size == 0, delimiter, &declared)?
         } else {
             declared
         };
 
         // In the order the reader numbers them, for naming a bad value's column.
         let columns: Vec<String> = schema.fields().iter().map(|f| f.name().clone()).collect();
-        let path_text = path
-            .to_str()
-            .ok_or_else(|| CsvError::NotUtf8(path.clone()))?;
-        let url = ListingTableUrl::parse(path_text)?;
+        let url = ListingTableUrl::parse(file.url()?)?;
         let format = CsvFormat::default()
             .with_has_header(header)
             .with_delimiter(delimiter);
@@ -83,7 +96,7 @@ impl Source for Csv {
             .with_schema(Arc::new(schema));
         let listing = ListingTable::try_new(config)?;
         let check = FileCheck {
-            path: path.clone(),
+            file: Arc::clone(&file),
             schema: codelake_plugin_sdk::datafusion::catalog::TableProvider::schema(&listing),
             header,
             delimiter,
@@ -92,18 +105,16 @@ impl Source for Csv {
         };
         // DataFusion reads a larger file in byte ranges, each counting its lines
         // from its own start: a line number is the file's only in a file read whole.
-        let whole = std::fs::metadata(&path)
-            .is_ok_and(|meta| meta.len() <= DATAFUSION_REPARTITION_FILE_MIN_SIZE);
-        let missing = CsvError::Missing {
-            path: path.clone(),
-            location: table.options.location.clone(),
-            environment: env.name.clone(),
-            data_dir: env.data_dir.clone(),
-        }
-        .to_string();
-        let present = present::Present::new(listing, path.clone(), missing);
-        let built = Built::provider(Arc::new(present))
+        let whole = meta.size <= DATAFUSION_REPARTITION_FILE_MIN_SIZE;
+        let missing = file.missing(env).to_string();
+        let present = present::Present::new(listing, Arc::clone(&file), missing);
+        let mut built = Built::provider(Arc::new(present))
             .checking_files(move |objects| Box::pin(check.clone().run(objects)));
+        if let Some(runtime_env) = file.runtime_env() {
+            built = built
+                .with_runtime_env(runtime_env)
+                .reading(path.display().to_string());
+        }
         Ok(built.explaining(move |error| {
             let text = error.to_string();
             let explained = fields_error(&path, &text, whole)
@@ -125,7 +136,9 @@ impl Source for Csv {
         let CsvOptions {
             delimiter, header, ..
         } = *table.options;
-        let path = file(table.options, env)?;
+        let file = CsvFile::of(table.options, env)?;
+        let meta = file.existing(env).await?;
+        let path = file.name();
         let sample = usize::try_from(request.sample_rows.max(1)).unwrap_or(usize::MAX);
         let format = Format::default()
             .with_header(header)
@@ -136,12 +149,7 @@ impl Source for Csv {
                 source,
             })
         };
-        let open = || {
-            File::open(&path).map_err(|source| CsvError::Open {
-                path: path.clone(),
-                source,
-            })
-        };
+        let open = file.opener().await?;
         let (inferred, _) = format
             .infer_schema(open()?, Some(sample))
             .map_err(unreadable)?;
@@ -173,7 +181,7 @@ impl Source for Csv {
         let mut inspection = Inspection {
             objects: 1,
             sampled_rows: Some(rows as u64),
-            newest_modified: modified(&path),
+            newest_modified: meta.modified,
             newest_object: Some(path.display().to_string()),
             ..Inspection::default()
         };
@@ -229,25 +237,12 @@ impl Source for Csv {
 
 export_source!(Csv);
 
+/// How much of the file is read for its header line.
+const HEADER_BYTES: u64 = 1 << 20;
+
 /// DataFusion's default `repartition_file_min_size`: a file above it may be
 /// read in several byte ranges.
 const DATAFUSION_REPARTITION_FILE_MIN_SIZE: u64 = 10 * 1024 * 1024;
-
-/// The table's file, which must exist.
-fn file(options: &CsvOptions, env: &Environment) -> Result<PathBuf, CsvError> {
-    // A local path: the typed options refuse any other scheme, as the derive does.
-    let location = &options.location;
-    let path = resolve(location, env);
-    if !path.is_file() {
-        return Err(CsvError::Missing {
-            path,
-            location: location.clone(),
-            environment: env.name.clone(),
-            data_dir: env.data_dir.clone(),
-        });
-    }
-    Ok(path)
-}
 
 /// Whether the CSV reader reads `value` as `target`, where Arrow's cast is
 /// laxer than the reader: a cast takes `yes`, `on` and `1` as booleans, the
@@ -286,33 +281,20 @@ fn shorten(value: &str) -> String {
     }
 }
 
-/// The file's last-modified time, in seconds since the Unix epoch.
-fn modified(path: &Path) -> Option<i64> {
-    let modified = std::fs::metadata(path).ok()?.modified().ok()?;
-    let seconds = modified
-        .duration_since(std::time::UNIX_EPOCH)
-        .ok()?
-        .as_secs();
-    i64::try_from(seconds).ok()
-}
-
-/// A relative location lives under the environment's data directory.
-fn resolve(location: &str, env: &Environment) -> PathBuf {
-    env.local_path(location)
-}
-
 /// The declared fields, in the order the file's header names them. Columns the
 /// declaration does not know are read as nullable text (and can be ignored).
-fn schema_in_file_order(path: &Path, delimiter: u8, declared: &Schema) -> Result<Schema, CsvError> {
-    let file = File::open(path).map_err(|source| CsvError::Open {
-        path: path.to_owned(),
-        source,
-    })?;
+fn schema_in_file_order(
+    start: impl std::io::Read,
+    path: &Path,
+    empty: bool,
+    delimiter: u8,
+    declared: &Schema,
+) -> Result<Schema, CsvError> {
     // The CSV reader's own header parsing: quoted names, delimiters in quotes.
     let (header, _) = Format::default()
         .with_header(true)
         .with_delimiter(delimiter)
-        .infer_schema(file, Some(0))
+        .infer_schema(start, Some(0))
         .map_err(|source| CsvError::Header {
             path: path.to_owned(),
             source,
@@ -322,7 +304,7 @@ fn schema_in_file_order(path: &Path, delimiter: u8, declared: &Schema) -> Result
         .iter()
         .map(|field| field.name().trim().to_owned())
         .collect();
-    if names.is_empty() && std::fs::metadata(path).is_ok_and(|meta| meta.len() == 0) {
+    if names.is_empty() && empty {
         return Err(CsvError::Empty {
             path: path.to_owned(),
         });

@@ -1,4 +1,4 @@
-//! A CSV table whose file must still be there at each scan.
+//! A CSV table whose file (or object) must still be there at each scan.
 //!
 //! DataFusion's listing table lists its path at every scan, and a path that
 //! lists nothing reads as an empty table. For a declared file, that would
@@ -6,7 +6,6 @@
 //! refreshed from it into an empty copy. So each scan looks for the file
 //! first, and a missing one is an error naming it.
 
-use std::path::PathBuf;
 use std::sync::Arc;
 
 use codelake_plugin_sdk::datafusion::arrow::datatypes::SchemaRef;
@@ -18,20 +17,22 @@ use codelake_plugin_sdk::datafusion::error::DataFusionError;
 use codelake_plugin_sdk::datafusion::logical_expr::{Expr, TableProviderFilterPushDown};
 use codelake_plugin_sdk::datafusion::physical_plan::ExecutionPlan;
 
+use crate::file::CsvFile;
+
 /// `inner`, the listing table of the file at `path`, checked for the file.
 #[derive(Debug)]
 pub(crate) struct Present {
     inner: ListingTable,
-    path: PathBuf,
+    file: Arc<CsvFile>,
     /// The error when the file is gone: the plugin's own words.
     missing: String,
 }
 
 impl Present {
-    pub(crate) fn new(inner: ListingTable, path: PathBuf, missing: String) -> Self {
+    pub(crate) fn new(inner: ListingTable, file: Arc<CsvFile>, missing: String) -> Self {
         Self {
             inner,
-            path,
+            file,
             missing,
         }
     }
@@ -54,8 +55,10 @@ impl TableProvider for Present {
         filters: &[Expr],
         limit: Option<usize>,
     ) -> Result<Arc<dyn ExecutionPlan>> {
-        if !self.path.is_file() {
-            return Err(DataFusionError::Execution(self.missing.clone()));
+        match self.file.meta().await {
+            Ok(Some(_)) => {}
+            Ok(None) => return Err(DataFusionError::Execution(self.missing.clone())),
+            Err(error) => return Err(DataFusionError::Execution(error.to_string())),
         }
         self.inner.scan(state, projection, filters, limit).await
     }

@@ -200,7 +200,7 @@ impl Log {
             }
             None => self.store.list(Some(&dir)).try_collect().await,
         }
-        .map_err(|error| self.store_error(error))?;
+        .map_err(|error| self.list_error(error))?;
         let mut listing = Listing::default();
         let mut parts: BTreeMap<u64, (u32, Vec<ObjectMeta>)> = BTreeMap::new();
         for object in objects {
@@ -404,24 +404,11 @@ impl Log {
 
     /// The error for a root with no log: the bucket, the table or only its log missing.
     async fn no_log(&self) -> DeltaError {
-        let data = self.store.list(Some(&self.root)).try_next().await;
-        if let Err(error) = &data
-            && self.location.starts_with("s3://")
-            && catalog_s3::bucket_missing(error)
-        {
-            let bucket = self.location["s3://".len()..]
-                .split('/')
-                .next()
-                .unwrap_or_default();
-            return DeltaError::NotFound {
-                message: format!(
-                    "bucket `{bucket}` does not exist (reading {}); create it, or fix the bucket of `location` or the environment's (CODELAKE_S3_BUCKET)",
-                    self.location
-                ),
-                bucket_missing: true,
-            };
-        }
-        let message = match data.ok().flatten() {
+        let data = match self.store.list(Some(&self.root)).try_next().await {
+            Ok(data) => data,
+            Err(error) => return self.list_error(error),
+        };
+        let message = match data {
             Some(_) => format!(
                 "{} holds files but no `_delta_log/`: it is not a Delta table (Parquet files alone are `source = \"s3-parquet\"` or `\"parquet\"`)",
                 self.location
@@ -434,6 +421,24 @@ impl Log {
         DeltaError::NotFound {
             message,
             bucket_missing: false,
+        }
+    }
+
+    /// A listing's error: a missing bucket said as such, else the store's error.
+    fn list_error(&self, error: object_store::Error) -> DeltaError {
+        if !(self.location.starts_with("s3://") && catalog_s3::bucket_missing(&error)) {
+            return self.store_error(error);
+        }
+        let bucket = self.location["s3://".len()..]
+            .split('/')
+            .next()
+            .unwrap_or_default();
+        DeltaError::NotFound {
+            message: format!(
+                "bucket `{bucket}` does not exist (reading {}); create it, or fix the bucket of `location` or the environment's (CODELAKE_S3_BUCKET)",
+                self.location
+            ),
+            bucket_missing: true,
         }
     }
 

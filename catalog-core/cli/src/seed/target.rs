@@ -1,5 +1,6 @@
 //! [`Target`]: where one table's sample data goes, and how it is written
-//! there (Parquet through S3 or the local disk, CSV into the data directory).
+//! there (Parquet through S3 or the local disk, a Delta table, CSV into the
+//! data directory or through S3).
 
 use std::path::PathBuf;
 use std::sync::Arc;
@@ -32,11 +33,36 @@ pub(super) enum Target {
     File(String, PathBuf, CsvOptions),
     /// A Delta table, and the location of its first commit (recorded in the marker).
     Delta(DeltaTarget, String),
+    /// A CSV object on S3: written beside the data, then uploaded.
+    CsvObject {
+        store: Arc<dyn ObjectStore>,
+        location: String,
+        path: ObjectPath,
+        spool: PathBuf,
+        csv: CsvOptions,
+    },
 }
 
 impl Target {
     pub(super) fn of(env: &Environment, spec: &TableSpec) -> anyhow::Result<Self> {
         let declared = match spec.source_options()? {
+            SourceOptions::Csv(csv) if csv.on_s3() => {
+                let location = env.s3_location(&csv.location);
+                let (bucket, key) = location
+                    .strip_prefix("s3://")
+                    .and_then(|rest| rest.split_once('/'))
+                    .unwrap_or_default();
+                let s3 = env.s3.as_ref().ok_or_else(|| {
+                    anyhow::anyhow!("environment `{}` has no S3 settings", env.name)
+                })?;
+                return Ok(Self::CsvObject {
+                    store: Arc::new(catalog_s3::store(bucket, s3)?),
+                    path: ObjectPath::from(key),
+                    location,
+                    spool: env.data_dir.clone(),
+                    csv,
+                });
+            }
             SourceOptions::Csv(csv) => {
                 let path = env.data_dir.join(&csv.location);
                 return Ok(Self::File(csv.location.clone(), path, csv));
@@ -159,14 +185,18 @@ impl Target {
     /// The location recorded in the marker: `s3://bucket/key`, or the path under the data directory.
     pub(super) fn location(&self) -> String {
         match self {
-            Self::S3 { location, .. } | Self::Delta(_, location) => location.clone(),
+            Self::S3 { location, .. }
+            | Self::Delta(_, location)
+            | Self::CsvObject { location, .. } => location.clone(),
             Self::File(declared, ..) => declared.clone(),
         }
     }
 
     pub(super) fn describe(&self) -> String {
         match self {
-            Self::S3 { location, .. } | Self::Delta(_, location) => location.clone(),
+            Self::S3 { location, .. }
+            | Self::Delta(_, location)
+            | Self::CsvObject { location, .. } => location.clone(),
             Self::File(_, path, _) => path.display().to_string(),
         }
     }
@@ -175,6 +205,12 @@ impl Target {
     pub(super) async fn size(&self) -> anyhow::Result<Option<u64>> {
         match self {
             Self::S3 {
+                store,
+                path,
+                location,
+                ..
+            }
+            | Self::CsvObject {
                 store,
                 path,
                 location,
@@ -308,6 +344,36 @@ impl Target {
                     .with_context(|| format!("cannot write {location}"))?;
             }
             Self::Delta(..) => unreachable!("written above"),
+            Self::CsvObject {
+                store,
+                location,
+                path,
+                spool,
+                csv,
+            } => {
+                let cannot = |error: &dyn std::fmt::Display| {
+                    anyhow::anyhow!("cannot write {location}: {error}")
+                };
+                let file = tempfile::Builder::new()
+                    .prefix(SPOOL_PREFIX)
+                    .suffix(".csv")
+                    .tempfile_in(spool)
+                    .map_err(|error| cannot(&error))?;
+                let mut writer = datafusion::arrow::csv::WriterBuilder::new()
+                    .with_delimiter(csv.delimiter)
+                    .with_header(csv.header)
+                    .build(std::io::BufWriter::new(file.reopen()?));
+                for batch in batches {
+                    writer.write(&conform(batch?)?)?;
+                }
+                writer
+                    .into_inner()
+                    .into_inner()
+                    .map_err(|error| cannot(&error.into_error()))?;
+                upload(store.as_ref(), path, file.path())
+                    .await
+                    .with_context(|| format!("cannot write {location}"))?;
+            }
             Self::File(_, path, csv) => {
                 let io = |error: std::io::Error| {
                     anyhow::anyhow!("cannot write {}: {error}", path.display())

@@ -76,6 +76,9 @@ impl OptionDef {
 pub enum OptionValue {
     /// `s3://bucket/key` or `s3://bucket/prefix/`.
     S3Uri,
+    /// One file: a local path (as [`OptionValue::FilePath`]), or an S3
+    /// object `s3://bucket/key` (not a prefix).
+    FileOrObject,
     /// A table's root: `s3://bucket/prefix/`, or a local directory
     /// (absolute, relative to the environment's data directory, or `file://`).
     TableRoot,
@@ -134,6 +137,9 @@ impl OptionValue {
         let shown = example.or(self.example()).unwrap_or_default();
         let text = match self {
             Self::S3Uri => "an S3 URI, `s3://bucket/key` or `s3://bucket/prefix/`".into(),
+            Self::FileOrObject => {
+                "a local file path, absolute or relative to the environment's data directory, or an S3 object `s3://bucket/key`".into()
+            }
             Self::TableRoot => {
                 "a table's root directory: an S3 prefix `s3://bucket/prefix/`, or a local directory, absolute or relative to the environment's data directory".into()
             }
@@ -241,13 +247,15 @@ pub const SOURCES: &[SourceDef] = &[
     SourceDef {
         kind: "csv",
         target: "location",
-        unreachable: Some("check `location` and the environment's data directory"),
-        doc: "CSV files under the environment's data directory, read with the declared schema (never inferred), columns matched by the header's names.",
+        unreachable: Some(
+            "check `location`, the environment's data directory, and for an S3 object the S3 endpoint and credentials of the environment",
+        ),
+        doc: "A CSV file on the local disk or an object on S3, read with the declared schema (never inferred), columns matched by the header's names.",
         options: &[
             required(
                 "location",
-                OptionValue::FilePath,
-                "The file or object to read.",
+                OptionValue::FileOrObject,
+                "The file (absolute, or relative to the environment's data directory) or the S3 object (`s3://bucket/key.csv`) to read.",
             ),
             optional(
                 "delimiter",
@@ -376,7 +384,11 @@ pub fn declared_location(spec: &crate::TableSpec) -> Option<&str> {
     let target = def.options.iter().find(|option| option.key == def.target)?;
     let is_location = matches!(
         target.value,
-        OptionValue::S3Uri | OptionValue::TableRoot | OptionValue::FilePath | OptionValue::Url
+        OptionValue::S3Uri
+            | OptionValue::TableRoot
+            | OptionValue::FileOrObject
+            | OptionValue::FilePath
+            | OptionValue::Url
     );
     is_location.then(|| spec.option(def.target)).flatten()
 }
@@ -515,6 +527,11 @@ mod tests {
             &["-1", "3.5", "", "4294967296"],
         );
         check(EnvVar, &["FX_TOKEN", "_X1"], &["fx", "1X", "X-Y", ""]);
+        check(
+            FileOrObject,
+            &["tpch/nation.csv", "/data/x.csv", "s3://b/nation.csv"],
+            &["s3://b/prefix/", "s3://b", "https://h/x.csv", ""],
+        );
         check(
             TableRoot,
             &[

@@ -72,6 +72,13 @@ pub enum DeltaVersion {
     },
 }
 
+impl CsvOptions {
+    /// Whether the file is an object on S3 (else a local file).
+    pub fn on_s3(&self) -> bool {
+        self.location.starts_with("s3://")
+    }
+}
+
 impl DeltaOptions {
     /// Whether the table is read from S3 (else from the local disk).
     pub fn on_s3(&self) -> bool {
@@ -104,7 +111,8 @@ pub struct ParquetOptions {
 #[derive(Debug, Clone, PartialEq, Eq)]
 #[non_exhaustive]
 pub struct CsvOptions {
-    /// The file, absolute or relative to the environment's data directory.
+    /// The file, absolute or relative to the environment's data directory,
+    /// or an object on S3 (`s3://bucket/key.csv`).
     pub location: String,
     /// The field separator, one ASCII byte.
     pub delimiter: u8,
@@ -565,6 +573,9 @@ impl OptionValue {
                 .and_then(|rest| rest.split_once('/'))
                 .is_some_and(|(bucket, _)| !bucket.is_empty())
                 .then(text)?,
+            Self::FileOrObject => ((Self::S3Uri.parse(value).is_some() && !value.ends_with('/'))
+                || Self::FilePath.parse(value).is_some())
+            .then(text)?,
             Self::TableRoot => (Self::S3Uri.parse(value).is_some()
                 || Self::FilePath.parse(value).is_some())
             .then(text)?,
