@@ -262,7 +262,8 @@ async fn a_delta_table_follows_its_log_prunes_and_travels_in_time() {
     let error = query(&ctx, "SELECT * FROM delta.before").await.unwrap_err();
     assert!(
         error.contains("delta.before")
-            && error.contains("a commit at or before 2001-01-01T00:00:00Z")
+            && error
+                .contains("no commit at or before 2001-01-01T00:00:00Z (its first commit is 20")
             && error.contains("versions end at 2"),
         "{error}"
     );
@@ -438,4 +439,78 @@ async fn tables_it_cannot_read_are_refused_naming_the_feature() {
         }
     }
     assert_eq!(ints(&ctx, "SELECT count(*) FROM delta.good").await, [2]);
+}
+
+/// Partition values as writers leave them: null, empty (which the protocol
+/// reads as null), and a directory name a writer escaped (`x:y` in
+/// `label=x%3Ay`, written in the log as a URI, `%253A`). A filter on the
+/// partition column neither drops the null partitions nor misses the file.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn null_empty_and_escaped_partition_values_read_right() {
+    let dir = tempfile::tempdir().unwrap();
+    let table = DeltaDir::new(dir.path().join("things"));
+    let file = |ids| without(&things(ids), "label");
+    let mut plain = table.add("label=a/part-0.parquet", &file(1..=2), &[("label", "a")]);
+    let mut null = table.add(
+        "label=__HIVE_DEFAULT_PARTITION__/part-0.parquet",
+        &file(3..=5),
+        &[],
+    );
+    null["add"]["partitionValues"] = json!({"label": null});
+    let empty = table.add("label=empty/part-0.parquet", &file(6..=6), &[("label", "")]);
+    // On disk as the writer escaped it; in the log as a URI of that name.
+    let mut escaped = table.add(
+        "label=x%3Ay/part-0.parquet",
+        &file(7..=8),
+        &[("label", "x:y")],
+    );
+    escaped["add"]["path"] = json!("label=x%253Ay/part-0.parquet");
+    plain["add"]["modificationTime"] = json!(1);
+    table.commit(
+        0,
+        &[
+            protocol(),
+            metadata(THINGS, &["label"]),
+            plain,
+            null,
+            empty,
+            escaped,
+        ],
+    );
+    let env = Environment::new("test", dir.path());
+    let root = root_option(&table.root);
+    let ctx = session(
+        &[spec(
+            crate::conformance::Thing::SPEC,
+            "parts",
+            &[("location", &root)],
+        )],
+        &env,
+    )
+    .await;
+    assert_eq!(ints(&ctx, "SELECT count(*) FROM delta.parts").await, [8]);
+    assert_eq!(
+        ints(
+            &ctx,
+            "SELECT id FROM delta.parts WHERE label IS NULL ORDER BY id"
+        )
+        .await,
+        [3, 4, 5, 6]
+    );
+    assert_eq!(
+        ints(
+            &ctx,
+            "SELECT id FROM delta.parts WHERE label = 'x:y' ORDER BY id"
+        )
+        .await,
+        [7, 8]
+    );
+    assert_eq!(
+        ints(
+            &ctx,
+            "SELECT count(*) FROM delta.parts WHERE label IS NOT NULL"
+        )
+        .await,
+        [4]
+    );
 }

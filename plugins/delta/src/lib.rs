@@ -320,12 +320,13 @@ fn place(options: &DeltaOptions, env: &Environment) -> Result<Place, DeltaError>
         let store: Arc<dyn ObjectStore> = catalog_s3::shared_store(bucket, settings)?;
         let url = ObjectStoreUrl::parse(format!("s3://{bucket}"))?;
         runtime_env.register_object_store(url.as_ref(), Arc::clone(&store));
-        let root = ObjectPath::from(key.trim_end_matches('/'));
+        let key = key.trim_end_matches('/');
+        let root = ObjectPath::parse(key).unwrap_or_else(|_| ObjectPath::from(key));
         return Ok(Place {
             log: Log {
                 store,
                 root,
-                location: format!("s3://{bucket}/{}/", key.trim_end_matches('/')),
+                location: format!("s3://{bucket}/{key}/"),
             },
             url,
             runtime_env,
@@ -339,7 +340,12 @@ fn place(options: &DeltaOptions, env: &Environment) -> Result<Place, DeltaError>
     Ok(Place {
         log: Log {
             store,
-            root: ObjectPath::from(text.trim_end_matches('/')),
+            root: ObjectPath::from_absolute_path(text.trim_end_matches('/')).map_err(|error| {
+                DeltaError::Log {
+                    location: text.to_owned(),
+                    message: format!("not a path the store can read: {error}"),
+                }
+            })?,
             location: format!("{}/", text.trim_end_matches('/')),
         },
         url: ObjectStoreUrl::local_filesystem(),

@@ -202,7 +202,7 @@ impl Log {
         }
         .map_err(|error| self.list_error(error))?;
         let mut listing = Listing::default();
-        let mut parts: BTreeMap<u64, (u32, Vec<ObjectMeta>)> = BTreeMap::new();
+        let mut parts: BTreeMap<(u64, u32), Vec<(u32, ObjectMeta)>> = BTreeMap::new();
         for object in objects {
             let Some(file) = object.location.filename() else {
                 continue;
@@ -226,24 +226,29 @@ impl Log {
                 _ => {
                     // `checkpoint.0000000001.0000000003.parquet`: one of several parts.
                     let mut fields = rest.split('.');
-                    if let (Some("checkpoint"), Some(_), Some(total), Some("parquet"), None) = (
+                    if let (Some("checkpoint"), Some(part), Some(total), Some("parquet"), None) = (
                         fields.next(),
                         fields.next(),
                         fields.next(),
                         fields.next(),
                         fields.next(),
-                    ) && let Ok(total) = total.parse::<u32>()
+                    ) && let (Ok(part), Ok(total)) = (part.parse::<u32>(), total.parse::<u32>())
                     {
-                        let entry = parts.entry(version).or_insert((total, Vec::new()));
-                        entry.1.push(object);
+                        parts
+                            .entry((version, total))
+                            .or_default()
+                            .push((part, object));
                     }
                 }
             }
         }
-        for (version, (total, mut objects)) in parts {
-            if objects.len() == total as usize {
-                objects.sort_by(|a, b| a.location.cmp(&b.location));
-                listing.checkpoints.insert(version, objects);
+        // A checkpoint in parts counts only when every part, 1 to N, is there.
+        for ((version, total), mut objects) in parts {
+            objects.sort_by_key(|(part, _)| *part);
+            let numbers: Vec<u32> = objects.iter().map(|(part, _)| *part).collect();
+            if numbers == (1..=total).collect::<Vec<_>>() {
+                let objects = objects.into_iter().map(|(_, object)| object).collect();
+                listing.checkpoints.entry(version).or_insert(objects);
             }
         }
         Ok(listing)
@@ -282,7 +287,18 @@ impl Log {
                 .map(|(version, _)| *version)
                 .ok_or_else(|| DeltaError::NoSuchVersion {
                     location: self.location.clone(),
-                    wanted: format!("a commit at or before {text}"),
+                    wanted: format!(
+                        "commit at or before {text} (its first commit is {})",
+                        listing
+                            .commits
+                            .values()
+                            .next()
+                            .map(|first| first.last_modified.to_rfc3339_opts(
+                                codelake_plugin_sdk::catalog_core::chrono::SecondsFormat::Millis,
+                                true
+                            ))
+                            .unwrap_or_default()
+                    ),
                     latest,
                 })?,
         };
@@ -295,11 +311,25 @@ impl Log {
         let first = match checkpoint {
             Some((at, parts)) => {
                 for part in &parts {
-                    for action in self.read_checkpoint(part).await? {
-                        snapshot.apply(action, at, &self.name(&part.location))?;
-                    }
+                    // A checkpoint's `remove` rows are tombstones of files
+                    // already gone, never of the files it lists as added.
+                    let actions =
+                        self.read_checkpoint(part)
+                            .await?
+                            .into_iter()
+                            .map(|action| Action {
+                                remove: None,
+                                ..action
+                            });
+                    snapshot.apply_all(actions, at, &self.name(&part.location))?;
                 }
                 snapshot.version = at;
+                snapshot.committed_at = parts
+                    .iter()
+                    .map(|part| part.last_modified.timestamp_millis())
+                    .max()
+                    .unwrap_or_default();
+                snapshot.commit_file = self.name(&parts[0].location);
                 at + 1
             }
             None => 0,
@@ -315,23 +345,39 @@ impl Log {
             };
             self.apply_commit(&mut snapshot, at, commit).await?;
         }
+        if let Some(commit) = listing.commits.get(&version) {
+            snapshot.committed_at = commit.last_modified.timestamp_millis();
+            snapshot.commit_file = self.name(&commit.location);
+        }
         snapshot.check(&self.location)?;
         Ok(snapshot)
     }
 
     /// `snapshot`, brought up to the newest version: only the commits after it are read.
-    pub(crate) async fn catch_up(&self, snapshot: &Snapshot) -> Result<Snapshot, DeltaError> {
+    /// `None` when there is nothing new.
+    pub(crate) async fn catch_up(
+        &self,
+        snapshot: &Snapshot,
+    ) -> Result<Option<Snapshot>, DeltaError> {
         let listing = self.list(Some(snapshot.version)).await?;
+        if listing
+            .commits
+            .range(snapshot.version + 1..)
+            .next()
+            .is_none()
+        {
+            return Ok(None);
+        }
         let mut next = snapshot.clone();
         for (at, commit) in listing.commits.range(snapshot.version + 1..) {
             if *at != next.version + 1 {
                 // A gap: the log was cleaned past this snapshot; read it whole.
-                return self.snapshot(&Wanted::Latest).await;
+                return self.snapshot(&Wanted::Latest).await.map(Some);
             }
             self.apply_commit(&mut next, *at, commit).await?;
         }
         next.check(&self.location)?;
-        Ok(next)
+        Ok(Some(next))
     }
 
     async fn apply_commit(
@@ -353,6 +399,7 @@ impl Log {
             location: self.location.clone(),
             message: format!("{name} is not UTF-8 text"),
         })?;
+        let mut actions = Vec::new();
         for (index, line) in text.lines().enumerate() {
             if line.trim().is_empty() {
                 continue;
@@ -361,8 +408,9 @@ impl Log {
                 location: self.location.clone(),
                 message: format!("{name}, line {}: not a Delta action ({error})", index + 1),
             })?;
-            snapshot.apply(action, version, &name)?;
+            actions.push(action);
         }
+        snapshot.apply_all(actions, version, &name)?;
         snapshot.version = version;
         snapshot.committed_at = commit.last_modified.timestamp_millis();
         snapshot.commit_file = name;
@@ -473,6 +521,28 @@ impl Snapshot {
         }
     }
 
+    /// Applies one commit's (or checkpoint's) actions: its removes first,
+    /// then the rest, so a file removed and added again in one commit (a
+    /// deletion vector replaced) stays live.
+    fn apply_all(
+        &mut self,
+        actions: impl IntoIterator<Item = Action>,
+        version: u64,
+        at: &str,
+    ) -> Result<(), DeltaError> {
+        let mut rest = Vec::new();
+        for mut action in actions {
+            if let Some(remove) = action.remove.take() {
+                self.files.remove(&relative(&remove.path, at)?);
+            }
+            rest.push(action);
+        }
+        for action in rest {
+            self.apply(action, version, at)?;
+        }
+        Ok(())
+    }
+
     fn apply(&mut self, action: Action, version: u64, at: &str) -> Result<(), DeltaError> {
         if let Some(protocol) = action.protocol {
             self.protocol = protocol;
@@ -504,19 +574,25 @@ impl Snapshot {
                 .stats
                 .as_deref()
                 .and_then(|stats| serde_json::from_str(stats).ok());
+            // An empty partition value is a null one, for every type.
+            let partition_values = add
+                .partition_values
+                .into_iter()
+                .map(|(column, value)| (column, value.filter(|value| !value.is_empty())))
+                .collect();
             self.files.insert(
-                decode(&add.path),
+                relative(&add.path, at)?,
                 AddFile {
                     size: add.size,
                     modified: add.modification_time,
-                    partition_values: add.partition_values,
+                    partition_values,
                     stats,
                     deletion_vector: add.deletion_vector.is_some_and(|vector| !vector.is_null()),
                 },
             );
         }
         if let Some(remove) = action.remove {
-            self.files.remove(&decode(&remove.path));
+            self.files.remove(&relative(&remove.path, at)?);
         }
         Ok(())
     }
@@ -569,7 +645,7 @@ impl Snapshot {
                 ),
             ));
         }
-        if let Some(path) = self.files.keys().find(|path| path.contains("://")) {
+        if let Some(path) = self.files.keys().find(|path| has_scheme(path)) {
             return Err(unsupported(
                 "absolute file paths",
                 format!(
@@ -589,22 +665,30 @@ impl Snapshot {
     }
 }
 
-/// A path as the log writes it (a URI, percent-encoded) → as the store names it.
-fn decode(path: &str) -> String {
-    let mut out = Vec::with_capacity(path.len());
-    let bytes = path.as_bytes();
-    let mut index = 0;
-    while index < bytes.len() {
-        if bytes[index] == b'%'
-            && let Some(hex) = path.get(index + 1..index + 3)
-            && let Ok(byte) = u8::from_str_radix(hex, 16)
-        {
-            out.push(byte);
-            index += 3;
-            continue;
-        }
-        out.push(bytes[index]);
-        index += 1;
+/// A file's path as the log writes it (a URI reference, percent-encoded)
+/// → its path under the table's root, as the store names it. A path with a
+/// scheme (`s3://…`, `file:/…`) is kept as written, for [`Snapshot::check`]
+/// to refuse.
+fn relative(path: &str, at: &str) -> Result<String, DeltaError> {
+    if has_scheme(path) {
+        return Ok(path.to_owned());
     }
-    String::from_utf8(out).unwrap_or_else(|_| path.to_owned())
+    ObjectPath::from_url_path(path)
+        .map(|path| path.to_string())
+        .map_err(|error| DeltaError::Log {
+            location: at.to_owned(),
+            message: format!("file path `{path}` is not a valid path: {error}"),
+        })
+}
+
+/// Whether `path` starts with a URI scheme (`s3:`, `file:`, `abfss:`).
+fn has_scheme(path: &str) -> bool {
+    path.split_once(':').is_some_and(|(scheme, _)| {
+        scheme.len() > 1
+            && scheme.starts_with(|c: char| c.is_ascii_alphabetic())
+            && scheme
+                .chars()
+                .all(|c| c.is_ascii_alphanumeric() || matches!(c, '+' | '.' | '-'))
+            && !scheme.contains('/')
+    })
 }

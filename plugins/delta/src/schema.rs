@@ -108,28 +108,39 @@ fn stat_text(value: &serde_json::Value) -> Option<String> {
     }
 }
 
-/// A file's statistics over `file_fields` (the columns in the file), in
-/// DataFusion's terms. Minimums and maximums are exact for every type but
-/// text, whose statistics a Delta writer may truncate.
+/// A file's statistics over the table's columns: `file_fields` from the
+/// log's statistics, then `partition_fields` from the file's partition
+/// values (a null value counted as every row null). Minimums and maximums
+/// count as exact only where writers keep them exactly: not for text and
+/// binary (cut short), timestamps (kept to the millisecond), or decimals of
+/// more than 15 digits (a JSON number read as a double).
 pub(crate) fn statistics(
     stats: Option<&Stats>,
     file_fields: &[Arc<Field>],
+    partition_fields: &[Arc<Field>],
+    partition_values: &[ScalarValue],
     size: u64,
 ) -> Statistics {
-    let Some(stats) = stats else {
-        return Statistics::new_unknown(
-            &codelake_plugin_sdk::datafusion::arrow::datatypes::Schema::new(file_fields.to_vec()),
-        )
-        .with_total_byte_size(Precision::Inexact(size as usize));
-    };
-    let columns = file_fields
+    let rows = stats
+        .and_then(|stats| stats.num_records)
+        .map_or(Precision::Absent, |rows| Precision::Exact(rows as usize));
+    let mut columns: Vec<ColumnStatistics> = file_fields
         .iter()
         .map(|field| {
+            let Some(stats) = stats else {
+                return ColumnStatistics::new_unknown();
+            };
             let name = field.name();
             let exact = !matches!(
                 field.data_type(),
-                DataType::Utf8 | DataType::Utf8View | DataType::LargeUtf8 | DataType::Binary
-            );
+                DataType::Utf8
+                    | DataType::Utf8View
+                    | DataType::LargeUtf8
+                    | DataType::Binary
+                    | DataType::BinaryView
+                    | DataType::LargeBinary
+                    | DataType::Timestamp(..)
+            ) && !matches!(field.data_type(), DataType::Decimal128(precision, _) if *precision > 15);
             let bound = |values: &std::collections::HashMap<String, serde_json::Value>| {
                 values
                     .get(name)
@@ -150,10 +161,24 @@ pub(crate) fn statistics(
             }
         })
         .collect();
+    for (_, value) in partition_fields.iter().zip(partition_values) {
+        columns.push(if value.is_null() {
+            ColumnStatistics {
+                null_count: rows,
+                ..ColumnStatistics::new_unknown()
+            }
+        } else {
+            ColumnStatistics {
+                null_count: Precision::Exact(0),
+                min_value: Precision::Exact(value.clone()),
+                max_value: Precision::Exact(value.clone()),
+                distinct_count: Precision::Exact(1),
+                ..ColumnStatistics::new_unknown()
+            }
+        });
+    }
     Statistics {
-        num_rows: stats
-            .num_records
-            .map_or(Precision::Absent, |rows| Precision::Exact(rows as usize)),
+        num_rows: rows,
         total_byte_size: Precision::Inexact(size as usize),
         column_statistics: columns,
     }

@@ -86,13 +86,32 @@ impl DeltaTable {
             {
                 return Ok(snapshot);
             }
-            (Some((_, snapshot)), Wanted::Latest) => self.log.catch_up(&snapshot).await?,
+            (Some((_, snapshot)), Wanted::Latest) => match self.log.catch_up(&snapshot).await? {
+                Some(next) => next,
+                None => {
+                    // Nothing new: the same snapshot, read again later.
+                    let mut current = self.current.lock().unwrap_or_else(PoisonError::into_inner);
+                    if current
+                        .as_ref()
+                        .is_some_and(|(_, kept)| Arc::ptr_eq(kept, &snapshot))
+                    {
+                        *current = Some((Instant::now(), Arc::clone(&snapshot)));
+                    }
+                    return Ok(snapshot);
+                }
+            },
             (None, wanted) => self.log.snapshot(wanted).await?,
         };
-        let next = Arc::new(next);
-        *self.current.lock().unwrap_or_else(PoisonError::into_inner) =
-            Some((Instant::now(), Arc::clone(&next)));
-        Ok(next)
+        // Scans may catch up at once: the newest snapshot is kept, never an older one.
+        let mut current = self.current.lock().unwrap_or_else(PoisonError::into_inner);
+        match current.as_ref() {
+            Some((_, kept)) if kept.version > next.version => Ok(Arc::clone(kept)),
+            _ => {
+                let next = Arc::new(next);
+                *current = Some((Instant::now(), Arc::clone(&next)));
+                Ok(next)
+            }
+        }
     }
 }
 
@@ -146,27 +165,33 @@ impl TableProvider for DeltaTable {
                     let text = add.partition_values.get(field.name()).cloned().flatten();
                     schema::scalar(text.as_deref(), field.data_type()).ok_or_else(|| {
                         DataFusionError::Execution(format!(
-                            "{}: partition value {text:?} of `{}` is not a {}",
-                            self.log.name(&self.path(path)),
+                            "{}{path}: partition value {text:?} of `{}` is not a {}",
+                            self.log.location,
                             field.name(),
                             field.data_type()
                         ))
                     })
                 })
                 .collect::<Result<Vec<_>>>()?;
-            let statistics = schema::statistics(add.stats.as_ref(), &file_fields, add.size);
+            let statistics = schema::statistics(
+                add.stats.as_ref(),
+                &file_fields,
+                &partition_fields,
+                &values,
+                add.size,
+            );
             let object = ObjectMeta {
-                location: self.path(path),
+                location: self.path(path)?,
                 last_modified: chrono_millis(add.modified),
                 size: add.size,
                 e_tag: None,
                 version: None,
             };
-            files.push(
-                PartitionedFile::new_from_meta(object)
-                    .with_partition_values(values)
-                    .with_statistics(Arc::new(statistics)),
-            );
+            // The statistics cover the partition columns too (a null
+            // partition value counted as nulls, which `with_statistics` would not).
+            let mut file = PartitionedFile::new_from_meta(object).with_partition_values(values);
+            file.statistics = Some(Arc::new(statistics));
+            files.push(file);
         }
         let files = prune(state, files, filters, &table_schema);
         let output = |schema: &SchemaRef| match projection {
@@ -204,15 +229,20 @@ impl TableProvider for DeltaTable {
         &self,
         filters: &[&Expr],
     ) -> Result<Vec<TableProviderFilterPushDown>> {
-        // They prune files and row groups; the host still applies them to rows.
+        // They prune files here (and row groups in the host's scan, which
+        // applies them again to the rows).
         Ok(vec![TableProviderFilterPushDown::Inexact; filters.len()])
     }
 }
 
 impl DeltaTable {
     /// A file's path in the store, from its path relative to the table's root.
-    fn path(&self, relative: &str) -> ObjectPath {
-        ObjectPath::from(format!("{}/{relative}", self.log.root))
+    fn path(&self, relative: &str) -> Result<ObjectPath> {
+        let relative = ObjectPath::parse(relative)
+            .map_err(|error| DataFusionError::External(Box::new(error)))?;
+        Ok(ObjectPath::from_iter(
+            self.log.root.parts().chain(relative.parts()),
+        ))
     }
 }
 

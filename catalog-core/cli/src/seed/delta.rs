@@ -135,12 +135,15 @@ impl DeltaTarget {
                 bounds,
             } = data;
             writer.close()?;
+            // Named anew by each seed: a reader holding the last version's
+            // files never finds other bytes under a name it knows.
+            let name = format!("part-00000-{now}.parquet");
             let (relative, partition_values) = match (value, partition) {
                 (Some(year), Some((column, _))) => (
-                    format!("{column}={year}/part-00000.parquet"),
+                    format!("{column}={year}/{name}"),
                     json!({ column: year.to_string() }),
                 ),
-                _ => ("part-00000.parquet".to_owned(), json!({})),
+                _ => (name, json!({})),
             };
             let path = ObjectPath::from(format!("{}/{relative}", self.root));
             upload(self.store.as_ref(), &path, file.path())

@@ -166,6 +166,12 @@ impl Target {
             .as_ref()
             .ok_or_else(|| anyhow::anyhow!("environment `{}` has no S3 settings", env.name))?;
         let key = key.trim_end_matches('/');
+        // A seed replaces what is under the root: never a whole bucket.
+        anyhow::ensure!(
+            !key.is_empty(),
+            "table `{}`: `data seed` writes a Delta table under a prefix of its own, not at the root of bucket `{bucket}`; give `location` a prefix",
+            spec.qualified_name()
+        );
         let target = DeltaTarget {
             store: Arc::new(catalog_s3::store(bucket, s3)?),
             root: ObjectPath::from(key),
@@ -225,7 +231,13 @@ impl Target {
             Self::File(_, path, _) => Ok(std::fs::metadata(path).ok().map(|meta| meta.len())),
             Self::Delta(delta, location) => match delta.store.head(&delta.commit()).await {
                 Ok(meta) => Ok(Some(meta.size)),
-                Err(object_store::Error::NotFound { .. }) => Ok(None),
+                // Files but no first commit: a table whose log was cleaned up,
+                // or a seed that stopped before its commit (which the marker
+                // then claims, with size 0). Either way, not nothing.
+                Err(object_store::Error::NotFound { .. }) => {
+                    let any = delta.store.list(Some(&delta.root)).next().await;
+                    Ok(any.map(|_| 0))
+                }
                 Err(error) => {
                     Err(anyhow::Error::new(error).context(format!("cannot check {location}")))
                 }
