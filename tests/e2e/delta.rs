@@ -410,6 +410,14 @@ async fn tables_it_cannot_read_are_refused_naming_the_feature() {
         spec(like, "plain", &[("location", "plain/")]),
         spec(like, "nothing", &[("location", "nothing/")]),
     ];
+    // And a Delta table declared as plain Parquet, which would read removed files.
+    let mut as_parquet = spec(
+        like,
+        "as_parquet",
+        &[("location", &root_option(&good.root))],
+    );
+    as_parquet.source = "parquet".into();
+    let specs: Vec<TableSpec> = specs.into_iter().chain([as_parquet]).collect();
     let ctx = session(&specs, &env).await;
     for (table, words) in [
         (
@@ -429,6 +437,14 @@ async fn tables_it_cannot_read_are_refused_naming_the_feature() {
         (
             "nothing",
             &["delta.nothing", "`_delta_log/` does not exist"],
+        ),
+        (
+            "as_parquet",
+            &[
+                "delta.as_parquet",
+                "is a Delta Lake table",
+                "source = \"delta\"",
+            ],
         ),
     ] {
         let error = query(&ctx, &format!("SELECT * FROM delta.{table}"))

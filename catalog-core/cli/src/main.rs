@@ -48,7 +48,7 @@ use crate::error::CliError;
 use crate::output::Format;
 
 /// codelake: a data catalog that is code. Query every table of the catalog
-/// with SQL, whatever its source (Parquet on S3 or on disk, CSV, HTTP JSON API, Rust function).
+/// with SQL, whatever its source (Parquet on S3 or on disk, Delta Lake, CSV, HTTP JSON API, Rust function).
 #[derive(Debug, Parser)]
 #[command(name = "codelake", version, propagate_version = true)]
 #[command(
@@ -123,7 +123,7 @@ enum Command {
     /// Queries and `verify` then read the written copy; `--live` runs the SQL instead.
     Materialize(materialize::MaterializeArgs),
     /// Print a `#[derive(Table)]` struct read from a live source (Parquet on S3 or on
-    /// disk, CSV, HTTP JSON, a function), with the types it really has, ready for `tables/`.
+    /// disk, a Delta table, CSV, HTTP JSON, a function), with the types it really has, ready for `tables/`.
     NewTable(new_table::NewTableArgs),
     /// Serve the catalog over HTTP, Arrow Flight SQL and the Postgres wire,
     /// read-only, behind bearer tokens: SQL in; JSON, NDJSON, CSV, Arrow or

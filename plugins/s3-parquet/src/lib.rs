@@ -61,6 +61,12 @@ pub enum S3Error {
     /// The location names no bucket.
     #[error("`location = \"{0}\"` names no bucket")]
     NoBucket(String),
+    /// A Delta table's root read as plain Parquet, which would read the files
+    /// its log removed.
+    #[error(
+        "{0} is a Delta Lake table (it holds `_delta_log/`): read as plain Parquet it would include files its log removed; declare it with `source = \"delta\"` (with `codelake new-table`, add `--source delta`)"
+    )]
+    IsDelta(String),
     /// Partition columns on a single object.
     #[error("`partitions` needs `location` to be a prefix ending in `/`, not `{0}`")]
     PartitionsNeedPrefix(String),
@@ -400,6 +406,9 @@ async fn objects(
             .into_iter()
             .collect::<object_store::Result<_>>()
             .map_err(|source| store_error(source, location))?;
+        if holds_delta_log(&listed, key) {
+            return Err(S3Error::IsDelta(location.to_owned()));
+        }
         listed.retain(|object| object.location.as_ref().ends_with(".parquet"));
         listed.sort_by(|a, b| a.location.cmp(&b.location));
         if listed.is_empty() {
@@ -417,6 +426,20 @@ async fn objects(
             Err(error) => Err(store_error(error, location)),
         }
     }
+}
+
+/// Whether `objects`, listed under prefix `key`, include a Delta log at the
+/// prefix itself (`key/_delta_log/…`).
+fn holds_delta_log(objects: &[ObjectMeta], key: &str) -> bool {
+    let prefix = key.trim_end_matches('/');
+    let log = if prefix.is_empty() {
+        "_delta_log/".to_owned()
+    } else {
+        format!("{prefix}/_delta_log/")
+    };
+    objects
+        .iter()
+        .any(|object| object.location.as_ref().starts_with(&log))
 }
 
 /// What is missing, said right: when the bucket itself does not exist, the
@@ -491,6 +514,11 @@ impl S3Table {
             let objects: Vec<ObjectMeta> = self.store.list(Some(&prefix)).try_collect().await?;
             if objects.is_empty() {
                 return Err(missing(&format!("no object under {}", self.location)).await);
+            }
+            if holds_delta_log(&objects, &self.key) {
+                return Err(DataFusionError::Execution(
+                    S3Error::IsDelta(self.location.clone()).to_string(),
+                ));
             }
             let zero = objects
                 .iter()
