@@ -6,7 +6,9 @@
 //! name, type and nullability; typed rows; projection; filters; limits; an
 //! empty source; a missing source reported on the table; concurrent scans.
 //! A `delta` table is served from S3 and from a local directory, a `csv`
-//! table from a local file and from an object on S3.
+//! table from a local file and from an object on S3. `jsonl` is the example
+//! plugin as `cargo xtask new-plugin jsonl` makes it, so the scaffold is
+//! proven to conform as generated.
 //! The `function` kind serves only functions compiled into its plugin, so it
 //! runs the same checks on its own table, `tpch.price_tiers`.
 
@@ -64,6 +66,10 @@ enum Kind {
     Delta,
     /// `delta`: a Delta table in a local directory.
     DeltaLocal,
+    /// A kind made by `cargo xtask new-plugin`, as made: newline-delimited
+    /// JSON at `location`. Once a plugin reads its own format, it gets a
+    /// variant of its own here, with a fixture that writes that format.
+    JsonLines(&'static str),
 }
 
 /// A real source holding `rows` (or nothing at all, for `None`), and how to reach it.
@@ -202,6 +208,27 @@ async fn serve(kind: Kind, rows: Option<&[Thing]>) -> Served {
                 spec,
                 env,
                 _keep: vec![Box::new(server), Box::new(data)],
+            }
+        }
+        Kind::JsonLines(kind) => {
+            if let Some(rows) = rows {
+                let lines: String = rows
+                    .iter()
+                    .map(|row| {
+                        format!(
+                            "{{\"id\": {}, \"label\": \"{}\", \"amount\": {}}}\n",
+                            row.id,
+                            row.label.as_deref().unwrap_or_default(),
+                            row.amount
+                        )
+                    })
+                    .collect();
+                std::fs::write(data.path().join("things.jsonl"), lines).unwrap();
+            }
+            Served {
+                spec: spec_with(kind, &[("location", "things.jsonl")]),
+                env,
+                _keep: vec![Box::new(data)],
             }
         }
         Kind::Delta | Kind::DeltaLocal => {
@@ -537,3 +564,5 @@ async fn function_conforms() {
         "{error}"
     );
 }
+
+// new-plugin: conformance

@@ -8,6 +8,7 @@
 
 mod bench;
 mod gen_catalog;
+mod new_plugin;
 mod node;
 mod run;
 mod site;
@@ -33,6 +34,10 @@ struct Cli {
 enum Command {
     /// Regenerate the catalog registry, catalog.json and the catalog's reference docs from `tables/src`.
     GenCatalog(gen_catalog::Args),
+    /// Start a source plugin: a new source kind in the model and a crate in plugins/NAME
+    /// that serves it (newline-delimited JSON, to change), wired into the workspace and
+    /// the conformance suite.
+    NewPlugin(new_plugin::Args),
     /// Run every check CI runs: fmt, clippy, tests, rustdoc, and generated files' freshness.
     Test(test::Args),
     /// Benchmark codelake against native DataFusion, DuckDB and Polars on the same files, and `codelake serve` against ROAPI; writes docs/reference/benchmarks.md.
@@ -66,6 +71,7 @@ fn main() -> ExitCode {
     let cli = Cli::parse();
     let result = match cli.command {
         Command::GenCatalog(args) => gen_catalog::run(&project_root(), &args),
+        Command::NewPlugin(args) => new_plugin::run(&project_root(), &args),
         Command::Test(args) => test::run(&args),
         Command::Bench(args) => bench::run(&args),
         Command::Site(args) => site::run(&project_root(), &args),

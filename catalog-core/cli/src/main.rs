@@ -294,13 +294,21 @@ async fn run(cli: Cli) -> Result<(), CliError> {
                 .map(verify::read_catalog)
                 .transpose()?;
             let workers = args.workers.urls(&global)?;
-            let mut session = session::Session::open_catalog(
-                &global,
-                session::Seed::IfEmpty,
-                unavailable,
-                catalog,
-            )
-            .await?;
+            let mut session = match (&args.query, &workers) {
+                // One query on this process: only the tables it reads, and their plugins.
+                (Some(query), None) => {
+                    session::Session::open_for_query(&global, catalog, query).await?
+                }
+                _ => {
+                    session::Session::open_catalog(
+                        &global,
+                        session::Seed::IfEmpty,
+                        unavailable,
+                        catalog,
+                    )
+                    .await?
+                }
+            };
             if let Some(urls) = workers {
                 args.workers
                     .distribute(&mut session, urls, args.query.is_none())

@@ -1,5 +1,6 @@
 //! One query session: the configured environment (started, if it is the
-//! embedded one), the plugins, and every catalog table registered in DataFusion.
+//! embedded one), the plugins, and every catalog table registered in DataFusion
+//! (or, for one query, only the tables it reads: see [`Session::open_for_query`]).
 
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
@@ -30,6 +31,9 @@ pub struct Session {
     pub plugins: Arc<PluginSet>,
     /// Tables registered from another catalog than the built-in one (`verify --catalog`).
     catalog: Option<Vec<TableSpec>>,
+    /// The one query this session runs, if it was opened for one: only the
+    /// tables it reads are registered, and only their plugins opened.
+    only_for: Option<String>,
 }
 
 /// How a session reports tables it could not register.
@@ -152,8 +156,41 @@ impl Session {
         unavailable: Unavailable,
         catalog: Option<Vec<TableSpec>>,
     ) -> Result<Self, CliError> {
+        Self::open_with(global, seed, unavailable, catalog, None).await
+    }
+
+    /// A session for the one query `sql` (`codelake sql "…"`): it registers
+    /// only the tables the query reads (and what the views among them read),
+    /// so it opens only the plugins of their kinds, which is most of a cold
+    /// start. A query that reads anything else (`information_schema`, a name
+    /// the catalog lacks) or that is not a query gets every table, as
+    /// [`Session::open_catalog`] registers them. Tables that cannot be opened
+    /// are not reported on their own: the query that reads one says why.
+    pub async fn open_for_query(
+        global: &Global,
+        catalog: Option<Vec<TableSpec>>,
+        sql: &str,
+    ) -> Result<Self, CliError> {
+        Self::open_with(
+            global,
+            Seed::IfEmpty,
+            Unavailable::Summary,
+            catalog,
+            Some(sql.to_owned()),
+        )
+        .await
+    }
+
+    async fn open_with(
+        global: &Global,
+        seed: Seed,
+        unavailable: Unavailable,
+        catalog: Option<Vec<TableSpec>>,
+        only_for: Option<String>,
+    ) -> Result<Self, CliError> {
         let mut session = Self::prepare(global).await?;
         session.catalog = catalog;
+        session.only_for = only_for;
         if session.local.is_some() {
             match seed {
                 Seed::IfEmpty if !seed::is_seeded(&session.config.data_dir) => {
@@ -261,26 +298,13 @@ impl Session {
             failures: Vec::new(),
             plugins: Arc::new(PluginSet::default()),
             catalog: None,
+            only_for: None,
         })
     }
 
-    /// Loads the plugins and registers every catalog table.
+    /// Loads the plugins and registers every catalog table, or those the
+    /// session's one query reads.
     fn register(&mut self, global: &Global, unavailable: Unavailable) -> Result<(), CliError> {
-        let plugin_dir = global.plugin_dir.clone().unwrap_or_else(default_plugin_dir);
-        let plugins = PluginSet::load_dir(&plugin_dir).map_err(CliError::environment)?;
-        for error in &plugins.errors {
-            eprintln!("warning: {error}");
-        }
-        if plugins.plugins.is_empty() {
-            return Err(CliError::msg(
-                crate::error::EXIT_ENVIRONMENT,
-                format!("no source plugins in {}", plugin_dir.display()),
-            )
-            .hint(
-                "build them with `cargo build --workspace` (or run `cargo codelake ...`, which does), \
-                 or point CODELAKE_PLUGIN_DIR or --plugin-dir at them",
-            ));
-        }
         let declared: Vec<&TableSpec> = match &self.catalog {
             Some(catalog) => catalog.iter().collect(),
             None => tables::REGISTRY.tables().collect(),
@@ -293,8 +317,45 @@ impl Session {
         } else {
             declared
         };
+        // One query: the tables it reads, so only their plugins are opened.
+        let needed = self.only_for.as_deref().and_then(|sql| {
+            let statements = self.parse(sql).ok()?;
+            catalog_runtime::needed_by(&self.ctx.state(), &statements, &specs)
+        });
+        let on_demand = needed.is_some();
+        let specs = needed.unwrap_or(specs);
+        // The kinds read through plugins: a view runs as SQL, unless it is read from its copy.
+        let kinds: std::collections::BTreeSet<String> = specs
+            .iter()
+            .filter_map(|spec| match spec.materialized_copy() {
+                Some(copy) => Some(copy.source.to_string()),
+                None => (!spec.is_view()).then(|| spec.source.to_string()),
+            })
+            .collect();
+        let plugin_dir = global.plugin_dir.clone().unwrap_or_else(default_plugin_dir);
+        let plugins = if on_demand {
+            PluginSet::load_dir_for(&plugin_dir, kinds.iter().map(String::as_str))
+        } else {
+            PluginSet::load_dir(&plugin_dir)
+        }
+        .map_err(CliError::environment)?;
+        for error in &plugins.errors {
+            eprintln!("warning: {error}");
+        }
+        if plugins.plugins.is_empty() && !kinds.is_empty() {
+            return Err(CliError::msg(
+                crate::error::EXIT_ENVIRONMENT,
+                format!("no source plugins in {}", plugin_dir.display()),
+            )
+            .hint(
+                "build them with `cargo build --workspace` (or run `cargo codelake ...`, which does), \
+                 or point CODELAKE_PLUGIN_DIR or --plugin-dir at them",
+            ));
+        }
         self.failures = register_tables(&self.ctx, &plugins, specs, &self.env);
-        if unavailable == Unavailable::Each {
+        if on_demand {
+            // The query reads each of them, and its error says why.
+        } else if unavailable == Unavailable::Each {
             for failure in &self.failures {
                 eprintln!("warning: {failure}");
             }

@@ -55,23 +55,47 @@ impl PluginSet {
     /// Loads every `codelake_plugin_*` library in `dir`. A library that fails
     /// is reported in [`PluginSet::errors`]; it never stops the others.
     pub fn load_dir(dir: &Path) -> Result<Self> {
-        let prefix = format!("{}codelake_plugin_", std::env::consts::DLL_PREFIX);
-        let entries = std::fs::read_dir(dir).map_err(|source| Error::PluginDir {
-            dir: dir.to_owned(),
-            source,
-        })?;
-        let mut paths: Vec<PathBuf> = entries
-            .filter_map(|entry| entry.ok().map(|entry| entry.path()))
-            .filter(|path| {
-                let name = path
-                    .file_name()
-                    .map(|name| name.to_string_lossy().into_owned())
-                    .unwrap_or_default();
-                name.starts_with(&prefix) && name.ends_with(std::env::consts::DLL_SUFFIX)
+        Ok(Self::load(&libraries(dir)?))
+    }
+
+    /// Loads, of the libraries in `dir`, only those that serve `kinds`, found
+    /// by file name without opening any other: each kind's plugin is the one
+    /// its definition names ([`catalog_core::source::SourceDef::plugin`]),
+    /// whose library is `libcodelake_plugin_<plugin>.so`. Opening a library is
+    /// most of what a plugin costs at start, so a query of one CSV table opens
+    /// one. When a kind's library is not there under that name, or does not
+    /// serve the kind, every other library is opened too, as
+    /// [`load_dir`](Self::load_dir) does. The checks are the same: a wrong ABI
+    /// is refused before use.
+    pub fn load_dir_for<'k>(dir: &Path, kinds: impl IntoIterator<Item = &'k str>) -> Result<Self> {
+        let libraries = libraries(dir)?;
+        let kinds: Vec<&str> = kinds.into_iter().collect();
+        let mut named: Vec<PathBuf> = kinds
+            .iter()
+            .filter_map(|kind| catalog_core::source::source(kind))
+            .filter_map(|def| {
+                let file = library_file(def.plugin);
+                libraries
+                    .iter()
+                    .find(|path| path.file_name().is_some_and(|name| *name == *file))
+                    .cloned()
             })
             .collect();
-        paths.sort();
-        Ok(Self::load(&paths))
+        named.sort();
+        named.dedup();
+        let mut set = Self::load(&named);
+        if !kinds.iter().all(|kind| set.plugin_for(kind).is_some()) {
+            let rest: Vec<PathBuf> = libraries
+                .into_iter()
+                .filter(|path| !named.contains(path))
+                .collect();
+            let more = Self::load(&rest);
+            set.errors.extend(more.errors);
+            for plugin in more.plugins {
+                set.add(plugin);
+            }
+        }
+        Ok(set)
     }
 
     /// Loads the given libraries, each on its own.
@@ -128,6 +152,38 @@ impl PluginSet {
             .collect::<Vec<_>>()
             .join(", ")
     }
+}
+
+/// The `codelake_plugin_*` libraries in `dir`, sorted; none is opened.
+fn libraries(dir: &Path) -> Result<Vec<PathBuf>> {
+    let prefix = format!("{}codelake_plugin_", std::env::consts::DLL_PREFIX);
+    let entries = std::fs::read_dir(dir).map_err(|source| Error::PluginDir {
+        dir: dir.to_owned(),
+        source,
+    })?;
+    let mut paths: Vec<PathBuf> = entries
+        .filter_map(|entry| entry.ok().map(|entry| entry.path()))
+        .filter(|path| {
+            let name = path
+                .file_name()
+                .map(|name| name.to_string_lossy().into_owned())
+                .unwrap_or_default();
+            name.starts_with(&prefix) && name.ends_with(std::env::consts::DLL_SUFFIX)
+        })
+        .collect();
+    paths.sort();
+    Ok(paths)
+}
+
+/// The file name of plugin `name`'s library, as cargo names the cdylib of
+/// crate `codelake-plugin-<name>`: `libcodelake_plugin_s3_parquet.so` on Linux.
+pub fn library_file(name: &str) -> String {
+    format!(
+        "{}codelake_plugin_{}{}",
+        std::env::consts::DLL_PREFIX,
+        name.replace('-', "_"),
+        std::env::consts::DLL_SUFFIX
+    )
 }
 
 /// Where plugins are looked for: `$CODELAKE_PLUGIN_DIR`, else the directory of

@@ -29,6 +29,7 @@ pub mod accelerate;
 mod error;
 mod host;
 mod message;
+mod needed;
 pub mod policy;
 mod register;
 mod scan;
@@ -39,8 +40,9 @@ pub mod views;
 
 pub use accelerate::{Accelerator, CopyStatus};
 pub use error::{Error, Result};
-pub use host::{PLUGIN_DIR_VAR, Plugin, PluginSet, default_plugin_dir};
+pub use host::{PLUGIN_DIR_VAR, Plugin, PluginSet, default_plugin_dir, library_file};
 pub use message::user_message;
+pub use needed::needed_by;
 pub use policy::StatementPolicy;
 pub use register::{inspect, register_tables};
 pub use scan::{

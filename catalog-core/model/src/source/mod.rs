@@ -15,12 +15,19 @@ pub use options::{
     CsvOptions, DeltaOptions, DeltaVersion, FunctionOptions, HttpApiOptions, HttpAuth, Pagination,
     ParquetOptions, S3ParquetOptions, SourceOptions,
 };
+// new-plugin: re-exports
 
 /// A source kind and the options it accepts.
 #[derive(Debug)]
 pub struct SourceDef {
     /// The name used in `source = "…"`.
     pub kind: &'static str,
+    /// The plugin that serves the kind: the library of crate
+    /// `codelake-plugin-<plugin>`. The host finds it by its file name, so a
+    /// query opens only the libraries of the kinds it reads. (Any library
+    /// whose `KINDS` lists the kind serves it; when this one is not in the
+    /// plugin directory, the host opens every library to find one.)
+    pub plugin: &'static str,
     /// One line on what the source reads.
     pub doc: &'static str,
     /// The required option that says what a table reads: `location`, `url`, `function`.
@@ -206,6 +213,7 @@ const fn optional(
 pub const SOURCES: &[SourceDef] = &[
     SourceDef {
         kind: "s3-parquet",
+        plugin: "s3-parquet",
         target: "location",
         unreachable: Some(
             "check `location`, the S3 endpoint and credentials of the environment (docs/reference/configuration.md), and that the object exists",
@@ -227,6 +235,7 @@ pub const SOURCES: &[SourceDef] = &[
     },
     SourceDef {
         kind: "parquet",
+        plugin: "s3-parquet",
         target: "location",
         unreachable: Some("check `location` and the environment's data directory"),
         doc: "Parquet files on the local disk, no S3 needed: one file, or a directory with Hive-style partitions.",
@@ -246,6 +255,7 @@ pub const SOURCES: &[SourceDef] = &[
     },
     SourceDef {
         kind: "csv",
+        plugin: "csv",
         target: "location",
         unreachable: Some(
             "check `location`, the environment's data directory, and for an S3 object the S3 endpoint and credentials of the environment",
@@ -273,6 +283,7 @@ pub const SOURCES: &[SourceDef] = &[
     },
     SourceDef {
         kind: "http-api",
+        plugin: "http-api",
         target: "url",
         unreachable: Some(
             "check `url`, the HTTP base URL of the environment and the credential variable named by `auth_env`",
@@ -333,6 +344,7 @@ pub const SOURCES: &[SourceDef] = &[
     },
     SourceDef {
         kind: "delta",
+        plugin: "delta",
         target: "location",
         unreachable: Some(
             "check `location`, the S3 endpoint and credentials of the environment (docs/reference/configuration.md), and that the table's `_delta_log/` exists",
@@ -360,6 +372,7 @@ pub const SOURCES: &[SourceDef] = &[
     },
     SourceDef {
         kind: "function",
+        plugin: "function",
         target: "function",
         unreachable: None,
         doc: "Rows computed by a Rust function compiled into the function plugin.",
@@ -369,6 +382,7 @@ pub const SOURCES: &[SourceDef] = &[
             "Name of the Rust function that returns the rows.",
         )],
     },
+    // new-plugin: sources
 ];
 
 /// The definition of a source kind, if codelake knows it.

@@ -41,6 +41,7 @@ pub enum SourceOptions {
     Function(FunctionOptions),
     /// `source = "delta"`.
     Delta(DeltaOptions),
+    // new-plugin: variants
 }
 
 /// The options of a `delta` table.
@@ -175,6 +176,8 @@ pub struct FunctionOptions {
     pub function: String,
 }
 
+// new-plugin: options
+
 impl SourceOptions {
     /// Parses `options` of source `kind`; returns every problem at once.
     pub fn parse(kind: &str, options: &[(&str, &str)]) -> Result<Self, Vec<OptionProblem>> {
@@ -205,6 +208,7 @@ impl SourceOptions {
                 function: values.text("function"),
             }),
             "delta" => Self::Delta(delta(&mut values)),
+            // new-plugin: parse
             other => {
                 values.problem(None, format!("source `{other}` has no typed options yet"));
                 return Err(values.problems);
@@ -241,6 +245,7 @@ impl SourceOptions {
             Self::HttpApi(_) => "http-api",
             Self::Function(_) => "function",
             Self::Delta(_) => "delta",
+            // new-plugin: kind
         }
     }
 
@@ -254,6 +259,7 @@ impl SourceOptions {
             Self::HttpApi(options) => Some(&options.url),
             Self::Delta(options) => Some(&options.location),
             Self::Function(_) => None,
+            // new-plugin: location
         }
     }
 
@@ -289,6 +295,7 @@ kind_options![
     HttpApi(HttpApiOptions),
     Function(FunctionOptions),
     Delta(DeltaOptions),
+    // new-plugin: kind_options
 ];
 
 /// The `delta` options: a version and a timestamp pin the same thing, so not both.
