@@ -565,4 +565,10 @@ async fn function_conforms() {
     );
 }
 
+/// `jsonl` as `cargo xtask new-plugin jsonl` made it: newline-delimited JSON.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn jsonl_conforms() {
+    conforms(Kind::JsonLines("jsonl")).await;
+}
+
 // new-plugin: conformance

@@ -38,9 +38,9 @@ pub fn needed_by<'a>(
         if *resolved.catalog != **default_catalog {
             return None;
         }
-        let index = specs.iter().position(|spec| {
-            *spec.database == *resolved.schema && *spec.name == *resolved.table
-        })?;
+        let index = specs
+            .iter()
+            .position(|spec| *spec.database == *resolved.schema && *spec.name == *resolved.table)?;
         if !needed.insert(index) {
             continue;
         }

@@ -5,16 +5,13 @@
 //! (`plugins/NAME/`, from the templates in `template/`) and the lines it adds
 //! to files that list every kind, each before a marker line (`// new-plugin:
 //! sources` and so on). Applying it writes them; `--check` compares them with
-//! the committed example, [`EXAMPLE`], so a generator change that is not
-//! regenerated fails `cargo xtask test`, as gen-catalog's outputs do.
+//! an existing scaffold, so a generator change that is not
+//! regenerated fails `cargo xtask test`, as gen-catalog's outputs do. The
+//! committed example is `plugins/jsonl`, made by `cargo xtask new-plugin jsonl`.
 
 use std::path::{Path, PathBuf};
 
 use anyhow::{Context, Result, bail, ensure};
-
-/// The committed example: `plugins/jsonl`, made by `cargo xtask new-plugin jsonl`
-/// and checked against the generator by `cargo xtask test`.
-pub const EXAMPLE: &str = "jsonl";
 
 /// Arguments of `cargo xtask new-plugin`.
 #[derive(Debug, clap::Args)]
@@ -45,7 +42,10 @@ pub fn run(root: &Path, args: &Args) -> Result<()> {
             stale.join("\n"),
             kind = names.kind,
         );
-        println!("plugins/{} is what `cargo xtask new-plugin` writes", names.kind);
+        println!(
+            "plugins/{} is what `cargo xtask new-plugin` writes",
+            names.kind
+        );
         return Ok(());
     }
     if args.refresh {
@@ -60,6 +60,14 @@ pub fn run(root: &Path, args: &Args) -> Result<()> {
         return Ok(());
     }
     create(root, &names, &scaffold)?;
+    // The templates are formatted for `jsonl`; a longer name may wrap differently.
+    let formatted = crate::cargo_command()
+        .current_dir(root)
+        .args(["fmt", "--all"])
+        .status();
+    if !formatted.is_ok_and(|status| status.success()) {
+        eprintln!("warning: `cargo fmt --all` failed; run it before you commit");
+    }
     println!(
         "made source kind `{kind}` and its plugin {dir}, wired into the workspace:\n\
          - plugins/{kind}/src/lib.rs reads newline-delimited JSON files; change `build` and `LocalFile::inspect` for your format\n\
@@ -91,9 +99,12 @@ impl Names {
     pub fn new(kind: &str) -> Result<Self> {
         let valid = kind.len() <= 32
             && kind.starts_with(|c: char| c.is_ascii_lowercase())
-            && kind
-                .split('-')
-                .all(|part| !part.is_empty() && part.bytes().all(|b| b.is_ascii_lowercase() || b.is_ascii_digit()));
+            && kind.split('-').all(|part| {
+                !part.is_empty()
+                    && part
+                        .bytes()
+                        .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit())
+            });
         ensure!(
             valid,
             "`{kind}` cannot name a source kind: use lowercase letters, digits and single hyphens, \
@@ -180,7 +191,11 @@ pub fn scaffold(names: &Names) -> Scaffold {
         text: names.fill(template),
     };
     let inserts = vec![
-        insert("Cargo.toml", "# new-plugin: members", "    \"plugins/{{kind}}\",\n"),
+        insert(
+            "Cargo.toml",
+            "# new-plugin: members",
+            "    \"plugins/{{kind}}\",\n",
+        ),
         insert(
             SOURCES_RS,
             "// new-plugin: sources",
@@ -197,11 +212,6 @@ pub fn scaffold(names: &Names) -> Scaffold {
         )],
     },
 "#,
-        ),
-        insert(
-            SOURCES_RS,
-            "// new-plugin: re-exports",
-            "pub use options::{{Name}}Options;\n",
         ),
         insert(
             OPTIONS_RS,
@@ -337,7 +347,10 @@ fn create(root: &Path, names: &Names, scaffold: &Scaffold) -> Result<()> {
                 "{list} does not list the kinds this xtask knows ({kinds}): rebuild xtask from this checkout"
             );
         }
-        edited.push((path, text.replace(&kinds, &format!("{kinds}, \"{}\"", names.kind))));
+        edited.push((
+            path,
+            text.replace(&kinds, &format!("{kinds}, \"{}\"", names.kind)),
+        ));
     }
     write_files(root, scaffold)?;
     for (path, text) in edited {
@@ -376,6 +389,9 @@ fn insert_before(text: &str, insert: &Insert) -> Option<String> {
 mod tests {
     use super::*;
 
+    /// The committed example: `plugins/jsonl`, made by `cargo xtask new-plugin jsonl`.
+    const EXAMPLE: &str = "jsonl";
+
     /// The committed example is what the generator writes today: a template
     /// changed without `--refresh` fails here, as stale generated docs do.
     #[test]
@@ -405,7 +421,9 @@ mod tests {
         assert_eq!(check(root.path(), &scaffold), Vec::<String>::new());
 
         let lib = root.path().join("plugins/events/src/lib.rs");
-        let edited = std::fs::read_to_string(&lib).unwrap().replace("by key", "by position");
+        let edited = std::fs::read_to_string(&lib)
+            .unwrap()
+            .replace("by key", "by position");
         std::fs::write(&lib, edited).unwrap();
         let stale = check(root.path(), &scaffold);
         assert_eq!(stale.len(), 1, "{stale:?}");
@@ -435,27 +453,49 @@ mod tests {
         assert_eq!(check(root.path(), &scaffold), Vec::<String>::new());
         let cargo = std::fs::read_to_string(root.path().join("Cargo.toml")).unwrap();
         assert_eq!(
-            cargo.matches("\"plugins/arrow-ipc\",\n    # new-plugin: members").count(),
+            cargo
+                .matches("\"plugins/arrow-ipc\",\n    # new-plugin: members")
+                .count(),
             2,
             "members and default-members"
         );
         let options = std::fs::read_to_string(root.path().join(OPTIONS_RS)).unwrap();
-        assert!(options.contains("Self::ArrowIpc(_) => \"arrow-ipc\",\n            // new-plugin: kind\n"));
+        assert!(
+            options
+                .contains("Self::ArrowIpc(_) => \"arrow-ipc\",\n            // new-plugin: kind\n")
+        );
         let listed = std::fs::read_to_string(root.path().join(KIND_LISTS[0])).unwrap();
         assert!(listed.contains("\"arrow-ipc\""), "{listed}");
-        let lib = std::fs::read_to_string(root.path().join("plugins/arrow-ipc/src/lib.rs")).unwrap();
+        let lib =
+            std::fs::read_to_string(root.path().join("plugins/arrow-ipc/src/lib.rs")).unwrap();
         assert!(lib.contains("pub struct ArrowIpc;") && lib.contains("ArrowIpcOptions"));
 
         let again = create(root.path(), &names, &scaffold).unwrap_err();
-        assert!(again.to_string().contains("plugins/arrow-ipc exists already"), "{again}");
+        assert!(
+            again
+                .to_string()
+                .contains("plugins/arrow-ipc exists already"),
+            "{again}"
+        );
     }
 
     /// Names that cannot be a kind are refused with the rule; others get every form.
     #[test]
     fn names_are_checked_and_converted() {
         let names = Names::new("arrow-ipc2").unwrap();
-        assert_eq!((names.name.as_str(), names.snake.as_str()), ("ArrowIpc2", "arrow_ipc2"));
-        for bad in ["", "Jsonl", "2json", "json--lines", "json-", "json_lines", "sdk"] {
+        assert_eq!(
+            (names.name.as_str(), names.snake.as_str()),
+            ("ArrowIpc2", "arrow_ipc2")
+        );
+        for bad in [
+            "",
+            "Jsonl",
+            "2json",
+            "json--lines",
+            "json-",
+            "json_lines",
+            "sdk",
+        ] {
             let error = Names::new(bad).unwrap_err().to_string();
             assert!(error.contains(&format!("`{bad}`")), "{bad}: {error}");
         }
@@ -473,7 +513,10 @@ mod tests {
             std::fs::write(&path, "no markers here\n").unwrap();
         }
         let error = format!("{:#}", create(root.path(), &names, &scaffold).unwrap_err());
-        assert!(error.contains("Cargo.toml has no line `# new-plugin: members`"), "{error}");
+        assert!(
+            error.contains("Cargo.toml has no line `# new-plugin: members`"),
+            "{error}"
+        );
         assert!(!root.path().join("plugins/events").exists());
     }
 }

@@ -11,11 +11,9 @@
 
 mod options;
 
-pub use options::{
-    CsvOptions, DeltaOptions, DeltaVersion, FunctionOptions, HttpApiOptions, HttpAuth, Pagination,
-    ParquetOptions, S3ParquetOptions, SourceOptions,
-};
-// new-plugin: re-exports
+// Every kind's typed options (`CsvOptions`, …) and `SourceOptions`: all that
+// `options.rs` makes public, so a new kind's struct needs no line here.
+pub use options::*;
 
 /// A source kind and the options it accepts.
 #[derive(Debug)]
@@ -380,6 +378,18 @@ pub const SOURCES: &[SourceDef] = &[
             "function",
             OptionValue::Ident,
             "Name of the Rust function that returns the rows.",
+        )],
+    },
+    SourceDef {
+        kind: "jsonl",
+        plugin: "jsonl",
+        target: "location",
+        unreachable: Some("check `location` and the environment's data directory"),
+        doc: "Newline-delimited JSON files, one object per line, read with the declared columns.",
+        options: &[required(
+            "location",
+            OptionValue::FilePath,
+            "The file: relative to the environment's data directory, absolute, or a `file://` URL.",
         )],
     },
     // new-plugin: sources

@@ -41,6 +41,8 @@ pub enum SourceOptions {
     Function(FunctionOptions),
     /// `source = "delta"`.
     Delta(DeltaOptions),
+    /// `source = "jsonl"`.
+    Jsonl(JsonlOptions),
     // new-plugin: variants
 }
 
@@ -176,6 +178,14 @@ pub struct FunctionOptions {
     pub function: String,
 }
 
+/// The options of a `jsonl` table.
+#[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct JsonlOptions {
+    /// The file: relative to the environment's data directory, absolute, or `file://`.
+    pub location: String,
+}
+
 // new-plugin: options
 
 impl SourceOptions {
@@ -208,6 +218,9 @@ impl SourceOptions {
                 function: values.text("function"),
             }),
             "delta" => Self::Delta(delta(&mut values)),
+            "jsonl" => Self::Jsonl(JsonlOptions {
+                location: values.text("location"),
+            }),
             // new-plugin: parse
             other => {
                 values.problem(None, format!("source `{other}` has no typed options yet"));
@@ -245,6 +258,7 @@ impl SourceOptions {
             Self::HttpApi(_) => "http-api",
             Self::Function(_) => "function",
             Self::Delta(_) => "delta",
+            Self::Jsonl(_) => "jsonl",
             // new-plugin: kind
         }
     }
@@ -259,6 +273,7 @@ impl SourceOptions {
             Self::HttpApi(options) => Some(&options.url),
             Self::Delta(options) => Some(&options.location),
             Self::Function(_) => None,
+            Self::Jsonl(options) => Some(&options.location),
             // new-plugin: location
         }
     }
@@ -295,6 +310,7 @@ kind_options![
     HttpApi(HttpApiOptions),
     Function(FunctionOptions),
     Delta(DeltaOptions),
+    Jsonl(JsonlOptions),
     // new-plugin: kind_options
 ];
 
