@@ -111,6 +111,49 @@ fn the_seed_query_prints_the_part_table_with_column_types() {
     insta::assert_snapshot!("seed_query", stdout(&output));
 }
 
+/// One query opens only the plugins of the tables it reads: a library that
+/// would fail to load is never opened by a query that does not need it, and
+/// is reported by one that reads the whole catalog.
+#[test]
+fn one_query_opens_only_the_plugins_of_the_tables_it_reads() {
+    let dir = tempfile::tempdir().unwrap();
+    let plugins = dir.path().join("plugins");
+    std::fs::create_dir(&plugins).unwrap();
+    for def in catalog_core::source::SOURCES {
+        let file = codelake_plugin_abi::library_file_name(def.plugin);
+        let link = plugins.join(&file);
+        if !link.exists() {
+            std::os::unix::fs::symlink(default_plugin_dir().join(&file), link).unwrap();
+        }
+    }
+    let broken = plugins.join(codelake_plugin_abi::library_file_name("broken"));
+    std::fs::write(&broken, "not a library").unwrap();
+    let sql = |query: &str| {
+        codelake(dir.path())
+            .env("CODELAKE_PLUGIN_DIR", &plugins)
+            .args(["sql", "--format", "csv", query])
+            .output()
+            .unwrap()
+    };
+
+    let one = sql("SELECT count(*) FROM tpch.region");
+    assert_ok(&one);
+    assert_eq!(stdout(&one), "count(*)\n5\n");
+    assert!(!stderr(&one).contains("broken"), "{}", stderr(&one));
+
+    let view = sql("SELECT count(*) FROM tpch.price_tiers_local");
+    assert_ok(&view);
+    assert!(!stderr(&view).contains("broken"), "{}", stderr(&view));
+
+    let every = sql("SELECT count(*) FROM information_schema.tables WHERE table_schema = 'tpch'");
+    assert_ok(&every);
+    let warned = stderr(&every);
+    assert!(
+        warned.contains(&format!("warning: plugin {}", broken.display())),
+        "{warned}"
+    );
+}
+
 /// A query that opens with a `--` comment, as saved queries often do, is a
 /// query, not an unknown flag: before or after the options, and after `--`.
 #[test]

@@ -215,6 +215,114 @@ fn spec(name: &str, source: &str, options: &[(&str, &str)]) -> catalog_core::Tab
     }
 }
 
+/// Each kind's library is found by the file name its definition gives, and
+/// opened alone: if a name were wrong, every library would be opened to find
+/// the kind, and more than one plugin would come back.
+#[test]
+fn each_kind_opens_its_own_library_alone() {
+    let dir = default_plugin_dir();
+    for def in catalog_core::source::SOURCES {
+        let set = PluginSet::load_dir_for(&dir, [def.kind]).unwrap();
+        assert!(set.errors.is_empty(), "{}: {:?}", def.kind, set.errors);
+        assert_eq!(set.names(), def.plugin, "source `{}`", def.kind);
+        assert!(set.plugin_for(def.kind).is_some(), "source `{}`", def.kind);
+    }
+    let set = PluginSet::load_dir_for(&dir, ["csv", "parquet", "s3-parquet"]).unwrap();
+    assert_eq!(set.names(), "csv, s3-parquet", "one library serves both Parquet kinds");
+    let none = PluginSet::load_dir_for(&dir, []).unwrap();
+    assert_eq!((none.names().as_str(), none.errors.len()), ("none", 0));
+}
+
+/// A kind whose library is not where its name says is found by opening
+/// every library; a library of another ABI under the expected name is
+/// refused before use with the same error as at a full load.
+#[test]
+fn a_library_not_found_by_name_is_found_by_opening_all_and_a_wrong_abi_is_still_refused() {
+    let dir = tempfile::tempdir().unwrap();
+    let link = |target: std::path::PathBuf, name: &str| {
+        let path = dir.path().join(codelake_plugin_abi::library_file_name(name));
+        std::os::unix::fs::symlink(target, &path).unwrap();
+        path
+    };
+    let impostor = link(test_plugin("old_abi"), "csv");
+    link(real_plugin("csv"), "renamed");
+    link(real_plugin("delta"), "delta");
+
+    // Delta is where its name says: nothing else is opened, the impostor included.
+    let set = PluginSet::load_dir_for(dir.path(), ["delta"]).unwrap();
+    assert_eq!((set.names().as_str(), set.errors.len()), ("delta", 0));
+
+    // The library named for csv is refused; the others are opened, and one serves csv.
+    let set = PluginSet::load_dir_for(dir.path(), ["csv"]).unwrap();
+    assert_eq!(set.names(), "delta, csv", "the renamed csv library is opened too");
+    assert!(set.plugin_for("csv").is_some());
+    let [error] = set.errors.as_slice() else {
+        panic!("{:?}", set.errors)
+    };
+    assert!(
+        matches!(error, Error::AbiVersion { path, .. } if *path == impostor),
+        "{error:?}"
+    );
+    assert!(
+        error.to_string().contains(&format!(
+            "built for plugin ABI version {}, but this codelake uses version {ABI_VERSION}",
+            ABI_VERSION + 1
+        )),
+        "{error}"
+    );
+}
+
+/// What a query needs: the tables it reads, and what the views among them
+/// read; every table when it reads anything else or is not a query.
+#[test]
+fn a_query_needs_its_tables_and_what_its_views_read() {
+    let ctx = SessionContext::new_with_config(catalog_runtime::session_config());
+    let state = ctx.state();
+    let specs: Vec<&catalog_core::TableSpec> = tables::REGISTRY.tables().collect();
+    let needed = |sql: &str| -> Option<Vec<String>> {
+        let statements: Vec<_> = sql
+            .split(';')
+            .filter(|statement| !statement.trim().is_empty())
+            .map(|statement| {
+                let dialect = state.config().options().sql_parser.dialect;
+                state.sql_to_statement(statement, &dialect).unwrap()
+            })
+            .collect();
+        catalog_runtime::needed_by(&state, &statements, &specs).map(|specs| {
+            let mut names: Vec<String> = specs.iter().map(|spec| spec.qualified_name()).collect();
+            names.sort();
+            names
+        })
+    };
+    let names = |names: &[&str]| Some(names.iter().map(|name| (*name).to_owned()).collect());
+
+    assert_eq!(needed("SELECT count(*) FROM tpch.region"), names(&["tpch.region"]));
+    assert_eq!(
+        needed("SELECT * FROM tpch.nation n JOIN tpch.region r ON n.n_regionkey = r.r_regionkey"),
+        names(&["tpch.nation", "tpch.region"])
+    );
+    assert_eq!(
+        needed("EXPLAIN ANALYZE SELECT * FROM tpch.price_tiers_local"),
+        names(&["tpch.exchange_rates", "tpch.price_tiers", "tpch.price_tiers_local"]),
+        "a view brings what it reads"
+    );
+    assert_eq!(
+        needed("WITH r AS (SELECT * FROM tpch.region) SELECT * FROM r; SELECT 1 FROM tpch.nation"),
+        names(&["tpch.nation", "tpch.region"])
+    );
+    assert_eq!(needed("SELECT 1"), names(&[]));
+    for everything in [
+        "SELECT * FROM information_schema.tables",
+        "SHOW TABLES",
+        "SELECT * FROM tpch.no_such_table",
+        "SELECT * FROM region",
+        "SET datafusion.execution.batch_size = 100",
+        "SELECT 1; SET datafusion.execution.batch_size = 100",
+    ] {
+        assert_eq!(needed(everything), None, "{everything}");
+    }
+}
+
 #[test]
 fn a_plugin_of_another_abi_version_is_refused_before_use_naming_file_and_versions() {
     let path = test_plugin("old_abi");

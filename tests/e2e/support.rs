@@ -7,12 +7,12 @@ use datafusion::arrow::array::{AsArray, RecordBatch};
 use datafusion::arrow::datatypes::Int64Type;
 use datafusion::prelude::SessionContext;
 
-/// The five plugins in the target directory; fails with the fix if they are not built.
+/// The six plugins in the target directory; fails with the fix if they are not built.
 pub fn plugins() -> PluginSet {
     let dir = default_plugin_dir();
     let set = PluginSet::load_dir(&dir).unwrap();
     assert!(set.errors.is_empty(), "{:?}", set.errors);
-    for name in ["csv", "function", "s3-parquet", "http-api", "delta"] {
+    for name in ["csv", "function", "s3-parquet", "http-api", "delta", "jsonl"] {
         assert!(
             set.plugins.iter().any(|plugin| plugin.name == name),
             "plugin `{name}` is not built in {}: run `cargo build --workspace` (cargo xtask test does)",

@@ -61,7 +61,8 @@ impl PluginSet {
     /// Loads, of the libraries in `dir`, only those that serve `kinds`, found
     /// by file name without opening any other: each kind's plugin is the one
     /// its definition names ([`catalog_core::source::SourceDef::plugin`]),
-    /// whose library is `libcodelake_plugin_<plugin>.so`. Opening a library is
+    /// whose library is `libcodelake_plugin_<plugin>.so`
+    /// ([`codelake_plugin_abi::library_file_name`]). Opening a library is
     /// most of what a plugin costs at start, so a query of one CSV table opens
     /// one. When a kind's library is not there under that name, or does not
     /// serve the kind, every other library is opened too, as
@@ -74,7 +75,7 @@ impl PluginSet {
             .iter()
             .filter_map(|kind| catalog_core::source::source(kind))
             .filter_map(|def| {
-                let file = library_file(def.plugin);
+                let file = codelake_plugin_abi::library_file_name(def.plugin);
                 libraries
                     .iter()
                     .find(|path| path.file_name().is_some_and(|name| *name == *file))
@@ -173,17 +174,6 @@ fn libraries(dir: &Path) -> Result<Vec<PathBuf>> {
         .collect();
     paths.sort();
     Ok(paths)
-}
-
-/// The file name of plugin `name`'s library, as cargo names the cdylib of
-/// crate `codelake-plugin-<name>`: `libcodelake_plugin_s3_parquet.so` on Linux.
-pub fn library_file(name: &str) -> String {
-    format!(
-        "{}codelake_plugin_{}{}",
-        std::env::consts::DLL_PREFIX,
-        name.replace('-', "_"),
-        std::env::consts::DLL_SUFFIX
-    )
 }
 
 /// Where plugins are looked for: `$CODELAKE_PLUGIN_DIR`, else the directory of

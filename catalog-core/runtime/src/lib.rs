@@ -40,7 +40,7 @@ pub mod views;
 
 pub use accelerate::{Accelerator, CopyStatus};
 pub use error::{Error, Result};
-pub use host::{PLUGIN_DIR_VAR, Plugin, PluginSet, default_plugin_dir, library_file};
+pub use host::{PLUGIN_DIR_VAR, Plugin, PluginSet, default_plugin_dir};
 pub use message::user_message;
 pub use needed::needed_by;
 pub use policy::StatementPolicy;
