@@ -228,7 +228,11 @@ fn each_kind_opens_its_own_library_alone() {
         assert!(set.plugin_for(def.kind).is_some(), "source `{}`", def.kind);
     }
     let set = PluginSet::load_dir_for(&dir, ["csv", "parquet", "s3-parquet"]).unwrap();
-    assert_eq!(set.names(), "csv, s3-parquet", "one library serves both Parquet kinds");
+    assert_eq!(
+        set.names(),
+        "csv, s3-parquet",
+        "one library serves both Parquet kinds"
+    );
     let none = PluginSet::load_dir_for(&dir, []).unwrap();
     assert_eq!((none.names().as_str(), none.errors.len()), ("none", 0));
 }
@@ -240,7 +244,9 @@ fn each_kind_opens_its_own_library_alone() {
 fn a_library_not_found_by_name_is_found_by_opening_all_and_a_wrong_abi_is_still_refused() {
     let dir = tempfile::tempdir().unwrap();
     let link = |target: std::path::PathBuf, name: &str| {
-        let path = dir.path().join(codelake_plugin_abi::library_file_name(name));
+        let path = dir
+            .path()
+            .join(codelake_plugin_abi::library_file_name(name));
         std::os::unix::fs::symlink(target, &path).unwrap();
         path
     };
@@ -254,7 +260,11 @@ fn a_library_not_found_by_name_is_found_by_opening_all_and_a_wrong_abi_is_still_
 
     // The library named for csv is refused; the others are opened, and one serves csv.
     let set = PluginSet::load_dir_for(dir.path(), ["csv"]).unwrap();
-    assert_eq!(set.names(), "delta, csv", "the renamed csv library is opened too");
+    assert_eq!(
+        set.names(),
+        "delta, csv",
+        "the renamed csv library is opened too"
+    );
     assert!(set.plugin_for("csv").is_some());
     let [error] = set.errors.as_slice() else {
         panic!("{:?}", set.errors)
@@ -296,14 +306,21 @@ fn a_query_needs_its_tables_and_what_its_views_read() {
     };
     let names = |names: &[&str]| Some(names.iter().map(|name| (*name).to_owned()).collect());
 
-    assert_eq!(needed("SELECT count(*) FROM tpch.region"), names(&["tpch.region"]));
+    assert_eq!(
+        needed("SELECT count(*) FROM tpch.region"),
+        names(&["tpch.region"])
+    );
     assert_eq!(
         needed("SELECT * FROM tpch.nation n JOIN tpch.region r ON n.n_regionkey = r.r_regionkey"),
         names(&["tpch.nation", "tpch.region"])
     );
     assert_eq!(
         needed("EXPLAIN ANALYZE SELECT * FROM tpch.price_tiers_local"),
-        names(&["tpch.exchange_rates", "tpch.price_tiers", "tpch.price_tiers_local"]),
+        names(&[
+            "tpch.exchange_rates",
+            "tpch.price_tiers",
+            "tpch.price_tiers_local"
+        ]),
         "a view brings what it reads"
     );
     assert_eq!(

@@ -12,7 +12,14 @@ pub fn plugins() -> PluginSet {
     let dir = default_plugin_dir();
     let set = PluginSet::load_dir(&dir).unwrap();
     assert!(set.errors.is_empty(), "{:?}", set.errors);
-    for name in ["csv", "function", "s3-parquet", "http-api", "delta", "jsonl"] {
+    for name in [
+        "csv",
+        "function",
+        "s3-parquet",
+        "http-api",
+        "delta",
+        "jsonl",
+    ] {
         assert!(
             set.plugins.iter().any(|plugin| plugin.name == name),
             "plugin `{name}` is not built in {}: run `cargo build --workspace` (cargo xtask test does)",

@@ -330,8 +330,9 @@ fn create(root: &Path, names: &Names, scaffold: &Scaffold) -> Result<()> {
             }
         };
         *text = insert_before(text, insert).with_context(|| {
+            let times = if markers(insert.path) == 2 { "twice" } else { "once" };
             format!(
-                "{} has no line `{}`, where new kinds are added; restore it from git",
+                "{} has no line `{}` (it must hold it {times}), where new kinds are added; restore it from git",
                 insert.path, insert.marker
             )
         })?;
@@ -371,18 +372,25 @@ fn write_files(root: &Path, scaffold: &Scaffold) -> Result<()> {
     Ok(())
 }
 
-/// `text` with `insert`'s lines before each of its marker lines; `None` without one.
+/// `text` with `insert`'s lines before each of its marker lines; `None`
+/// unless the marker is there as often as the file should hold it.
 fn insert_before(text: &str, insert: &Insert) -> Option<String> {
     let mut out = String::with_capacity(text.len() + insert.text.len());
-    let mut found = false;
+    let mut found = 0;
     for line in text.split_inclusive('\n') {
         if line.trim() == insert.marker {
             out.push_str(&insert.text);
-            found = true;
+            found += 1;
         }
         out.push_str(line);
     }
-    found.then_some(out)
+    (found == markers(insert.path)).then_some(out)
+}
+
+/// How many times `path` holds each of its markers: twice in `Cargo.toml`
+/// (`members` and `default-members`), once elsewhere.
+fn markers(path: &str) -> usize {
+    if path == "Cargo.toml" { 2 } else { 1 }
 }
 
 #[cfg(test)]
@@ -499,6 +507,25 @@ mod tests {
             let error = Names::new(bad).unwrap_err().to_string();
             assert!(error.contains(&format!("`{bad}`")), "{bad}: {error}");
         }
+    }
+
+    /// `Cargo.toml` that lost one of its two markers is refused: the crate
+    /// would be a member but not a default one, and `cargo build` would skip it.
+    #[test]
+    fn a_lost_members_marker_is_refused() {
+        let names = Names::new("events").unwrap();
+        let scaffold = scaffold(&names);
+        let insert = &scaffold.inserts[0];
+        assert_eq!(insert.path, "Cargo.toml");
+        let once = "members = [\n    # new-plugin: members\n]\n";
+        assert_eq!(insert_before(once, insert), None);
+        let twice = format!("{once}default-{once}");
+        let both = insert_before(&twice, insert).unwrap();
+        assert_eq!(
+            both.matches("\"plugins/events\",\n    # new-plugin: members")
+                .count(),
+            2
+        );
     }
 
     /// A file without its marker is named, and nothing is written.
