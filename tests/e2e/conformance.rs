@@ -215,11 +215,12 @@ async fn serve(kind: Kind, rows: Option<&[Thing]>) -> Served {
                 let lines: String = rows
                     .iter()
                     .map(|row| {
+                        // Keys in another order than declared: matched by name.
                         format!(
-                            "{{\"id\": {}, \"label\": \"{}\", \"amount\": {}}}\n",
-                            row.id,
+                            "{{\"amount\": {}, \"label\": \"{}\", \"id\": {}}}\n",
+                            row.amount,
                             row.label.as_deref().unwrap_or_default(),
-                            row.amount
+                            row.id
                         )
                     })
                     .collect();

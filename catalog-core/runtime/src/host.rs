@@ -61,16 +61,19 @@ impl PluginSet {
     /// Loads, of the libraries in `dir`, only those that serve `kinds`, found
     /// by file name without opening any other: each kind's plugin is the one
     /// its definition names ([`catalog_core::source::SourceDef::plugin`]),
-    /// whose library is `libcodelake_plugin_<plugin>.so`
+    /// whose library is `libcodelake_plugin_<plugin>.so`, hyphens as `_`
     /// ([`codelake_plugin_abi::library_file_name`]). Opening a library is
     /// most of what a plugin costs at start, so a query of one CSV table opens
     /// one. When a kind's library is not there under that name, or does not
     /// serve the kind, every other library is opened too, as
     /// [`load_dir`](Self::load_dir) does. The checks are the same: a wrong ABI
-    /// is refused before use.
+    /// is refused before use. No kinds: nothing is opened, and `dir` is not read.
     pub fn load_dir_for<'k>(dir: &Path, kinds: impl IntoIterator<Item = &'k str>) -> Result<Self> {
-        let libraries = libraries(dir)?;
         let kinds: Vec<&str> = kinds.into_iter().collect();
+        if kinds.is_empty() {
+            return Ok(Self::default());
+        }
+        let libraries = libraries(dir)?;
         let mut named: Vec<PathBuf> = kinds
             .iter()
             .filter_map(|kind| catalog_core::source::source(kind))

@@ -49,9 +49,23 @@ pub fn run(root: &Path, args: &Args) -> Result<()> {
         return Ok(());
     }
     if args.refresh {
+        let manifest = root.join(&scaffold.dir).join("Cargo.toml");
+        let Ok(manifest) = std::fs::read_to_string(&manifest) else {
+            bail!(
+                "{} does not exist: make it with `cargo xtask new-plugin {}`",
+                scaffold.dir.display(),
+                names.kind
+            );
+        };
+        // Only a crate this command made, and whose description still says so:
+        // never another plugin's files.
         ensure!(
-            root.join(&scaffold.dir).is_dir(),
-            "{} does not exist: make it with `cargo xtask new-plugin {}`",
+            manifest.contains(&format!(
+                "(made by `cargo xtask new-plugin {}`)",
+                names.kind
+            )),
+            "{} was not made by `cargo xtask new-plugin {}` (its Cargo.toml's description does not say so), \
+             so --refresh leaves it alone",
             scaffold.dir.display(),
             names.kind
         );
@@ -114,7 +128,7 @@ impl Names {
             !matches!(kind, "abi" | "sdk" | "testing"),
             "`{kind}` is taken by plugins/{kind}, which is not a plugin: choose another name"
         );
-        let name = kind
+        let name: String = kind
             .split('-')
             .map(|part| {
                 let mut chars = part.chars();
@@ -124,6 +138,29 @@ impl Names {
                     .unwrap_or_default()
             })
             .collect();
+        // The plugin's types must not take a name the template or the model uses.
+        let taken = |ident: &str| {
+            let template = ["{{kind}}", "{{Name}}", "{{snake}}"]
+                .iter()
+                .fold(LIB_RS.to_owned(), |text, placeholder| {
+                    text.replace(placeholder, " ")
+                });
+            MODEL_NAMES.contains(&ident)
+                || template
+                    .split(|c: char| !c.is_ascii_alphanumeric() && c != '_')
+                    .any(|token| token == ident)
+        };
+        for ident in [
+            name.clone(),
+            format!("{name}Options"),
+            format!("{name}Error"),
+        ] {
+            ensure!(
+                !taken(&ident),
+                "`{kind}` would name a type `{ident}`, which the plugin template or the model \
+                 already uses: choose another name"
+            );
+        }
         Ok(Self {
             kind: kind.to_owned(),
             name,
@@ -166,6 +203,21 @@ const BUILD_RS: &str = include_str!("template/build.rs.tmpl");
 const LIB_RS: &str = include_str!("template/lib.rs.tmpl");
 
 const OPTIONS_RS: &str = "catalog-core/model/src/source/options.rs";
+
+/// Public names of the model's `source` module, which a kind's options struct
+/// joins (`pub use options::*`).
+const MODEL_NAMES: &[&str] = &[
+    "SourceOptions",
+    "SourceDef",
+    "OptionDef",
+    "OptionValue",
+    "OptionProblem",
+    "ProblemKind",
+    "DeltaVersion",
+    "Pagination",
+    "HttpAuth",
+    "SOURCES",
+];
 const SOURCES_RS: &str = "catalog-core/model/src/source/mod.rs";
 
 /// The trybuild expectations that list every kind in their error message.
@@ -293,7 +345,7 @@ pub fn check(root: &Path, scaffold: &Scaffold) -> Vec<String> {
     }
     for insert in &scaffold.inserts {
         let found = std::fs::read_to_string(root.join(insert.path)).unwrap_or_default();
-        if !found.contains(&insert.text) {
+        if found.matches(&insert.text).count() < markers(insert.path) {
             stale.push(format!(
                 "- {} lacks these lines (before `{}`):\n{}",
                 insert.path, insert.marker, insert.text
@@ -329,13 +381,24 @@ fn create(root: &Path, names: &Names, scaffold: &Scaffold) -> Result<()> {
                 &mut edited.last_mut().expect("just pushed").1
             }
         };
-        *text = insert_before(text, insert).with_context(|| {
-            let times = if markers(insert.path) == 2 { "twice" } else { "once" };
-            format!(
-                "{} has no line `{}` (it must hold it {times}), where new kinds are added; restore it from git",
-                insert.path, insert.marker
-            )
-        })?;
+        *text = match insert_before(text, insert) {
+            Ok(text) => text,
+            Err(found) => {
+                let times = if markers(insert.path) == 2 {
+                    "twice"
+                } else {
+                    "once"
+                };
+                let holds = match found {
+                    0 => format!("has no line `{}`", insert.marker),
+                    found => format!("holds the line `{}` {found} times", insert.marker),
+                };
+                bail!(
+                    "{} {holds} (it must hold it {times}: it marks where new kinds are added); restore it from git",
+                    insert.path
+                );
+            }
+        };
     }
     // The trybuild expectations list every kind, in `SOURCES` order: the new one is last.
     let kinds = catalog_core::source::kinds();
@@ -353,9 +416,26 @@ fn create(root: &Path, names: &Names, scaffold: &Scaffold) -> Result<()> {
             text.replace(&kinds, &format!("{kinds}, \"{}\"", names.kind)),
         ));
     }
-    write_files(root, scaffold)?;
-    for (path, text) in edited {
-        std::fs::write(&path, text).with_context(|| format!("cannot write {}", path.display()))?;
+    // The shared files first, each put back as it was if a later one fails;
+    // then the crate, removed if it cannot be written whole.
+    let mut written: Vec<(&Path, String)> = Vec::new();
+    for (path, text) in &edited {
+        let before = std::fs::read_to_string(path)
+            .with_context(|| format!("cannot read {}", path.display()))?;
+        if let Err(error) = std::fs::write(path, text) {
+            for (path, before) in written.into_iter().rev() {
+                let _ = std::fs::write(path, before);
+            }
+            return Err(error).with_context(|| format!("cannot write {}", path.display()));
+        }
+        written.push((path, before));
+    }
+    if let Err(error) = write_files(root, scaffold) {
+        let _ = std::fs::remove_dir_all(root.join(&scaffold.dir));
+        for (path, before) in written.into_iter().rev() {
+            let _ = std::fs::write(path, before);
+        }
+        return Err(error);
     }
     Ok(())
 }
@@ -372,9 +452,9 @@ fn write_files(root: &Path, scaffold: &Scaffold) -> Result<()> {
     Ok(())
 }
 
-/// `text` with `insert`'s lines before each of its marker lines; `None`
-/// unless the marker is there as often as the file should hold it.
-fn insert_before(text: &str, insert: &Insert) -> Option<String> {
+/// `text` with `insert`'s lines before each of its marker lines, or how many
+/// markers it holds when that is not as many as the file should hold.
+fn insert_before(text: &str, insert: &Insert) -> Result<String, usize> {
     let mut out = String::with_capacity(text.len() + insert.text.len());
     let mut found = 0;
     for line in text.split_inclusive('\n') {
@@ -384,7 +464,11 @@ fn insert_before(text: &str, insert: &Insert) -> Option<String> {
         }
         out.push_str(line);
     }
-    (found == markers(insert.path)).then_some(out)
+    if found == markers(insert.path) {
+        Ok(out)
+    } else {
+        Err(found)
+    }
 }
 
 /// How many times `path` holds each of its markers: twice in `Cargo.toml`
@@ -423,10 +507,20 @@ mod tests {
             let path = root.path().join(insert.path);
             std::fs::create_dir_all(path.parent().unwrap()).unwrap();
             let mut text = std::fs::read_to_string(&path).unwrap_or_default();
-            text.push_str(&insert.text);
+            text.push_str(&insert.text.repeat(markers(insert.path)));
             std::fs::write(&path, text).unwrap();
         }
         assert_eq!(check(root.path(), &scaffold), Vec::<String>::new());
+
+        // The crate in one of the two member lists only: `cargo build` would skip it.
+        let cargo = root.path().join("Cargo.toml");
+        std::fs::write(&cargo, "    \"plugins/events\",\n").unwrap();
+        let stale = check(root.path(), &scaffold);
+        assert!(
+            stale.len() == 1 && stale[0].contains("Cargo.toml"),
+            "{stale:?}"
+        );
+        std::fs::write(&cargo, "    \"plugins/events\",\n".repeat(2)).unwrap();
 
         let lib = root.path().join("plugins/events/src/lib.rs");
         let edited = std::fs::read_to_string(&lib)
@@ -503,6 +597,10 @@ mod tests {
             "json-",
             "json_lines",
             "sdk",
+            "source",
+            "arrow",
+            "local-file",
+            "schema",
         ] {
             let error = Names::new(bad).unwrap_err().to_string();
             assert!(error.contains(&format!("`{bad}`")), "{bad}: {error}");
@@ -518,7 +616,7 @@ mod tests {
         let insert = &scaffold.inserts[0];
         assert_eq!(insert.path, "Cargo.toml");
         let once = "members = [\n    # new-plugin: members\n]\n";
-        assert_eq!(insert_before(once, insert), None);
+        assert_eq!(insert_before(once, insert), Err(1));
         let twice = format!("{once}default-{once}");
         let both = insert_before(&twice, insert).unwrap();
         assert_eq!(
