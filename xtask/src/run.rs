@@ -8,14 +8,38 @@ use anyhow::{Context, Result, bail};
 
 use crate::project_root;
 
-/// The packages `codelake` needs at run time: itself and every source plugin.
-const PACKAGES: &[&str] = &[
-    "codelake",
-    "codelake-plugin-csv",
-    "codelake-plugin-function",
-    "codelake-plugin-http-api",
-    "codelake-plugin-s3-parquet",
-];
+/// The packages `codelake` needs at run time: itself and every source plugin
+/// ([`plugin_packages`]).
+fn packages() -> Vec<String> {
+    let mut packages = vec!["codelake".to_owned()];
+    packages.extend(plugin_packages(&project_root()));
+    packages
+}
+
+/// Every source plugin of the workspace: each `plugins/*/Cargo.toml` whose
+/// package is a `codelake-plugin-*` `cdylib`, so that a new plugin (one
+/// `cargo xtask new-plugin` makes, say) is built with no list to update.
+/// The ABI and SDK crates are no cdylibs; the test plugins live one level down.
+pub fn plugin_packages(root: &std::path::Path) -> Vec<String> {
+    let Ok(entries) = std::fs::read_dir(root.join("plugins")) else {
+        return Vec::new();
+    };
+    let mut packages: Vec<String> = entries
+        .filter_map(|entry| {
+            let manifest = std::fs::read_to_string(entry.ok()?.path().join("Cargo.toml")).ok()?;
+            let name = manifest
+                .lines()
+                .find_map(|line| line.trim().strip_prefix("name = "))?
+                .trim_matches('"');
+            let cdylib = manifest
+                .lines()
+                .any(|line| line.trim().starts_with("crate-type") && line.contains("cdylib"));
+            (name.starts_with("codelake-plugin-") && cdylib).then(|| name.to_owned())
+        })
+        .collect();
+    packages.sort();
+    packages
+}
 
 /// Builds `codelake` and the plugins (quietly if `quiet`, optimised if
 /// `release`); the binary's path, with the plugins beside it. The debug build
@@ -41,7 +65,11 @@ pub fn build_packages(extra: &[&str], quiet: bool, release: bool) -> Result<Path
     if release {
         command.arg("--release");
     }
-    for package in PACKAGES.iter().chain(extra) {
+    for package in packages()
+        .iter()
+        .map(String::as_str)
+        .chain(extra.iter().copied())
+    {
         command.args(["--package", package]);
     }
     let status = command.status().context("cannot run cargo")?;
@@ -130,4 +158,34 @@ pub fn verify(args: &[String]) -> Result<()> {
 pub fn codelake(args: &[String]) -> Result<()> {
     let binary = build(true, false)?;
     exec(&binary, args, None)
+}
+
+#[cfg(test)]
+mod tests {
+    /// The bench and `cargo xtask demo --release` build every source plugin:
+    /// the list comes from the workspace, so it cannot miss one.
+    #[test]
+    fn every_source_plugin_is_built_and_nothing_else() {
+        let packages = super::plugin_packages(&crate::project_root());
+        for plugin in [
+            "csv",
+            "delta",
+            "function",
+            "http-api",
+            "jsonl",
+            "s3-parquet",
+        ] {
+            let package = format!("codelake-plugin-{plugin}");
+            assert!(
+                packages.contains(&package),
+                "{package} missing from {packages:?}"
+            );
+        }
+        for not_a_plugin in ["codelake-plugin-abi", "codelake-plugin-sdk"] {
+            assert!(
+                !packages.iter().any(|package| package == not_a_plugin),
+                "{packages:?}"
+            );
+        }
+    }
 }
