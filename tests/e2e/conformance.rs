@@ -95,22 +95,27 @@ fn spec_with(source: &str, options: &[(&str, &str)]) -> TableSpec {
     spec
 }
 
+/// `rows` as CSV with a header, as the `csv` kind reads them, local or on S3.
+fn things_csv(rows: &[Thing]) -> String {
+    let mut csv = "id,label,amount\n".to_owned();
+    for row in rows {
+        csv.push_str(&format!(
+            "{},{},{}\n",
+            row.id,
+            row.label.as_deref().unwrap_or_default(),
+            row.amount
+        ));
+    }
+    csv
+}
+
 async fn serve(kind: Kind, rows: Option<&[Thing]>) -> Served {
     let data = tempfile::tempdir().unwrap();
     let env = Environment::new("conformance", data.path());
     match kind {
         Kind::Csv => {
             if let Some(rows) = rows {
-                let mut csv = "id,label,amount\n".to_owned();
-                for row in rows {
-                    csv.push_str(&format!(
-                        "{},{},{}\n",
-                        row.id,
-                        row.label.as_deref().unwrap_or_default(),
-                        row.amount
-                    ));
-                }
-                std::fs::write(data.path().join("things.csv"), csv).unwrap();
+                std::fs::write(data.path().join("things.csv"), things_csv(rows)).unwrap();
             }
             Served {
                 spec: spec_with("csv", &[("location", "things.csv")]),
@@ -121,16 +126,11 @@ async fn serve(kind: Kind, rows: Option<&[Thing]>) -> Served {
         Kind::CsvS3 => {
             let server = crate::s3::S3Server::start().await;
             if let Some(rows) = rows {
-                let mut csv = "id,label,amount\n".to_owned();
-                for row in rows {
-                    csv.push_str(&format!(
-                        "{},{},{}\n",
-                        row.id,
-                        row.label.as_deref().unwrap_or_default(),
-                        row.amount
-                    ));
-                }
-                std::fs::write(server.object_path("codelake", "things.csv"), csv).unwrap();
+                std::fs::write(
+                    server.object_path("codelake", "things.csv"),
+                    things_csv(rows),
+                )
+                .unwrap();
             } else {
                 server.object_path("codelake", "other/");
             }
