@@ -212,6 +212,7 @@ fn spec(name: &str, source: &str, options: &[(&str, &str)]) -> catalog_core::Tab
         view: None,
         accelerate: None,
         refresh: None,
+        contract: ::catalog_core::Contract::NONE,
     }
 }
 

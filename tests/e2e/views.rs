@@ -46,6 +46,7 @@ fn view(name: &str, sql: &str, columns: &[(&str, ColumnType, bool)]) -> TableSpe
         }),
         accelerate: None,
         refresh: None,
+        contract: ::catalog_core::Contract::NONE,
     }
 }
 

@@ -181,6 +181,7 @@ fn undeclared(args: &NewTableArgs, from: &str) -> Result<TableSpec, CliError> {
         view: None,
         accelerate: None,
         refresh: None,
+        contract: ::catalog_core::Contract::NONE,
     };
     let problems = catalog_core::source::validate(
         &spec.source,
@@ -525,6 +526,7 @@ mod tests {
             view: None,
             accelerate: None,
             refresh: None,
+            contract: ::catalog_core::Contract::NONE,
         };
         let names = [
             "#",

@@ -36,7 +36,9 @@
 //! assert_eq!(Part::from_record_batch(&batch).unwrap(), rows);
 //! ```
 
+pub mod contract;
 mod decimal;
+pub mod diff;
 mod environment;
 mod error;
 pub mod fixture;
@@ -49,6 +51,7 @@ pub mod source;
 mod spec;
 mod table;
 
+pub use contract::Contract;
 pub use decimal::{Decimal, ParseDecimalError};
 pub use environment::{Environment, S3Settings, Secret};
 pub use error::{Error, Result};

@@ -416,6 +416,7 @@ pub mod __private {
         view: None,
         accelerate: None,
         refresh: None,
+        contract: crate::Contract::NONE,
     };
 
     /// Assembles a batch from one array per declared column.

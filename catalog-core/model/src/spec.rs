@@ -14,6 +14,8 @@ use std::time::Duration;
 use arrow_schema::{DataType, Field, Schema, TimeUnit};
 use serde::{Deserialize, Serialize};
 
+use crate::contract::Contract;
+
 /// A string that is `&'static str` in generated code and owned when decoded.
 pub type Str = Cow<'static, str>;
 
@@ -53,6 +55,10 @@ pub struct TableSpec {
     /// table, its copy. One key for every table kind, with one meaning.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub refresh: Option<Interval>,
+    /// The contract version and the breaking changes acknowledged with it
+    /// (`contract_version`, `allow_breaking`, `replaces`), which `codelake diff` reads.
+    #[serde(default, skip_serializing_if = "Contract::is_none")]
+    pub contract: Contract,
 }
 
 /// Where an accelerated table's copy is kept.

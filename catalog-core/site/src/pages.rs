@@ -551,6 +551,7 @@ mod tests {
             view: None,
             accelerate: None,
             refresh: None,
+            contract: ::catalog_core::Contract::NONE,
         };
         let manifest = Manifest::new(vec![spec], "test");
         let report = VerifyReport::from_json(

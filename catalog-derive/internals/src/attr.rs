@@ -39,6 +39,13 @@ pub const MATERIALIZE: &str = "materialize";
 pub const ACCELERATE: &str = "accelerate";
 /// How often the table is read again from its source.
 pub const REFRESH: &str = "refresh";
+/// The version of the table's contract with its readers, raised with a
+/// breaking change. Not `version`: that is a Delta table's pinned version.
+pub const CONTRACT_VERSION: &str = "contract_version";
+/// Breaking changes this change acknowledges, comma-separated (`column-removed:o_comment`).
+pub const ALLOW_BREAKING: &str = "allow_breaking";
+/// The table this one takes over from (`database.name`), whose removal it acknowledges.
+pub const REPLACES: &str = "replaces";
 /// Every table-level key that is not a source option.
 pub const TABLE_KEYS: &[&str] = &[
     DATABASE,
@@ -54,6 +61,9 @@ pub const TABLE_KEYS: &[&str] = &[
     MAX_ROWS,
     ACCELERATE,
     REFRESH,
+    CONTRACT_VERSION,
+    ALLOW_BREAKING,
+    REPLACES,
 ];
 
 /// Column-level: the column's name when it differs from the field's.
@@ -105,6 +115,12 @@ pub struct TableAttrs {
     pub accelerate: Option<Spanned<String>>,
     /// `refresh = ".."`.
     pub refresh: Option<Spanned<String>>,
+    /// `contract_version = N`.
+    pub contract_version: Option<Spanned<u64>>,
+    /// `allow_breaking = ".."`.
+    pub allow_breaking: Option<Spanned<String>>,
+    /// `replaces = "database.name"`.
+    pub replaces: Option<Spanned<String>>,
     /// Every other `key = value`: source options, checked against the source kind.
     pub options: Vec<(Spanned<String>, Spanned<String>)>,
     /// Span of the first `#[table]` attribute, for "missing key" errors.
@@ -175,6 +191,16 @@ fn table_key(
         FRESHNESS_COLUMN => &mut out.freshness_column,
         ACCELERATE => &mut out.accelerate,
         REFRESH => &mut out.refresh,
+        ALLOW_BREAKING => &mut out.allow_breaking,
+        REPLACES => &mut out.replaces,
+        CONTRACT_VERSION => {
+            return keep_set(
+                &mut out.contract_version,
+                &key,
+                lit_u64(&key, lit),
+                errors,
+            );
+        }
         MIN_ROWS => return keep_set(&mut out.min_rows, &key, lit_u64(&key, lit), errors),
         MAX_ROWS => return keep_set(&mut out.max_rows, &key, lit_u64(&key, lit), errors),
         _ => {

@@ -90,6 +90,11 @@ pub fn check(input: Input<'_>, origin: &Origin, errors: &mut Errors) -> Option<T
 
     partition_columns(&input, &fields, errors);
     let freshness_column = freshness_column(&input, &fields, errors);
+    let own_name = database
+        .as_ref()
+        .zip(name.as_ref())
+        .map(|(database, name)| format!("{database}.{name}"));
+    let contract = crate::contract::contract(&input, &fields, own_name, errors);
 
     if errors.len() > before {
         return None;
@@ -113,6 +118,7 @@ pub fn check(input: Input<'_>, origin: &Origin, errors: &mut Errors) -> Option<T
         view: view.map(|view| view.spec),
         accelerate,
         refresh,
+        contract,
     };
     Some(TableDef {
         ident: input.ident.clone(),

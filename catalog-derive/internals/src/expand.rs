@@ -3,7 +3,7 @@
 //! Every path is absolute (`::catalog_core`, `::std`) so the output means the
 //! same in any module, whatever it has imported or shadowed.
 
-use catalog_core::{Accelerate, ColumnSpec, ColumnType, TableSpec};
+use catalog_core::{Accelerate, ColumnSpec, ColumnType, Contract, TableSpec};
 use proc_macro2::TokenStream;
 use quote::{format_ident, quote};
 
@@ -194,6 +194,7 @@ fn spec_tokens(spec: &TableSpec) -> TokenStream {
         let (text, seconds) = (cow_str(&refresh.text), refresh.seconds);
         quote! { ::catalog_core::Interval { text: #text, seconds: #seconds } }
     });
+    let contract = contract_tokens(&spec.contract);
     quote! {
         ::catalog_core::TableSpec {
             database: #database,
@@ -213,6 +214,24 @@ fn spec_tokens(spec: &TableSpec) -> TokenStream {
             view: #view,
             accelerate: #accelerate,
             refresh: #refresh,
+            contract: #contract,
+        }
+    }
+}
+
+/// The contract as a constant expression; `Contract::NONE` when nothing is declared.
+fn contract_tokens(contract: &Contract) -> TokenStream {
+    if contract.is_none() {
+        return quote! { ::catalog_core::Contract::NONE };
+    }
+    let version = contract.version;
+    let allow = contract.allow_breaking.iter().map(|entry| cow_str(entry));
+    let replaces = option(&contract.replaces, |table| cow_str(table));
+    quote! {
+        ::catalog_core::Contract {
+            version: #version,
+            allow_breaking: ::std::borrow::Cow::Borrowed(&[#(#allow),*]),
+            replaces: #replaces,
         }
     }
 }

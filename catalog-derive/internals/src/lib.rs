@@ -14,6 +14,7 @@
 pub mod ast;
 pub mod attr;
 mod check;
+mod contract;
 mod expand;
 pub mod types;
 pub mod view;

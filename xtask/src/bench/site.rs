@@ -87,6 +87,7 @@ pub(super) fn synthetic_manifest(tables: usize) -> Manifest {
             }),
             accelerate: None,
             refresh: None,
+            contract: ::catalog_core::Contract::NONE,
         });
     }
     specs.sort_by(|a, b| (&a.database, &a.name).cmp(&(&b.database, &b.name)));

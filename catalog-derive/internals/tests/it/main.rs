@@ -528,3 +528,85 @@ fn a_delta_table_takes_refresh_alone_and_one_pinned_version() {
         "{errors:?}"
     );
 }
+
+#[test]
+fn contract_keys_expand_to_the_spec_s_contract() {
+    assert_expansion! {
+        /// Orders.
+        #[derive(Table)]
+        #[table(database = "shop", source = "csv", location = "orders.csv")]
+        #[table(contract_version = 2, allow_breaking = "column-removed:note, location-moved", replaces = "shop.sales")]
+        struct Orders {
+            /// Key.
+            id: i64,
+        }
+    }
+}
+
+#[test]
+fn allow_breaking_entries_are_checked_against_the_struct() {
+    let contract = |keys: TokenStream| {
+        errors(quote! {
+            /// Orders.
+            #[table(database = "shop", source = "csv", location = "orders.csv", #keys)]
+            struct Orders {
+                /// Key.
+                id: i64,
+                /// Amount.
+                #[column(min = 0)]
+                amount: f64,
+            }
+        })
+    };
+    let valid = contract(quote! {
+        contract_version = 3,
+        allow_breaking = "column-removed:note, column-retyped:amount, expectation-loosened:amount, expectation-loosened:min_rows",
+        replaces = "shop.sales"
+    });
+    assert!(valid.is_empty(), "{valid:?}");
+    for (keys, expected) in [
+        (
+            quote! { allow_breaking = "column-removed:id" },
+            "`column-removed:id`: `id` is still a column; remove its field, or this entry",
+        ),
+        (
+            quote! { allow_breaking = "column-nullable:nope" },
+            "`nope` is not a column of this table; its columns are id, amount",
+        ),
+        (
+            quote! { allow_breaking = "expectation-loosened:staleness" },
+            "`staleness` is neither freshness, min_rows, max_rows nor a column",
+        ),
+        (
+            quote! { allow_breaking = "column-dropped:id" },
+            "names no change a table can acknowledge; write one of `column-removed:COLUMN`",
+        ),
+        (
+            quote! { allow_breaking = "table-removed" },
+            "declare `replaces = \"database.old_name\"` on the table that takes over from it",
+        ),
+        (
+            quote! { allow_breaking = "location-moved, location-moved" },
+            "lists `location-moved` twice",
+        ),
+        (quote! { allow_breaking = " , " }, "`allow_breaking` is empty"),
+        (
+            quote! { contract_version = 0 },
+            "`contract_version = 0` is out of range: versions start at 1",
+        ),
+        (
+            quote! { replaces = "sales" },
+            "`replaces = \"sales\"` is not a table name: write `database.name`",
+        ),
+        (
+            quote! { replaces = "shop.orders" },
+            "names this table itself",
+        ),
+    ] {
+        let errors = contract(keys.clone());
+        assert!(
+            errors.len() == 1 && errors[0].contains(expected),
+            "{keys}: {errors:?}"
+        );
+    }
+}

@@ -65,6 +65,7 @@ fn every_kind_parses_with_only_its_required_options() {
             view: None,
             accelerate: None,
             refresh: None,
+            contract: crate::Contract::NONE,
         };
         assert_eq!(
             super::super::declared_location(&spec),
