@@ -8,6 +8,7 @@ mod cli;
 mod cluster;
 mod conformance;
 mod delta;
+mod diff;
 mod faults;
 mod flight;
 mod host_scans;

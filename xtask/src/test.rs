@@ -4,11 +4,11 @@
 //! problem; the summary lists the failed steps and the exit code is non-zero.
 
 use std::io::{BufRead, BufReader, Write};
-use std::process::Stdio;
+use std::process::{Command, Stdio};
 use std::sync::{Arc, Mutex};
 use std::time::Instant;
 
-use anyhow::bail;
+use anyhow::{Context as _, bail};
 
 use crate::{gen_catalog, project_root};
 
@@ -198,6 +198,45 @@ fn has_nextest() -> bool {
         .is_ok_and(|output| output.status.success())
 }
 
+/// `codelake diff` from the merge base with `CODELAKE_DIFF_BASE` (default
+/// `origin/main`, or `HEAD` where there is no such branch) to the working tree:
+/// what this checkout changes in the catalog, judged as a pull request would be.
+fn catalog_diff() -> anyhow::Result<()> {
+    let root = project_root();
+    let resolves = |revision: &str| {
+        Command::new("git")
+            .current_dir(&root)
+            .args(["rev-parse", "--verify", "--quiet", revision])
+            .output()
+            .is_ok_and(|output| output.status.success())
+    };
+    if !resolves("HEAD") {
+        println!(
+            "note: {} is not a git checkout with history, so there is no earlier catalog to compare with; the catalog diff did not run",
+            root.display()
+        );
+        return Ok(());
+    }
+    let base = match std::env::var("CODELAKE_DIFF_BASE") {
+        Ok(base) => base,
+        Err(_) if resolves("origin/main") => "origin/main".to_owned(),
+        Err(_) => "HEAD".to_owned(),
+    };
+    println!(
+        "comparing the catalog from the merge base of {base} and HEAD to the working tree (set CODELAKE_DIFF_BASE to compare from another revision)"
+    );
+    let status = Command::new(crate::run::binary_path(false))
+        .current_dir(&root)
+        .args(["diff", "--merge-base", &base])
+        .status()
+        .context("cannot run codelake diff")?;
+    match status.code() {
+        Some(0) => Ok(()),
+        Some(1) => bail!("the catalog has a breaking change that is not acknowledged (see above)"),
+        _ => bail!("codelake diff could not compare the catalogs (see above)"),
+    }
+}
+
 /// Runs every step, then fails if any did.
 pub fn run(args: &Args) -> anyhow::Result<()> {
     let tally = Arc::new(Mutex::new(Tally::default()));
@@ -233,6 +272,12 @@ pub fn run(args: &Args) -> anyhow::Result<()> {
     steps.push(Step {
         name: "build (cargo build --workspace --all-targets)",
         run: cargo(&["build", "--workspace", "--all-targets", "--locked"], &[]),
+    });
+    // The project's own catalog changes are held to the rule users' CI is:
+    // no breaking change without its acknowledgement in code.
+    steps.push(Step {
+        name: "catalog diff (codelake diff --merge-base BASE)",
+        run: Box::new(catalog_diff),
     });
     // The real clients of the Flight SQL tests (ADBC, pyarrow),
     // in a project-local venv the tests find.

@@ -24,6 +24,7 @@ mod cluster;
 mod copies;
 mod demo;
 mod describe;
+mod diff;
 mod error;
 mod local;
 mod materialize;
@@ -117,6 +118,12 @@ enum Command {
     /// Check every view against the declared tables it reads (no data, no
     /// server) and print its column lineage.
     Views(views::ViewsArgs),
+    /// Compare the catalog at two git revisions (or a revision and the working
+    /// tree) from its catalog.json, with no build: each change classified
+    /// breaking or compatible for the data's readers, with the views downstream.
+    ///
+    /// Exit code 0 when every breaking change is acknowledged in code, 1 when one is not.
+    Diff(diff::DiffArgs),
     /// Write a view's rows to its declared `materialize` location (Parquet on
     /// S3), streamed to a temporary key, then moved into place.
     ///
@@ -330,6 +337,7 @@ async fn run(cli: Cli) -> Result<(), CliError> {
         }
         Command::Tables { format } => describe::tables(format),
         Command::Views(args) => views::run(args).await,
+        Command::Diff(args) => diff::run(args),
         Command::Materialize(args) => materialize::run(&global, args).await,
         Command::Serve(args) => serve::run(&global, *args).await,
         Command::Describe { table } => describe::describe(&table),

@@ -194,12 +194,7 @@ fn table_key(
         ALLOW_BREAKING => &mut out.allow_breaking,
         REPLACES => &mut out.replaces,
         CONTRACT_VERSION => {
-            return keep_set(
-                &mut out.contract_version,
-                &key,
-                lit_u64(&key, lit),
-                errors,
-            );
+            return keep_set(&mut out.contract_version, &key, lit_u64(&key, lit), errors);
         }
         MIN_ROWS => return keep_set(&mut out.min_rows, &key, lit_u64(&key, lit), errors),
         MAX_ROWS => return keep_set(&mut out.max_rows, &key, lit_u64(&key, lit), errors),

@@ -50,7 +50,10 @@ pub fn contract(
             let text = allowance.to_string();
             // The same entry twice is a slip, like a key given twice.
             if entries.iter().any(|seen| *seen == text) {
-                errors.push(allow.span, format!("`{}` lists `{text}` twice", attr::ALLOW_BREAKING));
+                errors.push(
+                    allow.span,
+                    format!("`{}` lists `{text}` twice", attr::ALLOW_BREAKING),
+                );
                 continue;
             }
             entries.push(Cow::Owned(text));
@@ -73,7 +76,13 @@ pub fn contract(
         if !valid {
             errors.push(replaces.span, format!("`{} = \"{text}\"` is not a table name: write `database.name`, e.g. `{} = \"tpch.old_orders\"`", attr::REPLACES, attr::REPLACES));
         } else if own_name.as_deref() == Some(text) {
-            errors.push(replaces.span, format!("`{} = \"{text}\"` names this table itself: name the table it takes over from", attr::REPLACES));
+            errors.push(
+                replaces.span,
+                format!(
+                    "`{} = \"{text}\"` names this table itself: name the table it takes over from",
+                    attr::REPLACES
+                ),
+            );
         } else {
             contract.replaces = Some(Cow::Owned(text.to_owned()));
         }

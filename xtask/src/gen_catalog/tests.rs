@@ -372,3 +372,32 @@ fn registries_that_would_not_compile_are_refused_with_the_fix() {
         "{error}"
     );
 }
+
+#[test]
+fn a_declared_contract_reaches_catalog_json_for_codelake_diff() {
+    let shop = SHOP.replace(
+        r#"location = "orders.csv")]"#,
+        r#"location = "orders.csv", contract_version = 2, allow_breaking = "column-removed:note", replaces = "shop.old_orders")]"#,
+    );
+    let dir = catalog(&[("lib.rs", &shop)]);
+    run_gen(dir.path(), false).unwrap();
+    let manifest = catalog_core::Manifest::from_json(
+        &fs::read_to_string(dir.path().join("tables/catalog.json")).unwrap(),
+    )
+    .unwrap();
+    let contract = &manifest.tables[0].contract;
+    assert_eq!(contract.version, 2);
+    assert_eq!(contract.allow_breaking.as_ref(), ["column-removed:note"]);
+    assert_eq!(contract.replaces.as_deref(), Some("shop.old_orders"));
+    // An entry the derive refuses fails generation, naming the file.
+    let wrong = SHOP.replace(
+        r#"location = "orders.csv")]"#,
+        r#"location = "orders.csv", allow_breaking = "column-removed:id")]"#,
+    );
+    let dir = catalog(&[("lib.rs", &wrong)]);
+    let error = run_gen(dir.path(), false).unwrap_err();
+    assert!(
+        error.contains("lib.rs") && error.contains("`id` is still a column"),
+        "{error}"
+    );
+}

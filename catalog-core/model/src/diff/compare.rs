@@ -23,6 +23,7 @@ fn change(
         before: None,
         after: None,
         downstream: Vec::new(),
+        downstream_columns: Vec::new(),
         acknowledged_by: None,
         hint: None,
     }
@@ -109,10 +110,12 @@ pub fn table(old: &TableSpec, new: &TableSpec, out: &mut Vec<Change>) {
     }
     if (old.accelerate, &old.refresh) != (new.accelerate, &new.refresh) {
         let acceleration = |table: &TableSpec| {
-            table.acceleration().unwrap_or_else(|| match &table.refresh {
-                Some(refresh) => format!("none, refreshed every {}", refresh.text),
-                None => "none".into(),
-            })
+            table
+                .acceleration()
+                .unwrap_or_else(|| match &table.refresh {
+                    Some(refresh) => format!("none, refreshed every {}", refresh.text),
+                    None => "none".into(),
+                })
         };
         out.push(with(
             change(
@@ -414,7 +417,13 @@ fn expectations(old: &TableSpec, new: &TableSpec, out: &mut Vec<Change>) {
             )
         };
         out.push(with(
-            change(new, kind, Some(target), impact, format!("`{target}` {verb}")),
+            change(
+                new,
+                kind,
+                Some(target),
+                impact,
+                format!("`{target}` {verb}"),
+            ),
             Some(from.unwrap_or_else(|| "none".into())),
             Some(to.unwrap_or_else(|| "none".into())),
         ));

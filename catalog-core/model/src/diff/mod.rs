@@ -30,8 +30,8 @@ use std::collections::BTreeMap;
 
 use serde::Serialize;
 
-use crate::contract::{Allowance, ChangeKind};
-use crate::lineage::downstream_all;
+use crate::contract::{Allowance, ChangeKind, TABLE_EXPECTATIONS};
+use crate::lineage::{ViewLineage, downstream_all};
 use crate::{Manifest, TableSpec};
 
 pub use render::{Labels, Report};
@@ -67,6 +67,11 @@ pub struct Change {
     /// Every view that reads the table, through any number of views, in
     /// either catalog: what the change can break.
     pub downstream: Vec<String>,
+    /// For a change to a column, the view columns computed from it, through
+    /// any number of views (`database.view.column`). A view can also read a
+    /// column only to filter or join on it: [`Change::downstream`] names
+    /// every view that may break.
+    pub downstream_columns: Vec<String>,
     /// For a breaking change, what in code acknowledges it; `None` if nothing does.
     pub acknowledged_by: Option<String>,
     /// What to do, or what the change may really be (a rename).
@@ -74,6 +79,26 @@ pub struct Change {
 }
 
 impl Change {
+    /// The column the change is about, if it is about one.
+    pub fn column(&self) -> Option<&str> {
+        let about_a_column = match self.kind {
+            ChangeKind::ColumnRemoved
+            | ChangeKind::ColumnRetyped
+            | ChangeKind::ColumnNullable
+            | ChangeKind::ColumnAdded
+            | ChangeKind::ColumnRequired
+            | ChangeKind::ColumnDocChanged => true,
+            // `freshness`, `min_rows` and `max_rows` are the table's; any other target is a column's checks.
+            ChangeKind::ExpectationLoosened | ChangeKind::ExpectationTightened => {
+                self.target.as_deref().is_some_and(|target| {
+                    !TABLE_EXPECTATIONS.contains(&target) && target != "freshness_column"
+                })
+            }
+            _ => false,
+        };
+        about_a_column.then_some(self.target.as_deref()).flatten()
+    }
+
     /// A breaking change nothing acknowledges.
     pub fn is_unacknowledged(&self) -> bool {
         self.impact == Impact::Breaking && self.acknowledged_by.is_none()
@@ -83,7 +108,8 @@ impl Change {
 /// Every change between two catalogs, breaking changes first.
 #[derive(Debug, Clone, Default, PartialEq, Serialize)]
 pub struct Diff {
-    /// The changes, breaking first, then by table, kind and target.
+    /// The changes: breaking ones not acknowledged first, then breaking ones
+    /// acknowledged, then compatible ones; each group by table, kind and target.
     pub changes: Vec<Change>,
     /// Things worth a look that are not changes: acknowledgements that
     /// acknowledge nothing, a `replaces` that names a table still there.
@@ -114,14 +140,32 @@ impl Diff {
             downstream.sort();
             downstream.dedup();
             change.downstream = downstream;
+            if let Some(column) = change.column() {
+                let column = format!("{}.{column}", change.table);
+                let mut columns = columns_from(&base.lineage, &column);
+                columns.extend(columns_from(&head.lineage, &column));
+                columns.sort();
+                columns.dedup();
+                change.downstream_columns = columns;
+            }
         }
         let mut diff = Self {
             changes,
             notes: Vec::new(),
         };
         diff.acknowledge(&before, &after);
+        // What review must stop first: unacknowledged breaking changes, then acknowledged ones.
         diff.changes.sort_by(|a, b| {
-            (a.impact, &a.table, a.kind, &a.target).cmp(&(b.impact, &b.table, b.kind, &b.target))
+            let key = |c: &Change| {
+                (
+                    c.impact,
+                    c.acknowledged_by.is_some(),
+                    c.table.clone(),
+                    c.kind,
+                    c.target.clone(),
+                )
+            };
+            key(a).cmp(&key(b))
         });
         diff
     }
@@ -167,7 +211,9 @@ impl Diff {
 
     /// The breaking changes that nothing acknowledges.
     pub fn unacknowledged(&self) -> impl Iterator<Item = &Change> {
-        self.changes.iter().filter(|change| change.is_unacknowledged())
+        self.changes
+            .iter()
+            .filter(|change| change.is_unacknowledged())
     }
 
     /// How many changes have `impact`.
@@ -208,9 +254,10 @@ impl Diff {
                 continue;
             }
             if change.kind == ChangeKind::TableRemoved {
-                if let Some(successor) = after.values().find(|table| {
-                    table.contract.replaces.as_deref() == Some(change.table.as_str())
-                }) {
+                if let Some(successor) = after
+                    .values()
+                    .find(|table| table.contract.replaces.as_deref() == Some(change.table.as_str()))
+                {
                     change.acknowledged_by = Some(format!(
                         "replaces = \"{}\" on {}",
                         change.table,
@@ -270,6 +317,27 @@ impl Diff {
             }
         }
     }
+}
+
+/// Every view column computed from `column` (`database.table.column`),
+/// through any number of views.
+fn columns_from(lineage: &[ViewLineage], column: &str) -> Vec<String> {
+    let mut seen: Vec<String> = Vec::new();
+    let mut next = vec![column.to_owned()];
+    while let Some(current) = next.pop() {
+        for view in lineage {
+            for output in &view.columns {
+                if output.from.contains(&current) {
+                    let name = format!("{}.{}", view.view, output.column);
+                    if !seen.contains(&name) {
+                        seen.push(name.clone());
+                        next.push(name);
+                    }
+                }
+            }
+        }
+    }
+    seen
 }
 
 fn by_name(tables: &[TableSpec]) -> BTreeMap<String, &TableSpec> {

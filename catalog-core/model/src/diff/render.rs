@@ -20,8 +20,9 @@ pub struct Labels {
 /// A diff with its labels, ready to print.
 #[derive(Debug, Clone, Serialize)]
 pub struct Report<'a> {
-    /// The report's format version; tools refuse versions they do not know.
-    pub version: u32,
+    /// The report's layout version; bumped when a field is removed, renamed
+    /// or changes meaning.
+    pub report_version: u32,
     /// The catalog before.
     pub base: &'a str,
     /// The catalog after.
@@ -52,7 +53,7 @@ impl<'a> Report<'a> {
     /// `diff` between the catalogs `labels` names.
     pub fn new(diff: &'a Diff, labels: &'a Labels) -> Self {
         Self {
-            version: Self::VERSION,
+            report_version: Self::VERSION,
             base: &labels.base,
             head: &labels.head,
             summary: Summary {
@@ -121,6 +122,13 @@ impl<'a> Report<'a> {
             let indent = " ".repeat(12);
             if !change.downstream.is_empty() && change.impact == Impact::Breaking {
                 let _ = writeln!(out, "{indent}read by: {}", change.downstream.join(", "));
+                if !change.downstream_columns.is_empty() {
+                    let _ = writeln!(
+                        out,
+                        "{indent}computed from it: {}",
+                        change.downstream_columns.join(", ")
+                    );
+                }
             }
             if let Some(by) = &change.acknowledged_by {
                 let _ = writeln!(out, "{indent}acknowledged by {by}");
@@ -156,11 +164,20 @@ impl<'a> Report<'a> {
                 (Impact::Compatible, _) => "compatible",
             };
             let acknowledged = match (change.impact, &change.acknowledged_by) {
-                (Impact::Breaking, Some(by)) => cell(by),
+                (Impact::Breaking, Some(by)) => code(by),
                 (Impact::Breaking, None) => "**no**".to_owned(),
                 (Impact::Compatible, _) => String::new(),
             };
-            let downstream: Vec<String> = change.downstream.iter().map(|view| code(view)).collect();
+            let mut downstream: Vec<String> =
+                change.downstream.iter().map(|view| code(view)).collect();
+            if !change.downstream_columns.is_empty() {
+                let columns: Vec<String> = change
+                    .downstream_columns
+                    .iter()
+                    .map(|column| code(column))
+                    .collect();
+                downstream.push(format!("computed from it: {}", columns.join(", ")));
+            }
             let _ = writeln!(
                 out,
                 "| {impact} | {} | {} | {} | {} | {} | {acknowledged} |",

@@ -231,10 +231,14 @@ fn a_renamed_table_is_a_removal_and_an_addition_with_a_hint_and_replaces_acknowl
     );
     let hint = removed.hint.as_deref().unwrap();
     assert!(
-        hint.contains("if it is shop.orders renamed") && hint.contains("replaces = \"shop.orders\""),
+        hint.contains("if it is shop.orders renamed")
+            && hint.contains("replaces = \"shop.orders\""),
         "{hint}"
     );
-    assert_eq!(added.hint.as_deref(), Some("looks like shop.orders renamed"));
+    assert_eq!(
+        added.hint.as_deref(),
+        Some("looks like shop.orders renamed")
+    );
     assert!(removed.is_unacknowledged());
 
     let mut successor = renamed();
@@ -262,6 +266,15 @@ fn a_change_to_a_table_a_view_reads_names_the_view() {
         Impact::Breaking,
     );
     assert_eq!(change.downstream, ["shop.totals"]);
+    // `note` feeds no column of the view; `amount` feeds `total`.
+    assert!(change.downstream_columns.is_empty());
+    let mut after = orders();
+    set_column(&mut after, "amount", |amount| amount.nullable = true);
+    let diff = Diff::between(
+        &catalog(vec![orders(), totals()]),
+        &catalog(vec![after, totals()]),
+    );
+    assert_eq!(diff.changes[0].downstream_columns, ["shop.totals.total"]);
 }
 
 #[test]
@@ -345,7 +358,9 @@ fn a_raised_version_or_a_matching_allowance_acknowledges_and_a_stale_one_is_note
     });
     assert_eq!(wrong.unacknowledged().count(), 1);
     assert!(
-        wrong.notes[0].contains("`allow_breaking = \"column-removed:amount\"` on shop.orders acknowledges no change"),
+        wrong.notes[0].contains(
+            "`allow_breaking = \"column-removed:amount\"` on shop.orders acknowledges no change"
+        ),
         "{:?}",
         wrong.notes
     );

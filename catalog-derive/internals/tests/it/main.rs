@@ -589,7 +589,10 @@ fn allow_breaking_entries_are_checked_against_the_struct() {
             quote! { allow_breaking = "location-moved, location-moved" },
             "lists `location-moved` twice",
         ),
-        (quote! { allow_breaking = " , " }, "`allow_breaking` is empty"),
+        (
+            quote! { allow_breaking = " , " },
+            "`allow_breaking` is empty",
+        ),
         (
             quote! { contract_version = 0 },
             "`contract_version = 0` is out of range: versions start at 1",
