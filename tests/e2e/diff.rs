@@ -223,6 +223,11 @@ fn merge_base_shows_only_the_branch_s_changes() {
         .map(|change| &change["kind"])
         .collect();
     assert_eq!(kinds, ["owner-changed"], "{report:#}");
+    let base = report["base"].as_str().unwrap();
+    assert!(
+        base.starts_with("the merge base of main and HEAD ("),
+        "{base}"
+    );
 }
 
 #[test]
@@ -235,6 +240,13 @@ fn unreadable_sides_exit_2_with_the_fix() {
         stderr(&unknown).contains("`no-such-branch` names no commit"),
         "{}",
         stderr(&unknown)
+    );
+    let typo = run(dir, &["diff", "nosuch.json"]);
+    assert_eq!(typo.status.code(), Some(2));
+    assert!(
+        stderr(&typo).contains("cannot read nosuch.json"),
+        "{}",
+        stderr(&typo)
     );
     let elsewhere = run(dir, &["diff", "--file", "catalog.json"]);
     assert_eq!(elsewhere.status.code(), Some(2));
@@ -270,8 +282,8 @@ fn unreadable_sides_exit_2_with_the_fix() {
 }
 
 /// The example in docs/how-to/review-catalog-changes.md is this output:
-/// a pull request that drops a column, narrows one, moves a table and
-/// renames another, on the project's own catalog.
+/// a pull request that drops a column (acknowledged), narrows one, renames
+/// a table and rewords a doc, on the project's own catalog.
 #[test]
 fn the_markdown_example_in_the_how_to_is_what_the_diff_writes() {
     let before = project_catalog();
@@ -289,7 +301,7 @@ fn the_markdown_example_in_the_how_to_is_what_the_diff_writes() {
     let parse = |value: &Value| Manifest::from_json(&value.to_string()).unwrap();
     let diff = Diff::between(&parse(&before), &parse(&after));
     let labels = Labels {
-        base: "main (3f2a91c04e)".into(),
+        base: "the merge base of main and HEAD (3f2a91c04e)".into(),
         head: "the working tree".into(),
     };
     let markdown = Report::new(&diff, &labels).markdown();

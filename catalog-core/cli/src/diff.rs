@@ -67,6 +67,8 @@ enum Side {
     File(PathBuf),
     /// The file at a git revision.
     Revision(String),
+    /// The file at a merge base: its commit, and the words that found it.
+    MergeBase(String, String),
     /// The file in the working tree.
     WorkingTree,
 }
@@ -85,7 +87,10 @@ pub fn run(args: DiffArgs) -> Result<(), CliError> {
                 Side::Revision(head) => head.as_str(),
                 _ => "HEAD",
             };
-            Side::Revision(repository.merge_base(revision, head_revision)?)
+            Side::MergeBase(
+                repository.merge_base(revision, head_revision)?,
+                format!("the merge base of {revision} and {head_revision}"),
+            )
         }
         (true, _, _) => {
             return Err(usage(
@@ -121,7 +126,7 @@ pub fn run(args: DiffArgs) -> Result<(), CliError> {
             ),
         )
         .hint(
-            "raise `contract_version` on each table, or add `allow_breaking = \"KIND:TARGET\"` as each change's hint says (docs/how-to/review-catalog-changes.md)",
+            "acknowledge each in code as its hint says: raise `contract_version` on the table, add `allow_breaking = \"KIND:TARGET\"`, or for a removed table `replaces` on its successor (or `--allow table-removed:DB.TABLE`); docs/how-to/review-catalog-changes.md",
         )),
     }
 }
@@ -130,11 +135,10 @@ fn usage(message: impl Into<String>) -> CliError {
     CliError::msg(EXIT_USAGE, message)
 }
 
-/// A file when the argument names one (a path ending in `.json`), else a revision.
+/// A file when the argument is a path ending in `.json`, else a revision.
 fn side(argument: &str) -> Side {
-    let path = Path::new(argument);
-    if argument.ends_with(".json") && path.is_file() {
-        Side::File(path.to_owned())
+    if argument.ends_with(".json") {
+        Side::File(PathBuf::from(argument))
     } else {
         Side::Revision(argument.to_owned())
     }
@@ -148,8 +152,11 @@ fn read(
 ) -> Result<(String, Manifest), CliError> {
     let (label, text) = match (side, repository) {
         (Side::File(path), _) => {
-            let text = std::fs::read_to_string(path)
-                .map_err(|error| usage(format!("cannot read {}: {error}", path.display())))?;
+            let text = std::fs::read_to_string(path).map_err(|error| {
+                usage(format!("cannot read {}: {error}", path.display())).hint(
+                    "an argument ending in `.json` is a catalog file; give a git revision otherwise",
+                )
+            })?;
             (path.display().to_string(), text)
         }
         (Side::WorkingTree, Some(repository)) => {
@@ -163,7 +170,10 @@ fn read(
             })?;
             ("the working tree".to_owned(), text)
         }
-        (Side::Revision(revision), Some(repository)) => repository.show(revision, file)?,
+        (Side::Revision(revision), Some(repository)) => repository.show(revision, file, None)?,
+        (Side::MergeBase(commit, words), Some(repository)) => {
+            repository.show(commit, file, Some(words))?
+        }
         (_, None) => unreachable!("a repository is found for every side that is not a file"),
     };
     let manifest = Manifest::from_json(&text)
@@ -203,20 +213,30 @@ impl Repository {
     }
 
     fn merge_base(&self, base: &str, head: &str) -> Result<String, CliError> {
-        let (base, head) = (self.commit(base)?, self.commit(head)?);
-        git(Some(&self.root), &["merge-base", &base, &head])
+        let (base_commit, head_commit) = (self.commit(base)?, self.commit(head)?);
+        git(Some(&self.root), &["merge-base", &base_commit, &head_commit])
             .map(|commit| commit.trim().to_owned())
-            .map_err(|error| usage(format!("no merge base of {base} and {head}: {error}")))
+            .map_err(|_| {
+                usage(format!("{base} and {head} have no common commit in this clone")).hint(
+                    "a shallow clone lacks the history: fetch it (`git fetch --unshallow`, or `fetch-depth: 0` in actions/checkout), or compare without --merge-base",
+                )
+            })
     }
 
-    /// `file` at `revision`, and a label naming both.
-    fn show(&self, revision: &str, file: &Path) -> Result<(String, String), CliError> {
+    /// `file` at `revision`, and a label naming both (`words`, when given,
+    /// say how the revision was found).
+    fn show(
+        &self,
+        revision: &str,
+        file: &Path,
+        words: Option<&str>,
+    ) -> Result<(String, String), CliError> {
         let commit = self.commit(revision)?;
         let short = &commit[..commit.len().min(10)];
-        let label = if revision.starts_with(short) || short.starts_with(revision) {
-            short.to_owned()
-        } else {
-            format!("{revision} ({short})")
+        let label = match words {
+            Some(words) => format!("{words} ({short})"),
+            None if revision.starts_with(short) || short.starts_with(revision) => short.to_owned(),
+            None => format!("{revision} ({short})"),
         };
         let path = file.to_string_lossy().replace('\\', "/");
         let text = git(Some(&self.root), &["show", &format!("{commit}:{path}")]).map_err(|_| {

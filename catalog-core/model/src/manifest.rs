@@ -24,8 +24,14 @@ pub struct Manifest {
 }
 
 impl Manifest {
-    /// The format version this crate writes and reads.
-    pub const VERSION: u32 = 2;
+    /// The format version this crate writes. Version 3 added each table's
+    /// `contract`; an older codelake refuses it by its version, not by an
+    /// unknown field.
+    pub const VERSION: u32 = 3;
+
+    /// The format versions this crate reads: version 2 is version 3 with no
+    /// `contract`, so `codelake diff` reads catalogs committed before it.
+    pub const READS: &[u32] = &[2, 3];
 
     /// A manifest of `tables` at the current version, with no lineage yet.
     pub fn new(tables: Vec<TableSpec>, generated_by: impl Into<String>) -> Self {
@@ -49,11 +55,10 @@ impl Manifest {
             ),
         };
         let Version { version } = serde_json::from_str(text).map_err(invalid)?;
-        if version != Self::VERSION {
+        if !Self::READS.contains(&version) {
             return Err(Error::Manifest {
                 message: format!(
-                    "format version {version}, but this build reads version {}; regenerate it with `cargo xtask gen-catalog`",
-                    Self::VERSION
+                    "format version {version}, but this build reads versions 2 and 3; regenerate it with `cargo xtask gen-catalog`"
                 ),
             });
         }
@@ -79,7 +84,7 @@ mod tests {
             Manifest::from_json(r#"{"version": 1, "generated_by": "", "tables": []}"#).unwrap_err();
         assert_eq!(
             error.to_string(),
-            "catalog.json: format version 1, but this build reads version 2; regenerate it with `cargo xtask gen-catalog`"
+            "catalog.json: format version 1, but this build reads versions 2 and 3; regenerate it with `cargo xtask gen-catalog`"
         );
         assert!(
             Manifest::from_json("{")
@@ -89,5 +94,8 @@ mod tests {
         );
         let empty = Manifest::new(Vec::new(), "test");
         assert_eq!(Manifest::from_json(&empty.to_json()).unwrap(), empty);
+        let before_contracts =
+            Manifest::from_json(r#"{"version": 2, "generated_by": "", "tables": []}"#);
+        assert_eq!(before_contracts.unwrap().version, 2);
     }
 }

@@ -143,7 +143,7 @@ pub fn table(old: &TableSpec, new: &TableSpec, out: &mut Vec<Change>) {
         );
         if to < from {
             version.hint = Some(format!(
-                "a version only goes up: set `version = {}` or higher",
+                "a contract version only goes up: set `contract_version = {}` or higher",
                 from + 1
             ));
         }
@@ -326,16 +326,20 @@ fn bound_looser<T: Copy>(old: Option<T>, new: Option<T>, looser: impl Fn(T, T) -
     }
 }
 
-/// Where a table's data is: its `location` (or `url`), or a view's `materialize`.
+/// The source options that say where a table's rows come from.
+const LOCATED: &[&str] = &["location", "url", "function"];
+
+/// Where a table's rows come from: its `location` (or `url`), the function
+/// of a `function` table, or a view's `materialize`.
 fn location(table: &TableSpec) -> Option<String> {
     if let Some(view) = &table.view {
         return view.materialize.as_deref().map(str::to_owned);
     }
     match table.source_options() {
-        Ok(options) => options.location().map(str::to_owned),
-        Err(_) => table
-            .option("location")
-            .or_else(|| table.option("url"))
+        Ok(options) => Some(options.target().to_owned()).filter(|target| !target.is_empty()),
+        Err(_) => LOCATED
+            .iter()
+            .find_map(|key| table.option(key))
             .map(str::to_owned),
     }
 }
@@ -355,7 +359,22 @@ fn source(old: &TableSpec, new: &TableSpec, out: &mut Vec<Change>) {
         ));
     }
     let (from, to) = (location(old), location(new));
-    if from != to {
+    if let (None, Some(to)) = (&from, &to)
+        && new.is_view()
+    {
+        // A view's first written copy: nobody can have read a file that did not exist.
+        out.push(with(
+            change(
+                new,
+                ChangeKind::AccelerationChanged,
+                None,
+                Impact::Compatible,
+                "materialized copy added".into(),
+            ),
+            Some("none".into()),
+            Some(to.clone()),
+        ));
+    } else if from != to {
         out.push(with(
             change(
                 new,
@@ -368,8 +387,8 @@ fn source(old: &TableSpec, new: &TableSpec, out: &mut Vec<Change>) {
             Some(to.unwrap_or_else(|| "none".into())),
         ));
     }
-    // The location is compared above, whatever its key.
-    let located = |key: &str| key == "location" || key == "url";
+    // Where the rows come from is compared above, whatever its key.
+    let located = |key: &str| LOCATED.contains(&key);
     let options = |table: &TableSpec| -> BTreeMap<String, String> {
         table
             .options

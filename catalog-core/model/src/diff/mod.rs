@@ -154,8 +154,14 @@ impl Diff {
             notes: Vec::new(),
         };
         diff.acknowledge(&before, &after);
-        // What review must stop first: unacknowledged breaking changes, then acknowledged ones.
-        diff.changes.sort_by(|a, b| {
+        diff.sort();
+        diff
+    }
+
+    /// What review must stop first: unacknowledged breaking changes, then
+    /// acknowledged ones, then compatible ones.
+    fn sort(&mut self) {
+        self.changes.sort_by(|a, b| {
             let key = |c: &Change| {
                 (
                     c.impact,
@@ -167,7 +173,6 @@ impl Diff {
             };
             key(a).cmp(&key(b))
         });
-        diff
     }
 
     /// Acknowledges breaking changes from the command line (`--allow`), for
@@ -206,6 +211,7 @@ impl Diff {
                 ));
             }
         }
+        self.sort();
         Ok(())
     }
 
@@ -248,6 +254,21 @@ impl Diff {
         before: &BTreeMap<String, &TableSpec>,
         after: &BTreeMap<String, &TableSpec>,
     ) {
+        // An entry counts in the change that adds it: one left in code from an
+        // earlier change would otherwise approve every later change of its kind.
+        let added = |table: &str| -> Vec<Allowance> {
+            let Some(new) = after.get(table) else {
+                return Vec::new();
+            };
+            let old: Vec<Allowance> = before
+                .get(table)
+                .map(|old| old.contract.allowances().collect())
+                .unwrap_or_default();
+            new.contract
+                .allowances()
+                .filter(|allowance| !old.contains(allowance))
+                .collect()
+        };
         let mut used: Vec<(String, String)> = Vec::new();
         for change in &mut self.changes {
             if change.impact != Impact::Breaking || change.kind == ChangeKind::VersionLowered {
@@ -272,17 +293,18 @@ impl Diff {
             let old_version = before
                 .get(&change.table)
                 .map_or(1, |old| old.contract.version);
+            let allowance = added(&change.table)
+                .into_iter()
+                .find(|allowance| allowance.covers(change.kind, change.target.as_deref()));
+            if let Some(allowance) = &allowance {
+                used.push((change.table.clone(), allowance.to_string()));
+            }
             if new.contract.version > old_version {
                 change.acknowledged_by = Some(format!(
                     "version raised from {old_version} to {}",
                     new.contract.version
                 ));
-            } else if let Some(allowance) = new
-                .contract
-                .allowances()
-                .find(|allowance| allowance.covers(change.kind, change.target.as_deref()))
-            {
-                used.push((change.table.clone(), allowance.to_string()));
+            } else if let Some(allowance) = allowance {
                 change.acknowledged_by = Some(format!("allow_breaking = \"{allowance}\""));
             } else {
                 let allowance = Allowance {
@@ -300,13 +322,17 @@ impl Diff {
             }
         }
         for (name, table) in after {
+            let fresh = added(name);
             for allowance in table.contract.allowances() {
                 let entry = allowance.to_string();
-                if !used.iter().any(|(t, e)| t == name && *e == entry) {
-                    self.notes.push(format!(
-                        "`allow_breaking = \"{entry}\"` on {name} acknowledges no change in this diff: remove it once the change has landed"
-                    ));
+                if used.iter().any(|(t, e)| t == name && *e == entry) {
+                    continue;
                 }
+                self.notes.push(if fresh.contains(&allowance) {
+                    format!("`allow_breaking = \"{entry}\"` on {name} acknowledges no change in this diff")
+                } else {
+                    format!("`allow_breaking = \"{entry}\"` on {name} was declared before this change and acknowledges nothing in it: remove it")
+                });
             }
             if let Some(replaced) = &table.contract.replaces
                 && after.contains_key(replaced.as_ref())

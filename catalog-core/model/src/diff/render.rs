@@ -133,7 +133,10 @@ impl<'a> Report<'a> {
             if let Some(by) = &change.acknowledged_by {
                 let _ = writeln!(out, "{indent}acknowledged by {by}");
             }
-            if let Some(hint) = &change.hint {
+            // An acknowledged change needs no advice on how to acknowledge it.
+            if let Some(hint) = &change.hint
+                && !(change.impact == Impact::Breaking && change.acknowledged_by.is_some())
+            {
                 let _ = writeln!(out, "{indent}hint: {hint}");
             }
         }

@@ -408,11 +408,9 @@ fn the_report_puts_breaking_changes_first_in_every_format() {
         "1 breaking (1 not acknowledged), 1 compatible"
     );
     let text = report.text();
-    assert!(
-        text.find("BREAKING    shop.orders: column `note` removed")
-            < text.find("compatible  shop.orders: doc comment changed"),
-        "{text}"
-    );
+    let breaking = text.find("BREAKING    shop.orders: column `note` removed");
+    let compatible = text.find("compatible  shop.orders: doc comment changed");
+    assert!(breaking.unwrap() < compatible.unwrap(), "{text}");
     let markdown = report.markdown();
     let rows: Vec<&str> = markdown.lines().filter(|l| l.starts_with("| ")).collect();
     assert_eq!(rows.len(), 3, "{markdown}");
@@ -421,4 +419,56 @@ fn the_report_puts_breaking_changes_first_in_every_format() {
     assert_eq!(json["summary"]["unacknowledged"], 1);
     assert_eq!(json["changes"][0]["kind"], "column-removed");
     assert_eq!(json["changes"][1]["impact"], "compatible");
+}
+
+#[test]
+fn an_allowance_left_from_an_earlier_change_acknowledges_no_later_one() {
+    let mut allowing = orders();
+    allowing.contract.allow_breaking = Cow::Owned(vec!["location-moved".into()]);
+    let mut moved = allowing.clone();
+    moved.options.to_mut()[0].value = "archive/orders.csv".into();
+    let diff = Diff::between(&catalog(vec![allowing]), &catalog(vec![moved]));
+    let change = only(&diff, ChangeKind::LocationMoved, None, Impact::Breaking);
+    assert!(change.is_unacknowledged(), "{change:#?}");
+    assert!(
+        diff.notes[0].contains("was declared before this change and acknowledges nothing in it"),
+        "{:?}",
+        diff.notes
+    );
+}
+
+#[test]
+fn a_first_materialized_copy_is_compatible_and_another_function_moves_the_data() {
+    let mut materialized = totals();
+    materialized.view.as_mut().unwrap().materialize = Some("s3://lake/totals.parquet".into());
+    let added = Diff::between(
+        &catalog(vec![orders(), totals()]),
+        &catalog(vec![orders(), materialized.clone()]),
+    );
+    only(
+        &added,
+        ChangeKind::AccelerationChanged,
+        None,
+        Impact::Compatible,
+    );
+    let dropped = Diff::between(
+        &catalog(vec![orders(), materialized]),
+        &catalog(vec![orders(), totals()]),
+    );
+    only(&dropped, ChangeKind::LocationMoved, None, Impact::Breaking);
+
+    let function = |name: &str| TableSpec {
+        source: "function".into(),
+        options: Cow::Owned(vec![SourceOption {
+            key: "function".into(),
+            value: name.to_owned().into(),
+        }]),
+        ..orders()
+    };
+    let other = Diff::between(
+        &catalog(vec![function("price_tiers")]),
+        &catalog(vec![function("other_tiers")]),
+    );
+    let change = only(&other, ChangeKind::LocationMoved, None, Impact::Breaking);
+    assert_eq!(change.after.as_deref(), Some("other_tiers"));
 }
