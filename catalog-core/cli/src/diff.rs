@@ -81,17 +81,17 @@ pub fn run(args: DiffArgs) -> Result<(), CliError> {
         (Side::File(_), Side::File(_)) => None,
         _ => Some(Repository::find()?),
     };
+    let head_revision = match &head {
+        Side::Revision(head) => head.clone(),
+        _ => "HEAD".to_owned(),
+    };
     let base = match (args.merge_base, &base, repository.as_ref()) {
-        (true, Side::Revision(revision), Some(repository)) => {
-            let head_revision = match &head {
-                Side::Revision(head) => head.as_str(),
-                _ => "HEAD",
-            };
-            Side::MergeBase(
-                repository.merge_base(revision, head_revision)?,
-                format!("the merge base of {revision} and {head_revision}"),
-            )
-        }
+        // A revision is its own merge base.
+        (true, Side::Revision(revision), Some(_)) if *revision == head_revision => base,
+        (true, Side::Revision(revision), Some(repository)) => Side::MergeBase(
+            repository.merge_base(revision, &head_revision)?,
+            format!("the merge base of {revision} and {head_revision}"),
+        ),
         (true, _, _) => {
             return Err(usage(
                 "--merge-base needs BASE to be a git revision, not a file",
