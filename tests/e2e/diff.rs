@@ -108,10 +108,7 @@ fn json_diff(dir: &Path, args: &[&str]) -> (Output, Value) {
     let output = run(dir, &all);
     let report: Value = serde_json::from_slice(&output.stdout)
         .unwrap_or_else(|error| panic!("{error}: {}", stderr(&output)));
-    let schema: Value = serde_json::from_str(
-        &std::fs::read_to_string(root().join("docs/reference/catalog-diff.schema.json")).unwrap(),
-    )
-    .unwrap();
+    let schema = crate::support::schema("catalog-diff.schema.json");
     // Every kind the diff can name is in the schema, and nothing else.
     let kinds: Vec<&str> = catalog_core::contract::ChangeKind::ALL
         .iter()
@@ -121,12 +118,7 @@ fn json_diff(dir: &Path, args: &[&str]) -> (Output, Value) {
         schema["$defs"]["change"]["properties"]["kind"]["enum"],
         serde_json::json!(kinds)
     );
-    let validator = jsonschema::validator_for(&schema).unwrap();
-    let errors: Vec<String> = validator
-        .iter_errors(&report)
-        .map(|error| format!("{error} at {}", error.instance_path()))
-        .collect();
-    assert!(errors.is_empty(), "{errors:#?}\n{report:#}");
+    crate::support::assert_follows_schema(&report, &schema);
     (output, report)
 }
 

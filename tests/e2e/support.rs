@@ -65,3 +65,20 @@ pub fn write_parquet(path: &Path, batch: &RecordBatch) {
     writer.write(batch).unwrap();
     writer.close().unwrap();
 }
+
+/// The documented JSON Schema `docs/reference/NAME`, parsed.
+pub fn schema(name: &str) -> serde_json::Value {
+    let root = Path::new(env!("CARGO_MANIFEST_DIR")).parent().unwrap();
+    serde_json::from_str(&std::fs::read_to_string(root.join("docs/reference").join(name)).unwrap())
+        .unwrap()
+}
+
+/// Fails, listing every violation, unless `report` follows `schema`.
+pub fn assert_follows_schema(report: &serde_json::Value, schema: &serde_json::Value) {
+    let validator = jsonschema::validator_for(schema).unwrap();
+    let errors: Vec<String> = validator
+        .iter_errors(report)
+        .map(|error| format!("{error} at {}", error.instance_path()))
+        .collect();
+    assert!(errors.is_empty(), "{errors:#?}\n{report:#}");
+}

@@ -540,19 +540,10 @@ fn json_report(dir: &std::path::Path, args: &[&str]) -> (std::process::Output, s
     let output = crate::cli::run(dir, &all);
     let report: serde_json::Value = serde_json::from_slice(&output.stdout)
         .unwrap_or_else(|error| panic!("{error}: {}", crate::cli::stderr(&output)));
-    let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
-        .parent()
-        .unwrap();
-    let schema: serde_json::Value = serde_json::from_str(
-        &std::fs::read_to_string(root.join("docs/reference/verify-report.schema.json")).unwrap(),
-    )
-    .unwrap();
-    let validator = jsonschema::validator_for(&schema).unwrap();
-    let errors: Vec<String> = validator
-        .iter_errors(&report)
-        .map(|error| format!("{error} at {}", error.instance_path()))
-        .collect();
-    assert!(errors.is_empty(), "{errors:#?}\n{report:#}");
+    crate::support::assert_follows_schema(
+        &report,
+        &crate::support::schema("verify-report.schema.json"),
+    );
     (output, report)
 }
 

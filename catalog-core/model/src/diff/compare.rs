@@ -290,19 +290,7 @@ fn column_checks(
             checks.join(", ")
         }
     };
-    let (kind, impact, verb) = if looser {
-        (
-            ChangeKind::ExpectationLoosened,
-            Impact::Breaking,
-            "loosened",
-        )
-    } else {
-        (
-            ChangeKind::ExpectationTightened,
-            Impact::Compatible,
-            "tightened",
-        )
-    };
+    let (kind, impact, verb) = expectation_change(looser);
     out.push(with(
         change(
             table,
@@ -314,6 +302,24 @@ fn column_checks(
         Some(checks(before)),
         Some(checks(after)),
     ));
+}
+
+/// An expectation changed: loosened (a promise dropped or weakened) is
+/// breaking, anything else compatible.
+fn expectation_change(looser: bool) -> (ChangeKind, Impact, &'static str) {
+    if looser {
+        (
+            ChangeKind::ExpectationLoosened,
+            Impact::Breaking,
+            "loosened",
+        )
+    } else {
+        (
+            ChangeKind::ExpectationTightened,
+            Impact::Compatible,
+            "tightened",
+        )
+    }
 }
 
 /// Whether a bound went from `old` to `new` in the looser direction: dropped,
@@ -422,19 +428,7 @@ fn expectations(old: &TableSpec, new: &TableSpec, out: &mut Vec<Change>) {
     let interval = |value: &Option<Interval>| value.as_ref().map(|value| value.text.to_string());
     let count = |value: Option<u64>| value.map(|value| value.to_string());
     let mut expectation = |target: &str, looser: bool, from: Option<String>, to: Option<String>| {
-        let (kind, impact, verb) = if looser {
-            (
-                ChangeKind::ExpectationLoosened,
-                Impact::Breaking,
-                "loosened",
-            )
-        } else {
-            (
-                ChangeKind::ExpectationTightened,
-                Impact::Compatible,
-                "tightened",
-            )
-        };
+        let (kind, impact, verb) = expectation_change(looser);
         out.push(with(
             change(
                 new,
