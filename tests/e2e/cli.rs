@@ -717,6 +717,7 @@ fn describe_and_tables_read_the_catalog() {
         "s3://codelake/tpch/part.parquet",
         "data-platform@codelake.dev",
         "freshness:  24h",
+        "contract:   version 1 (`codelake diff` checks changes to it)",
         "p_retailprice",
         "Decimal128(15, 2)",
         "Decimal<15, 2>",
