@@ -81,18 +81,10 @@ pub fn describe(name: &str) -> Result<(), CliError> {
         "owner:      {}",
         spec.owner.as_deref().unwrap_or("none declared")
     ));
-    let contract = &spec.contract;
-    let mut promise = format!("contract:   version {}", contract.version);
-    if !contract.allow_breaking.is_empty() {
-        promise.push_str(&format!(
-            "; acknowledges {}",
-            contract.allow_breaking.join(", ")
-        ));
-    }
-    if let Some(replaced) = &contract.replaces {
-        promise.push_str(&format!("; replaces {replaced}"));
-    }
-    line(format!("{promise} (`codelake diff` checks changes to it)"));
+    line(format!(
+        "contract:   {} (`codelake diff` checks changes to it)",
+        spec.contract.summary()
+    ));
     if let Some(acceleration) = spec.acceleration() {
         line(format!(
             "accelerate: {acceleration} (by `codelake serve`; one-shot commands read the source)"

@@ -56,6 +56,26 @@ impl Contract {
         *self == Self::NONE
     }
 
+    /// The contract in words, as `describe`, the reference pages and the
+    /// catalog site show it: `version 2; acknowledges location-moved;
+    /// replaces tpch.old_orders`.
+    ///
+    /// ```
+    /// assert_eq!(catalog_core::Contract::NONE.summary(), "version 1");
+    /// ```
+    pub fn summary(&self) -> String {
+        let mut text = format!("version {}", self.version);
+        if !self.allow_breaking.is_empty() {
+            text.push_str("; acknowledges ");
+            text.push_str(&self.allow_breaking.join(", "));
+        }
+        if let Some(replaced) = &self.replaces {
+            text.push_str("; replaces ");
+            text.push_str(replaced);
+        }
+        text
+    }
+
     /// The `allow_breaking` entries, parsed. The derive has checked them, so
     /// one that does not parse (a hand-edited `catalog.json`) is skipped.
     pub fn allowances(&self) -> impl Iterator<Item = Allowance> + '_ {

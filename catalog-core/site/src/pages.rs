@@ -272,6 +272,7 @@ impl<'a> SiteData<'a> {
             short_name: &spec.name,
             is_view: spec.is_view(),
             owner: spec.owner.as_deref(),
+            contract: spec.contract.summary(),
             source: &spec.source,
             location,
             options,
@@ -500,6 +501,8 @@ struct TablePage<'a> {
     is_view: bool,
     doc: Vec<Rich>,
     owner: Option<&'a str>,
+    /// The contract in words (`version 1`), which `codelake diff` checks.
+    contract: String,
     source: &'a str,
     location: Option<String>,
     options: Vec<(String, String)>,
@@ -551,7 +554,10 @@ mod tests {
             view: None,
             accelerate: None,
             refresh: None,
-            contract: ::catalog_core::Contract::NONE,
+            contract: ::catalog_core::Contract {
+                version: 2,
+                ..::catalog_core::Contract::NONE
+            },
         };
         let manifest = Manifest::new(vec![spec], "test");
         let report = VerifyReport::from_json(
@@ -583,6 +589,10 @@ mod tests {
         let page = String::from_utf8_lossy(site.file("tables/db/t.html").unwrap().0).into_owned();
         assert!(
             page.contains("<code>&#60;b&#62;code&#60;/b&#62;</code>"),
+            "{page}"
+        );
+        assert!(
+            page.contains("<dt>Contract</dt><dd>version 2; <code>codelake diff</code>"),
             "{page}"
         );
     }

@@ -352,6 +352,11 @@ fn table_section(out: &mut String, found: &Found, lineage: &[ViewLineage]) {
         "- **Owner:** {}",
         spec.owner.as_deref().unwrap_or("— (none declared)")
     );
+    let _ = writeln!(
+        out,
+        "- **Contract:** {} ([`codelake diff`](../../how-to/review-catalog-changes.md) checks changes to it)",
+        spec.contract.summary()
+    );
     if let Some(freshness) = &spec.expectations.freshness {
         let measured = spec
             .expectations

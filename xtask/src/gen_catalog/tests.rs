@@ -389,6 +389,13 @@ fn a_declared_contract_reaches_catalog_json_for_codelake_diff() {
     assert_eq!(contract.version, 2);
     assert_eq!(contract.allow_breaking.as_ref(), ["column-removed:note"]);
     assert_eq!(contract.replaces.as_deref(), Some("shop.old_orders"));
+    let page = fs::read_to_string(dir.path().join("docs/reference/catalog/shop.md")).unwrap();
+    assert!(
+        page.contains(
+            "- **Contract:** version 2; acknowledges column-removed:note; replaces shop.old_orders ("
+        ),
+        "{page}"
+    );
     // An entry the derive refuses fails generation, naming the file.
     let wrong = SHOP.replace(
         r#"location = "orders.csv")]"#,
